@@ -1,0 +1,135 @@
+//! Half-finished sign-ins, kept server-side so that no step can be skipped: the browser holds only
+//! a random handle (in a cookie); the password result, the user and the pending authorization
+//! request live here until the last step completes and the flow is consumed.
+
+use diesel::prelude::*;
+
+use crate::crypto::{hash_token, random_token, CryptoError};
+use crate::store::schema::login_flows as lf;
+use crate::store::StoreError;
+use crate::Idp;
+
+/// Where a sign-in stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FlowStage {
+    /// Waiting for email and password.
+    Password,
+    /// Password verified; the user must link an authenticator app.
+    MfaEnroll,
+    /// Password verified; the user must enter a code from their linked app.
+    MfaVerify,
+}
+
+impl FlowStage {
+    fn as_str(self) -> &'static str {
+        match self {
+            FlowStage::Password => "password",
+            FlowStage::MfaEnroll => "mfa_enroll",
+            FlowStage::MfaVerify => "mfa_verify",
+        }
+    }
+    fn parse(s: &str) -> Option<Self> {
+        match s {
+            "password" => Some(FlowStage::Password),
+            "mfa_enroll" => Some(FlowStage::MfaEnroll),
+            "mfa_verify" => Some(FlowStage::MfaVerify),
+            _ => None,
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct LoginFlow {
+    /// Opaque to the core: the server stores the pending authorization request here.
+    pub request: String,
+    pub user_id: Option<String>,
+    pub stage: FlowStage,
+    pub expires_at: i64,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum FlowError {
+    #[error("the sign-in has expired; please start again")]
+    Expired,
+    #[error(transparent)]
+    Crypto(#[from] CryptoError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+impl From<diesel::result::Error> for FlowError {
+    fn from(e: diesel::result::Error) -> Self {
+        FlowError::Store(e.into())
+    }
+}
+
+impl Idp {
+    /// Starts a flow; returns the handle for the browser.
+    pub fn create_flow(&self, request: &str) -> Result<String, FlowError> {
+        let now = self.now();
+        let handle = random_token()?;
+        let mut conn = self.store().conn()?;
+        diesel::insert_into(lf::table)
+            .values((
+                lf::id_hash.eq(hash_token(&handle)),
+                lf::request.eq(request),
+                lf::stage.eq(FlowStage::Password.as_str()),
+                lf::created_at.eq(now),
+                lf::expires_at.eq(now + self.settings().login_flow_ttl_secs),
+            ))
+            .execute(&mut conn)?;
+        Ok(handle)
+    }
+
+    pub fn flow(&self, handle: &str) -> Result<LoginFlow, FlowError> {
+        let now = self.now();
+        let mut conn = self.store().conn()?;
+        let row: Option<(String, Option<String>, String, i64)> = lf::table
+            .find(hash_token(handle))
+            .select((lf::request, lf::user_id, lf::stage, lf::expires_at))
+            .first(&mut conn)
+            .optional()?;
+        match row {
+            Some((request, user_id, stage, expires_at)) if expires_at > now => Ok(LoginFlow {
+                request,
+                user_id,
+                stage: FlowStage::parse(&stage).ok_or(FlowError::Expired)?,
+                expires_at,
+            }),
+            _ => Err(FlowError::Expired),
+        }
+    }
+
+    /// Moves a flow to its next stage for this user (after the password was verified).
+    pub fn advance_flow(&self, handle: &str, user_id: &str, stage: FlowStage) -> Result<(), FlowError> {
+        let now = self.now();
+        let mut conn = self.store().conn()?;
+        let n = diesel::update(lf::table.find(hash_token(handle)).filter(lf::expires_at.gt(now)))
+            .set((lf::user_id.eq(Some(user_id)), lf::stage.eq(stage.as_str())))
+            .execute(&mut conn)?;
+        if n == 1 {
+            Ok(())
+        } else {
+            Err(FlowError::Expired)
+        }
+    }
+
+    /// Consumes a flow: only the first caller gets it (a double submit cannot finish twice).
+    pub fn consume_flow(&self, handle: &str) -> Result<LoginFlow, FlowError> {
+        let flow = self.flow(handle)?;
+        let mut conn = self.store().conn()?;
+        let n = diesel::delete(lf::table.find(hash_token(handle))).execute(&mut conn)?;
+        if n == 1 {
+            Ok(flow)
+        } else {
+            Err(FlowError::Expired)
+        }
+    }
+
+    /// Removes flows that expired (housekeeping).
+    pub fn purge_flows(&self) -> Result<usize, StoreError> {
+        let now = self.now();
+        let mut conn = self.store().conn()?;
+        Ok(diesel::delete(lf::table.filter(lf::expires_at.le(now))).execute(&mut conn)?)
+    }
+}

@@ -1,0 +1,72 @@
+//! Storage of the token-signing keys: private halves sealed with the master key, public halves
+//! as JWK JSON. Kept in the database so every replica signs with, and publishes, the same keys.
+//! Generating keys and signing belong to the server; this module only keeps them.
+
+use diesel::prelude::*;
+
+use crate::audit::{self, Actor, AuditAction, AuditEvent};
+use crate::store::schema::signing_keys as sk;
+use crate::store::StoreError;
+use crate::Idp;
+
+#[derive(Debug, Clone)]
+pub struct StoredKey {
+    pub kid: String,
+    pub alg: String,
+    /// Sealed private key (see `SecretBox`), bound to the kid.
+    pub private_sealed: String,
+    pub public_jwk: String,
+    pub created_at: i64,
+    /// Set when a newer key took over; the key stays published until its tokens have expired.
+    pub retired_at: Option<i64>,
+}
+
+impl Idp {
+    pub fn signing_keys(&self) -> Result<Vec<StoredKey>, StoreError> {
+        let mut conn = self.store().conn()?;
+        let rows: Vec<(String, String, String, String, i64, Option<i64>)> = sk::table
+            .order(sk::created_at.desc())
+            .select((sk::kid, sk::alg, sk::private_sealed, sk::public_jwk, sk::created_at, sk::retired_at))
+            .load(&mut conn)?;
+        Ok(rows
+            .into_iter()
+            .map(|(kid, alg, private_sealed, public_jwk, created_at, retired_at)| StoredKey {
+                kid,
+                alg,
+                private_sealed,
+                public_jwk,
+                created_at,
+                retired_at,
+            })
+            .collect())
+    }
+
+    /// Adds a key; with `retire_others`, the current keys of the same algorithm are retired.
+    pub fn add_signing_key(&self, key: &StoredKey, retire_others: bool, actor: &Actor) -> Result<(), StoreError> {
+        let now = self.now();
+        self.store().tx(|conn| {
+            if retire_others {
+                diesel::update(sk::table.filter(sk::alg.eq(&key.alg)).filter(sk::retired_at.is_null()))
+                    .set(sk::retired_at.eq(Some(now)))
+                    .execute(conn)?;
+            }
+            diesel::insert_into(sk::table)
+                .values((
+                    sk::kid.eq(&key.kid),
+                    sk::alg.eq(&key.alg),
+                    sk::private_sealed.eq(&key.private_sealed),
+                    sk::public_jwk.eq(&key.public_jwk),
+                    sk::created_at.eq(key.created_at),
+                ))
+                .execute(conn)?;
+            audit::record(conn, now, &AuditEvent::new(AuditAction::SigningKeyRotated, actor).detail(format!("kid={} alg={}", key.kid, key.alg)))?;
+            Ok(())
+        })
+    }
+
+    /// Deletes keys retired before `cutoff` (their tokens have all expired).
+    pub fn drop_retired_keys(&self, cutoff: i64) -> Result<usize, StoreError> {
+        let mut conn = self.store().conn()?;
+        Ok(diesel::delete(sk::table.filter(sk::retired_at.lt(cutoff))).execute(&mut conn)?)
+    }
+}

@@ -1,0 +1,122 @@
+//! The identity provider's domain and storage: accounts with their MFA policy, users and their
+//! passwords, TOTP, SSO sessions, authorization codes and refresh tokens, audit events.
+//! It knows nothing of HTTP; the API is synchronous and the caller decides which threads run it.
+#![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used))]
+
+pub mod accounts;
+pub mod audit;
+pub mod clock;
+pub mod crypto;
+pub mod email_tokens;
+pub mod flows;
+pub mod keys;
+pub mod lifecycle;
+pub mod mfa;
+pub mod model;
+pub mod oauth;
+pub mod password;
+pub mod sessions;
+pub mod store;
+pub mod throttle;
+pub mod users;
+
+use std::sync::Arc;
+
+pub use audit::{Actor, AuditAction};
+pub use clock::{Clock, ManualClock, SystemClock};
+pub use crypto::SecretBox;
+pub use model::{Account, MfaPolicy, User, UserStatus};
+pub use password::{Argon2Params, PasswordPolicy, PasswordRejection};
+pub use store::{PoolOptions, Store, StoreError};
+
+/// Everything the domain needs to be configured with.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub argon2: Argon2Params,
+    pub password_min_length: usize,
+    pub totp: mfa::TotpSettings,
+    pub sessions: sessions::SessionSettings,
+    pub throttle: throttle::ThrottleSettings,
+    /// Lifetime of an authorization code (RFC 6749 recommends at most 10 minutes; we use 60 s).
+    pub code_ttl_secs: i64,
+    /// How long a half-finished sign-in (password given, code not yet) stays usable.
+    pub login_flow_ttl_secs: i64,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Settings {
+            argon2: Argon2Params::default(),
+            password_min_length: password::DEFAULT_MIN_LENGTH,
+            totp: mfa::TotpSettings::default(),
+            sessions: sessions::SessionSettings::default(),
+            throttle: throttle::ThrottleSettings::default(),
+            code_ttl_secs: 60,
+            login_flow_ttl_secs: 600,
+        }
+    }
+}
+
+/// Errors of setting up the domain.
+#[derive(Debug, thiserror::Error)]
+pub enum SetupError {
+    #[error("{0}")]
+    Policy(String),
+    #[error(transparent)]
+    Hash(#[from] password::HashError),
+}
+
+/// The entry point the server and the CLI use: one value holding the store, the clock,
+/// the password hasher, the master key and the settings.
+#[derive(Debug, Clone)]
+pub struct Idp {
+    inner: Arc<Inner>,
+}
+
+#[derive(Debug)]
+struct Inner {
+    store: Store,
+    clock: Arc<dyn Clock>,
+    hasher: password::PasswordHasher,
+    policy: PasswordPolicy,
+    secrets: SecretBox,
+    settings: Settings,
+}
+
+impl Idp {
+    pub fn new(
+        store: Store,
+        secrets: SecretBox,
+        settings: Settings,
+        clock: Arc<dyn Clock>,
+    ) -> Result<Self, SetupError> {
+        let policy = PasswordPolicy::new(settings.password_min_length).map_err(SetupError::Policy)?;
+        let hasher = password::PasswordHasher::new(settings.argon2)?;
+        Ok(Idp { inner: Arc::new(Inner { store, clock, hasher, policy, secrets, settings }) })
+    }
+
+    pub fn store(&self) -> &Store {
+        &self.inner.store
+    }
+    pub fn now(&self) -> i64 {
+        self.inner.clock.now()
+    }
+    pub fn settings(&self) -> &Settings {
+        &self.inner.settings
+    }
+    pub fn password_policy(&self) -> &PasswordPolicy {
+        &self.inner.policy
+    }
+    pub fn secrets(&self) -> &SecretBox {
+        &self.inner.secrets
+    }
+    pub(crate) fn hasher(&self) -> &password::PasswordHasher {
+        &self.inner.hasher
+    }
+}
+
+#[cfg(test)]
+pub(crate) mod testing;
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,132 @@
+//! Domain types: accounts (customer companies) and their users.
+
+use serde::Serialize;
+
+/// Whether the users of an account must present a TOTP code after their password.
+/// There is no per-user switch: the account's policy decides for all of its users.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum MfaPolicy {
+    Off,
+    Required,
+}
+
+impl MfaPolicy {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            MfaPolicy::Off => "off",
+            MfaPolicy::Required => "required",
+        }
+    }
+    pub(crate) fn parse(s: &str) -> Option<Self> {
+        match s {
+            "off" => Some(MfaPolicy::Off),
+            "required" => Some(MfaPolicy::Required),
+            _ => None,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Account {
+    pub id: String,
+    pub slug: String,
+    pub name: String,
+    pub mfa_policy: MfaPolicy,
+    pub created_at: i64,
+    pub updated_at: i64,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum UserStatus {
+    /// Created by an operator; has not completed registration (no password yet).
+    Invited,
+    Active,
+    Disabled,
+}
+
+impl UserStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            UserStatus::Invited => "invited",
+            UserStatus::Active => "active",
+            UserStatus::Disabled => "disabled",
+        }
+    }
+    pub(crate) fn parse(s: &str) -> Option<Self> {
+        match s {
+            "invited" => Some(UserStatus::Invited),
+            "active" => Some(UserStatus::Active),
+            "disabled" => Some(UserStatus::Disabled),
+            _ => None,
+        }
+    }
+}
+
+/// A person who signs in. `email` is the *authentication* email (the login), stored trimmed and
+/// lowercased; `work_email` is the contact address and plays no part in signing in.
+#[derive(Debug, Clone, Serialize)]
+pub struct User {
+    pub id: String,
+    pub account_id: String,
+    pub email: String,
+    pub work_email: Option<String>,
+    pub display_name: String,
+    pub status: UserStatus,
+    pub email_verified: bool,
+    #[serde(skip)]
+    pub(crate) password_hash: Option<String>,
+    pub password_changed_at: Option<i64>,
+    pub created_at: i64,
+    pub updated_at: i64,
+}
+
+impl User {
+    pub fn has_password(&self) -> bool {
+        self.password_hash.is_some()
+    }
+}
+
+/// Normalises an authentication email: trimmed, lowercased. Refuses what is not a plausible
+/// address (one `@`, a dotted domain, no spaces, control characters or `:`; at most 254 bytes).
+pub fn normalise_email(input: &str) -> Result<String, String> {
+    let email = input.trim().to_lowercase();
+    if email.is_empty() {
+        return Err("Enter an email address.".into());
+    }
+    if email.len() > 254 {
+        return Err("The email address is too long.".into());
+    }
+    if email.chars().any(|c| c.is_whitespace() || c.is_control() || matches!(c, ':' | '<' | '>' | '"' | ',' | ';' | '\\')) {
+        return Err("The email address contains characters that are not allowed.".into());
+    }
+    let Some((local, domain)) = email.split_once('@') else {
+        return Err("The email address must contain @.".into());
+    };
+    if local.is_empty() || local.len() > 64 || domain.contains('@') {
+        return Err("The email address is not valid.".into());
+    }
+    if !domain.contains('.') || domain.starts_with('.') || domain.ends_with('.') || domain.contains("..") {
+        return Err("The email address's domain is not valid.".into());
+    }
+    Ok(email)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn emails_are_trimmed_and_lowercased() {
+        assert_eq!(normalise_email("  Ann.Lee@Example.COM ").unwrap(), "ann.lee@example.com");
+    }
+
+    #[test]
+    fn implausible_emails_are_refused() {
+        for bad in ["", "ann", "ann@", "@example.com", "a b@example.com", "ann@example", "a@b@c.com",
+            "ann@example..com", "ann:x@example.com", "ann@example.com\r\nBcc: x@y.z", "a\0@b.com"] {
+            assert!(normalise_email(bad).is_err(), "{bad:?}");
+        }
+    }
+}

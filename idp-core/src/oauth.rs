@@ -1,0 +1,285 @@
+//! Authorization codes, grants and refresh tokens (RFC 6749, RFC 7636, OAuth 2.0 Security BCP).
+//!
+//! Invariants:
+//! - A code is redeemed at most once; a second attempt revokes the grant the first one created.
+//! - Refresh tokens rotate: each use returns a new one, and presenting a used one revokes the
+//!   whole grant (the chain), so a stolen token dies as soon as either party uses it twice.
+//! - A grant lives no longer than its SSO session: refresh slides the session's idle expiry and
+//!   fails once the session has ended or expired.
+
+use diesel::prelude::*;
+use serde::Serialize;
+
+use crate::audit::{self, Actor, AuditAction, AuditEvent};
+use crate::crypto::{ct_eq, hash_token, random_id, random_token, sha256_b64url, CryptoError};
+use crate::sessions::{self, SsoSession};
+use crate::store::schema::{authorization_codes as ac, grants, refresh_tokens as rt};
+use crate::store::{DbConnection, StoreError};
+use crate::Idp;
+
+/// Why a grant request failed; maps to RFC 6749 `invalid_grant` with this description.
+#[derive(Debug, thiserror::Error)]
+pub enum GrantError {
+    #[error("{0}")]
+    InvalidGrant(&'static str),
+    #[error(transparent)]
+    Crypto(#[from] CryptoError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+impl From<diesel::result::Error> for GrantError {
+    fn from(e: diesel::result::Error) -> Self {
+        GrantError::Store(e.into())
+    }
+}
+
+/// What an authorization code is bound to.
+#[derive(Debug, Clone)]
+pub struct NewCode<'a> {
+    pub client_id: &'a str,
+    pub redirect_uri: &'a str,
+    pub session_id: &'a str,
+    pub user_id: &'a str,
+    pub scope: &'a str,
+    pub nonce: Option<&'a str>,
+    /// PKCE S256 challenge (RFC 7636), when the client sent one.
+    pub code_challenge: Option<&'a str>,
+}
+
+/// What a redeemed code or a rotated refresh token yields: everything needed to mint tokens.
+#[derive(Debug, Clone, Serialize)]
+pub struct Issued {
+    pub grant_id: String,
+    pub client_id: String,
+    pub user_id: String,
+    pub scope: String,
+    pub nonce: Option<String>,
+    pub session: SsoSession,
+    /// The new refresh token (raw; only its hash is stored).
+    #[serde(skip)]
+    pub refresh_token: String,
+}
+
+/// The state of a grant, for validating access tokens at `/userinfo`.
+#[derive(Debug, Clone)]
+pub struct GrantState {
+    pub user_id: String,
+    pub client_id: String,
+    pub scope: String,
+    pub session_id: String,
+}
+
+enum Outcome<T> {
+    Ok(T),
+    /// Refused, with changes (a revocation) that must still be committed.
+    Refused(&'static str),
+}
+
+fn revoke_grant(conn: &mut DbConnection, now: i64, grant_id: &str) -> Result<(), StoreError> {
+    diesel::update(grants::table.find(grant_id).filter(grants::revoked_at.is_null()))
+        .set(grants::revoked_at.eq(Some(now)))
+        .execute(conn)?;
+    Ok(())
+}
+
+fn insert_refresh(conn: &mut DbConnection, now: i64, grant_id: &str, expires_at: i64) -> Result<String, GrantError> {
+    let token = random_token()?;
+    diesel::insert_into(rt::table)
+        .values((
+            rt::token_hash.eq(hash_token(&token)),
+            rt::grant_id.eq(grant_id),
+            rt::created_at.eq(now),
+            rt::expires_at.eq(expires_at),
+        ))
+        .execute(conn)?;
+    Ok(token)
+}
+
+/// RFC 7636 S256: BASE64URL(SHA256(verifier)) == challenge. Verifiers are 43-128 unreserved chars.
+pub fn pkce_s256_matches(verifier: &str, challenge: &str) -> bool {
+    let well_formed = (43..=128).contains(&verifier.len())
+        && verifier.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~'));
+    well_formed && ct_eq(sha256_b64url(verifier.as_bytes()).as_bytes(), challenge.as_bytes())
+}
+
+impl Idp {
+    /// Issues a single-use authorization code (valid `code_ttl_secs`, default 60 s).
+    pub fn issue_code(&self, new: &NewCode<'_>) -> Result<String, GrantError> {
+        let now = self.now();
+        let code = random_token()?;
+        let mut conn = self.store().conn()?;
+        diesel::insert_into(ac::table)
+            .values((
+                ac::code_hash.eq(hash_token(&code)),
+                ac::client_id.eq(new.client_id),
+                ac::redirect_uri.eq(new.redirect_uri),
+                ac::session_id.eq(new.session_id),
+                ac::user_id.eq(new.user_id),
+                ac::scope.eq(new.scope),
+                ac::nonce.eq(new.nonce),
+                ac::code_challenge.eq(new.code_challenge),
+                ac::created_at.eq(now),
+                ac::expires_at.eq(now + self.settings().code_ttl_secs),
+            ))
+            .execute(&mut conn)?;
+        Ok(code)
+    }
+
+    /// Redeems a code for a new grant and its first refresh token. The code is marked used by the
+    /// first statement of the transaction, so of two racing redemptions exactly one wins; a
+    /// redemption of an already used code revokes what the first one issued.
+    pub fn redeem_code(
+        &self,
+        code: &str,
+        client_id: &str,
+        redirect_uri: &str,
+        code_verifier: Option<&str>,
+    ) -> Result<Issued, GrantError> {
+        let now = self.now();
+        let code_hash = hash_token(code);
+        let outcome = self.store().tx(|conn| -> Result<Outcome<Issued>, GrantError> {
+            let claimed = diesel::update(ac::table.find(&code_hash).filter(ac::redeemed_at.is_null()))
+                .set(ac::redeemed_at.eq(Some(now)))
+                .execute(conn)?;
+            type CodeRow = (String, String, String, String, String, Option<String>, Option<String>, i64, Option<String>);
+            let row: Option<CodeRow> = ac::table
+                .find(&code_hash)
+                .select((
+                    ac::client_id,
+                    ac::redirect_uri,
+                    ac::session_id,
+                    ac::user_id,
+                    ac::scope,
+                    ac::nonce,
+                    ac::code_challenge,
+                    ac::expires_at,
+                    ac::grant_id,
+                ))
+                .first(conn)
+                .optional()?;
+            let Some((c_client, c_redirect, sid, user_id, scope, nonce, challenge, expires_at, prior_grant)) = row else {
+                return Ok(Outcome::Refused("the authorization code is invalid"));
+            };
+            if claimed == 0 {
+                // Replay: RFC 6749 4.1.2 says revoke the tokens issued from this code.
+                if let Some(gid) = prior_grant {
+                    revoke_grant(conn, now, &gid)?;
+                }
+                audit::record(conn, now, &AuditEvent::new(AuditAction::CodeReplayed, &Actor::Anonymous).detail(format!("client={client_id}")))?;
+                return Ok(Outcome::Refused("the authorization code has already been used"));
+            }
+            // From here the code is spent whatever happens: a wrong verifier burns it.
+            if expires_at <= now {
+                return Ok(Outcome::Refused("the authorization code has expired"));
+            }
+            if !ct_eq(c_client.as_bytes(), client_id.as_bytes()) {
+                return Ok(Outcome::Refused("the authorization code was issued to another client"));
+            }
+            if c_redirect != redirect_uri {
+                return Ok(Outcome::Refused("redirect_uri does not match the authorization request"));
+            }
+            match (challenge.as_deref(), code_verifier) {
+                (Some(ch), Some(v)) if pkce_s256_matches(v, ch) => {}
+                (Some(_), Some(_)) => return Ok(Outcome::Refused("code_verifier does not match the code_challenge")),
+                (Some(_), None) => return Ok(Outcome::Refused("code_verifier is required")),
+                (None, Some(_)) => return Ok(Outcome::Refused("code_verifier sent but no code_challenge was")),
+                (None, None) => {}
+            }
+            if !sessions::touch(conn, now, &sid)? {
+                return Ok(Outcome::Refused("the session has ended or expired"));
+            }
+            let session = sessions::by_id(conn, &sid)?.ok_or(GrantError::InvalidGrant("the session has ended"))?;
+            let grant_id = random_id()?;
+            diesel::insert_into(grants::table)
+                .values((
+                    grants::id.eq(&grant_id),
+                    grants::session_id.eq(&sid),
+                    grants::user_id.eq(&user_id),
+                    grants::client_id.eq(&c_client),
+                    grants::scope.eq(&scope),
+                    grants::created_at.eq(now),
+                ))
+                .execute(conn)?;
+            diesel::update(ac::table.find(&code_hash)).set(ac::grant_id.eq(Some(&grant_id))).execute(conn)?;
+            let refresh_token = insert_refresh(conn, now, &grant_id, session.expires_at)?;
+            Ok(Outcome::Ok(Issued { grant_id, client_id: c_client, user_id, scope, nonce, session, refresh_token }))
+        })?;
+        match outcome {
+            Outcome::Ok(i) => Ok(i),
+            Outcome::Refused(why) => Err(GrantError::InvalidGrant(why)),
+        }
+    }
+
+    /// Rotates a refresh token: marks it used, checks its grant and session, slides the session's
+    /// idle expiry and returns a new token. A token used twice revokes its grant.
+    pub fn refresh(&self, token: &str, client_id: &str) -> Result<Issued, GrantError> {
+        let now = self.now();
+        let token_hash = hash_token(token);
+        let outcome = self.store().tx(|conn| -> Result<Outcome<Issued>, GrantError> {
+            let claimed = diesel::update(rt::table.find(&token_hash).filter(rt::used_at.is_null()))
+                .set(rt::used_at.eq(Some(now)))
+                .execute(conn)?;
+            let row: Option<(String, i64)> =
+                rt::table.find(&token_hash).select((rt::grant_id, rt::expires_at)).first(conn).optional()?;
+            let Some((grant_id, expires_at)) = row else {
+                return Ok(Outcome::Refused("the refresh token is invalid"));
+            };
+            if claimed == 0 {
+                revoke_grant(conn, now, &grant_id)?;
+                audit::record(conn, now, &AuditEvent::new(AuditAction::RefreshTokenReused, &Actor::Anonymous).detail(format!("grant={grant_id}")))?;
+                return Ok(Outcome::Refused("the refresh token has already been used; its grant is revoked"));
+            }
+            let (sid, user_id, g_client, scope, revoked): (String, String, String, String, Option<i64>) = grants::table
+                .find(&grant_id)
+                .select((grants::session_id, grants::user_id, grants::client_id, grants::scope, grants::revoked_at))
+                .first(conn)?;
+            if revoked.is_some() {
+                return Ok(Outcome::Refused("the grant has been revoked"));
+            }
+            if !ct_eq(g_client.as_bytes(), client_id.as_bytes()) {
+                revoke_grant(conn, now, &grant_id)?;
+                return Ok(Outcome::Refused("the refresh token was issued to another client"));
+            }
+            if expires_at <= now || !sessions::touch(conn, now, &sid)? {
+                revoke_grant(conn, now, &grant_id)?;
+                return Ok(Outcome::Refused("the session has ended or expired"));
+            }
+            let session = sessions::by_id(conn, &sid)?.ok_or(GrantError::InvalidGrant("the session has ended"))?;
+            let refresh_token = insert_refresh(conn, now, &grant_id, session.expires_at)?;
+            Ok(Outcome::Ok(Issued { grant_id, client_id: g_client, user_id, scope, nonce: None, session, refresh_token }))
+        })?;
+        match outcome {
+            Outcome::Ok(i) => Ok(i),
+            Outcome::Refused(why) => Err(GrantError::InvalidGrant(why)),
+        }
+    }
+
+    /// The grant behind an access token, if it and its session are still live.
+    pub fn live_grant(&self, grant_id: &str) -> Result<Option<GrantState>, StoreError> {
+        let now = self.now();
+        let mut conn = self.store().conn()?;
+        let row: Option<(String, String, String, String, Option<i64>)> = grants::table
+            .find(grant_id)
+            .select((grants::user_id, grants::client_id, grants::scope, grants::session_id, grants::revoked_at))
+            .first(&mut conn)
+            .optional()?;
+        let Some((user_id, client_id, scope, session_id, None)) = row else { return Ok(None) };
+        let live = sessions::by_id(&mut conn, &session_id)?.is_some_and(|s| s.is_active(now));
+        Ok(live.then_some(GrantState { user_id, client_id, scope, session_id }))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pkce_s256_rfc7636_appendix_b() {
+        let verifier = "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk";
+        let challenge = "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM";
+        assert!(pkce_s256_matches(verifier, challenge));
+        assert!(!pkce_s256_matches("dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXx", challenge));
+        assert!(!pkce_s256_matches("short", challenge));
+    }
+}

@@ -1,0 +1,281 @@
+//! Passwords (NIST SP 800-63B): a length-based policy with a blocklist and no composition rules,
+//! and argon2id hashing in PHC strings with rehash-on-login when the parameters change.
+
+use std::collections::HashSet;
+use std::sync::LazyLock;
+
+use argon2::password_hash::{PasswordHash, PasswordHasher as _, PasswordVerifier as _, SaltString};
+use argon2::{Algorithm, Argon2, Params, Version};
+use unicode_normalization::UnicodeNormalization;
+
+use crate::crypto::{random_bytes, CryptoError};
+
+static COMMON_PASSWORDS: LazyLock<HashSet<&'static str>> = LazyLock::new(|| {
+    include_str!("common-passwords.txt")
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .collect()
+});
+
+/// Why a password was refused, in words a person can act on.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum PasswordRejection {
+    #[error("The password must be at least {min} characters long.")]
+    TooShort { min: usize },
+    #[error("The password must be at most {max} characters long.")]
+    TooLong { max: usize },
+    #[error("This password is among the most common passwords and easy to guess. Choose another one.")]
+    Common,
+    #[error("The password must not contain your email address or its name part.")]
+    ContainsEmail,
+    #[error("The password must not contain control characters.")]
+    ControlCharacters,
+}
+
+/// The rules every new password must satisfy, wherever it is set (pages, CLI, reset).
+#[derive(Debug, Clone)]
+pub struct PasswordPolicy {
+    min_length: usize,
+    max_length: usize,
+}
+
+pub const ABSOLUTE_MIN_LENGTH: usize = 8;
+pub const DEFAULT_MIN_LENGTH: usize = 12;
+pub const DEFAULT_MAX_LENGTH: usize = 128;
+
+impl Default for PasswordPolicy {
+    fn default() -> Self {
+        PasswordPolicy { min_length: DEFAULT_MIN_LENGTH, max_length: DEFAULT_MAX_LENGTH }
+    }
+}
+
+impl PasswordPolicy {
+    /// A policy with a custom minimum; NIST's floor of 8 cannot be undercut.
+    pub fn new(min_length: usize) -> Result<Self, String> {
+        if min_length < ABSOLUTE_MIN_LENGTH {
+            return Err(format!("the minimum password length cannot be below {ABSOLUTE_MIN_LENGTH}"));
+        }
+        if min_length > DEFAULT_MAX_LENGTH {
+            return Err(format!("the minimum password length cannot exceed {DEFAULT_MAX_LENGTH}"));
+        }
+        Ok(PasswordPolicy { min_length, max_length: DEFAULT_MAX_LENGTH })
+    }
+
+    pub fn min_length(&self) -> usize {
+        self.min_length
+    }
+
+    pub fn max_length(&self) -> usize {
+        self.max_length
+    }
+
+    /// Checks a new password for the user with this authentication email.
+    pub fn check(&self, password: &str, email: &str) -> Result<(), PasswordRejection> {
+        let normalised = normalise(password);
+        if normalised.chars().any(|c| c.is_control()) {
+            return Err(PasswordRejection::ControlCharacters);
+        }
+        let len = normalised.chars().count();
+        if len < self.min_length {
+            return Err(PasswordRejection::TooShort { min: self.min_length });
+        }
+        if len > self.max_length {
+            return Err(PasswordRejection::TooLong { max: self.max_length });
+        }
+        let lower = normalised.to_lowercase();
+        if COMMON_PASSWORDS.contains(lower.as_str()) {
+            return Err(PasswordRejection::Common);
+        }
+        let local = email.trim().split('@').next().unwrap_or("").to_lowercase();
+        if local.chars().count() >= 3 && lower.contains(&local) {
+            return Err(PasswordRejection::ContainsEmail);
+        }
+        Ok(())
+    }
+}
+
+/// NFKC, so the same password typed on different keyboards hashes the same (SP 800-63B 5.1.1.2).
+fn normalise(password: &str) -> String {
+    password.nfkc().collect()
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum HashError {
+    #[error("invalid argon2 parameters: {0}")]
+    Params(String),
+    #[error("password hashing failed: {0}")]
+    Hash(String),
+    #[error(transparent)]
+    Crypto(#[from] CryptoError),
+}
+
+/// argon2id cost parameters. Defaults are OWASP's: 19 MiB, 2 passes, 1 lane.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Argon2Params {
+    pub memory_kib: u32,
+    pub iterations: u32,
+    pub parallelism: u32,
+}
+
+impl Default for Argon2Params {
+    fn default() -> Self {
+        Argon2Params { memory_kib: 19_456, iterations: 2, parallelism: 1 }
+    }
+}
+
+/// What a successful verification tells the caller.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Verified {
+    /// The stored hash was made with other parameters: store a fresh hash now.
+    pub needs_rehash: bool,
+}
+
+/// Hashes and verifies passwords with argon2id at the configured cost.
+pub struct PasswordHasher {
+    argon2: Argon2<'static>,
+    params: Argon2Params,
+    /// A hash of a random password, verified when the email is unknown so that an unknown email
+    /// costs the same time as a wrong password (no user enumeration by timing).
+    dummy_hash: String,
+}
+
+impl std::fmt::Debug for PasswordHasher {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PasswordHasher").field("params", &self.params).finish()
+    }
+}
+
+impl PasswordHasher {
+    pub fn new(params: Argon2Params) -> Result<Self, HashError> {
+        let p = Params::new(params.memory_kib, params.iterations, params.parallelism, None)
+            .map_err(|e| HashError::Params(e.to_string()))?;
+        let argon2 = Argon2::new(Algorithm::Argon2id, Version::V0x13, p);
+        let mut hasher = PasswordHasher { argon2, params, dummy_hash: String::new() };
+        let dummy = hex::encode(random_bytes::<16>()?);
+        hasher.dummy_hash = hasher.hash_raw(&dummy)?;
+        Ok(hasher)
+    }
+
+    pub fn params(&self) -> Argon2Params {
+        self.params
+    }
+
+    /// A PHC string (`$argon2id$v=19$m=...,t=...,p=...$salt$hash`) for the password.
+    pub fn hash(&self, password: &str) -> Result<String, HashError> {
+        self.hash_raw(&normalise(password))
+    }
+
+    fn hash_raw(&self, password: &str) -> Result<String, HashError> {
+        let salt = SaltString::encode_b64(&random_bytes::<16>()?)
+            .map_err(|e| HashError::Hash(e.to_string()))?;
+        self.argon2
+            .hash_password(password.as_bytes(), &salt)
+            .map(|h| h.to_string())
+            .map_err(|e| HashError::Hash(e.to_string()))
+    }
+
+    /// `Some` when the password matches the stored hash. The hash's own parameters are used, so
+    /// hashes made under older settings still verify (and report `needs_rehash`).
+    pub fn verify(&self, stored: &str, password: &str) -> Option<Verified> {
+        let parsed = PasswordHash::new(stored).ok()?;
+        self.argon2.verify_password(normalise(password).as_bytes(), &parsed).ok()?;
+        let current = Params::try_from(&parsed).ok().map(|p| Argon2Params {
+            memory_kib: p.m_cost(),
+            iterations: p.t_cost(),
+            parallelism: p.p_cost(),
+        });
+        let same_algorithm = parsed.algorithm.as_str() == "argon2id";
+        Some(Verified { needs_rehash: !same_algorithm || current != Some(self.params) })
+    }
+
+    /// Spends one verification on the dummy hash; the result is always "no match".
+    pub fn verify_dummy(&self, password: &str) {
+        let _ = self.verify(&self.dummy_hash, password);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn cheap() -> Argon2Params {
+        Argon2Params { memory_kib: 1024, iterations: 1, parallelism: 1 }
+    }
+
+    #[test]
+    fn blocklist_holds_at_least_ten_thousand_common_passwords() {
+        assert!(COMMON_PASSWORDS.len() >= 10_000, "{}", COMMON_PASSWORDS.len());
+    }
+
+    #[test]
+    fn policy_accepts_a_long_uncommon_passphrase() {
+        let p = PasswordPolicy::default();
+        assert_eq!(p.check("correct horse battery staple", "ann@example.com"), Ok(()));
+        // No composition rules: all lowercase letters are fine.
+        assert_eq!(p.check("wrtqplmnbvcxzkjh", "ann@example.com"), Ok(()));
+    }
+
+    #[test]
+    fn policy_refuses_short_long_common_and_email_passwords() {
+        let p = PasswordPolicy::default();
+        assert_eq!(p.check("short", "a@b.c"), Err(PasswordRejection::TooShort { min: 12 }));
+        assert_eq!(p.check(&"x".repeat(129), "a@b.c"), Err(PasswordRejection::TooLong { max: 128 }));
+        assert_eq!(p.check("password1234", "a@b.c"), Err(PasswordRejection::Common));
+        assert_eq!(p.check("Password1234", "a@b.c"), Err(PasswordRejection::Common));
+        assert_eq!(
+            p.check("jonathan-the-great", "Jonathan@example.com"),
+            Err(PasswordRejection::ContainsEmail)
+        );
+        assert_eq!(p.check("twelve chars\u{0}x", "a@b.c"), Err(PasswordRejection::ControlCharacters));
+        // Length counts characters, not bytes.
+        assert_eq!(p.check("ééééééééééé", "a@b.c"), Err(PasswordRejection::TooShort { min: 12 }));
+    }
+
+    #[test]
+    fn every_refusal_has_a_readable_reason() {
+        for r in [
+            PasswordRejection::TooShort { min: 12 },
+            PasswordRejection::TooLong { max: 128 },
+            PasswordRejection::Common,
+            PasswordRejection::ContainsEmail,
+            PasswordRejection::ControlCharacters,
+        ] {
+            let text = r.to_string();
+            assert!(text.starts_with("The password") || text.starts_with("This password"), "{text}");
+        }
+    }
+
+    #[test]
+    fn minimum_length_is_configurable_but_never_below_eight() {
+        assert!(PasswordPolicy::new(7).is_err());
+        let p = PasswordPolicy::new(8).unwrap();
+        assert_eq!(p.check("qzvbnmxk", "a@b.c"), Ok(()));
+    }
+
+    #[test]
+    fn hash_is_argon2id_phc_and_verifies() {
+        let h = PasswordHasher::new(cheap()).unwrap();
+        let phc = h.hash("correct horse battery staple").unwrap();
+        assert!(phc.starts_with("$argon2id$v=19$m=1024,t=1,p=1$"), "{phc}");
+        assert_eq!(h.verify(&phc, "correct horse battery staple"), Some(Verified { needs_rehash: false }));
+        assert_eq!(h.verify(&phc, "wrong horse battery staple"), None);
+        assert_eq!(h.verify("not a hash", "x"), None);
+    }
+
+    #[test]
+    fn changed_parameters_ask_for_a_rehash() {
+        let old = PasswordHasher::new(cheap()).unwrap();
+        let phc = old.hash("correct horse battery staple").unwrap();
+        let new = PasswordHasher::new(Argon2Params { memory_kib: 2048, ..cheap() }).unwrap();
+        assert_eq!(new.verify(&phc, "correct horse battery staple"), Some(Verified { needs_rehash: true }));
+    }
+
+    #[test]
+    fn unicode_equivalent_passwords_verify() {
+        let h = PasswordHasher::new(cheap()).unwrap();
+        // U+212B ANGSTROM SIGN and U+00C5 are the same after NFKC.
+        let phc = h.hash("\u{212B}ngstrom-units-rule").unwrap();
+        assert!(h.verify(&phc, "\u{00C5}ngstrom-units-rule").is_some());
+    }
+}

@@ -1,0 +1,295 @@
+//! The database: one store type over SQLite (embedded default) or PostgreSQL (shared by replicas),
+//! chosen from the URL scheme, pooled with r2d2, migrated from `migrations/<backend>`.
+//!
+//! Every multi-step change runs in one transaction that *starts with a write* (a conditional
+//! `UPDATE` or an `INSERT`), so SQLite takes its write lock up front (and waits on `busy_timeout`)
+//! and two racing requests are serialised by the database on both backends.
+
+pub mod schema;
+
+use std::time::Duration;
+
+use diesel::connection::SimpleConnection;
+use diesel::prelude::*;
+use diesel::r2d2::{self, ManageConnection, PooledConnection};
+use diesel_migrations::{embed_migrations, EmbeddedMigrations, MigrationHarness};
+
+const SQLITE_MIGRATIONS: EmbeddedMigrations = embed_migrations!("../migrations/sqlite");
+const POSTGRES_MIGRATIONS: EmbeddedMigrations = embed_migrations!("../migrations/postgres");
+
+/// A connection to whichever backend the store was opened on.
+#[derive(diesel::MultiConnection)]
+pub enum DbConnection {
+    Postgres(diesel::PgConnection),
+    Sqlite(diesel::SqliteConnection),
+}
+
+/// Which database a URL names.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Backend {
+    /// `sqlite://PATH` (or `sqlite::memory:` for a throwaway database).
+    Sqlite(String),
+    /// `postgres://...` or `postgresql://...`, passed to libpq unchanged.
+    Postgres(String),
+}
+
+impl Backend {
+    /// Reads the backend from the URL scheme; anything else is refused with the reason.
+    pub fn from_url(url: &str) -> Result<Self, StoreError> {
+        let url = url.trim();
+        if let Some(path) = url.strip_prefix("sqlite://") {
+            if path.is_empty() {
+                return Err(StoreError::BadUrl("sqlite:// needs a file path, e.g. sqlite://data/idp.db".into()));
+            }
+            Ok(Backend::Sqlite(path.to_string()))
+        } else if url == "sqlite::memory:" {
+            Ok(Backend::Sqlite(":memory:".to_string()))
+        } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            Ok(Backend::Postgres(url.to_string()))
+        } else {
+            Err(StoreError::BadUrl(
+                "database_url must start with sqlite:// or postgres:// (postgresql://)".into(),
+            ))
+        }
+    }
+
+    pub fn name(&self) -> &'static str {
+        match self {
+            Backend::Sqlite(_) => "sqlite",
+            Backend::Postgres(_) => "postgres",
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("invalid database URL: {0}")]
+    BadUrl(String),
+    #[error("cannot connect to the database: {0}")]
+    Connect(String),
+    #[error("database unavailable: {0}")]
+    Unavailable(String),
+    #[error("database error: {0}")]
+    Query(#[from] diesel::result::Error),
+    #[error("migration failed: {0}")]
+    Migration(String),
+    #[error("stored data is inconsistent: {0}")]
+    Corrupt(String),
+}
+
+impl StoreError {
+    /// A unique-constraint violation (e.g. a second account with the same slug).
+    pub fn is_unique_violation(&self) -> bool {
+        matches!(
+            self,
+            StoreError::Query(diesel::result::Error::DatabaseError(
+                diesel::result::DatabaseErrorKind::UniqueViolation,
+                _
+            ))
+        )
+    }
+}
+
+/// r2d2 manager that opens the backend chosen from the URL and surfaces its real error
+/// (diesel's `MultiConnection::establish` would try every backend and keep none of their errors).
+#[derive(Debug, Clone)]
+pub struct Manager {
+    backend: Backend,
+}
+
+impl ManageConnection for Manager {
+    type Connection = DbConnection;
+    type Error = StoreError;
+
+    fn connect(&self) -> Result<DbConnection, StoreError> {
+        match &self.backend {
+            Backend::Sqlite(path) => {
+                let mut conn = diesel::SqliteConnection::establish(path)
+                    .map_err(|e| StoreError::Connect(e.to_string()))?;
+                // WAL lets readers run beside the writer; busy_timeout makes a second writer wait
+                // instead of failing; NORMAL is durable in WAL mode except for the last commit on
+                // power loss, which is the usual trade for a server.
+                conn.batch_execute(
+                    "PRAGMA journal_mode = WAL; PRAGMA busy_timeout = 5000; \
+                     PRAGMA foreign_keys = ON; PRAGMA synchronous = NORMAL;",
+                )
+                .map_err(|e| StoreError::Connect(e.to_string()))?;
+                Ok(DbConnection::Sqlite(conn))
+            }
+            Backend::Postgres(url) => diesel::PgConnection::establish(url)
+                .map(DbConnection::Postgres)
+                .map_err(|e| StoreError::Connect(e.to_string())),
+        }
+    }
+
+    fn is_valid(&self, conn: &mut DbConnection) -> Result<(), StoreError> {
+        conn.batch_execute("SELECT 1").map_err(StoreError::Query)
+    }
+
+    fn has_broken(&self, _conn: &mut DbConnection) -> bool {
+        false
+    }
+}
+
+pub type Conn = PooledConnection<Manager>;
+
+/// The pool of connections to one database.
+#[derive(Clone)]
+pub struct Store {
+    pool: r2d2::Pool<Manager>,
+    backend_name: &'static str,
+}
+
+impl std::fmt::Debug for Store {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Store").field("backend", &self.backend_name).finish()
+    }
+}
+
+/// How the pool is sized and how long a request waits for a connection.
+#[derive(Debug, Clone)]
+pub struct PoolOptions {
+    pub max_size: u32,
+    pub connection_timeout: Duration,
+}
+
+impl Default for PoolOptions {
+    fn default() -> Self {
+        PoolOptions { max_size: 8, connection_timeout: Duration::from_secs(5) }
+    }
+}
+
+impl Store {
+    /// Opens the pool. Fails with the backend's own message when the first connection cannot be made.
+    pub fn open(url: &str, options: PoolOptions) -> Result<Self, StoreError> {
+        let backend = Backend::from_url(url)?;
+        let backend_name = backend.name();
+        if let Backend::Sqlite(path) = &backend {
+            if let Some(parent) = std::path::Path::new(path).parent() {
+                if !parent.as_os_str().is_empty() && path != ":memory:" {
+                    std::fs::create_dir_all(parent).map_err(|e| {
+                        StoreError::Connect(format!("cannot create {}: {e}", parent.display()))
+                    })?;
+                }
+            }
+        }
+        let manager = Manager { backend: backend.clone() };
+        // Connect once by hand so the operator sees the real reason, not a pool time-out.
+        manager.connect()?;
+        let max_size = match backend {
+            // An in-memory SQLite database exists once per connection.
+            Backend::Sqlite(ref p) if p == ":memory:" => 1,
+            _ => options.max_size.max(1),
+        };
+        let pool = r2d2::Pool::builder()
+            .max_size(max_size)
+            .min_idle(Some(1))
+            .connection_timeout(options.connection_timeout)
+            .error_handler(Box::new(r2d2::LoggingErrorHandler))
+            .build(manager)
+            .map_err(|e| StoreError::Connect(e.to_string()))?;
+        Ok(Store { pool, backend_name })
+    }
+
+    pub fn backend_name(&self) -> &'static str {
+        self.backend_name
+    }
+
+    /// A pooled connection, or `Unavailable` when the database cannot be reached in time.
+    pub fn conn(&self) -> Result<Conn, StoreError> {
+        self.pool.get().map_err(|e| StoreError::Unavailable(e.to_string()))
+    }
+
+    /// Applies the embedded migrations of this backend; returns the versions applied now.
+    pub fn migrate(&self) -> Result<Vec<String>, StoreError> {
+        let mut conn = self.conn()?;
+        let applied = match &mut *conn {
+            DbConnection::Sqlite(c) => c
+                .run_pending_migrations(SQLITE_MIGRATIONS)
+                .map(|v| v.iter().map(|m| m.to_string()).collect()),
+            DbConnection::Postgres(c) => c
+                .run_pending_migrations(POSTGRES_MIGRATIONS)
+                .map(|v| v.iter().map(|m| m.to_string()).collect()),
+        };
+        applied.map_err(|e| StoreError::Migration(e.to_string()))
+    }
+
+    /// Is the database reachable right now?
+    pub fn ping(&self) -> Result<(), StoreError> {
+        let mut conn = self.conn()?;
+        conn.batch_execute("SELECT 1").map_err(StoreError::Query)
+    }
+
+    /// Runs `f` in one transaction. A SQLite "database is locked" (possible only when another
+    /// process holds the lock longer than busy_timeout) is retried a few times.
+    pub fn tx<T, E, F>(&self, mut f: F) -> Result<T, E>
+    where
+        F: FnMut(&mut DbConnection) -> Result<T, E>,
+        E: From<StoreError> + From<diesel::result::Error>,
+    {
+        let mut conn = self.conn().map_err(E::from)?;
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            let result = conn.transaction::<T, TxError<E>, _>(|c| f(c).map_err(TxError::Domain));
+            match result {
+                Ok(v) => return Ok(v),
+                Err(TxError::Domain(e)) => return Err(e),
+                Err(TxError::Diesel(e)) if attempt < 4 && is_busy(&e) => {
+                    std::thread::sleep(Duration::from_millis(20 * attempt));
+                }
+                Err(TxError::Diesel(e)) => return Err(E::from(e)),
+            }
+        }
+    }
+}
+
+enum TxError<E> {
+    Domain(E),
+    Diesel(diesel::result::Error),
+}
+
+impl<E> From<diesel::result::Error> for TxError<E> {
+    fn from(e: diesel::result::Error) -> Self {
+        TxError::Diesel(e)
+    }
+}
+
+fn is_busy(e: &diesel::result::Error) -> bool {
+    match e {
+        diesel::result::Error::DatabaseError(_, info) => {
+            let m = info.message();
+            m.contains("database is locked") || m.contains("database is busy")
+        }
+        _ => false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backend_is_chosen_from_the_scheme() {
+        assert_eq!(Backend::from_url("sqlite://data/x.db").unwrap(), Backend::Sqlite("data/x.db".into()));
+        assert_eq!(
+            Backend::from_url("postgres://u@h/db").unwrap(),
+            Backend::Postgres("postgres://u@h/db".into())
+        );
+        assert!(Backend::from_url("mysql://h/db").is_err());
+        assert!(Backend::from_url("sqlite://").is_err());
+        assert!(Backend::from_url("data/x.db").is_err());
+    }
+
+    #[test]
+    fn unreachable_postgres_reports_the_real_error() {
+        let err = Store::open(
+            "postgres://nobody@127.0.0.1:1/none?connect_timeout=2",
+            PoolOptions::default(),
+        )
+        .unwrap_err();
+        let msg = err.to_string();
+        assert!(msg.contains("cannot connect"), "{msg}");
+        assert!(!msg.contains("multiconnection"), "{msg}");
+    }
+}

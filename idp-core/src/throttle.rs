@@ -1,0 +1,137 @@
+//! Attempt counters for brute-force defence, kept in the database so every replica sees them.
+//!
+//! After `free_failures` failures within the window, each further failure locks the key for
+//! `base_lockout_secs * 2^(n - free_failures)` seconds, capped at `max_lockout_secs`. Keys name
+//! what is counted: `pwd:<email>` (known or not, so the answer never reveals whether an email
+//! exists), `totp:<user id>`, `ip:<address>`.
+
+use diesel::prelude::*;
+
+use crate::store::schema::attempt_counters as ac;
+use crate::store::{DbConnection, StoreError};
+use crate::Idp;
+
+#[derive(Debug, Clone)]
+pub struct ThrottleSettings {
+    /// Failures allowed per key before the first lockout.
+    pub free_failures: i32,
+    /// First lockout; doubles with each further failure.
+    pub base_lockout_secs: i64,
+    pub max_lockout_secs: i64,
+    /// A key with no failure for this long starts again from zero.
+    pub window_secs: i64,
+    /// Failures allowed per client IP (many users may share one address).
+    pub ip_free_failures: i32,
+}
+
+impl Default for ThrottleSettings {
+    fn default() -> Self {
+        ThrottleSettings {
+            free_failures: 5,
+            base_lockout_secs: 30,
+            max_lockout_secs: 15 * 60,
+            window_secs: 60 * 60,
+            ip_free_failures: 50,
+        }
+    }
+}
+
+/// A key is locked until this Unix time.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Locked {
+    pub until: i64,
+}
+
+pub(crate) fn password_key(email: &str) -> String {
+    format!("pwd:{email}")
+}
+pub(crate) fn totp_key(user_id: &str) -> String {
+    format!("totp:{user_id}")
+}
+pub(crate) fn ip_key(ip: &str) -> String {
+    format!("ip:{ip}")
+}
+
+/// Current state of one counter, for `user show`.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct CounterState {
+    pub key: String,
+    pub failures: i32,
+    pub locked_until: Option<i64>,
+}
+
+impl Idp {
+    /// `Err(Locked)` while the key is locked.
+    pub(crate) fn throttle_check(&self, conn: &mut DbConnection, key: &str) -> Result<Result<(), Locked>, StoreError> {
+        let now = self.now();
+        let until: Option<Option<i64>> = ac::table
+            .find(key)
+            .select(ac::locked_until)
+            .first(conn)
+            .optional()?;
+        Ok(match until.flatten() {
+            Some(until) if until > now => Err(Locked { until }),
+            _ => Ok(()),
+        })
+    }
+
+    /// Counts one failure; returns the lock it caused, if any. Starts with a write so concurrent
+    /// failures are serialised and each one counts.
+    pub(crate) fn throttle_fail(&self, key: &str, free: i32) -> Result<Option<Locked>, StoreError> {
+        let now = self.now();
+        let s = self.settings().throttle.clone();
+        self.store().tx(|conn| {
+            let updated = diesel::update(ac::table.find(key))
+                .set((ac::failures.eq(ac::failures + 1), ac::last_failure_at.eq(now)))
+                .execute(conn)?;
+            if updated == 0 {
+                diesel::insert_into(ac::table)
+                    .values((
+                        ac::key.eq(key),
+                        ac::failures.eq(1),
+                        ac::window_started_at.eq(now),
+                        ac::last_failure_at.eq(now),
+                    ))
+                    .execute(conn)?;
+            }
+            let (mut failures, started): (i32, i64) =
+                ac::table.find(key).select((ac::failures, ac::window_started_at)).first(conn)?;
+            if now - started > s.window_secs && failures > 1 {
+                // A quiet window has passed: this failure starts a new count.
+                failures = 1;
+                diesel::update(ac::table.find(key))
+                    .set((ac::failures.eq(1), ac::window_started_at.eq(now), ac::locked_until.eq(None::<i64>)))
+                    .execute(conn)?;
+            }
+            if failures > free {
+                let exp = (failures - free - 1).clamp(0, 20) as u32;
+                let secs = s.base_lockout_secs.saturating_mul(1i64 << exp).min(s.max_lockout_secs);
+                let until = now + secs;
+                diesel::update(ac::table.find(key)).set(ac::locked_until.eq(Some(until))).execute(conn)?;
+                return Ok(Some(Locked { until }));
+            }
+            Ok(None)
+        })
+    }
+
+    /// Forgets the failures of a key (after a success, or by an operator).
+    pub(crate) fn throttle_clear(&self, conn: &mut DbConnection, key: &str) -> Result<(), StoreError> {
+        diesel::delete(ac::table.find(key)).execute(conn)?;
+        Ok(())
+    }
+
+    pub(crate) fn throttle_state(&self, key: &str) -> Result<Option<CounterState>, StoreError> {
+        let mut conn = self.store().conn()?;
+        let now = self.now();
+        Ok(ac::table
+            .find(key)
+            .select((ac::key, ac::failures, ac::locked_until))
+            .first::<(String, i32, Option<i64>)>(&mut conn)
+            .optional()?
+            .map(|(key, failures, until)| CounterState {
+                key,
+                failures,
+                locked_until: until.filter(|u| *u > now),
+            }))
+    }
+}

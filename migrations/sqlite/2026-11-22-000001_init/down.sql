@@ -1,0 +1,12 @@
+DROP TABLE audit_events;
+DROP TABLE signing_keys;
+DROP TABLE attempt_counters;
+DROP TABLE login_flows;
+DROP TABLE email_tokens;
+DROP TABLE refresh_tokens;
+DROP TABLE authorization_codes;
+DROP TABLE grants;
+DROP TABLE sso_sessions;
+DROP TABLE totp_credentials;
+DROP TABLE users;
+DROP TABLE accounts;
