@@ -92,3 +92,46 @@ impl Idp {
         Ok((user, ended))
     }
 }
+
+/// What a forgot-password request led to. The page shows the same answer in every case.
+#[derive(Debug)]
+pub enum ResetRequest {
+    /// Send this link to this user.
+    Send { user: User, token: String },
+    /// Unknown address, disabled user, or throttled: send nothing.
+    Nothing,
+}
+
+impl Idp {
+    /// A forgot-password request: throttled per address (3 an hour) and per client IP (20 an
+    /// hour) with the attempt counters, so it cannot be used to flood a mailbox.
+    pub fn request_password_reset(&self, email: &str, ip: Option<&str>) -> Result<ResetRequest, LifecycleError> {
+        let Ok(normalised) = crate::model::normalise_email(email) else { return Ok(ResetRequest::Nothing) };
+        let email_key = format!("forgot:{normalised}");
+        let ip_key = ip.map(|i| format!("forgot-ip:{i}"));
+        {
+            let mut conn = self.store().conn()?;
+            if self.throttle_check(&mut conn, &email_key)?.is_err() {
+                return Ok(ResetRequest::Nothing);
+            }
+            if let Some(k) = &ip_key {
+                if self.throttle_check(&mut conn, k)?.is_err() {
+                    return Ok(ResetRequest::Nothing);
+                }
+            }
+        }
+        self.throttle_fail(&email_key, 3)?;
+        if let Some(k) = &ip_key {
+            self.throttle_fail(k, 20)?;
+        }
+        let user = match self.user_by_email(&normalised) {
+            Ok(u) if u.status != UserStatus::Disabled => u,
+            Ok(_) | Err(UserError::NotFound(_)) => return Ok(ResetRequest::Nothing),
+            Err(e) => return Err(e.into()),
+        };
+        let purpose = if user.status == UserStatus::Invited { Purpose::Invite } else { Purpose::Reset };
+        let token = self.issue_email_token(&user.id, purpose)?;
+        self.audit(&AuditEvent::new(AuditAction::PasswordResetRequested, &Actor::Anonymous).user(&user.account_id, &user.id).ip(ip))?;
+        Ok(ResetRequest::Send { user, token })
+    }
+}

@@ -1,0 +1,264 @@
+//! Token-signing keys: generated on first start (RS256, ES256, EdDSA), sealed with the master key
+//! and stored in the database so replicas share them; rotation adds new keys and keeps retired
+//! ones published until every token they signed has expired.
+
+use std::collections::HashMap;
+use std::sync::{Arc, RwLock};
+
+use aws_lc_rs::encoding::AsDer;
+use aws_lc_rs::signature::{EcdsaKeyPair, Ed25519KeyPair, ECDSA_P256_SHA256_FIXED_SIGNING};
+use base64::engine::general_purpose::STANDARD;
+use base64::Engine;
+use idp_core::keys::StoredKey;
+use idp_core::{Actor, Idp, SecretBox};
+use jsonwebtoken::jwk::{Jwk, JwkSet, KeyAlgorithm, PublicKeyUse};
+use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum SigningAlg {
+    Rs256,
+    Es256,
+    EdDsa,
+}
+
+impl SigningAlg {
+    pub const ALL: [SigningAlg; 3] = [SigningAlg::Rs256, SigningAlg::Es256, SigningAlg::EdDsa];
+
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "RS256" => Some(SigningAlg::Rs256),
+            "ES256" => Some(SigningAlg::Es256),
+            "EdDSA" => Some(SigningAlg::EdDsa),
+            _ => None,
+        }
+    }
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SigningAlg::Rs256 => "RS256",
+            SigningAlg::Es256 => "ES256",
+            SigningAlg::EdDsa => "EdDSA",
+        }
+    }
+    pub fn jwt(self) -> Algorithm {
+        match self {
+            SigningAlg::Rs256 => Algorithm::RS256,
+            SigningAlg::Es256 => Algorithm::ES256,
+            SigningAlg::EdDsa => Algorithm::EdDSA,
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum KeyError {
+    #[error("key generation failed")]
+    Generate,
+    #[error("stored key {kid} is unusable: {reason}")]
+    Broken { kid: String, reason: String },
+    #[error("no active {0} signing key")]
+    Missing(&'static str),
+    #[error(transparent)]
+    Store(#[from] idp_core::StoreError),
+    #[error(transparent)]
+    Crypto(#[from] idp_core::crypto::CryptoError),
+    #[error("master key: {0}")]
+    MasterKey(String),
+}
+
+/// Loads the master key: `IDP_MASTER_KEY` (hex or base64), or `<key_dir>/master.key`, created
+/// with mode 0600 on first start. `IDP_MASTER_KEY_PREVIOUS` (comma-separated) still opens old data.
+pub fn load_master_key(key_dir: &std::path::Path) -> Result<SecretBox, KeyError> {
+    let previous: Vec<[u8; 32]> = match std::env::var("IDP_MASTER_KEY_PREVIOUS") {
+        Ok(v) if !v.trim().is_empty() => v
+            .split(',')
+            .map(|k| SecretBox::parse_key(k).map_err(|e| KeyError::MasterKey(format!("IDP_MASTER_KEY_PREVIOUS: {e}"))))
+            .collect::<Result<_, _>>()?,
+        _ => Vec::new(),
+    };
+    if let Ok(v) = std::env::var("IDP_MASTER_KEY") {
+        if !v.trim().is_empty() {
+            let key = SecretBox::parse_key(&v).map_err(|e| KeyError::MasterKey(format!("IDP_MASTER_KEY: {e}")))?;
+            return Ok(SecretBox::new(&key, &previous));
+        }
+    }
+    let path = key_dir.join("master.key");
+    let key = match std::fs::read_to_string(&path) {
+        Ok(text) => SecretBox::parse_key(&text).map_err(|e| KeyError::MasterKey(format!("{}: {e}", path.display())))?,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            let key = idp_core::crypto::random_bytes::<32>()?;
+            write_private_file(&path, &hex::encode(key)).map_err(|e| KeyError::MasterKey(format!("cannot create {}: {e}", path.display())))?;
+            tracing::info!(path = %path.display(), "generated a new master key");
+            key
+        }
+        Err(e) => return Err(KeyError::MasterKey(format!("cannot read {}: {e}", path.display()))),
+    };
+    Ok(SecretBox::new(&key, &previous))
+}
+
+fn write_private_file(path: &std::path::Path, content: &str) -> std::io::Result<()> {
+    use std::io::Write;
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir)?;
+    }
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(0o600);
+    }
+    let mut f = options.open(path)?;
+    f.write_all(content.as_bytes())?;
+    f.sync_all()
+}
+
+/// Makes a new key pair: (kid, sealed PKCS#8, public JWK JSON).
+pub fn generate(alg: SigningAlg, secrets: &SecretBox, now: i64) -> Result<StoredKey, KeyError> {
+    let pkcs8: Vec<u8> = match alg {
+        SigningAlg::Rs256 => aws_lc_rs::rsa::KeyPair::generate(aws_lc_rs::rsa::KeySize::Rsa2048)
+            .and_then(|k| k.as_der())
+            .map(|d| d.as_ref().to_vec())
+            .map_err(|_| KeyError::Generate)?,
+        SigningAlg::Es256 => EcdsaKeyPair::generate(&ECDSA_P256_SHA256_FIXED_SIGNING)
+            .and_then(|k| k.to_pkcs8v1())
+            .map(|d| d.as_ref().to_vec())
+            .map_err(|_| KeyError::Generate)?,
+        SigningAlg::EdDsa => Ed25519KeyPair::generate()
+            .and_then(|k| k.to_pkcs8v1())
+            .map(|d| d.as_ref().to_vec())
+            .map_err(|_| KeyError::Generate)?,
+    };
+    let kid = format!("{}-{}", alg.as_str().to_lowercase(), &idp_core::crypto::random_id()?[..16]);
+    let encoding = encoding_key(alg, &pkcs8).map_err(|reason| KeyError::Broken { kid: kid.clone(), reason })?;
+    let jwk = public_jwk(&encoding, alg, &kid).map_err(|reason| KeyError::Broken { kid: kid.clone(), reason })?;
+    let public_jwk = serde_json::to_string(&jwk).map_err(|e| KeyError::Broken { kid: kid.clone(), reason: e.to_string() })?;
+    let private_sealed = secrets.seal(&pkcs8, &format!("signing-key:{kid}"))?;
+    Ok(StoredKey { kid, alg: alg.as_str().into(), private_sealed, public_jwk, created_at: now, retired_at: None })
+}
+
+fn encoding_key(alg: SigningAlg, pkcs8: &[u8]) -> Result<EncodingKey, String> {
+    match alg {
+        // jsonwebtoken's RSA signer wants PKCS#1; its PEM reader unwraps PKCS#8 for us.
+        SigningAlg::Rs256 => EncodingKey::from_rsa_pem(pem("PRIVATE KEY", pkcs8).as_bytes()).map_err(|e| e.to_string()),
+        SigningAlg::Es256 => Ok(EncodingKey::from_ec_der(pkcs8)),
+        SigningAlg::EdDsa => Ok(EncodingKey::from_ed_der(pkcs8)),
+    }
+}
+
+fn pem(label: &str, der: &[u8]) -> String {
+    let b64 = STANDARD.encode(der);
+    let mut out = format!("-----BEGIN {label}-----\n");
+    for chunk in b64.as_bytes().chunks(64) {
+        out.push_str(&String::from_utf8_lossy(chunk));
+        out.push('\n');
+    }
+    out.push_str(&format!("-----END {label}-----\n"));
+    out
+}
+
+fn public_jwk(key: &EncodingKey, alg: SigningAlg, kid: &str) -> Result<Jwk, String> {
+    let mut jwk = Jwk::from_encoding_key(key, alg.jwt()).map_err(|e| e.to_string())?;
+    // from_encoding_key leaves these empty; RPs select keys by kid and use.
+    jwk.common.key_id = Some(kid.to_string());
+    jwk.common.public_key_use = Some(PublicKeyUse::Signature);
+    jwk.common.key_algorithm = Some(match alg {
+        SigningAlg::Rs256 => KeyAlgorithm::RS256,
+        SigningAlg::Es256 => KeyAlgorithm::ES256,
+        SigningAlg::EdDsa => KeyAlgorithm::EdDSA,
+    });
+    Ok(jwk)
+}
+
+/// The keys in use: the newest active key per algorithm signs; every published key verifies.
+pub struct Keyring {
+    signing: HashMap<SigningAlg, (String, EncodingKey)>,
+    verifying: HashMap<String, (SigningAlg, DecodingKey)>,
+    /// The JWKS document, serialised once per load.
+    jwks: Arc<Vec<u8>>,
+}
+
+impl Keyring {
+    /// Loads keys from the database, creating the missing ones (first start).
+    /// `publish_for` is how long a retired key stays published.
+    pub fn load_or_create(idp: &Idp, publish_for: i64) -> Result<Self, KeyError> {
+        let stored = idp.signing_keys()?;
+        let missing: Vec<SigningAlg> = SigningAlg::ALL
+            .into_iter()
+            .filter(|a| !stored.iter().any(|k| k.alg == a.as_str() && k.retired_at.is_none()))
+            .collect();
+        for alg in &missing {
+            let key = generate(*alg, idp.secrets(), idp.now())?;
+            idp.add_signing_key(&key, false, &Actor::System)?;
+            tracing::info!(kid = %key.kid, alg = alg.as_str(), "generated signing key");
+        }
+        let stored = if missing.is_empty() { stored } else { idp.signing_keys()? };
+        Self::from_stored(idp, &stored, publish_for)
+    }
+
+    fn from_stored(idp: &Idp, stored: &[StoredKey], publish_for: i64) -> Result<Self, KeyError> {
+        let now = idp.now();
+        let mut signing = HashMap::new();
+        let mut verifying = HashMap::new();
+        let mut jwks = JwkSet { keys: Vec::new() };
+        // `stored` is newest first, so the first active key of an algorithm wins.
+        for k in stored {
+            let Some(alg) = SigningAlg::parse(&k.alg) else { continue };
+            if k.retired_at.is_some_and(|r| r + publish_for < now) {
+                continue;
+            }
+            let broken = |reason: String| KeyError::Broken { kid: k.kid.clone(), reason };
+            let jwk: Jwk = serde_json::from_str(&k.public_jwk).map_err(|e| broken(e.to_string()))?;
+            let decoding = DecodingKey::from_jwk(&jwk).map_err(|e| broken(e.to_string()))?;
+            verifying.insert(k.kid.clone(), (alg, decoding));
+            jwks.keys.push(jwk);
+            if k.retired_at.is_none() && !signing.contains_key(&alg) {
+                let pkcs8 = idp.secrets().open(&k.private_sealed, &format!("signing-key:{}", k.kid))?;
+                signing.insert(alg, (k.kid.clone(), encoding_key(alg, &pkcs8).map_err(broken)?));
+            }
+        }
+        if !signing.contains_key(&SigningAlg::Rs256) {
+            return Err(KeyError::Missing("RS256"));
+        }
+        let jwks = serde_json::to_vec(&jwks).map_err(|e| KeyError::Broken { kid: "-".into(), reason: e.to_string() })?;
+        Ok(Keyring { signing, verifying, jwks: Arc::new(jwks) })
+    }
+
+    pub fn jwks_bytes(&self) -> Arc<Vec<u8>> {
+        self.jwks.clone()
+    }
+
+    pub fn signer(&self, alg: SigningAlg) -> Option<(&str, &EncodingKey)> {
+        self.signing.get(&alg).map(|(kid, k)| (kid.as_str(), k))
+    }
+
+    pub fn verifier(&self, kid: &str) -> Option<(SigningAlg, &DecodingKey)> {
+        self.verifying.get(kid).map(|(a, k)| (*a, k))
+    }
+}
+
+/// Rotation: new keys for every algorithm; the old ones are retired (still published).
+pub fn rotate(idp: &Idp, actor: &Actor) -> Result<Vec<String>, KeyError> {
+    let mut kids = Vec::new();
+    for alg in SigningAlg::ALL {
+        let key = generate(alg, idp.secrets(), idp.now())?;
+        idp.add_signing_key(&key, true, actor)?;
+        kids.push(key.kid);
+    }
+    Ok(kids)
+}
+
+/// The keyring shared by the workers, reloaded from the database now and then so a rotation
+/// done by the CLI or another replica is picked up.
+pub type SharedKeyring = Arc<RwLock<Arc<Keyring>>>;
+
+pub fn reload(idp: &Idp, shared: &SharedKeyring, publish_for: i64) -> Result<(), KeyError> {
+    let stored = idp.signing_keys()?;
+    let fresh = Keyring::from_stored(idp, &stored, publish_for)?;
+    if let Ok(mut guard) = shared.write() {
+        *guard = Arc::new(fresh);
+    }
+    Ok(())
+}
+
+pub fn current(shared: &SharedKeyring) -> Option<Arc<Keyring>> {
+    shared.read().ok().map(|g| g.clone())
+}

@@ -1,0 +1,128 @@
+//! Outgoing mail with lettre: a file outbox (one `.eml` per message, for development) or SMTP.
+//! A failed send is returned to the caller, which logs it and tells the operator or the page;
+//! the token in the message stays valid so the send can be retried.
+
+use lettre::message::{header::ContentType, Mailbox, MultiPart, SinglePart};
+use lettre::transport::smtp::authentication::Credentials;
+use lettre::{FileTransport, Message, SmtpTransport, Transport};
+
+use crate::config::{Config, MailTransport, SmtpTls};
+
+#[derive(Debug, thiserror::Error)]
+pub enum MailError {
+    #[error("invalid address {0:?}")]
+    Address(String),
+    #[error("could not build the message: {0}")]
+    Build(String),
+    #[error("could not send the message: {0}")]
+    Send(String),
+    #[error("mail configuration: {0}")]
+    Config(String),
+}
+
+enum Outbox {
+    File(FileTransport),
+    Smtp(Box<SmtpTransport>),
+}
+
+pub struct Mailer {
+    outbox: Outbox,
+    from: Mailbox,
+    product: String,
+    issuer: String,
+}
+
+/// The messages we send.
+pub enum Mail<'a> {
+    /// Registration completion: confirm the authentication email and set a permanent password.
+    Invitation { name: &'a str, link: &'a str },
+    PasswordReset { link: &'a str },
+    PasswordChanged,
+}
+
+impl Mailer {
+    pub fn new(config: &Config) -> Result<Self, MailError> {
+        let m = &config.mail;
+        let from: Mailbox = m.from.parse().map_err(|_| MailError::Address(m.from.clone()))?;
+        let outbox = match m.transport {
+            MailTransport::File => {
+                std::fs::create_dir_all(&m.outbox_dir)
+                    .map_err(|e| MailError::Config(format!("cannot create {}: {e}", m.outbox_dir.display())))?;
+                Outbox::File(FileTransport::new(&m.outbox_dir))
+            }
+            MailTransport::Smtp => {
+                let host = m.smtp_host.clone().ok_or_else(|| MailError::Config("mail.smtp_host is missing".into()))?;
+                let mut builder = match m.smtp_tls {
+                    SmtpTls::Tls => SmtpTransport::relay(&host).map_err(|e| MailError::Config(e.to_string()))?,
+                    SmtpTls::Starttls => SmtpTransport::starttls_relay(&host).map_err(|e| MailError::Config(e.to_string()))?,
+                    SmtpTls::None => SmtpTransport::builder_dangerous(&host),
+                };
+                if let Some(port) = m.smtp_port {
+                    builder = builder.port(port);
+                }
+                if let (Some(u), Some(p)) = (&m.smtp_username_env, &m.smtp_password_env) {
+                    let user = std::env::var(u).map_err(|_| MailError::Config(format!("environment variable {u} is not set")))?;
+                    let pass = std::env::var(p).map_err(|_| MailError::Config(format!("environment variable {p} is not set")))?;
+                    builder = builder.credentials(Credentials::new(user, pass));
+                }
+                Outbox::Smtp(Box::new(builder.timeout(Some(std::time::Duration::from_secs(10))).build()))
+            }
+        };
+        Ok(Mailer { outbox, from, product: config.product_name.clone(), issuer: config.issuer.clone() })
+    }
+
+    /// An absolute link to a page of ours.
+    pub fn link(&self, path: &str, token: &str) -> String {
+        format!("{}{path}?token={token}", self.issuer)
+    }
+
+    pub fn send(&self, to: &str, mail: Mail<'_>) -> Result<(), MailError> {
+        let to: Mailbox = to.parse().map_err(|_| MailError::Address(to.to_string()))?;
+        let p = &self.product;
+        let (subject, text, html) = match mail {
+            Mail::Invitation { name, link } => (
+                format!("Complete your {p} registration"),
+                format!(
+                    "Hello {name},\n\nAn account on {p} was created for you. To confirm this email address and set your permanent password, open this link within 7 days:\n\n{link}\n\nIf you did not expect this message, you can ignore it.\n"
+                ),
+                format!(
+                    "<p>Hello {},</p><p>An account on {} was created for you. To confirm this email address and set your permanent password, open this link within 7 days:</p><p><a href=\"{}\">Complete registration</a></p><p>If you did not expect this message, you can ignore it.</p>",
+                    escape(name), escape(p), escape(link)
+                ),
+            ),
+            Mail::PasswordReset { link } => (
+                format!("Reset your {p} password"),
+                format!(
+                    "Someone asked to reset the password of this {p} account. To set a new password, open this link within 1 hour:\n\n{link}\n\nIf it was not you, ignore this message: your password stays as it is.\n"
+                ),
+                format!(
+                    "<p>Someone asked to reset the password of this {} account. To set a new password, open this link within 1 hour:</p><p><a href=\"{}\">Set a new password</a></p><p>If it was not you, ignore this message: your password stays as it is.</p>",
+                    escape(p), escape(link)
+                ),
+            ),
+            Mail::PasswordChanged => (
+                format!("Your {p} password was changed"),
+                format!("The password of your {p} account was just changed. If you did not do this, contact your administrator at once.\n"),
+                format!("<p>The password of your {} account was just changed. If you did not do this, contact your administrator at once.</p>", escape(p)),
+            ),
+        };
+        let message = Message::builder()
+            .from(self.from.clone())
+            .to(to)
+            .subject(subject)
+            .multipart(
+                MultiPart::alternative()
+                    .singlepart(SinglePart::builder().header(ContentType::TEXT_PLAIN).body(text))
+                    .singlepart(SinglePart::builder().header(ContentType::TEXT_HTML).body(html)),
+            )
+            .map_err(|e| MailError::Build(e.to_string()))?;
+        match &self.outbox {
+            Outbox::File(t) => t.send(&message).map(|_| ()).map_err(|e| MailError::Send(e.to_string())),
+            Outbox::Smtp(t) => t.send(&message).map(|_| ()).map_err(|e| MailError::Send(e.to_string())),
+        }
+    }
+}
+
+fn escape(s: &str) -> String {
+    s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
+}

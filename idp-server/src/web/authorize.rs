@@ -1,0 +1,215 @@
+//! `/authorize` (OIDC Core 3.1.2, RFC 6749 4.1, RFC 7636, RFC 9207). The client and the exact
+//! redirect URI are checked before anything else: if either is wrong the user sees an error page
+//! and is never redirected. Later errors go back to the app with `error`, `state` and `iss`.
+
+use actix_web::http::{header, StatusCode};
+use actix_web::{web, HttpRequest, HttpResponse};
+use idp_core::mfa::MfaStep;
+use idp_core::oauth::NewCode;
+use idp_core::sessions::SsoSession;
+use idp_core::{MfaPolicy, UserStatus};
+use serde::{Deserialize, Serialize};
+use url::Url;
+
+use super::params::Params;
+use super::signin::start_flow_response;
+use super::{blocking, AppError, AppState};
+
+/// A validated authorization request, kept in the login flow while the user signs in.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct PendingAuthorization {
+    pub client_id: String,
+    pub redirect_uri: String,
+    pub scope: String,
+    pub state: Option<String>,
+    pub nonce: Option<String>,
+    pub code_challenge: Option<String>,
+    pub login_hint: Option<String>,
+}
+
+const SUPPORTED_SCOPES: [&str; 3] = ["openid", "profile", "email"];
+
+pub async fn authorize_get(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpResponse, AppError> {
+    authorize(&req, &state, req.query_string().as_bytes()).await
+}
+
+pub async fn authorize_post(req: HttpRequest, state: web::Data<AppState>, body: web::Bytes) -> Result<HttpResponse, AppError> {
+    authorize(&req, &state, &body).await
+}
+
+fn error_page(state: &AppState, message: &str) -> AppError {
+    AppError::page(StatusCode::BAD_REQUEST, "This sign-in link is not valid", message).with_product(&state.config.product_name)
+}
+
+/// `redirect_uri` with the given response parameters and `iss` (RFC 9207) appended.
+pub fn redirect_with(redirect_uri: &str, issuer: &str, params: &[(&str, &str)]) -> Result<String, AppError> {
+    let mut url = Url::parse(redirect_uri).map_err(|e| AppError::internal(&e))?;
+    {
+        let mut q = url.query_pairs_mut();
+        for (k, v) in params {
+            q.append_pair(k, v);
+        }
+        q.append_pair("iss", issuer);
+    }
+    Ok(url.to_string())
+}
+
+fn found(location: String) -> HttpResponse {
+    HttpResponse::Found().insert_header((header::LOCATION, location)).insert_header((header::CACHE_CONTROL, "no-store")).finish()
+}
+
+/// An error returned to the app's (validated) redirect URI.
+fn redirect_error(state: &AppState, redirect_uri: &str, app_state: Option<&str>, error: &str, description: &str) -> Result<HttpResponse, AppError> {
+    let mut params = vec![("error", error), ("error_description", description)];
+    if let Some(s) = app_state {
+        params.push(("state", s));
+    }
+    Ok(found(redirect_with(redirect_uri, &state.config.issuer, &params)?))
+}
+
+async fn authorize(req: &HttpRequest, state: &AppState, raw: &[u8]) -> Result<HttpResponse, AppError> {
+    let params = Params::parse(raw).map_err(|e| error_page(state, &format!("The request is malformed: {e}.")))?;
+
+    // 1. Client and redirect URI, before anything else.
+    let client_id = params.get("client_id").ok_or_else(|| error_page(state, "The request does not name an application (client_id is missing)."))?;
+    let client = state.config.client(client_id).ok_or_else(|| error_page(state, "The application is not registered with this sign-in service."))?;
+    let redirect_uri = params.get("redirect_uri").ok_or_else(|| error_page(state, "The request has no redirect_uri."))?;
+    if !client.has_redirect_uri(redirect_uri) {
+        return Err(error_page(state, "The redirect_uri is not registered for this application."));
+    }
+    let app_state = params.get("state");
+    let fail = |error: &str, description: &str| redirect_error(state, redirect_uri, app_state, error, description);
+
+    // 2. The rest of the request; errors go back to the app.
+    for (p, e) in [("request", "request_not_supported"), ("request_uri", "request_uri_not_supported"), ("registration", "registration_not_supported")] {
+        if params.has(p) {
+            return fail(e, &format!("the {p} parameter is not supported"));
+        }
+    }
+    match params.get("response_type") {
+        Some("code") => {}
+        None => return fail("invalid_request", "response_type is required"),
+        Some(_) => return fail("unsupported_response_type", "only response_type=code is supported"),
+    }
+    if let Some(mode) = params.get("response_mode") {
+        if mode != "query" {
+            return fail("invalid_request", "only response_mode=query is supported");
+        }
+    }
+    let requested = params.get("scope").unwrap_or("");
+    if !requested.split(' ').any(|s| s == "openid") {
+        return fail("invalid_scope", "the scope must include openid");
+    }
+    let scope: Vec<&str> = SUPPORTED_SCOPES.into_iter().filter(|s| requested.split(' ').any(|r| r == *s)).collect();
+    let scope = scope.join(" ");
+
+    let code_challenge = params.get("code_challenge");
+    match (params.get("code_challenge_method"), code_challenge) {
+        (Some("S256"), Some(_)) | (None, None) => {}
+        // RFC 7636 4.3 defaults to "plain", which we do not accept.
+        (None, Some(_)) | (Some("plain"), _) => return fail("invalid_request", "code_challenge_method must be S256"),
+        (Some(_), None) => return fail("invalid_request", "code_challenge is missing"),
+        (Some(_), Some(_)) => return fail("invalid_request", "code_challenge_method must be S256"),
+    }
+    if let Some(ch) = code_challenge {
+        if ch.len() != 43 || !ch.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_') {
+            return fail("invalid_request", "code_challenge must be a base64url SHA-256 (43 characters)");
+        }
+    } else if client.public {
+        return fail("invalid_request", "PKCE (code_challenge with S256) is required for this client");
+    }
+
+    let prompts: Vec<&str> = params.get("prompt").map(|p| p.split(' ').filter(|s| !s.is_empty()).collect()).unwrap_or_default();
+    if prompts.iter().any(|p| !matches!(*p, "none" | "login" | "consent" | "select_account")) {
+        return fail("invalid_request", "unsupported prompt value");
+    }
+    let prompt_none = prompts.contains(&"none");
+    if prompt_none && prompts.len() > 1 {
+        return fail("invalid_request", "prompt=none cannot be combined with other values");
+    }
+    let force_login = prompts.contains(&"login");
+    let max_age = match params.get("max_age") {
+        None => None,
+        Some(v) => match v.parse::<i64>() {
+            Ok(n) if n >= 0 => Some(n),
+            _ => return fail("invalid_request", "max_age must be a non-negative integer"),
+        },
+    };
+    let nonce = params.get("nonce");
+    if nonce.is_some_and(|n| n.len() > 512) || app_state.is_some_and(|s| s.len() > 2048) {
+        return fail("invalid_request", "state or nonce is too long");
+    }
+    let login_hint = params.get("login_hint").filter(|h| h.len() <= 254 && !h.chars().any(char::is_control));
+
+    let pending = PendingAuthorization {
+        client_id: client.client_id.clone(),
+        redirect_uri: redirect_uri.to_string(),
+        scope,
+        state: app_state.map(str::to_string),
+        nonce: nonce.map(str::to_string),
+        code_challenge: code_challenge.map(str::to_string),
+        login_hint: login_hint.map(str::to_string),
+    };
+
+    // 3. An existing session that still satisfies the request: reuse it (this is activity).
+    if !force_login {
+        if let Some(secret) = req.cookie(state.session_cookie_name()).map(|c| c.value().to_string()) {
+            let idp = state.idp.clone();
+            let reusable = blocking(move || -> Result<Option<SsoSession>, AppError> {
+                let Some(session) = idp.session_by_secret(&secret)? else { return Ok(None) };
+                if max_age.is_some_and(|m| idp.now() - session.auth_time > m) {
+                    return Ok(None);
+                }
+                let Some((user, account)) = idp.user_with_account(&session.user_id)? else { return Ok(None) };
+                if user.status != UserStatus::Active {
+                    return Ok(None);
+                }
+                // MFA turned on (or the app disconnected) since this session began: sign in again.
+                if account.mfa_policy == MfaPolicy::Required && (!session.has_mfa() || idp.mfa_step(&user)? != MfaStep::Verify) {
+                    return Ok(None);
+                }
+                match idp.touch_session(&session.id) {
+                    Ok(s) => Ok(Some(s)),
+                    Err(idp_core::sessions::SessionError::Expired) => Ok(None),
+                    Err(e) => Err(e.into()),
+                }
+            })
+            .await??;
+            if let Some(session) = reusable {
+                return Ok(found(issue_code_redirect(state, &pending, &session).await?));
+            }
+        }
+    }
+    if prompt_none {
+        return fail("login_required", "the user is not signed in");
+    }
+
+    // 4. Sign in first.
+    let idp = state.idp.clone();
+    let json = serde_json::to_string(&Some(&pending)).map_err(|e| AppError::internal(&e))?;
+    let handle = blocking(move || idp.create_flow(&json)).await??;
+    Ok(start_flow_response(state, handle))
+}
+
+/// Issues a code for the session and returns the app's redirect URI with it.
+pub async fn issue_code_redirect(state: &AppState, pending: &PendingAuthorization, session: &SsoSession) -> Result<String, AppError> {
+    let idp = state.idp.clone();
+    let (p, s) = (pending.clone(), session.clone());
+    let code = blocking(move || {
+        idp.issue_code(&NewCode {
+            client_id: &p.client_id,
+            redirect_uri: &p.redirect_uri,
+            session_id: &s.id,
+            user_id: &s.user_id,
+            scope: &p.scope,
+            nonce: p.nonce.as_deref(),
+            code_challenge: p.code_challenge.as_deref(),
+        })
+    })
+    .await??;
+    let mut params = vec![("code", code.as_str())];
+    if let Some(s) = pending.state.as_deref() {
+        params.push(("state", s));
+    }
+    redirect_with(&pending.redirect_uri, &state.config.issuer, &params)
+}

@@ -1,0 +1,177 @@
+//! One error type for the HTTP layer. OAuth errors render as RFC 6749 JSON; everything else as a
+//! friendly page (or JSON on API routes). Internal details are logged, never shown.
+
+use actix_web::http::{header, StatusCode};
+use actix_web::{HttpResponse, ResponseError};
+use askama::Template;
+
+use super::pages::MessagePage;
+
+#[derive(Debug)]
+pub enum AppError {
+    /// A page telling a person what went wrong, in plain words.
+    Page { status: StatusCode, title: String, message: String, product: String },
+    /// RFC 6749 section 5.2 error (token endpoint) or RFC 6750 (userinfo).
+    OAuth { status: StatusCode, error: &'static str, description: String, www_authenticate: Option<String> },
+    /// The database cannot be reached: 503, and the server recovers by itself when it is back.
+    Unavailable { json: bool },
+    Internal,
+}
+
+impl std::fmt::Display for AppError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            AppError::Page { status, title, .. } => write!(f, "{status}: {title}"),
+            AppError::OAuth { error, description, .. } => write!(f, "{error}: {description}"),
+            AppError::Unavailable { .. } => write!(f, "service unavailable"),
+            AppError::Internal => write!(f, "internal error"),
+        }
+    }
+}
+
+impl AppError {
+    pub fn page(status: StatusCode, title: &str, message: &str) -> Self {
+        AppError::Page { status, title: title.into(), message: message.into(), product: String::new() }
+    }
+
+    pub fn with_product(mut self, name: &str) -> Self {
+        if let AppError::Page { product, .. } = &mut self {
+            *product = name.to_string();
+        }
+        self
+    }
+
+    pub fn oauth(status: StatusCode, error: &'static str, description: impl Into<String>) -> Self {
+        AppError::OAuth { status, error, description: description.into(), www_authenticate: None }
+    }
+
+    pub fn invalid_request(description: impl Into<String>) -> Self {
+        Self::oauth(StatusCode::BAD_REQUEST, "invalid_request", description)
+    }
+
+    /// Turns a page-flavoured error into the JSON flavour for API endpoints.
+    pub fn into_json(self) -> Self {
+        match self {
+            AppError::Unavailable { .. } => AppError::Unavailable { json: true },
+            AppError::Page { status, message, .. } => Self::oauth(status, "invalid_request", message),
+            other => other,
+        }
+    }
+
+    /// Maps a storage failure: unreachable database → 503, anything else → 500 (logged).
+    pub fn store(e: &idp_core::StoreError) -> Self {
+        match e {
+            idp_core::StoreError::Unavailable(_) | idp_core::StoreError::Connect(_) => {
+                tracing::warn!(error = %e, "database unavailable");
+                AppError::Unavailable { json: false }
+            }
+            _ => {
+                tracing::error!(error = %e, "database error");
+                AppError::Internal
+            }
+        }
+    }
+
+    pub fn internal(e: &dyn std::fmt::Display) -> Self {
+        tracing::error!(error = %e, "internal error");
+        AppError::Internal
+    }
+}
+
+impl From<idp_core::StoreError> for AppError {
+    fn from(e: idp_core::StoreError) -> Self {
+        AppError::store(&e)
+    }
+}
+
+macro_rules! from_core_error {
+    ($($t:ty => $store:path),* $(,)?) => {$(
+        impl From<$t> for AppError {
+            fn from(e: $t) -> Self {
+                match e {
+                    $store(s) => AppError::store(&s),
+                    other => AppError::internal(&other),
+                }
+            }
+        }
+    )*};
+}
+
+from_core_error!(
+    idp_core::users::UserError => idp_core::users::UserError::Store,
+    idp_core::users::AuthError => idp_core::users::AuthError::Store,
+    idp_core::mfa::MfaError => idp_core::mfa::MfaError::Store,
+    idp_core::sessions::SessionError => idp_core::sessions::SessionError::Store,
+    idp_core::oauth::GrantError => idp_core::oauth::GrantError::Store,
+    idp_core::flows::FlowError => idp_core::flows::FlowError::Store,
+    idp_core::email_tokens::EmailTokenError => idp_core::email_tokens::EmailTokenError::Store,
+    idp_core::accounts::AccountError => idp_core::accounts::AccountError::Store,
+);
+
+impl From<crate::tokens::TokenError> for AppError {
+    fn from(e: crate::tokens::TokenError) -> Self {
+        AppError::internal(&e)
+    }
+}
+
+#[derive(serde::Serialize)]
+struct OAuthBody<'a> {
+    error: &'a str,
+    error_description: &'a str,
+}
+
+fn page_response(status: StatusCode, title: &str, message: &str, product: &str) -> HttpResponse {
+    let product = if product.is_empty() { "Sign-in" } else { product };
+    let body = MessagePage { product, title, message, link: None }
+        .render()
+        .unwrap_or_else(|_| format!("{title}: {message}"));
+    HttpResponse::build(status)
+        .content_type("text/html; charset=utf-8")
+        .insert_header((header::CACHE_CONTROL, "no-store"))
+        .body(body)
+}
+
+impl ResponseError for AppError {
+    fn status_code(&self) -> StatusCode {
+        match self {
+            AppError::Page { status, .. } | AppError::OAuth { status, .. } => *status,
+            AppError::Unavailable { .. } => StatusCode::SERVICE_UNAVAILABLE,
+            AppError::Internal => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    fn error_response(&self) -> HttpResponse {
+        match self {
+            AppError::Page { status, title, message, product } => page_response(*status, title, message, product),
+            AppError::OAuth { status, error, description, www_authenticate } => {
+                let mut res = HttpResponse::build(*status);
+                res.insert_header((header::CACHE_CONTROL, "no-store"));
+                res.insert_header((header::PRAGMA, "no-cache"));
+                if let Some(w) = www_authenticate {
+                    res.insert_header((header::WWW_AUTHENTICATE, w.as_str()));
+                }
+                res.json(OAuthBody { error, error_description: description })
+            }
+            AppError::Unavailable { json: true } => HttpResponse::ServiceUnavailable()
+                .insert_header((header::RETRY_AFTER, "5"))
+                .insert_header((header::CACHE_CONTROL, "no-store"))
+                .json(OAuthBody { error: "temporarily_unavailable", error_description: "the service is temporarily unavailable; try again shortly" }),
+            AppError::Unavailable { json: false } => {
+                let mut res = page_response(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "Temporarily unavailable",
+                    "The sign-in service cannot reach its database right now. Please try again in a moment.",
+                    "",
+                );
+                res.headers_mut().insert(header::RETRY_AFTER, header::HeaderValue::from_static("5"));
+                res
+            }
+            AppError::Internal => page_response(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "Something went wrong",
+                "An unexpected error occurred. Please try again.",
+                "",
+            ),
+        }
+    }
+}

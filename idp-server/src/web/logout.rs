@@ -1,0 +1,128 @@
+//! `/end_session` (OpenID Connect RP-Initiated Logout 1.0). With a valid `id_token_hint` the
+//! session ends at once; without one, the user confirms with a CSRF-protected form (so a foreign
+//! page cannot log people out). A `post_logout_redirect_uri` is followed only when registered for
+//! the client; with no session the user is still told they are signed out, never an error.
+
+use actix_web::http::{header, StatusCode};
+use actix_web::{web, HttpRequest, HttpResponse};
+use idp_core::sessions::EndedSession;
+use idp_core::Actor;
+
+use super::pages::{html, LogoutConfirmPage, MessagePage};
+use super::params::Params;
+use super::signin::{csrf_for, csrf_ok};
+use super::{blocking, AppError, AppState};
+use crate::tokens::verify_id_token_hint;
+
+pub async fn end_session_get(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpResponse, AppError> {
+    end_session(&req, &state, req.query_string().as_bytes()).await
+}
+
+pub async fn end_session_post(req: HttpRequest, state: web::Data<AppState>, body: web::Bytes) -> Result<HttpResponse, AppError> {
+    end_session(&req, &state, &body).await
+}
+
+/// Sends back-channel logout tokens in the background.
+pub fn notify_backchannel(state: &AppState, ended: Vec<EndedSession>) {
+    if ended.iter().all(|e| e.clients.is_empty()) {
+        return;
+    }
+    let Some(keys) = crate::keys::current(&state.keys) else { return };
+    let config = state.config.clone();
+    let now = state.idp.now();
+    actix_web::rt::task::spawn_blocking(move || crate::backchannel::deliver(&config, &keys, now, &ended));
+}
+
+async fn end_session(req: &HttpRequest, state: &AppState, raw: &[u8]) -> Result<HttpResponse, AppError> {
+    let params = Params::parse(raw).map_err(|e| AppError::page(StatusCode::BAD_REQUEST, "Invalid request", &e.to_string()).with_product(&state.config.product_name))?;
+    let keys = state.keyring()?;
+    let hint = params.get("id_token_hint").and_then(|t| verify_id_token_hint(t, &keys, &state.config.issuer).ok());
+    let client_id = match (params.get("client_id"), &hint) {
+        (Some(c), Some(h)) if c != h.aud => None,
+        (Some(c), _) => Some(c.to_string()),
+        (None, Some(h)) => Some(h.aud.clone()),
+        (None, None) => None,
+    };
+    let client = client_id.as_deref().and_then(|c| state.config.client(c));
+    let redirect = params
+        .get("post_logout_redirect_uri")
+        .filter(|uri| client.is_some_and(|c| c.has_post_logout_uri(uri)))
+        .map(str::to_string);
+    let app_state = params.get("state").map(str::to_string);
+
+    let cookie_secret = req.cookie(state.session_cookie_name()).map(|c| c.value().to_string());
+    let idp = state.idp.clone();
+    let secret = cookie_secret.clone();
+    let live = blocking(move || match secret {
+        Some(s) => idp.session_by_secret(&s),
+        None => Ok(None),
+    })
+    .await??;
+
+    let confirmed = match (&cookie_secret, &live) {
+        (Some(secret), Some(_)) => csrf_ok(secret, params.get("csrf")),
+        _ => false,
+    };
+    let hint_matches = hint.as_ref().is_some_and(|h| live.as_ref().is_none_or(|s| s.id == h.sid || s.user_id == h.sub));
+    if live.is_some() && !confirmed && !hint_matches {
+        let csrf = csrf_for(cookie_secret.as_deref().unwrap_or(""));
+        return html(
+            StatusCode::OK,
+            &LogoutConfirmPage {
+                product: &state.config.product_name,
+                csrf: &csrf,
+                client_id: client_id.as_deref().unwrap_or(""),
+                post_logout_redirect_uri: redirect.as_deref().unwrap_or(""),
+                state: app_state.as_deref().unwrap_or(""),
+            },
+        );
+    }
+
+    let mut to_end: Vec<String> = Vec::new();
+    if let Some(s) = &live {
+        to_end.push(s.id.clone());
+    }
+    if let Some(h) = &hint {
+        if !to_end.contains(&h.sid) {
+            to_end.push(h.sid.clone());
+        }
+    }
+    let idp = state.idp.clone();
+    let ip = state.client_ip(req);
+    let ended = blocking(move || -> Result<Vec<EndedSession>, idp_core::StoreError> {
+        let mut ended = Vec::new();
+        for sid in to_end {
+            let actor = idp.session_by_id(&sid)?.map(|s| Actor::User(s.user_id)).unwrap_or(Actor::Anonymous);
+            if let Some(e) = idp.end_session(&sid, &actor, ip.as_deref())? {
+                ended.push(e);
+            }
+        }
+        Ok(ended)
+    })
+    .await??;
+    notify_backchannel(state, ended);
+
+    let removal = state.removal_cookie(state.session_cookie_name());
+    if let Some(uri) = redirect {
+        let mut extra = Vec::new();
+        if let Some(s) = app_state.as_deref() {
+            extra.push(("state", s));
+        }
+        let mut url = url::Url::parse(&uri).map_err(|e| AppError::internal(&e))?;
+        if !extra.is_empty() {
+            url.query_pairs_mut().extend_pairs(extra);
+        }
+        return Ok(HttpResponse::Found().cookie(removal).insert_header((header::LOCATION, url.to_string())).finish());
+    }
+    let mut res = html(
+        StatusCode::OK,
+        &MessagePage {
+            product: &state.config.product_name,
+            title: "You are signed out",
+            message: "You have been logged out of every app you used with this sign-in. You can close this window.",
+            link: Some(("/login", "Sign in again")),
+        },
+    )?;
+    res.add_cookie(&removal).map_err(|e| AppError::internal(&e))?;
+    Ok(res)
+}

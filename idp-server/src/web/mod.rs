@@ -1,0 +1,267 @@
+//! HTTP: the OIDC endpoints and the hosted pages. Handlers stay thin: parse the request, call the
+//! core on the blocking pool (database and argon2 never run on the async workers), render.
+
+pub mod authorize;
+pub mod error;
+pub mod lifecycle;
+pub mod logout;
+pub mod pages;
+pub mod params;
+pub mod signin;
+pub mod token;
+pub mod userinfo;
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use actix_web::body::MessageBody;
+use actix_web::cookie::{time::Duration as CookieDuration, Cookie, SameSite};
+use actix_web::dev::{ServiceRequest, ServiceResponse};
+use actix_web::http::header;
+use actix_web::middleware::{from_fn, DefaultHeaders, Next};
+use actix_web::{web, App, HttpRequest, HttpResponse, HttpServer};
+use idp_core::Idp;
+
+pub use error::AppError;
+
+use crate::config::Config;
+use crate::keys::{self, SharedKeyring};
+
+/// What every handler can reach.
+#[derive(Clone)]
+pub struct AppState {
+    pub idp: Idp,
+    pub config: Arc<Config>,
+    pub keys: SharedKeyring,
+    pub discovery: Arc<Vec<u8>>,
+    pub mailer: Arc<crate::mail::Mailer>,
+}
+
+impl AppState {
+    pub fn keyring(&self) -> Result<Arc<keys::Keyring>, AppError> {
+        keys::current(&self.keys).ok_or(AppError::Internal)
+    }
+
+    pub fn session_cookie_name(&self) -> &'static str {
+        if self.config.secure_cookies {
+            "__Host-idp_session"
+        } else {
+            "idp_session"
+        }
+    }
+
+    pub fn flow_cookie_name(&self) -> &'static str {
+        if self.config.secure_cookies {
+            "__Host-idp_flow"
+        } else {
+            "idp_flow"
+        }
+    }
+
+    /// A cookie the browser sends back only to us: HttpOnly, SameSite=Lax, Path=/, and Secure
+    /// (with the `__Host-` prefix) when the issuer is https.
+    pub fn cookie(&self, name: &'static str, value: String, max_age: Option<i64>) -> Cookie<'static> {
+        let mut c = Cookie::build(name, value)
+            .path("/")
+            .http_only(true)
+            .same_site(SameSite::Lax)
+            .secure(self.config.secure_cookies)
+            .finish();
+        if let Some(secs) = max_age {
+            c.set_max_age(CookieDuration::seconds(secs));
+        }
+        c
+    }
+
+    pub fn removal_cookie(&self, name: &'static str) -> Cookie<'static> {
+        let mut c = self.cookie(name, String::new(), Some(0));
+        c.make_removal();
+        c
+    }
+
+    /// The client's address: the TCP peer, or the proxy's `X-Forwarded-For` when trusted.
+    pub fn client_ip(&self, req: &HttpRequest) -> Option<String> {
+        if self.config.trust_forwarded_headers {
+            if let Some(ip) = req.connection_info().realip_remote_addr() {
+                return Some(ip.to_string());
+            }
+        }
+        req.peer_addr().map(|a| a.ip().to_string())
+    }
+}
+
+/// Runs blocking domain work on actix's blocking pool.
+pub async fn blocking<T, F>(f: F) -> Result<T, AppError>
+where
+    F: FnOnce() -> T + Send + 'static,
+    T: Send + 'static,
+{
+    web::block(f).await.map_err(|_| AppError::Internal)
+}
+
+/// The discovery document (OIDC Discovery 1.0 section 3), serialised once at start.
+pub fn discovery_document(config: &Config) -> Vec<u8> {
+    let i = &config.issuer;
+    let doc = serde_json::json!({
+        "issuer": i,
+        "authorization_endpoint": format!("{i}/authorize"),
+        "token_endpoint": format!("{i}/token"),
+        "userinfo_endpoint": format!("{i}/userinfo"),
+        "jwks_uri": format!("{i}/jwks"),
+        "end_session_endpoint": format!("{i}/end_session"),
+        "response_types_supported": ["code"],
+        "response_modes_supported": ["query"],
+        "grant_types_supported": ["authorization_code", "refresh_token"],
+        "subject_types_supported": ["public"],
+        "id_token_signing_alg_values_supported": ["RS256", "ES256", "EdDSA"],
+        "userinfo_signing_alg_values_supported": ["none"],
+        "scopes_supported": ["openid", "profile", "email"],
+        "claims_supported": ["iss", "sub", "aud", "exp", "iat", "auth_time", "nonce", "sid", "amr", "acr", "azp",
+            "idle_exp", "email", "email_verified", "name", "account"],
+        "token_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post", "none"],
+        "code_challenge_methods_supported": ["S256"],
+        "prompt_values_supported": ["none", "login"],
+        "acr_values_supported": [crate::tokens::ACR_PASSWORD, crate::tokens::ACR_MFA],
+        "claims_parameter_supported": false,
+        "request_parameter_supported": false,
+        "request_uri_parameter_supported": false,
+        "require_request_uri_registration": false,
+        "authorization_response_iss_parameter_supported": true,
+        "backchannel_logout_supported": true,
+        "backchannel_logout_session_supported": true,
+        "frontchannel_logout_supported": false,
+        "service_documentation": format!("{i}/"),
+    });
+    serde_json::to_vec_pretty(&doc).unwrap_or_default()
+}
+
+async fn discovery(state: web::Data<AppState>) -> HttpResponse {
+    HttpResponse::Ok()
+        .content_type("application/json")
+        .insert_header((header::CACHE_CONTROL, "public, max-age=3600"))
+        .insert_header((header::ACCESS_CONTROL_ALLOW_ORIGIN, "*"))
+        .body(state.discovery.as_ref().clone())
+}
+
+async fn jwks(state: web::Data<AppState>) -> Result<HttpResponse, AppError> {
+    let keys = state.keyring()?;
+    Ok(HttpResponse::Ok()
+        .content_type("application/json")
+        .insert_header((header::CACHE_CONTROL, "public, max-age=300"))
+        .insert_header((header::ACCESS_CONTROL_ALLOW_ORIGIN, "*"))
+        .body(keys.jwks_bytes().as_ref().clone()))
+}
+
+async fn healthz() -> HttpResponse {
+    HttpResponse::Ok().content_type("text/plain").body("ok\n")
+}
+
+async fn readyz(state: web::Data<AppState>) -> HttpResponse {
+    let idp = state.idp.clone();
+    let db = blocking(move || idp.store().ping()).await;
+    let keys_ok = keys::current(&state.keys).is_some();
+    match db {
+        Ok(Ok(())) if keys_ok => HttpResponse::Ok().content_type("text/plain").body("ready\n"),
+        _ => HttpResponse::ServiceUnavailable().content_type("text/plain").body("not ready: database unreachable\n"),
+    }
+}
+
+async fn stylesheet() -> HttpResponse {
+    HttpResponse::Ok()
+        .content_type("text/css; charset=utf-8")
+        .insert_header((header::CACHE_CONTROL, "public, max-age=86400"))
+        .body(include_str!("../../static/style.css"))
+}
+
+async fn not_found(state: web::Data<AppState>) -> Result<HttpResponse, AppError> {
+    Err(AppError::page(
+        actix_web::http::StatusCode::NOT_FOUND,
+        "Page not found",
+        "There is nothing at this address.",
+    )
+    .with_product(&state.config.product_name))
+}
+
+/// Request log without query strings (they may hold `id_token_hint`) or bodies.
+async fn access_log(req: ServiceRequest, next: Next<impl MessageBody>) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
+    let start = Instant::now();
+    let method = req.method().to_string();
+    let path = req.path().to_string();
+    let res = next.call(req).await?;
+    tracing::info!(%method, %path, status = res.status().as_u16(), ms = start.elapsed().as_millis() as u64, "request");
+    Ok(res)
+}
+
+const CSP: &str = "default-src 'none'; style-src 'self'; img-src 'self' data:; base-uri 'none'; frame-ancestors 'none'";
+
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.route("/.well-known/openid-configuration", web::get().to(discovery))
+        .route("/jwks", web::get().to(jwks))
+        .route("/authorize", web::get().to(authorize::authorize_get))
+        .route("/authorize", web::post().to(authorize::authorize_post))
+        .route("/token", web::post().to(token::token))
+        .route("/userinfo", web::get().to(userinfo::userinfo))
+        .route("/userinfo", web::post().to(userinfo::userinfo))
+        .route("/end_session", web::get().to(logout::end_session_get))
+        .route("/end_session", web::post().to(logout::end_session_post))
+        .route("/login", web::get().to(signin::login_page))
+        .route("/login/password", web::post().to(signin::submit_password))
+        .route("/login/totp", web::post().to(signin::submit_totp))
+        .route("/", web::get().to(signin::home))
+        .route("/healthz", web::get().to(healthz))
+        .route("/readyz", web::get().to(readyz))
+        .route("/static/style.css", web::get().to(stylesheet));
+    lifecycle::configure(cfg);
+}
+
+/// Builds and runs the HTTP server until SIGTERM/SIGINT (in-flight requests finish).
+pub async fn serve(state: AppState, listener: std::net::TcpListener) -> std::io::Result<()> {
+    let data = web::Data::new(state.clone());
+    let server = HttpServer::new(move || {
+        App::new()
+            .app_data(data.clone())
+            .app_data(web::FormConfig::default().limit(16 * 1024))
+            .app_data(web::PayloadConfig::new(64 * 1024))
+            .app_data(web::QueryConfig::default())
+            .wrap(
+                DefaultHeaders::new()
+                    .add((header::X_CONTENT_TYPE_OPTIONS, "nosniff"))
+                    .add((header::REFERRER_POLICY, "no-referrer"))
+                    .add((header::X_FRAME_OPTIONS, "DENY"))
+                    .add((header::CONTENT_SECURITY_POLICY, CSP)),
+            )
+            .wrap(from_fn(access_log))
+            .configure(configure)
+            .default_service(web::to(not_found))
+    })
+    .shutdown_timeout(10)
+    .listen(listener)?
+    .run();
+
+    let handle = server.handle();
+    let bg_state = state.clone();
+    let housekeeping = actix_web::rt::spawn(async move {
+        let mut tick = actix_web::rt::time::interval(Duration::from_secs(60));
+        let mut n: u64 = 0;
+        loop {
+            tick.tick().await;
+            n += 1;
+            let s = bg_state.clone();
+            let _ = web::block(move || {
+                let publish_for = s.config.id_token_ttl.max(s.config.access_token_ttl).as_secs() as i64 + 60;
+                if let Err(e) = keys::reload(&s.idp, &s.keys, publish_for) {
+                    tracing::warn!(error = %e, "could not reload signing keys");
+                }
+                if n % 10 == 0 {
+                    let _ = s.idp.purge_flows();
+                    let _ = s.idp.purge_expired();
+                }
+            })
+            .await;
+        }
+    });
+    let result = server.await;
+    housekeeping.abort();
+    drop(handle);
+    result
+}

@@ -1,0 +1,127 @@
+//! `/token` (RFC 6749 3.2, 4.1.3, 6; OIDC Core 3.1.3). Client authentication by
+//! `client_secret_basic` or `client_secret_post` (a SHA-256 of a high-entropy secret, compared
+//! in constant time), or none for public clients with PKCE. Every answer is `no-store`.
+
+use actix_web::http::{header, StatusCode};
+use actix_web::{web, HttpRequest, HttpResponse};
+use base64::engine::general_purpose::STANDARD;
+use base64::Engine;
+use idp_core::oauth::{GrantError, Issued};
+use idp_core::UserStatus;
+use sha2::{Digest, Sha256};
+
+use super::params::Params;
+use super::{blocking, AppError, AppState};
+use crate::config::Client;
+use crate::tokens::{has_scope, Minter};
+
+fn invalid_client(basic: bool) -> AppError {
+    let mut e = AppError::oauth(StatusCode::UNAUTHORIZED, "invalid_client", "client authentication failed");
+    if basic {
+        if let AppError::OAuth { www_authenticate, .. } = &mut e {
+            *www_authenticate = Some("Basic realm=\"token\"".into());
+        }
+    }
+    e
+}
+
+fn invalid_grant(description: &str) -> AppError {
+    AppError::oauth(StatusCode::BAD_REQUEST, "invalid_grant", description)
+}
+
+/// Who is calling: the client, authenticated as its registration requires.
+fn authenticate_client<'a>(req: &HttpRequest, state: &'a AppState, params: &Params) -> Result<&'a Client, AppError> {
+    let basic = match req.headers().get(header::AUTHORIZATION) {
+        Some(value) => {
+            let value = value.to_str().map_err(|_| invalid_client(true))?;
+            let encoded = value.strip_prefix("Basic ").ok_or_else(|| invalid_client(true))?;
+            let decoded = STANDARD.decode(encoded.trim()).map_err(|_| invalid_client(true))?;
+            let decoded = String::from_utf8(decoded).map_err(|_| invalid_client(true))?;
+            let (id, secret) = decoded.split_once(':').ok_or_else(|| invalid_client(true))?;
+            // RFC 6749 2.3.1: both parts are form-urlencoded before base64.
+            let decode = |s: &str| url::form_urlencoded::parse(format!("v={s}").as_bytes()).next().map(|(_, v)| v.into_owned());
+            Some((decode(id).ok_or_else(|| invalid_client(true))?, decode(secret).ok_or_else(|| invalid_client(true))?))
+        }
+        None => None,
+    };
+    if basic.is_some() && params.has("client_secret") {
+        return Err(AppError::invalid_request("use one client authentication method, not two"));
+    }
+    let (client_id, secret, used_basic) = match &basic {
+        Some((id, secret)) => {
+            if params.get("client_id").is_some_and(|b| b != id) {
+                return Err(AppError::invalid_request("client_id does not match the authenticated client"));
+            }
+            (id.as_str(), Some(secret.as_str()), true)
+        }
+        None => (params.get("client_id").ok_or_else(|| AppError::invalid_request("client_id is required"))?, params.get("client_secret"), false),
+    };
+    let client = state.config.client(client_id).ok_or_else(|| invalid_client(used_basic))?;
+    match (&client.secret_sha256, secret) {
+        (Some(expected), Some(given)) => {
+            let digest: [u8; 32] = Sha256::digest(given.as_bytes()).into();
+            if idp_core::crypto::ct_eq(&digest, expected) {
+                Ok(client)
+            } else {
+                Err(invalid_client(used_basic))
+            }
+        }
+        (Some(_), None) => Err(invalid_client(used_basic)),
+        (None, None) if client.public => Ok(client),
+        (None, _) => Err(invalid_client(used_basic)),
+    }
+}
+
+pub async fn token(req: HttpRequest, state: web::Data<AppState>, body: web::Bytes) -> Result<HttpResponse, AppError> {
+    let content_type = req.headers().get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("");
+    if !content_type.starts_with("application/x-www-form-urlencoded") {
+        return Err(AppError::invalid_request("the body must be application/x-www-form-urlencoded"));
+    }
+    let params = Params::parse(&body).map_err(|e| AppError::invalid_request(e.to_string()))?;
+    let client = authenticate_client(&req, &state, &params)?.clone();
+    let grant_type = params.get("grant_type").ok_or_else(|| AppError::invalid_request("grant_type is required"))?;
+    let idp = state.idp.clone();
+    let issued: Result<Issued, GrantError> = match grant_type {
+        "authorization_code" => {
+            let code = params.get("code").ok_or_else(|| AppError::invalid_request("code is required"))?.to_string();
+            let redirect_uri = params.get("redirect_uri").ok_or_else(|| AppError::invalid_request("redirect_uri is required"))?.to_string();
+            let verifier = params.get("code_verifier").map(str::to_string);
+            if client.public && verifier.is_none() {
+                return Err(AppError::invalid_request("code_verifier is required for public clients"));
+            }
+            let cid = client.client_id.clone();
+            blocking(move || idp.redeem_code(&code, &cid, &redirect_uri, verifier.as_deref())).await?
+        }
+        "refresh_token" => {
+            let token = params.get("refresh_token").ok_or_else(|| AppError::invalid_request("refresh_token is required"))?.to_string();
+            let cid = client.client_id.clone();
+            let issued = blocking(move || idp.refresh(&token, &cid)).await?;
+            if let (Ok(i), Some(asked)) = (&issued, params.get("scope")) {
+                // RFC 6749 6: a refresh may narrow the scope, never widen it.
+                if !asked.split(' ').all(|s| has_scope(&i.scope, s)) {
+                    return Err(AppError::oauth(StatusCode::BAD_REQUEST, "invalid_scope", "the scope exceeds the original grant"));
+                }
+            }
+            issued
+        }
+        _ => return Err(AppError::oauth(StatusCode::BAD_REQUEST, "unsupported_grant_type", "grant_type must be authorization_code or refresh_token")),
+    };
+    let issued = match issued {
+        Ok(i) => i,
+        Err(GrantError::InvalidGrant(why)) => return Err(invalid_grant(why)),
+        Err(e) => return Err(AppError::from(e).into_json()),
+    };
+    let idp = state.idp.clone();
+    let uid = issued.user_id.clone();
+    let (user, account) = blocking(move || idp.user_with_account(&uid)).await?.map_err(|e| AppError::from(e).into_json())?.ok_or_else(|| invalid_grant("the user no longer exists"))?;
+    if user.status == UserStatus::Disabled {
+        return Err(invalid_grant("the user is disabled"));
+    }
+    let keys = state.keyring()?;
+    let minter = Minter { config: &state.config, keys: &keys, now: state.idp.now() };
+    let response = minter.token_response(&client, &issued, &user, &account).map_err(|e| AppError::from(e).into_json())?;
+    Ok(HttpResponse::Ok()
+        .insert_header((header::CACHE_CONTROL, "no-store"))
+        .insert_header((header::PRAGMA, "no-cache"))
+        .json(response))
+}
