@@ -4,7 +4,6 @@
 //! to run twice.
 
 use std::io::Read;
-use std::sync::{Arc, RwLock};
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use idp_core::accounts::Change;
@@ -516,17 +515,9 @@ fn keys_cmd(cmd: &KeysCmd, rt: &Runtime, out: &Output, actor: &Actor) -> Result<
 
 fn serve(config: Config) -> Result<(), String> {
     let rt = Runtime::open(config, true)?;
-    let keyring = keys::Keyring::load_or_create(&rt.idp, rt.publish_retired_for()).map_err(|e| e.to_string())?;
-    let mailer = Mailer::new(&rt.config).map_err(|e| e.to_string())?;
+    let state = crate::app_state(&rt)?;
     let listener = std::net::TcpListener::bind(rt.config.listen).map_err(|e| format!("cannot listen on {}: {e}", rt.config.listen))?;
     let local = listener.local_addr().map_err(|e| e.to_string())?;
-    let state = web::AppState {
-        discovery: Arc::new(web::discovery_document(&rt.config)),
-        idp: rt.idp.clone(),
-        config: rt.config.clone(),
-        keys: Arc::new(RwLock::new(Arc::new(keyring))),
-        mailer: Arc::new(mailer),
-    };
     tracing::info!(issuer = %rt.config.issuer, listen = %local, database = rt.idp.store().backend_name(), "identity provider started");
     actix_web::rt::System::new().block_on(web::serve(state, listener)).map_err(|e| e.to_string())
 }

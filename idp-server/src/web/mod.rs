@@ -214,15 +214,13 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     lifecycle::configure(cfg);
 }
 
-/// Builds and runs the HTTP server until SIGTERM/SIGINT (in-flight requests finish).
-pub async fn serve(state: AppState, listener: std::net::TcpListener) -> std::io::Result<()> {
-    let data = web::Data::new(state.clone());
-    let server = HttpServer::new(move || {
+/// Builds the HTTP server on a bound listener. `workers` defaults to one per core.
+pub fn build_server(state: AppState, listener: std::net::TcpListener, workers: Option<usize>) -> std::io::Result<actix_web::dev::Server> {
+    let data = web::Data::new(state);
+    let mut server = HttpServer::new(move || {
         App::new()
             .app_data(data.clone())
-            .app_data(web::FormConfig::default().limit(16 * 1024))
             .app_data(web::PayloadConfig::new(64 * 1024))
-            .app_data(web::QueryConfig::default())
             .wrap(
                 DefaultHeaders::new()
                     .add((header::X_CONTENT_TYPE_OPTIONS, "nosniff"))
@@ -234,34 +232,41 @@ pub async fn serve(state: AppState, listener: std::net::TcpListener) -> std::io:
             .configure(configure)
             .default_service(web::to(not_found))
     })
-    .shutdown_timeout(10)
-    .listen(listener)?
-    .run();
+    .shutdown_timeout(10);
+    if let Some(n) = workers {
+        server = server.workers(n);
+    }
+    Ok(server.listen(listener)?.run())
+}
 
-    let handle = server.handle();
-    let bg_state = state.clone();
-    let housekeeping = actix_web::rt::spawn(async move {
-        let mut tick = actix_web::rt::time::interval(Duration::from_secs(60));
-        let mut n: u64 = 0;
-        loop {
-            tick.tick().await;
-            n += 1;
-            let s = bg_state.clone();
-            let _ = web::block(move || {
-                let publish_for = s.config.id_token_ttl.max(s.config.access_token_ttl).as_secs() as i64 + 60;
-                if let Err(e) = keys::reload(&s.idp, &s.keys, publish_for) {
-                    tracing::warn!(error = %e, "could not reload signing keys");
-                }
-                if n % 10 == 0 {
-                    let _ = s.idp.purge_flows();
-                    let _ = s.idp.purge_expired();
-                }
-            })
-            .await;
-        }
-    });
+/// Background work of a running server: reload signing keys every minute (so a rotation by the
+/// CLI or another replica is picked up) and purge expired flows and sessions every ten.
+pub async fn housekeeping(state: AppState) {
+    let mut tick = actix_web::rt::time::interval(Duration::from_secs(60));
+    let mut n: u64 = 0;
+    loop {
+        tick.tick().await;
+        n += 1;
+        let s = state.clone();
+        let _ = web::block(move || {
+            let publish_for = s.config.id_token_ttl.max(s.config.access_token_ttl).as_secs() as i64 + 60;
+            if let Err(e) = keys::reload(&s.idp, &s.keys, publish_for) {
+                tracing::warn!(error = %e, "could not reload signing keys");
+            }
+            if n % 10 == 0 {
+                let _ = s.idp.purge_flows();
+                let _ = s.idp.purge_expired();
+            }
+        })
+        .await;
+    }
+}
+
+/// Runs the HTTP server until SIGTERM/SIGINT; in-flight requests finish (10 s at most).
+pub async fn serve(state: AppState, listener: std::net::TcpListener) -> std::io::Result<()> {
+    let server = build_server(state.clone(), listener, None)?;
+    let bg = actix_web::rt::spawn(housekeeping(state));
     let result = server.await;
-    housekeeping.abort();
-    drop(handle);
+    bg.abort();
     result
 }

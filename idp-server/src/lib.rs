@@ -1,0 +1,54 @@
+//! The identity provider's server side: configuration, signing keys, tokens, the HTTP layer,
+//! mail and the operator CLI. `main.rs` only parses arguments and calls `cli::run`.
+#![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used))]
+
+pub mod backchannel;
+pub mod cli;
+pub mod config;
+pub mod keys;
+pub mod mail;
+pub mod tokens;
+pub mod web;
+
+use std::sync::{Arc, RwLock};
+
+/// Everything built from the configuration: the domain, the keys, the mailer.
+pub struct Runtime {
+    pub config: Arc<config::Config>,
+    pub idp: idp_core::Idp,
+}
+
+impl Runtime {
+    /// Opens the database (migrating it when `migrate`), loads the master key.
+    pub fn open(config: config::Config, migrate: bool) -> Result<Self, String> {
+        let store = idp_core::Store::open(
+            &config.database_url,
+            idp_core::PoolOptions { max_size: config.pool_size, connection_timeout: config.db_connect_timeout },
+        )
+        .map_err(|e| e.to_string())?;
+        if migrate {
+            store.migrate().map_err(|e| e.to_string())?;
+        }
+        let secrets = keys::load_master_key(&config.key_dir).map_err(|e| e.to_string())?;
+        let idp = idp_core::Idp::new(store, secrets, config.core_settings(), Arc::new(idp_core::SystemClock)).map_err(|e| e.to_string())?;
+        Ok(Runtime { config: Arc::new(config), idp })
+    }
+
+    /// How long a retired signing key stays published: the longest token lifetime plus a margin.
+    pub fn publish_retired_for(&self) -> i64 {
+        self.config.id_token_ttl.max(self.config.access_token_ttl).as_secs() as i64 + 60
+    }
+}
+
+/// Builds the HTTP state from an opened runtime: loads (or creates) the signing keys.
+pub fn app_state(rt: &Runtime) -> Result<web::AppState, String> {
+    let keyring = keys::Keyring::load_or_create(&rt.idp, rt.publish_retired_for()).map_err(|e| e.to_string())?;
+    let mailer = mail::Mailer::new(&rt.config).map_err(|e| e.to_string())?;
+    Ok(web::AppState {
+        discovery: Arc::new(web::discovery_document(&rt.config)),
+        idp: rt.idp.clone(),
+        config: rt.config.clone(),
+        keys: Arc::new(RwLock::new(Arc::new(keyring))),
+        mailer: Arc::new(mailer),
+    })
+}

@@ -1,0 +1,442 @@
+//! Test harness: real servers on free ports (in-process actix servers, each with its own
+//! database), a cookie-keeping browser that follows nothing by itself, and the real CLI binary.
+
+use std::io::{Read, Write};
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::sync::mpsc;
+use std::time::Duration;
+
+use diesel::connection::SimpleConnection;
+use diesel::Connection;
+use idp_server::Runtime;
+use openidconnect::reqwest;
+
+pub const PASSWORD: &str = "correct horse battery staple";
+pub const DEMO_SECRET: &str = "demo-client-secret-change-me-0123456789";
+pub const VERIFIER: &str = "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk";
+pub const CHALLENGE: &str = "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM";
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Db {
+    Sqlite,
+    Postgres,
+}
+
+/// Runs a test body on SQLite and on PostgreSQL (the latter needs IDP_TEST_POSTGRES_URL; in CI
+/// its absence is an error, not a skip).
+#[macro_export]
+macro_rules! on_both_backends {
+    ($($name:ident),* $(,)?) => {$(
+        mod $name {
+            #[test]
+            fn sqlite() {
+                super::$name($crate::harness::Db::Sqlite);
+            }
+            #[test]
+            fn postgres() {
+                if $crate::harness::postgres_available() {
+                    super::$name($crate::harness::Db::Postgres);
+                }
+            }
+        }
+    )*};
+}
+
+pub fn postgres_available() -> bool {
+    match std::env::var("IDP_TEST_POSTGRES_URL") {
+        Ok(u) if !u.is_empty() => true,
+        _ => {
+            assert!(std::env::var("CI").is_err(), "IDP_TEST_POSTGRES_URL must be set in CI");
+            eprintln!("IDP_TEST_POSTGRES_URL not set: PostgreSQL variant skipped");
+            false
+        }
+    }
+}
+
+/// Options for a test server.
+#[derive(Debug, Clone)]
+pub struct Options {
+    pub idle_timeout: &'static str,
+    pub backchannel_logout_uri: Option<String>,
+    pub mail_smtp_port: Option<u16>,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Options { idle_timeout: "30m", backchannel_logout_uri: None, mail_smtp_port: None }
+    }
+}
+
+/// A database made for one test, dropped afterwards.
+pub struct TestDatabase {
+    pub url: String,
+    pg: Option<(String, String)>,
+}
+
+impl TestDatabase {
+    pub fn new(db: Db, dir: &Path) -> Self {
+        match db {
+            Db::Sqlite => TestDatabase { url: format!("sqlite://{}/idp.db", dir.display()), pg: None },
+            Db::Postgres => {
+                let base = std::env::var("IDP_TEST_POSTGRES_URL").unwrap();
+                let name = format!("idp_it_{}", idp_core::crypto::random_id().unwrap());
+                let mut admin = diesel::PgConnection::establish(&base).unwrap();
+                admin.batch_execute(&format!("CREATE DATABASE {name}")).unwrap();
+                TestDatabase { url: replace_db(&base, &name), pg: Some((base, name)) }
+            }
+        }
+    }
+}
+
+impl Drop for TestDatabase {
+    fn drop(&mut self) {
+        if let Some((base, name)) = self.pg.take() {
+            if let Ok(mut admin) = diesel::PgConnection::establish(&base) {
+                let _ = admin.batch_execute(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"));
+            }
+        }
+    }
+}
+
+fn replace_db(url: &str, name: &str) -> String {
+    let mut u = url::Url::parse(url).unwrap();
+    u.set_path(&format!("/{name}"));
+    u.to_string()
+}
+
+pub fn free_listener() -> TcpListener {
+    TcpListener::bind("127.0.0.1:0").unwrap()
+}
+
+pub struct TestServer {
+    pub base: String,
+    pub dir: tempfile::TempDir,
+    pub config_path: PathBuf,
+    pub rt: Runtime,
+    handle: Option<actix_web::dev::ServerHandle>,
+    thread: Option<std::thread::JoinHandle<()>>,
+    _db: Option<TestDatabase>,
+}
+
+pub fn config_text(base: &str, listen: &str, db_url: &str, dir: &Path, o: &Options) -> String {
+    let backchannel = o.backchannel_logout_uri.as_ref().map(|u| format!("backchannel_logout_uri = \"{u}\"\n")).unwrap_or_default();
+    let mail = match o.mail_smtp_port {
+        Some(port) => format!("transport = \"smtp\"\nsmtp_host = \"127.0.0.1\"\nsmtp_port = {port}\nsmtp_tls = \"none\"\n"),
+        None => format!("transport = \"file\"\noutbox_dir = \"{}/outbox\"\n", dir.display()),
+    };
+    let secret_hash = hex::encode(<sha2::Sha256 as sha2::Digest>::digest(DEMO_SECRET.as_bytes()));
+    format!(
+        r#"issuer = "{base}"
+listen = "{listen}"
+database_url = "{db_url}"
+product_name = "Petrosoft Cloud"
+key_dir = "{dir}/keys"
+
+[session]
+idle_timeout = "{idle}"
+max_lifetime = "12h"
+
+[passwords]
+argon2_memory_kib = 1024
+argon2_iterations = 1
+
+[mfa]
+issuer = "Petrosoft Cloud"
+
+[mail]
+from = "Petrosoft Cloud <no-reply@example.com>"
+{mail}
+[[clients]]
+client_id = "demo"
+name = "Demo App"
+redirect_uris = ["http://127.0.0.1:8081/callback"]
+post_logout_redirect_uris = ["http://127.0.0.1:8081/"]
+secret_sha256 = "{secret_hash}"
+{backchannel}
+[[clients]]
+client_id = "spa"
+name = "Single-Page App"
+redirect_uris = ["http://127.0.0.1:8082/callback"]
+post_logout_redirect_uris = ["http://127.0.0.1:8082/"]
+public = true
+"#,
+        dir = dir.display(),
+        idle = o.idle_timeout,
+    )
+}
+
+impl TestServer {
+    pub fn start(db: Db) -> Self {
+        Self::start_with(db, Options::default())
+    }
+
+    pub fn start_with(db: Db, options: Options) -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let database = TestDatabase::new(db, dir.path());
+        let url = database.url.clone();
+        let mut s = Self::start_on(dir, &url, options);
+        s._db = Some(database);
+        s
+    }
+
+    /// A server on an existing database (a second replica shares the first one's database and
+    /// master key through `IDP_MASTER_KEY`-equivalent key files).
+    pub fn start_on(dir: tempfile::TempDir, db_url: &str, options: Options) -> Self {
+        let listener = free_listener();
+        let addr = listener.local_addr().unwrap();
+        let base = format!("http://{addr}");
+        let text = config_text(&base, &addr.to_string(), db_url, dir.path(), &options);
+        let config_path = dir.path().join("idp.toml");
+        std::fs::write(&config_path, &text).unwrap();
+        let config = idp_server::config::Config::parse(config_path.to_str().unwrap(), &text).unwrap();
+        let rt = Runtime::open(config.clone(), true).unwrap();
+        let state = idp_server::app_state(&rt).unwrap();
+        let (tx, rx) = mpsc::channel();
+        let thread = std::thread::spawn(move || {
+            actix_web::rt::System::new().block_on(async move {
+                let server = idp_server::web::build_server(state, listener, Some(2)).unwrap();
+                tx.send(server.handle()).unwrap();
+                let _ = server.await;
+            });
+        });
+        let handle = rx.recv_timeout(Duration::from_secs(10)).unwrap();
+        let rt = Runtime::open(config, false).unwrap();
+        TestServer { base, dir, config_path, rt, handle: Some(handle), thread: Some(thread), _db: None }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+
+    pub fn outbox(&self) -> PathBuf {
+        self.dir.path().join("outbox")
+    }
+
+    /// Runs the real `idp-server` binary with this server's config.
+    pub fn cli(&self, args: &[&str], stdin: Option<&str>) -> CliOutput {
+        run_cli(&self.config_path, args, stdin)
+    }
+
+    pub fn stop(&mut self) {
+        if let Some(h) = self.handle.take() {
+            actix_web::rt::System::new().block_on(h.stop(true));
+        }
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+impl Drop for TestServer {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+#[derive(Debug)]
+pub struct CliOutput {
+    pub code: i32,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+/// The compiled `idp-server` binary (built by `scripts/test` before the suite runs).
+pub fn binary() -> PathBuf {
+    let exe = std::env::current_exe().unwrap();
+    let dir = exe.parent().unwrap().parent().unwrap();
+    let bin = dir.join("idp-server");
+    assert!(bin.exists(), "{} is missing: run `cargo build -p idp-server` first (scripts/test does)", bin.display());
+    bin
+}
+
+pub fn run_cli(config: &Path, args: &[&str], stdin: Option<&str>) -> CliOutput {
+    let mut child = Command::new(binary())
+        .arg("--config")
+        .arg(config)
+        .args(args)
+        .env_remove("IDP_CONFIG")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    {
+        let mut input = child.stdin.take().unwrap();
+        if let Some(s) = stdin {
+            input.write_all(s.as_bytes()).unwrap();
+        }
+    }
+    let out = child.wait_with_output().unwrap();
+    CliOutput {
+        code: out.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    }
+}
+
+/// A browser: keeps cookies, never follows redirects (each step is asserted).
+pub struct Browser {
+    pub client: reqwest::blocking::Client,
+}
+
+pub struct Page {
+    pub status: u16,
+    pub location: Option<String>,
+    pub body: String,
+    pub headers: reqwest::header::HeaderMap,
+}
+
+impl Page {
+    /// The value of an input by name, whatever the order of its attributes.
+    pub fn input(&self, name: &str) -> Option<String> {
+        let needle = format!("name=\"{name}\"");
+        let at = self.body.find(&needle)?;
+        let tag_start = self.body[..at].rfind('<')?;
+        let tag_end = self.body[at..].find('>')? + at;
+        let tag = &self.body[tag_start..tag_end];
+        let v = tag.find("value=\"")? + "value=\"".len();
+        let end = tag[v..].find('"')? + v;
+        Some(html_unescape(&tag[v..end]))
+    }
+
+    pub fn csrf(&self) -> String {
+        self.input("csrf").unwrap_or_else(|| panic!("no csrf field in page: {}", self.body))
+    }
+
+    /// Text of the element with this id.
+    pub fn by_id(&self, id: &str) -> Option<String> {
+        let needle = format!("id=\"{id}\">");
+        let start = self.body.find(&needle)? + needle.len();
+        let end = self.body[start..].find('<')? + start;
+        Some(html_unescape(self.body[start..end].trim()))
+    }
+
+    pub fn location_param(&self, key: &str) -> Option<String> {
+        let loc = self.location.as_ref()?;
+        let url = url::Url::parse(loc).ok()?;
+        url.query_pairs().find(|(k, _)| k == key).map(|(_, v)| v.into_owned())
+    }
+}
+
+pub fn html_unescape(s: &str) -> String {
+    s.replace("&#x2f;", "/").replace("&#x27;", "'").replace("&quot;", "\"").replace("&#39;", "'").replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")
+}
+
+impl Default for Browser {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Browser {
+    pub fn new() -> Self {
+        let client = reqwest::blocking::Client::builder()
+            .cookie_store(true)
+            .redirect(reqwest::redirect::Policy::none())
+            .timeout(Duration::from_secs(30))
+            .build()
+            .unwrap();
+        Browser { client }
+    }
+
+    fn page(res: reqwest::blocking::Response) -> Page {
+        let status = res.status().as_u16();
+        let headers = res.headers().clone();
+        let location = headers.get("location").map(|v| v.to_str().unwrap().to_string());
+        let body = res.text().unwrap_or_default();
+        Page { status, location, body, headers }
+    }
+
+    pub fn get(&self, url: &str) -> Page {
+        Self::page(self.client.get(url).send().unwrap())
+    }
+
+    pub fn post(&self, url: &str, form: &[(&str, &str)]) -> Page {
+        Self::page(self.client.post(url).form(form).send().unwrap())
+    }
+
+    /// Follows redirects that stay on `base` (relative or absolute); stops at the first page or
+    /// at a redirect elsewhere (the app's callback).
+    pub fn follow(&self, base: &str, mut page: Page) -> Page {
+        for _ in 0..10 {
+            let Some(loc) = page.location.clone() else { return page };
+            let next = if loc.starts_with('/') {
+                format!("{base}{loc}")
+            } else if loc.starts_with(base) {
+                loc
+            } else {
+                return page;
+            };
+            page = self.get(&next);
+        }
+        page
+    }
+}
+
+/// A TOTP code from Debian's oathtool (independent of our implementation), for a time offset.
+pub fn oathtool(activation_code: &str, offset_secs: i64) -> String {
+    let secret: String = activation_code.split_whitespace().collect();
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs() as i64 + offset_secs;
+    let out = Command::new("oathtool")
+        .args(["--totp", "-b", &secret, "-N", &format!("@{now}")])
+        .output()
+        .expect("oathtool must be installed (apt-get install oathtool)");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8(out.stdout).unwrap().trim().to_string()
+}
+
+/// Waits until the current 30 s TOTP step has at least `margin` seconds left, so a code and its
+/// check fall in the same step.
+pub fn wait_for_fresh_step(margin: u64) {
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs();
+    let left = 30 - now % 30;
+    if left < margin {
+        std::thread::sleep(Duration::from_secs(left + 1));
+    }
+}
+
+/// A one-shot HTTP listener recording the bodies POSTed to it (the back-channel logout endpoint
+/// of a test app).
+pub struct Recorder {
+    pub url: String,
+    pub rx: mpsc::Receiver<String>,
+}
+
+impl Recorder {
+    pub fn start() -> Self {
+        let listener = free_listener();
+        let url = format!("http://{}/backchannel", listener.local_addr().unwrap());
+        let (tx, rx) = mpsc::channel();
+        std::thread::spawn(move || {
+            for stream in listener.incoming() {
+                let Ok(mut stream) = stream else { continue };
+                let mut buf = Vec::new();
+                let mut chunk = [0u8; 4096];
+                stream.set_read_timeout(Some(Duration::from_secs(5))).ok();
+                loop {
+                    let n = stream.read(&mut chunk).unwrap_or(0);
+                    if n == 0 {
+                        break;
+                    }
+                    buf.extend_from_slice(&chunk[..n]);
+                    let text = String::from_utf8_lossy(&buf).to_string();
+                    if let Some(idx) = text.find("\r\n\r\n") {
+                        let len = text
+                            .lines()
+                            .find_map(|l| l.to_ascii_lowercase().strip_prefix("content-length:").map(|v| v.trim().parse::<usize>().unwrap_or(0)))
+                            .unwrap_or(0);
+                        if buf.len() >= idx + 4 + len {
+                            let body = String::from_utf8_lossy(&buf[idx + 4..idx + 4 + len]).to_string();
+                            let _ = stream.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
+                            let _ = tx.send(body);
+                            break;
+                        }
+                    }
+                }
+            }
+        });
+        Recorder { url, rx }
+    }
+}

@@ -1,0 +1,6 @@
+//! The integration suite: one binary (linking is the slow part on small machines), real servers
+//! over HTTP, real databases (SQLite always, PostgreSQL when IDP_TEST_POSTGRES_URL is set).
+
+mod harness;
+mod oidc;
+mod protections;

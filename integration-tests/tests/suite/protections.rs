@@ -1,0 +1,269 @@
+//! A negative test for every protection: exact redirect URIs, error routing, single-use codes,
+//! refresh rotation with reuse detection, PKCE, CSRF, no skipping the code step, the idle window,
+//! client authentication, enumeration-safe sign-in, and the security headers.
+
+use serde_json::Value;
+
+use crate::harness::*;
+use crate::oidc::{http, jwt_claims, seed, sign_in, SecondFactor};
+use crate::on_both_backends;
+
+const CB: &str = "http%3A%2F%2F127.0.0.1%3A8081%2Fcallback";
+
+fn authorize_url(server: &TestServer, extra: &str) -> String {
+    format!("{}?client_id=demo&redirect_uri={CB}&response_type=code&scope=openid%20email&state=st&nonce=nn&code_challenge={CHALLENGE}&code_challenge_method=S256{extra}", server.url("/authorize"))
+}
+
+fn token_call(server: &TestServer, form: &[(&str, &str)]) -> (u16, Value, reqwest_headers::HeaderMap) {
+    let res = http().post(server.url("/token")).basic_auth("demo", Some(DEMO_SECRET)).form(form).send().unwrap();
+    let status = res.status().as_u16();
+    let headers = res.headers().clone();
+    (status, res.json().unwrap_or(Value::Null), headers)
+}
+
+mod reqwest_headers {
+    pub use openidconnect::reqwest::header::HeaderMap;
+}
+
+fn exchange(server: &TestServer, code: &str) -> (u16, Value) {
+    let (s, v, h) = token_call(server, &[("grant_type", "authorization_code"), ("code", code), ("redirect_uri", "http://127.0.0.1:8081/callback"), ("code_verifier", VERIFIER)]);
+    assert_eq!(h.get("cache-control").map(|v| v.to_str().unwrap()), Some("no-store"));
+    (s, v)
+}
+
+fn refresh(server: &TestServer, token: &str) -> (u16, Value) {
+    let (s, v, _) = token_call(server, &[("grant_type", "refresh_token"), ("refresh_token", token)]);
+    (s, v)
+}
+
+fn signed_in_code(server: &TestServer, browser: &Browser) -> String {
+    let signed = sign_in(server, browser, &authorize_url(server, ""), "ann@example.com", SecondFactor::None, None);
+    signed.callback.location_param("code").unwrap()
+}
+
+fn redirect_uri_must_match_exactly(db: Db) {
+    let server = TestServer::start(db);
+    let browser = Browser::new();
+    for bad in [
+        "http%3A%2F%2F127.0.0.1%3A8081%2Fcallback%2Fextra",
+        "http%3A%2F%2F127.0.0.1%3A8081%2Fcallback%2F",
+        "http%3A%2F%2F127.0.0.1%3A8081%2Fcallback%3Fx%3D1",
+        "http%3A%2F%2F127.0.0.1%3A8081%2Fcallback%23frag",
+        "http%3A%2F%2F127.0.0.1%3A9999%2Fcallback",
+        "https%3A%2F%2F127.0.0.1%3A8081%2Fcallback",
+        "http%3A%2F%2Fevil%40127.0.0.1%3A8081%2Fcallback",
+        "http%3A%2F%2F127.0.0.1.%3A8081%2Fcallback",
+        "http%3A%2F%2F127.0.0.1%3A8081%2F%2563allback",
+        "http%3A%2F%2F127.0.0.1%3A8081%2Fcallback%00",
+        "HTTP%3A%2F%2F127.0.0.1%3A8081%2Fcallback",
+        "javascript%3Aalert(1)",
+        "http%3A%2F%2F127.0.0.1%3A8082%2Fcallback",
+    ] {
+        let url = format!("{}?client_id=demo&redirect_uri={bad}&response_type=code&scope=openid&state=x", server.url("/authorize"));
+        let page = browser.get(&url);
+        assert_eq!(page.status, 400, "{bad}");
+        assert!(page.location.is_none(), "never redirect to an unregistered URI: {bad}");
+        assert!(page.body.contains("This sign-in link is not valid"), "{}", page.body);
+    }
+    let page = browser.get(&format!("{}?client_id=nobody&redirect_uri={CB}&response_type=code&scope=openid", server.url("/authorize")));
+    assert_eq!(page.status, 400);
+    assert!(page.location.is_none());
+    let page = browser.get(&format!("{}?client_id=demo&client_id=demo&redirect_uri={CB}&response_type=code&scope=openid", server.url("/authorize")));
+    assert_eq!(page.status, 400, "duplicate parameters are refused");
+}
+
+fn later_errors_go_back_to_the_app_with_state_and_iss(db: Db) {
+    let server = TestServer::start(db);
+    let browser = Browser::new();
+    let base = format!("{}?client_id=demo&redirect_uri={CB}&state=st", server.url("/authorize"));
+    for (query, error) in [
+        ("&response_type=code&scope=email", "invalid_scope"),
+        ("&response_type=token&scope=openid", "unsupported_response_type"),
+        ("&response_type=code&scope=openid&code_challenge=E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM&code_challenge_method=plain", "invalid_request"),
+        ("&response_type=code&scope=openid&prompt=none", "login_required"),
+        ("&response_type=code&scope=openid&request=eyJ", "request_not_supported"),
+        ("&response_type=code&scope=openid&max_age=-1", "invalid_request"),
+    ] {
+        let page = browser.get(&format!("{base}{query}"));
+        assert_eq!(page.status, 302, "{query}: {}", page.body);
+        assert!(page.location.as_ref().unwrap().starts_with("http://127.0.0.1:8081/callback?"));
+        assert_eq!(page.location_param("error").as_deref(), Some(error), "{query}");
+        assert_eq!(page.location_param("state").as_deref(), Some("st"));
+        assert_eq!(page.location_param("iss").as_deref(), Some(server.base.as_str()));
+    }
+    // A public client must use PKCE.
+    let page = browser.get(&format!("{}?client_id=spa&redirect_uri=http%3A%2F%2F127.0.0.1%3A8082%2Fcallback&response_type=code&scope=openid", server.url("/authorize")));
+    assert_eq!(page.location_param("error").as_deref(), Some("invalid_request"));
+}
+
+fn code_is_single_use_and_replay_revokes_tokens(db: Db) {
+    let server = TestServer::start(db);
+    seed(&server, "acme", "ann@example.com", false);
+    let browser = Browser::new();
+    let code = signed_in_code(&server, &browser);
+    let (status, first) = exchange(&server, &code);
+    assert_eq!(status, 200, "{first}");
+    let (status, again) = exchange(&server, &code);
+    assert_eq!(status, 400);
+    assert_eq!(again["error"], "invalid_grant");
+    let (status, r) = refresh(&server, first["refresh_token"].as_str().unwrap());
+    assert_eq!(status, 400, "the replay revoked the first redemption's tokens: {r}");
+    let res = http().get(server.url("/userinfo")).bearer_auth(first["access_token"].as_str().unwrap()).send().unwrap();
+    assert_eq!(res.status(), 401, "and its access token");
+}
+
+fn pkce_verifier_is_checked(db: Db) {
+    let server = TestServer::start(db);
+    seed(&server, "acme", "ann@example.com", false);
+    let code = signed_in_code(&server, &Browser::new());
+    let (s, v, _) = token_call(&server, &[("grant_type", "authorization_code"), ("code", &code), ("redirect_uri", "http://127.0.0.1:8081/callback")]);
+    assert_eq!((s, v["error"].as_str()), (400, Some("invalid_grant")), "missing verifier");
+    let code = signed_in_code(&server, &Browser::new());
+    let (s, v, _) = token_call(&server, &[("grant_type", "authorization_code"), ("code", &code), ("redirect_uri", "http://127.0.0.1:8081/callback"), ("code_verifier", &"a".repeat(43))]);
+    assert_eq!((s, v["error"].as_str()), (400, Some("invalid_grant")), "wrong verifier");
+    let code = signed_in_code(&server, &Browser::new());
+    let (s, v, _) = token_call(&server, &[("grant_type", "authorization_code"), ("code", &code), ("redirect_uri", "http://127.0.0.1:8081/callback/"), ("code_verifier", VERIFIER)]);
+    assert_eq!((s, v["error"].as_str()), (400, Some("invalid_grant")), "other redirect_uri");
+}
+
+fn refresh_reuse_revokes_the_chain(db: Db) {
+    let server = TestServer::start(db);
+    seed(&server, "acme", "ann@example.com", false);
+    let browser = Browser::new();
+    let (_, tokens) = exchange(&server, &signed_in_code(&server, &browser));
+    let r1 = tokens["refresh_token"].as_str().unwrap().to_string();
+    let (s, t2) = refresh(&server, &r1);
+    assert_eq!(s, 200, "{t2}");
+    let r2 = t2["refresh_token"].as_str().unwrap().to_string();
+    assert_ne!(r1, r2);
+    let (s, v) = refresh(&server, &r1);
+    assert_eq!((s, v["error"].as_str()), (400, Some("invalid_grant")));
+    let (s, _) = refresh(&server, &r2);
+    assert_eq!(s, 400, "reuse of an old token revoked the newest one too");
+}
+
+fn client_authentication_is_enforced(db: Db) {
+    let server = TestServer::start(db);
+    let res = http().post(server.url("/token")).basic_auth("demo", Some("wrong-secret")).form(&[("grant_type", "refresh_token"), ("refresh_token", "x")]).send().unwrap();
+    assert_eq!(res.status(), 401);
+    assert!(res.headers().get("www-authenticate").is_some());
+    assert_eq!(res.json::<Value>().unwrap()["error"], "invalid_client");
+    let res = http().post(server.url("/token")).form(&[("grant_type", "refresh_token"), ("refresh_token", "x"), ("client_id", "demo")]).send().unwrap();
+    assert_eq!(res.status(), 401, "a confidential client without its secret");
+    let res = http().post(server.url("/token")).form(&[("grant_type", "refresh_token"), ("refresh_token", "x"), ("client_id", "demo"), ("client_secret", DEMO_SECRET)]).send().unwrap();
+    assert_eq!(res.json::<Value>().unwrap()["error"], "invalid_grant", "client_secret_post works");
+    let (s, v, _) = token_call(&server, &[("grant_type", "password"), ("username", "a"), ("password", "b")]);
+    assert_eq!((s, v["error"].as_str()), (400, Some("unsupported_grant_type")));
+    let res = http().post(server.url("/token")).basic_auth("demo", Some(DEMO_SECRET)).header("content-type", "application/x-www-form-urlencoded").body("grant_type=refresh_token&grant_type=refresh_token").send().unwrap();
+    assert_eq!(res.json::<Value>().unwrap()["error"], "invalid_request");
+    let res = http().get(server.url("/userinfo")).bearer_auth("not-a-token").send().unwrap();
+    assert_eq!(res.status(), 401);
+}
+
+fn forms_require_their_csrf_token(db: Db) {
+    let server = TestServer::start(db);
+    seed(&server, "acme", "ann@example.com", false);
+    let browser = Browser::new();
+    let page = browser.follow(&server.base, browser.get(&authorize_url(&server, "")));
+    let res = browser.post(&server.url("/login/password"), &[("csrf", "forged"), ("email", "ann@example.com"), ("password", PASSWORD)]);
+    assert_eq!(res.status, 403);
+    assert!(res.headers.get_all("set-cookie").iter().all(|c| !c.to_str().unwrap().starts_with("idp_session=")));
+    let res = browser.post(&server.url("/login/password"), &[("email", "ann@example.com"), ("password", PASSWORD)]);
+    assert_eq!(res.status, 403, "missing token");
+    // Another browser (no flow cookie) cannot use this page's token.
+    let other = Browser::new();
+    let res = other.post(&server.url("/login/password"), &[("csrf", &page.csrf()), ("email", "ann@example.com"), ("password", PASSWORD)]);
+    assert_eq!(res.status, 400);
+    // The right token works.
+    let res = browser.post(&server.url("/login/password"), &[("csrf", &page.csrf()), ("email", "ann@example.com"), ("password", PASSWORD)]);
+    assert_eq!(res.status, 303);
+}
+
+fn the_code_step_cannot_be_skipped(db: Db) {
+    let server = TestServer::start(db);
+    seed(&server, "acme", "ann@example.com", true);
+    let browser = Browser::new();
+    let page = browser.follow(&server.base, browser.get(&authorize_url(&server, "")));
+    let res = browser.post(&server.url("/login/password"), &[("csrf", &page.csrf()), ("email", "ann@example.com"), ("password", PASSWORD)]);
+    assert_eq!(res.location.as_deref(), Some("/login"), "on to the MFA step, not to the app");
+    assert!(res.headers.get_all("set-cookie").iter().all(|c| !c.to_str().unwrap().starts_with("idp_session=")), "no session before the code");
+    let enroll = browser.get(&server.url("/login"));
+    assert!(enroll.body.contains("<svg"));
+    // Going back to the app: still no session.
+    let again = browser.get(&authorize_url(&server, "&prompt=none"));
+    assert_eq!(again.location_param("error").as_deref(), Some("login_required"));
+    // A wrong code does not complete the sign-in; posting the password form again does not either.
+    let res = browser.post(&server.url("/login/totp"), &[("csrf", &enroll.csrf()), ("code", "000000")]);
+    assert_eq!(res.status, 401);
+    assert!(res.location.is_none());
+    let res = browser.post(&server.url("/login/password"), &[("csrf", &enroll.csrf()), ("email", "ann@example.com"), ("password", PASSWORD)]);
+    assert_ne!(res.status, 302);
+    assert!(res.headers.get_all("set-cookie").iter().all(|c| !c.to_str().unwrap().starts_with("idp_session=")));
+    let res = browser.post(&server.url("/login/totp"), &[("csrf", &enroll.csrf()), ("code", "12ab56")]);
+    assert_eq!(res.status, 400, "format errors are explained");
+    assert!(res.body.contains("6-digit"));
+}
+
+fn the_idle_window_ends_the_session(db: Db) {
+    let server = TestServer::start_with(db, Options { idle_timeout: "3s", ..Options::default() });
+    seed(&server, "acme", "ann@example.com", false);
+    let browser = Browser::new();
+    let (_, tokens) = exchange(&server, &signed_in_code(&server, &browser));
+    let idle_exp = jwt_claims(tokens["id_token"].as_str().unwrap())["idle_exp"].as_i64().unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(1500));
+    let (s, t2) = refresh(&server, tokens["refresh_token"].as_str().unwrap());
+    assert_eq!(s, 200, "a refresh inside the window succeeds");
+    assert!(jwt_claims(t2["access_token"].as_str().unwrap())["idle_exp"].as_i64().unwrap() > idle_exp, "and moves idle_exp");
+    std::thread::sleep(std::time::Duration::from_secs(5));
+    let (s, v) = refresh(&server, t2["refresh_token"].as_str().unwrap());
+    assert_eq!((s, v["error"].as_str()), (400, Some("invalid_grant")), "after the window: {v}");
+    let page = browser.follow(&server.base, browser.get(&authorize_url(&server, "")));
+    assert!(page.body.contains("autocomplete=\"current-password\""), "authorize asks for the password again");
+}
+
+fn sign_in_answers_alike_for_unknown_email_and_wrong_password(db: Db) {
+    let server = TestServer::start(db);
+    seed(&server, "acme", "ann@example.com", false);
+    let mut answers = Vec::new();
+    for (email, password) in [("ann@example.com", "not the right password"), ("nobody@example.com", PASSWORD)] {
+        let browser = Browser::new();
+        let page = browser.follow(&server.base, browser.get(&authorize_url(&server, "")));
+        let res = browser.post(&server.url("/login/password"), &[("csrf", &page.csrf()), ("email", email), ("password", password)]);
+        let error = res.by_id("form-error").unwrap();
+        answers.push((res.status, error));
+    }
+    assert_eq!(answers[0], answers[1]);
+    assert_eq!(answers[0].0, 401);
+}
+
+fn pages_carry_security_headers(db: Db) {
+    let server = TestServer::start(db);
+    let browser = Browser::new();
+    let page = browser.follow(&server.base, browser.get(&authorize_url(&server, "&login_hint=ann%40example.com")));
+    assert_eq!(page.input("email").as_deref(), Some("ann@example.com"), "login_hint prefills the email");
+    let h = |name: &str| page.headers.get(name).map(|v| v.to_str().unwrap().to_string()).unwrap_or_default();
+    assert!(h("content-security-policy").contains("frame-ancestors 'none'"));
+    assert!(!h("content-security-policy").contains("unsafe-inline"));
+    assert_eq!(h("x-content-type-options"), "nosniff");
+    assert_eq!(h("referrer-policy"), "no-referrer");
+    assert_eq!(h("cache-control"), "no-store");
+    assert!(page.body.contains("autocomplete=\"username\""));
+    let health = http().get(server.url("/healthz")).send().unwrap();
+    assert_eq!(health.status(), 200);
+    let ready = http().get(server.url("/readyz")).send().unwrap();
+    assert_eq!(ready.status(), 200);
+}
+
+on_both_backends!(
+    redirect_uri_must_match_exactly,
+    later_errors_go_back_to_the_app_with_state_and_iss,
+    code_is_single_use_and_replay_revokes_tokens,
+    pkce_verifier_is_checked,
+    refresh_reuse_revokes_the_chain,
+    client_authentication_is_enforced,
+    forms_require_their_csrf_token,
+    the_code_step_cannot_be_skipped,
+    the_idle_window_ends_the_session,
+    sign_in_answers_alike_for_unknown_email_and_wrong_password,
+    pages_carry_security_headers,
+);
