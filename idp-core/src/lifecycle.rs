@@ -97,7 +97,7 @@ impl Idp {
 #[derive(Debug)]
 pub enum ResetRequest {
     /// Send this link to this user.
-    Send { user: User, token: String },
+    Send { user: Box<User>, token: String },
     /// Unknown address, disabled user, or throttled: send nothing.
     Nothing,
 }
@@ -132,6 +132,6 @@ impl Idp {
         let purpose = if user.status == UserStatus::Invited { Purpose::Invite } else { Purpose::Reset };
         let token = self.issue_email_token(&user.id, purpose)?;
         self.audit(&AuditEvent::new(AuditAction::PasswordResetRequested, &Actor::Anonymous).user(&user.account_id, &user.id).ip(ip))?;
-        Ok(ResetRequest::Send { user, token })
+        Ok(ResetRequest::Send { user: Box::new(user), token })
     }
 }

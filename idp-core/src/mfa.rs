@@ -256,7 +256,8 @@ impl Idp {
 
     fn enrollment_view(&self, secret: &[u8], email: &str) -> Result<EnrollmentView, MfaError> {
         let issuer = &self.settings().totp.issuer;
-        let otpauth_uri = totp(secret, issuer, email)?.get_url();
+        // totp-rs omits parameters at their defaults; spell them out so every app reads them alike.
+        let otpauth_uri = format!("{}&algorithm=SHA1&digits={DIGITS}&period={STEP_SECS}", totp(secret, issuer, email)?.get_url());
         Ok(EnrollmentView { qr_svg: qr_svg(&otpauth_uri)?, activation_code: format_activation_code(secret), otpauth_uri })
     }
 

@@ -145,7 +145,11 @@ fn enrollment_links_one_app_and_refuses_a_second(db: &TestDb) {
     assert_eq!(db.idp.begin_enrollment(&u).unwrap().activation_code, first.activation_code);
     assert!(first.otpauth_uri.starts_with("otpauth://totp/"));
     assert!(first.otpauth_uri.contains("ann%40example.com") || first.otpauth_uri.contains("ann@example.com"));
-    assert!(first.otpauth_uri.contains("issuer="));
+    assert!(first.otpauth_uri.contains("issuer=Identity%20Provider"), "{}", first.otpauth_uri);
+    assert!(first.otpauth_uri.starts_with("otpauth://totp/Identity%20Provider:ann%40example.com?secret="), "{}", first.otpauth_uri);
+    for p in ["algorithm=SHA1", "digits=6", "period=30"] {
+        assert!(first.otpauth_uri.contains(p), "{p}");
+    }
     assert!(first.qr_svg.starts_with("<svg"));
     assert_eq!(db.idp.enrollment_state(&u.id).unwrap(), EnrollmentState::Pending);
     // A wrong code does not link.

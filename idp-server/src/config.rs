@@ -591,9 +591,10 @@ public = true
     }
 
     #[test]
-    fn shipped_example_config_is_valid() {
-        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../config/idp.toml");
-        let c = Config::load(path).unwrap();
+    fn shipped_configs_are_valid() {
+        let c = Config::load(concat!(env!("CARGO_MANIFEST_DIR"), "/../config/idp.toml")).unwrap();
         assert!(!c.clients.is_empty());
+        assert_eq!(c.idle_timeout, Duration::from_secs(1800));
+        Config::load(concat!(env!("CARGO_MANIFEST_DIR"), "/../config/container.toml")).unwrap();
     }
 }

@@ -154,7 +154,8 @@ impl Minter<'_> {
             name: has_scope(scope, "profile").then(|| user.display_name.clone()),
             account: has_scope(scope, "profile").then(|| account.slug.clone()),
         };
-        let access_ttl = self.config.access_token_ttl.as_secs() as i64;
+        // An access token never outlives the idle window it was issued in.
+        let access_ttl = (self.config.access_token_ttl.as_secs() as i64).min((idle_exp - self.now).max(1));
         let access_claims = AccessTokenClaims {
             iss: self.config.issuer.clone(),
             sub: user.id.clone(),

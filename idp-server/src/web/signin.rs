@@ -243,6 +243,14 @@ pub async fn submit_totp(req: HttpRequest, state: web::Data<AppState>, body: web
     render_stage(&state, &handle, &flow, Some(&message), status, "").await
 }
 
+/// What the last step produced.
+struct Completed {
+    flow: LoginFlow,
+    session: idp_core::sessions::SsoSession,
+    secret: String,
+    ended: Option<idp_core::sessions::EndedSession>,
+}
+
 /// The last step: consume the flow (once), start the SSO session, and either return to the app
 /// with a code or show the signed-in page.
 async fn complete(req: &HttpRequest, state: &AppState, handle: &str, user: &User, with_otp: bool) -> Result<HttpResponse, AppError> {
@@ -253,10 +261,10 @@ async fn complete(req: &HttpRequest, state: &AppState, handle: &str, user: &User
     let ua = req.headers().get(header::USER_AGENT).and_then(|v| v.to_str().ok()).map(str::to_string);
     let user = user.clone();
     let amr = crate::tokens::amr_for(with_otp);
-    let outcome = blocking(move || -> Result<Result<(LoginFlow, idp_core::sessions::SsoSession, String, Option<idp_core::sessions::EndedSession>), FlowError>, AppError> {
+    let completed = blocking(move || -> Result<Option<Completed>, AppError> {
         let flow = match idp.consume_flow(&handle) {
             Ok(f) => f,
-            Err(FlowError::Expired) => return Ok(Err(FlowError::Expired)),
+            Err(FlowError::Expired) => return Ok(None),
             Err(e) => return Err(e.into()),
         };
         // A new sign-in in this browser replaces the previous session.
@@ -265,13 +273,10 @@ async fn complete(req: &HttpRequest, state: &AppState, handle: &str, user: &User
             ended = idp.end_session(&old.id, &Actor::User(user.id.clone()), ip.as_deref())?;
         }
         let (session, secret) = idp.start_session(&user, &amr, ip.as_deref(), ua.as_deref())?;
-        Ok(Ok((flow, session, secret, ended)))
+        Ok(Some(Completed { flow, session, secret, ended }))
     })
     .await??;
-    let (flow, session, secret, ended) = match outcome {
-        Ok(v) => v,
-        Err(_) => return Err(expired(state)),
-    };
+    let Some(Completed { flow, session, secret, ended }) = completed else { return Err(expired(state)) };
     if let Some(ended) = ended {
         super::logout::notify_backchannel(state, vec![ended]);
     }
