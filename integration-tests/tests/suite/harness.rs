@@ -61,11 +61,15 @@ pub struct Options {
     pub idle_timeout: &'static str,
     pub backchannel_logout_uri: Option<String>,
     pub mail_smtp_port: Option<u16>,
+    /// Extra TOML appended to the config (e.g. more `[[clients]]` with their own ports).
+    pub extra_toml: String,
+    /// Where the master key lives (replicas of one database must share it).
+    pub key_dir: Option<PathBuf>,
 }
 
 impl Default for Options {
     fn default() -> Self {
-        Options { idle_timeout: "30m", backchannel_logout_uri: None, mail_smtp_port: None }
+        Options { idle_timeout: "30m", backchannel_logout_uri: None, mail_smtp_port: None, extra_toml: String::new(), key_dir: None }
     }
 }
 
@@ -112,6 +116,7 @@ pub fn free_listener() -> TcpListener {
 
 pub struct TestServer {
     pub base: String,
+    pub db_url: String,
     pub dir: tempfile::TempDir,
     pub config_path: PathBuf,
     pub rt: Runtime,
@@ -132,7 +137,7 @@ pub fn config_text(base: &str, listen: &str, db_url: &str, dir: &Path, o: &Optio
 listen = "{listen}"
 database_url = "{db_url}"
 product_name = "Petrosoft Cloud"
-key_dir = "{dir}/keys"
+key_dir = "{key_dir}"
 
 [session]
 idle_timeout = "{idle}"
@@ -162,9 +167,9 @@ redirect_uris = ["http://127.0.0.1:8082/callback"]
 post_logout_redirect_uris = ["http://127.0.0.1:8082/"]
 public = true
 "#,
-        dir = dir.display(),
         idle = o.idle_timeout,
-    )
+        key_dir = o.key_dir.clone().unwrap_or_else(|| dir.join("keys")).display(),
+    ) + &o.extra_toml
 }
 
 impl TestServer {
@@ -203,7 +208,7 @@ impl TestServer {
         });
         let handle = rx.recv_timeout(Duration::from_secs(10)).unwrap();
         let rt = Runtime::open(config, false).unwrap();
-        TestServer { base, dir, config_path, rt, handle: Some(handle), thread: Some(thread), _db: None }
+        TestServer { base, db_url: db_url.to_string(), dir, config_path, rt, handle: Some(handle), thread: Some(thread), _db: None }
     }
 
     pub fn url(&self, path: &str) -> String {
