@@ -135,3 +135,17 @@ impl Idp {
             }))
     }
 }
+
+impl Idp {
+    /// `Err(Locked)` while `key` is locked (for throttles kept by the server, e.g. client
+    /// authentication at the token endpoint).
+    pub fn attempts_allowed(&self, key: &str) -> Result<Result<(), Locked>, StoreError> {
+        let mut conn = self.store().conn()?;
+        self.throttle_check(&mut conn, key)
+    }
+
+    /// Counts one failure against `key`, locking it after `free` failures.
+    pub fn attempt_failed(&self, key: &str, free: i32) -> Result<Option<Locked>, StoreError> {
+        self.throttle_fail(key, free)
+    }
+}

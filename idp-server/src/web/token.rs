@@ -29,8 +29,41 @@ fn invalid_grant(description: &str) -> AppError {
     AppError::oauth(StatusCode::BAD_REQUEST, "invalid_grant", description)
 }
 
-/// Who is calling: the client, authenticated as its registration requires.
-fn authenticate_client<'a>(req: &HttpRequest, state: &'a AppState, params: &Params) -> Result<&'a Client, AppError> {
+/// Failed client authentications allowed per client IP before a lockout (secrets are high-entropy,
+/// so this only stops an endless guessing loop from costing us work).
+const CLIENT_AUTH_FREE_FAILURES: i32 = 20;
+
+/// Who is calling: the client, authenticated as its registration requires. Failures are counted
+/// per client IP in the database (shared by replicas); a locked IP is refused before checking.
+async fn authenticate_client(req: &HttpRequest, state: &AppState, params: &Params) -> Result<Client, AppError> {
+    let (client, presented, basic) = identify_client(req, state, params)?;
+    let Some(expected) = client.secret_sha256 else {
+        return if presented.is_none() && client.public { Ok(client) } else { Err(invalid_client(basic)) };
+    };
+    let key = format!("client-auth-ip:{}", state.client_ip(req).unwrap_or_default());
+    let idp = state.idp.clone();
+    let k = key.clone();
+    if blocking(move || idp.attempts_allowed(&k)).await?.map_err(|e| AppError::from(e).into_json())?.is_err() {
+        let mut e = invalid_client(basic);
+        if let AppError::OAuth { description, .. } = &mut e {
+            *description = "too many failed client authentications from this address; try again later".into();
+        }
+        return Err(e);
+    }
+    let ok = presented.is_some_and(|given| {
+        let digest: [u8; 32] = Sha256::digest(given.as_bytes()).into();
+        idp_core::crypto::ct_eq(&digest, &expected)
+    });
+    if ok {
+        return Ok(client);
+    }
+    let idp = state.idp.clone();
+    blocking(move || idp.attempt_failed(&key, CLIENT_AUTH_FREE_FAILURES)).await?.map_err(|e| AppError::from(e).into_json())?;
+    Err(invalid_client(basic))
+}
+
+/// The client the request names and the secret it presents (not yet checked).
+fn identify_client(req: &HttpRequest, state: &AppState, params: &Params) -> Result<(Client, Option<String>, bool), AppError> {
     let basic = match req.headers().get(header::AUTHORIZATION) {
         Some(value) => {
             let value = value.to_str().map_err(|_| invalid_client(true))?;
@@ -57,19 +90,7 @@ fn authenticate_client<'a>(req: &HttpRequest, state: &'a AppState, params: &Para
         None => (params.get("client_id").ok_or_else(|| AppError::invalid_request("client_id is required"))?, params.get("client_secret"), false),
     };
     let client = state.config.client(client_id).ok_or_else(|| invalid_client(used_basic))?;
-    match (&client.secret_sha256, secret) {
-        (Some(expected), Some(given)) => {
-            let digest: [u8; 32] = Sha256::digest(given.as_bytes()).into();
-            if idp_core::crypto::ct_eq(&digest, expected) {
-                Ok(client)
-            } else {
-                Err(invalid_client(used_basic))
-            }
-        }
-        (Some(_), None) => Err(invalid_client(used_basic)),
-        (None, None) if client.public => Ok(client),
-        (None, _) => Err(invalid_client(used_basic)),
-    }
+    Ok((client.clone(), secret.map(str::to_string), used_basic))
 }
 
 pub async fn token(req: HttpRequest, state: web::Data<AppState>, body: web::Bytes) -> Result<HttpResponse, AppError> {
@@ -78,7 +99,7 @@ pub async fn token(req: HttpRequest, state: web::Data<AppState>, body: web::Byte
         return Err(AppError::invalid_request("the body must be application/x-www-form-urlencoded"));
     }
     let params = Params::parse(&body).map_err(|e| AppError::invalid_request(e.to_string()))?;
-    let client = authenticate_client(&req, &state, &params)?.clone();
+    let client = authenticate_client(&req, &state, &params).await?;
     let grant_type = params.get("grant_type").ok_or_else(|| AppError::invalid_request("grant_type is required"))?;
     let idp = state.idp.clone();
     let issued: Result<Issued, GrantError> = match grant_type {
