@@ -418,3 +418,37 @@ fn invitation_and_reset_links(db: &TestDb) {
 }
 
 crate::on_both_backends!(invitation_and_reset_links);
+
+/// Unknown email and wrong password cost the same: one argon2id verification at the configured
+/// (default, OWASP) cost. Samples are interleaved so machine noise hits both alike; medians must
+/// agree within 10%.
+#[test]
+fn unknown_email_and_wrong_password_take_the_same_time() {
+    let db = TestDb::sqlite();
+    let idp = db.reopen(Settings::default());
+    idp.create_account("acme", "Acme", &op()).unwrap();
+    const N: usize = 31;
+    // A user per sample, so no lockout kicks in (5 failures per email).
+    let users: Vec<String> = (0..N)
+        .map(|i| {
+            let email = format!("user{i}@example.com");
+            idp.create_user("acme", NewUser { email: &email, password: Some(PW), ..Default::default() }, &op()).unwrap();
+            email
+        })
+        .collect();
+    let mut wrong = Vec::new();
+    let mut unknown = Vec::new();
+    for (i, email) in users.iter().enumerate() {
+        let t = std::time::Instant::now();
+        assert!(idp.authenticate_password(email, "not the right password", None).is_err());
+        wrong.push(t.elapsed());
+        let t = std::time::Instant::now();
+        assert!(idp.authenticate_password(&format!("ghost{i}@example.com"), PW, None).is_err());
+        unknown.push(t.elapsed());
+    }
+    wrong.sort();
+    unknown.sort();
+    let (w, u) = (wrong[N / 2].as_secs_f64(), unknown[N / 2].as_secs_f64());
+    let ratio = w.max(u) / w.min(u);
+    assert!(ratio < 1.10, "median wrong password {w:.4}s vs unknown email {u:.4}s (ratio {ratio:.3})");
+}
