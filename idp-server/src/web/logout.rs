@@ -34,7 +34,9 @@ pub fn notify_backchannel(state: &AppState, ended: Vec<EndedSession>) {
 }
 
 async fn end_session(req: &HttpRequest, state: &AppState, raw: &[u8]) -> Result<HttpResponse, AppError> {
-    let params = Params::parse(raw).map_err(|e| AppError::page(StatusCode::BAD_REQUEST, "Invalid request", &e.to_string()).with_product(&state.config.product_name))?;
+    // Logging out must always be possible: malformed parameters are ignored (and so can never
+    // lead to a redirect), the user still gets the confirmation or signed-out page.
+    let params = Params::parse(raw).unwrap_or_default();
     let keys = state.keyring()?;
     let hint = params.get("id_token_hint").and_then(|t| verify_id_token_hint(t, &keys, &state.config.issuer).ok());
     let client_id = match (params.get("client_id"), &hint) {
