@@ -424,6 +424,31 @@ mod tests {
         assert_eq!(matching_step(&secret, &prev, now, 0).unwrap(), None);
     }
 
+    proptest::proptest! {
+        /// Any 6-digit code, however spaces and dashes are sprinkled into it, reads as itself.
+        #[test]
+        fn separators_never_change_a_code(digits in "[0-9]{6}", seps in proptest::collection::vec("[ -]{0,2}", 7)) {
+            let mut typed = String::new();
+            for (i, d) in digits.chars().enumerate() {
+                typed.push_str(&seps[i]);
+                typed.push(d);
+            }
+            typed.push_str(&seps[6]);
+            proptest::prop_assert_eq!(normalise_code(&typed).unwrap(), digits);
+        }
+
+        /// Whatever is typed, an accepted code is exactly 6 ASCII digits taken from the input.
+        #[test]
+        fn accepted_codes_are_six_digits_of_the_input(input in "\\PC{0,12}") {
+            if let Ok(code) = normalise_code(&input) {
+                proptest::prop_assert_eq!(code.len(), 6);
+                proptest::prop_assert!(code.bytes().all(|b| b.is_ascii_digit()));
+                let kept: String = input.chars().filter(|c| !matches!(c, ' ' | '-' | '\u{a0}' | '\t')).collect();
+                proptest::prop_assert_eq!(kept, code);
+            }
+        }
+    }
+
     #[test]
     fn qr_is_inline_svg() {
         let svg = qr_svg("otpauth://totp/X:a%40b.c?secret=AAAA").unwrap();

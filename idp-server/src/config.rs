@@ -590,6 +590,36 @@ public = true
         assert!(check_redirect_uri("/cb").is_err());
     }
 
+    fn client_with(uri: &str) -> Client {
+        Client {
+            client_id: "app".into(),
+            name: "App".into(),
+            redirect_uris: vec![uri.to_string()],
+            post_logout_redirect_uris: vec![uri.to_string()],
+            backchannel_logout_uri: None,
+            public: true,
+            secret_sha256: None,
+            id_token_alg: crate::keys::SigningAlg::Rs256,
+        }
+    }
+
+    proptest::proptest! {
+        /// Redirect URIs match exactly: any other string, however close, is refused.
+        #[test]
+        fn only_the_exact_registered_uri_matches(path in "[a-z/]{0,12}", other in "\\PC{0,40}") {
+            let registered = format!("https://app.example/{path}");
+            let client = client_with(&registered);
+            proptest::prop_assert!(client.has_redirect_uri(&registered));
+            proptest::prop_assert_eq!(client.has_redirect_uri(&other), other == registered);
+            for variant in [format!("{registered}/"), format!("{registered}?x=1"), format!("{registered}#f"),
+                registered.to_uppercase(), registered.replacen("https://", "https://user@", 1),
+                registered.replacen("app.example", "app.example.", 1), registered.replacen("https", "http", 1)] {
+                proptest::prop_assert_eq!(client.has_redirect_uri(&variant), variant == registered);
+                proptest::prop_assert_eq!(client.has_post_logout_uri(&variant), variant == registered);
+            }
+        }
+    }
+
     #[test]
     fn shipped_configs_are_valid() {
         let c = Config::load(concat!(env!("CARGO_MANIFEST_DIR"), "/../config/idp.toml")).unwrap();
