@@ -1,6 +1,11 @@
 //! The integration suite: one binary (linking is the slow part on small machines), real servers
 //! over HTTP, real databases (SQLite always, PostgreSQL when IDP_TEST_POSTGRES_URL is set).
 
+mod authenticator;
 mod harness;
+mod hostile;
 mod oidc;
+mod process;
 mod protections;
+mod replicas;
+mod resilience;
