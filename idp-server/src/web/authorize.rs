@@ -67,18 +67,39 @@ fn redirect_error(state: &AppState, redirect_uri: &str, app_state: Option<&str>,
     Ok(found(redirect_with(redirect_uri, &state.config.issuer, &params)?))
 }
 
-async fn authorize(req: &HttpRequest, state: &AppState, raw: &[u8]) -> Result<HttpResponse, AppError> {
-    let params = Params::parse(raw).map_err(|e| error_page(state, &format!("The request is malformed: {e}.")))?;
+/// A request whose client and redirect URI are known good, and what it asks for.
+#[derive(Debug, Clone)]
+pub struct ValidRequest {
+    pub pending: PendingAuthorization,
+    pub prompt_none: bool,
+    pub force_login: bool,
+    pub max_age: Option<i64>,
+}
+
+/// Why a request is refused. `Page`: shown to the user, never redirected (unknown client or
+/// redirect URI, malformed request). `Redirect`: sent back to the validated redirect URI.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Refusal {
+    Page(String),
+    Redirect { redirect_uri: String, state: Option<String>, error: &'static str, description: String },
+}
+
+/// Validates an authorization request (OIDC Core 3.1.2.1-2, RFC 6749 4.1.1, RFC 7636 4.3).
+/// Pure: no I/O, so it is unit-tested and fuzzed directly.
+pub fn validate_request(config: &crate::config::Config, raw: &[u8]) -> Result<ValidRequest, Refusal> {
+    let params = Params::parse(raw).map_err(|e| Refusal::Page(format!("The request is malformed: {e}.")))?;
 
     // 1. Client and redirect URI, before anything else.
-    let client_id = params.get("client_id").ok_or_else(|| error_page(state, "The request does not name an application (client_id is missing)."))?;
-    let client = state.config.client(client_id).ok_or_else(|| error_page(state, "The application is not registered with this sign-in service."))?;
-    let redirect_uri = params.get("redirect_uri").ok_or_else(|| error_page(state, "The request has no redirect_uri."))?;
+    let client_id = params.get("client_id").ok_or_else(|| Refusal::Page("The request does not name an application (client_id is missing).".into()))?;
+    let client = config.client(client_id).ok_or_else(|| Refusal::Page("The application is not registered with this sign-in service.".into()))?;
+    let redirect_uri = params.get("redirect_uri").ok_or_else(|| Refusal::Page("The request has no redirect_uri.".into()))?;
     if !client.has_redirect_uri(redirect_uri) {
-        return Err(error_page(state, "The redirect_uri is not registered for this application."));
+        return Err(Refusal::Page("The redirect_uri is not registered for this application.".into()));
     }
     let app_state = params.get("state");
-    let fail = |error: &str, description: &str| redirect_error(state, redirect_uri, app_state, error, description);
+    let fail = |error: &'static str, description: &str| {
+        Err(Refusal::Redirect { redirect_uri: redirect_uri.to_string(), state: app_state.map(str::to_string), error, description: description.to_string() })
+    };
 
     // 2. The rest of the request; errors go back to the app.
     for (p, e) in [("request", "request_not_supported"), ("request_uri", "request_uri_not_supported"), ("registration", "registration_not_supported")] {
@@ -141,14 +162,29 @@ async fn authorize(req: &HttpRequest, state: &AppState, raw: &[u8]) -> Result<Ht
     }
     let login_hint = params.get("login_hint").filter(|h| h.len() <= 254 && !h.chars().any(char::is_control));
 
-    let pending = PendingAuthorization {
-        client_id: client.client_id.clone(),
-        redirect_uri: redirect_uri.to_string(),
-        scope,
-        state: app_state.map(str::to_string),
-        nonce: nonce.map(str::to_string),
-        code_challenge: code_challenge.map(str::to_string),
-        login_hint: login_hint.map(str::to_string),
+    Ok(ValidRequest {
+        pending: PendingAuthorization {
+            client_id: client.client_id.clone(),
+            redirect_uri: redirect_uri.to_string(),
+            scope,
+            state: app_state.map(str::to_string),
+            nonce: nonce.map(str::to_string),
+            code_challenge: code_challenge.map(str::to_string),
+            login_hint: login_hint.map(str::to_string),
+        },
+        prompt_none,
+        force_login,
+        max_age,
+    })
+}
+
+async fn authorize(req: &HttpRequest, state: &AppState, raw: &[u8]) -> Result<HttpResponse, AppError> {
+    let ValidRequest { pending, prompt_none, force_login, max_age } = match validate_request(&state.config, raw) {
+        Ok(v) => v,
+        Err(Refusal::Page(message)) => return Err(error_page(state, &message)),
+        Err(Refusal::Redirect { redirect_uri, state: app_state, error, description }) => {
+            return redirect_error(state, &redirect_uri, app_state.as_deref(), error, &description);
+        }
     };
 
     // 3. An existing session that still satisfies the request: reuse it (this is activity).
@@ -181,7 +217,7 @@ async fn authorize(req: &HttpRequest, state: &AppState, raw: &[u8]) -> Result<Ht
         }
     }
     if prompt_none {
-        return fail("login_required", "the user is not signed in");
+        return redirect_error(state, &pending.redirect_uri, pending.state.as_deref(), "login_required", "the user is not signed in");
     }
 
     // 4. Sign in first.
