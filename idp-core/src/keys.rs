@@ -70,3 +70,61 @@ impl Idp {
         Ok(diesel::delete(sk::table.filter(sk::retired_at.lt(cutoff))).execute(&mut conn)?)
     }
 }
+
+/// Associated data binding a sealed private key to its kid.
+pub fn signing_key_aad(kid: &str) -> String {
+    format!("signing-key:{kid}")
+}
+
+/// What a master-key rotation re-encrypted.
+#[derive(Debug, Clone, Copy, Default, serde::Serialize)]
+pub struct Resealed {
+    pub totp_secrets: usize,
+    pub signing_keys: usize,
+}
+
+impl Idp {
+    /// Re-encrypts every sealed secret (TOTP secrets, private signing keys) with the current
+    /// master key. Run after starting with a new `IDP_MASTER_KEY` and the old one in
+    /// `IDP_MASTER_KEY_PREVIOUS`; afterwards the old key is no longer needed. Each row is
+    /// replaced only if it still holds what was read, so a concurrent change is never lost.
+    pub fn reseal_secrets(&self, actor: &Actor) -> Result<Resealed, crate::mfa::MfaError> {
+        use crate::store::schema::totp_credentials as tc;
+        let mut report = Resealed::default();
+        let rows: Vec<(String, String)> = {
+            let mut conn = self.store().conn()?;
+            tc::table.select((tc::user_id, tc::secret_sealed)).load(&mut conn).map_err(StoreError::from)?
+        };
+        for (user_id, sealed) in rows {
+            if self.secrets().is_current(&sealed) {
+                continue;
+            }
+            let aad = format!("totp:{user_id}");
+            let plain = self.secrets().open(&sealed, &aad)?;
+            let fresh = self.secrets().seal(&plain, &aad)?;
+            let mut conn = self.store().conn()?;
+            report.totp_secrets += diesel::update(tc::table.find(&user_id).filter(tc::secret_sealed.eq(&sealed)))
+                .set(tc::secret_sealed.eq(&fresh))
+                .execute(&mut conn)
+                .map_err(StoreError::from)?;
+        }
+        for key in self.signing_keys()? {
+            if self.secrets().is_current(&key.private_sealed) {
+                continue;
+            }
+            let aad = signing_key_aad(&key.kid);
+            let plain = self.secrets().open(&key.private_sealed, &aad)?;
+            let fresh = self.secrets().seal(&plain, &aad)?;
+            let mut conn = self.store().conn()?;
+            report.signing_keys += diesel::update(sk::table.find(&key.kid).filter(sk::private_sealed.eq(&key.private_sealed)))
+                .set(sk::private_sealed.eq(&fresh))
+                .execute(&mut conn)
+                .map_err(StoreError::from)?;
+        }
+        self.audit(
+            &AuditEvent::new(AuditAction::MasterKeyRotated, actor)
+                .detail(format!("totp={} signing_keys={}", report.totp_secrets, report.signing_keys)),
+        )?;
+        Ok(report)
+    }
+}

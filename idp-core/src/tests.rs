@@ -452,3 +452,25 @@ fn unknown_email_and_wrong_password_take_the_same_time() {
     let ratio = w.max(u) / w.min(u);
     assert!(ratio < 1.10, "median wrong password {w:.4}s vs unknown email {u:.4}s (ratio {ratio:.3})");
 }
+
+fn master_key_rotation_reseals_everything(db: &TestDb) {
+    let u = user(db, "acme", "ann@example.com");
+    db.idp.set_mfa_policy("acme", MfaPolicy::Required, &op()).unwrap();
+    let secret = enroll(db, &u);
+    // A second Idp with a new primary key and the old one for reading.
+    let store = crate::Store::open(&db.url, crate::PoolOptions::default()).unwrap();
+    let rotated = crate::Idp::new(store, crate::SecretBox::new(&[6u8; 32], &[[5u8; 32]]), cheap_settings(), db.clock.clone()).unwrap();
+    let report = rotated.reseal_secrets(&op()).unwrap();
+    assert_eq!(report.totp_secrets, 1);
+    assert_eq!(rotated.reseal_secrets(&op()).unwrap().totp_secrets, 0, "idempotent");
+    // The new key alone now opens everything: codes still verify.
+    let store = crate::Store::open(&db.url, crate::PoolOptions::default()).unwrap();
+    let only_new = crate::Idp::new(store, crate::SecretBox::new(&[6u8; 32], &[]), cheap_settings(), db.clock.clone()).unwrap();
+    db.clock.advance(30);
+    only_new.verify_totp(&u, &oathtool(&secret, only_new.now()), None).unwrap();
+    // And the old key alone no longer does.
+    db.clock.advance(30);
+    assert!(matches!(db.idp.verify_totp(&u, &oathtool(&secret, db.idp.now()), None), Err(MfaError::Crypto(_))));
+}
+
+crate::on_both_backends!(master_key_rotation_reseals_everything);

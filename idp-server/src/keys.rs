@@ -131,7 +131,7 @@ pub fn generate(alg: SigningAlg, secrets: &SecretBox, now: i64) -> Result<Stored
     let encoding = encoding_key(alg, &pkcs8).map_err(|reason| KeyError::Broken { kid: kid.clone(), reason })?;
     let jwk = public_jwk(&encoding, alg, &kid).map_err(|reason| KeyError::Broken { kid: kid.clone(), reason })?;
     let public_jwk = serde_json::to_string(&jwk).map_err(|e| KeyError::Broken { kid: kid.clone(), reason: e.to_string() })?;
-    let private_sealed = secrets.seal(&pkcs8, &format!("signing-key:{kid}"))?;
+    let private_sealed = secrets.seal(&pkcs8, &idp_core::keys::signing_key_aad(&kid))?;
     Ok(StoredKey { kid, alg: alg.as_str().into(), private_sealed, public_jwk, created_at: now, retired_at: None })
 }
 
@@ -211,7 +211,7 @@ impl Keyring {
             verifying.insert(k.kid.clone(), (alg, decoding));
             jwks.keys.push(jwk);
             if k.retired_at.is_none() && !signing.contains_key(&alg) {
-                let pkcs8 = idp.secrets().open(&k.private_sealed, &format!("signing-key:{}", k.kid))?;
+                let pkcs8 = idp.secrets().open(&k.private_sealed, &idp_core::keys::signing_key_aad(&k.kid))?;
                 signing.insert(alg, (k.kid.clone(), encoding_key(alg, &pkcs8).map_err(broken)?));
             }
         }
