@@ -65,11 +65,13 @@ pub struct Options {
     pub extra_toml: String,
     /// Where the master key lives (replicas of one database must share it).
     pub key_dir: Option<PathBuf>,
+    /// The issuer, when it is not this server's own URL (replicas behind one name share it).
+    pub issuer: Option<String>,
 }
 
 impl Default for Options {
     fn default() -> Self {
-        Options { idle_timeout: "30m", backchannel_logout_uri: None, mail_smtp_port: None, extra_toml: String::new(), key_dir: None }
+        Options { idle_timeout: "30m", backchannel_logout_uri: None, mail_smtp_port: None, extra_toml: String::new(), key_dir: None, issuer: None }
     }
 }
 
@@ -133,7 +135,7 @@ pub fn config_text(base: &str, listen: &str, db_url: &str, dir: &Path, o: &Optio
     };
     let secret_hash = hex::encode(<sha2::Sha256 as sha2::Digest>::digest(DEMO_SECRET.as_bytes()));
     format!(
-        r#"issuer = "{base}"
+        r#"issuer = "{issuer}"
 listen = "{listen}"
 database_url = "{db_url}"
 product_name = "Petrosoft Cloud"
@@ -168,6 +170,7 @@ post_logout_redirect_uris = ["http://127.0.0.1:8082/"]
 public = true
 "#,
         idle = o.idle_timeout,
+        issuer = o.issuer.as_deref().unwrap_or(base),
         key_dir = o.key_dir.clone().unwrap_or_else(|| dir.join("keys")).display(),
     ) + &o.extra_toml
 }

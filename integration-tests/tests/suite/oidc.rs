@@ -294,3 +294,36 @@ fn public_client_with_pkce(db: Db) {
 }
 
 on_both_backends!(flow_without_mfa, flow_with_mfa, discovery_and_jwks_are_complete, public_client_with_pkce);
+
+fn tokens_of_a_retired_key_verify_until_they_expire(db: Db) {
+    let server = TestServer::start(db);
+    seed(&server, "acme", "ann@example.com", false);
+    let client = demo_client(&server);
+    let (url, _, _) = client.authorize_url(CoreAuthenticationFlow::AuthorizationCode, CsrfToken::new_random, Nonce::new_random).url();
+    let signed = sign_in(&server, &Browser::new(), url.as_str(), "ann@example.com", SecondFactor::None, None);
+    let token = client.exchange_code(AuthorizationCode::new(signed.callback.location_param("code").unwrap())).unwrap().request(&http()).unwrap();
+    let old_kid = jsonwebtoken::decode_header(token.access_token().secret()).unwrap().kid.unwrap();
+    let new_kids = idp_server::keys::rotate(&server.rt.idp, &op()).unwrap();
+    // A replica started after the rotation signs with the new key and still publishes the old.
+    let replica = TestServer::start_on(tempfile::tempdir().unwrap(), &server.db_url, Options { key_dir: Some(server.dir.path().join("keys")), issuer: Some(server.base.clone()), ..Options::default() });
+    let jwks: Value = http().get(replica.url("/jwks")).send().unwrap().json().unwrap();
+    let kids: Vec<&str> = jwks["keys"].as_array().unwrap().iter().map(|k| k["kid"].as_str().unwrap()).collect();
+    assert!(kids.contains(&old_kid.as_str()), "retired key still published: {kids:?}");
+    for k in &new_kids {
+        assert!(kids.contains(&k.as_str()));
+    }
+    let res = http().get(replica.url("/userinfo")).bearer_auth(token.access_token().secret()).send().unwrap();
+    assert_eq!(res.status(), 200, "a token signed by the retired key still verifies");
+    let refreshed: Value = http()
+        .post(replica.url("/token"))
+        .basic_auth("demo", Some(DEMO_SECRET))
+        .form(&[("grant_type", "refresh_token"), ("refresh_token", token.refresh_token().unwrap().secret())])
+        .send()
+        .unwrap()
+        .json()
+        .unwrap();
+    let kid = jsonwebtoken::decode_header(refreshed["id_token"].as_str().unwrap()).unwrap().kid.unwrap();
+    assert!(new_kids.contains(&kid), "new tokens are signed with the new key");
+}
+
+on_both_backends!(tokens_of_a_retired_key_verify_until_they_expire);

@@ -31,7 +31,8 @@ fn pair(options: Options) -> Option<(TestServer, TestServer, tempfile::TempDir)>
     let keys = tempfile::tempdir().unwrap();
     let options = Options { key_dir: Some(keys.path().join("keys")), ..options };
     let a = TestServer::start_with(Db::Postgres, options.clone());
-    let b = TestServer::start_on(tempfile::tempdir().unwrap(), &a.db_url, options);
+    // Behind one load balancer both answer for the same issuer.
+    let b = TestServer::start_on(tempfile::tempdir().unwrap(), &a.db_url, Options { issuer: Some(a.base.clone()), ..options });
     Some((a, b, keys))
 }
 
