@@ -7,6 +7,7 @@ pub mod cli;
 pub mod config;
 pub mod keys;
 pub mod mail;
+pub mod metrics;
 pub mod tokens;
 pub mod web;
 
@@ -50,5 +51,6 @@ pub fn app_state(rt: &Runtime) -> Result<web::AppState, String> {
         config: rt.config.clone(),
         keys: Arc::new(RwLock::new(Arc::new(keyring))),
         mailer: Arc::new(mailer),
+        metrics: Arc::new(metrics::Metrics::new()),
     })
 }

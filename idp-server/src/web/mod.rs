@@ -35,6 +35,7 @@ pub struct AppState {
     pub keys: SharedKeyring,
     pub discovery: Arc<Vec<u8>>,
     pub mailer: Arc<crate::mail::Mailer>,
+    pub metrics: Arc<crate::metrics::Metrics>,
 }
 
 impl AppState {
@@ -182,14 +183,29 @@ async fn not_found(state: web::Data<AppState>) -> Result<HttpResponse, AppError>
     .with_product(&state.config.product_name))
 }
 
-/// Request log without query strings (they may hold `id_token_hint`) or bodies.
+/// Request log without query strings (they may hold `id_token_hint`) or bodies, and the
+/// request metrics.
 async fn access_log(req: ServiceRequest, next: Next<impl MessageBody>) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
     let start = Instant::now();
     let method = req.method().to_string();
     let path = req.path().to_string();
+    let route = req.match_pattern().unwrap_or_else(|| "unmatched".to_string());
+    let metrics = req.app_data::<web::Data<AppState>>().map(|s| s.metrics.clone());
     let res = next.call(req).await?;
-    tracing::info!(%method, %path, status = res.status().as_u16(), ms = start.elapsed().as_millis() as u64, "request");
+    let elapsed = start.elapsed();
+    let status = res.status().as_u16();
+    if let Some(m) = metrics {
+        m.observe_request(&method, &route, status, elapsed.as_secs_f64());
+    }
+    tracing::info!(%method, %path, status, ms = elapsed.as_millis() as u64, "request");
     Ok(res)
+}
+
+async fn metrics(state: web::Data<AppState>) -> HttpResponse {
+    HttpResponse::Ok()
+        .content_type("application/openmetrics-text; version=1.0.0; charset=utf-8")
+        .insert_header((header::CACHE_CONTROL, "no-store"))
+        .body(state.metrics.render())
 }
 
 const CSP: &str = "default-src 'none'; style-src 'self'; img-src 'self' data:; base-uri 'none'; frame-ancestors 'none'";
@@ -210,6 +226,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .route("/", web::get().to(signin::home))
         .route("/healthz", web::get().to(healthz))
         .route("/readyz", web::get().to(readyz))
+        .route("/metrics", web::get().to(metrics))
         .route("/static/style.css", web::get().to(stylesheet));
     lifecycle::configure(cfg);
 }

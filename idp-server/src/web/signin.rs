@@ -167,16 +167,23 @@ pub async fn submit_password(req: HttpRequest, state: web::Data<AppState>, body:
     })
     .await??;
     let (user, step) = match result {
-        Ok(v) => v,
+        Ok(v) => {
+            state.metrics.signin("password_ok");
+            v
+        }
         Err(AuthError::InvalidCredentials) => {
+            state.metrics.signin("invalid_credentials");
             return render_stage(&state, &handle, &flow, Some("The email or password is not correct."), StatusCode::UNAUTHORIZED, &email).await;
         }
         Err(AuthError::Locked(l)) => {
+            state.metrics.signin("locked");
+            state.metrics.lockout("password");
             let minutes = ((l.until - state.idp.now()) as f64 / 60.0).ceil().max(1.0) as i64;
             let msg = format!("Too many failed attempts. Try again in {minutes} minute{}.", if minutes == 1 { "" } else { "s" });
             return render_stage(&state, &handle, &flow, Some(&msg), StatusCode::TOO_MANY_REQUESTS, &email).await;
         }
         Err(AuthError::Disabled) => {
+            state.metrics.signin("disabled");
             return render_stage(&state, &handle, &flow, Some("This user is disabled. Contact your administrator."), StatusCode::FORBIDDEN, &email).await;
         }
         Err(e) => return Err(e.into()),
@@ -217,10 +224,21 @@ pub async fn submit_totp(req: HttpRequest, state: web::Data<AppState>, body: web
     })
     .await??;
     let (status, message) = match result {
-        Ok(()) => return complete(&req, &state, &handle, &user, true).await,
-        Err(MfaError::InvalidFormat) => (StatusCode::BAD_REQUEST, MfaError::InvalidFormat.to_string()),
-        Err(e @ (MfaError::InvalidCode | MfaError::CodeReplayed)) => (StatusCode::UNAUTHORIZED, e.to_string()),
+        Ok(()) => {
+            state.metrics.mfa(if stage == FlowStage::MfaEnroll { "enrolled" } else { "verified" });
+            return complete(&req, &state, &handle, &user, true).await;
+        }
+        Err(MfaError::InvalidFormat) => {
+            state.metrics.mfa("invalid_format");
+            (StatusCode::BAD_REQUEST, MfaError::InvalidFormat.to_string())
+        }
+        Err(e @ (MfaError::InvalidCode | MfaError::CodeReplayed)) => {
+            state.metrics.mfa(if matches!(e, MfaError::CodeReplayed) { "replayed" } else { "invalid" });
+            (StatusCode::UNAUTHORIZED, e.to_string())
+        }
         Err(MfaError::Locked(l)) => {
+            state.metrics.mfa("locked");
+            state.metrics.lockout("totp");
             let minutes = ((l.until - state.idp.now()) as f64 / 60.0).ceil().max(1.0) as i64;
             (StatusCode::TOO_MANY_REQUESTS, format!("Too many wrong codes. Try again in {minutes} minute{}.", if minutes == 1 { "" } else { "s" }))
         }

@@ -254,7 +254,23 @@ fn pages_carry_security_headers(db: Db) {
     assert_eq!(ready.status(), 200);
 }
 
+fn metrics_count_requests_and_outcomes(db: Db) {
+    let server = TestServer::start(db);
+    seed(&server, "acme", "ann@example.com", false);
+    let browser = Browser::new();
+    signed_in_code(&server, &browser);
+    let res = http().get(server.url("/metrics")).send().unwrap();
+    assert_eq!(res.status(), 200);
+    assert!(res.headers()["content-type"].to_str().unwrap().starts_with("application/openmetrics-text"));
+    let text = res.text().unwrap();
+    assert!(text.contains(r#"idp_signins_total{outcome="password_ok"} 1"#), "{text}");
+    assert!(text.contains(r#"idp_http_requests_total{method="GET",route="/authorize",status="303"}"#), "{text}");
+    assert!(text.contains("idp_http_request_duration_seconds_bucket"), "{text}");
+    assert!(!text.contains("ann@example.com"), "no personal data in metrics");
+}
+
 on_both_backends!(
+    metrics_count_requests_and_outcomes,
     redirect_uri_must_match_exactly,
     later_errors_go_back_to_the_app_with_state_and_iss,
     code_is_single_use_and_replay_revokes_tokens,

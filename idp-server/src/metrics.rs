@@ -1,0 +1,83 @@
+//! Prometheus metrics (`GET /metrics`, OpenMetrics text): requests by route and status, latency
+//! histograms, sign-in and MFA outcomes, lockouts. Routes are the matched patterns, never raw
+//! paths, so the label set stays small.
+
+use prometheus_client::encoding::{text::encode, EncodeLabelSet};
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::histogram::{exponential_buckets, Histogram};
+use prometheus_client::registry::Registry;
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct RequestLabels {
+    pub method: String,
+    pub route: String,
+    pub status: u16,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct RouteLabels {
+    pub route: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct OutcomeLabels {
+    pub outcome: &'static str,
+}
+
+pub struct Metrics {
+    registry: Registry,
+    requests: Family<RequestLabels, Counter>,
+    latency: Family<RouteLabels, Histogram>,
+    signins: Family<OutcomeLabels, Counter>,
+    mfa: Family<OutcomeLabels, Counter>,
+    lockouts: Family<OutcomeLabels, Counter>,
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Metrics {
+    pub fn new() -> Self {
+        let mut registry = Registry::with_prefix("idp");
+        let requests = Family::<RequestLabels, Counter>::default();
+        let latency = Family::<RouteLabels, Histogram>::new_with_constructor(|| Histogram::new(exponential_buckets(0.0005, 2.0, 16)));
+        let signins = Family::<OutcomeLabels, Counter>::default();
+        let mfa = Family::<OutcomeLabels, Counter>::default();
+        let lockouts = Family::<OutcomeLabels, Counter>::default();
+        registry.register("http_requests", "HTTP requests by method, route and status", requests.clone());
+        registry.register("http_request_duration_seconds", "HTTP request latency by route", latency.clone());
+        registry.register("signins", "Password sign-in outcomes", signins.clone());
+        registry.register("mfa_codes", "TOTP code outcomes (enrollment and sign-in)", mfa.clone());
+        registry.register("lockouts", "Lockouts started, by what was locked", lockouts.clone());
+        Metrics { registry, requests, latency, signins, mfa, lockouts }
+    }
+
+    pub fn observe_request(&self, method: &str, route: &str, status: u16, seconds: f64) {
+        self.requests.get_or_create(&RequestLabels { method: method.to_string(), route: route.to_string(), status }).inc();
+        self.latency.get_or_create(&RouteLabels { route: route.to_string() }).observe(seconds);
+    }
+
+    pub fn signin(&self, outcome: &'static str) {
+        self.signins.get_or_create(&OutcomeLabels { outcome }).inc();
+    }
+
+    pub fn mfa(&self, outcome: &'static str) {
+        self.mfa.get_or_create(&OutcomeLabels { outcome }).inc();
+    }
+
+    pub fn lockout(&self, what: &'static str) {
+        self.lockouts.get_or_create(&OutcomeLabels { outcome: what }).inc();
+    }
+
+    pub fn render(&self) -> String {
+        let mut out = String::new();
+        if encode(&mut out, &self.registry).is_err() {
+            out.clear();
+        }
+        out
+    }
+}
