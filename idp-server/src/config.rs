@@ -626,5 +626,10 @@ public = true
         assert!(!c.clients.is_empty());
         assert_eq!(c.idle_timeout, Duration::from_secs(1800));
         Config::load(concat!(env!("CARGO_MANIFEST_DIR"), "/../config/container.toml")).unwrap();
+        // deploy/idp.toml reads its client secret from the environment.
+        let text = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../deploy/idp.toml")).unwrap();
+        let err = Config::parse("deploy/idp.toml", &text).unwrap_err().to_string();
+        assert!(err.contains("DEMO_CLIENT_SECRET"), "{err}");
+        Config::parse("deploy/idp.toml", &text.replace("secret_env = \"DEMO_CLIENT_SECRET\"", "public = true")).unwrap();
     }
 }
