@@ -37,12 +37,21 @@ pub(crate) fn from_row(row: AccountRow) -> Result<Account, StoreError> {
     let (id, slug, name, policy, created_at, updated_at) = row;
     let mfa_policy = MfaPolicy::parse(&policy)
         .ok_or_else(|| StoreError::Corrupt(format!("account {slug}: mfa_policy {policy:?}")))?;
-    Ok(Account { id, slug, name, mfa_policy, created_at, updated_at })
+    Ok(Account {
+        id,
+        slug,
+        name,
+        mfa_policy,
+        created_at,
+        updated_at,
+    })
 }
 
 fn validate_slug(slug: &str) -> Result<(), AccountError> {
     let ok = (2..=63).contains(&slug.len())
-        && slug.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+        && slug
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
         && !slug.starts_with('-')
         && !slug.ends_with('-');
     if ok {
@@ -80,7 +89,12 @@ pub enum Change {
 }
 
 impl Idp {
-    pub fn create_account(&self, slug: &str, name: &str, actor: &Actor) -> Result<Account, AccountError> {
+    pub fn create_account(
+        &self,
+        slug: &str,
+        name: &str,
+        actor: &Actor,
+    ) -> Result<Account, AccountError> {
         let slug = slug.trim().to_string();
         validate_slug(&slug)?;
         let name = validate_display_name(name).map_err(AccountError::InvalidName)?;
@@ -110,7 +124,9 @@ impl Idp {
             audit::record(
                 conn,
                 now,
-                &AuditEvent::new(AuditAction::AccountCreated, actor).account(&account.id).detail(&account.slug),
+                &AuditEvent::new(AuditAction::AccountCreated, actor)
+                    .account(&account.id)
+                    .detail(&account.slug),
             )?;
             Ok::<_, StoreError>(())
         });
@@ -149,7 +165,12 @@ impl Idp {
 
     /// Turns MFA on or off for every user of the account. Turning it off keeps each user's linked
     /// app, so turning it on again does not force anyone to scan a new QR code.
-    pub fn set_mfa_policy(&self, slug: &str, policy: MfaPolicy, actor: &Actor) -> Result<Change, AccountError> {
+    pub fn set_mfa_policy(
+        &self,
+        slug: &str,
+        policy: MfaPolicy,
+        actor: &Actor,
+    ) -> Result<Change, AccountError> {
         let account = self.account_by_slug(slug)?;
         let now = self.now();
         self.store().tx(|conn| {
@@ -158,7 +179,10 @@ impl Idp {
                     .filter(accounts::id.eq(&account.id))
                     .filter(accounts::mfa_policy.ne(policy.as_str())),
             )
-            .set((accounts::mfa_policy.eq(policy.as_str()), accounts::updated_at.eq(now)))
+            .set((
+                accounts::mfa_policy.eq(policy.as_str()),
+                accounts::updated_at.eq(now),
+            ))
             .execute(conn)?;
             if n == 0 {
                 return Ok(Change::Already);

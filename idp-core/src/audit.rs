@@ -103,7 +103,14 @@ pub struct AuditEvent<'a> {
 
 impl<'a> AuditEvent<'a> {
     pub fn new(action: AuditAction, actor: &'a Actor) -> Self {
-        AuditEvent { action, actor, account_id: None, user_id: None, ip: None, detail: None }
+        AuditEvent {
+            action,
+            actor,
+            account_id: None,
+            user_id: None,
+            ip: None,
+            detail: None,
+        }
     }
     pub fn user(mut self, account_id: &'a str, user_id: &'a str) -> Self {
         self.account_id = Some(account_id);
@@ -137,7 +144,11 @@ pub struct StoredEvent {
     pub detail: Option<String>,
 }
 
-pub(crate) fn record(conn: &mut DbConnection, now: i64, ev: &AuditEvent<'_>) -> Result<(), StoreError> {
+pub(crate) fn record(
+    conn: &mut DbConnection,
+    now: i64,
+    ev: &AuditEvent<'_>,
+) -> Result<(), StoreError> {
     diesel::insert_into(audit_events::table)
         .values((
             audit_events::at.eq(now),
@@ -161,7 +172,11 @@ impl Idp {
     }
 
     /// The newest events about a user, newest first.
-    pub fn audit_for_user(&self, user_id: &str, limit: i64) -> Result<Vec<StoredEvent>, StoreError> {
+    pub fn audit_for_user(
+        &self,
+        user_id: &str,
+        limit: i64,
+    ) -> Result<Vec<StoredEvent>, StoreError> {
         let mut conn = self.store().conn()?;
         Ok(audit_events::table
             .filter(audit_events::user_id.eq(user_id))
@@ -173,6 +188,9 @@ impl Idp {
     /// The newest events of any kind, newest first.
     pub fn audit_recent(&self, limit: i64) -> Result<Vec<StoredEvent>, StoreError> {
         let mut conn = self.store().conn()?;
-        Ok(audit_events::table.order(audit_events::id.desc()).limit(limit).load(&mut conn)?)
+        Ok(audit_events::table
+            .order(audit_events::id.desc())
+            .limit(limit)
+            .load(&mut conn)?)
     }
 }

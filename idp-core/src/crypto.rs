@@ -89,7 +89,9 @@ impl SecretBox {
             URL_SAFE_NO_PAD
                 .decode(text.trim_end_matches('='))
                 .or_else(|_| STANDARD_NO_PAD.decode(text.trim_end_matches('=')))
-                .map_err(|_| CryptoError::BadMasterKey("expected 32 bytes as 64 hex digits or base64".into()))?
+                .map_err(|_| {
+                    CryptoError::BadMasterKey("expected 32 bytes as 64 hex digits or base64".into())
+                })?
         };
         bytes
             .try_into()
@@ -105,7 +107,13 @@ impl SecretBox {
         let (id, cipher) = self.keys.first().ok_or(CryptoError::Seal)?;
         let nonce = random_bytes::<12>()?;
         let ct = cipher
-            .encrypt(Nonce::from_slice(&nonce), Payload { msg: plaintext, aad: aad.as_bytes() })
+            .encrypt(
+                Nonce::from_slice(&nonce),
+                Payload {
+                    msg: plaintext,
+                    aad: aad.as_bytes(),
+                },
+            )
             .map_err(|_| CryptoError::Seal)?;
         let mut out = nonce.to_vec();
         out.extend_from_slice(&ct);
@@ -119,13 +127,21 @@ impl SecretBox {
             .iter()
             .find(|(k, _)| k == id)
             .ok_or_else(|| CryptoError::UnknownKey(id.to_string()))?;
-        let raw = URL_SAFE_NO_PAD.decode(body).map_err(|_| CryptoError::Unseal)?;
+        let raw = URL_SAFE_NO_PAD
+            .decode(body)
+            .map_err(|_| CryptoError::Unseal)?;
         if raw.len() < 12 + 16 {
             return Err(CryptoError::Unseal);
         }
         let (nonce, ct) = raw.split_at(12);
         cipher
-            .decrypt(Nonce::from_slice(nonce), Payload { msg: ct, aad: aad.as_bytes() })
+            .decrypt(
+                Nonce::from_slice(nonce),
+                Payload {
+                    msg: ct,
+                    aad: aad.as_bytes(),
+                },
+            )
             .map_err(|_| CryptoError::Unseal)
     }
 
@@ -148,9 +164,15 @@ mod tests {
         let sealed = a.seal(b"totp secret", "user-1").unwrap();
         assert!(!sealed.contains("totp"));
         assert_eq!(a.open(&sealed, "user-1").unwrap(), b"totp secret");
-        assert!(matches!(a.open(&sealed, "user-2"), Err(CryptoError::Unseal)));
+        assert!(matches!(
+            a.open(&sealed, "user-2"),
+            Err(CryptoError::Unseal)
+        ));
         let b = SecretBox::new(&[8u8; 32], &[]);
-        assert!(matches!(b.open(&sealed, "user-1"), Err(CryptoError::UnknownKey(_))));
+        assert!(matches!(
+            b.open(&sealed, "user-1"),
+            Err(CryptoError::UnknownKey(_))
+        ));
     }
 
     #[test]

@@ -50,7 +50,11 @@ impl From<diesel::result::Error> for EmailTokenError {
 impl Idp {
     /// A new token for the user; older unused tokens of the same purpose stay valid until they
     /// expire (a failed send can be retried without invalidating the first mail).
-    pub fn issue_email_token(&self, user_id: &str, purpose: Purpose) -> Result<String, EmailTokenError> {
+    pub fn issue_email_token(
+        &self,
+        user_id: &str,
+        purpose: Purpose,
+    ) -> Result<String, EmailTokenError> {
         let now = self.now();
         let token = random_token()?;
         let mut conn = self.store().conn()?;
@@ -67,7 +71,11 @@ impl Idp {
     }
 
     /// The user a live token belongs to, without using it up (to show the form).
-    pub fn peek_email_token(&self, token: &str, purpose: Purpose) -> Result<String, EmailTokenError> {
+    pub fn peek_email_token(
+        &self,
+        token: &str,
+        purpose: Purpose,
+    ) -> Result<String, EmailTokenError> {
         let now = self.now();
         let mut conn = self.store().conn()?;
         et::table

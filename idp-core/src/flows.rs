@@ -101,12 +101,21 @@ impl Idp {
     }
 
     /// Moves a flow to its next stage for this user (after the password was verified).
-    pub fn advance_flow(&self, handle: &str, user_id: &str, stage: FlowStage) -> Result<(), FlowError> {
+    pub fn advance_flow(
+        &self,
+        handle: &str,
+        user_id: &str,
+        stage: FlowStage,
+    ) -> Result<(), FlowError> {
         let now = self.now();
         let mut conn = self.store().conn()?;
-        let n = diesel::update(lf::table.find(hash_token(handle)).filter(lf::expires_at.gt(now)))
-            .set((lf::user_id.eq(Some(user_id)), lf::stage.eq(stage.as_str())))
-            .execute(&mut conn)?;
+        let n = diesel::update(
+            lf::table
+                .find(hash_token(handle))
+                .filter(lf::expires_at.gt(now)),
+        )
+        .set((lf::user_id.eq(Some(user_id)), lf::stage.eq(stage.as_str())))
+        .execute(&mut conn)?;
         if n == 1 {
             Ok(())
         } else {

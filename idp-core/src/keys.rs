@@ -26,29 +26,47 @@ impl Idp {
         let mut conn = self.store().conn()?;
         let rows: Vec<(String, String, String, String, i64, Option<i64>)> = sk::table
             .order(sk::created_at.desc())
-            .select((sk::kid, sk::alg, sk::private_sealed, sk::public_jwk, sk::created_at, sk::retired_at))
+            .select((
+                sk::kid,
+                sk::alg,
+                sk::private_sealed,
+                sk::public_jwk,
+                sk::created_at,
+                sk::retired_at,
+            ))
             .load(&mut conn)?;
         Ok(rows
             .into_iter()
-            .map(|(kid, alg, private_sealed, public_jwk, created_at, retired_at)| StoredKey {
-                kid,
-                alg,
-                private_sealed,
-                public_jwk,
-                created_at,
-                retired_at,
-            })
+            .map(
+                |(kid, alg, private_sealed, public_jwk, created_at, retired_at)| StoredKey {
+                    kid,
+                    alg,
+                    private_sealed,
+                    public_jwk,
+                    created_at,
+                    retired_at,
+                },
+            )
             .collect())
     }
 
     /// Adds a key; with `retire_others`, the current keys of the same algorithm are retired.
-    pub fn add_signing_key(&self, key: &StoredKey, retire_others: bool, actor: &Actor) -> Result<(), StoreError> {
+    pub fn add_signing_key(
+        &self,
+        key: &StoredKey,
+        retire_others: bool,
+        actor: &Actor,
+    ) -> Result<(), StoreError> {
         let now = self.now();
         self.store().tx(|conn| {
             if retire_others {
-                diesel::update(sk::table.filter(sk::alg.eq(&key.alg)).filter(sk::retired_at.is_null()))
-                    .set(sk::retired_at.eq(Some(now)))
-                    .execute(conn)?;
+                diesel::update(
+                    sk::table
+                        .filter(sk::alg.eq(&key.alg))
+                        .filter(sk::retired_at.is_null()),
+                )
+                .set(sk::retired_at.eq(Some(now)))
+                .execute(conn)?;
             }
             diesel::insert_into(sk::table)
                 .values((
@@ -59,7 +77,12 @@ impl Idp {
                     sk::created_at.eq(key.created_at),
                 ))
                 .execute(conn)?;
-            audit::record(conn, now, &AuditEvent::new(AuditAction::SigningKeyRotated, actor).detail(format!("kid={} alg={}", key.kid, key.alg)))?;
+            audit::record(
+                conn,
+                now,
+                &AuditEvent::new(AuditAction::SigningKeyRotated, actor)
+                    .detail(format!("kid={} alg={}", key.kid, key.alg)),
+            )?;
             Ok(())
         })
     }
@@ -93,7 +116,10 @@ impl Idp {
         let mut report = Resealed::default();
         let rows: Vec<(String, String)> = {
             let mut conn = self.store().conn()?;
-            tc::table.select((tc::user_id, tc::secret_sealed)).load(&mut conn).map_err(StoreError::from)?
+            tc::table
+                .select((tc::user_id, tc::secret_sealed))
+                .load(&mut conn)
+                .map_err(StoreError::from)?
         };
         for (user_id, sealed) in rows {
             if self.secrets().is_current(&sealed) {
@@ -103,10 +129,14 @@ impl Idp {
             let plain = self.secrets().open(&sealed, &aad)?;
             let fresh = self.secrets().seal(&plain, &aad)?;
             let mut conn = self.store().conn()?;
-            report.totp_secrets += diesel::update(tc::table.find(&user_id).filter(tc::secret_sealed.eq(&sealed)))
-                .set(tc::secret_sealed.eq(&fresh))
-                .execute(&mut conn)
-                .map_err(StoreError::from)?;
+            report.totp_secrets += diesel::update(
+                tc::table
+                    .find(&user_id)
+                    .filter(tc::secret_sealed.eq(&sealed)),
+            )
+            .set(tc::secret_sealed.eq(&fresh))
+            .execute(&mut conn)
+            .map_err(StoreError::from)?;
         }
         for key in self.signing_keys()? {
             if self.secrets().is_current(&key.private_sealed) {
@@ -116,14 +146,20 @@ impl Idp {
             let plain = self.secrets().open(&key.private_sealed, &aad)?;
             let fresh = self.secrets().seal(&plain, &aad)?;
             let mut conn = self.store().conn()?;
-            report.signing_keys += diesel::update(sk::table.find(&key.kid).filter(sk::private_sealed.eq(&key.private_sealed)))
-                .set(sk::private_sealed.eq(&fresh))
-                .execute(&mut conn)
-                .map_err(StoreError::from)?;
+            report.signing_keys += diesel::update(
+                sk::table
+                    .find(&key.kid)
+                    .filter(sk::private_sealed.eq(&key.private_sealed)),
+            )
+            .set(sk::private_sealed.eq(&fresh))
+            .execute(&mut conn)
+            .map_err(StoreError::from)?;
         }
         self.audit(
-            &AuditEvent::new(AuditAction::MasterKeyRotated, actor)
-                .detail(format!("totp={} signing_keys={}", report.totp_secrets, report.signing_keys)),
+            &AuditEvent::new(AuditAction::MasterKeyRotated, actor).detail(format!(
+                "totp={} signing_keys={}",
+                report.totp_secrets, report.signing_keys
+            )),
         )?;
         Ok(report)
     }

@@ -90,9 +90,19 @@ impl Idp {
         settings: Settings,
         clock: Arc<dyn Clock>,
     ) -> Result<Self, SetupError> {
-        let policy = PasswordPolicy::new(settings.password_min_length).map_err(SetupError::Policy)?;
+        let policy =
+            PasswordPolicy::new(settings.password_min_length).map_err(SetupError::Policy)?;
         let hasher = password::PasswordHasher::new(settings.argon2)?;
-        Ok(Idp { inner: Arc::new(Inner { store, clock, hasher, policy, secrets, settings }) })
+        Ok(Idp {
+            inner: Arc::new(Inner {
+                store,
+                clock,
+                hasher,
+                policy,
+                secrets,
+                settings,
+            }),
+        })
     }
 
     pub fn store(&self) -> &Store {

@@ -36,7 +36,11 @@ impl From<diesel::result::Error> for LifecycleError {
 
 impl Idp {
     /// The user behind a live email link (to greet them on the form).
-    pub fn user_for_email_token(&self, token: &str, purpose: Purpose) -> Result<User, LifecycleError> {
+    pub fn user_for_email_token(
+        &self,
+        token: &str,
+        purpose: Purpose,
+    ) -> Result<User, LifecycleError> {
         let user_id = self.peek_email_token(token, purpose)?;
         let user = self.user_by_id(&user_id)?.ok_or(EmailTokenError::Invalid)?;
         if user.status == UserStatus::Disabled {
@@ -56,38 +60,57 @@ impl Idp {
         ip: Option<&str>,
     ) -> Result<(User, Vec<EndedSession>), LifecycleError> {
         let user = self.user_for_email_token(token, purpose)?;
-        self.password_policy().check(password, &user.email).map_err(UserError::from)?;
+        self.password_policy()
+            .check(password, &user.email)
+            .map_err(UserError::from)?;
         let hash = self.hasher().hash(password).map_err(UserError::from)?;
         let now = self.now();
-        let ended = self.store().tx(|conn| -> Result<Vec<EndedSession>, LifecycleError> {
-            let owner = Self::consume_email_token(conn, now, token, purpose)?;
-            if owner != user.id {
-                return Err(EmailTokenError::Invalid.into());
-            }
-            diesel::update(users::table.find(&user.id))
-                .set((
-                    users::password_hash.eq(Some(&hash)),
-                    users::password_changed_at.eq(Some(now)),
-                    users::updated_at.eq(now),
-                ))
-                .execute(conn)?;
-            let actor = Actor::User(user.id.clone());
-            let ended = match purpose {
-                Purpose::Invite => {
-                    Self::activate_user(conn, now, &user.id)?;
-                    audit::record(conn, now, &AuditEvent::new(AuditAction::RegistrationCompleted, &actor).user(&user.account_id, &user.id).ip(ip))?;
-                    Vec::new()
+        let ended = self
+            .store()
+            .tx(|conn| -> Result<Vec<EndedSession>, LifecycleError> {
+                let owner = Self::consume_email_token(conn, now, token, purpose)?;
+                if owner != user.id {
+                    return Err(EmailTokenError::Invalid.into());
                 }
-                Purpose::Reset => {
-                    // Following the link proves control of the address.
-                    diesel::update(users::table.find(&user.id)).set(users::email_verified.eq(true)).execute(conn)?;
-                    audit::record(conn, now, &AuditEvent::new(AuditAction::PasswordChanged, &actor).user(&user.account_id, &user.id).ip(ip).detail("by reset link"))?;
-                    crate::sessions::end_all_for_user(conn, now, &user.id)?
-                }
-            };
-            self.throttle_clear(conn, &crate::throttle::password_key(&user.email))?;
-            Ok(ended)
-        })?;
+                diesel::update(users::table.find(&user.id))
+                    .set((
+                        users::password_hash.eq(Some(&hash)),
+                        users::password_changed_at.eq(Some(now)),
+                        users::updated_at.eq(now),
+                    ))
+                    .execute(conn)?;
+                let actor = Actor::User(user.id.clone());
+                let ended = match purpose {
+                    Purpose::Invite => {
+                        Self::activate_user(conn, now, &user.id)?;
+                        audit::record(
+                            conn,
+                            now,
+                            &AuditEvent::new(AuditAction::RegistrationCompleted, &actor)
+                                .user(&user.account_id, &user.id)
+                                .ip(ip),
+                        )?;
+                        Vec::new()
+                    }
+                    Purpose::Reset => {
+                        // Following the link proves control of the address.
+                        diesel::update(users::table.find(&user.id))
+                            .set(users::email_verified.eq(true))
+                            .execute(conn)?;
+                        audit::record(
+                            conn,
+                            now,
+                            &AuditEvent::new(AuditAction::PasswordChanged, &actor)
+                                .user(&user.account_id, &user.id)
+                                .ip(ip)
+                                .detail("by reset link"),
+                        )?;
+                        crate::sessions::end_all_for_user(conn, now, &user.id)?
+                    }
+                };
+                self.throttle_clear(conn, &crate::throttle::password_key(&user.email))?;
+                Ok(ended)
+            })?;
         let user = self.user_by_id(&user.id)?.unwrap_or(user);
         Ok((user, ended))
     }
@@ -105,8 +128,14 @@ pub enum ResetRequest {
 impl Idp {
     /// A forgot-password request: throttled per address (3 an hour) and per client IP (20 an
     /// hour) with the attempt counters, so it cannot be used to flood a mailbox.
-    pub fn request_password_reset(&self, email: &str, ip: Option<&str>) -> Result<ResetRequest, LifecycleError> {
-        let Ok(normalised) = crate::model::normalise_email(email) else { return Ok(ResetRequest::Nothing) };
+    pub fn request_password_reset(
+        &self,
+        email: &str,
+        ip: Option<&str>,
+    ) -> Result<ResetRequest, LifecycleError> {
+        let Ok(normalised) = crate::model::normalise_email(email) else {
+            return Ok(ResetRequest::Nothing);
+        };
         let email_key = format!("forgot:{normalised}");
         let ip_key = ip.map(|i| format!("forgot-ip:{i}"));
         {
@@ -129,9 +158,20 @@ impl Idp {
             Ok(_) | Err(UserError::NotFound(_)) => return Ok(ResetRequest::Nothing),
             Err(e) => return Err(e.into()),
         };
-        let purpose = if user.status == UserStatus::Invited { Purpose::Invite } else { Purpose::Reset };
+        let purpose = if user.status == UserStatus::Invited {
+            Purpose::Invite
+        } else {
+            Purpose::Reset
+        };
         let token = self.issue_email_token(&user.id, purpose)?;
-        self.audit(&AuditEvent::new(AuditAction::PasswordResetRequested, &Actor::Anonymous).user(&user.account_id, &user.id).ip(ip))?;
-        Ok(ResetRequest::Send { user: Box::new(user), token })
+        self.audit(
+            &AuditEvent::new(AuditAction::PasswordResetRequested, &Actor::Anonymous)
+                .user(&user.account_id, &user.id)
+                .ip(ip),
+        )?;
+        Ok(ResetRequest::Send {
+            user: Box::new(user),
+            token,
+        })
     }
 }

@@ -34,7 +34,10 @@ pub struct TotpSettings {
 
 impl Default for TotpSettings {
     fn default() -> Self {
-        TotpSettings { issuer: "Identity Provider".into(), drift_steps: 1 }
+        TotpSettings {
+            issuer: "Identity Provider".into(),
+            drift_steps: 1,
+        }
     }
 }
 
@@ -100,7 +103,10 @@ pub struct EnrollmentView {
 
 /// Strips spaces and dashes; the rest must be exactly 6 ASCII digits.
 pub fn normalise_code(input: &str) -> Result<String, MfaError> {
-    let code: String = input.chars().filter(|c| !matches!(c, ' ' | '-' | '\u{a0}' | '\t')).collect();
+    let code: String = input
+        .chars()
+        .filter(|c| !matches!(c, ' ' | '-' | '\u{a0}' | '\t'))
+        .collect();
     if code.len() == DIGITS && code.bytes().all(|b| b.is_ascii_digit()) {
         Ok(code)
     } else {
@@ -139,13 +145,26 @@ pub fn base32_encode(data: &[u8]) -> String {
 }
 
 fn totp(secret: &[u8], issuer: &str, account: &str) -> Result<TOTP, MfaError> {
-    TOTP::new(Algorithm::SHA1, DIGITS, 0, STEP_SECS, secret.to_vec(), Some(issuer.to_string()), account.to_string())
-        .map_err(|e| MfaError::Settings(e.to_string()))
+    TOTP::new(
+        Algorithm::SHA1,
+        DIGITS,
+        0,
+        STEP_SECS,
+        secret.to_vec(),
+        Some(issuer.to_string()),
+        account.to_string(),
+    )
+    .map_err(|e| MfaError::Settings(e.to_string()))
 }
 
 /// The step whose code equals `code`, looking `drift` steps either side of `now`. Every candidate
 /// is computed and compared in constant time, so timing does not tell which step matched.
-pub fn matching_step(secret: &[u8], code: &str, now: i64, drift: u8) -> Result<Option<i64>, MfaError> {
+pub fn matching_step(
+    secret: &[u8],
+    code: &str,
+    now: i64,
+    drift: u8,
+) -> Result<Option<i64>, MfaError> {
     let t = totp(secret, "x", "x")?;
     let current = now.div_euclid(STEP_SECS as i64);
     let mut found = None;
@@ -240,7 +259,10 @@ impl Idp {
                         .execute(conn);
                     match r {
                         Ok(_) => Ok(true),
-                        Err(diesel::result::Error::DatabaseError(diesel::result::DatabaseErrorKind::UniqueViolation, _)) => Ok(false),
+                        Err(diesel::result::Error::DatabaseError(
+                            diesel::result::DatabaseErrorKind::UniqueViolation,
+                            _,
+                        )) => Ok(false),
                         Err(e) => Err(StoreError::from(e)),
                     }
                 })?;
@@ -257,35 +279,63 @@ impl Idp {
     fn enrollment_view(&self, secret: &[u8], email: &str) -> Result<EnrollmentView, MfaError> {
         let issuer = &self.settings().totp.issuer;
         // totp-rs omits parameters at their defaults; spell them out so every app reads them alike.
-        let otpauth_uri = format!("{}&algorithm=SHA1&digits={DIGITS}&period={STEP_SECS}", totp(secret, issuer, email)?.get_url());
-        Ok(EnrollmentView { qr_svg: qr_svg(&otpauth_uri)?, activation_code: format_activation_code(secret), otpauth_uri })
+        let otpauth_uri = format!(
+            "{}&algorithm=SHA1&digits={DIGITS}&period={STEP_SECS}",
+            totp(secret, issuer, email)?.get_url()
+        );
+        Ok(EnrollmentView {
+            qr_svg: qr_svg(&otpauth_uri)?,
+            activation_code: format_activation_code(secret),
+            otpauth_uri,
+        })
     }
 
     /// Confirms enrollment with the first code: the pending secret becomes the linked app, and
     /// the code's step is remembered so it cannot be used again to sign in.
-    pub fn confirm_enrollment(&self, user: &User, input: &str, ip: Option<&str>) -> Result<(), MfaError> {
+    pub fn confirm_enrollment(
+        &self,
+        user: &User,
+        input: &str,
+        ip: Option<&str>,
+    ) -> Result<(), MfaError> {
         let code = normalise_code(input)?;
         self.check_totp_lock(&user.id)?;
-        let (sealed, linked, _) = self.load_credential(&user.id)?.ok_or(MfaError::NotEnrolled)?;
+        let (sealed, linked, _) = self
+            .load_credential(&user.id)?
+            .ok_or(MfaError::NotEnrolled)?;
         if linked {
             return Err(MfaError::AlreadyLinked);
         }
         let secret = self.secrets().open(&sealed, &aad(&user.id))?;
         let now = self.now();
-        let Some(step) = matching_step(&secret, &code, now, self.settings().totp.drift_steps)? else {
+        let Some(step) = matching_step(&secret, &code, now, self.settings().totp.drift_steps)?
+        else {
             return Err(self.totp_failed(user, ip)?);
         };
         let won = self.store().tx(|conn| {
             // Only the pending row with this very secret can be linked: a concurrent confirmation
             // (or a disconnect + new secret) makes this update touch nothing.
             let n = diesel::update(
-                tc::table.find(&user.id).filter(tc::linked.eq(false)).filter(tc::secret_sealed.eq(&sealed)),
+                tc::table
+                    .find(&user.id)
+                    .filter(tc::linked.eq(false))
+                    .filter(tc::secret_sealed.eq(&sealed)),
             )
-            .set((tc::linked.eq(true), tc::last_used_step.eq(Some(step)), tc::linked_at.eq(Some(now))))
+            .set((
+                tc::linked.eq(true),
+                tc::last_used_step.eq(Some(step)),
+                tc::linked_at.eq(Some(now)),
+            ))
             .execute(conn)?;
             if n == 1 {
                 self.throttle_clear(conn, &throttle::totp_key(&user.id))?;
-                audit::record(conn, now, &AuditEvent::new(AuditAction::MfaEnrolled, &Actor::User(user.id.clone())).user(&user.account_id, &user.id).ip(ip))?;
+                audit::record(
+                    conn,
+                    now,
+                    &AuditEvent::new(AuditAction::MfaEnrolled, &Actor::User(user.id.clone()))
+                        .user(&user.account_id, &user.id)
+                        .ip(ip),
+                )?;
             }
             Ok::<_, MfaError>(n == 1)
         })?;
@@ -300,18 +350,25 @@ impl Idp {
     pub fn verify_totp(&self, user: &User, input: &str, ip: Option<&str>) -> Result<(), MfaError> {
         let code = normalise_code(input)?;
         self.check_totp_lock(&user.id)?;
-        let (sealed, linked, last_used) = self.load_credential(&user.id)?.ok_or(MfaError::NotEnrolled)?;
+        let (sealed, linked, last_used) = self
+            .load_credential(&user.id)?
+            .ok_or(MfaError::NotEnrolled)?;
         if !linked {
             return Err(MfaError::NotEnrolled);
         }
         let secret = self.secrets().open(&sealed, &aad(&user.id))?;
         let now = self.now();
-        let Some(step) = matching_step(&secret, &code, now, self.settings().totp.drift_steps)? else {
+        let Some(step) = matching_step(&secret, &code, now, self.settings().totp.drift_steps)?
+        else {
             return Err(self.totp_failed(user, ip)?);
         };
         let actor = Actor::User(user.id.clone());
         if last_used.is_some_and(|last| step <= last) {
-            self.audit(&AuditEvent::new(AuditAction::MfaCodeReplayed, &actor).user(&user.account_id, &user.id).ip(ip))?;
+            self.audit(
+                &AuditEvent::new(AuditAction::MfaCodeReplayed, &actor)
+                    .user(&user.account_id, &user.id)
+                    .ip(ip),
+            )?;
             return Err(MfaError::CodeReplayed);
         }
         let accepted = self.store().tx(|conn| {
@@ -332,19 +389,31 @@ impl Idp {
         if accepted {
             Ok(())
         } else {
-            self.audit(&AuditEvent::new(AuditAction::MfaCodeReplayed, &actor).user(&user.account_id, &user.id).ip(ip))?;
+            self.audit(
+                &AuditEvent::new(AuditAction::MfaCodeReplayed, &actor)
+                    .user(&user.account_id, &user.id)
+                    .ip(ip),
+            )?;
             Err(MfaError::CodeReplayed)
         }
     }
 
     fn check_totp_lock(&self, user_id: &str) -> Result<(), MfaError> {
         let mut conn = self.store().conn()?;
-        self.throttle_check(&mut conn, &throttle::totp_key(user_id))?.map_err(MfaError::Locked)
+        self.throttle_check(&mut conn, &throttle::totp_key(user_id))?
+            .map_err(MfaError::Locked)
     }
 
     fn totp_failed(&self, user: &User, ip: Option<&str>) -> Result<MfaError, StoreError> {
-        let locked = self.throttle_fail(&throttle::totp_key(&user.id), self.settings().throttle.free_failures)?;
-        self.audit(&AuditEvent::new(AuditAction::MfaCodeFailed, &Actor::User(user.id.clone())).user(&user.account_id, &user.id).ip(ip))?;
+        let locked = self.throttle_fail(
+            &throttle::totp_key(&user.id),
+            self.settings().throttle.free_failures,
+        )?;
+        self.audit(
+            &AuditEvent::new(AuditAction::MfaCodeFailed, &Actor::User(user.id.clone()))
+                .user(&user.account_id, &user.id)
+                .ip(ip),
+        )?;
         Ok(match locked {
             Some(l) => MfaError::Locked(l),
             None => MfaError::InvalidCode,
@@ -352,7 +421,11 @@ impl Idp {
     }
 
     /// Removes a user's linked app (and any pending secret): their next sign-in shows a new QR code.
-    pub fn disconnect_mfa(&self, user: &User, actor: &Actor) -> Result<crate::accounts::Change, MfaError> {
+    pub fn disconnect_mfa(
+        &self,
+        user: &User,
+        actor: &Actor,
+    ) -> Result<crate::accounts::Change, MfaError> {
         let now = self.now();
         self.store().tx(|conn| {
             let n = diesel::delete(tc::table.find(&user.id)).execute(conn)?;
@@ -360,7 +433,12 @@ impl Idp {
                 return Ok(crate::accounts::Change::Already);
             }
             self.throttle_clear(conn, &throttle::totp_key(&user.id))?;
-            audit::record(conn, now, &AuditEvent::new(AuditAction::MfaDisconnected, actor).user(&user.account_id, &user.id))?;
+            audit::record(
+                conn,
+                now,
+                &AuditEvent::new(AuditAction::MfaDisconnected, actor)
+                    .user(&user.account_id, &user.id),
+            )?;
             Ok(crate::accounts::Change::Changed)
         })
     }
@@ -397,7 +475,10 @@ mod tests {
         assert_eq!(normalise_code("123 456").unwrap(), "123456");
         assert_eq!(normalise_code(" 123-456 ").unwrap(), "123456");
         for bad in ["", "12345", "1234567", "12a456", "１２３４５６", "123456\n"] {
-            assert!(matches!(normalise_code(bad), Err(MfaError::InvalidFormat)), "{bad:?}");
+            assert!(
+                matches!(normalise_code(bad), Err(MfaError::InvalidFormat)),
+                "{bad:?}"
+            );
         }
     }
 
@@ -412,14 +493,28 @@ mod tests {
     #[test]
     fn drift_of_one_step_is_tolerated_and_two_is_not() {
         let secret = [42u8; 20];
-        let t = TOTP::new_unchecked(Algorithm::SHA1, 6, 0, 30, secret.to_vec(), None, String::new());
+        let t = TOTP::new_unchecked(
+            Algorithm::SHA1,
+            6,
+            0,
+            30,
+            secret.to_vec(),
+            None,
+            String::new(),
+        );
         let now = 1_700_000_000i64;
         let step = now / 30;
         let prev = t.generate(((step - 1) * 30) as u64);
         let next = t.generate(((step + 1) * 30) as u64);
         let far = t.generate(((step - 2) * 30) as u64);
-        assert_eq!(matching_step(&secret, &prev, now, 1).unwrap(), Some(step - 1));
-        assert_eq!(matching_step(&secret, &next, now, 1).unwrap(), Some(step + 1));
+        assert_eq!(
+            matching_step(&secret, &prev, now, 1).unwrap(),
+            Some(step - 1)
+        );
+        assert_eq!(
+            matching_step(&secret, &next, now, 1).unwrap(),
+            Some(step + 1)
+        );
         assert_eq!(matching_step(&secret, &far, now, 1).unwrap(), None);
         assert_eq!(matching_step(&secret, &prev, now, 0).unwrap(), None);
     }

@@ -77,13 +77,22 @@ enum Outcome<T> {
 }
 
 fn revoke_grant(conn: &mut DbConnection, now: i64, grant_id: &str) -> Result<(), StoreError> {
-    diesel::update(grants::table.find(grant_id).filter(grants::revoked_at.is_null()))
-        .set(grants::revoked_at.eq(Some(now)))
-        .execute(conn)?;
+    diesel::update(
+        grants::table
+            .find(grant_id)
+            .filter(grants::revoked_at.is_null()),
+    )
+    .set(grants::revoked_at.eq(Some(now)))
+    .execute(conn)?;
     Ok(())
 }
 
-fn insert_refresh(conn: &mut DbConnection, now: i64, grant_id: &str, expires_at: i64) -> Result<String, GrantError> {
+fn insert_refresh(
+    conn: &mut DbConnection,
+    now: i64,
+    grant_id: &str,
+    expires_at: i64,
+) -> Result<String, GrantError> {
     let token = random_token()?;
     diesel::insert_into(rt::table)
         .values((
@@ -99,8 +108,14 @@ fn insert_refresh(conn: &mut DbConnection, now: i64, grant_id: &str, expires_at:
 /// RFC 7636 S256: BASE64URL(SHA256(verifier)) == challenge. Verifiers are 43-128 unreserved chars.
 pub fn pkce_s256_matches(verifier: &str, challenge: &str) -> bool {
     let well_formed = (43..=128).contains(&verifier.len())
-        && verifier.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~'));
-    well_formed && ct_eq(sha256_b64url(verifier.as_bytes()).as_bytes(), challenge.as_bytes())
+        && verifier
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~'));
+    well_formed
+        && ct_eq(
+            sha256_b64url(verifier.as_bytes()).as_bytes(),
+            challenge.as_bytes(),
+        )
 }
 
 impl Idp {
@@ -138,73 +153,127 @@ impl Idp {
     ) -> Result<Issued, GrantError> {
         let now = self.now();
         let code_hash = hash_token(code);
-        let outcome = self.store().tx(|conn| -> Result<Outcome<Issued>, GrantError> {
-            let claimed = diesel::update(ac::table.find(&code_hash).filter(ac::redeemed_at.is_null()))
-                .set(ac::redeemed_at.eq(Some(now)))
-                .execute(conn)?;
-            type CodeRow = (String, String, String, String, String, Option<String>, Option<String>, i64, Option<String>);
-            let row: Option<CodeRow> = ac::table
-                .find(&code_hash)
-                .select((
-                    ac::client_id,
-                    ac::redirect_uri,
-                    ac::session_id,
-                    ac::user_id,
-                    ac::scope,
-                    ac::nonce,
-                    ac::code_challenge,
-                    ac::expires_at,
-                    ac::grant_id,
-                ))
-                .first(conn)
-                .optional()?;
-            let Some((c_client, c_redirect, sid, user_id, scope, nonce, challenge, expires_at, prior_grant)) = row else {
-                return Ok(Outcome::Refused("the authorization code is invalid"));
-            };
-            if claimed == 0 {
-                // Replay: RFC 6749 4.1.2 says revoke the tokens issued from this code.
-                if let Some(gid) = prior_grant {
-                    revoke_grant(conn, now, &gid)?;
+        let outcome = self
+            .store()
+            .tx(|conn| -> Result<Outcome<Issued>, GrantError> {
+                let claimed =
+                    diesel::update(ac::table.find(&code_hash).filter(ac::redeemed_at.is_null()))
+                        .set(ac::redeemed_at.eq(Some(now)))
+                        .execute(conn)?;
+                type CodeRow = (
+                    String,
+                    String,
+                    String,
+                    String,
+                    String,
+                    Option<String>,
+                    Option<String>,
+                    i64,
+                    Option<String>,
+                );
+                let row: Option<CodeRow> = ac::table
+                    .find(&code_hash)
+                    .select((
+                        ac::client_id,
+                        ac::redirect_uri,
+                        ac::session_id,
+                        ac::user_id,
+                        ac::scope,
+                        ac::nonce,
+                        ac::code_challenge,
+                        ac::expires_at,
+                        ac::grant_id,
+                    ))
+                    .first(conn)
+                    .optional()?;
+                let Some((
+                    c_client,
+                    c_redirect,
+                    sid,
+                    user_id,
+                    scope,
+                    nonce,
+                    challenge,
+                    expires_at,
+                    prior_grant,
+                )) = row
+                else {
+                    return Ok(Outcome::Refused("the authorization code is invalid"));
+                };
+                if claimed == 0 {
+                    // Replay: RFC 6749 4.1.2 says revoke the tokens issued from this code.
+                    if let Some(gid) = prior_grant {
+                        revoke_grant(conn, now, &gid)?;
+                    }
+                    audit::record(
+                        conn,
+                        now,
+                        &AuditEvent::new(AuditAction::CodeReplayed, &Actor::Anonymous)
+                            .detail(format!("client={client_id}")),
+                    )?;
+                    return Ok(Outcome::Refused(
+                        "the authorization code has already been used",
+                    ));
                 }
-                audit::record(conn, now, &AuditEvent::new(AuditAction::CodeReplayed, &Actor::Anonymous).detail(format!("client={client_id}")))?;
-                return Ok(Outcome::Refused("the authorization code has already been used"));
-            }
-            // From here the code is spent whatever happens: a wrong verifier burns it.
-            if expires_at <= now {
-                return Ok(Outcome::Refused("the authorization code has expired"));
-            }
-            if !ct_eq(c_client.as_bytes(), client_id.as_bytes()) {
-                return Ok(Outcome::Refused("the authorization code was issued to another client"));
-            }
-            if c_redirect != redirect_uri {
-                return Ok(Outcome::Refused("redirect_uri does not match the authorization request"));
-            }
-            match (challenge.as_deref(), code_verifier) {
-                (Some(ch), Some(v)) if pkce_s256_matches(v, ch) => {}
-                (Some(_), Some(_)) => return Ok(Outcome::Refused("code_verifier does not match the code_challenge")),
-                (Some(_), None) => return Ok(Outcome::Refused("code_verifier is required")),
-                (None, Some(_)) => return Ok(Outcome::Refused("code_verifier sent but no code_challenge was")),
-                (None, None) => {}
-            }
-            if !sessions::touch(conn, now, &sid)? {
-                return Ok(Outcome::Refused("the session has ended or expired"));
-            }
-            let session = sessions::by_id(conn, &sid)?.ok_or(GrantError::InvalidGrant("the session has ended"))?;
-            let grant_id = random_id()?;
-            diesel::insert_into(grants::table)
-                .values((
-                    grants::id.eq(&grant_id),
-                    grants::session_id.eq(&sid),
-                    grants::user_id.eq(&user_id),
-                    grants::client_id.eq(&c_client),
-                    grants::scope.eq(&scope),
-                    grants::created_at.eq(now),
-                ))
-                .execute(conn)?;
-            diesel::update(ac::table.find(&code_hash)).set(ac::grant_id.eq(Some(&grant_id))).execute(conn)?;
-            let refresh_token = insert_refresh(conn, now, &grant_id, session.expires_at)?;
-            Ok(Outcome::Ok(Issued { grant_id, client_id: c_client, user_id, scope, nonce, session, refresh_token }))
-        })?;
+                // From here the code is spent whatever happens: a wrong verifier burns it.
+                if expires_at <= now {
+                    return Ok(Outcome::Refused("the authorization code has expired"));
+                }
+                if !ct_eq(c_client.as_bytes(), client_id.as_bytes()) {
+                    return Ok(Outcome::Refused(
+                        "the authorization code was issued to another client",
+                    ));
+                }
+                if c_redirect != redirect_uri {
+                    return Ok(Outcome::Refused(
+                        "redirect_uri does not match the authorization request",
+                    ));
+                }
+                match (challenge.as_deref(), code_verifier) {
+                    (Some(ch), Some(v)) if pkce_s256_matches(v, ch) => {}
+                    (Some(_), Some(_)) => {
+                        return Ok(Outcome::Refused(
+                            "code_verifier does not match the code_challenge",
+                        ))
+                    }
+                    (Some(_), None) => return Ok(Outcome::Refused("code_verifier is required")),
+                    (None, Some(_)) => {
+                        return Ok(Outcome::Refused(
+                            "code_verifier sent but no code_challenge was",
+                        ))
+                    }
+                    (None, None) => {}
+                }
+                if !sessions::touch(conn, now, &sid)? {
+                    return Ok(Outcome::Refused("the session has ended or expired"));
+                }
+                let session = sessions::by_id(conn, &sid)?
+                    .ok_or(GrantError::InvalidGrant("the session has ended"))?;
+                let grant_id = random_id()?;
+                diesel::insert_into(grants::table)
+                    .values((
+                        grants::id.eq(&grant_id),
+                        grants::session_id.eq(&sid),
+                        grants::user_id.eq(&user_id),
+                        grants::client_id.eq(&c_client),
+                        grants::scope.eq(&scope),
+                        grants::created_at.eq(now),
+                    ))
+                    .execute(conn)?;
+                diesel::update(ac::table.find(&code_hash))
+                    .set(ac::grant_id.eq(Some(&grant_id)))
+                    .execute(conn)?;
+                let refresh_token = insert_refresh(conn, now, &grant_id, session.expires_at)?;
+                Ok(Outcome::Ok(Issued {
+                    grant_id,
+                    client_id: c_client,
+                    user_id,
+                    scope,
+                    nonce,
+                    session,
+                    refresh_token,
+                }))
+            })?;
         match outcome {
             Outcome::Ok(i) => Ok(i),
             Outcome::Refused(why) => Err(GrantError::InvalidGrant(why)),
@@ -216,39 +285,75 @@ impl Idp {
     pub fn refresh(&self, token: &str, client_id: &str) -> Result<Issued, GrantError> {
         let now = self.now();
         let token_hash = hash_token(token);
-        let outcome = self.store().tx(|conn| -> Result<Outcome<Issued>, GrantError> {
-            let claimed = diesel::update(rt::table.find(&token_hash).filter(rt::used_at.is_null()))
-                .set(rt::used_at.eq(Some(now)))
-                .execute(conn)?;
-            let row: Option<(String, i64)> =
-                rt::table.find(&token_hash).select((rt::grant_id, rt::expires_at)).first(conn).optional()?;
-            let Some((grant_id, expires_at)) = row else {
-                return Ok(Outcome::Refused("the refresh token is invalid"));
-            };
-            if claimed == 0 {
-                revoke_grant(conn, now, &grant_id)?;
-                audit::record(conn, now, &AuditEvent::new(AuditAction::RefreshTokenReused, &Actor::Anonymous).detail(format!("grant={grant_id}")))?;
-                return Ok(Outcome::Refused("the refresh token has already been used; its grant is revoked"));
-            }
-            let (sid, user_id, g_client, scope, revoked): (String, String, String, String, Option<i64>) = grants::table
-                .find(&grant_id)
-                .select((grants::session_id, grants::user_id, grants::client_id, grants::scope, grants::revoked_at))
-                .first(conn)?;
-            if revoked.is_some() {
-                return Ok(Outcome::Refused("the grant has been revoked"));
-            }
-            if !ct_eq(g_client.as_bytes(), client_id.as_bytes()) {
-                revoke_grant(conn, now, &grant_id)?;
-                return Ok(Outcome::Refused("the refresh token was issued to another client"));
-            }
-            if expires_at <= now || !sessions::touch(conn, now, &sid)? {
-                revoke_grant(conn, now, &grant_id)?;
-                return Ok(Outcome::Refused("the session has ended or expired"));
-            }
-            let session = sessions::by_id(conn, &sid)?.ok_or(GrantError::InvalidGrant("the session has ended"))?;
-            let refresh_token = insert_refresh(conn, now, &grant_id, session.expires_at)?;
-            Ok(Outcome::Ok(Issued { grant_id, client_id: g_client, user_id, scope, nonce: None, session, refresh_token }))
-        })?;
+        let outcome = self
+            .store()
+            .tx(|conn| -> Result<Outcome<Issued>, GrantError> {
+                let claimed =
+                    diesel::update(rt::table.find(&token_hash).filter(rt::used_at.is_null()))
+                        .set(rt::used_at.eq(Some(now)))
+                        .execute(conn)?;
+                let row: Option<(String, i64)> = rt::table
+                    .find(&token_hash)
+                    .select((rt::grant_id, rt::expires_at))
+                    .first(conn)
+                    .optional()?;
+                let Some((grant_id, expires_at)) = row else {
+                    return Ok(Outcome::Refused("the refresh token is invalid"));
+                };
+                if claimed == 0 {
+                    revoke_grant(conn, now, &grant_id)?;
+                    audit::record(
+                        conn,
+                        now,
+                        &AuditEvent::new(AuditAction::RefreshTokenReused, &Actor::Anonymous)
+                            .detail(format!("grant={grant_id}")),
+                    )?;
+                    return Ok(Outcome::Refused(
+                        "the refresh token has already been used; its grant is revoked",
+                    ));
+                }
+                let (sid, user_id, g_client, scope, revoked): (
+                    String,
+                    String,
+                    String,
+                    String,
+                    Option<i64>,
+                ) = grants::table
+                    .find(&grant_id)
+                    .select((
+                        grants::session_id,
+                        grants::user_id,
+                        grants::client_id,
+                        grants::scope,
+                        grants::revoked_at,
+                    ))
+                    .first(conn)?;
+                if revoked.is_some() {
+                    return Ok(Outcome::Refused("the grant has been revoked"));
+                }
+                if !ct_eq(g_client.as_bytes(), client_id.as_bytes()) {
+                    revoke_grant(conn, now, &grant_id)?;
+                    return Ok(Outcome::Refused(
+                        "the refresh token was issued to another client",
+                    ));
+                }
+                if expires_at <= now || !sessions::touch(conn, now, &sid)? {
+                    revoke_grant(conn, now, &grant_id)?;
+                    return Ok(Outcome::Refused("the session has ended or expired"));
+                }
+                let session = sessions::by_id(conn, &sid)?
+                    .ok_or(GrantError::InvalidGrant("the session has ended"))?;
+                let refresh_token = insert_refresh(conn, now, &grant_id, session.expires_at)?;
+                Ok(Outcome::Ok(Issued {
+                    grant_id,
+                    client_id: g_client,
+                    user_id,
+                    scope,
+                    nonce: None,
+                    session,
+                    refresh_token,
+                }))
+            })?;
         match outcome {
             Outcome::Ok(i) => Ok(i),
             Outcome::Refused(why) => Err(GrantError::InvalidGrant(why)),
@@ -261,12 +366,25 @@ impl Idp {
         let mut conn = self.store().conn()?;
         let row: Option<(String, String, String, String, Option<i64>)> = grants::table
             .find(grant_id)
-            .select((grants::user_id, grants::client_id, grants::scope, grants::session_id, grants::revoked_at))
+            .select((
+                grants::user_id,
+                grants::client_id,
+                grants::scope,
+                grants::session_id,
+                grants::revoked_at,
+            ))
             .first(&mut conn)
             .optional()?;
-        let Some((user_id, client_id, scope, session_id, None)) = row else { return Ok(None) };
+        let Some((user_id, client_id, scope, session_id, None)) = row else {
+            return Ok(None);
+        };
         let live = sessions::by_id(&mut conn, &session_id)?.is_some_and(|s| s.is_active(now));
-        Ok(live.then_some(GrantState { user_id, client_id, scope, session_id }))
+        Ok(live.then_some(GrantState {
+            user_id,
+            client_id,
+            scope,
+            session_id,
+        }))
     }
 }
 
@@ -279,7 +397,10 @@ mod tests {
         let verifier = "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk";
         let challenge = "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM";
         assert!(pkce_s256_matches(verifier, challenge));
-        assert!(!pkce_s256_matches("dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXx", challenge));
+        assert!(!pkce_s256_matches(
+            "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXx",
+            challenge
+        ));
         assert!(!pkce_s256_matches("short", challenge));
     }
 }

@@ -22,7 +22,10 @@ pub struct SessionSettings {
 
 impl Default for SessionSettings {
     fn default() -> Self {
-        SessionSettings { idle_timeout_secs: 30 * 60, max_lifetime_secs: 12 * 60 * 60 }
+        SessionSettings {
+            idle_timeout_secs: 30 * 60,
+            max_lifetime_secs: 12 * 60 * 60,
+        }
     }
 }
 
@@ -135,7 +138,12 @@ fn from_row(r: SessionRow) -> SsoSession {
 }
 
 pub(crate) fn by_id(conn: &mut DbConnection, id: &str) -> Result<Option<SsoSession>, StoreError> {
-    Ok(ss::table.find(id).select(select()).first::<SessionRow>(conn).optional()?.map(from_row))
+    Ok(ss::table
+        .find(id)
+        .select(select())
+        .first::<SessionRow>(conn)
+        .optional()?
+        .map(from_row))
 }
 
 /// Slides the idle expiry of an active session; `false` if it has ended or expired.
@@ -154,16 +162,24 @@ pub(crate) fn touch(conn: &mut DbConnection, now: i64, id: &str) -> Result<bool,
 
 /// Ends one session and revokes every grant (refresh token family) made in it.
 /// Returns the client ids that received tokens in it (for back-channel logout).
-pub(crate) fn end(conn: &mut DbConnection, now: i64, id: &str) -> Result<Option<Vec<String>>, StoreError> {
+pub(crate) fn end(
+    conn: &mut DbConnection,
+    now: i64,
+    id: &str,
+) -> Result<Option<Vec<String>>, StoreError> {
     let n = diesel::update(ss::table.find(id).filter(ss::ended_at.is_null()))
         .set(ss::ended_at.eq(Some(now)))
         .execute(conn)?;
     if n == 0 {
         return Ok(None);
     }
-    diesel::update(grants::table.filter(grants::session_id.eq(id)).filter(grants::revoked_at.is_null()))
-        .set(grants::revoked_at.eq(Some(now)))
-        .execute(conn)?;
+    diesel::update(
+        grants::table
+            .filter(grants::session_id.eq(id))
+            .filter(grants::revoked_at.is_null()),
+    )
+    .set(grants::revoked_at.eq(Some(now)))
+    .execute(conn)?;
     let mut clients: Vec<String> = grants::table
         .filter(grants::session_id.eq(id))
         .select(grants::client_id)
@@ -174,7 +190,11 @@ pub(crate) fn end(conn: &mut DbConnection, now: i64, id: &str) -> Result<Option<
 }
 
 /// Ends every live session of a user; returns (sid, clients) for each session ended.
-pub(crate) fn end_all_for_user(conn: &mut DbConnection, now: i64, user_id: &str) -> Result<Vec<EndedSession>, StoreError> {
+pub(crate) fn end_all_for_user(
+    conn: &mut DbConnection,
+    now: i64,
+    user_id: &str,
+) -> Result<Vec<EndedSession>, StoreError> {
     let ids: Vec<String> = ss::table
         .filter(ss::user_id.eq(user_id))
         .filter(ss::ended_at.is_null())
@@ -183,7 +203,11 @@ pub(crate) fn end_all_for_user(conn: &mut DbConnection, now: i64, user_id: &str)
     let mut ended = Vec::new();
     for sid in ids {
         if let Some(clients) = end(conn, now, &sid)? {
-            ended.push(EndedSession { sid, user_id: user_id.to_string(), clients });
+            ended.push(EndedSession {
+                sid,
+                user_id: user_id.to_string(),
+                clients,
+            });
         }
     }
     Ok(ended)
@@ -281,23 +305,43 @@ impl Idp {
     }
 
     /// Ends a session (logout). Idempotent: an already ended session gives `None`.
-    pub fn end_session(&self, sid: &str, actor: &Actor, ip: Option<&str>) -> Result<Option<EndedSession>, StoreError> {
+    pub fn end_session(
+        &self,
+        sid: &str,
+        actor: &Actor,
+        ip: Option<&str>,
+    ) -> Result<Option<EndedSession>, StoreError> {
         let now = self.now();
         self.store().tx(|conn| {
-            let Some(session) = by_id(conn, sid)? else { return Ok(None) };
-            let Some(clients) = end(conn, now, sid)? else { return Ok(None) };
+            let Some(session) = by_id(conn, sid)? else {
+                return Ok(None);
+            };
+            let Some(clients) = end(conn, now, sid)? else {
+                return Ok(None);
+            };
             let user = crate::users::by_id(conn, &session.user_id)?;
-            let mut ev = AuditEvent::new(AuditAction::SessionEnded, actor).ip(ip).detail(format!("sid={sid}"));
+            let mut ev = AuditEvent::new(AuditAction::SessionEnded, actor)
+                .ip(ip)
+                .detail(format!("sid={sid}"));
             if let Some(u) = &user {
                 ev = ev.user(&u.account_id, &u.id);
             }
             audit::record(conn, now, &ev)?;
-            Ok(Some(EndedSession { sid: sid.to_string(), user_id: session.user_id, clients }))
+            Ok(Some(EndedSession {
+                sid: sid.to_string(),
+                user_id: session.user_id,
+                clients,
+            }))
         })
     }
 
     /// Ends every session of a user (operator revoke, password reset, disable).
-    pub fn end_user_sessions(&self, user: &crate::User, actor: &Actor, except_sid: Option<&str>) -> Result<Vec<EndedSession>, StoreError> {
+    pub fn end_user_sessions(
+        &self,
+        user: &crate::User,
+        actor: &Actor,
+        except_sid: Option<&str>,
+    ) -> Result<Vec<EndedSession>, StoreError> {
         let now = self.now();
         self.store().tx(|conn| {
             let ids: Vec<String> = ss::table
@@ -308,7 +352,11 @@ impl Idp {
             let mut ended = Vec::new();
             for sid in ids.into_iter().filter(|s| Some(s.as_str()) != except_sid) {
                 if let Some(clients) = end(conn, now, &sid)? {
-                    ended.push(EndedSession { sid, user_id: user.id.clone(), clients });
+                    ended.push(EndedSession {
+                        sid,
+                        user_id: user.id.clone(),
+                        clients,
+                    });
                 }
             }
             audit::record(
@@ -352,8 +400,14 @@ impl Idp {
                 .select(ss::id)
                 .load(conn)?;
             for sid in &dead {
-                let gids: Vec<String> = grants::table.filter(grants::session_id.eq(sid)).select(grants::id).load(conn)?;
-                diesel::delete(refresh_tokens::table.filter(refresh_tokens::grant_id.eq_any(&gids))).execute(conn)?;
+                let gids: Vec<String> = grants::table
+                    .filter(grants::session_id.eq(sid))
+                    .select(grants::id)
+                    .load(conn)?;
+                diesel::delete(
+                    refresh_tokens::table.filter(refresh_tokens::grant_id.eq_any(&gids)),
+                )
+                .execute(conn)?;
             }
             Ok(diesel::delete(ss::table.filter(ss::id.eq_any(&dead))).execute(conn)?)
         })

@@ -20,7 +20,11 @@ pub struct TestDb {
 
 pub fn cheap_settings() -> Settings {
     Settings {
-        argon2: Argon2Params { memory_kib: 1024, iterations: 1, parallelism: 1 },
+        argon2: Argon2Params {
+            memory_kib: 1024,
+            iterations: 1,
+            parallelism: 1,
+        },
         ..Settings::default()
     }
 }
@@ -47,27 +51,56 @@ impl TestDb {
         };
         let name = format!("idp_t_{}", crate::crypto::random_id().unwrap());
         let mut admin = diesel::PgConnection::establish(&base).unwrap();
-        admin.batch_execute(&format!("CREATE DATABASE {name}")).unwrap();
+        admin
+            .batch_execute(&format!("CREATE DATABASE {name}"))
+            .unwrap();
         let url = replace_db(&base, &name);
         Some(Self::open(url, None, Some((base, name))))
     }
 
-    fn open(url: String, dir: Option<tempfile::TempDir>, pg_drop: Option<(String, String)>) -> Self {
+    fn open(
+        url: String,
+        dir: Option<tempfile::TempDir>,
+        pg_drop: Option<(String, String)>,
+    ) -> Self {
         Self::open_with(url, dir, pg_drop, cheap_settings())
     }
 
-    fn open_with(url: String, dir: Option<tempfile::TempDir>, pg_drop: Option<(String, String)>, settings: Settings) -> Self {
+    fn open_with(
+        url: String,
+        dir: Option<tempfile::TempDir>,
+        pg_drop: Option<(String, String)>,
+        settings: Settings,
+    ) -> Self {
         let store = Store::open(&url, PoolOptions::default()).unwrap();
         store.migrate().unwrap();
         let clock = Arc::new(ManualClock::new(T0));
-        let idp = Idp::new(store, SecretBox::new(&[5u8; 32], &[]), settings, clock.clone()).unwrap();
-        TestDb { idp, clock, url, _dir: dir, pg_drop }
+        let idp = Idp::new(
+            store,
+            SecretBox::new(&[5u8; 32], &[]),
+            settings,
+            clock.clone(),
+        )
+        .unwrap();
+        TestDb {
+            idp,
+            clock,
+            url,
+            _dir: dir,
+            pg_drop,
+        }
     }
 
     /// A second `Idp` on the same database with other settings (e.g. new argon2 parameters).
     pub fn reopen(&self, settings: Settings) -> Idp {
         let store = Store::open(&self.url, PoolOptions::default()).unwrap();
-        Idp::new(store, SecretBox::new(&[5u8; 32], &[]), settings, self.clock.clone()).unwrap()
+        Idp::new(
+            store,
+            SecretBox::new(&[5u8; 32], &[]),
+            settings,
+            self.clock.clone(),
+        )
+        .unwrap()
     }
 }
 
@@ -75,7 +108,8 @@ impl Drop for TestDb {
     fn drop(&mut self) {
         if let Some((base, name)) = self.pg_drop.take() {
             if let Ok(mut admin) = diesel::PgConnection::establish(&base) {
-                let _ = admin.batch_execute(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"));
+                let _ =
+                    admin.batch_execute(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"));
             }
         }
     }

@@ -62,7 +62,11 @@ pub struct CounterState {
 
 impl Idp {
     /// `Err(Locked)` while the key is locked.
-    pub(crate) fn throttle_check(&self, conn: &mut DbConnection, key: &str) -> Result<Result<(), Locked>, StoreError> {
+    pub(crate) fn throttle_check(
+        &self,
+        conn: &mut DbConnection,
+        key: &str,
+    ) -> Result<Result<(), Locked>, StoreError> {
         let now = self.now();
         let until: Option<Option<i64>> = ac::table
             .find(key)
@@ -82,7 +86,10 @@ impl Idp {
         let s = self.settings().throttle.clone();
         self.store().tx(|conn| {
             let updated = diesel::update(ac::table.find(key))
-                .set((ac::failures.eq(ac::failures + 1), ac::last_failure_at.eq(now)))
+                .set((
+                    ac::failures.eq(ac::failures + 1),
+                    ac::last_failure_at.eq(now),
+                ))
                 .execute(conn)?;
             if updated == 0 {
                 diesel::insert_into(ac::table)
@@ -94,20 +101,31 @@ impl Idp {
                     ))
                     .execute(conn)?;
             }
-            let (mut failures, started): (i32, i64) =
-                ac::table.find(key).select((ac::failures, ac::window_started_at)).first(conn)?;
+            let (mut failures, started): (i32, i64) = ac::table
+                .find(key)
+                .select((ac::failures, ac::window_started_at))
+                .first(conn)?;
             if now - started > s.window_secs && failures > 1 {
                 // A quiet window has passed: this failure starts a new count.
                 failures = 1;
                 diesel::update(ac::table.find(key))
-                    .set((ac::failures.eq(1), ac::window_started_at.eq(now), ac::locked_until.eq(None::<i64>)))
+                    .set((
+                        ac::failures.eq(1),
+                        ac::window_started_at.eq(now),
+                        ac::locked_until.eq(None::<i64>),
+                    ))
                     .execute(conn)?;
             }
             if failures > free {
                 let exp = (failures - free - 1).clamp(0, 20) as u32;
-                let secs = s.base_lockout_secs.saturating_mul(1i64 << exp).min(s.max_lockout_secs);
+                let secs = s
+                    .base_lockout_secs
+                    .saturating_mul(1i64 << exp)
+                    .min(s.max_lockout_secs);
                 let until = now + secs;
-                diesel::update(ac::table.find(key)).set(ac::locked_until.eq(Some(until))).execute(conn)?;
+                diesel::update(ac::table.find(key))
+                    .set(ac::locked_until.eq(Some(until)))
+                    .execute(conn)?;
                 return Ok(Some(Locked { until }));
             }
             Ok(None)
@@ -115,7 +133,11 @@ impl Idp {
     }
 
     /// Forgets the failures of a key (after a success, or by an operator).
-    pub(crate) fn throttle_clear(&self, conn: &mut DbConnection, key: &str) -> Result<(), StoreError> {
+    pub(crate) fn throttle_clear(
+        &self,
+        conn: &mut DbConnection,
+        key: &str,
+    ) -> Result<(), StoreError> {
         diesel::delete(ac::table.find(key)).execute(conn)?;
         Ok(())
     }

@@ -87,7 +87,8 @@ type UserRow = (
 );
 
 fn from_row(r: UserRow) -> Result<User, StoreError> {
-    let status = UserStatus::parse(&r.5).ok_or_else(|| StoreError::Corrupt(format!("user {}: status {:?}", r.0, r.5)))?;
+    let status = UserStatus::parse(&r.5)
+        .ok_or_else(|| StoreError::Corrupt(format!("user {}: status {:?}", r.0, r.5)))?;
     Ok(User {
         id: r.0,
         account_id: r.1,
@@ -104,7 +105,12 @@ fn from_row(r: UserRow) -> Result<User, StoreError> {
 }
 
 pub(crate) fn by_id(conn: &mut DbConnection, id: &str) -> Result<Option<User>, StoreError> {
-    users::table.find(id).first::<UserRow>(conn).optional()?.map(from_row).transpose()
+    users::table
+        .find(id)
+        .first::<UserRow>(conn)
+        .optional()?
+        .map(from_row)
+        .transpose()
 }
 
 fn by_email(conn: &mut DbConnection, email: &str) -> Result<Option<User>, StoreError> {
@@ -117,14 +123,23 @@ fn by_email(conn: &mut DbConnection, email: &str) -> Result<Option<User>, StoreE
 }
 
 impl Idp {
-    pub fn create_user(&self, account_slug: &str, new: NewUser<'_>, actor: &Actor) -> Result<User, UserError> {
+    pub fn create_user(
+        &self,
+        account_slug: &str,
+        new: NewUser<'_>,
+        actor: &Actor,
+    ) -> Result<User, UserError> {
         let account = self.account_by_slug(account_slug)?;
         let email = normalise_email(new.email).map_err(UserError::InvalidEmail)?;
         let work_email = match new.work_email.map(str::trim).filter(|w| !w.is_empty()) {
-            Some(w) => Some(normalise_email(w).map_err(|e| UserError::InvalidEmail(format!("work email: {e}")))?),
+            Some(w) => Some(
+                normalise_email(w)
+                    .map_err(|e| UserError::InvalidEmail(format!("work email: {e}")))?,
+            ),
             None => None,
         };
-        let display_name = validate_display_name(new.display_name).map_err(UserError::InvalidName)?;
+        let display_name =
+            validate_display_name(new.display_name).map_err(UserError::InvalidName)?;
         let password_hash = match new.password {
             Some(pw) => {
                 self.password_policy().check(pw, &email)?;
@@ -133,7 +148,11 @@ impl Idp {
             None => None,
         };
         let now = self.now();
-        let status = if password_hash.is_some() { UserStatus::Active } else { UserStatus::Invited };
+        let status = if password_hash.is_some() {
+            UserStatus::Active
+        } else {
+            UserStatus::Invited
+        };
         let user = User {
             id: random_id()?,
             account_id: account.id.clone(),
@@ -183,7 +202,8 @@ impl Idp {
 
     /// Looks a user up by authentication email, case-insensitively.
     pub fn user_by_email(&self, email: &str) -> Result<User, UserError> {
-        let normalised = normalise_email(email).map_err(|_| UserError::NotFound(email.trim().to_string()))?;
+        let normalised =
+            normalise_email(email).map_err(|_| UserError::NotFound(email.trim().to_string()))?;
         let mut conn = self.store().conn()?;
         by_email(&mut conn, &normalised)?.ok_or(UserError::NotFound(normalised))
     }
@@ -196,7 +216,9 @@ impl Idp {
     /// The user and their account in one call (the account holds the MFA policy).
     pub fn user_with_account(&self, user_id: &str) -> Result<Option<(User, Account)>, StoreError> {
         let mut conn = self.store().conn()?;
-        let Some(user) = by_id(&mut conn, user_id)? else { return Ok(None) };
+        let Some(user) = by_id(&mut conn, user_id)? else {
+            return Ok(None);
+        };
         let account = accounts::by_id(&mut conn, &user.account_id)?
             .ok_or_else(|| StoreError::Corrupt(format!("user {} has no account", user.id)))?;
         Ok(Some((user, account)))
@@ -215,36 +237,67 @@ impl Idp {
     }
 
     /// Disables or re-enables a user. Disabling also ends the user's sessions (see `sessions`).
-    pub fn set_user_enabled(&self, email: &str, enabled: bool, actor: &Actor) -> Result<Change, UserError> {
+    pub fn set_user_enabled(
+        &self,
+        email: &str,
+        enabled: bool,
+        actor: &Actor,
+    ) -> Result<Change, UserError> {
         let user = self.user_by_email(email)?;
         let now = self.now();
         let (from, to, action) = if enabled {
-            (UserStatus::Disabled, if user.has_password() { UserStatus::Active } else { UserStatus::Invited }, AuditAction::UserEnabled)
+            (
+                UserStatus::Disabled,
+                if user.has_password() {
+                    UserStatus::Active
+                } else {
+                    UserStatus::Invited
+                },
+                AuditAction::UserEnabled,
+            )
         } else {
             (user.status, UserStatus::Disabled, AuditAction::UserDisabled)
         };
-        if (enabled && user.status != UserStatus::Disabled) || (!enabled && user.status == UserStatus::Disabled) {
+        if (enabled && user.status != UserStatus::Disabled)
+            || (!enabled && user.status == UserStatus::Disabled)
+        {
             return Ok(Change::Already);
         }
         self.store().tx(|conn| {
-            let n = diesel::update(users::table.find(&user.id).filter(users::status.eq(from.as_str())))
-                .set((users::status.eq(to.as_str()), users::updated_at.eq(now)))
-                .execute(conn)?;
+            let n = diesel::update(
+                users::table
+                    .find(&user.id)
+                    .filter(users::status.eq(from.as_str())),
+            )
+            .set((users::status.eq(to.as_str()), users::updated_at.eq(now)))
+            .execute(conn)?;
             if n == 0 {
                 return Ok(Change::Already);
             }
             if !enabled {
                 crate::sessions::end_all_for_user(conn, now, &user.id)?;
             }
-            audit::record(conn, now, &AuditEvent::new(action, actor).user(&user.account_id, &user.id))?;
+            audit::record(
+                conn,
+                now,
+                &AuditEvent::new(action, actor).user(&user.account_id, &user.id),
+            )?;
             Ok::<_, UserError>(Change::Changed)
         })
     }
 
     /// Sets a new password under the policy. The TOTP link is never touched: a user of an MFA
     /// account still needs their app after a change or reset.
-    pub fn set_password(&self, user_id: &str, password: &str, actor: &Actor, ip: Option<&str>) -> Result<User, UserError> {
-        let user = self.user_by_id(user_id)?.ok_or_else(|| UserError::NotFound(user_id.to_string()))?;
+    pub fn set_password(
+        &self,
+        user_id: &str,
+        password: &str,
+        actor: &Actor,
+        ip: Option<&str>,
+    ) -> Result<User, UserError> {
+        let user = self
+            .user_by_id(user_id)?
+            .ok_or_else(|| UserError::NotFound(user_id.to_string()))?;
         self.password_policy().check(password, &user.email)?;
         let hash = self.hasher().hash(password)?;
         let now = self.now();
@@ -257,7 +310,13 @@ impl Idp {
                 ))
                 .execute(conn)?;
             self.throttle_clear(conn, &throttle::password_key(&user.email))?;
-            audit::record(conn, now, &AuditEvent::new(AuditAction::PasswordChanged, actor).user(&user.account_id, &user.id).ip(ip))?;
+            audit::record(
+                conn,
+                now,
+                &AuditEvent::new(AuditAction::PasswordChanged, actor)
+                    .user(&user.account_id, &user.id)
+                    .ip(ip),
+            )?;
             Ok::<_, UserError>(())
         })?;
         Ok(self.user_by_id(user_id)?.unwrap_or(user))
@@ -277,15 +336,22 @@ impl Idp {
     /// Password sign-in. Unknown email, invited user without a password and wrong password all
     /// cost one argon2 verification and give `InvalidCredentials`. Failures are counted per email
     /// and per client IP; a locked key is refused before any hashing.
-    pub fn authenticate_password(&self, email: &str, password: &str, ip: Option<&str>) -> Result<User, AuthError> {
+    pub fn authenticate_password(
+        &self,
+        email: &str,
+        password: &str,
+        ip: Option<&str>,
+    ) -> Result<User, AuthError> {
         let normalised = normalise_email(email).unwrap_or_else(|_| email.trim().to_lowercase());
         let email_key = throttle::password_key(&normalised);
         let ip_key = ip.map(throttle::ip_key);
         {
             let mut conn = self.store().conn()?;
-            self.throttle_check(&mut conn, &email_key)?.map_err(AuthError::Locked)?;
+            self.throttle_check(&mut conn, &email_key)?
+                .map_err(AuthError::Locked)?;
             if let Some(k) = &ip_key {
-                self.throttle_check(&mut conn, k)?.map_err(AuthError::Locked)?;
+                self.throttle_check(&mut conn, k)?
+                    .map_err(AuthError::Locked)?;
             }
         }
         let user = {
@@ -305,7 +371,11 @@ impl Idp {
         if user.status == UserStatus::Disabled {
             return Err(AuthError::Disabled);
         }
-        let rehash = if verified.needs_rehash { Some(self.hasher().hash(password)?) } else { None };
+        let rehash = if verified.needs_rehash {
+            Some(self.hasher().hash(password)?)
+        } else {
+            None
+        };
         self.store().tx(|conn| {
             if let Some(h) = &rehash {
                 diesel::update(users::table.find(&user.id))
@@ -318,7 +388,13 @@ impl Idp {
         Ok(user)
     }
 
-    fn password_failed(&self, email: &str, email_key: &str, ip_key: Option<&str>, ip: Option<&str>) -> Result<AuthError, StoreError> {
+    fn password_failed(
+        &self,
+        email: &str,
+        email_key: &str,
+        ip_key: Option<&str>,
+        ip: Option<&str>,
+    ) -> Result<AuthError, StoreError> {
         let s = self.settings().throttle.clone();
         let locked = self.throttle_fail(email_key, s.free_failures)?;
         if let Some(k) = ip_key {
@@ -326,8 +402,15 @@ impl Idp {
         }
         let mut conn = self.store().conn()?;
         let user = by_email(&mut conn, email)?;
-        let actor = user.as_ref().map(|u| Actor::User(u.id.clone())).unwrap_or(Actor::Anonymous);
-        let action = if locked.is_some() { AuditAction::SignInLocked } else { AuditAction::SignInFailed };
+        let actor = user
+            .as_ref()
+            .map(|u| Actor::User(u.id.clone()))
+            .unwrap_or(Actor::Anonymous);
+        let action = if locked.is_some() {
+            AuditAction::SignInLocked
+        } else {
+            AuditAction::SignInFailed
+        };
         let mut ev = AuditEvent::new(action, &actor).ip(ip);
         if let Some(u) = &user {
             ev = ev.user(&u.account_id, &u.id);
@@ -337,7 +420,10 @@ impl Idp {
     }
 
     /// Lockout state of a user's password sign-in (for `user show`).
-    pub fn password_lockout(&self, user: &User) -> Result<Option<throttle::CounterState>, StoreError> {
+    pub fn password_lockout(
+        &self,
+        user: &User,
+    ) -> Result<Option<throttle::CounterState>, StoreError> {
         self.throttle_state(&throttle::password_key(&user.email))
     }
 
@@ -348,22 +434,41 @@ impl Idp {
         self.store().tx(|conn| {
             self.throttle_clear(conn, &throttle::password_key(&user.email))?;
             self.throttle_clear(conn, &throttle::totp_key(&user.id))?;
-            audit::record(conn, now, &AuditEvent::new(AuditAction::UserUnlocked, actor).user(&user.account_id, &user.id))?;
+            audit::record(
+                conn,
+                now,
+                &AuditEvent::new(AuditAction::UserUnlocked, actor).user(&user.account_id, &user.id),
+            )?;
             Ok::<_, UserError>(())
         })
     }
 
     /// Marks the email verified and the user active (registration completed).
-    pub(crate) fn activate_user(conn: &mut DbConnection, now: i64, user_id: &str) -> Result<(), StoreError> {
-        diesel::update(users::table.find(user_id).filter(users::status.ne(UserStatus::Disabled.as_str())))
-            .set((users::status.eq(UserStatus::Active.as_str()), users::email_verified.eq(true), users::updated_at.eq(now)))
-            .execute(conn)?;
+    pub(crate) fn activate_user(
+        conn: &mut DbConnection,
+        now: i64,
+        user_id: &str,
+    ) -> Result<(), StoreError> {
+        diesel::update(
+            users::table
+                .find(user_id)
+                .filter(users::status.ne(UserStatus::Disabled.as_str())),
+        )
+        .set((
+            users::status.eq(UserStatus::Active.as_str()),
+            users::email_verified.eq(true),
+            users::updated_at.eq(now),
+        ))
+        .execute(conn)?;
         Ok(())
     }
 
     /// Number of users in an account.
     pub fn count_users(&self, account_id: &str) -> Result<i64, StoreError> {
         let mut conn = self.store().conn()?;
-        Ok(users::table.filter(users::account_id.eq(account_id)).count().get_result(&mut conn)?)
+        Ok(users::table
+            .filter(users::account_id.eq(account_id))
+            .count()
+            .get_result(&mut conn)?)
     }
 }

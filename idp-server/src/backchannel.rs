@@ -20,12 +20,20 @@ pub struct Delivery {
 
 /// Sends the logout tokens (blocking; at most 5 s per app).
 pub fn deliver(config: &Config, keys: &Keyring, now: i64, ended: &[EndedSession]) -> Vec<Delivery> {
-    let agent = ureq::AgentBuilder::new().timeout(Duration::from_secs(5)).redirects(0).build();
+    let agent = ureq::AgentBuilder::new()
+        .timeout(Duration::from_secs(5))
+        .redirects(0)
+        .build();
     let minter = Minter { config, keys, now };
     let mut out = Vec::new();
     for session in ended {
         for client_id in &session.clients {
-            let Some(uri) = config.client(client_id).and_then(|c| c.backchannel_logout_uri.as_deref()) else { continue };
+            let Some(uri) = config
+                .client(client_id)
+                .and_then(|c| c.backchannel_logout_uri.as_deref())
+            else {
+                continue;
+            };
             let result = minter
                 .logout_token(client_id, &session.user_id, &session.sid)
                 .map_err(|e| e.to_string())
@@ -47,7 +55,12 @@ pub fn deliver(config: &Config, keys: &Keyring, now: i64, ended: &[EndedSession]
                     (false, e)
                 }
             };
-            out.push(Delivery { client_id: client_id.clone(), sid: session.sid.clone(), ok, detail });
+            out.push(Delivery {
+                client_id: client_id.clone(),
+                sid: session.sid.clone(),
+                ok,
+                detail,
+            });
         }
     }
     out

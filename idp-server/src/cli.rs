@@ -18,10 +18,19 @@ use crate::mail::{Mail, Mailer};
 use crate::{keys, web, Runtime};
 
 #[derive(Debug, Parser)]
-#[command(name = "idp-server", version, about = "OpenID Connect identity provider with per-account TOTP MFA")]
+#[command(
+    name = "idp-server",
+    version,
+    about = "OpenID Connect identity provider with per-account TOTP MFA"
+)]
 pub struct Cli {
     /// Configuration file.
-    #[arg(long, global = true, env = "IDP_CONFIG", default_value = "config/idp.toml")]
+    #[arg(
+        long,
+        global = true,
+        env = "IDP_CONFIG",
+        default_value = "config/idp.toml"
+    )]
     pub config: String,
     /// Print results as JSON (for scripts).
     #[arg(long, global = true)]
@@ -107,7 +116,11 @@ pub enum UserCmd {
         #[arg(long)]
         work_email: Option<String>,
         /// Send an invitation to confirm the email and set a password.
-        #[arg(long, conflicts_with = "password_stdin", required_unless_present = "password_stdin")]
+        #[arg(
+            long,
+            conflicts_with = "password_stdin",
+            required_unless_present = "password_stdin"
+        )]
         invite: bool,
         /// Read the password from standard input (one line).
         #[arg(long)]
@@ -200,12 +213,16 @@ fn operator(cli: &Cli) -> Actor {
 }
 
 fn ts(t: i64) -> String {
-    chrono::DateTime::from_timestamp(t, 0).map(|d| d.format("%Y-%m-%d %H:%M:%S UTC").to_string()).unwrap_or_else(|| t.to_string())
+    chrono::DateTime::from_timestamp(t, 0)
+        .map(|d| d.format("%Y-%m-%d %H:%M:%S UTC").to_string())
+        .unwrap_or_else(|| t.to_string())
 }
 
 fn read_password() -> Result<String, String> {
     let mut s = String::new();
-    std::io::stdin().read_to_string(&mut s).map_err(|e| format!("cannot read the password from stdin: {e}"))?;
+    std::io::stdin()
+        .read_to_string(&mut s)
+        .map_err(|e| format!("cannot read the password from stdin: {e}"))?;
     let pw = s.strip_suffix('\n').unwrap_or(&s);
     let pw = pw.strip_suffix('\r').unwrap_or(pw);
     if pw.is_empty() {
@@ -226,24 +243,43 @@ pub fn run(cli: Cli) -> Result<(), String> {
     match command {
         Command::CheckConfig => {
             out.say(
-                format!("{}: OK ({} client{})", cli.config, config.clients.len(), if config.clients.len() == 1 { "" } else { "s" }),
+                format!(
+                    "{}: OK ({} client{})",
+                    cli.config,
+                    config.clients.len(),
+                    if config.clients.len() == 1 { "" } else { "s" }
+                ),
                 json!({"ok": true, "clients": config.clients.len()}),
             );
             Ok(())
         }
         Command::Serve => serve(config),
         Command::Migrate => {
-            let rt = Runtime::open(config, false)?;
+            let rt = Runtime::open_for_command(config, false)?;
             let applied = rt.idp.store().migrate().map_err(|e| e.to_string())?;
-            let text = if applied.is_empty() { "database is up to date".to_string() } else { format!("applied {} migration(s): {}", applied.len(), applied.join(", ")) };
+            let text = if applied.is_empty() {
+                "database is up to date".to_string()
+            } else {
+                format!(
+                    "applied {} migration(s): {}",
+                    applied.len(),
+                    applied.join(", ")
+                )
+            };
             out.say(text, json!({"applied": applied}));
             Ok(())
         }
-        Command::Account(cmd) => account(cmd, &Runtime::open(config, true)?, &out, &actor),
-        Command::User(cmd) => user(cmd, &Runtime::open(config, true)?, &out, &actor),
-        Command::Mfa(cmd) => mfa(cmd, &Runtime::open(config, true)?, &out, &actor),
-        Command::Session(cmd) => session(cmd, &Runtime::open(config, true)?, &out, &actor),
-        Command::Keys(cmd) => keys_cmd(cmd, &Runtime::open(config, true)?, &out, &actor),
+        Command::Account(cmd) => {
+            account(cmd, &Runtime::open_for_command(config, true)?, &out, &actor)
+        }
+        Command::User(cmd) => user(cmd, &Runtime::open_for_command(config, true)?, &out, &actor),
+        Command::Mfa(cmd) => mfa(cmd, &Runtime::open_for_command(config, true)?, &out, &actor),
+        Command::Session(cmd) => {
+            session(cmd, &Runtime::open_for_command(config, true)?, &out, &actor)
+        }
+        Command::Keys(cmd) => {
+            keys_cmd(cmd, &Runtime::open_for_command(config, true)?, &out, &actor)
+        }
     }
 }
 
@@ -251,8 +287,13 @@ fn account(cmd: &AccountCmd, rt: &Runtime, out: &Output, actor: &Actor) -> Resul
     let idp = &rt.idp;
     match cmd {
         AccountCmd::Create { slug, name } => {
-            let a = idp.create_account(slug, name, actor).map_err(|e| e.to_string())?;
-            out.say(format!("created account {} ({}); MFA is off", a.slug, a.name), json!({"account": a}));
+            let a = idp
+                .create_account(slug, name, actor)
+                .map_err(|e| e.to_string())?;
+            out.say(
+                format!("created account {} ({}); MFA is off", a.slug, a.name),
+                json!({"account": a}),
+            );
         }
         AccountCmd::List => {
             let list = idp.list_accounts().map_err(|e| e.to_string())?;
@@ -270,7 +311,13 @@ fn account(cmd: &AccountCmd, rt: &Runtime, out: &Output, actor: &Actor) -> Resul
             let a = idp.account_by_slug(slug).map_err(|e| e.to_string())?;
             let users = idp.count_users(&a.id).map_err(|e| e.to_string())?;
             out.say(
-                format!("{}: {}\nmfa: {}\nusers: {users}\ncreated: {}", a.slug, a.name, a.mfa_policy.as_str(), ts(a.created_at)),
+                format!(
+                    "{}: {}\nmfa: {}\nusers: {users}\ncreated: {}",
+                    a.slug,
+                    a.name,
+                    a.mfa_policy.as_str(),
+                    ts(a.created_at)
+                ),
                 json!({"account": a, "users": users}),
             );
         }
@@ -279,8 +326,15 @@ fn account(cmd: &AccountCmd, rt: &Runtime, out: &Output, actor: &Actor) -> Resul
 }
 
 fn send_link(rt: &Runtime, user: &User) -> Result<(Purpose, String), String> {
-    let purpose = if user.status == idp_core::UserStatus::Invited { Purpose::Invite } else { Purpose::Reset };
-    let token = rt.idp.issue_email_token(&user.id, purpose).map_err(|e| e.to_string())?;
+    let purpose = if user.status == idp_core::UserStatus::Invited {
+        Purpose::Invite
+    } else {
+        Purpose::Reset
+    };
+    let token = rt
+        .idp
+        .issue_email_token(&user.id, purpose)
+        .map_err(|e| e.to_string())?;
     let mailer = Mailer::new(&rt.config).map_err(|e| e.to_string())?;
     let (path, mail) = match purpose {
         Purpose::Invite => ("/register", 0),
@@ -288,27 +342,69 @@ fn send_link(rt: &Runtime, user: &User) -> Result<(Purpose, String), String> {
     };
     let link = mailer.link(path, &token);
     let result = if mail == 0 {
-        mailer.send(&user.email, Mail::Invitation { name: &user.display_name, link: &link })
+        mailer.send(
+            &user.email,
+            Mail::Invitation {
+                name: &user.display_name,
+                link: &link,
+            },
+        )
     } else {
         mailer.send(&user.email, Mail::PasswordReset { link: &link })
     };
-    result.map_err(|e| format!("{e} (the link stays valid; run `user send-link --email {}` to retry)", user.email))?;
+    result.map_err(|e| {
+        format!(
+            "{e} (the link stays valid; run `user send-link --email {}` to retry)",
+            user.email
+        )
+    })?;
     Ok((purpose, link))
 }
 
 fn user(cmd: &UserCmd, rt: &Runtime, out: &Output, actor: &Actor) -> Result<(), String> {
     let idp = &rt.idp;
     match cmd {
-        UserCmd::Create { account, email, name, work_email, invite, password_stdin } => {
-            let password = if *password_stdin { Some(read_password()?) } else { None };
+        UserCmd::Create {
+            account,
+            email,
+            name,
+            work_email,
+            invite,
+            password_stdin,
+        } => {
+            let password = if *password_stdin {
+                Some(read_password()?)
+            } else {
+                None
+            };
             let u = idp
-                .create_user(account, NewUser { email, display_name: name, work_email: work_email.as_deref(), password: password.as_deref() }, actor)
+                .create_user(
+                    account,
+                    NewUser {
+                        email,
+                        display_name: name,
+                        work_email: work_email.as_deref(),
+                        password: password.as_deref(),
+                    },
+                    actor,
+                )
                 .map_err(|e| e.to_string())?;
             if *invite {
-                send_link(rt, &u).map_err(|e| format!("user {} created, but the invitation was not sent: {e}", u.email))?;
-                out.say(format!("created user {} in {account}; invitation sent", u.email), json!({"user": user_json(&u), "invitation_sent": true}));
+                send_link(rt, &u).map_err(|e| {
+                    format!(
+                        "user {} created, but the invitation was not sent: {e}",
+                        u.email
+                    )
+                })?;
+                out.say(
+                    format!("created user {} in {account}; invitation sent", u.email),
+                    json!({"user": user_json(&u), "invitation_sent": true}),
+                );
             } else {
-                out.say(format!("created user {} in {account} (active)", u.email), json!({"user": user_json(&u)}));
+                out.say(
+                    format!("created user {} in {account} (active)", u.email),
+                    json!({"user": user_json(&u)}),
+                );
             }
         }
         UserCmd::List { account } => {
@@ -320,20 +416,34 @@ fn user(cmd: &UserCmd, rt: &Runtime, out: &Output, actor: &Actor) -> Result<(), 
             } else {
                 for u in &users {
                     let mfa = idp.enrollment_state(&u.id).map_err(|e| e.to_string())?;
-                    println!("{}\t{}\t{}\tmfa={}", u.email, u.display_name, u.status.as_str(), mfa_state(mfa));
+                    println!(
+                        "{}\t{}\t{}\tmfa={}",
+                        u.email,
+                        u.display_name,
+                        u.status.as_str(),
+                        mfa_state(mfa)
+                    );
                 }
             }
         }
         UserCmd::Show(EmailArg { email }) => {
             let u = idp.user_by_email(email).map_err(|e| e.to_string())?;
-            let account = idp.account_by_id(&u.account_id).map_err(|e| e.to_string())?.map(|a| a.slug).unwrap_or_default();
+            let account = idp
+                .account_by_id(&u.account_id)
+                .map_err(|e| e.to_string())?
+                .map(|a| a.slug)
+                .unwrap_or_default();
             let mfa = idp.enrollment_state(&u.id).map_err(|e| e.to_string())?;
             let pwd_lock = idp.password_lockout(&u).map_err(|e| e.to_string())?;
             let totp_lock = idp.totp_lockout(&u).map_err(|e| e.to_string())?;
             let sessions = idp.live_sessions(&u.id).map_err(|e| e.to_string())?;
             let locked: Vec<String> = [("password", &pwd_lock), ("totp", &totp_lock)]
                 .iter()
-                .filter_map(|(what, s)| s.as_ref().and_then(|s| s.locked_until).map(|t| format!("{what} locked until {}", ts(t))))
+                .filter_map(|(what, s)| {
+                    s.as_ref()
+                        .and_then(|s| s.locked_until)
+                        .map(|t| format!("{what} locked until {}", ts(t)))
+                })
                 .collect();
             let text = format!(
                 "{}\nname: {}\naccount: {account}\nstatus: {}\nemail verified: {}\nwork email: {}\nmfa: {}\nlockout: {}\nlive sessions: {}\ncreated: {}",
@@ -350,22 +460,43 @@ fn user(cmd: &UserCmd, rt: &Runtime, out: &Output, actor: &Actor) -> Result<(), 
             out.say(text, json!({"user": user_json(&u), "account": account, "mfa": mfa, "lockout": {"password": pwd_lock, "totp": totp_lock}, "live_sessions": sessions.len()}));
         }
         UserCmd::Disable(EmailArg { email }) => {
-            let change = idp.set_user_enabled(email, false, actor).map_err(|e| e.to_string())?;
-            say_change(out, change, &format!("disabled {email}; their sessions were ended"), &format!("{email} is already disabled"));
+            let change = idp
+                .set_user_enabled(email, false, actor)
+                .map_err(|e| e.to_string())?;
+            say_change(
+                out,
+                change,
+                &format!("disabled {email}; their sessions were ended"),
+                &format!("{email} is already disabled"),
+            );
         }
         UserCmd::Enable(EmailArg { email }) => {
-            let change = idp.set_user_enabled(email, true, actor).map_err(|e| e.to_string())?;
-            say_change(out, change, &format!("enabled {email}"), &format!("{email} is already enabled"));
+            let change = idp
+                .set_user_enabled(email, true, actor)
+                .map_err(|e| e.to_string())?;
+            say_change(
+                out,
+                change,
+                &format!("enabled {email}"),
+                &format!("{email} is already enabled"),
+            );
         }
         UserCmd::SetPassword { email, .. } => {
             let u = idp.user_by_email(email).map_err(|e| e.to_string())?;
             let pw = read_password()?;
-            idp.set_password(&u.id, &pw, actor, None).map_err(|e| e.to_string())?;
-            out.say(format!("password of {} changed (authenticator app kept)", u.email), json!({"changed": true}));
+            idp.set_password(&u.id, &pw, actor, None)
+                .map_err(|e| e.to_string())?;
+            out.say(
+                format!("password of {} changed (authenticator app kept)", u.email),
+                json!({"changed": true}),
+            );
         }
         UserCmd::Unlock(EmailArg { email }) => {
             idp.unlock_user(email, actor).map_err(|e| e.to_string())?;
-            out.say(format!("cleared the lockouts of {email}"), json!({"unlocked": true}));
+            out.say(
+                format!("cleared the lockouts of {email}"),
+                json!({"unlocked": true}),
+            );
         }
         UserCmd::SendLink(EmailArg { email }) => {
             let u = idp.user_by_email(email).map_err(|e| e.to_string())?;
@@ -373,7 +504,10 @@ fn user(cmd: &UserCmd, rt: &Runtime, out: &Output, actor: &Actor) -> Result<(), 
                 return Err(format!("{} is disabled; enable the user first", u.email));
             }
             let (purpose, _) = send_link(rt, &u)?;
-            out.say(format!("sent a {} link to {}", purpose.as_str(), u.email), json!({"sent": purpose.as_str()}));
+            out.say(
+                format!("sent a {} link to {}", purpose.as_str(), u.email),
+                json!({"sent": purpose.as_str()}),
+            );
         }
     }
     Ok(())
@@ -398,11 +532,20 @@ fn mfa(cmd: &MfaCmd, rt: &Runtime, out: &Output, actor: &Actor) -> Result<(), St
     let idp = &rt.idp;
     match cmd {
         MfaCmd::Enable { account } => {
-            let change = idp.set_mfa_policy(account, MfaPolicy::Required, actor).map_err(|e| e.to_string())?;
-            say_change(out, change, &format!("MFA is now required for every user of {account}"), &format!("MFA is already required for {account}"));
+            let change = idp
+                .set_mfa_policy(account, MfaPolicy::Required, actor)
+                .map_err(|e| e.to_string())?;
+            say_change(
+                out,
+                change,
+                &format!("MFA is now required for every user of {account}"),
+                &format!("MFA is already required for {account}"),
+            );
         }
         MfaCmd::Disable { account } => {
-            let change = idp.set_mfa_policy(account, MfaPolicy::Off, actor).map_err(|e| e.to_string())?;
+            let change = idp
+                .set_mfa_policy(account, MfaPolicy::Off, actor)
+                .map_err(|e| e.to_string())?;
             say_change(
                 out,
                 change,
@@ -415,11 +558,20 @@ fn mfa(cmd: &MfaCmd, rt: &Runtime, out: &Output, actor: &Actor) -> Result<(), St
             let users = idp.list_users(account).map_err(|e| e.to_string())?;
             let mut rows = Vec::new();
             for u in &users {
-                rows.push((u.email.clone(), idp.enrollment_state(&u.id).map_err(|e| e.to_string())?));
+                rows.push((
+                    u.email.clone(),
+                    idp.enrollment_state(&u.id).map_err(|e| e.to_string())?,
+                ));
             }
             if out.json {
-                let users: Vec<_> = rows.iter().map(|(e, s)| json!({"email": e, "state": s})).collect();
-                out.say("", json!({"account": a.slug, "policy": a.mfa_policy, "users": users}));
+                let users: Vec<_> = rows
+                    .iter()
+                    .map(|(e, s)| json!({"email": e, "state": s}))
+                    .collect();
+                out.say(
+                    "",
+                    json!({"account": a.slug, "policy": a.mfa_policy, "users": users}),
+                );
             } else {
                 println!("{}: MFA {}", a.slug, a.mfa_policy.as_str());
                 for (email, s) in rows {
@@ -467,9 +619,12 @@ fn session(cmd: &SessionCmd, rt: &Runtime, out: &Output, actor: &Actor) -> Resul
         }
         SessionCmd::Revoke(EmailArg { email }) => {
             let u = idp.user_by_email(email).map_err(|e| e.to_string())?;
-            let ended = idp.end_user_sessions(&u, actor, None).map_err(|e| e.to_string())?;
+            let ended = idp
+                .end_user_sessions(&u, actor, None)
+                .map_err(|e| e.to_string())?;
             let deliveries = if ended.iter().any(|e| !e.clients.is_empty()) {
-                let keyring = keys::Keyring::load_or_create(idp, rt.publish_retired_for()).map_err(|e| e.to_string())?;
+                let keyring = keys::Keyring::load_or_create(idp, rt.publish_retired_for())
+                    .map_err(|e| e.to_string())?;
                 crate::backchannel::deliver(&rt.config, &keyring, idp.now(), &ended)
             } else {
                 Vec::new()
@@ -477,12 +632,18 @@ fn session(cmd: &SessionCmd, rt: &Runtime, out: &Output, actor: &Actor) -> Resul
             let failed = deliveries.iter().filter(|d| !d.ok).count();
             let mut text = format!("ended {} session(s) of {}", ended.len(), u.email);
             if !deliveries.is_empty() {
-                text.push_str(&format!("; back-channel logout sent to {} app(s)", deliveries.len() - failed));
+                text.push_str(&format!(
+                    "; back-channel logout sent to {} app(s)",
+                    deliveries.len() - failed
+                ));
                 if failed > 0 {
                     text.push_str(&format!(", {failed} failed (see the log)"));
                 }
             }
-            out.say(text, json!({"ended": ended.len(), "backchannel": deliveries}));
+            out.say(
+                text,
+                json!({"ended": ended.len(), "backchannel": deliveries}),
+            );
         }
     }
     Ok(())
@@ -494,7 +655,11 @@ fn keys_cmd(cmd: &KeysCmd, rt: &Runtime, out: &Output, actor: &Actor) -> Result<
         KeysCmd::Rotate => {
             let kids = keys::rotate(idp, actor).map_err(|e| e.to_string())?;
             out.say(
-                format!("new signing keys: {}; retired keys stay published for {} s", kids.join(", "), rt.publish_retired_for()),
+                format!(
+                    "new signing keys: {}; retired keys stay published for {} s",
+                    kids.join(", "),
+                    rt.publish_retired_for()
+                ),
                 json!({"new_kids": kids}),
             );
         }
@@ -505,7 +670,15 @@ fn keys_cmd(cmd: &KeysCmd, rt: &Runtime, out: &Output, actor: &Actor) -> Result<
                 out.say("", json!({"keys": v}));
             } else {
                 for k in &list {
-                    println!("{}\t{}\tcreated {}\t{}", k.kid, k.alg, ts(k.created_at), k.retired_at.map(|r| format!("retired {}", ts(r))).unwrap_or_else(|| "active".into()));
+                    println!(
+                        "{}\t{}\tcreated {}\t{}",
+                        k.kid,
+                        k.alg,
+                        ts(k.created_at),
+                        k.retired_at
+                            .map(|r| format!("retired {}", ts(r)))
+                            .unwrap_or_else(|| "active".into())
+                    );
                 }
             }
         }
@@ -516,8 +689,11 @@ fn keys_cmd(cmd: &KeysCmd, rt: &Runtime, out: &Output, actor: &Actor) -> Result<
 fn serve(config: Config) -> Result<(), String> {
     let rt = Runtime::open(config, true)?;
     let state = crate::app_state(&rt)?;
-    let listener = std::net::TcpListener::bind(rt.config.listen).map_err(|e| format!("cannot listen on {}: {e}", rt.config.listen))?;
+    let listener = std::net::TcpListener::bind(rt.config.listen)
+        .map_err(|e| format!("cannot listen on {}: {e}", rt.config.listen))?;
     let local = listener.local_addr().map_err(|e| e.to_string())?;
     tracing::info!(issuer = %rt.config.issuer, listen = %local, database = rt.idp.store().backend_name(), "identity provider started");
-    actix_web::rt::System::new().block_on(web::serve(state, listener)).map_err(|e| e.to_string())
+    actix_web::rt::System::new()
+        .block_on(web::serve(state, listener))
+        .map_err(|e| e.to_string())
 }

@@ -12,11 +12,18 @@ use url::Url;
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
     #[error("cannot read {path}: {source}")]
-    Read { path: String, source: std::io::Error },
+    Read {
+        path: String,
+        source: std::io::Error,
+    },
     #[error("{path}: {message}")]
     Parse { path: String, message: String },
     #[error("{path}: `{key}`: {reason}")]
-    Invalid { path: String, key: String, reason: String },
+    Invalid {
+        path: String,
+        key: String,
+        reason: String,
+    },
 }
 
 fn default_listen() -> String {
@@ -85,7 +92,10 @@ impl DatabaseSection {
 }
 impl Default for DatabaseSection {
     fn default() -> Self {
-        DatabaseSection { pool_size: Self::default_pool_size(), connect_timeout: Self::default_timeout() }
+        DatabaseSection {
+            pool_size: Self::default_pool_size(),
+            connect_timeout: Self::default_timeout(),
+        }
     }
 }
 
@@ -107,7 +117,10 @@ impl SessionSection {
 }
 impl Default for SessionSection {
     fn default() -> Self {
-        SessionSection { idle_timeout: Self::default_idle(), max_lifetime: Self::default_max() }
+        SessionSection {
+            idle_timeout: Self::default_idle(),
+            max_lifetime: Self::default_max(),
+        }
     }
 }
 
@@ -134,7 +147,11 @@ impl TokensSection {
 }
 impl Default for TokensSection {
     fn default() -> Self {
-        TokensSection { access_token_ttl: Self::default_access(), id_token_ttl: Self::default_id(), code_ttl: Self::default_code() }
+        TokensSection {
+            access_token_ttl: Self::default_access(),
+            id_token_ttl: Self::default_id(),
+            code_ttl: Self::default_code(),
+        }
     }
 }
 
@@ -305,38 +322,73 @@ impl Client {
 
 impl Config {
     pub fn load(path: &str) -> Result<Self, ConfigError> {
-        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read { path: path.into(), source })?;
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            path: path.into(),
+            source,
+        })?;
         Self::parse(path, &text)
     }
 
     pub fn parse(path: &str, text: &str) -> Result<Self, ConfigError> {
         let raw: RawConfig = toml::from_str(text).map_err(|e| ConfigError::Parse {
             path: path.into(),
-            message: e.to_string().trim().replace('\n', " ").split_whitespace().collect::<Vec<_>>().join(" "),
+            message: e
+                .to_string()
+                .trim()
+                .replace('\n', " ")
+                .split_whitespace()
+                .collect::<Vec<_>>()
+                .join(" "),
         })?;
         Self::validate(path, raw)
     }
 
     fn validate(path: &str, raw: RawConfig) -> Result<Self, ConfigError> {
-        let bad = |key: &str, reason: &str| ConfigError::Invalid { path: path.into(), key: key.into(), reason: reason.into() };
+        let bad = |key: &str, reason: &str| ConfigError::Invalid {
+            path: path.into(),
+            key: key.into(),
+            reason: reason.into(),
+        };
         let duration = |key: &str, value: &str| -> Result<Duration, ConfigError> {
-            humantime::parse_duration(value.trim())
-                .map_err(|e| bad(key, &format!("{value:?} is not a duration like \"30m\" or \"12h\" ({e})")))
+            humantime::parse_duration(value.trim()).map_err(|e| {
+                bad(
+                    key,
+                    &format!("{value:?} is not a duration like \"30m\" or \"12h\" ({e})"),
+                )
+            })
         };
 
         let issuer = raw.issuer.trim().trim_end_matches('/').to_string();
-        let issuer_url = Url::parse(&issuer).map_err(|e| bad("issuer", &format!("not a URL: {e}")))?;
+        let issuer_url =
+            Url::parse(&issuer).map_err(|e| bad("issuer", &format!("not a URL: {e}")))?;
         if !matches!(issuer_url.scheme(), "https" | "http") {
-            return Err(bad("issuer", "must be an https:// URL (http:// only for localhost)"));
+            return Err(bad(
+                "issuer",
+                "must be an https:// URL (http:// only for localhost)",
+            ));
         }
         if issuer_url.scheme() == "http" && !is_loopback(&issuer_url) {
-            return Err(bad("issuer", "must use https unless the host is localhost or a loopback address"));
+            return Err(bad(
+                "issuer",
+                "must use https unless the host is localhost or a loopback address",
+            ));
         }
-        if issuer_url.query().is_some() || issuer_url.fragment().is_some() || !issuer_url.username().is_empty() {
-            return Err(bad("issuer", "must not contain a query, fragment or user info"));
+        if issuer_url.query().is_some()
+            || issuer_url.fragment().is_some()
+            || !issuer_url.username().is_empty()
+        {
+            return Err(bad(
+                "issuer",
+                "must not contain a query, fragment or user info",
+            ));
         }
-        let listen: SocketAddr = raw.listen.trim().parse().map_err(|_| bad("listen", "expected an address like 127.0.0.1:8080"))?;
-        idp_core::store::Backend::from_url(&raw.database_url).map_err(|e| bad("database_url", &e.to_string()))?;
+        let listen: SocketAddr = raw
+            .listen
+            .trim()
+            .parse()
+            .map_err(|_| bad("listen", "expected an address like 127.0.0.1:8080"))?;
+        idp_core::store::Backend::from_url(&raw.database_url)
+            .map_err(|e| bad("database_url", &e.to_string()))?;
         if raw.product_name.trim().is_empty() || raw.product_name.len() > 100 {
             return Err(bad("product_name", "must be 1-100 characters"));
         }
@@ -347,7 +399,10 @@ impl Config {
             return Err(bad("session.idle_timeout", "must be at least 1s"));
         }
         if max_lifetime < idle_timeout {
-            return Err(bad("session.max_lifetime", "must not be shorter than session.idle_timeout"));
+            return Err(bad(
+                "session.max_lifetime",
+                "must not be shorter than session.idle_timeout",
+            ));
         }
         let access_token_ttl = duration("tokens.access_token_ttl", &raw.tokens.access_token_ttl)?;
         let id_token_ttl = duration("tokens.id_token_ttl", &raw.tokens.id_token_ttl)?;
@@ -359,27 +414,58 @@ impl Config {
             return Err(bad("tokens.id_token_ttl", "must be between 1s and 24h"));
         }
         if code_ttl.is_zero() || code_ttl > Duration::from_secs(600) {
-            return Err(bad("tokens.code_ttl", "must be between 1s and 10m (RFC 6749 4.1.2)"));
+            return Err(bad(
+                "tokens.code_ttl",
+                "must be between 1s and 10m (RFC 6749 4.1.2)",
+            ));
         }
 
-        let mfa_issuer = raw.mfa.issuer.clone().unwrap_or_else(|| raw.product_name.clone()).trim().to_string();
+        let mfa_issuer = raw
+            .mfa
+            .issuer
+            .clone()
+            .unwrap_or_else(|| raw.product_name.clone())
+            .trim()
+            .to_string();
         if mfa_issuer.is_empty() || mfa_issuer.contains(':') || mfa_issuer.len() > 64 {
-            return Err(bad("mfa.issuer", "must be 1-64 characters without ':' (the otpauth URI uses ':' as separator)"));
+            return Err(bad(
+                "mfa.issuer",
+                "must be 1-64 characters without ':' (the otpauth URI uses ':' as separator)",
+            ));
         }
         let mfa_drift_steps = raw.mfa.drift_steps.unwrap_or(1);
         if mfa_drift_steps > 2 {
-            return Err(bad("mfa.drift_steps", "must be 0, 1 or 2 (each step is 30 seconds either side)"));
+            return Err(bad(
+                "mfa.drift_steps",
+                "must be 0, 1 or 2 (each step is 30 seconds either side)",
+            ));
         }
 
-        let password_min_length = raw.passwords.min_length.unwrap_or(idp_core::password::DEFAULT_MIN_LENGTH);
-        idp_core::PasswordPolicy::new(password_min_length).map_err(|e| bad("passwords.min_length", &e))?;
+        let password_min_length = raw
+            .passwords
+            .min_length
+            .unwrap_or(idp_core::password::DEFAULT_MIN_LENGTH);
+        idp_core::PasswordPolicy::new(password_min_length)
+            .map_err(|e| bad("passwords.min_length", &e))?;
         let defaults = idp_core::Argon2Params::default();
         let argon2 = idp_core::Argon2Params {
-            memory_kib: raw.passwords.argon2_memory_kib.unwrap_or(defaults.memory_kib),
-            iterations: raw.passwords.argon2_iterations.unwrap_or(defaults.iterations),
-            parallelism: raw.passwords.argon2_parallelism.unwrap_or(defaults.parallelism),
+            memory_kib: raw
+                .passwords
+                .argon2_memory_kib
+                .unwrap_or(defaults.memory_kib),
+            iterations: raw
+                .passwords
+                .argon2_iterations
+                .unwrap_or(defaults.iterations),
+            parallelism: raw
+                .passwords
+                .argon2_parallelism
+                .unwrap_or(defaults.parallelism),
         };
-        if argon2.memory_kib < 8 * argon2.parallelism.max(1) || argon2.iterations < 1 || argon2.parallelism < 1 {
+        if argon2.memory_kib < 8 * argon2.parallelism.max(1)
+            || argon2.iterations < 1
+            || argon2.parallelism < 1
+        {
             return Err(bad("passwords.argon2_*", "invalid argon2 parameters"));
         }
 
@@ -389,11 +475,23 @@ impl Config {
             SecureCookies::Never => false,
         };
 
-        if raw.mail.transport == MailTransport::Smtp && raw.mail.smtp_host.as_deref().is_none_or(|h| h.trim().is_empty()) {
-            return Err(bad("mail.smtp_host", "is required when mail.transport = \"smtp\""));
+        if raw.mail.transport == MailTransport::Smtp
+            && raw
+                .mail
+                .smtp_host
+                .as_deref()
+                .is_none_or(|h| h.trim().is_empty())
+        {
+            return Err(bad(
+                "mail.smtp_host",
+                "is required when mail.transport = \"smtp\"",
+            ));
         }
         if raw.mail.from.parse::<lettre::message::Mailbox>().is_err() {
-            return Err(bad("mail.from", "must be an address like \"Acme <no-reply@acme.example>\""));
+            return Err(bad(
+                "mail.from",
+                "must be an address like \"Acme <no-reply@acme.example>\"",
+            ));
         }
 
         let mut clients = Vec::new();
@@ -401,20 +499,34 @@ impl Config {
         for (i, c) in raw.clients.iter().enumerate() {
             let k = |field: &str| format!("clients[{i}].{field}");
             let id = c.client_id.trim();
-            if id.is_empty() || id.len() > 100 || !id.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.')) {
-                return Err(bad(&k("client_id"), "must be 1-100 characters of letters, digits, '-', '_' or '.'"));
+            if id.is_empty()
+                || id.len() > 100
+                || !id
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'))
+            {
+                return Err(bad(
+                    &k("client_id"),
+                    "must be 1-100 characters of letters, digits, '-', '_' or '.'",
+                ));
             }
             if !seen.insert(id.to_string()) {
                 return Err(bad(&k("client_id"), &format!("{id:?} is configured twice")));
             }
             if c.redirect_uris.is_empty() {
-                return Err(bad(&k("redirect_uris"), "at least one redirect URI is required"));
+                return Err(bad(
+                    &k("redirect_uris"),
+                    "at least one redirect URI is required",
+                ));
             }
             for (j, uri) in c.redirect_uris.iter().enumerate() {
-                check_redirect_uri(uri).map_err(|r| bad(&format!("clients[{i}].redirect_uris[{j}]"), &r))?;
+                check_redirect_uri(uri)
+                    .map_err(|r| bad(&format!("clients[{i}].redirect_uris[{j}]"), &r))?;
             }
             for (j, uri) in c.post_logout_redirect_uris.iter().enumerate() {
-                check_redirect_uri(uri).map_err(|r| bad(&format!("clients[{i}].post_logout_redirect_uris[{j}]"), &r))?;
+                check_redirect_uri(uri).map_err(|r| {
+                    bad(&format!("clients[{i}].post_logout_redirect_uris[{j}]"), &r)
+                })?;
             }
             if let Some(uri) = &c.backchannel_logout_uri {
                 check_redirect_uri(uri).map_err(|r| bad(&k("backchannel_logout_uri"), &r))?;
@@ -439,7 +551,12 @@ impl Config {
             };
             let id_token_alg = match c.id_token_signed_response_alg.as_deref() {
                 None => crate::keys::SigningAlg::Rs256,
-                Some(a) => crate::keys::SigningAlg::parse(a).ok_or_else(|| bad(&k("id_token_signed_response_alg"), "must be RS256, ES256 or EdDSA"))?,
+                Some(a) => crate::keys::SigningAlg::parse(a).ok_or_else(|| {
+                    bad(
+                        &k("id_token_signed_response_alg"),
+                        "must be RS256, ES256 or EdDSA",
+                    )
+                })?,
             };
             clients.push(Client {
                 client_id: id.to_string(),
@@ -462,7 +579,10 @@ impl Config {
             key_dir: raw.key_dir.clone(),
             trust_forwarded_headers: raw.trust_forwarded_headers,
             pool_size: raw.database.pool_size.clamp(1, 100),
-            db_connect_timeout: duration("database.connect_timeout", &raw.database.connect_timeout)?,
+            db_connect_timeout: duration(
+                "database.connect_timeout",
+                &raw.database.connect_timeout,
+            )?,
             idle_timeout,
             max_lifetime,
             access_token_ttl,
@@ -487,7 +607,10 @@ impl Config {
         idp_core::Settings {
             argon2: self.argon2,
             password_min_length: self.password_min_length,
-            totp: idp_core::mfa::TotpSettings { issuer: self.mfa_issuer.clone(), drift_steps: self.mfa_drift_steps },
+            totp: idp_core::mfa::TotpSettings {
+                issuer: self.mfa_issuer.clone(),
+                drift_steps: self.mfa_drift_steps,
+            },
             sessions: idp_core::sessions::SessionSettings {
                 idle_timeout_secs: self.idle_timeout.as_secs() as i64,
                 max_lifetime_secs: self.max_lifetime.as_secs() as i64,
@@ -525,7 +648,10 @@ fn check_redirect_uri(uri: &str) -> Result<(), String> {
         return Err(format!("{uri:?} must not contain user info"));
     }
     if url.as_str() != uri {
-        return Err(format!("{uri:?} is not in canonical form; write it as {:?}", url.as_str()));
+        return Err(format!(
+            "{uri:?} is not in canonical form; write it as {:?}",
+            url.as_str()
+        ));
     }
     Ok(())
 }
@@ -557,7 +683,9 @@ public = true
 
     #[test]
     fn unknown_keys_are_refused_with_their_name_and_line() {
-        let err = Config::parse("t.toml", &format!("{MIN}\nidle_timeout = \"5m\"\n")).unwrap_err().to_string();
+        let err = Config::parse("t.toml", &format!("{MIN}\nidle_timeout = \"5m\"\n"))
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("idle_timeout"), "{err}");
         assert!(err.contains("line"), "{err}");
     }
@@ -569,14 +697,28 @@ public = true
             ("[mfa]\nissuer = \"a:b\"", "mfa.issuer"),
             ("[passwords]\nmin_length = 6", "passwords.min_length"),
         ] {
-            let err = Config::parse("t.toml", &format!("{MIN}\n{extra}\n")).unwrap_err().to_string();
+            let err = Config::parse("t.toml", &format!("{MIN}\n{extra}\n"))
+                .unwrap_err()
+                .to_string();
             assert!(err.contains(key), "{err}");
         }
-        let err = Config::parse("t.toml", &MIN.replace("http://127.0.0.1:9000/cb", "http://evil.example/cb")).unwrap_err().to_string();
+        let err = Config::parse(
+            "t.toml",
+            &MIN.replace("http://127.0.0.1:9000/cb", "http://evil.example/cb"),
+        )
+        .unwrap_err()
+        .to_string();
         assert!(err.contains("clients[0].redirect_uris[0]"), "{err}");
-        let err = Config::parse("t.toml", &MIN.replace("http://127.0.0.1:8080", "http://idp.example")).unwrap_err().to_string();
+        let err = Config::parse(
+            "t.toml",
+            &MIN.replace("http://127.0.0.1:8080", "http://idp.example"),
+        )
+        .unwrap_err()
+        .to_string();
         assert!(err.contains("issuer"), "{err}");
-        let err = Config::parse("t.toml", &MIN.replace("public = true", "public = false")).unwrap_err().to_string();
+        let err = Config::parse("t.toml", &MIN.replace("public = true", "public = false"))
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("secret"), "{err}");
     }
 
@@ -625,11 +767,23 @@ public = true
         let c = Config::load(concat!(env!("CARGO_MANIFEST_DIR"), "/../config/idp.toml")).unwrap();
         assert!(!c.clients.is_empty());
         assert_eq!(c.idle_timeout, Duration::from_secs(1800));
-        Config::load(concat!(env!("CARGO_MANIFEST_DIR"), "/../config/container.toml")).unwrap();
+        Config::load(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../config/container.toml"
+        ))
+        .unwrap();
         // deploy/idp.toml reads its client secret from the environment.
-        let text = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../deploy/idp.toml")).unwrap();
-        let err = Config::parse("deploy/idp.toml", &text).unwrap_err().to_string();
+        let text =
+            std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../deploy/idp.toml"))
+                .unwrap();
+        let err = Config::parse("deploy/idp.toml", &text)
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("DEMO_CLIENT_SECRET"), "{err}");
-        Config::parse("deploy/idp.toml", &text.replace("secret_env = \"DEMO_CLIENT_SECRET\"", "public = true")).unwrap();
+        Config::parse(
+            "deploy/idp.toml",
+            &text.replace("secret_env = \"DEMO_CLIENT_SECRET\"", "public = true"),
+        )
+        .unwrap();
     }
 }

@@ -70,26 +70,38 @@ pub fn load_master_key(key_dir: &std::path::Path) -> Result<SecretBox, KeyError>
     let previous: Vec<[u8; 32]> = match std::env::var("IDP_MASTER_KEY_PREVIOUS") {
         Ok(v) if !v.trim().is_empty() => v
             .split(',')
-            .map(|k| SecretBox::parse_key(k).map_err(|e| KeyError::MasterKey(format!("IDP_MASTER_KEY_PREVIOUS: {e}"))))
+            .map(|k| {
+                SecretBox::parse_key(k)
+                    .map_err(|e| KeyError::MasterKey(format!("IDP_MASTER_KEY_PREVIOUS: {e}")))
+            })
             .collect::<Result<_, _>>()?,
         _ => Vec::new(),
     };
     if let Ok(v) = std::env::var("IDP_MASTER_KEY") {
         if !v.trim().is_empty() {
-            let key = SecretBox::parse_key(&v).map_err(|e| KeyError::MasterKey(format!("IDP_MASTER_KEY: {e}")))?;
+            let key = SecretBox::parse_key(&v)
+                .map_err(|e| KeyError::MasterKey(format!("IDP_MASTER_KEY: {e}")))?;
             return Ok(SecretBox::new(&key, &previous));
         }
     }
     let path = key_dir.join("master.key");
     let key = match std::fs::read_to_string(&path) {
-        Ok(text) => SecretBox::parse_key(&text).map_err(|e| KeyError::MasterKey(format!("{}: {e}", path.display())))?,
+        Ok(text) => SecretBox::parse_key(&text)
+            .map_err(|e| KeyError::MasterKey(format!("{}: {e}", path.display())))?,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
             let key = idp_core::crypto::random_bytes::<32>()?;
-            write_private_file(&path, &hex::encode(key)).map_err(|e| KeyError::MasterKey(format!("cannot create {}: {e}", path.display())))?;
+            write_private_file(&path, &hex::encode(key)).map_err(|e| {
+                KeyError::MasterKey(format!("cannot create {}: {e}", path.display()))
+            })?;
             tracing::info!(path = %path.display(), "generated a new master key");
             key
         }
-        Err(e) => return Err(KeyError::MasterKey(format!("cannot read {}: {e}", path.display()))),
+        Err(e) => {
+            return Err(KeyError::MasterKey(format!(
+                "cannot read {}: {e}",
+                path.display()
+            )))
+        }
     };
     Ok(SecretBox::new(&key, &previous))
 }
@@ -127,18 +139,39 @@ pub fn generate(alg: SigningAlg, secrets: &SecretBox, now: i64) -> Result<Stored
             .map(|d| d.as_ref().to_vec())
             .map_err(|_| KeyError::Generate)?,
     };
-    let kid = format!("{}-{}", alg.as_str().to_lowercase(), &idp_core::crypto::random_id()?[..16]);
-    let encoding = encoding_key(alg, &pkcs8).map_err(|reason| KeyError::Broken { kid: kid.clone(), reason })?;
-    let jwk = public_jwk(&encoding, alg, &kid).map_err(|reason| KeyError::Broken { kid: kid.clone(), reason })?;
-    let public_jwk = serde_json::to_string(&jwk).map_err(|e| KeyError::Broken { kid: kid.clone(), reason: e.to_string() })?;
+    let kid = format!(
+        "{}-{}",
+        alg.as_str().to_lowercase(),
+        &idp_core::crypto::random_id()?[..16]
+    );
+    let encoding = encoding_key(alg, &pkcs8).map_err(|reason| KeyError::Broken {
+        kid: kid.clone(),
+        reason,
+    })?;
+    let jwk = public_jwk(&encoding, alg, &kid).map_err(|reason| KeyError::Broken {
+        kid: kid.clone(),
+        reason,
+    })?;
+    let public_jwk = serde_json::to_string(&jwk).map_err(|e| KeyError::Broken {
+        kid: kid.clone(),
+        reason: e.to_string(),
+    })?;
     let private_sealed = secrets.seal(&pkcs8, &idp_core::keys::signing_key_aad(&kid))?;
-    Ok(StoredKey { kid, alg: alg.as_str().into(), private_sealed, public_jwk, created_at: now, retired_at: None })
+    Ok(StoredKey {
+        kid,
+        alg: alg.as_str().into(),
+        private_sealed,
+        public_jwk,
+        created_at: now,
+        retired_at: None,
+    })
 }
 
 fn encoding_key(alg: SigningAlg, pkcs8: &[u8]) -> Result<EncodingKey, String> {
     match alg {
         // jsonwebtoken's RSA signer wants PKCS#1; its PEM reader unwraps PKCS#8 for us.
-        SigningAlg::Rs256 => EncodingKey::from_rsa_pem(pem("PRIVATE KEY", pkcs8).as_bytes()).map_err(|e| e.to_string()),
+        SigningAlg::Rs256 => EncodingKey::from_rsa_pem(pem("PRIVATE KEY", pkcs8).as_bytes())
+            .map_err(|e| e.to_string()),
         SigningAlg::Es256 => Ok(EncodingKey::from_ec_der(pkcs8)),
         SigningAlg::EdDsa => Ok(EncodingKey::from_ed_der(pkcs8)),
     }
@@ -183,14 +216,22 @@ impl Keyring {
         let stored = idp.signing_keys()?;
         let missing: Vec<SigningAlg> = SigningAlg::ALL
             .into_iter()
-            .filter(|a| !stored.iter().any(|k| k.alg == a.as_str() && k.retired_at.is_none()))
+            .filter(|a| {
+                !stored
+                    .iter()
+                    .any(|k| k.alg == a.as_str() && k.retired_at.is_none())
+            })
             .collect();
         for alg in &missing {
             let key = generate(*alg, idp.secrets(), idp.now())?;
             idp.add_signing_key(&key, false, &Actor::System)?;
             tracing::info!(kid = %key.kid, alg = alg.as_str(), "generated signing key");
         }
-        let stored = if missing.is_empty() { stored } else { idp.signing_keys()? };
+        let stored = if missing.is_empty() {
+            stored
+        } else {
+            idp.signing_keys()?
+        };
         Self::from_stored(idp, &stored, publish_for)
     }
 
@@ -201,25 +242,43 @@ impl Keyring {
         let mut jwks = JwkSet { keys: Vec::new() };
         // `stored` is newest first, so the first active key of an algorithm wins.
         for k in stored {
-            let Some(alg) = SigningAlg::parse(&k.alg) else { continue };
+            let Some(alg) = SigningAlg::parse(&k.alg) else {
+                continue;
+            };
             if k.retired_at.is_some_and(|r| r + publish_for < now) {
                 continue;
             }
-            let broken = |reason: String| KeyError::Broken { kid: k.kid.clone(), reason };
-            let jwk: Jwk = serde_json::from_str(&k.public_jwk).map_err(|e| broken(e.to_string()))?;
+            let broken = |reason: String| KeyError::Broken {
+                kid: k.kid.clone(),
+                reason,
+            };
+            let jwk: Jwk =
+                serde_json::from_str(&k.public_jwk).map_err(|e| broken(e.to_string()))?;
             let decoding = DecodingKey::from_jwk(&jwk).map_err(|e| broken(e.to_string()))?;
             verifying.insert(k.kid.clone(), (alg, decoding));
             jwks.keys.push(jwk);
             if k.retired_at.is_none() && !signing.contains_key(&alg) {
-                let pkcs8 = idp.secrets().open(&k.private_sealed, &idp_core::keys::signing_key_aad(&k.kid))?;
-                signing.insert(alg, (k.kid.clone(), encoding_key(alg, &pkcs8).map_err(broken)?));
+                let pkcs8 = idp
+                    .secrets()
+                    .open(&k.private_sealed, &idp_core::keys::signing_key_aad(&k.kid))?;
+                signing.insert(
+                    alg,
+                    (k.kid.clone(), encoding_key(alg, &pkcs8).map_err(broken)?),
+                );
             }
         }
         if !signing.contains_key(&SigningAlg::Rs256) {
             return Err(KeyError::Missing("RS256"));
         }
-        let jwks = serde_json::to_vec(&jwks).map_err(|e| KeyError::Broken { kid: "-".into(), reason: e.to_string() })?;
-        Ok(Keyring { signing, verifying, jwks: Arc::new(jwks) })
+        let jwks = serde_json::to_vec(&jwks).map_err(|e| KeyError::Broken {
+            kid: "-".into(),
+            reason: e.to_string(),
+        })?;
+        Ok(Keyring {
+            signing,
+            verifying,
+            jwks: Arc::new(jwks),
+        })
     }
 
     pub fn jwks_bytes(&self) -> Arc<Vec<u8>> {

@@ -22,28 +22,62 @@ pub struct Runtime {
 impl Runtime {
     /// Opens the database (migrating it when `migrate`), loads the master key.
     pub fn open(config: config::Config, migrate: bool) -> Result<Self, String> {
-        let store = idp_core::Store::open(
-            &config.database_url,
-            idp_core::PoolOptions { max_size: config.pool_size, connection_timeout: config.db_connect_timeout },
-        )
-        .map_err(|e| e.to_string())?;
+        let pool = idp_core::PoolOptions {
+            max_size: config.pool_size,
+            connection_timeout: config.db_connect_timeout,
+            min_idle: 1,
+        };
+        Self::open_with(config, migrate, pool)
+    }
+
+    /// For a one-shot operator command: a small pool with no background connection work, so
+    /// nothing is opening a database connection while the process exits.
+    pub fn open_for_command(config: config::Config, migrate: bool) -> Result<Self, String> {
+        let pool = idp_core::PoolOptions {
+            max_size: 2,
+            connection_timeout: config.db_connect_timeout,
+            min_idle: 0,
+        };
+        Self::open_with(config, migrate, pool)
+    }
+
+    fn open_with(
+        config: config::Config,
+        migrate: bool,
+        pool: idp_core::PoolOptions,
+    ) -> Result<Self, String> {
+        let store = idp_core::Store::open(&config.database_url, pool).map_err(|e| e.to_string())?;
         if migrate {
             store.migrate().map_err(|e| e.to_string())?;
         }
         let secrets = keys::load_master_key(&config.key_dir).map_err(|e| e.to_string())?;
-        let idp = idp_core::Idp::new(store, secrets, config.core_settings(), Arc::new(idp_core::SystemClock)).map_err(|e| e.to_string())?;
-        Ok(Runtime { config: Arc::new(config), idp })
+        let idp = idp_core::Idp::new(
+            store,
+            secrets,
+            config.core_settings(),
+            Arc::new(idp_core::SystemClock),
+        )
+        .map_err(|e| e.to_string())?;
+        Ok(Runtime {
+            config: Arc::new(config),
+            idp,
+        })
     }
 
     /// How long a retired signing key stays published: the longest token lifetime plus a margin.
     pub fn publish_retired_for(&self) -> i64 {
-        self.config.id_token_ttl.max(self.config.access_token_ttl).as_secs() as i64 + 60
+        self.config
+            .id_token_ttl
+            .max(self.config.access_token_ttl)
+            .as_secs() as i64
+            + 60
     }
 }
 
 /// Builds the HTTP state from an opened runtime: loads (or creates) the signing keys.
 pub fn app_state(rt: &Runtime) -> Result<web::AppState, String> {
-    let keyring = keys::Keyring::load_or_create(&rt.idp, rt.publish_retired_for()).map_err(|e| e.to_string())?;
+    let keyring = keys::Keyring::load_or_create(&rt.idp, rt.publish_retired_for())
+        .map_err(|e| e.to_string())?;
     let mailer = mail::Mailer::new(&rt.config).map_err(|e| e.to_string())?;
     Ok(web::AppState {
         discovery: Arc::new(web::discovery_document(&rt.config)),

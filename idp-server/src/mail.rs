@@ -35,40 +35,68 @@ pub struct Mailer {
 /// The messages we send.
 pub enum Mail<'a> {
     /// Registration completion: confirm the authentication email and set a permanent password.
-    Invitation { name: &'a str, link: &'a str },
-    PasswordReset { link: &'a str },
+    Invitation {
+        name: &'a str,
+        link: &'a str,
+    },
+    PasswordReset {
+        link: &'a str,
+    },
     PasswordChanged,
 }
 
 impl Mailer {
     pub fn new(config: &Config) -> Result<Self, MailError> {
         let m = &config.mail;
-        let from: Mailbox = m.from.parse().map_err(|_| MailError::Address(m.from.clone()))?;
+        let from: Mailbox = m
+            .from
+            .parse()
+            .map_err(|_| MailError::Address(m.from.clone()))?;
         let outbox = match m.transport {
             MailTransport::File => {
-                std::fs::create_dir_all(&m.outbox_dir)
-                    .map_err(|e| MailError::Config(format!("cannot create {}: {e}", m.outbox_dir.display())))?;
+                std::fs::create_dir_all(&m.outbox_dir).map_err(|e| {
+                    MailError::Config(format!("cannot create {}: {e}", m.outbox_dir.display()))
+                })?;
                 Outbox::File(FileTransport::new(&m.outbox_dir))
             }
             MailTransport::Smtp => {
-                let host = m.smtp_host.clone().ok_or_else(|| MailError::Config("mail.smtp_host is missing".into()))?;
+                let host = m
+                    .smtp_host
+                    .clone()
+                    .ok_or_else(|| MailError::Config("mail.smtp_host is missing".into()))?;
                 let mut builder = match m.smtp_tls {
-                    SmtpTls::Tls => SmtpTransport::relay(&host).map_err(|e| MailError::Config(e.to_string()))?,
-                    SmtpTls::Starttls => SmtpTransport::starttls_relay(&host).map_err(|e| MailError::Config(e.to_string()))?,
+                    SmtpTls::Tls => {
+                        SmtpTransport::relay(&host).map_err(|e| MailError::Config(e.to_string()))?
+                    }
+                    SmtpTls::Starttls => SmtpTransport::starttls_relay(&host)
+                        .map_err(|e| MailError::Config(e.to_string()))?,
                     SmtpTls::None => SmtpTransport::builder_dangerous(&host),
                 };
                 if let Some(port) = m.smtp_port {
                     builder = builder.port(port);
                 }
                 if let (Some(u), Some(p)) = (&m.smtp_username_env, &m.smtp_password_env) {
-                    let user = std::env::var(u).map_err(|_| MailError::Config(format!("environment variable {u} is not set")))?;
-                    let pass = std::env::var(p).map_err(|_| MailError::Config(format!("environment variable {p} is not set")))?;
+                    let user = std::env::var(u).map_err(|_| {
+                        MailError::Config(format!("environment variable {u} is not set"))
+                    })?;
+                    let pass = std::env::var(p).map_err(|_| {
+                        MailError::Config(format!("environment variable {p} is not set"))
+                    })?;
                     builder = builder.credentials(Credentials::new(user, pass));
                 }
-                Outbox::Smtp(Box::new(builder.timeout(Some(std::time::Duration::from_secs(10))).build()))
+                Outbox::Smtp(Box::new(
+                    builder
+                        .timeout(Some(std::time::Duration::from_secs(10)))
+                        .build(),
+                ))
             }
         };
-        Ok(Mailer { outbox, from, product: config.product_name.clone(), issuer: config.issuer.clone() })
+        Ok(Mailer {
+            outbox,
+            from,
+            product: config.product_name.clone(),
+            issuer: config.issuer.clone(),
+        })
     }
 
     /// An absolute link to a page of ours.
@@ -112,17 +140,34 @@ impl Mailer {
             .subject(subject)
             .multipart(
                 MultiPart::alternative()
-                    .singlepart(SinglePart::builder().header(ContentType::TEXT_PLAIN).body(text))
-                    .singlepart(SinglePart::builder().header(ContentType::TEXT_HTML).body(html)),
+                    .singlepart(
+                        SinglePart::builder()
+                            .header(ContentType::TEXT_PLAIN)
+                            .body(text),
+                    )
+                    .singlepart(
+                        SinglePart::builder()
+                            .header(ContentType::TEXT_HTML)
+                            .body(html),
+                    ),
             )
             .map_err(|e| MailError::Build(e.to_string()))?;
         match &self.outbox {
-            Outbox::File(t) => t.send(&message).map(|_| ()).map_err(|e| MailError::Send(e.to_string())),
-            Outbox::Smtp(t) => t.send(&message).map(|_| ()).map_err(|e| MailError::Send(e.to_string())),
+            Outbox::File(t) => t
+                .send(&message)
+                .map(|_| ())
+                .map_err(|e| MailError::Send(e.to_string())),
+            Outbox::Smtp(t) => t
+                .send(&message)
+                .map(|_| ())
+                .map_err(|e| MailError::Send(e.to_string())),
         }
     }
 }
 
 fn escape(s: &str) -> String {
-    s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
 }

@@ -24,7 +24,9 @@ fn init_tracing(args: &cli::Cli) {
         let default = if args.is_serve() { "info" } else { "warn" };
         tracing_subscriber::EnvFilter::new(default)
     });
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
     if args.log_format == cli::LogFormat::Json {
         builder.json().init();
     } else {

@@ -44,21 +44,56 @@ impl Metrics {
     pub fn new() -> Self {
         let mut registry = Registry::with_prefix("idp");
         let requests = Family::<RequestLabels, Counter>::default();
-        let latency = Family::<RouteLabels, Histogram>::new_with_constructor(|| Histogram::new(exponential_buckets(0.0005, 2.0, 16)));
+        let latency = Family::<RouteLabels, Histogram>::new_with_constructor(|| {
+            Histogram::new(exponential_buckets(0.0005, 2.0, 16))
+        });
         let signins = Family::<OutcomeLabels, Counter>::default();
         let mfa = Family::<OutcomeLabels, Counter>::default();
         let lockouts = Family::<OutcomeLabels, Counter>::default();
-        registry.register("http_requests", "HTTP requests by method, route and status", requests.clone());
-        registry.register("http_request_duration_seconds", "HTTP request latency by route", latency.clone());
+        registry.register(
+            "http_requests",
+            "HTTP requests by method, route and status",
+            requests.clone(),
+        );
+        registry.register(
+            "http_request_duration_seconds",
+            "HTTP request latency by route",
+            latency.clone(),
+        );
         registry.register("signins", "Password sign-in outcomes", signins.clone());
-        registry.register("mfa_codes", "TOTP code outcomes (enrollment and sign-in)", mfa.clone());
-        registry.register("lockouts", "Lockouts started, by what was locked", lockouts.clone());
-        Metrics { registry, requests, latency, signins, mfa, lockouts }
+        registry.register(
+            "mfa_codes",
+            "TOTP code outcomes (enrollment and sign-in)",
+            mfa.clone(),
+        );
+        registry.register(
+            "lockouts",
+            "Lockouts started, by what was locked",
+            lockouts.clone(),
+        );
+        Metrics {
+            registry,
+            requests,
+            latency,
+            signins,
+            mfa,
+            lockouts,
+        }
     }
 
     pub fn observe_request(&self, method: &str, route: &str, status: u16, seconds: f64) {
-        self.requests.get_or_create(&RequestLabels { method: method.to_string(), route: route.to_string(), status }).inc();
-        self.latency.get_or_create(&RouteLabels { route: route.to_string() }).observe(seconds);
+        self.requests
+            .get_or_create(&RequestLabels {
+                method: method.to_string(),
+                route: route.to_string(),
+                status,
+            })
+            .inc();
+        self.latency
+            .get_or_create(&RouteLabels {
+                route: route.to_string(),
+            })
+            .observe(seconds);
     }
 
     pub fn signin(&self, outcome: &'static str) {
@@ -70,7 +105,9 @@ impl Metrics {
     }
 
     pub fn lockout(&self, what: &'static str) {
-        self.lockouts.get_or_create(&OutcomeLabels { outcome: what }).inc();
+        self.lockouts
+            .get_or_create(&OutcomeLabels { outcome: what })
+            .inc();
     }
 
     pub fn render(&self) -> String {

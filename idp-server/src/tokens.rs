@@ -123,8 +123,16 @@ pub struct Minter<'a> {
 }
 
 impl Minter<'_> {
-    fn sign<T: Serialize>(&self, alg: SigningAlg, typ: &str, claims: &T) -> Result<String, TokenError> {
-        let (kid, key) = self.keys.signer(alg).ok_or(TokenError::NoKey(alg.as_str()))?;
+    fn sign<T: Serialize>(
+        &self,
+        alg: SigningAlg,
+        typ: &str,
+        claims: &T,
+    ) -> Result<String, TokenError> {
+        let (kid, key) = self
+            .keys
+            .signer(alg)
+            .ok_or(TokenError::NoKey(alg.as_str()))?;
         let mut header = Header::new(alg.jwt());
         header.kid = Some(kid.to_string());
         header.typ = Some(typ.to_string());
@@ -132,7 +140,13 @@ impl Minter<'_> {
     }
 
     /// Mints the ID token, access token and response for a code redemption or refresh.
-    pub fn token_response(&self, client: &Client, issued: &Issued, user: &User, account: &Account) -> Result<TokenResponse, TokenError> {
+    pub fn token_response(
+        &self,
+        client: &Client,
+        issued: &Issued,
+        user: &User,
+        account: &Account,
+    ) -> Result<TokenResponse, TokenError> {
         let session = &issued.session;
         let idle_exp = session.idle_expires_at();
         let scope = &issued.scope;
@@ -155,7 +169,8 @@ impl Minter<'_> {
             account: has_scope(scope, "profile").then(|| account.slug.clone()),
         };
         // An access token never outlives the idle window it was issued in.
-        let access_ttl = (self.config.access_token_ttl.as_secs() as i64).min((idle_exp - self.now).max(1));
+        let access_ttl =
+            (self.config.access_token_ttl.as_secs() as i64).min((idle_exp - self.now).max(1));
         let access_claims = AccessTokenClaims {
             iss: self.config.issuer.clone(),
             sub: user.id.clone(),
@@ -182,7 +197,12 @@ impl Minter<'_> {
     }
 
     /// A Back-Channel Logout 1.0 logout token.
-    pub fn logout_token(&self, client_id: &str, user_id: &str, sid: &str) -> Result<String, TokenError> {
+    pub fn logout_token(
+        &self,
+        client_id: &str,
+        user_id: &str,
+        sid: &str,
+    ) -> Result<String, TokenError> {
         let claims = LogoutTokenClaims {
             iss: &self.config.issuer,
             aud: client_id,
@@ -207,7 +227,13 @@ fn validation(alg: SigningAlg, issuer: &str, check_exp: bool) -> Validation {
     v
 }
 
-fn decode<T: serde::de::DeserializeOwned>(token: &str, keys: &Keyring, issuer: &str, typ: Option<&str>, check_exp: bool) -> Result<T, TokenError> {
+fn decode<T: serde::de::DeserializeOwned>(
+    token: &str,
+    keys: &Keyring,
+    issuer: &str,
+    typ: Option<&str>,
+    check_exp: bool,
+) -> Result<T, TokenError> {
     let header = jsonwebtoken::decode_header(token).map_err(|_| TokenError::Invalid)?;
     let kid = header.kid.ok_or(TokenError::Invalid)?;
     let (alg, key) = keys.verifier(&kid).ok_or(TokenError::Invalid)?;
@@ -225,11 +251,19 @@ fn decode<T: serde::de::DeserializeOwned>(token: &str, keys: &Keyring, issuer: &
 }
 
 /// Verifies an access token's signature, type, issuer and expiry.
-pub fn verify_access_token(token: &str, keys: &Keyring, issuer: &str) -> Result<AccessTokenClaims, TokenError> {
+pub fn verify_access_token(
+    token: &str,
+    keys: &Keyring,
+    issuer: &str,
+) -> Result<AccessTokenClaims, TokenError> {
     decode(token, keys, issuer, Some("at+jwt"), true)
 }
 
 /// Verifies an ID token we issued, ignoring its expiry (as `id_token_hint` allows).
-pub fn verify_id_token_hint(token: &str, keys: &Keyring, issuer: &str) -> Result<IdTokenClaims, TokenError> {
+pub fn verify_id_token_hint(
+    token: &str,
+    keys: &Keyring,
+    issuer: &str,
+) -> Result<IdTokenClaims, TokenError> {
     decode(token, keys, issuer, Some("JWT"), false)
 }

@@ -25,7 +25,9 @@ pub enum PasswordRejection {
     TooShort { min: usize },
     #[error("The password must be at most {max} characters long.")]
     TooLong { max: usize },
-    #[error("This password is among the most common passwords and easy to guess. Choose another one.")]
+    #[error(
+        "This password is among the most common passwords and easy to guess. Choose another one."
+    )]
     Common,
     #[error("The password must not contain your email address or its name part.")]
     ContainsEmail,
@@ -46,7 +48,10 @@ pub const DEFAULT_MAX_LENGTH: usize = 128;
 
 impl Default for PasswordPolicy {
     fn default() -> Self {
-        PasswordPolicy { min_length: DEFAULT_MIN_LENGTH, max_length: DEFAULT_MAX_LENGTH }
+        PasswordPolicy {
+            min_length: DEFAULT_MIN_LENGTH,
+            max_length: DEFAULT_MAX_LENGTH,
+        }
     }
 }
 
@@ -54,12 +59,19 @@ impl PasswordPolicy {
     /// A policy with a custom minimum; NIST's floor of 8 cannot be undercut.
     pub fn new(min_length: usize) -> Result<Self, String> {
         if min_length < ABSOLUTE_MIN_LENGTH {
-            return Err(format!("the minimum password length cannot be below {ABSOLUTE_MIN_LENGTH}"));
+            return Err(format!(
+                "the minimum password length cannot be below {ABSOLUTE_MIN_LENGTH}"
+            ));
         }
         if min_length > DEFAULT_MAX_LENGTH {
-            return Err(format!("the minimum password length cannot exceed {DEFAULT_MAX_LENGTH}"));
+            return Err(format!(
+                "the minimum password length cannot exceed {DEFAULT_MAX_LENGTH}"
+            ));
         }
-        Ok(PasswordPolicy { min_length, max_length: DEFAULT_MAX_LENGTH })
+        Ok(PasswordPolicy {
+            min_length,
+            max_length: DEFAULT_MAX_LENGTH,
+        })
     }
 
     pub fn min_length(&self) -> usize {
@@ -78,10 +90,14 @@ impl PasswordPolicy {
         }
         let len = normalised.chars().count();
         if len < self.min_length {
-            return Err(PasswordRejection::TooShort { min: self.min_length });
+            return Err(PasswordRejection::TooShort {
+                min: self.min_length,
+            });
         }
         if len > self.max_length {
-            return Err(PasswordRejection::TooLong { max: self.max_length });
+            return Err(PasswordRejection::TooLong {
+                max: self.max_length,
+            });
         }
         let lower = normalised.to_lowercase();
         if COMMON_PASSWORDS.contains(lower.as_str()) {
@@ -120,7 +136,11 @@ pub struct Argon2Params {
 
 impl Default for Argon2Params {
     fn default() -> Self {
-        Argon2Params { memory_kib: 19_456, iterations: 2, parallelism: 1 }
+        Argon2Params {
+            memory_kib: 19_456,
+            iterations: 2,
+            parallelism: 1,
+        }
     }
 }
 
@@ -142,16 +162,27 @@ pub struct PasswordHasher {
 
 impl std::fmt::Debug for PasswordHasher {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("PasswordHasher").field("params", &self.params).finish()
+        f.debug_struct("PasswordHasher")
+            .field("params", &self.params)
+            .finish()
     }
 }
 
 impl PasswordHasher {
     pub fn new(params: Argon2Params) -> Result<Self, HashError> {
-        let p = Params::new(params.memory_kib, params.iterations, params.parallelism, None)
-            .map_err(|e| HashError::Params(e.to_string()))?;
+        let p = Params::new(
+            params.memory_kib,
+            params.iterations,
+            params.parallelism,
+            None,
+        )
+        .map_err(|e| HashError::Params(e.to_string()))?;
         let argon2 = Argon2::new(Algorithm::Argon2id, Version::V0x13, p);
-        let mut hasher = PasswordHasher { argon2, params, dummy_hash: String::new() };
+        let mut hasher = PasswordHasher {
+            argon2,
+            params,
+            dummy_hash: String::new(),
+        };
         let dummy = hex::encode(random_bytes::<16>()?);
         hasher.dummy_hash = hasher.hash_raw(&dummy)?;
         Ok(hasher)
@@ -179,14 +210,18 @@ impl PasswordHasher {
     /// hashes made under older settings still verify (and report `needs_rehash`).
     pub fn verify(&self, stored: &str, password: &str) -> Option<Verified> {
         let parsed = PasswordHash::new(stored).ok()?;
-        self.argon2.verify_password(normalise(password).as_bytes(), &parsed).ok()?;
+        self.argon2
+            .verify_password(normalise(password).as_bytes(), &parsed)
+            .ok()?;
         let current = Params::try_from(&parsed).ok().map(|p| Argon2Params {
             memory_kib: p.m_cost(),
             iterations: p.t_cost(),
             parallelism: p.p_cost(),
         });
         let same_algorithm = parsed.algorithm.as_str() == "argon2id";
-        Some(Verified { needs_rehash: !same_algorithm || current != Some(self.params) })
+        Some(Verified {
+            needs_rehash: !same_algorithm || current != Some(self.params),
+        })
     }
 
     /// Spends one verification on the dummy hash; the result is always "no match".
@@ -200,18 +235,29 @@ mod tests {
     use super::*;
 
     fn cheap() -> Argon2Params {
-        Argon2Params { memory_kib: 1024, iterations: 1, parallelism: 1 }
+        Argon2Params {
+            memory_kib: 1024,
+            iterations: 1,
+            parallelism: 1,
+        }
     }
 
     #[test]
     fn blocklist_holds_at_least_ten_thousand_common_passwords() {
-        assert!(COMMON_PASSWORDS.len() >= 10_000, "{}", COMMON_PASSWORDS.len());
+        assert!(
+            COMMON_PASSWORDS.len() >= 10_000,
+            "{}",
+            COMMON_PASSWORDS.len()
+        );
     }
 
     #[test]
     fn policy_accepts_a_long_uncommon_passphrase() {
         let p = PasswordPolicy::default();
-        assert_eq!(p.check("correct horse battery staple", "ann@example.com"), Ok(()));
+        assert_eq!(
+            p.check("correct horse battery staple", "ann@example.com"),
+            Ok(())
+        );
         // No composition rules: all lowercase letters are fine.
         assert_eq!(p.check("wrtqplmnbvcxzkjh", "ann@example.com"), Ok(()));
     }
@@ -219,17 +265,35 @@ mod tests {
     #[test]
     fn policy_refuses_short_long_common_and_email_passwords() {
         let p = PasswordPolicy::default();
-        assert_eq!(p.check("short", "a@b.c"), Err(PasswordRejection::TooShort { min: 12 }));
-        assert_eq!(p.check(&"x".repeat(129), "a@b.c"), Err(PasswordRejection::TooLong { max: 128 }));
-        assert_eq!(p.check("password1234", "a@b.c"), Err(PasswordRejection::Common));
-        assert_eq!(p.check("Password1234", "a@b.c"), Err(PasswordRejection::Common));
+        assert_eq!(
+            p.check("short", "a@b.c"),
+            Err(PasswordRejection::TooShort { min: 12 })
+        );
+        assert_eq!(
+            p.check(&"x".repeat(129), "a@b.c"),
+            Err(PasswordRejection::TooLong { max: 128 })
+        );
+        assert_eq!(
+            p.check("password1234", "a@b.c"),
+            Err(PasswordRejection::Common)
+        );
+        assert_eq!(
+            p.check("Password1234", "a@b.c"),
+            Err(PasswordRejection::Common)
+        );
         assert_eq!(
             p.check("jonathan-the-great", "Jonathan@example.com"),
             Err(PasswordRejection::ContainsEmail)
         );
-        assert_eq!(p.check("twelve chars\u{0}x", "a@b.c"), Err(PasswordRejection::ControlCharacters));
+        assert_eq!(
+            p.check("twelve chars\u{0}x", "a@b.c"),
+            Err(PasswordRejection::ControlCharacters)
+        );
         // Length counts characters, not bytes.
-        assert_eq!(p.check("ééééééééééé", "a@b.c"), Err(PasswordRejection::TooShort { min: 12 }));
+        assert_eq!(
+            p.check("ééééééééééé", "a@b.c"),
+            Err(PasswordRejection::TooShort { min: 12 })
+        );
     }
 
     #[test]
@@ -242,7 +306,10 @@ mod tests {
             PasswordRejection::ControlCharacters,
         ] {
             let text = r.to_string();
-            assert!(text.starts_with("The password") || text.starts_with("This password"), "{text}");
+            assert!(
+                text.starts_with("The password") || text.starts_with("This password"),
+                "{text}"
+            );
         }
     }
 
@@ -258,7 +325,12 @@ mod tests {
         let h = PasswordHasher::new(cheap()).unwrap();
         let phc = h.hash("correct horse battery staple").unwrap();
         assert!(phc.starts_with("$argon2id$v=19$m=1024,t=1,p=1$"), "{phc}");
-        assert_eq!(h.verify(&phc, "correct horse battery staple"), Some(Verified { needs_rehash: false }));
+        assert_eq!(
+            h.verify(&phc, "correct horse battery staple"),
+            Some(Verified {
+                needs_rehash: false
+            })
+        );
         assert_eq!(h.verify(&phc, "wrong horse battery staple"), None);
         assert_eq!(h.verify("not a hash", "x"), None);
     }
@@ -267,8 +339,15 @@ mod tests {
     fn changed_parameters_ask_for_a_rehash() {
         let old = PasswordHasher::new(cheap()).unwrap();
         let phc = old.hash("correct horse battery staple").unwrap();
-        let new = PasswordHasher::new(Argon2Params { memory_kib: 2048, ..cheap() }).unwrap();
-        assert_eq!(new.verify(&phc, "correct horse battery staple"), Some(Verified { needs_rehash: true }));
+        let new = PasswordHasher::new(Argon2Params {
+            memory_kib: 2048,
+            ..cheap()
+        })
+        .unwrap();
+        assert_eq!(
+            new.verify(&phc, "correct horse battery staple"),
+            Some(Verified { needs_rehash: true })
+        );
     }
 
     #[test]

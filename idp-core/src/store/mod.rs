@@ -39,7 +39,9 @@ impl Backend {
         let url = url.trim();
         if let Some(path) = url.strip_prefix("sqlite://") {
             if path.is_empty() {
-                return Err(StoreError::BadUrl("sqlite:// needs a file path, e.g. sqlite://data/idp.db".into()));
+                return Err(StoreError::BadUrl(
+                    "sqlite:// needs a file path, e.g. sqlite://data/idp.db".into(),
+                ));
             }
             Ok(Backend::Sqlite(path.to_string()))
         } else if url == "sqlite::memory:" {
@@ -142,7 +144,9 @@ pub struct Store {
 
 impl std::fmt::Debug for Store {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Store").field("backend", &self.backend_name).finish()
+        f.debug_struct("Store")
+            .field("backend", &self.backend_name)
+            .finish()
     }
 }
 
@@ -151,11 +155,18 @@ impl std::fmt::Debug for Store {
 pub struct PoolOptions {
     pub max_size: u32,
     pub connection_timeout: Duration,
+    /// Idle connections kept open in the background (a server wants 1; a one-shot command 0, so
+    /// no background thread is opening a connection while the process exits).
+    pub min_idle: u32,
 }
 
 impl Default for PoolOptions {
     fn default() -> Self {
-        PoolOptions { max_size: 8, connection_timeout: Duration::from_secs(5) }
+        PoolOptions {
+            max_size: 8,
+            connection_timeout: Duration::from_secs(5),
+            min_idle: 1,
+        }
     }
 }
 
@@ -173,7 +184,9 @@ impl Store {
                 }
             }
         }
-        let manager = Manager { backend: backend.clone() };
+        let manager = Manager {
+            backend: backend.clone(),
+        };
         // Connect once by hand so the operator sees the real reason, not a pool time-out.
         manager.connect()?;
         let max_size = match backend {
@@ -183,7 +196,7 @@ impl Store {
         };
         let pool = r2d2::Pool::builder()
             .max_size(max_size)
-            .min_idle(Some(1))
+            .min_idle(Some(options.min_idle.min(max_size)))
             .connection_timeout(options.connection_timeout)
             .error_handler(Box::new(r2d2::LoggingErrorHandler))
             .build(manager)
@@ -197,7 +210,9 @@ impl Store {
 
     /// A pooled connection, or `Unavailable` when the database cannot be reached in time.
     pub fn conn(&self) -> Result<Conn, StoreError> {
-        self.pool.get().map_err(|e| StoreError::Unavailable(e.to_string()))
+        self.pool
+            .get()
+            .map_err(|e| StoreError::Unavailable(e.to_string()))
     }
 
     /// Applies the embedded migrations of this backend; returns the versions applied now.
@@ -271,7 +286,10 @@ mod tests {
 
     #[test]
     fn backend_is_chosen_from_the_scheme() {
-        assert_eq!(Backend::from_url("sqlite://data/x.db").unwrap(), Backend::Sqlite("data/x.db".into()));
+        assert_eq!(
+            Backend::from_url("sqlite://data/x.db").unwrap(),
+            Backend::Sqlite("data/x.db".into())
+        );
         assert_eq!(
             Backend::from_url("postgres://u@h/db").unwrap(),
             Backend::Postgres("postgres://u@h/db".into())

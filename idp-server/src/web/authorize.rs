@@ -29,20 +29,36 @@ pub struct PendingAuthorization {
 
 const SUPPORTED_SCOPES: [&str; 3] = ["openid", "profile", "email"];
 
-pub async fn authorize_get(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpResponse, AppError> {
+pub async fn authorize_get(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, AppError> {
     authorize(&req, &state, req.query_string().as_bytes()).await
 }
 
-pub async fn authorize_post(req: HttpRequest, state: web::Data<AppState>, body: web::Bytes) -> Result<HttpResponse, AppError> {
+pub async fn authorize_post(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    body: web::Bytes,
+) -> Result<HttpResponse, AppError> {
     authorize(&req, &state, &body).await
 }
 
 fn error_page(state: &AppState, message: &str) -> AppError {
-    AppError::page(StatusCode::BAD_REQUEST, "This sign-in link is not valid", message).with_product(&state.config.product_name)
+    AppError::page(
+        StatusCode::BAD_REQUEST,
+        "This sign-in link is not valid",
+        message,
+    )
+    .with_product(&state.config.product_name)
 }
 
 /// `redirect_uri` with the given response parameters and `iss` (RFC 9207) appended.
-pub fn redirect_with(redirect_uri: &str, issuer: &str, params: &[(&str, &str)]) -> Result<String, AppError> {
+pub fn redirect_with(
+    redirect_uri: &str,
+    issuer: &str,
+    params: &[(&str, &str)],
+) -> Result<String, AppError> {
     let mut url = Url::parse(redirect_uri).map_err(|e| AppError::internal(&e))?;
     {
         let mut q = url.query_pairs_mut();
@@ -55,16 +71,29 @@ pub fn redirect_with(redirect_uri: &str, issuer: &str, params: &[(&str, &str)]) 
 }
 
 fn found(location: String) -> HttpResponse {
-    HttpResponse::Found().insert_header((header::LOCATION, location)).insert_header((header::CACHE_CONTROL, "no-store")).finish()
+    HttpResponse::Found()
+        .insert_header((header::LOCATION, location))
+        .insert_header((header::CACHE_CONTROL, "no-store"))
+        .finish()
 }
 
 /// An error returned to the app's (validated) redirect URI.
-fn redirect_error(state: &AppState, redirect_uri: &str, app_state: Option<&str>, error: &str, description: &str) -> Result<HttpResponse, AppError> {
+fn redirect_error(
+    state: &AppState,
+    redirect_uri: &str,
+    app_state: Option<&str>,
+    error: &str,
+    description: &str,
+) -> Result<HttpResponse, AppError> {
     let mut params = vec![("error", error), ("error_description", description)];
     if let Some(s) = app_state {
         params.push(("state", s));
     }
-    Ok(found(redirect_with(redirect_uri, &state.config.issuer, &params)?))
+    Ok(found(redirect_with(
+        redirect_uri,
+        &state.config.issuer,
+        &params,
+    )?))
 }
 
 /// A request whose client and redirect URI are known good, and what it asks for.
@@ -81,28 +110,54 @@ pub struct ValidRequest {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Refusal {
     Page(String),
-    Redirect { redirect_uri: String, state: Option<String>, error: &'static str, description: String },
+    Redirect {
+        redirect_uri: String,
+        state: Option<String>,
+        error: &'static str,
+        description: String,
+    },
 }
 
 /// Validates an authorization request (OIDC Core 3.1.2.1-2, RFC 6749 4.1.1, RFC 7636 4.3).
 /// Pure: no I/O, so it is unit-tested and fuzzed directly.
-pub fn validate_request(config: &crate::config::Config, raw: &[u8]) -> Result<ValidRequest, Refusal> {
-    let params = Params::parse(raw).map_err(|e| Refusal::Page(format!("The request is malformed: {e}.")))?;
+pub fn validate_request(
+    config: &crate::config::Config,
+    raw: &[u8],
+) -> Result<ValidRequest, Refusal> {
+    let params =
+        Params::parse(raw).map_err(|e| Refusal::Page(format!("The request is malformed: {e}.")))?;
 
     // 1. Client and redirect URI, before anything else.
-    let client_id = params.get("client_id").ok_or_else(|| Refusal::Page("The request does not name an application (client_id is missing).".into()))?;
-    let client = config.client(client_id).ok_or_else(|| Refusal::Page("The application is not registered with this sign-in service.".into()))?;
-    let redirect_uri = params.get("redirect_uri").ok_or_else(|| Refusal::Page("The request has no redirect_uri.".into()))?;
+    let client_id = params.get("client_id").ok_or_else(|| {
+        Refusal::Page("The request does not name an application (client_id is missing).".into())
+    })?;
+    let client = config.client(client_id).ok_or_else(|| {
+        Refusal::Page("The application is not registered with this sign-in service.".into())
+    })?;
+    let redirect_uri = params
+        .get("redirect_uri")
+        .ok_or_else(|| Refusal::Page("The request has no redirect_uri.".into()))?;
     if !client.has_redirect_uri(redirect_uri) {
-        return Err(Refusal::Page("The redirect_uri is not registered for this application.".into()));
+        return Err(Refusal::Page(
+            "The redirect_uri is not registered for this application.".into(),
+        ));
     }
     let app_state = params.get("state");
     let fail = |error: &'static str, description: &str| {
-        Err(Refusal::Redirect { redirect_uri: redirect_uri.to_string(), state: app_state.map(str::to_string), error, description: description.to_string() })
+        Err(Refusal::Redirect {
+            redirect_uri: redirect_uri.to_string(),
+            state: app_state.map(str::to_string),
+            error,
+            description: description.to_string(),
+        })
     };
 
     // 2. The rest of the request; errors go back to the app.
-    for (p, e) in [("request", "request_not_supported"), ("request_uri", "request_uri_not_supported"), ("registration", "registration_not_supported")] {
+    for (p, e) in [
+        ("request", "request_not_supported"),
+        ("request_uri", "request_uri_not_supported"),
+        ("registration", "registration_not_supported"),
+    ] {
         if params.has(p) {
             return fail(e, &format!("the {p} parameter is not supported"));
         }
@@ -110,7 +165,12 @@ pub fn validate_request(config: &crate::config::Config, raw: &[u8]) -> Result<Va
     match params.get("response_type") {
         Some("code") => {}
         None => return fail("invalid_request", "response_type is required"),
-        Some(_) => return fail("unsupported_response_type", "only response_type=code is supported"),
+        Some(_) => {
+            return fail(
+                "unsupported_response_type",
+                "only response_type=code is supported",
+            )
+        }
     }
     if let Some(mode) = params.get("response_mode") {
         if mode != "query" {
@@ -121,32 +181,56 @@ pub fn validate_request(config: &crate::config::Config, raw: &[u8]) -> Result<Va
     if !requested.split(' ').any(|s| s == "openid") {
         return fail("invalid_scope", "the scope must include openid");
     }
-    let scope: Vec<&str> = SUPPORTED_SCOPES.into_iter().filter(|s| requested.split(' ').any(|r| r == *s)).collect();
+    let scope: Vec<&str> = SUPPORTED_SCOPES
+        .into_iter()
+        .filter(|s| requested.split(' ').any(|r| r == *s))
+        .collect();
     let scope = scope.join(" ");
 
     let code_challenge = params.get("code_challenge");
     match (params.get("code_challenge_method"), code_challenge) {
         (Some("S256"), Some(_)) | (None, None) => {}
         // RFC 7636 4.3 defaults to "plain", which we do not accept.
-        (None, Some(_)) | (Some("plain"), _) => return fail("invalid_request", "code_challenge_method must be S256"),
+        (None, Some(_)) | (Some("plain"), _) => {
+            return fail("invalid_request", "code_challenge_method must be S256")
+        }
         (Some(_), None) => return fail("invalid_request", "code_challenge is missing"),
         (Some(_), Some(_)) => return fail("invalid_request", "code_challenge_method must be S256"),
     }
     if let Some(ch) = code_challenge {
-        if ch.len() != 43 || !ch.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_') {
-            return fail("invalid_request", "code_challenge must be a base64url SHA-256 (43 characters)");
+        if ch.len() != 43
+            || !ch
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+        {
+            return fail(
+                "invalid_request",
+                "code_challenge must be a base64url SHA-256 (43 characters)",
+            );
         }
     } else if client.public {
-        return fail("invalid_request", "PKCE (code_challenge with S256) is required for this client");
+        return fail(
+            "invalid_request",
+            "PKCE (code_challenge with S256) is required for this client",
+        );
     }
 
-    let prompts: Vec<&str> = params.get("prompt").map(|p| p.split(' ').filter(|s| !s.is_empty()).collect()).unwrap_or_default();
-    if prompts.iter().any(|p| !matches!(*p, "none" | "login" | "consent" | "select_account")) {
+    let prompts: Vec<&str> = params
+        .get("prompt")
+        .map(|p| p.split(' ').filter(|s| !s.is_empty()).collect())
+        .unwrap_or_default();
+    if prompts
+        .iter()
+        .any(|p| !matches!(*p, "none" | "login" | "consent" | "select_account"))
+    {
         return fail("invalid_request", "unsupported prompt value");
     }
     let prompt_none = prompts.contains(&"none");
     if prompt_none && prompts.len() > 1 {
-        return fail("invalid_request", "prompt=none cannot be combined with other values");
+        return fail(
+            "invalid_request",
+            "prompt=none cannot be combined with other values",
+        );
     }
     let force_login = prompts.contains(&"login");
     let max_age = match params.get("max_age") {
@@ -160,7 +244,9 @@ pub fn validate_request(config: &crate::config::Config, raw: &[u8]) -> Result<Va
     if nonce.is_some_and(|n| n.len() > 512) || app_state.is_some_and(|s| s.len() > 2048) {
         return fail("invalid_request", "state or nonce is too long");
     }
-    let login_hint = params.get("login_hint").filter(|h| h.len() <= 254 && !h.chars().any(char::is_control));
+    let login_hint = params
+        .get("login_hint")
+        .filter(|h| h.len() <= 254 && !h.chars().any(char::is_control));
 
     Ok(ValidRequest {
         pending: PendingAuthorization {
@@ -178,30 +264,59 @@ pub fn validate_request(config: &crate::config::Config, raw: &[u8]) -> Result<Va
     })
 }
 
-async fn authorize(req: &HttpRequest, state: &AppState, raw: &[u8]) -> Result<HttpResponse, AppError> {
-    let ValidRequest { pending, prompt_none, force_login, max_age } = match validate_request(&state.config, raw) {
+async fn authorize(
+    req: &HttpRequest,
+    state: &AppState,
+    raw: &[u8],
+) -> Result<HttpResponse, AppError> {
+    let ValidRequest {
+        pending,
+        prompt_none,
+        force_login,
+        max_age,
+    } = match validate_request(&state.config, raw) {
         Ok(v) => v,
         Err(Refusal::Page(message)) => return Err(error_page(state, &message)),
-        Err(Refusal::Redirect { redirect_uri, state: app_state, error, description }) => {
-            return redirect_error(state, &redirect_uri, app_state.as_deref(), error, &description);
+        Err(Refusal::Redirect {
+            redirect_uri,
+            state: app_state,
+            error,
+            description,
+        }) => {
+            return redirect_error(
+                state,
+                &redirect_uri,
+                app_state.as_deref(),
+                error,
+                &description,
+            );
         }
     };
 
     // 3. An existing session that still satisfies the request: reuse it (this is activity).
     if !force_login {
-        if let Some(secret) = req.cookie(state.session_cookie_name()).map(|c| c.value().to_string()) {
+        if let Some(secret) = req
+            .cookie(state.session_cookie_name())
+            .map(|c| c.value().to_string())
+        {
             let idp = state.idp.clone();
             let reusable = blocking(move || -> Result<Option<SsoSession>, AppError> {
-                let Some(session) = idp.session_by_secret(&secret)? else { return Ok(None) };
+                let Some(session) = idp.session_by_secret(&secret)? else {
+                    return Ok(None);
+                };
                 if max_age.is_some_and(|m| idp.now() - session.auth_time > m) {
                     return Ok(None);
                 }
-                let Some((user, account)) = idp.user_with_account(&session.user_id)? else { return Ok(None) };
+                let Some((user, account)) = idp.user_with_account(&session.user_id)? else {
+                    return Ok(None);
+                };
                 if user.status != UserStatus::Active {
                     return Ok(None);
                 }
                 // MFA turned on (or the app disconnected) since this session began: sign in again.
-                if account.mfa_policy == MfaPolicy::Required && (!session.has_mfa() || idp.mfa_step(&user)? != MfaStep::Verify) {
+                if account.mfa_policy == MfaPolicy::Required
+                    && (!session.has_mfa() || idp.mfa_step(&user)? != MfaStep::Verify)
+                {
                     return Ok(None);
                 }
                 match idp.touch_session(&session.id) {
@@ -217,7 +332,13 @@ async fn authorize(req: &HttpRequest, state: &AppState, raw: &[u8]) -> Result<Ht
         }
     }
     if prompt_none {
-        return redirect_error(state, &pending.redirect_uri, pending.state.as_deref(), "login_required", "the user is not signed in");
+        return redirect_error(
+            state,
+            &pending.redirect_uri,
+            pending.state.as_deref(),
+            "login_required",
+            "the user is not signed in",
+        );
     }
 
     // 4. Sign in first.
@@ -228,7 +349,11 @@ async fn authorize(req: &HttpRequest, state: &AppState, raw: &[u8]) -> Result<Ht
 }
 
 /// Issues a code for the session and returns the app's redirect URI with it.
-pub async fn issue_code_redirect(state: &AppState, pending: &PendingAuthorization, session: &SsoSession) -> Result<String, AppError> {
+pub async fn issue_code_redirect(
+    state: &AppState,
+    pending: &PendingAuthorization,
+    session: &SsoSession,
+) -> Result<String, AppError> {
     let idp = state.idp.clone();
     let (p, s) = (pending.clone(), session.clone());
     let code = blocking(move || {

@@ -10,11 +10,23 @@ use super::pages::MessagePage;
 #[derive(Debug)]
 pub enum AppError {
     /// A page telling a person what went wrong, in plain words.
-    Page { status: StatusCode, title: String, message: String, product: String },
+    Page {
+        status: StatusCode,
+        title: String,
+        message: String,
+        product: String,
+    },
     /// RFC 6749 section 5.2 error (token endpoint) or RFC 6750 (userinfo).
-    OAuth { status: StatusCode, error: &'static str, description: String, www_authenticate: Option<String> },
+    OAuth {
+        status: StatusCode,
+        error: &'static str,
+        description: String,
+        www_authenticate: Option<String>,
+    },
     /// The database cannot be reached: 503, and the server recovers by itself when it is back.
-    Unavailable { json: bool },
+    Unavailable {
+        json: bool,
+    },
     Internal,
 }
 
@@ -22,7 +34,9 @@ impl std::fmt::Display for AppError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             AppError::Page { status, title, .. } => write!(f, "{status}: {title}"),
-            AppError::OAuth { error, description, .. } => write!(f, "{error}: {description}"),
+            AppError::OAuth {
+                error, description, ..
+            } => write!(f, "{error}: {description}"),
             AppError::Unavailable { .. } => write!(f, "service unavailable"),
             AppError::Internal => write!(f, "internal error"),
         }
@@ -31,7 +45,12 @@ impl std::fmt::Display for AppError {
 
 impl AppError {
     pub fn page(status: StatusCode, title: &str, message: &str) -> Self {
-        AppError::Page { status, title: title.into(), message: message.into(), product: String::new() }
+        AppError::Page {
+            status,
+            title: title.into(),
+            message: message.into(),
+            product: String::new(),
+        }
     }
 
     pub fn with_product(mut self, name: &str) -> Self {
@@ -42,7 +61,12 @@ impl AppError {
     }
 
     pub fn oauth(status: StatusCode, error: &'static str, description: impl Into<String>) -> Self {
-        AppError::OAuth { status, error, description: description.into(), www_authenticate: None }
+        AppError::OAuth {
+            status,
+            error,
+            description: description.into(),
+            www_authenticate: None,
+        }
     }
 
     pub fn invalid_request(description: impl Into<String>) -> Self {
@@ -53,7 +77,9 @@ impl AppError {
     pub fn into_json(self) -> Self {
         match self {
             AppError::Unavailable { .. } => AppError::Unavailable { json: true },
-            AppError::Page { status, message, .. } => Self::oauth(status, "invalid_request", message),
+            AppError::Page {
+                status, message, ..
+            } => Self::oauth(status, "invalid_request", message),
             other => other,
         }
     }
@@ -121,10 +147,19 @@ struct OAuthBody<'a> {
 }
 
 fn page_response(status: StatusCode, title: &str, message: &str, product: &str) -> HttpResponse {
-    let product = if product.is_empty() { "Sign-in" } else { product };
-    let body = MessagePage { product, title, message, link: None }
-        .render()
-        .unwrap_or_else(|_| format!("{title}: {message}"));
+    let product = if product.is_empty() {
+        "Sign-in"
+    } else {
+        product
+    };
+    let body = MessagePage {
+        product,
+        title,
+        message,
+        link: None,
+    }
+    .render()
+    .unwrap_or_else(|_| format!("{title}: {message}"));
     HttpResponse::build(status)
         .content_type("text/html; charset=utf-8")
         .insert_header((header::CACHE_CONTROL, "no-store"))
@@ -142,20 +177,36 @@ impl ResponseError for AppError {
 
     fn error_response(&self) -> HttpResponse {
         match self {
-            AppError::Page { status, title, message, product } => page_response(*status, title, message, product),
-            AppError::OAuth { status, error, description, www_authenticate } => {
+            AppError::Page {
+                status,
+                title,
+                message,
+                product,
+            } => page_response(*status, title, message, product),
+            AppError::OAuth {
+                status,
+                error,
+                description,
+                www_authenticate,
+            } => {
                 let mut res = HttpResponse::build(*status);
                 res.insert_header((header::CACHE_CONTROL, "no-store"));
                 res.insert_header((header::PRAGMA, "no-cache"));
                 if let Some(w) = www_authenticate {
                     res.insert_header((header::WWW_AUTHENTICATE, w.as_str()));
                 }
-                res.json(OAuthBody { error, error_description: description })
+                res.json(OAuthBody {
+                    error,
+                    error_description: description,
+                })
             }
             AppError::Unavailable { json: true } => HttpResponse::ServiceUnavailable()
                 .insert_header((header::RETRY_AFTER, "5"))
                 .insert_header((header::CACHE_CONTROL, "no-store"))
-                .json(OAuthBody { error: "temporarily_unavailable", error_description: "the service is temporarily unavailable; try again shortly" }),
+                .json(OAuthBody {
+                    error: "temporarily_unavailable",
+                    error_description: "the service is temporarily unavailable; try again shortly",
+                }),
             AppError::Unavailable { json: false } => {
                 let mut res = page_response(
                     StatusCode::SERVICE_UNAVAILABLE,
@@ -163,7 +214,8 @@ impl ResponseError for AppError {
                     "The sign-in service cannot reach its database right now. Please try again in a moment.",
                     "",
                 );
-                res.headers_mut().insert(header::RETRY_AFTER, header::HeaderValue::from_static("5"));
+                res.headers_mut()
+                    .insert(header::RETRY_AFTER, header::HeaderValue::from_static("5"));
                 res
             }
             AppError::Internal => page_response(

@@ -28,8 +28,22 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .route("/password/change", web::post().to(change_submit));
 }
 
-fn message(state: &AppState, status: StatusCode, title: &str, text: &str, link: Option<(&str, &str)>) -> Result<HttpResponse, AppError> {
-    html(status, &MessagePage { product: &state.config.product_name, title, message: text, link })
+fn message(
+    state: &AppState,
+    status: StatusCode,
+    title: &str,
+    text: &str,
+    link: Option<(&str, &str)>,
+) -> Result<HttpResponse, AppError> {
+    html(
+        status,
+        &MessagePage {
+            product: &state.config.product_name,
+            title,
+            message: text,
+            link,
+        },
+    )
 }
 
 fn link_invalid(state: &AppState) -> Result<HttpResponse, AppError> {
@@ -55,9 +69,21 @@ const REGISTER: LinkPage = LinkPage {
     title: "Complete your registration",
     intro: "Confirm your authentication email by choosing your permanent password.",
 };
-const RESET: LinkPage = LinkPage { purpose: Purpose::Reset, action: "/reset", title: "Set a new password", intro: "Choose a new password for your account." };
+const RESET: LinkPage = LinkPage {
+    purpose: Purpose::Reset,
+    action: "/reset",
+    title: "Set a new password",
+    intro: "Choose a new password for your account.",
+};
 
-fn render_link_form(state: &AppState, page: &LinkPage, token: &str, user: &User, error: Option<&str>, status: StatusCode) -> Result<HttpResponse, AppError> {
+fn render_link_form(
+    state: &AppState,
+    page: &LinkPage,
+    token: &str,
+    user: &User,
+    error: Option<&str>,
+    status: StatusCode,
+) -> Result<HttpResponse, AppError> {
     html(
         status,
         &SetPasswordPage {
@@ -75,9 +101,15 @@ fn render_link_form(state: &AppState, page: &LinkPage, token: &str, user: &User,
     )
 }
 
-async fn show_link_form(req: &HttpRequest, state: &AppState, page: &LinkPage) -> Result<HttpResponse, AppError> {
+async fn show_link_form(
+    req: &HttpRequest,
+    state: &AppState,
+    page: &LinkPage,
+) -> Result<HttpResponse, AppError> {
     let params = Params::parse(req.query_string().as_bytes()).unwrap_or_default();
-    let Some(token) = params.get("token").map(str::to_string) else { return link_invalid(state) };
+    let Some(token) = params.get("token").map(str::to_string) else {
+        return link_invalid(state);
+    };
     let idp = state.idp.clone();
     let (t, purpose) = (token.clone(), page.purpose);
     match blocking(move || idp.user_for_email_token(&t, purpose)).await? {
@@ -87,11 +119,24 @@ async fn show_link_form(req: &HttpRequest, state: &AppState, page: &LinkPage) ->
     }
 }
 
-async fn submit_link_form(req: &HttpRequest, state: &AppState, page: &LinkPage, body: &[u8]) -> Result<HttpResponse, AppError> {
-    let params = Params::parse(body).map_err(|e| AppError::page(StatusCode::BAD_REQUEST, "Invalid form", &e.to_string()))?;
-    let Some(token) = params.get("token").map(str::to_string) else { return link_invalid(state) };
+async fn submit_link_form(
+    req: &HttpRequest,
+    state: &AppState,
+    page: &LinkPage,
+    body: &[u8],
+) -> Result<HttpResponse, AppError> {
+    let params = Params::parse(body)
+        .map_err(|e| AppError::page(StatusCode::BAD_REQUEST, "Invalid form", &e.to_string()))?;
+    let Some(token) = params.get("token").map(str::to_string) else {
+        return link_invalid(state);
+    };
     if !csrf_ok(&token, params.get("csrf")) {
-        return Err(AppError::page(StatusCode::FORBIDDEN, "This form has expired", "Open the link from your email again.").with_product(&state.config.product_name));
+        return Err(AppError::page(
+            StatusCode::FORBIDDEN,
+            "This form has expired",
+            "Open the link from your email again.",
+        )
+        .with_product(&state.config.product_name));
     }
     let new = params.get("new_password").unwrap_or("").to_string();
     let confirm = params.get("confirm_password").unwrap_or("");
@@ -103,16 +148,31 @@ async fn submit_link_form(req: &HttpRequest, state: &AppState, page: &LinkPage, 
         Err(_) => return link_invalid(state),
     };
     if new != confirm {
-        return render_link_form(state, page, &token, &user, Some("The two passwords do not match."), StatusCode::BAD_REQUEST);
+        return render_link_form(
+            state,
+            page,
+            &token,
+            &user,
+            Some("The two passwords do not match."),
+            StatusCode::BAD_REQUEST,
+        );
     }
     let idp = state.idp.clone();
     let ip = state.client_ip(req);
     let t = token.clone();
-    let result = blocking(move || idp.set_password_by_link(&t, purpose, &new, ip.as_deref())).await?;
+    let result =
+        blocking(move || idp.set_password_by_link(&t, purpose, &new, ip.as_deref())).await?;
     let (user, ended) = match result {
         Ok(v) => v,
         Err(LifecycleError::User(UserError::Password(reason))) => {
-            return render_link_form(state, page, &token, &user, Some(&reason.to_string()), StatusCode::BAD_REQUEST);
+            return render_link_form(
+                state,
+                page,
+                &token,
+                &user,
+                Some(&reason.to_string()),
+                StatusCode::BAD_REQUEST,
+            );
         }
         Err(LifecycleError::User(UserError::Store(e))) => return Err(e.into()),
         Err(_) => return link_invalid(state),
@@ -121,7 +181,9 @@ async fn submit_link_form(req: &HttpRequest, state: &AppState, page: &LinkPage, 
     match page.purpose {
         Purpose::Invite => sign_in_after_registration(req, state, &user).await,
         Purpose::Reset => {
-            send_in_background(state, user.email.clone(), |m, to| m.send(&to, Mail::PasswordChanged));
+            send_in_background(state, user.email.clone(), |m, to| {
+                m.send(&to, Mail::PasswordChanged)
+            });
             message(
                 state,
                 StatusCode::OK,
@@ -134,7 +196,11 @@ async fn submit_link_form(req: &HttpRequest, state: &AppState, page: &LinkPage, 
 }
 
 /// After registration: straight in, or on to the authenticator app when the account requires it.
-async fn sign_in_after_registration(req: &HttpRequest, state: &AppState, user: &User) -> Result<HttpResponse, AppError> {
+async fn sign_in_after_registration(
+    req: &HttpRequest,
+    state: &AppState,
+    user: &User,
+) -> Result<HttpResponse, AppError> {
     let idp = state.idp.clone();
     let u = user.clone();
     let ip = state.client_ip(req);
@@ -144,13 +210,18 @@ async fn sign_in_after_registration(req: &HttpRequest, state: &AppState, user: &
         blocking(move || idp.mfa_step(&u)).await??
     };
     if step == MfaStep::None {
-        let (_, secret) = blocking(move || idp.start_session(&u, &["pwd"], ip.as_deref(), None)).await??;
+        let (_, secret) =
+            blocking(move || idp.start_session(&u, &["pwd"], ip.as_deref(), None)).await??;
         return Ok(HttpResponse::SeeOther()
             .cookie(state.cookie(state.session_cookie_name(), secret, None))
             .insert_header((header::LOCATION, "/"))
             .finish());
     }
-    let stage = if step == MfaStep::Enroll { FlowStage::MfaEnroll } else { FlowStage::MfaVerify };
+    let stage = if step == MfaStep::Enroll {
+        FlowStage::MfaEnroll
+    } else {
+        FlowStage::MfaVerify
+    };
     let handle = blocking(move || -> Result<String, idp_core::flows::FlowError> {
         let h = idp.create_flow("null")?;
         idp.advance_flow(&h, &u.id, stage)?;
@@ -172,16 +243,30 @@ where
     });
 }
 
-async fn register_page(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpResponse, AppError> {
+async fn register_page(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, AppError> {
     show_link_form(&req, &state, &REGISTER).await
 }
-async fn register_submit(req: HttpRequest, state: web::Data<AppState>, body: web::Bytes) -> Result<HttpResponse, AppError> {
+async fn register_submit(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    body: web::Bytes,
+) -> Result<HttpResponse, AppError> {
     submit_link_form(&req, &state, &REGISTER, &body).await
 }
-async fn reset_page(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpResponse, AppError> {
+async fn reset_page(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, AppError> {
     show_link_form(&req, &state, &RESET).await
 }
-async fn reset_submit(req: HttpRequest, state: web::Data<AppState>, body: web::Bytes) -> Result<HttpResponse, AppError> {
+async fn reset_submit(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    body: web::Bytes,
+) -> Result<HttpResponse, AppError> {
     submit_link_form(&req, &state, &RESET, &body).await
 }
 
@@ -193,25 +278,64 @@ fn csrf_cookie_name(state: &AppState) -> &'static str {
     }
 }
 
-async fn forgot_page(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpResponse, AppError> {
+async fn forgot_page(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, AppError> {
     let secret = match req.cookie(csrf_cookie_name(&state)) {
         Some(c) if c.value().len() >= 32 => c.value().to_string(),
         _ => idp_core::crypto::random_token().map_err(|e| AppError::internal(&e))?,
     };
-    let mut res = html(StatusCode::OK, &ForgotPage { product: &state.config.product_name, csrf: &csrf_for(&secret), email: "", error: None })?;
-    res.add_cookie(&state.cookie(csrf_cookie_name(&state), secret, Some(3600))).map_err(|e| AppError::internal(&e))?;
+    let mut res = html(
+        StatusCode::OK,
+        &ForgotPage {
+            product: &state.config.product_name,
+            csrf: &csrf_for(&secret),
+            email: "",
+            error: None,
+        },
+    )?;
+    res.add_cookie(&state.cookie(csrf_cookie_name(&state), secret, Some(3600)))
+        .map_err(|e| AppError::internal(&e))?;
     Ok(res)
 }
 
-async fn forgot_submit(req: HttpRequest, state: web::Data<AppState>, body: web::Bytes) -> Result<HttpResponse, AppError> {
-    let params = Params::parse(&body).map_err(|e| AppError::page(StatusCode::BAD_REQUEST, "Invalid form", &e.to_string()))?;
-    let secret = req.cookie(csrf_cookie_name(&state)).map(|c| c.value().to_string()).unwrap_or_default();
+async fn forgot_submit(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    body: web::Bytes,
+) -> Result<HttpResponse, AppError> {
+    let params = Params::parse(&body)
+        .map_err(|e| AppError::page(StatusCode::BAD_REQUEST, "Invalid form", &e.to_string()))?;
+    let secret = req
+        .cookie(csrf_cookie_name(&state))
+        .map(|c| c.value().to_string())
+        .unwrap_or_default();
     if secret.is_empty() || !csrf_ok(&secret, params.get("csrf")) {
-        return Err(AppError::page(StatusCode::FORBIDDEN, "This form has expired", "Please open the page again.").with_product(&state.config.product_name));
+        return Err(AppError::page(
+            StatusCode::FORBIDDEN,
+            "This form has expired",
+            "Please open the page again.",
+        )
+        .with_product(&state.config.product_name));
     }
-    let email = params.get("email").unwrap_or("").trim().chars().take(254).collect::<String>();
+    let email = params
+        .get("email")
+        .unwrap_or("")
+        .trim()
+        .chars()
+        .take(254)
+        .collect::<String>();
     if email.is_empty() {
-        return html(StatusCode::BAD_REQUEST, &ForgotPage { product: &state.config.product_name, csrf: &csrf_for(&secret), email: "", error: Some("Enter your email address.") });
+        return html(
+            StatusCode::BAD_REQUEST,
+            &ForgotPage {
+                product: &state.config.product_name,
+                csrf: &csrf_for(&secret),
+                email: "",
+                error: Some("Enter your email address."),
+            },
+        );
     }
     let idp = state.idp.clone();
     let ip = state.client_ip(&req);
@@ -250,19 +374,37 @@ async fn forgot_submit(req: HttpRequest, state: web::Data<AppState>, body: web::
 }
 
 /// The user of the browser's live session, with the session's cookie secret and id.
-async fn current_user(req: &HttpRequest, state: &AppState) -> Result<Option<(User, String, String)>, AppError> {
-    let Some(secret) = req.cookie(state.session_cookie_name()).map(|c| c.value().to_string()) else { return Ok(None) };
+async fn current_user(
+    req: &HttpRequest,
+    state: &AppState,
+) -> Result<Option<(User, String, String)>, AppError> {
+    let Some(secret) = req
+        .cookie(state.session_cookie_name())
+        .map(|c| c.value().to_string())
+    else {
+        return Ok(None);
+    };
     let idp = state.idp.clone();
     let s = secret.clone();
-    let found = blocking(move || -> Result<Option<(User, String)>, idp_core::StoreError> {
-        let Some(session) = idp.session_by_secret(&s)? else { return Ok(None) };
-        Ok(idp.user_by_id(&session.user_id)?.map(|u| (u, session.id)))
-    })
+    let found = blocking(
+        move || -> Result<Option<(User, String)>, idp_core::StoreError> {
+            let Some(session) = idp.session_by_secret(&s)? else {
+                return Ok(None);
+            };
+            Ok(idp.user_by_id(&session.user_id)?.map(|u| (u, session.id)))
+        },
+    )
     .await??;
     Ok(found.map(|(u, sid)| (u, secret, sid)))
 }
 
-fn render_change(state: &AppState, secret: &str, user: &User, error: Option<&str>, status: StatusCode) -> Result<HttpResponse, AppError> {
+fn render_change(
+    state: &AppState,
+    secret: &str,
+    user: &User,
+    error: Option<&str>,
+    status: StatusCode,
+) -> Result<HttpResponse, AppError> {
     html(
         status,
         &SetPasswordPage {
@@ -280,49 +422,94 @@ fn render_change(state: &AppState, secret: &str, user: &User, error: Option<&str
     )
 }
 
-async fn change_page(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpResponse, AppError> {
+async fn change_page(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, AppError> {
     match current_user(&req, &state).await? {
         Some((user, secret, _)) => render_change(&state, &secret, &user, None, StatusCode::OK),
-        None => Ok(HttpResponse::SeeOther().insert_header((header::LOCATION, "/login")).finish()),
+        None => Ok(HttpResponse::SeeOther()
+            .insert_header((header::LOCATION, "/login"))
+            .finish()),
     }
 }
 
-async fn change_submit(req: HttpRequest, state: web::Data<AppState>, body: web::Bytes) -> Result<HttpResponse, AppError> {
-    let params = Params::parse(&body).map_err(|e| AppError::page(StatusCode::BAD_REQUEST, "Invalid form", &e.to_string()))?;
+async fn change_submit(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    body: web::Bytes,
+) -> Result<HttpResponse, AppError> {
+    let params = Params::parse(&body)
+        .map_err(|e| AppError::page(StatusCode::BAD_REQUEST, "Invalid form", &e.to_string()))?;
     let Some((user, secret, sid)) = current_user(&req, &state).await? else {
-        return Ok(HttpResponse::SeeOther().insert_header((header::LOCATION, "/login")).finish());
+        return Ok(HttpResponse::SeeOther()
+            .insert_header((header::LOCATION, "/login"))
+            .finish());
     };
     if !csrf_ok(&secret, params.get("csrf")) {
-        return Err(AppError::page(StatusCode::FORBIDDEN, "This form has expired", "Please open the page again.").with_product(&state.config.product_name));
+        return Err(AppError::page(
+            StatusCode::FORBIDDEN,
+            "This form has expired",
+            "Please open the page again.",
+        )
+        .with_product(&state.config.product_name));
     }
     let current = params.get("current_password").unwrap_or("").to_string();
     let new = params.get("new_password").unwrap_or("").to_string();
     if params.get("confirm_password").unwrap_or("") != new {
-        return render_change(&state, &secret, &user, Some("The two new passwords do not match."), StatusCode::BAD_REQUEST);
+        return render_change(
+            &state,
+            &secret,
+            &user,
+            Some("The two new passwords do not match."),
+            StatusCode::BAD_REQUEST,
+        );
     }
     let idp = state.idp.clone();
     let u = user.clone();
     let ip = state.client_ip(&req);
-    let result = blocking(move || -> Result<Result<Vec<idp_core::sessions::EndedSession>, String>, AppError> {
-        if !idp.check_password(&u, &current) {
-            return Ok(Err("The current password is not correct.".into()));
-        }
-        match idp.set_password(&u.id, &new, &Actor::User(u.id.clone()), ip.as_deref()) {
-            Ok(_) => Ok(Ok(idp.end_user_sessions(&u, &Actor::User(u.id.clone()), Some(&sid))?)),
-            Err(UserError::Password(reason)) => Ok(Err(reason.to_string())),
-            Err(e) => Err(e.into()),
-        }
-    })
+    let result = blocking(
+        move || -> Result<Result<Vec<idp_core::sessions::EndedSession>, String>, AppError> {
+            if !idp.check_password(&u, &current) {
+                return Ok(Err("The current password is not correct.".into()));
+            }
+            match idp.set_password(&u.id, &new, &Actor::User(u.id.clone()), ip.as_deref()) {
+                Ok(_) => Ok(Ok(idp.end_user_sessions(
+                    &u,
+                    &Actor::User(u.id.clone()),
+                    Some(&sid),
+                )?)),
+                Err(UserError::Password(reason)) => Ok(Err(reason.to_string())),
+                Err(e) => Err(e.into()),
+            }
+        },
+    )
     .await??;
     match result {
         Ok(ended) => {
             super::logout::notify_backchannel(&state, ended);
-            send_in_background(&state, user.email.clone(), |m, to| m.send(&to, Mail::PasswordChanged));
-            match signed_in_page(&req, &state, Some("Your password was changed. Your other sessions were signed out.")).await? {
+            send_in_background(&state, user.email.clone(), |m, to| {
+                m.send(&to, Mail::PasswordChanged)
+            });
+            match signed_in_page(
+                &req,
+                &state,
+                Some("Your password was changed. Your other sessions were signed out."),
+            )
+            .await?
+            {
                 Some(page) => Ok(page),
-                None => Ok(HttpResponse::SeeOther().insert_header((header::LOCATION, "/login")).finish()),
+                None => Ok(HttpResponse::SeeOther()
+                    .insert_header((header::LOCATION, "/login"))
+                    .finish()),
             }
         }
-        Err(reason) => render_change(&state, &secret, &user, Some(&reason), StatusCode::BAD_REQUEST),
+        Err(reason) => render_change(
+            &state,
+            &secret,
+            &user,
+            Some(&reason),
+            StatusCode::BAD_REQUEST,
+        ),
     }
 }

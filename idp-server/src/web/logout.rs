@@ -14,11 +14,18 @@ use super::signin::{csrf_for, csrf_ok};
 use super::{blocking, AppError, AppState};
 use crate::tokens::verify_id_token_hint;
 
-pub async fn end_session_get(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpResponse, AppError> {
+pub async fn end_session_get(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, AppError> {
     end_session(&req, &state, req.query_string().as_bytes()).await
 }
 
-pub async fn end_session_post(req: HttpRequest, state: web::Data<AppState>, body: web::Bytes) -> Result<HttpResponse, AppError> {
+pub async fn end_session_post(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    body: web::Bytes,
+) -> Result<HttpResponse, AppError> {
     end_session(&req, &state, &body).await
 }
 
@@ -27,18 +34,28 @@ pub fn notify_backchannel(state: &AppState, ended: Vec<EndedSession>) {
     if ended.iter().all(|e| e.clients.is_empty()) {
         return;
     }
-    let Some(keys) = crate::keys::current(&state.keys) else { return };
+    let Some(keys) = crate::keys::current(&state.keys) else {
+        return;
+    };
     let config = state.config.clone();
     let now = state.idp.now();
-    actix_web::rt::task::spawn_blocking(move || crate::backchannel::deliver(&config, &keys, now, &ended));
+    actix_web::rt::task::spawn_blocking(move || {
+        crate::backchannel::deliver(&config, &keys, now, &ended)
+    });
 }
 
-async fn end_session(req: &HttpRequest, state: &AppState, raw: &[u8]) -> Result<HttpResponse, AppError> {
+async fn end_session(
+    req: &HttpRequest,
+    state: &AppState,
+    raw: &[u8],
+) -> Result<HttpResponse, AppError> {
     // Logging out must always be possible: malformed parameters are ignored (and so can never
     // lead to a redirect), the user still gets the confirmation or signed-out page.
     let params = Params::parse(raw).unwrap_or_default();
     let keys = state.keyring()?;
-    let hint = params.get("id_token_hint").and_then(|t| verify_id_token_hint(t, &keys, &state.config.issuer).ok());
+    let hint = params
+        .get("id_token_hint")
+        .and_then(|t| verify_id_token_hint(t, &keys, &state.config.issuer).ok());
     let client_id = match (params.get("client_id"), &hint) {
         (Some(c), Some(h)) if c != h.aud => None,
         (Some(c), _) => Some(c.to_string()),
@@ -52,7 +69,9 @@ async fn end_session(req: &HttpRequest, state: &AppState, raw: &[u8]) -> Result<
         .map(str::to_string);
     let app_state = params.get("state").map(str::to_string);
 
-    let cookie_secret = req.cookie(state.session_cookie_name()).map(|c| c.value().to_string());
+    let cookie_secret = req
+        .cookie(state.session_cookie_name())
+        .map(|c| c.value().to_string());
     let idp = state.idp.clone();
     let secret = cookie_secret.clone();
     let live = blocking(move || match secret {
@@ -65,7 +84,10 @@ async fn end_session(req: &HttpRequest, state: &AppState, raw: &[u8]) -> Result<
         (Some(secret), Some(_)) => csrf_ok(secret, params.get("csrf")),
         _ => false,
     };
-    let hint_matches = hint.as_ref().is_some_and(|h| live.as_ref().is_none_or(|s| s.id == h.sid || s.user_id == h.sub));
+    let hint_matches = hint.as_ref().is_some_and(|h| {
+        live.as_ref()
+            .is_none_or(|s| s.id == h.sid || s.user_id == h.sub)
+    });
     if live.is_some() && !confirmed && !hint_matches {
         let csrf = csrf_for(cookie_secret.as_deref().unwrap_or(""));
         return html(
@@ -94,7 +116,10 @@ async fn end_session(req: &HttpRequest, state: &AppState, raw: &[u8]) -> Result<
     let ended = blocking(move || -> Result<Vec<EndedSession>, idp_core::StoreError> {
         let mut ended = Vec::new();
         for sid in to_end {
-            let actor = idp.session_by_id(&sid)?.map(|s| Actor::User(s.user_id)).unwrap_or(Actor::Anonymous);
+            let actor = idp
+                .session_by_id(&sid)?
+                .map(|s| Actor::User(s.user_id))
+                .unwrap_or(Actor::Anonymous);
             if let Some(e) = idp.end_session(&sid, &actor, ip.as_deref())? {
                 ended.push(e);
             }
@@ -114,7 +139,10 @@ async fn end_session(req: &HttpRequest, state: &AppState, raw: &[u8]) -> Result<
         if !extra.is_empty() {
             url.query_pairs_mut().extend_pairs(extra);
         }
-        return Ok(HttpResponse::Found().cookie(removal).insert_header((header::LOCATION, url.to_string())).finish());
+        return Ok(HttpResponse::Found()
+            .cookie(removal)
+            .insert_header((header::LOCATION, url.to_string()))
+            .finish());
     }
     let mut res = html(
         StatusCode::OK,
@@ -125,6 +153,7 @@ async fn end_session(req: &HttpRequest, state: &AppState, raw: &[u8]) -> Result<
             link: Some(("/login", "Sign in again")),
         },
     )?;
-    res.add_cookie(&removal).map_err(|e| AppError::internal(&e))?;
+    res.add_cookie(&removal)
+        .map_err(|e| AppError::internal(&e))?;
     Ok(res)
 }

@@ -61,7 +61,12 @@ impl AppState {
 
     /// A cookie the browser sends back only to us: HttpOnly, SameSite=Lax, Path=/, and Secure
     /// (with the `__Host-` prefix) when the issuer is https.
-    pub fn cookie(&self, name: &'static str, value: String, max_age: Option<i64>) -> Cookie<'static> {
+    pub fn cookie(
+        &self,
+        name: &'static str,
+        value: String,
+        max_age: Option<i64>,
+    ) -> Cookie<'static> {
         let mut c = Cookie::build(name, value)
             .path("/")
             .http_only(true)
@@ -162,8 +167,12 @@ async fn readyz(state: web::Data<AppState>) -> HttpResponse {
     let db = blocking(move || idp.store().ping()).await;
     let keys_ok = keys::current(&state.keys).is_some();
     match db {
-        Ok(Ok(())) if keys_ok => HttpResponse::Ok().content_type("text/plain").body("ready\n"),
-        _ => HttpResponse::ServiceUnavailable().content_type("text/plain").body("not ready: database unreachable\n"),
+        Ok(Ok(())) if keys_ok => HttpResponse::Ok()
+            .content_type("text/plain")
+            .body("ready\n"),
+        _ => HttpResponse::ServiceUnavailable()
+            .content_type("text/plain")
+            .body("not ready: database unreachable\n"),
     }
 }
 
@@ -185,12 +194,19 @@ async fn not_found(state: web::Data<AppState>) -> Result<HttpResponse, AppError>
 
 /// Request log without query strings (they may hold `id_token_hint`) or bodies, and the
 /// request metrics.
-async fn access_log(req: ServiceRequest, next: Next<impl MessageBody>) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
+async fn access_log(
+    req: ServiceRequest,
+    next: Next<impl MessageBody>,
+) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
     let start = Instant::now();
     let method = req.method().to_string();
     let path = req.path().to_string();
-    let route = req.match_pattern().unwrap_or_else(|| "unmatched".to_string());
-    let metrics = req.app_data::<web::Data<AppState>>().map(|s| s.metrics.clone());
+    let route = req
+        .match_pattern()
+        .unwrap_or_else(|| "unmatched".to_string());
+    let metrics = req
+        .app_data::<web::Data<AppState>>()
+        .map(|s| s.metrics.clone());
     let res = next.call(req).await?;
     let elapsed = start.elapsed();
     let status = res.status().as_u16();
@@ -211,28 +227,35 @@ async fn metrics(state: web::Data<AppState>) -> HttpResponse {
 const CSP: &str = "default-src 'none'; style-src 'self'; img-src 'self' data:; base-uri 'none'; frame-ancestors 'none'";
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.route("/.well-known/openid-configuration", web::get().to(discovery))
-        .route("/jwks", web::get().to(jwks))
-        .route("/authorize", web::get().to(authorize::authorize_get))
-        .route("/authorize", web::post().to(authorize::authorize_post))
-        .route("/token", web::post().to(token::token))
-        .route("/userinfo", web::get().to(userinfo::userinfo))
-        .route("/userinfo", web::post().to(userinfo::userinfo))
-        .route("/end_session", web::get().to(logout::end_session_get))
-        .route("/end_session", web::post().to(logout::end_session_post))
-        .route("/login", web::get().to(signin::login_page))
-        .route("/login/password", web::post().to(signin::submit_password))
-        .route("/login/totp", web::post().to(signin::submit_totp))
-        .route("/", web::get().to(signin::home))
-        .route("/healthz", web::get().to(healthz))
-        .route("/readyz", web::get().to(readyz))
-        .route("/metrics", web::get().to(metrics))
-        .route("/static/style.css", web::get().to(stylesheet));
+    cfg.route(
+        "/.well-known/openid-configuration",
+        web::get().to(discovery),
+    )
+    .route("/jwks", web::get().to(jwks))
+    .route("/authorize", web::get().to(authorize::authorize_get))
+    .route("/authorize", web::post().to(authorize::authorize_post))
+    .route("/token", web::post().to(token::token))
+    .route("/userinfo", web::get().to(userinfo::userinfo))
+    .route("/userinfo", web::post().to(userinfo::userinfo))
+    .route("/end_session", web::get().to(logout::end_session_get))
+    .route("/end_session", web::post().to(logout::end_session_post))
+    .route("/login", web::get().to(signin::login_page))
+    .route("/login/password", web::post().to(signin::submit_password))
+    .route("/login/totp", web::post().to(signin::submit_totp))
+    .route("/", web::get().to(signin::home))
+    .route("/healthz", web::get().to(healthz))
+    .route("/readyz", web::get().to(readyz))
+    .route("/metrics", web::get().to(metrics))
+    .route("/static/style.css", web::get().to(stylesheet));
     lifecycle::configure(cfg);
 }
 
 /// Builds the HTTP server on a bound listener. `workers` defaults to one per core.
-pub fn build_server(state: AppState, listener: std::net::TcpListener, workers: Option<usize>) -> std::io::Result<actix_web::dev::Server> {
+pub fn build_server(
+    state: AppState,
+    listener: std::net::TcpListener,
+    workers: Option<usize>,
+) -> std::io::Result<actix_web::dev::Server> {
     let data = web::Data::new(state);
     let mut server = HttpServer::new(move || {
         App::new()
@@ -266,7 +289,12 @@ pub async fn housekeeping(state: AppState) {
         n += 1;
         let s = state.clone();
         let _ = web::block(move || {
-            let publish_for = s.config.id_token_ttl.max(s.config.access_token_ttl).as_secs() as i64 + 60;
+            let publish_for = s
+                .config
+                .id_token_ttl
+                .max(s.config.access_token_ttl)
+                .as_secs() as i64
+                + 60;
             if let Err(e) = keys::reload(&s.idp, &s.keys, publish_for) {
                 tracing::warn!(error = %e, "could not reload signing keys");
             }

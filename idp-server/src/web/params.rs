@@ -31,7 +31,9 @@ impl Params {
             // form_urlencoded replaces malformed UTF-8 with U+FFFD; refuse that and NUL outright.
             let bad = |s: &str| s.contains('\u{FFFD}') || s.contains('\0') || s.len() > MAX_VALUE;
             if bad(&k) || bad(&v) {
-                return Err(ParamError::Invalid(k.chars().filter(|c| !c.is_control()).take(40).collect()));
+                return Err(ParamError::Invalid(
+                    k.chars().filter(|c| !c.is_control()).take(40).collect(),
+                ));
             }
             if v.is_empty() {
                 // RFC 6749 3.1: parameters sent without a value are treated as omitted.
@@ -59,7 +61,10 @@ mod tests {
 
     #[test]
     fn duplicates_are_refused_and_empty_values_ignored() {
-        assert_eq!(Params::parse(b"a=1&a=2").unwrap_err(), ParamError::Duplicate("a".into()));
+        assert_eq!(
+            Params::parse(b"a=1&a=2").unwrap_err(),
+            ParamError::Duplicate("a".into())
+        );
         let p = Params::parse(b"a=1&b=&c=x%20y").unwrap();
         assert_eq!(p.get("a"), Some("1"));
         assert_eq!(p.get("b"), None);

@@ -26,7 +26,9 @@ pub fn csrf_ok(secret: &str, presented: Option<&str>) -> bool {
 }
 
 fn see_other(location: &str) -> HttpResponse {
-    HttpResponse::SeeOther().insert_header((header::LOCATION, location)).finish()
+    HttpResponse::SeeOther()
+        .insert_header((header::LOCATION, location))
+        .finish()
 }
 
 fn expired(state: &AppState) -> AppError {
@@ -39,11 +41,16 @@ fn expired(state: &AppState) -> AppError {
 }
 
 fn pending_of(flow: &LoginFlow) -> Option<PendingAuthorization> {
-    serde_json::from_str::<Option<PendingAuthorization>>(&flow.request).ok().flatten()
+    serde_json::from_str::<Option<PendingAuthorization>>(&flow.request)
+        .ok()
+        .flatten()
 }
 
 fn client_name<'a>(state: &'a AppState, pending: &Option<PendingAuthorization>) -> Option<&'a str> {
-    pending.as_ref().and_then(|p| state.config.client(&p.client_id)).map(|c| c.name.as_str())
+    pending
+        .as_ref()
+        .and_then(|p| state.config.client(&p.client_id))
+        .map(|c| c.name.as_str())
 }
 
 /// Starts a flow and sends the browser to the sign-in page.
@@ -57,8 +64,13 @@ pub fn start_flow_response(state: &AppState, handle: String) -> HttpResponse {
 
 /// GET /login: renders whichever step the flow is at. Without a flow, starts one for a direct
 /// sign-in (no app), or shows the signed-in page when a session exists.
-pub async fn login_page(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpResponse, AppError> {
-    let handle = req.cookie(state.flow_cookie_name()).map(|c| c.value().to_string());
+pub async fn login_page(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, AppError> {
+    let handle = req
+        .cookie(state.flow_cookie_name())
+        .map(|c| c.value().to_string());
     let found = match handle {
         Some(h) => {
             let idp = state.idp.clone();
@@ -82,15 +94,39 @@ pub async fn login_page(req: HttpRequest, state: web::Data<AppState>) -> Result<
     render_stage(&state, &handle, &flow, None, StatusCode::OK, "").await
 }
 
-async fn render_stage(state: &AppState, handle: &str, flow: &LoginFlow, error: Option<&str>, status: StatusCode, email: &str) -> Result<HttpResponse, AppError> {
+async fn render_stage(
+    state: &AppState,
+    handle: &str,
+    flow: &LoginFlow,
+    error: Option<&str>,
+    status: StatusCode,
+    email: &str,
+) -> Result<HttpResponse, AppError> {
     let csrf = csrf_for(handle);
     let product = &state.config.product_name;
     let pending = pending_of(flow);
     match (flow.stage, flow.user_id.clone()) {
         (FlowStage::Password, _) => {
-            let hint = pending.as_ref().and_then(|p| p.login_hint.clone()).unwrap_or_default();
-            let email = if email.is_empty() { hint.as_str() } else { email };
-            html(status, &LoginPage { product, client_name: client_name(state, &pending), csrf: &csrf, email, error, notice: None })
+            let hint = pending
+                .as_ref()
+                .and_then(|p| p.login_hint.clone())
+                .unwrap_or_default();
+            let email = if email.is_empty() {
+                hint.as_str()
+            } else {
+                email
+            };
+            html(
+                status,
+                &LoginPage {
+                    product,
+                    client_name: client_name(state, &pending),
+                    csrf: &csrf,
+                    email,
+                    error,
+                    notice: None,
+                },
+            )
         }
         (FlowStage::MfaEnroll, Some(uid)) => {
             let idp = state.idp.clone();
@@ -101,24 +137,59 @@ async fn render_stage(state: &AppState, handle: &str, flow: &LoginFlow, error: O
             })
             .await??;
             match view {
-                Ok(v) => html(status, &EnrollPage { product, csrf: &csrf, email: &user.email, qr_svg: &v.qr_svg, activation_code: &v.activation_code, error }),
+                Ok(v) => html(
+                    status,
+                    &EnrollPage {
+                        product,
+                        csrf: &csrf,
+                        email: &user.email,
+                        qr_svg: &v.qr_svg,
+                        activation_code: &v.activation_code,
+                        error,
+                    },
+                ),
                 // Linked meanwhile (another tab): ask for a code instead.
-                Err(MfaError::AlreadyLinked) => html(status, &VerifyPage { product, csrf: &csrf, email: &user.email, error }),
+                Err(MfaError::AlreadyLinked) => html(
+                    status,
+                    &VerifyPage {
+                        product,
+                        csrf: &csrf,
+                        email: &user.email,
+                        error,
+                    },
+                ),
                 Err(e) => Err(e.into()),
             }
         }
         (FlowStage::MfaVerify, Some(uid)) => {
             let idp = state.idp.clone();
-            let user = blocking(move || idp.user_by_id(&uid)).await??.ok_or(AppError::Internal)?;
-            html(status, &VerifyPage { product, csrf: &csrf, email: &user.email, error })
+            let user = blocking(move || idp.user_by_id(&uid))
+                .await??
+                .ok_or(AppError::Internal)?;
+            html(
+                status,
+                &VerifyPage {
+                    product,
+                    csrf: &csrf,
+                    email: &user.email,
+                    error,
+                },
+            )
         }
         _ => Err(expired(state)),
     }
 }
 
 /// Reads the flow behind the cookie and checks the form's CSRF token.
-async fn flow_for_post(req: &HttpRequest, state: &AppState, params: &Params) -> Result<(String, LoginFlow), AppError> {
-    let handle = req.cookie(state.flow_cookie_name()).map(|c| c.value().to_string()).ok_or_else(|| expired(state))?;
+async fn flow_for_post(
+    req: &HttpRequest,
+    state: &AppState,
+    params: &Params,
+) -> Result<(String, LoginFlow), AppError> {
+    let handle = req
+        .cookie(state.flow_cookie_name())
+        .map(|c| c.value().to_string())
+        .ok_or_else(|| expired(state))?;
     if !csrf_ok(&handle, params.get("csrf")) {
         return Err(AppError::page(
             StatusCode::FORBIDDEN,
@@ -137,34 +208,57 @@ async fn flow_for_post(req: &HttpRequest, state: &AppState, params: &Params) -> 
 }
 
 fn parse_form(state: &AppState, body: &[u8]) -> Result<Params, AppError> {
-    Params::parse(body).map_err(|e| AppError::page(StatusCode::BAD_REQUEST, "Invalid form", &e.to_string()).with_product(&state.config.product_name))
+    Params::parse(body).map_err(|e| {
+        AppError::page(StatusCode::BAD_REQUEST, "Invalid form", &e.to_string())
+            .with_product(&state.config.product_name)
+    })
 }
 
 /// POST /login/password
-pub async fn submit_password(req: HttpRequest, state: web::Data<AppState>, body: web::Bytes) -> Result<HttpResponse, AppError> {
+pub async fn submit_password(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    body: web::Bytes,
+) -> Result<HttpResponse, AppError> {
     let params = parse_form(&state, &body)?;
     let (handle, flow) = flow_for_post(&req, &state, &params).await?;
     if flow.stage != FlowStage::Password {
         return Ok(see_other("/login"));
     }
-    let email = params.get("email").unwrap_or("").trim().chars().take(254).collect::<String>();
+    let email = params
+        .get("email")
+        .unwrap_or("")
+        .trim()
+        .chars()
+        .take(254)
+        .collect::<String>();
     let password = params.get("password").unwrap_or("").to_string();
     if email.is_empty() || password.is_empty() {
-        return render_stage(&state, &handle, &flow, Some("Enter your email and password."), StatusCode::BAD_REQUEST, &email).await;
+        return render_stage(
+            &state,
+            &handle,
+            &flow,
+            Some("Enter your email and password."),
+            StatusCode::BAD_REQUEST,
+            &email,
+        )
+        .await;
     }
     let ip = state.client_ip(&req);
     let idp = state.idp.clone();
     let (em, ipc) = (email.clone(), ip.clone());
-    let result = blocking(move || -> Result<Result<(User, MfaStep), AuthError>, AppError> {
-        match idp.authenticate_password(&em, &password, ipc.as_deref()) {
-            Ok(user) => {
-                let step = idp.mfa_step(&user)?;
-                Ok(Ok((user, step)))
+    let result = blocking(
+        move || -> Result<Result<(User, MfaStep), AuthError>, AppError> {
+            match idp.authenticate_password(&em, &password, ipc.as_deref()) {
+                Ok(user) => {
+                    let step = idp.mfa_step(&user)?;
+                    Ok(Ok((user, step)))
+                }
+                Err(AuthError::Store(e)) => Err(e.into()),
+                Err(e) => Ok(Err(e)),
             }
-            Err(AuthError::Store(e)) => Err(e.into()),
-            Err(e) => Ok(Err(e)),
-        }
-    })
+        },
+    )
     .await??;
     let (user, step) = match result {
         Ok(v) => {
@@ -173,18 +267,45 @@ pub async fn submit_password(req: HttpRequest, state: web::Data<AppState>, body:
         }
         Err(AuthError::InvalidCredentials) => {
             state.metrics.signin("invalid_credentials");
-            return render_stage(&state, &handle, &flow, Some("The email or password is not correct."), StatusCode::UNAUTHORIZED, &email).await;
+            return render_stage(
+                &state,
+                &handle,
+                &flow,
+                Some("The email or password is not correct."),
+                StatusCode::UNAUTHORIZED,
+                &email,
+            )
+            .await;
         }
         Err(AuthError::Locked(l)) => {
             state.metrics.signin("locked");
             state.metrics.lockout("password");
             let minutes = ((l.until - state.idp.now()) as f64 / 60.0).ceil().max(1.0) as i64;
-            let msg = format!("Too many failed attempts. Try again in {minutes} minute{}.", if minutes == 1 { "" } else { "s" });
-            return render_stage(&state, &handle, &flow, Some(&msg), StatusCode::TOO_MANY_REQUESTS, &email).await;
+            let msg = format!(
+                "Too many failed attempts. Try again in {minutes} minute{}.",
+                if minutes == 1 { "" } else { "s" }
+            );
+            return render_stage(
+                &state,
+                &handle,
+                &flow,
+                Some(&msg),
+                StatusCode::TOO_MANY_REQUESTS,
+                &email,
+            )
+            .await;
         }
         Err(AuthError::Disabled) => {
             state.metrics.signin("disabled");
-            return render_stage(&state, &handle, &flow, Some("This user is disabled. Contact your administrator."), StatusCode::FORBIDDEN, &email).await;
+            return render_stage(
+                &state,
+                &handle,
+                &flow,
+                Some("This user is disabled. Contact your administrator."),
+                StatusCode::FORBIDDEN,
+                &email,
+            )
+            .await;
         }
         Err(e) => return Err(e.into()),
     };
@@ -203,14 +324,25 @@ pub async fn submit_password(req: HttpRequest, state: web::Data<AppState>, body:
 }
 
 /// POST /login/totp: the enrollment confirmation or the sign-in code.
-pub async fn submit_totp(req: HttpRequest, state: web::Data<AppState>, body: web::Bytes) -> Result<HttpResponse, AppError> {
+pub async fn submit_totp(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    body: web::Bytes,
+) -> Result<HttpResponse, AppError> {
     let params = parse_form(&state, &body)?;
     let (handle, flow) = flow_for_post(&req, &state, &params).await?;
-    let Some(user_id) = flow.user_id.clone() else { return Ok(see_other("/login")) };
+    let Some(user_id) = flow.user_id.clone() else {
+        return Ok(see_other("/login"));
+    };
     if !matches!(flow.stage, FlowStage::MfaEnroll | FlowStage::MfaVerify) {
         return Ok(see_other("/login"));
     }
-    let code = params.get("code").unwrap_or("").chars().take(32).collect::<String>();
+    let code = params
+        .get("code")
+        .unwrap_or("")
+        .chars()
+        .take(32)
+        .collect::<String>();
     let ip = state.client_ip(&req);
     let idp = state.idp.clone();
     let stage = flow.stage;
@@ -225,7 +357,11 @@ pub async fn submit_totp(req: HttpRequest, state: web::Data<AppState>, body: web
     .await??;
     let (status, message) = match result {
         Ok(()) => {
-            state.metrics.mfa(if stage == FlowStage::MfaEnroll { "enrolled" } else { "verified" });
+            state.metrics.mfa(if stage == FlowStage::MfaEnroll {
+                "enrolled"
+            } else {
+                "verified"
+            });
             return complete(&req, &state, &handle, &user, true).await;
         }
         Err(MfaError::InvalidFormat) => {
@@ -233,14 +369,24 @@ pub async fn submit_totp(req: HttpRequest, state: web::Data<AppState>, body: web
             (StatusCode::BAD_REQUEST, MfaError::InvalidFormat.to_string())
         }
         Err(e @ (MfaError::InvalidCode | MfaError::CodeReplayed)) => {
-            state.metrics.mfa(if matches!(e, MfaError::CodeReplayed) { "replayed" } else { "invalid" });
+            state.metrics.mfa(if matches!(e, MfaError::CodeReplayed) {
+                "replayed"
+            } else {
+                "invalid"
+            });
             (StatusCode::UNAUTHORIZED, e.to_string())
         }
         Err(MfaError::Locked(l)) => {
             state.metrics.mfa("locked");
             state.metrics.lockout("totp");
             let minutes = ((l.until - state.idp.now()) as f64 / 60.0).ceil().max(1.0) as i64;
-            (StatusCode::TOO_MANY_REQUESTS, format!("Too many wrong codes. Try again in {minutes} minute{}.", if minutes == 1 { "" } else { "s" }))
+            (
+                StatusCode::TOO_MANY_REQUESTS,
+                format!(
+                    "Too many wrong codes. Try again in {minutes} minute{}.",
+                    if minutes == 1 { "" } else { "s" }
+                ),
+            )
         }
         Err(MfaError::AlreadyLinked) => {
             // Linked in another tab meanwhile: continue with a code.
@@ -271,12 +417,24 @@ struct Completed {
 
 /// The last step: consume the flow (once), start the SSO session, and either return to the app
 /// with a code or show the signed-in page.
-async fn complete(req: &HttpRequest, state: &AppState, handle: &str, user: &User, with_otp: bool) -> Result<HttpResponse, AppError> {
+async fn complete(
+    req: &HttpRequest,
+    state: &AppState,
+    handle: &str,
+    user: &User,
+    with_otp: bool,
+) -> Result<HttpResponse, AppError> {
     let idp = state.idp.clone();
     let handle = handle.to_string();
-    let old_session = req.cookie(state.session_cookie_name()).map(|c| c.value().to_string());
+    let old_session = req
+        .cookie(state.session_cookie_name())
+        .map(|c| c.value().to_string());
     let ip = state.client_ip(req);
-    let ua = req.headers().get(header::USER_AGENT).and_then(|v| v.to_str().ok()).map(str::to_string);
+    let ua = req
+        .headers()
+        .get(header::USER_AGENT)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string);
     let user = user.clone();
     let amr = crate::tokens::amr_for(with_otp);
     let completed = blocking(move || -> Result<Option<Completed>, AppError> {
@@ -291,10 +449,23 @@ async fn complete(req: &HttpRequest, state: &AppState, handle: &str, user: &User
             ended = idp.end_session(&old.id, &Actor::User(user.id.clone()), ip.as_deref())?;
         }
         let (session, secret) = idp.start_session(&user, &amr, ip.as_deref(), ua.as_deref())?;
-        Ok(Some(Completed { flow, session, secret, ended }))
+        Ok(Some(Completed {
+            flow,
+            session,
+            secret,
+            ended,
+        }))
     })
     .await??;
-    let Some(Completed { flow, session, secret, ended }) = completed else { return Err(expired(state)) };
+    let Some(Completed {
+        flow,
+        session,
+        secret,
+        ended,
+    }) = completed
+    else {
+        return Err(expired(state));
+    };
     if let Some(ended) = ended {
         super::logout::notify_backchannel(state, vec![ended]);
     }
@@ -312,19 +483,43 @@ async fn complete(req: &HttpRequest, state: &AppState, handle: &str, user: &User
 }
 
 /// The signed-in page for the browser's live session, if it has one.
-pub async fn signed_in_page(req: &HttpRequest, state: &AppState, notice: Option<&str>) -> Result<Option<HttpResponse>, AppError> {
-    let Some(secret) = req.cookie(state.session_cookie_name()).map(|c| c.value().to_string()) else { return Ok(None) };
+pub async fn signed_in_page(
+    req: &HttpRequest,
+    state: &AppState,
+    notice: Option<&str>,
+) -> Result<Option<HttpResponse>, AppError> {
+    let Some(secret) = req
+        .cookie(state.session_cookie_name())
+        .map(|c| c.value().to_string())
+    else {
+        return Ok(None);
+    };
     let idp = state.idp.clone();
     let s2 = secret.clone();
     let user = blocking(move || -> Result<Option<User>, AppError> {
-        let Some(session) = idp.session_by_secret(&s2)? else { return Ok(None) };
+        let Some(session) = idp.session_by_secret(&s2)? else {
+            return Ok(None);
+        };
         Ok(idp.user_by_id(&session.user_id)?)
     })
     .await??;
     let Some(user) = user else { return Ok(None) };
     let csrf = csrf_for(&secret);
-    let name = if user.display_name.is_empty() { user.email.as_str() } else { user.display_name.as_str() };
-    Ok(Some(html(StatusCode::OK, &SignedInPage { product: &state.config.product_name, name, email: &user.email, csrf: &csrf, notice })?))
+    let name = if user.display_name.is_empty() {
+        user.email.as_str()
+    } else {
+        user.display_name.as_str()
+    };
+    Ok(Some(html(
+        StatusCode::OK,
+        &SignedInPage {
+            product: &state.config.product_name,
+            name,
+            email: &user.email,
+            csrf: &csrf,
+            notice,
+        },
+    )?))
 }
 
 /// GET / : the signed-in page, or off to sign in.

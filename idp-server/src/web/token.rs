@@ -16,9 +16,16 @@ use crate::config::Client;
 use crate::tokens::{has_scope, Minter};
 
 fn invalid_client(basic: bool) -> AppError {
-    let mut e = AppError::oauth(StatusCode::UNAUTHORIZED, "invalid_client", "client authentication failed");
+    let mut e = AppError::oauth(
+        StatusCode::UNAUTHORIZED,
+        "invalid_client",
+        "client authentication failed",
+    );
     if basic {
-        if let AppError::OAuth { www_authenticate, .. } = &mut e {
+        if let AppError::OAuth {
+            www_authenticate, ..
+        } = &mut e
+        {
             *www_authenticate = Some("Basic realm=\"token\"".into());
         }
     }
@@ -35,18 +42,34 @@ const CLIENT_AUTH_FREE_FAILURES: i32 = 20;
 
 /// Who is calling: the client, authenticated as its registration requires. Failures are counted
 /// per client IP in the database (shared by replicas); a locked IP is refused before checking.
-async fn authenticate_client(req: &HttpRequest, state: &AppState, params: &Params) -> Result<Client, AppError> {
+async fn authenticate_client(
+    req: &HttpRequest,
+    state: &AppState,
+    params: &Params,
+) -> Result<Client, AppError> {
     let (client, presented, basic) = identify_client(req, state, params)?;
     let Some(expected) = client.secret_sha256 else {
-        return if presented.is_none() && client.public { Ok(client) } else { Err(invalid_client(basic)) };
+        return if presented.is_none() && client.public {
+            Ok(client)
+        } else {
+            Err(invalid_client(basic))
+        };
     };
-    let key = format!("client-auth-ip:{}", state.client_ip(req).unwrap_or_default());
+    let key = format!(
+        "client-auth-ip:{}",
+        state.client_ip(req).unwrap_or_default()
+    );
     let idp = state.idp.clone();
     let k = key.clone();
-    if blocking(move || idp.attempts_allowed(&k)).await?.map_err(|e| AppError::from(e).into_json())?.is_err() {
+    if blocking(move || idp.attempts_allowed(&k))
+        .await?
+        .map_err(|e| AppError::from(e).into_json())?
+        .is_err()
+    {
         let mut e = invalid_client(basic);
         if let AppError::OAuth { description, .. } = &mut e {
-            *description = "too many failed client authentications from this address; try again later".into();
+            *description =
+                "too many failed client authentications from this address; try again later".into();
         }
         return Err(e);
     }
@@ -58,74 +81,140 @@ async fn authenticate_client(req: &HttpRequest, state: &AppState, params: &Param
         return Ok(client);
     }
     let idp = state.idp.clone();
-    blocking(move || idp.attempt_failed(&key, CLIENT_AUTH_FREE_FAILURES)).await?.map_err(|e| AppError::from(e).into_json())?;
+    blocking(move || idp.attempt_failed(&key, CLIENT_AUTH_FREE_FAILURES))
+        .await?
+        .map_err(|e| AppError::from(e).into_json())?;
     Err(invalid_client(basic))
 }
 
 /// The client the request names and the secret it presents (not yet checked).
-fn identify_client(req: &HttpRequest, state: &AppState, params: &Params) -> Result<(Client, Option<String>, bool), AppError> {
+fn identify_client(
+    req: &HttpRequest,
+    state: &AppState,
+    params: &Params,
+) -> Result<(Client, Option<String>, bool), AppError> {
     let basic = match req.headers().get(header::AUTHORIZATION) {
         Some(value) => {
             let value = value.to_str().map_err(|_| invalid_client(true))?;
-            let encoded = value.strip_prefix("Basic ").ok_or_else(|| invalid_client(true))?;
-            let decoded = STANDARD.decode(encoded.trim()).map_err(|_| invalid_client(true))?;
+            let encoded = value
+                .strip_prefix("Basic ")
+                .ok_or_else(|| invalid_client(true))?;
+            let decoded = STANDARD
+                .decode(encoded.trim())
+                .map_err(|_| invalid_client(true))?;
             let decoded = String::from_utf8(decoded).map_err(|_| invalid_client(true))?;
-            let (id, secret) = decoded.split_once(':').ok_or_else(|| invalid_client(true))?;
+            let (id, secret) = decoded
+                .split_once(':')
+                .ok_or_else(|| invalid_client(true))?;
             // RFC 6749 2.3.1: both parts are form-urlencoded before base64.
-            let decode = |s: &str| url::form_urlencoded::parse(format!("v={s}").as_bytes()).next().map(|(_, v)| v.into_owned());
-            Some((decode(id).ok_or_else(|| invalid_client(true))?, decode(secret).ok_or_else(|| invalid_client(true))?))
+            let decode = |s: &str| {
+                url::form_urlencoded::parse(format!("v={s}").as_bytes())
+                    .next()
+                    .map(|(_, v)| v.into_owned())
+            };
+            Some((
+                decode(id).ok_or_else(|| invalid_client(true))?,
+                decode(secret).ok_or_else(|| invalid_client(true))?,
+            ))
         }
         None => None,
     };
     if basic.is_some() && params.has("client_secret") {
-        return Err(AppError::invalid_request("use one client authentication method, not two"));
+        return Err(AppError::invalid_request(
+            "use one client authentication method, not two",
+        ));
     }
     let (client_id, secret, used_basic) = match &basic {
         Some((id, secret)) => {
             if params.get("client_id").is_some_and(|b| b != id) {
-                return Err(AppError::invalid_request("client_id does not match the authenticated client"));
+                return Err(AppError::invalid_request(
+                    "client_id does not match the authenticated client",
+                ));
             }
             (id.as_str(), Some(secret.as_str()), true)
         }
-        None => (params.get("client_id").ok_or_else(|| AppError::invalid_request("client_id is required"))?, params.get("client_secret"), false),
+        None => (
+            params
+                .get("client_id")
+                .ok_or_else(|| AppError::invalid_request("client_id is required"))?,
+            params.get("client_secret"),
+            false,
+        ),
     };
-    let client = state.config.client(client_id).ok_or_else(|| invalid_client(used_basic))?;
+    let client = state
+        .config
+        .client(client_id)
+        .ok_or_else(|| invalid_client(used_basic))?;
     Ok((client.clone(), secret.map(str::to_string), used_basic))
 }
 
-pub async fn token(req: HttpRequest, state: web::Data<AppState>, body: web::Bytes) -> Result<HttpResponse, AppError> {
-    let content_type = req.headers().get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("");
+pub async fn token(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    body: web::Bytes,
+) -> Result<HttpResponse, AppError> {
+    let content_type = req
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
     if !content_type.starts_with("application/x-www-form-urlencoded") {
-        return Err(AppError::invalid_request("the body must be application/x-www-form-urlencoded"));
+        return Err(AppError::invalid_request(
+            "the body must be application/x-www-form-urlencoded",
+        ));
     }
     let params = Params::parse(&body).map_err(|e| AppError::invalid_request(e.to_string()))?;
     let client = authenticate_client(&req, &state, &params).await?;
-    let grant_type = params.get("grant_type").ok_or_else(|| AppError::invalid_request("grant_type is required"))?;
+    let grant_type = params
+        .get("grant_type")
+        .ok_or_else(|| AppError::invalid_request("grant_type is required"))?;
     let idp = state.idp.clone();
     let issued: Result<Issued, GrantError> = match grant_type {
         "authorization_code" => {
-            let code = params.get("code").ok_or_else(|| AppError::invalid_request("code is required"))?.to_string();
-            let redirect_uri = params.get("redirect_uri").ok_or_else(|| AppError::invalid_request("redirect_uri is required"))?.to_string();
+            let code = params
+                .get("code")
+                .ok_or_else(|| AppError::invalid_request("code is required"))?
+                .to_string();
+            let redirect_uri = params
+                .get("redirect_uri")
+                .ok_or_else(|| AppError::invalid_request("redirect_uri is required"))?
+                .to_string();
             let verifier = params.get("code_verifier").map(str::to_string);
             if client.public && verifier.is_none() {
-                return Err(AppError::invalid_request("code_verifier is required for public clients"));
+                return Err(AppError::invalid_request(
+                    "code_verifier is required for public clients",
+                ));
             }
             let cid = client.client_id.clone();
-            blocking(move || idp.redeem_code(&code, &cid, &redirect_uri, verifier.as_deref())).await?
+            blocking(move || idp.redeem_code(&code, &cid, &redirect_uri, verifier.as_deref()))
+                .await?
         }
         "refresh_token" => {
-            let token = params.get("refresh_token").ok_or_else(|| AppError::invalid_request("refresh_token is required"))?.to_string();
+            let token = params
+                .get("refresh_token")
+                .ok_or_else(|| AppError::invalid_request("refresh_token is required"))?
+                .to_string();
             let cid = client.client_id.clone();
             let issued = blocking(move || idp.refresh(&token, &cid)).await?;
             if let (Ok(i), Some(asked)) = (&issued, params.get("scope")) {
                 // RFC 6749 6: a refresh may narrow the scope, never widen it.
                 if !asked.split(' ').all(|s| has_scope(&i.scope, s)) {
-                    return Err(AppError::oauth(StatusCode::BAD_REQUEST, "invalid_scope", "the scope exceeds the original grant"));
+                    return Err(AppError::oauth(
+                        StatusCode::BAD_REQUEST,
+                        "invalid_scope",
+                        "the scope exceeds the original grant",
+                    ));
                 }
             }
             issued
         }
-        _ => return Err(AppError::oauth(StatusCode::BAD_REQUEST, "unsupported_grant_type", "grant_type must be authorization_code or refresh_token")),
+        _ => {
+            return Err(AppError::oauth(
+                StatusCode::BAD_REQUEST,
+                "unsupported_grant_type",
+                "grant_type must be authorization_code or refresh_token",
+            ))
+        }
     };
     let issued = match issued {
         Ok(i) => i,
@@ -134,13 +223,22 @@ pub async fn token(req: HttpRequest, state: web::Data<AppState>, body: web::Byte
     };
     let idp = state.idp.clone();
     let uid = issued.user_id.clone();
-    let (user, account) = blocking(move || idp.user_with_account(&uid)).await?.map_err(|e| AppError::from(e).into_json())?.ok_or_else(|| invalid_grant("the user no longer exists"))?;
+    let (user, account) = blocking(move || idp.user_with_account(&uid))
+        .await?
+        .map_err(|e| AppError::from(e).into_json())?
+        .ok_or_else(|| invalid_grant("the user no longer exists"))?;
     if user.status == UserStatus::Disabled {
         return Err(invalid_grant("the user is disabled"));
     }
     let keys = state.keyring()?;
-    let minter = Minter { config: &state.config, keys: &keys, now: state.idp.now() };
-    let response = minter.token_response(&client, &issued, &user, &account).map_err(|e| AppError::from(e).into_json())?;
+    let minter = Minter {
+        config: &state.config,
+        keys: &keys,
+        now: state.idp.now(),
+    };
+    let response = minter
+        .token_response(&client, &issued, &user, &account)
+        .map_err(|e| AppError::from(e).into_json())?;
     Ok(HttpResponse::Ok()
         .insert_header((header::CACHE_CONTROL, "no-store"))
         .insert_header((header::PRAGMA, "no-cache"))

@@ -12,16 +12,24 @@ fn invalid_token(description: &str) -> AppError {
         status: StatusCode::UNAUTHORIZED,
         error: "invalid_token",
         description: description.into(),
-        www_authenticate: Some(format!("Bearer error=\"invalid_token\", error_description=\"{description}\"")),
+        www_authenticate: Some(format!(
+            "Bearer error=\"invalid_token\", error_description=\"{description}\""
+        )),
     }
 }
 
-pub async fn userinfo(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpResponse, AppError> {
+pub async fn userinfo(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, AppError> {
     let token = req
         .headers()
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer ").or_else(|| v.strip_prefix("bearer ")))
+        .and_then(|v| {
+            v.strip_prefix("Bearer ")
+                .or_else(|| v.strip_prefix("bearer "))
+        })
         .map(str::trim)
         .ok_or_else(|| AppError::OAuth {
             status: StatusCode::UNAUTHORIZED,
@@ -30,18 +38,23 @@ pub async fn userinfo(req: HttpRequest, state: web::Data<AppState>) -> Result<Ht
             www_authenticate: Some("Bearer".into()),
         })?;
     let keys = state.keyring()?;
-    let claims = verify_access_token(token, &keys, &state.config.issuer).map_err(|_| invalid_token("the access token is invalid or expired"))?;
+    let claims = verify_access_token(token, &keys, &state.config.issuer)
+        .map_err(|_| invalid_token("the access token is invalid or expired"))?;
     let idp = state.idp.clone();
     let gid = claims.gid.clone();
-    let found = blocking(move || -> Result<Option<(idp_core::User, idp_core::Account)>, idp_core::StoreError> {
-        match idp.live_grant(&gid)? {
-            Some(g) => idp.user_with_account(&g.user_id),
-            None => Ok(None),
-        }
-    })
+    let found = blocking(
+        move || -> Result<Option<(idp_core::User, idp_core::Account)>, idp_core::StoreError> {
+            match idp.live_grant(&gid)? {
+                Some(g) => idp.user_with_account(&g.user_id),
+                None => Ok(None),
+            }
+        },
+    )
     .await?
     .map_err(|e| AppError::from(e).into_json())?;
-    let Some((user, account)) = found else { return Err(invalid_token("the session has ended")) };
+    let Some((user, account)) = found else {
+        return Err(invalid_token("the session has ended"));
+    };
     let mut body = json!({ "sub": user.id });
     if has_scope(&claims.scope, "email") {
         body["email"] = json!(user.email);
@@ -51,5 +64,7 @@ pub async fn userinfo(req: HttpRequest, state: web::Data<AppState>) -> Result<Ht
         body["name"] = json!(user.display_name);
         body["account"] = json!(account.slug);
     }
-    Ok(HttpResponse::Ok().insert_header((header::CACHE_CONTROL, "no-store")).json(body))
+    Ok(HttpResponse::Ok()
+        .insert_header((header::CACHE_CONTROL, "no-store"))
+        .json(body))
 }

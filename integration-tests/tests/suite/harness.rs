@@ -48,7 +48,10 @@ pub fn postgres_available() -> bool {
     match std::env::var("IDP_TEST_POSTGRES_URL") {
         Ok(u) if !u.is_empty() => true,
         _ => {
-            assert!(std::env::var("CI").is_err(), "IDP_TEST_POSTGRES_URL must be set in CI");
+            assert!(
+                std::env::var("CI").is_err(),
+                "IDP_TEST_POSTGRES_URL must be set in CI"
+            );
             eprintln!("IDP_TEST_POSTGRES_URL not set: PostgreSQL variant skipped");
             false
         }
@@ -71,7 +74,14 @@ pub struct Options {
 
 impl Default for Options {
     fn default() -> Self {
-        Options { idle_timeout: "30m", backchannel_logout_uri: None, mail_smtp_port: None, extra_toml: String::new(), key_dir: None, issuer: None }
+        Options {
+            idle_timeout: "30m",
+            backchannel_logout_uri: None,
+            mail_smtp_port: None,
+            extra_toml: String::new(),
+            key_dir: None,
+            issuer: None,
+        }
     }
 }
 
@@ -84,13 +94,21 @@ pub struct TestDatabase {
 impl TestDatabase {
     pub fn new(db: Db, dir: &Path) -> Self {
         match db {
-            Db::Sqlite => TestDatabase { url: format!("sqlite://{}/idp.db", dir.display()), pg: None },
+            Db::Sqlite => TestDatabase {
+                url: format!("sqlite://{}/idp.db", dir.display()),
+                pg: None,
+            },
             Db::Postgres => {
                 let base = std::env::var("IDP_TEST_POSTGRES_URL").unwrap();
                 let name = format!("idp_it_{}", idp_core::crypto::random_id().unwrap());
                 let mut admin = diesel::PgConnection::establish(&base).unwrap();
-                admin.batch_execute(&format!("CREATE DATABASE {name}")).unwrap();
-                TestDatabase { url: replace_db(&base, &name), pg: Some((base, name)) }
+                admin
+                    .batch_execute(&format!("CREATE DATABASE {name}"))
+                    .unwrap();
+                TestDatabase {
+                    url: replace_db(&base, &name),
+                    pg: Some((base, name)),
+                }
             }
         }
     }
@@ -100,7 +118,8 @@ impl Drop for TestDatabase {
     fn drop(&mut self) {
         if let Some((base, name)) = self.pg.take() {
             if let Ok(mut admin) = diesel::PgConnection::establish(&base) {
-                let _ = admin.batch_execute(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"));
+                let _ =
+                    admin.batch_execute(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"));
             }
         }
     }
@@ -128,12 +147,18 @@ pub struct TestServer {
 }
 
 pub fn config_text(base: &str, listen: &str, db_url: &str, dir: &Path, o: &Options) -> String {
-    let backchannel = o.backchannel_logout_uri.as_ref().map(|u| format!("backchannel_logout_uri = \"{u}\"\n")).unwrap_or_default();
+    let backchannel = o
+        .backchannel_logout_uri
+        .as_ref()
+        .map(|u| format!("backchannel_logout_uri = \"{u}\"\n"))
+        .unwrap_or_default();
     let mail = match o.mail_smtp_port {
         Some(port) => format!("transport = \"smtp\"\nsmtp_host = \"127.0.0.1\"\nsmtp_port = {port}\nsmtp_tls = \"none\"\n"),
         None => format!("transport = \"file\"\noutbox_dir = \"{}/outbox\"\n", dir.display()),
     };
-    let secret_hash = hex::encode(<sha2::Sha256 as sha2::Digest>::digest(DEMO_SECRET.as_bytes()));
+    let secret_hash = hex::encode(<sha2::Sha256 as sha2::Digest>::digest(
+        DEMO_SECRET.as_bytes(),
+    ));
     format!(
         r#"issuer = "{issuer}"
 listen = "{listen}"
@@ -171,7 +196,11 @@ public = true
 "#,
         idle = o.idle_timeout,
         issuer = o.issuer.as_deref().unwrap_or(base),
-        key_dir = o.key_dir.clone().unwrap_or_else(|| dir.join("keys")).display(),
+        key_dir = o
+            .key_dir
+            .clone()
+            .unwrap_or_else(|| dir.join("keys"))
+            .display(),
     ) + &o.extra_toml
 }
 
@@ -198,7 +227,8 @@ impl TestServer {
         let text = config_text(&base, &addr.to_string(), db_url, dir.path(), &options);
         let config_path = dir.path().join("idp.toml");
         std::fs::write(&config_path, &text).unwrap();
-        let config = idp_server::config::Config::parse(config_path.to_str().unwrap(), &text).unwrap();
+        let config =
+            idp_server::config::Config::parse(config_path.to_str().unwrap(), &text).unwrap();
         let rt = Runtime::open(config.clone(), true).unwrap();
         let state = idp_server::app_state(&rt).unwrap();
         let (tx, rx) = mpsc::channel();
@@ -211,7 +241,16 @@ impl TestServer {
         });
         let handle = rx.recv_timeout(Duration::from_secs(10)).unwrap();
         let rt = Runtime::open(config, false).unwrap();
-        TestServer { base, db_url: db_url.to_string(), dir, config_path, rt, handle: Some(handle), thread: Some(thread), _db: None }
+        TestServer {
+            base,
+            db_url: db_url.to_string(),
+            dir,
+            config_path,
+            rt,
+            handle: Some(handle),
+            thread: Some(thread),
+            _db: None,
+        }
     }
 
     pub fn url(&self, path: &str) -> String {
@@ -255,7 +294,11 @@ pub fn binary() -> PathBuf {
     let exe = std::env::current_exe().unwrap();
     let dir = exe.parent().unwrap().parent().unwrap();
     let bin = dir.join("idp-server");
-    assert!(bin.exists(), "{} is missing: run `cargo build -p idp-server` first (scripts/test does)", bin.display());
+    assert!(
+        bin.exists(),
+        "{} is missing: run `cargo build -p idp-server` first (scripts/test does)",
+        bin.display()
+    );
     bin
 }
 
@@ -310,7 +353,8 @@ impl Page {
     }
 
     pub fn csrf(&self) -> String {
-        self.input("csrf").unwrap_or_else(|| panic!("no csrf field in page: {}", self.body))
+        self.input("csrf")
+            .unwrap_or_else(|| panic!("no csrf field in page: {}", self.body))
     }
 
     /// Text of the element with this id.
@@ -324,12 +368,20 @@ impl Page {
     pub fn location_param(&self, key: &str) -> Option<String> {
         let loc = self.location.as_ref()?;
         let url = url::Url::parse(loc).ok()?;
-        url.query_pairs().find(|(k, _)| k == key).map(|(_, v)| v.into_owned())
+        url.query_pairs()
+            .find(|(k, _)| k == key)
+            .map(|(_, v)| v.into_owned())
     }
 }
 
 pub fn html_unescape(s: &str) -> String {
-    s.replace("&#x2f;", "/").replace("&#x27;", "'").replace("&quot;", "\"").replace("&#39;", "'").replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")
+    s.replace("&#x2f;", "/")
+        .replace("&#x27;", "'")
+        .replace("&quot;", "\"")
+        .replace("&#39;", "'")
+        .replace("&lt;", "<")
+        .replace("&gt;", ">")
+        .replace("&amp;", "&")
 }
 
 impl Default for Browser {
@@ -352,9 +404,16 @@ impl Browser {
     fn page(res: reqwest::blocking::Response) -> Page {
         let status = res.status().as_u16();
         let headers = res.headers().clone();
-        let location = headers.get("location").map(|v| v.to_str().unwrap().to_string());
+        let location = headers
+            .get("location")
+            .map(|v| v.to_str().unwrap().to_string());
         let body = res.text().unwrap_or_default();
-        Page { status, location, body, headers }
+        Page {
+            status,
+            location,
+            body,
+            headers,
+        }
     }
 
     pub fn get(&self, url: &str) -> Page {
@@ -369,7 +428,9 @@ impl Browser {
     /// at a redirect elsewhere (the app's callback).
     pub fn follow(&self, base: &str, mut page: Page) -> Page {
         for _ in 0..10 {
-            let Some(loc) = page.location.clone() else { return page };
+            let Some(loc) = page.location.clone() else {
+                return page;
+            };
             let next = if loc.starts_with('/') {
                 format!("{base}{loc}")
             } else if loc.starts_with(base) {
@@ -386,19 +447,30 @@ impl Browser {
 /// A TOTP code from Debian's oathtool (independent of our implementation), for a time offset.
 pub fn oathtool(activation_code: &str, offset_secs: i64) -> String {
     let secret: String = activation_code.split_whitespace().collect();
-    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs() as i64 + offset_secs;
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64
+        + offset_secs;
     let out = Command::new("oathtool")
         .args(["--totp", "-b", &secret, "-N", &format!("@{now}")])
         .output()
         .expect("oathtool must be installed (apt-get install oathtool)");
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     String::from_utf8(out.stdout).unwrap().trim().to_string()
 }
 
 /// Waits until the current 30 s TOTP step has at least `margin` seconds left, so a code and its
 /// check fall in the same step.
 pub fn wait_for_fresh_step(margin: u64) {
-    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs();
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
     let left = 30 - now % 30;
     if left < margin {
         std::thread::sleep(Duration::from_secs(left + 1));
@@ -433,10 +505,15 @@ impl Recorder {
                     if let Some(idx) = text.find("\r\n\r\n") {
                         let len = text
                             .lines()
-                            .find_map(|l| l.to_ascii_lowercase().strip_prefix("content-length:").map(|v| v.trim().parse::<usize>().unwrap_or(0)))
+                            .find_map(|l| {
+                                l.to_ascii_lowercase()
+                                    .strip_prefix("content-length:")
+                                    .map(|v| v.trim().parse::<usize>().unwrap_or(0))
+                            })
                             .unwrap_or(0);
                         if buf.len() >= idx + 4 + len {
-                            let body = String::from_utf8_lossy(&buf[idx + 4..idx + 4 + len]).to_string();
+                            let body =
+                                String::from_utf8_lossy(&buf[idx + 4..idx + 4 + len]).to_string();
                             let _ = stream.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
                             let _ = tx.send(body);
                             break;

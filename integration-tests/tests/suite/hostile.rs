@@ -48,13 +48,28 @@ const REDIRECTS: &[&str] = &[
 fn assert_safe(what: &str, page: &Page, allowed_prefixes: &[&str]) {
     assert!(page.status < 500, "{what}: {} {}", page.status, page.body);
     if let Some(loc) = &page.location {
-        assert!(!loc.contains('\r') && !loc.contains('\n'), "{what}: header injection {loc:?}");
-        assert!(allowed_prefixes.iter().any(|p| loc.starts_with(p)), "{what}: redirect to {loc}");
+        assert!(
+            !loc.contains('\r') && !loc.contains('\n'),
+            "{what}: header injection {loc:?}"
+        );
+        assert!(
+            allowed_prefixes.iter().any(|p| loc.starts_with(p)),
+            "{what}: redirect to {loc}"
+        );
     }
-    assert!(!page.body.contains("<script>alert"), "{what}: markup reflected unescaped");
-    assert!(!page.body.contains("<img src=x"), "{what}: markup reflected unescaped");
+    assert!(
+        !page.body.contains("<script>alert"),
+        "{what}: markup reflected unescaped"
+    );
+    assert!(
+        !page.body.contains("<img src=x"),
+        "{what}: markup reflected unescaped"
+    );
     for c in page.headers.get_all("set-cookie") {
-        assert!(!c.to_str().unwrap().starts_with("x="), "{what}: cookie injection");
+        assert!(
+            !c.to_str().unwrap().starts_with("x="),
+            "{what}: cookie injection"
+        );
     }
 }
 
@@ -68,12 +83,28 @@ fn every_endpoint_refuses_hostile_input_cleanly(db: Db) {
     values.push(long());
 
     // /authorize: every parameter.
-    let params = ["client_id", "redirect_uri", "response_type", "scope", "state", "nonce", "code_challenge", "code_challenge_method", "prompt", "max_age", "login_hint", "response_mode"];
+    let params = [
+        "client_id",
+        "redirect_uri",
+        "response_type",
+        "scope",
+        "state",
+        "nonce",
+        "code_challenge",
+        "code_challenge_method",
+        "prompt",
+        "max_age",
+        "login_hint",
+        "response_mode",
+    ];
     for p in params {
         for v in &values {
             let mut q = vec![
                 ("client_id", "demo".to_string()),
-                ("redirect_uri", "http%3A%2F%2F127.0.0.1%3A8081%2Fcallback".to_string()),
+                (
+                    "redirect_uri",
+                    "http%3A%2F%2F127.0.0.1%3A8081%2Fcallback".to_string(),
+                ),
                 ("response_type", "code".to_string()),
                 ("scope", "openid".to_string()),
                 ("state", "s".to_string()),
@@ -88,7 +119,10 @@ fn every_endpoint_refuses_hostile_input_cleanly(db: Db) {
         }
     }
     // Duplicated parameters.
-    let page = browser.get(&format!("{}?client_id=demo&redirect_uri=x&redirect_uri=y", server.url("/authorize")));
+    let page = browser.get(&format!(
+        "{}?client_id=demo&redirect_uri=x&redirect_uri=y",
+        server.url("/authorize")
+    ));
     assert_eq!(page.status, 400);
 
     // The sign-in form.
@@ -98,42 +132,101 @@ fn every_endpoint_refuses_hostile_input_cleanly(db: Db) {
         let csrf = page.csrf();
         for (field, other) in [("email", "password"), ("password", "email")] {
             let body = format!("csrf={csrf}&{field}={v}&{other}=x");
-            let res = b.client.post(server.url("/login/password")).header("content-type", "application/x-www-form-urlencoded").body(body).send().unwrap();
+            let res = b
+                .client
+                .post(server.url("/login/password"))
+                .header("content-type", "application/x-www-form-urlencoded")
+                .body(body)
+                .send()
+                .unwrap();
             let status = res.status().as_u16();
-            let cookies: Vec<String> = res.headers().get_all("set-cookie").iter().map(|c| c.to_str().unwrap().to_string()).collect();
+            let cookies: Vec<String> = res
+                .headers()
+                .get_all("set-cookie")
+                .iter()
+                .map(|c| c.to_str().unwrap().to_string())
+                .collect();
             let text = res.text().unwrap();
-            assert!(status < 500 && status != 303, "login {field}={v:.40}: {status}");
+            assert!(
+                status < 500 && status != 303,
+                "login {field}={v:.40}: {status}"
+            );
             assert!(cookies.iter().all(|c| !c.starts_with("idp_session=")));
             assert!(!text.contains("<script>alert"), "escaped");
         }
     }
 
     // The token endpoint.
-    for field in ["grant_type", "code", "redirect_uri", "code_verifier", "refresh_token", "client_id", "scope"] {
+    for field in [
+        "grant_type",
+        "code",
+        "redirect_uri",
+        "code_verifier",
+        "refresh_token",
+        "client_id",
+        "scope",
+    ] {
         for v in &values {
             let body = format!("grant_type=authorization_code&code=abc&redirect_uri=http%3A%2F%2F127.0.0.1%3A8081%2Fcallback&{field}={v}");
-            let res = http().post(server.url("/token")).basic_auth("demo", Some(DEMO_SECRET)).header("content-type", "application/x-www-form-urlencoded").body(body).send().unwrap();
+            let res = http()
+                .post(server.url("/token"))
+                .basic_auth("demo", Some(DEMO_SECRET))
+                .header("content-type", "application/x-www-form-urlencoded")
+                .body(body)
+                .send()
+                .unwrap();
             let status = res.status().as_u16();
-            assert!((400..500).contains(&status), "token {field}={v:.40}: {status}");
+            assert!(
+                (400..500).contains(&status),
+                "token {field}={v:.40}: {status}"
+            );
             let json: serde_json::Value = res.json().unwrap();
             assert!(json["error"].is_string());
         }
     }
-    for header in ["Basic %%%", "Basic ", "Bearer x", "Basic ZGVtbzo=", &format!("Basic {}", "A".repeat(5000))] {
-        let res = http().post(server.url("/token")).header("authorization", header).form(&[("grant_type", "refresh_token"), ("refresh_token", "x")]).send().unwrap();
+    for header in [
+        "Basic %%%",
+        "Basic ",
+        "Bearer x",
+        "Basic ZGVtbzo=",
+        &format!("Basic {}", "A".repeat(5000)),
+    ] {
+        let res = http()
+            .post(server.url("/token"))
+            .header("authorization", header)
+            .form(&[("grant_type", "refresh_token"), ("refresh_token", "x")])
+            .send()
+            .unwrap();
         assert!((400..500).contains(&res.status().as_u16()), "{header:.30}");
     }
 
     // Userinfo.
-    for header in ["Bearer ", "Bearer a.b.c", "Bearer eyJhbGciOiJub25lIn0.eyJzdWIiOiJ4In0.", "Basic x", &format!("Bearer {}", "A".repeat(5000))] {
-        let res = http().get(server.url("/userinfo")).header("authorization", header).send().unwrap();
+    for header in [
+        "Bearer ",
+        "Bearer a.b.c",
+        "Bearer eyJhbGciOiJub25lIn0.eyJzdWIiOiJ4In0.",
+        "Basic x",
+        &format!("Bearer {}", "A".repeat(5000)),
+    ] {
+        let res = http()
+            .get(server.url("/userinfo"))
+            .header("authorization", header)
+            .send()
+            .unwrap();
         assert_eq!(res.status(), 401, "{header:.30}");
     }
 
     // Logout: hostile post-logout redirects are never followed.
-    for target in REDIRECTS.iter().map(|s| s.to_string()).chain(values.iter().cloned()) {
+    for target in REDIRECTS
+        .iter()
+        .map(|s| s.to_string())
+        .chain(values.iter().cloned())
+    {
         for client in ["demo", "spa", "nobody"] {
-            let page = Browser::new().get(&format!("{}?client_id={client}&post_logout_redirect_uri={target}&state=%0d%0ax", server.url("/end_session")));
+            let page = Browser::new().get(&format!(
+                "{}?client_id={client}&post_logout_redirect_uri={target}&state=%0d%0ax",
+                server.url("/end_session")
+            ));
             assert_safe(&format!("end_session {target:.40}"), &page, &[]);
             assert_eq!(page.status, 200, "signed-out page, no redirect");
         }
@@ -149,7 +242,13 @@ fn every_endpoint_refuses_hostile_input_cleanly(db: Db) {
     let forgot = browser.get(&server.url("/forgot"));
     for v in &values {
         let body = format!("csrf={}&email={v}", forgot.csrf());
-        let res = browser.client.post(server.url("/forgot")).header("content-type", "application/x-www-form-urlencoded").body(body).send().unwrap();
+        let res = browser
+            .client
+            .post(server.url("/forgot"))
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(body)
+            .send()
+            .unwrap();
         assert!(res.status().as_u16() < 500);
     }
 
@@ -158,7 +257,11 @@ fn every_endpoint_refuses_hostile_input_cleanly(db: Db) {
     assert_eq!(idp.list_users("acme").unwrap().len(), 1);
     let ann = idp.user_by_email("ann@example.com").unwrap();
     assert!(idp.live_sessions(&ann.id).unwrap().is_empty());
-    assert!(!idp.audit_recent(10_000).unwrap().iter().any(|e| e.action == "signin.succeeded"));
+    assert!(!idp
+        .audit_recent(10_000)
+        .unwrap()
+        .iter()
+        .any(|e| e.action == "signin.succeeded"));
 }
 
 on_both_backends!(every_endpoint_refuses_hostile_input_cleanly);

@@ -2,6 +2,7 @@
 //! over HTTP, real databases (SQLite always, PostgreSQL when IDP_TEST_POSTGRES_URL is set).
 
 mod authenticator;
+mod cli;
 mod harness;
 mod hostile;
 mod oidc;

@@ -7,18 +7,21 @@ use base64::Engine;
 use idp_core::users::NewUser;
 use idp_core::{Actor, MfaPolicy};
 use openidconnect::core::{CoreAuthenticationFlow, CoreClient, CoreProviderMetadata};
-use openidconnect::{
-    AuthorizationCode, ClientId, ClientSecret, CsrfToken, IssuerUrl, Nonce, OAuth2TokenResponse, PkceCodeChallenge, RedirectUrl, Scope,
-    TokenResponse,
-};
 use openidconnect::reqwest;
+use openidconnect::{
+    AuthorizationCode, ClientId, ClientSecret, CsrfToken, IssuerUrl, Nonce, OAuth2TokenResponse,
+    PkceCodeChallenge, RedirectUrl, Scope, TokenResponse,
+};
 use serde_json::Value;
 
 use crate::harness::*;
 use crate::on_both_backends;
 
 pub fn http() -> reqwest::blocking::Client {
-    reqwest::blocking::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap()
+    reqwest::blocking::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap()
 }
 
 pub fn op() -> Actor {
@@ -31,9 +34,20 @@ pub fn seed(server: &TestServer, slug: &str, email: &str, mfa: bool) {
     if idp.account_by_slug(slug).is_err() {
         idp.create_account(slug, "Acme Fuel", &op()).unwrap();
     }
-    idp.create_user(slug, NewUser { email, display_name: "Ann Lee", work_email: Some("ann.work@example.com"), password: Some(PASSWORD) }, &op()).unwrap();
+    idp.create_user(
+        slug,
+        NewUser {
+            email,
+            display_name: "Ann Lee",
+            work_email: Some("ann.work@example.com"),
+            password: Some(PASSWORD),
+        },
+        &op(),
+    )
+    .unwrap();
     if mfa {
-        idp.set_mfa_policy(slug, MfaPolicy::Required, &op()).unwrap();
+        idp.set_mfa_policy(slug, MfaPolicy::Required, &op())
+            .unwrap();
     }
 }
 
@@ -44,7 +58,10 @@ pub fn jwt_claims(token: &str) -> Value {
 }
 
 pub fn now() -> i64 {
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs() as i64
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64
 }
 
 /// What the browser does between the app's authorize URL and the app's callback.
@@ -63,43 +80,89 @@ pub struct SignedIn {
 }
 
 /// Drives the hosted pages; returns the redirect to the app's callback.
-pub fn sign_in(server: &TestServer, browser: &Browser, authorize_url: &str, email: &str, factor: SecondFactor, activation: Option<&str>) -> SignedIn {
+pub fn sign_in(
+    server: &TestServer,
+    browser: &Browser,
+    authorize_url: &str,
+    email: &str,
+    factor: SecondFactor,
+    activation: Option<&str>,
+) -> SignedIn {
     let page = browser.follow(&server.base, browser.get(authorize_url));
     assert_eq!(page.status, 200, "{}", page.body);
-    assert!(page.body.contains("autocomplete=\"current-password\""), "sign-in page expected: {}", page.body);
-    let page = browser.post(&server.url("/login/password"), &[("csrf", &page.csrf()), ("email", email), ("password", PASSWORD)]);
+    assert!(
+        page.body.contains("autocomplete=\"current-password\""),
+        "sign-in page expected: {}",
+        page.body
+    );
+    let page = browser.post(
+        &server.url("/login/password"),
+        &[
+            ("csrf", &page.csrf()),
+            ("email", email),
+            ("password", PASSWORD),
+        ],
+    );
     assert_eq!(page.status, 303, "{}", page.body);
     let mut activation_code = None;
     let callback = match factor {
         SecondFactor::None => page,
         SecondFactor::Enroll => {
             let page = browser.follow(&server.base, page);
-            assert!(page.body.contains("<svg"), "QR code expected: {}", page.body);
-            let code = page.by_id("activation-code").expect("activation code under the QR");
-            assert_eq!(code.split(' ').count(), 8, "32 base32 characters in groups of 4: {code}");
+            assert!(
+                page.body.contains("<svg"),
+                "QR code expected: {}",
+                page.body
+            );
+            let code = page
+                .by_id("activation-code")
+                .expect("activation code under the QR");
+            assert_eq!(
+                code.split(' ').count(),
+                8,
+                "32 base32 characters in groups of 4: {code}"
+            );
             wait_for_fresh_step(5);
             let otp = oathtool(&code, 0);
             // Typed with a space in the middle, as apps display it.
             let typed = format!("{} {}", &otp[..3], &otp[3..]);
-            let next = browser.post(&server.url("/login/totp"), &[("csrf", &page.csrf()), ("code", &typed)]);
+            let next = browser.post(
+                &server.url("/login/totp"),
+                &[("csrf", &page.csrf()), ("code", &typed)],
+            );
             activation_code = Some(code);
             next
         }
         SecondFactor::Code => {
             let page = browser.follow(&server.base, page);
-            assert!(page.body.contains("autocomplete=\"one-time-code\""), "{}", page.body);
-            assert!(!page.body.contains("<svg"), "the QR code is never shown again once linked");
+            assert!(
+                page.body.contains("autocomplete=\"one-time-code\""),
+                "{}",
+                page.body
+            );
+            assert!(
+                !page.body.contains("<svg"),
+                "the QR code is never shown again once linked"
+            );
             assert!(!page.body.contains("activation-code"));
             // The code of the next step (a phone 30 s ahead): the current one was used already.
             let otp = oathtool(activation.unwrap(), 30);
-            browser.post(&server.url("/login/totp"), &[("csrf", &page.csrf()), ("code", &otp)])
+            browser.post(
+                &server.url("/login/totp"),
+                &[("csrf", &page.csrf()), ("code", &otp)],
+            )
         }
     };
     assert_eq!(callback.status, 303, "{}", callback.body);
-    SignedIn { callback, activation_code }
+    SignedIn {
+        callback,
+        activation_code,
+    }
 }
 
-pub fn demo_client(server: &TestServer) -> CoreClient<
+pub fn demo_client(
+    server: &TestServer,
+) -> CoreClient<
     openidconnect::EndpointSet,
     openidconnect::EndpointNotSet,
     openidconnect::EndpointNotSet,
@@ -107,14 +170,26 @@ pub fn demo_client(server: &TestServer) -> CoreClient<
     openidconnect::EndpointMaybeSet,
     openidconnect::EndpointMaybeSet,
 > {
-    let metadata = CoreProviderMetadata::discover(&IssuerUrl::new(server.base.clone()).unwrap(), &http()).unwrap();
-    CoreClient::from_provider_metadata(metadata, ClientId::new("demo".into()), Some(ClientSecret::new(DEMO_SECRET.into())))
-        .set_redirect_uri(RedirectUrl::new("http://127.0.0.1:8081/callback".into()).unwrap())
+    let metadata =
+        CoreProviderMetadata::discover(&IssuerUrl::new(server.base.clone()).unwrap(), &http())
+            .unwrap();
+    CoreClient::from_provider_metadata(
+        metadata,
+        ClientId::new("demo".into()),
+        Some(ClientSecret::new(DEMO_SECRET.into())),
+    )
+    .set_redirect_uri(RedirectUrl::new("http://127.0.0.1:8081/callback".into()).unwrap())
 }
 
 fn full_flow(db: Db, mfa: bool) {
     let recorder = Recorder::start();
-    let server = TestServer::start_with(db, Options { backchannel_logout_uri: Some(recorder.url.clone()), ..Options::default() });
+    let server = TestServer::start_with(
+        db,
+        Options {
+            backchannel_logout_uri: Some(recorder.url.clone()),
+            ..Options::default()
+        },
+    );
     seed(&server, "acme", "ann@example.com", mfa);
     let client = demo_client(&server);
     let http = http();
@@ -122,21 +197,58 @@ fn full_flow(db: Db, mfa: bool) {
     // First sign-in.
     let (challenge, verifier) = PkceCodeChallenge::new_random_sha256();
     let (url, csrf, nonce) = client
-        .authorize_url(CoreAuthenticationFlow::AuthorizationCode, CsrfToken::new_random, Nonce::new_random)
+        .authorize_url(
+            CoreAuthenticationFlow::AuthorizationCode,
+            CsrfToken::new_random,
+            Nonce::new_random,
+        )
         .add_scope(Scope::new("email".into()))
         .add_scope(Scope::new("profile".into()))
         .set_pkce_challenge(challenge)
         .url();
     let browser = Browser::new();
-    let factor = if mfa { SecondFactor::Enroll } else { SecondFactor::None };
-    let signed = sign_in(&server, &browser, url.as_str(), "Ann@Example.com", factor, None);
+    let factor = if mfa {
+        SecondFactor::Enroll
+    } else {
+        SecondFactor::None
+    };
+    let signed = sign_in(
+        &server,
+        &browser,
+        url.as_str(),
+        "Ann@Example.com",
+        factor,
+        None,
+    );
     let cb = &signed.callback;
-    assert!(cb.location.as_ref().unwrap().starts_with("http://127.0.0.1:8081/callback?"));
-    assert_eq!(cb.location_param("state").as_deref(), Some(csrf.secret().as_str()));
-    assert_eq!(cb.location_param("iss").as_deref(), Some(server.base.as_str()), "RFC 9207 iss");
-    let set_cookie = cb.headers.get_all("set-cookie").iter().map(|v| v.to_str().unwrap().to_string()).collect::<Vec<_>>();
-    let session_cookie = set_cookie.iter().find(|c| c.starts_with("idp_session=")).expect("session cookie");
-    assert!(session_cookie.contains("HttpOnly") && session_cookie.contains("SameSite=Lax"), "{session_cookie}");
+    assert!(cb
+        .location
+        .as_ref()
+        .unwrap()
+        .starts_with("http://127.0.0.1:8081/callback?"));
+    assert_eq!(
+        cb.location_param("state").as_deref(),
+        Some(csrf.secret().as_str())
+    );
+    assert_eq!(
+        cb.location_param("iss").as_deref(),
+        Some(server.base.as_str()),
+        "RFC 9207 iss"
+    );
+    let set_cookie = cb
+        .headers
+        .get_all("set-cookie")
+        .iter()
+        .map(|v| v.to_str().unwrap().to_string())
+        .collect::<Vec<_>>();
+    let session_cookie = set_cookie
+        .iter()
+        .find(|c| c.starts_with("idp_session="))
+        .expect("session cookie");
+    assert!(
+        session_cookie.contains("HttpOnly") && session_cookie.contains("SameSite=Lax"),
+        "{session_cookie}"
+    );
 
     let token = client
         .exchange_code(AuthorizationCode::new(cb.location_param("code").unwrap()))
@@ -145,8 +257,15 @@ fn full_flow(db: Db, mfa: bool) {
         .request(&http)
         .unwrap();
     let id_token = token.id_token().unwrap();
-    let claims = id_token.claims(&client.id_token_verifier(), &nonce).unwrap();
-    let amr: Vec<String> = claims.auth_method_refs().unwrap().iter().map(|a| a.to_string()).collect();
+    let claims = id_token
+        .claims(&client.id_token_verifier(), &nonce)
+        .unwrap();
+    let amr: Vec<String> = claims
+        .auth_method_refs()
+        .unwrap()
+        .iter()
+        .map(|a| a.to_string())
+        .collect();
     if mfa {
         assert_eq!(amr, ["pwd", "otp", "mfa"]);
     } else {
@@ -158,41 +277,93 @@ fn full_flow(db: Db, mfa: bool) {
     assert_ne!(sub, "ann@example.com", "sub is stable and not the email");
     assert_eq!(raw["account"], "acme");
     let idle_exp = raw["idle_exp"].as_i64().unwrap();
-    assert!((idle_exp - (now() + 1800)).abs() <= 5, "idle_exp is 30 minutes ahead: {idle_exp}");
+    assert!(
+        (idle_exp - (now() + 1800)).abs() <= 5,
+        "idle_exp is 30 minutes ahead: {idle_exp}"
+    );
     assert!(raw["sid"].as_str().is_some());
     let access = jwt_claims(token.access_token().secret());
     assert_eq!(access["idle_exp"], raw["idle_exp"]);
     assert_eq!(access["sid"], raw["sid"]);
 
     // Userinfo.
-    let info: openidconnect::core::CoreUserInfoClaims = client.user_info(token.access_token().clone(), None).unwrap().request(&http).unwrap();
+    let info: openidconnect::core::CoreUserInfoClaims = client
+        .user_info(token.access_token().clone(), None)
+        .unwrap()
+        .request(&http)
+        .unwrap();
     assert_eq!(info.subject().as_str(), sub);
     assert_eq!(info.email().unwrap().as_str(), "ann@example.com");
     assert_eq!(info.email_verified(), Some(true));
 
     // Refresh slides idle_exp and rotates the refresh token.
     std::thread::sleep(std::time::Duration::from_secs(2));
-    let refreshed = client.exchange_refresh_token(token.refresh_token().unwrap()).unwrap().request(&http).unwrap();
-    assert_ne!(refreshed.refresh_token().unwrap().secret(), token.refresh_token().unwrap().secret());
-    let new_idle = jwt_claims(refreshed.access_token().secret())["idle_exp"].as_i64().unwrap();
-    assert!(new_idle >= idle_exp + 2, "refresh slides idle_exp: {idle_exp} -> {new_idle}");
+    let refreshed = client
+        .exchange_refresh_token(token.refresh_token().unwrap())
+        .unwrap()
+        .request(&http)
+        .unwrap();
+    assert_ne!(
+        refreshed.refresh_token().unwrap().secret(),
+        token.refresh_token().unwrap().secret()
+    );
+    let new_idle = jwt_claims(refreshed.access_token().secret())["idle_exp"]
+        .as_i64()
+        .unwrap();
+    assert!(
+        new_idle >= idle_exp + 2,
+        "refresh slides idle_exp: {idle_exp} -> {new_idle}"
+    );
     let refreshed_id = jwt_claims(&refreshed.id_token().unwrap().to_string());
     assert_eq!(refreshed_id["sub"], sub.as_str());
     assert_eq!(refreshed_id["idle_exp"].as_i64().unwrap(), new_idle);
 
     // A second app visit reuses the session without a password (SSO).
-    let (url2, _, _) = client.authorize_url(CoreAuthenticationFlow::AuthorizationCode, CsrfToken::new_random, Nonce::new_random).url();
+    let (url2, _, _) = client
+        .authorize_url(
+            CoreAuthenticationFlow::AuthorizationCode,
+            CsrfToken::new_random,
+            Nonce::new_random,
+        )
+        .url();
     let again = browser.get(url2.as_str());
     assert_eq!(again.status, 302);
-    assert!(again.location_param("code").is_some(), "SSO: {:?}", again.location);
+    assert!(
+        again.location_param("code").is_some(),
+        "SSO: {:?}",
+        again.location
+    );
 
     // Second sign-in in a new browser: MFA users now type a code, no QR.
     if mfa {
-        let (url3, _, nonce3) = client.authorize_url(CoreAuthenticationFlow::AuthorizationCode, CsrfToken::new_random, Nonce::new_random).url();
+        let (url3, _, nonce3) = client
+            .authorize_url(
+                CoreAuthenticationFlow::AuthorizationCode,
+                CsrfToken::new_random,
+                Nonce::new_random,
+            )
+            .url();
         let other = Browser::new();
-        let second = sign_in(&server, &other, url3.as_str(), "ann@example.com", SecondFactor::Code, signed.activation_code.as_deref());
-        let t = client.exchange_code(AuthorizationCode::new(second.callback.location_param("code").unwrap())).unwrap().request(&http).unwrap();
-        let c = t.id_token().unwrap().claims(&client.id_token_verifier(), &nonce3).unwrap();
+        let second = sign_in(
+            &server,
+            &other,
+            url3.as_str(),
+            "ann@example.com",
+            SecondFactor::Code,
+            signed.activation_code.as_deref(),
+        );
+        let t = client
+            .exchange_code(AuthorizationCode::new(
+                second.callback.location_param("code").unwrap(),
+            ))
+            .unwrap()
+            .request(&http)
+            .unwrap();
+        let c = t
+            .id_token()
+            .unwrap()
+            .claims(&client.id_token_verifier(), &nonce3)
+            .unwrap();
         assert_eq!(c.auth_method_refs().unwrap().len(), 3);
     }
 
@@ -205,31 +376,61 @@ fn full_flow(db: Db, mfa: bool) {
     );
     let out = browser.get(&logout_url);
     assert_eq!(out.status, 302, "{}", out.body);
-    assert_eq!(out.location.as_deref(), Some("http://127.0.0.1:8081/?state=bye"));
-    let body = recorder.rx.recv_timeout(std::time::Duration::from_secs(10)).expect("back-channel logout received");
-    let logout_token = url::form_urlencoded::parse(body.as_bytes()).find(|(k, _)| k == "logout_token").unwrap().1.into_owned();
+    assert_eq!(
+        out.location.as_deref(),
+        Some("http://127.0.0.1:8081/?state=bye")
+    );
+    let body = recorder
+        .rx
+        .recv_timeout(std::time::Duration::from_secs(10))
+        .expect("back-channel logout received");
+    let logout_token = url::form_urlencoded::parse(body.as_bytes())
+        .find(|(k, _)| k == "logout_token")
+        .unwrap()
+        .1
+        .into_owned();
     verify_logout_token(&server, &logout_token, &raw["sid"], &sub);
     // The refresh token is dead and the next authorize asks for the password again.
-    assert!(client.exchange_refresh_token(refreshed.refresh_token().unwrap()).unwrap().request(&http).is_err());
+    assert!(client
+        .exchange_refresh_token(refreshed.refresh_token().unwrap())
+        .unwrap()
+        .request(&http)
+        .is_err());
     let page = browser.follow(&server.base, browser.get(url2.as_str()));
     assert!(page.body.contains("autocomplete=\"current-password\""));
     // Userinfo with the old access token is refused: its session ended.
-    let res = http.get(server.url("/userinfo")).bearer_auth(refreshed.access_token().secret()).send().unwrap();
+    let res = http
+        .get(server.url("/userinfo"))
+        .bearer_auth(refreshed.access_token().secret())
+        .send()
+        .unwrap();
     assert_eq!(res.status(), 401);
 }
 
 fn verify_logout_token(server: &TestServer, token: &str, sid: &Value, sub: &str) {
-    let jwks: jsonwebtoken::jwk::JwkSet = http().get(server.url("/jwks")).send().unwrap().json().unwrap();
+    let jwks: jsonwebtoken::jwk::JwkSet = http()
+        .get(server.url("/jwks"))
+        .send()
+        .unwrap()
+        .json()
+        .unwrap();
     let header = jsonwebtoken::decode_header(token).unwrap();
     assert_eq!(header.typ.as_deref(), Some("logout+jwt"));
     let jwk = jwks.find(header.kid.as_deref().unwrap()).unwrap();
     let mut v = jsonwebtoken::Validation::new(header.alg);
     v.set_audience(&["demo"]);
     v.set_issuer(&[server.base.as_str()]);
-    let data = jsonwebtoken::decode::<Value>(token, &jsonwebtoken::DecodingKey::from_jwk(jwk).unwrap(), &v).unwrap();
+    let data = jsonwebtoken::decode::<Value>(
+        token,
+        &jsonwebtoken::DecodingKey::from_jwk(jwk).unwrap(),
+        &v,
+    )
+    .unwrap();
     assert_eq!(&data.claims["sid"], sid);
     assert_eq!(data.claims["sub"], sub);
-    assert!(data.claims["events"]["http://schemas.openid.net/event/backchannel-logout"].is_object());
+    assert!(
+        data.claims["events"]["http://schemas.openid.net/event/backchannel-logout"].is_object()
+    );
     assert!(data.claims.get("nonce").is_none());
 }
 
@@ -243,28 +444,66 @@ fn flow_with_mfa(db: Db) {
 
 fn discovery_and_jwks_are_complete(db: Db) {
     let server = TestServer::start(db);
-    let doc: Value = http().get(server.url("/.well-known/openid-configuration")).send().unwrap().json().unwrap();
+    let doc: Value = http()
+        .get(server.url("/.well-known/openid-configuration"))
+        .send()
+        .unwrap()
+        .json()
+        .unwrap();
     assert_eq!(doc["issuer"], server.base.as_str());
-    for key in ["authorization_endpoint", "token_endpoint", "userinfo_endpoint", "jwks_uri", "end_session_endpoint"] {
-        assert!(doc[key].as_str().unwrap().starts_with(&server.base), "{key}");
+    for key in [
+        "authorization_endpoint",
+        "token_endpoint",
+        "userinfo_endpoint",
+        "jwks_uri",
+        "end_session_endpoint",
+    ] {
+        assert!(
+            doc[key].as_str().unwrap().starts_with(&server.base),
+            "{key}"
+        );
     }
     assert_eq!(doc["response_types_supported"], serde_json::json!(["code"]));
-    assert_eq!(doc["code_challenge_methods_supported"], serde_json::json!(["S256"]));
-    assert!(doc["id_token_signing_alg_values_supported"].as_array().unwrap().contains(&"RS256".into()));
+    assert_eq!(
+        doc["code_challenge_methods_supported"],
+        serde_json::json!(["S256"])
+    );
+    assert!(doc["id_token_signing_alg_values_supported"]
+        .as_array()
+        .unwrap()
+        .contains(&"RS256".into()));
     assert_eq!(doc["backchannel_logout_supported"], true);
-    let jwks: Value = http().get(server.url("/jwks")).send().unwrap().json().unwrap();
+    let jwks: Value = http()
+        .get(server.url("/jwks"))
+        .send()
+        .unwrap()
+        .json()
+        .unwrap();
     let keys = jwks["keys"].as_array().unwrap();
-    assert!(keys.iter().any(|k| k["alg"] == "RS256" && k["kid"].is_string() && k["use"] == "sig"));
+    assert!(keys
+        .iter()
+        .any(|k| k["alg"] == "RS256" && k["kid"].is_string() && k["use"] == "sig"));
     for k in keys {
         for private in ["d", "p", "q", "dp", "dq", "qi"] {
-            assert!(k.get(private).is_none(), "private key material {private} published");
+            assert!(
+                k.get(private).is_none(),
+                "private key material {private} published"
+            );
         }
     }
     // Keys persist across restarts (same database).
-    let kids: Vec<String> = keys.iter().map(|k| k["kid"].as_str().unwrap().to_string()).collect();
+    let kids: Vec<String> = keys
+        .iter()
+        .map(|k| k["kid"].as_str().unwrap().to_string())
+        .collect();
     let again = idp_server::keys::Keyring::load_or_create(&server.rt.idp, 360).unwrap();
     let jwks2: Value = serde_json::from_slice(&again.jwks_bytes()).unwrap();
-    let kids2: Vec<String> = jwks2["keys"].as_array().unwrap().iter().map(|k| k["kid"].as_str().unwrap().to_string()).collect();
+    let kids2: Vec<String> = jwks2["keys"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|k| k["kid"].as_str().unwrap().to_string())
+        .collect();
     assert_eq!(kids, kids2);
 }
 
@@ -276,11 +515,24 @@ fn public_client_with_pkce(db: Db) {
         "{}?client_id=spa&redirect_uri=http%3A%2F%2F127.0.0.1%3A8082%2Fcallback&response_type=code&scope=openid&state=s1&nonce=n1&code_challenge={CHALLENGE}&code_challenge_method=S256",
         server.url("/authorize")
     );
-    let signed = sign_in(&server, &browser, &url, "ann@example.com", SecondFactor::None, None);
+    let signed = sign_in(
+        &server,
+        &browser,
+        &url,
+        "ann@example.com",
+        SecondFactor::None,
+        None,
+    );
     let code = signed.callback.location_param("code").unwrap();
     let res = http()
         .post(server.url("/token"))
-        .form(&[("grant_type", "authorization_code"), ("code", &code), ("redirect_uri", "http://127.0.0.1:8082/callback"), ("client_id", "spa"), ("code_verifier", VERIFIER)])
+        .form(&[
+            ("grant_type", "authorization_code"),
+            ("code", &code),
+            ("redirect_uri", "http://127.0.0.1:8082/callback"),
+            ("client_id", "spa"),
+            ("code_verifier", VERIFIER),
+        ])
         .send()
         .unwrap();
     assert_eq!(res.status(), 200);
@@ -289,41 +541,112 @@ fn public_client_with_pkce(db: Db) {
     assert_eq!(body["token_type"], "Bearer");
     assert!(body["expires_in"].as_i64().unwrap() <= 300);
     let left = body["refresh_expires_in"].as_i64().unwrap();
-    assert!((1795..=1800).contains(&left), "refresh_expires_in is the idle window left: {left}");
-    assert_eq!(jwt_claims(body["id_token"].as_str().unwrap())["nonce"], "n1");
+    assert!(
+        (1795..=1800).contains(&left),
+        "refresh_expires_in is the idle window left: {left}"
+    );
+    assert_eq!(
+        jwt_claims(body["id_token"].as_str().unwrap())["nonce"],
+        "n1"
+    );
 }
 
-on_both_backends!(flow_without_mfa, flow_with_mfa, discovery_and_jwks_are_complete, public_client_with_pkce);
+on_both_backends!(
+    flow_without_mfa,
+    flow_with_mfa,
+    discovery_and_jwks_are_complete,
+    public_client_with_pkce
+);
 
 fn tokens_of_a_retired_key_verify_until_they_expire(db: Db) {
     let server = TestServer::start(db);
     seed(&server, "acme", "ann@example.com", false);
     let client = demo_client(&server);
-    let (url, _, _) = client.authorize_url(CoreAuthenticationFlow::AuthorizationCode, CsrfToken::new_random, Nonce::new_random).url();
-    let signed = sign_in(&server, &Browser::new(), url.as_str(), "ann@example.com", SecondFactor::None, None);
-    let token = client.exchange_code(AuthorizationCode::new(signed.callback.location_param("code").unwrap())).unwrap().request(&http()).unwrap();
-    let old_kid = jsonwebtoken::decode_header(token.access_token().secret()).unwrap().kid.unwrap();
+    let (url, _, _) = client
+        .authorize_url(
+            CoreAuthenticationFlow::AuthorizationCode,
+            CsrfToken::new_random,
+            Nonce::new_random,
+        )
+        .url();
+    let signed = sign_in(
+        &server,
+        &Browser::new(),
+        url.as_str(),
+        "ann@example.com",
+        SecondFactor::None,
+        None,
+    );
+    let token = client
+        .exchange_code(AuthorizationCode::new(
+            signed.callback.location_param("code").unwrap(),
+        ))
+        .unwrap()
+        .request(&http())
+        .unwrap();
+    let old_kid = jsonwebtoken::decode_header(token.access_token().secret())
+        .unwrap()
+        .kid
+        .unwrap();
     let new_kids = idp_server::keys::rotate(&server.rt.idp, &op()).unwrap();
     // A replica started after the rotation signs with the new key and still publishes the old.
-    let replica = TestServer::start_on(tempfile::tempdir().unwrap(), &server.db_url, Options { key_dir: Some(server.dir.path().join("keys")), issuer: Some(server.base.clone()), ..Options::default() });
-    let jwks: Value = http().get(replica.url("/jwks")).send().unwrap().json().unwrap();
-    let kids: Vec<&str> = jwks["keys"].as_array().unwrap().iter().map(|k| k["kid"].as_str().unwrap()).collect();
-    assert!(kids.contains(&old_kid.as_str()), "retired key still published: {kids:?}");
-    for k in &new_kids {
-        assert!(kids.contains(&k.as_str()));
-    }
-    let res = http().get(replica.url("/userinfo")).bearer_auth(token.access_token().secret()).send().unwrap();
-    assert_eq!(res.status(), 200, "a token signed by the retired key still verifies");
-    let refreshed: Value = http()
-        .post(replica.url("/token"))
-        .basic_auth("demo", Some(DEMO_SECRET))
-        .form(&[("grant_type", "refresh_token"), ("refresh_token", token.refresh_token().unwrap().secret())])
+    let replica = TestServer::start_on(
+        tempfile::tempdir().unwrap(),
+        &server.db_url,
+        Options {
+            key_dir: Some(server.dir.path().join("keys")),
+            issuer: Some(server.base.clone()),
+            ..Options::default()
+        },
+    );
+    let jwks: Value = http()
+        .get(replica.url("/jwks"))
         .send()
         .unwrap()
         .json()
         .unwrap();
-    let kid = jsonwebtoken::decode_header(refreshed["id_token"].as_str().unwrap()).unwrap().kid.unwrap();
-    assert!(new_kids.contains(&kid), "new tokens are signed with the new key");
+    let kids: Vec<&str> = jwks["keys"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|k| k["kid"].as_str().unwrap())
+        .collect();
+    assert!(
+        kids.contains(&old_kid.as_str()),
+        "retired key still published: {kids:?}"
+    );
+    for k in &new_kids {
+        assert!(kids.contains(&k.as_str()));
+    }
+    let res = http()
+        .get(replica.url("/userinfo"))
+        .bearer_auth(token.access_token().secret())
+        .send()
+        .unwrap();
+    assert_eq!(
+        res.status(),
+        200,
+        "a token signed by the retired key still verifies"
+    );
+    let refreshed: Value = http()
+        .post(replica.url("/token"))
+        .basic_auth("demo", Some(DEMO_SECRET))
+        .form(&[
+            ("grant_type", "refresh_token"),
+            ("refresh_token", token.refresh_token().unwrap().secret()),
+        ])
+        .send()
+        .unwrap()
+        .json()
+        .unwrap();
+    let kid = jsonwebtoken::decode_header(refreshed["id_token"].as_str().unwrap())
+        .unwrap()
+        .kid
+        .unwrap();
+    assert!(
+        new_kids.contains(&kid),
+        "new tokens are signed with the new key"
+    );
 }
 
 on_both_backends!(tokens_of_a_retired_key_verify_until_they_expire);

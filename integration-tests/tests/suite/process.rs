@@ -31,30 +31,77 @@ fn spawn(db: Db, argon2_memory_kib: u32) -> Running {
     let addr = listener.local_addr().unwrap();
     drop(listener);
     let base = format!("http://{addr}");
-    let text = config_text(&base, &addr.to_string(), &database.url, dir.path(), &Options::default())
-        .replace("argon2_memory_kib = 1024", &format!("argon2_memory_kib = {argon2_memory_kib}"))
-        .replace("argon2_iterations = 1", if argon2_memory_kib > 1024 { "argon2_iterations = 4" } else { "argon2_iterations = 1" });
+    let text = config_text(
+        &base,
+        &addr.to_string(),
+        &database.url,
+        dir.path(),
+        &Options::default(),
+    )
+    .replace(
+        "argon2_memory_kib = 1024",
+        &format!("argon2_memory_kib = {argon2_memory_kib}"),
+    )
+    .replace(
+        "argon2_iterations = 1",
+        if argon2_memory_kib > 1024 {
+            "argon2_iterations = 4"
+        } else {
+            "argon2_iterations = 1"
+        },
+    );
     let config = dir.path().join("idp.toml");
     std::fs::write(&config, text).unwrap();
-    let child = Command::new(binary()).arg("--config").arg(&config).arg("serve").stdout(Stdio::null()).stderr(Stdio::null()).spawn().unwrap();
+    let child = Command::new(binary())
+        .arg("--config")
+        .arg(&config)
+        .arg("serve")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
     let start = Instant::now();
-    while http().get(format!("{base}/healthz")).send().map(|r| r.status() != 200).unwrap_or(true) {
-        assert!(start.elapsed() < Duration::from_secs(20), "server did not start");
+    while http()
+        .get(format!("{base}/healthz"))
+        .send()
+        .map(|r| r.status() != 200)
+        .unwrap_or(true)
+    {
+        assert!(
+            start.elapsed() < Duration::from_secs(20),
+            "server did not start"
+        );
         std::thread::sleep(Duration::from_millis(50));
     }
-    Running { child, base, db: database, dir, config }
+    Running {
+        child,
+        base,
+        db: database,
+        dir,
+        config,
+    }
 }
 
 fn signal(child: &Child, sig: &str) {
-    let status = Command::new("kill").arg(sig).arg(child.id().to_string()).status().unwrap();
+    let status = Command::new("kill")
+        .arg(sig)
+        .arg(child.id().to_string())
+        .status()
+        .unwrap();
     assert!(status.success());
 }
 
 fn sigterm_lets_in_flight_requests_finish(db: Db) {
     // A costly argon2 setting makes each sign-in take a good fraction of a second.
     let mut run = spawn(db, 262_144);
-    let rt = idp_server::Runtime::open(idp_server::config::Config::load(run.config.to_str().unwrap()).unwrap(), false).unwrap();
-    rt.idp.create_account("acme", "Acme", &crate::oidc::op()).unwrap();
+    let rt = idp_server::Runtime::open(
+        idp_server::config::Config::load(run.config.to_str().unwrap()).unwrap(),
+        false,
+    )
+    .unwrap();
+    rt.idp
+        .create_account("acme", "Acme", &crate::oidc::op())
+        .unwrap();
     let mut handles = Vec::new();
     for _ in 0..3 {
         let base = run.base.clone();
@@ -62,7 +109,14 @@ fn sigterm_lets_in_flight_requests_finish(db: Db) {
             let browser = Browser::new();
             let page = browser.follow(&base, browser.get(&format!("{base}/login")));
             let started = Instant::now();
-            let res = browser.post(&format!("{base}/login/password"), &[("csrf", &page.csrf()), ("email", "nobody@example.com"), ("password", PASSWORD)]);
+            let res = browser.post(
+                &format!("{base}/login/password"),
+                &[
+                    ("csrf", &page.csrf()),
+                    ("email", "nobody@example.com"),
+                    ("password", PASSWORD),
+                ],
+            );
             (res.status, started.elapsed())
         }));
     }
@@ -71,17 +125,26 @@ fn sigterm_lets_in_flight_requests_finish(db: Db) {
     let mut longest = Duration::ZERO;
     for h in handles {
         let (status, took) = h.join().unwrap();
-        assert_eq!(status, 401, "the in-flight sign-in finished with its real answer (took {took:?})");
+        assert_eq!(
+            status, 401,
+            "the in-flight sign-in finished with its real answer (took {took:?})"
+        );
         longest = longest.max(took);
     }
-    assert!(longest > Duration::from_millis(400), "a request was still in flight at SIGTERM ({longest:?})");
+    assert!(
+        longest > Duration::from_millis(400),
+        "a request was still in flight at SIGTERM ({longest:?})"
+    );
     let start = Instant::now();
     loop {
         if let Some(status) = run.child.try_wait().unwrap() {
             assert!(status.success(), "clean exit after SIGTERM: {status:?}");
             break;
         }
-        assert!(start.elapsed() < Duration::from_secs(15), "did not stop after SIGTERM");
+        assert!(
+            start.elapsed() < Duration::from_secs(15),
+            "did not stop after SIGTERM"
+        );
         std::thread::sleep(Duration::from_millis(50));
     }
     drop(run.dir);
@@ -95,22 +158,57 @@ struct Count {
 
 macro_rules! count {
     ($conn:expr, $sql:expr) => {
-        diesel::sql_query($sql).get_result::<Count>($conn).unwrap().n
+        diesel::sql_query($sql)
+            .get_result::<Count>($conn)
+            .unwrap()
+            .n
     };
 }
 
 fn kill_9_under_load_leaves_consistent_state(db: Db) {
     let mut run = spawn(db, 1024);
-    let rt = idp_server::Runtime::open(idp_server::config::Config::load(run.config.to_str().unwrap()).unwrap(), false).unwrap();
+    let rt = idp_server::Runtime::open(
+        idp_server::config::Config::load(run.config.to_str().unwrap()).unwrap(),
+        false,
+    )
+    .unwrap();
     let idp = &rt.idp;
-    idp.create_account("acme", "Acme", &crate::oidc::op()).unwrap();
+    idp.create_account("acme", "Acme", &crate::oidc::op())
+        .unwrap();
     let user = idp
-        .create_user("acme", idp_core::users::NewUser { email: "ann@example.com", password: Some(PASSWORD), ..Default::default() }, &crate::oidc::op())
+        .create_user(
+            "acme",
+            idp_core::users::NewUser {
+                email: "ann@example.com",
+                password: Some(PASSWORD),
+                ..Default::default()
+            },
+            &crate::oidc::op(),
+        )
         .unwrap();
     let (session, _) = idp.start_session(&user, &["pwd"], None, None).unwrap();
-    let new = |_: usize| NewCode { client_id: "demo", redirect_uri: "http://127.0.0.1:8081/callback", session_id: &session.id, user_id: &user.id, scope: "openid", nonce: None, code_challenge: None };
+    let new = |_: usize| NewCode {
+        client_id: "demo",
+        redirect_uri: "http://127.0.0.1:8081/callback",
+        session_id: &session.id,
+        user_id: &user.id,
+        scope: "openid",
+        nonce: None,
+        code_challenge: None,
+    };
     let codes: Vec<String> = (0..300).map(|i| idp.issue_code(&new(i)).unwrap()).collect();
-    let refresh: Vec<String> = (0..20).map(|i| idp.redeem_code(&idp.issue_code(&new(i)).unwrap(), "demo", "http://127.0.0.1:8081/callback", None).unwrap().refresh_token).collect();
+    let refresh: Vec<String> = (0..20)
+        .map(|i| {
+            idp.redeem_code(
+                &idp.issue_code(&new(i)).unwrap(),
+                "demo",
+                "http://127.0.0.1:8081/callback",
+                None,
+            )
+            .unwrap()
+            .refresh_token
+        })
+        .collect();
 
     let stop = Arc::new(AtomicBool::new(false));
     let mut workers = Vec::new();
@@ -123,8 +221,21 @@ fn kill_9_under_load_leaves_consistent_state(db: Db) {
                 if stop.load(Ordering::SeqCst) {
                     break;
                 }
-                let _ = client.post(format!("{base}/token")).basic_auth("demo", Some(DEMO_SECRET)).form(&[("grant_type", "authorization_code"), ("code", &code), ("redirect_uri", "http://127.0.0.1:8081/callback")]).send();
-                if let Ok(res) = client.post(format!("{base}/token")).basic_auth("demo", Some(DEMO_SECRET)).form(&[("grant_type", "refresh_token"), ("refresh_token", &token)]).send() {
+                let _ = client
+                    .post(format!("{base}/token"))
+                    .basic_auth("demo", Some(DEMO_SECRET))
+                    .form(&[
+                        ("grant_type", "authorization_code"),
+                        ("code", &code),
+                        ("redirect_uri", "http://127.0.0.1:8081/callback"),
+                    ])
+                    .send();
+                if let Ok(res) = client
+                    .post(format!("{base}/token"))
+                    .basic_auth("demo", Some(DEMO_SECRET))
+                    .form(&[("grant_type", "refresh_token"), ("refresh_token", &token)])
+                    .send()
+                {
                     if let Ok(v) = res.json::<serde_json::Value>() {
                         if let Some(t) = v["refresh_token"].as_str() {
                             token = t.to_string();
@@ -144,23 +255,42 @@ fn kill_9_under_load_leaves_consistent_state(db: Db) {
 
     // Invariants, read straight from the database.
     let check = |n_redeemed_without_grant: i64, two_heads: i64, redeemed: i64| {
-        assert_eq!(n_redeemed_without_grant, 0, "a code marked used without its grant and token");
+        assert_eq!(
+            n_redeemed_without_grant, 0,
+            "a code marked used without its grant and token"
+        );
         assert_eq!(two_heads, 0, "a refresh chain with two live heads");
-        assert!(redeemed > 20, "the load did redeem codes before the kill ({redeemed})");
+        assert!(
+            redeemed > 20,
+            "the load did redeem codes before the kill ({redeemed})"
+        );
     };
     let q_half = "SELECT COUNT(*) AS n FROM authorization_codes c WHERE c.redeemed_at IS NOT NULL AND (c.grant_id IS NULL OR NOT EXISTS (SELECT 1 FROM refresh_tokens r WHERE r.grant_id = c.grant_id))";
     let q_heads = "SELECT COUNT(*) AS n FROM (SELECT grant_id FROM refresh_tokens WHERE used_at IS NULL GROUP BY grant_id HAVING COUNT(*) > 1) t";
     let q_redeemed = "SELECT COUNT(*) AS n FROM authorization_codes WHERE redeemed_at IS NOT NULL";
     match db {
         Db::Sqlite => {
-            let mut c = diesel::SqliteConnection::establish(run.db.url.trim_start_matches("sqlite://")).unwrap();
-            check(count!(&mut c, q_half), count!(&mut c, q_heads), count!(&mut c, q_redeemed));
+            let mut c =
+                diesel::SqliteConnection::establish(run.db.url.trim_start_matches("sqlite://"))
+                    .unwrap();
+            check(
+                count!(&mut c, q_half),
+                count!(&mut c, q_heads),
+                count!(&mut c, q_redeemed),
+            );
         }
         Db::Postgres => {
             let mut c = diesel::PgConnection::establish(&run.db.url).unwrap();
-            check(count!(&mut c, q_half), count!(&mut c, q_heads), count!(&mut c, q_redeemed));
+            check(
+                count!(&mut c, q_half),
+                count!(&mut c, q_heads),
+                count!(&mut c, q_redeemed),
+            );
         }
     }
 }
 
-on_both_backends!(sigterm_lets_in_flight_requests_finish, kill_9_under_load_leaves_consistent_state);
+on_both_backends!(
+    sigterm_lets_in_flight_requests_finish,
+    kill_9_under_load_leaves_consistent_state
+);

@@ -14,8 +14,16 @@ fn authorize_url(server: &TestServer, extra: &str) -> String {
     format!("{}?client_id=demo&redirect_uri={CB}&response_type=code&scope=openid%20email&state=st&nonce=nn&code_challenge={CHALLENGE}&code_challenge_method=S256{extra}", server.url("/authorize"))
 }
 
-fn token_call(server: &TestServer, form: &[(&str, &str)]) -> (u16, Value, reqwest_headers::HeaderMap) {
-    let res = http().post(server.url("/token")).basic_auth("demo", Some(DEMO_SECRET)).form(form).send().unwrap();
+fn token_call(
+    server: &TestServer,
+    form: &[(&str, &str)],
+) -> (u16, Value, reqwest_headers::HeaderMap) {
+    let res = http()
+        .post(server.url("/token"))
+        .basic_auth("demo", Some(DEMO_SECRET))
+        .form(form)
+        .send()
+        .unwrap();
     let status = res.status().as_u16();
     let headers = res.headers().clone();
     (status, res.json().unwrap_or(Value::Null), headers)
@@ -26,18 +34,39 @@ mod reqwest_headers {
 }
 
 fn exchange(server: &TestServer, code: &str) -> (u16, Value) {
-    let (s, v, h) = token_call(server, &[("grant_type", "authorization_code"), ("code", code), ("redirect_uri", "http://127.0.0.1:8081/callback"), ("code_verifier", VERIFIER)]);
-    assert_eq!(h.get("cache-control").map(|v| v.to_str().unwrap()), Some("no-store"));
+    let (s, v, h) = token_call(
+        server,
+        &[
+            ("grant_type", "authorization_code"),
+            ("code", code),
+            ("redirect_uri", "http://127.0.0.1:8081/callback"),
+            ("code_verifier", VERIFIER),
+        ],
+    );
+    assert_eq!(
+        h.get("cache-control").map(|v| v.to_str().unwrap()),
+        Some("no-store")
+    );
     (s, v)
 }
 
 fn refresh(server: &TestServer, token: &str) -> (u16, Value) {
-    let (s, v, _) = token_call(server, &[("grant_type", "refresh_token"), ("refresh_token", token)]);
+    let (s, v, _) = token_call(
+        server,
+        &[("grant_type", "refresh_token"), ("refresh_token", token)],
+    );
     (s, v)
 }
 
 fn signed_in_code(server: &TestServer, browser: &Browser) -> String {
-    let signed = sign_in(server, browser, &authorize_url(server, ""), "ann@example.com", SecondFactor::None, None);
+    let signed = sign_in(
+        server,
+        browser,
+        &authorize_url(server, ""),
+        "ann@example.com",
+        SecondFactor::None,
+        None,
+    );
     signed.callback.location_param("code").unwrap()
 }
 
@@ -59,23 +88,42 @@ fn redirect_uri_must_match_exactly(db: Db) {
         "javascript%3Aalert(1)",
         "http%3A%2F%2F127.0.0.1%3A8082%2Fcallback",
     ] {
-        let url = format!("{}?client_id=demo&redirect_uri={bad}&response_type=code&scope=openid&state=x", server.url("/authorize"));
+        let url = format!(
+            "{}?client_id=demo&redirect_uri={bad}&response_type=code&scope=openid&state=x",
+            server.url("/authorize")
+        );
         let page = browser.get(&url);
         assert_eq!(page.status, 400, "{bad}");
-        assert!(page.location.is_none(), "never redirect to an unregistered URI: {bad}");
-        assert!(page.body.contains("This sign-in link is not valid"), "{}", page.body);
+        assert!(
+            page.location.is_none(),
+            "never redirect to an unregistered URI: {bad}"
+        );
+        assert!(
+            page.body.contains("This sign-in link is not valid"),
+            "{}",
+            page.body
+        );
     }
-    let page = browser.get(&format!("{}?client_id=nobody&redirect_uri={CB}&response_type=code&scope=openid", server.url("/authorize")));
+    let page = browser.get(&format!(
+        "{}?client_id=nobody&redirect_uri={CB}&response_type=code&scope=openid",
+        server.url("/authorize")
+    ));
     assert_eq!(page.status, 400);
     assert!(page.location.is_none());
-    let page = browser.get(&format!("{}?client_id=demo&client_id=demo&redirect_uri={CB}&response_type=code&scope=openid", server.url("/authorize")));
+    let page = browser.get(&format!(
+        "{}?client_id=demo&client_id=demo&redirect_uri={CB}&response_type=code&scope=openid",
+        server.url("/authorize")
+    ));
     assert_eq!(page.status, 400, "duplicate parameters are refused");
 }
 
 fn later_errors_go_back_to_the_app_with_state_and_iss(db: Db) {
     let server = TestServer::start(db);
     let browser = Browser::new();
-    let base = format!("{}?client_id=demo&redirect_uri={CB}&state=st", server.url("/authorize"));
+    let base = format!(
+        "{}?client_id=demo&redirect_uri={CB}&state=st",
+        server.url("/authorize")
+    );
     for (query, error) in [
         ("&response_type=code&scope=email", "invalid_scope"),
         ("&response_type=token&scope=openid", "unsupported_response_type"),
@@ -93,7 +141,10 @@ fn later_errors_go_back_to_the_app_with_state_and_iss(db: Db) {
     }
     // A public client must use PKCE.
     let page = browser.get(&format!("{}?client_id=spa&redirect_uri=http%3A%2F%2F127.0.0.1%3A8082%2Fcallback&response_type=code&scope=openid", server.url("/authorize")));
-    assert_eq!(page.location_param("error").as_deref(), Some("invalid_request"));
+    assert_eq!(
+        page.location_param("error").as_deref(),
+        Some("invalid_request")
+    );
 }
 
 fn code_is_single_use_and_replay_revokes_tokens(db: Db) {
@@ -107,8 +158,15 @@ fn code_is_single_use_and_replay_revokes_tokens(db: Db) {
     assert_eq!(status, 400);
     assert_eq!(again["error"], "invalid_grant");
     let (status, r) = refresh(&server, first["refresh_token"].as_str().unwrap());
-    assert_eq!(status, 400, "the replay revoked the first redemption's tokens: {r}");
-    let res = http().get(server.url("/userinfo")).bearer_auth(first["access_token"].as_str().unwrap()).send().unwrap();
+    assert_eq!(
+        status, 400,
+        "the replay revoked the first redemption's tokens: {r}"
+    );
+    let res = http()
+        .get(server.url("/userinfo"))
+        .bearer_auth(first["access_token"].as_str().unwrap())
+        .send()
+        .unwrap();
     assert_eq!(res.status(), 401, "and its access token");
 }
 
@@ -116,14 +174,49 @@ fn pkce_verifier_is_checked(db: Db) {
     let server = TestServer::start(db);
     seed(&server, "acme", "ann@example.com", false);
     let code = signed_in_code(&server, &Browser::new());
-    let (s, v, _) = token_call(&server, &[("grant_type", "authorization_code"), ("code", &code), ("redirect_uri", "http://127.0.0.1:8081/callback")]);
-    assert_eq!((s, v["error"].as_str()), (400, Some("invalid_grant")), "missing verifier");
+    let (s, v, _) = token_call(
+        &server,
+        &[
+            ("grant_type", "authorization_code"),
+            ("code", &code),
+            ("redirect_uri", "http://127.0.0.1:8081/callback"),
+        ],
+    );
+    assert_eq!(
+        (s, v["error"].as_str()),
+        (400, Some("invalid_grant")),
+        "missing verifier"
+    );
     let code = signed_in_code(&server, &Browser::new());
-    let (s, v, _) = token_call(&server, &[("grant_type", "authorization_code"), ("code", &code), ("redirect_uri", "http://127.0.0.1:8081/callback"), ("code_verifier", &"a".repeat(43))]);
-    assert_eq!((s, v["error"].as_str()), (400, Some("invalid_grant")), "wrong verifier");
+    let (s, v, _) = token_call(
+        &server,
+        &[
+            ("grant_type", "authorization_code"),
+            ("code", &code),
+            ("redirect_uri", "http://127.0.0.1:8081/callback"),
+            ("code_verifier", &"a".repeat(43)),
+        ],
+    );
+    assert_eq!(
+        (s, v["error"].as_str()),
+        (400, Some("invalid_grant")),
+        "wrong verifier"
+    );
     let code = signed_in_code(&server, &Browser::new());
-    let (s, v, _) = token_call(&server, &[("grant_type", "authorization_code"), ("code", &code), ("redirect_uri", "http://127.0.0.1:8081/callback/"), ("code_verifier", VERIFIER)]);
-    assert_eq!((s, v["error"].as_str()), (400, Some("invalid_grant")), "other redirect_uri");
+    let (s, v, _) = token_call(
+        &server,
+        &[
+            ("grant_type", "authorization_code"),
+            ("code", &code),
+            ("redirect_uri", "http://127.0.0.1:8081/callback/"),
+            ("code_verifier", VERIFIER),
+        ],
+    );
+    assert_eq!(
+        (s, v["error"].as_str()),
+        (400, Some("invalid_grant")),
+        "other redirect_uri"
+    );
 }
 
 fn refresh_reuse_revokes_the_chain(db: Db) {
@@ -144,19 +237,69 @@ fn refresh_reuse_revokes_the_chain(db: Db) {
 
 fn client_authentication_is_enforced(db: Db) {
     let server = TestServer::start(db);
-    let res = http().post(server.url("/token")).basic_auth("demo", Some("wrong-secret")).form(&[("grant_type", "refresh_token"), ("refresh_token", "x")]).send().unwrap();
+    let res = http()
+        .post(server.url("/token"))
+        .basic_auth("demo", Some("wrong-secret"))
+        .form(&[("grant_type", "refresh_token"), ("refresh_token", "x")])
+        .send()
+        .unwrap();
     assert_eq!(res.status(), 401);
     assert!(res.headers().get("www-authenticate").is_some());
     assert_eq!(res.json::<Value>().unwrap()["error"], "invalid_client");
-    let res = http().post(server.url("/token")).form(&[("grant_type", "refresh_token"), ("refresh_token", "x"), ("client_id", "demo")]).send().unwrap();
-    assert_eq!(res.status(), 401, "a confidential client without its secret");
-    let res = http().post(server.url("/token")).form(&[("grant_type", "refresh_token"), ("refresh_token", "x"), ("client_id", "demo"), ("client_secret", DEMO_SECRET)]).send().unwrap();
-    assert_eq!(res.json::<Value>().unwrap()["error"], "invalid_grant", "client_secret_post works");
-    let (s, v, _) = token_call(&server, &[("grant_type", "password"), ("username", "a"), ("password", "b")]);
-    assert_eq!((s, v["error"].as_str()), (400, Some("unsupported_grant_type")));
-    let res = http().post(server.url("/token")).basic_auth("demo", Some(DEMO_SECRET)).header("content-type", "application/x-www-form-urlencoded").body("grant_type=refresh_token&grant_type=refresh_token").send().unwrap();
+    let res = http()
+        .post(server.url("/token"))
+        .form(&[
+            ("grant_type", "refresh_token"),
+            ("refresh_token", "x"),
+            ("client_id", "demo"),
+        ])
+        .send()
+        .unwrap();
+    assert_eq!(
+        res.status(),
+        401,
+        "a confidential client without its secret"
+    );
+    let res = http()
+        .post(server.url("/token"))
+        .form(&[
+            ("grant_type", "refresh_token"),
+            ("refresh_token", "x"),
+            ("client_id", "demo"),
+            ("client_secret", DEMO_SECRET),
+        ])
+        .send()
+        .unwrap();
+    assert_eq!(
+        res.json::<Value>().unwrap()["error"],
+        "invalid_grant",
+        "client_secret_post works"
+    );
+    let (s, v, _) = token_call(
+        &server,
+        &[
+            ("grant_type", "password"),
+            ("username", "a"),
+            ("password", "b"),
+        ],
+    );
+    assert_eq!(
+        (s, v["error"].as_str()),
+        (400, Some("unsupported_grant_type"))
+    );
+    let res = http()
+        .post(server.url("/token"))
+        .basic_auth("demo", Some(DEMO_SECRET))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body("grant_type=refresh_token&grant_type=refresh_token")
+        .send()
+        .unwrap();
     assert_eq!(res.json::<Value>().unwrap()["error"], "invalid_request");
-    let res = http().get(server.url("/userinfo")).bearer_auth("not-a-token").send().unwrap();
+    let res = http()
+        .get(server.url("/userinfo"))
+        .bearer_auth("not-a-token")
+        .send()
+        .unwrap();
     assert_eq!(res.status(), 401);
 }
 
@@ -165,17 +308,45 @@ fn forms_require_their_csrf_token(db: Db) {
     seed(&server, "acme", "ann@example.com", false);
     let browser = Browser::new();
     let page = browser.follow(&server.base, browser.get(&authorize_url(&server, "")));
-    let res = browser.post(&server.url("/login/password"), &[("csrf", "forged"), ("email", "ann@example.com"), ("password", PASSWORD)]);
+    let res = browser.post(
+        &server.url("/login/password"),
+        &[
+            ("csrf", "forged"),
+            ("email", "ann@example.com"),
+            ("password", PASSWORD),
+        ],
+    );
     assert_eq!(res.status, 403);
-    assert!(res.headers.get_all("set-cookie").iter().all(|c| !c.to_str().unwrap().starts_with("idp_session=")));
-    let res = browser.post(&server.url("/login/password"), &[("email", "ann@example.com"), ("password", PASSWORD)]);
+    assert!(res
+        .headers
+        .get_all("set-cookie")
+        .iter()
+        .all(|c| !c.to_str().unwrap().starts_with("idp_session=")));
+    let res = browser.post(
+        &server.url("/login/password"),
+        &[("email", "ann@example.com"), ("password", PASSWORD)],
+    );
     assert_eq!(res.status, 403, "missing token");
     // Another browser (no flow cookie) cannot use this page's token.
     let other = Browser::new();
-    let res = other.post(&server.url("/login/password"), &[("csrf", &page.csrf()), ("email", "ann@example.com"), ("password", PASSWORD)]);
+    let res = other.post(
+        &server.url("/login/password"),
+        &[
+            ("csrf", &page.csrf()),
+            ("email", "ann@example.com"),
+            ("password", PASSWORD),
+        ],
+    );
     assert_eq!(res.status, 400);
     // The right token works.
-    let res = browser.post(&server.url("/login/password"), &[("csrf", &page.csrf()), ("email", "ann@example.com"), ("password", PASSWORD)]);
+    let res = browser.post(
+        &server.url("/login/password"),
+        &[
+            ("csrf", &page.csrf()),
+            ("email", "ann@example.com"),
+            ("password", PASSWORD),
+        ],
+    );
     assert_eq!(res.status, 303);
 }
 
@@ -184,51 +355,119 @@ fn the_code_step_cannot_be_skipped(db: Db) {
     seed(&server, "acme", "ann@example.com", true);
     let browser = Browser::new();
     let page = browser.follow(&server.base, browser.get(&authorize_url(&server, "")));
-    let res = browser.post(&server.url("/login/password"), &[("csrf", &page.csrf()), ("email", "ann@example.com"), ("password", PASSWORD)]);
-    assert_eq!(res.location.as_deref(), Some("/login"), "on to the MFA step, not to the app");
-    assert!(res.headers.get_all("set-cookie").iter().all(|c| !c.to_str().unwrap().starts_with("idp_session=")), "no session before the code");
+    let res = browser.post(
+        &server.url("/login/password"),
+        &[
+            ("csrf", &page.csrf()),
+            ("email", "ann@example.com"),
+            ("password", PASSWORD),
+        ],
+    );
+    assert_eq!(
+        res.location.as_deref(),
+        Some("/login"),
+        "on to the MFA step, not to the app"
+    );
+    assert!(
+        res.headers
+            .get_all("set-cookie")
+            .iter()
+            .all(|c| !c.to_str().unwrap().starts_with("idp_session=")),
+        "no session before the code"
+    );
     let enroll = browser.get(&server.url("/login"));
     assert!(enroll.body.contains("<svg"));
     // Going back to the app: still no session.
     let again = browser.get(&authorize_url(&server, "&prompt=none"));
-    assert_eq!(again.location_param("error").as_deref(), Some("login_required"));
+    assert_eq!(
+        again.location_param("error").as_deref(),
+        Some("login_required")
+    );
     // A wrong code does not complete the sign-in; posting the password form again does not either.
-    let res = browser.post(&server.url("/login/totp"), &[("csrf", &enroll.csrf()), ("code", "000000")]);
+    let res = browser.post(
+        &server.url("/login/totp"),
+        &[("csrf", &enroll.csrf()), ("code", "000000")],
+    );
     assert_eq!(res.status, 401);
     assert!(res.location.is_none());
-    let res = browser.post(&server.url("/login/password"), &[("csrf", &enroll.csrf()), ("email", "ann@example.com"), ("password", PASSWORD)]);
+    let res = browser.post(
+        &server.url("/login/password"),
+        &[
+            ("csrf", &enroll.csrf()),
+            ("email", "ann@example.com"),
+            ("password", PASSWORD),
+        ],
+    );
     assert_ne!(res.status, 302);
-    assert!(res.headers.get_all("set-cookie").iter().all(|c| !c.to_str().unwrap().starts_with("idp_session=")));
-    let res = browser.post(&server.url("/login/totp"), &[("csrf", &enroll.csrf()), ("code", "12ab56")]);
+    assert!(res
+        .headers
+        .get_all("set-cookie")
+        .iter()
+        .all(|c| !c.to_str().unwrap().starts_with("idp_session=")));
+    let res = browser.post(
+        &server.url("/login/totp"),
+        &[("csrf", &enroll.csrf()), ("code", "12ab56")],
+    );
     assert_eq!(res.status, 400, "format errors are explained");
     assert!(res.body.contains("6-digit"));
 }
 
 fn the_idle_window_ends_the_session(db: Db) {
-    let server = TestServer::start_with(db, Options { idle_timeout: "3s", ..Options::default() });
+    let server = TestServer::start_with(
+        db,
+        Options {
+            idle_timeout: "3s",
+            ..Options::default()
+        },
+    );
     seed(&server, "acme", "ann@example.com", false);
     let browser = Browser::new();
     let (_, tokens) = exchange(&server, &signed_in_code(&server, &browser));
-    let idle_exp = jwt_claims(tokens["id_token"].as_str().unwrap())["idle_exp"].as_i64().unwrap();
+    let idle_exp = jwt_claims(tokens["id_token"].as_str().unwrap())["idle_exp"]
+        .as_i64()
+        .unwrap();
     std::thread::sleep(std::time::Duration::from_millis(1500));
     let (s, t2) = refresh(&server, tokens["refresh_token"].as_str().unwrap());
     assert_eq!(s, 200, "a refresh inside the window succeeds");
-    assert!(jwt_claims(t2["access_token"].as_str().unwrap())["idle_exp"].as_i64().unwrap() > idle_exp, "and moves idle_exp");
+    assert!(
+        jwt_claims(t2["access_token"].as_str().unwrap())["idle_exp"]
+            .as_i64()
+            .unwrap()
+            > idle_exp,
+        "and moves idle_exp"
+    );
     std::thread::sleep(std::time::Duration::from_secs(5));
     let (s, v) = refresh(&server, t2["refresh_token"].as_str().unwrap());
-    assert_eq!((s, v["error"].as_str()), (400, Some("invalid_grant")), "after the window: {v}");
+    assert_eq!(
+        (s, v["error"].as_str()),
+        (400, Some("invalid_grant")),
+        "after the window: {v}"
+    );
     let page = browser.follow(&server.base, browser.get(&authorize_url(&server, "")));
-    assert!(page.body.contains("autocomplete=\"current-password\""), "authorize asks for the password again");
+    assert!(
+        page.body.contains("autocomplete=\"current-password\""),
+        "authorize asks for the password again"
+    );
 }
 
 fn sign_in_answers_alike_for_unknown_email_and_wrong_password(db: Db) {
     let server = TestServer::start(db);
     seed(&server, "acme", "ann@example.com", false);
     let mut answers = Vec::new();
-    for (email, password) in [("ann@example.com", "not the right password"), ("nobody@example.com", PASSWORD)] {
+    for (email, password) in [
+        ("ann@example.com", "not the right password"),
+        ("nobody@example.com", PASSWORD),
+    ] {
         let browser = Browser::new();
         let page = browser.follow(&server.base, browser.get(&authorize_url(&server, "")));
-        let res = browser.post(&server.url("/login/password"), &[("csrf", &page.csrf()), ("email", email), ("password", password)]);
+        let res = browser.post(
+            &server.url("/login/password"),
+            &[
+                ("csrf", &page.csrf()),
+                ("email", email),
+                ("password", password),
+            ],
+        );
         let error = res.by_id("form-error").unwrap();
         answers.push((res.status, error));
     }
@@ -239,9 +478,21 @@ fn sign_in_answers_alike_for_unknown_email_and_wrong_password(db: Db) {
 fn pages_carry_security_headers(db: Db) {
     let server = TestServer::start(db);
     let browser = Browser::new();
-    let page = browser.follow(&server.base, browser.get(&authorize_url(&server, "&login_hint=ann%40example.com")));
-    assert_eq!(page.input("email").as_deref(), Some("ann@example.com"), "login_hint prefills the email");
-    let h = |name: &str| page.headers.get(name).map(|v| v.to_str().unwrap().to_string()).unwrap_or_default();
+    let page = browser.follow(
+        &server.base,
+        browser.get(&authorize_url(&server, "&login_hint=ann%40example.com")),
+    );
+    assert_eq!(
+        page.input("email").as_deref(),
+        Some("ann@example.com"),
+        "login_hint prefills the email"
+    );
+    let h = |name: &str| {
+        page.headers
+            .get(name)
+            .map(|v| v.to_str().unwrap().to_string())
+            .unwrap_or_default()
+    };
     assert!(h("content-security-policy").contains("frame-ancestors 'none'"));
     assert!(!h("content-security-policy").contains("unsafe-inline"));
     assert_eq!(h("x-content-type-options"), "nosniff");
@@ -261,12 +512,27 @@ fn metrics_count_requests_and_outcomes(db: Db) {
     signed_in_code(&server, &browser);
     let res = http().get(server.url("/metrics")).send().unwrap();
     assert_eq!(res.status(), 200);
-    assert!(res.headers()["content-type"].to_str().unwrap().starts_with("application/openmetrics-text"));
+    assert!(res.headers()["content-type"]
+        .to_str()
+        .unwrap()
+        .starts_with("application/openmetrics-text"));
     let text = res.text().unwrap();
-    assert!(text.contains(r#"idp_signins_total{outcome="password_ok"} 1"#), "{text}");
-    assert!(text.contains(r#"idp_http_requests_total{method="GET",route="/authorize",status="303"}"#), "{text}");
-    assert!(text.contains("idp_http_request_duration_seconds_bucket"), "{text}");
-    assert!(!text.contains("ann@example.com"), "no personal data in metrics");
+    assert!(
+        text.contains(r#"idp_signins_total{outcome="password_ok"} 1"#),
+        "{text}"
+    );
+    assert!(
+        text.contains(r#"idp_http_requests_total{method="GET",route="/authorize",status="303"}"#),
+        "{text}"
+    );
+    assert!(
+        text.contains("idp_http_request_duration_seconds_bucket"),
+        "{text}"
+    );
+    assert!(
+        !text.contains("ann@example.com"),
+        "no personal data in metrics"
+    );
 }
 
 on_both_backends!(

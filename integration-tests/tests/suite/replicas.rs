@@ -15,12 +15,25 @@ fn authorize(server: &TestServer) -> String {
 }
 
 fn token(server: &TestServer, form: &[(&str, &str)]) -> (u16, Value) {
-    let res = http().post(server.url("/token")).basic_auth("demo", Some(DEMO_SECRET)).form(form).send().unwrap();
+    let res = http()
+        .post(server.url("/token"))
+        .basic_auth("demo", Some(DEMO_SECRET))
+        .form(form)
+        .send()
+        .unwrap();
     (res.status().as_u16(), res.json().unwrap_or(Value::Null))
 }
 
 fn redeem(server: &TestServer, code: &str) -> (u16, Value) {
-    token(server, &[("grant_type", "authorization_code"), ("code", code), ("redirect_uri", "http://127.0.0.1:8081/callback"), ("code_verifier", VERIFIER)])
+    token(
+        server,
+        &[
+            ("grant_type", "authorization_code"),
+            ("code", code),
+            ("redirect_uri", "http://127.0.0.1:8081/callback"),
+            ("code_verifier", VERIFIER),
+        ],
+    )
 }
 
 /// Two servers sharing one database and one master key.
@@ -29,24 +42,49 @@ fn pair(options: Options) -> Option<(TestServer, TestServer, tempfile::TempDir)>
         return None;
     }
     let keys = tempfile::tempdir().unwrap();
-    let options = Options { key_dir: Some(keys.path().join("keys")), ..options };
+    let options = Options {
+        key_dir: Some(keys.path().join("keys")),
+        ..options
+    };
     let a = TestServer::start_with(Db::Postgres, options.clone());
     // Behind one load balancer both answer for the same issuer.
-    let b = TestServer::start_on(tempfile::tempdir().unwrap(), &a.db_url, Options { issuer: Some(a.base.clone()), ..options });
+    let b = TestServer::start_on(
+        tempfile::tempdir().unwrap(),
+        &a.db_url,
+        Options {
+            issuer: Some(a.base.clone()),
+            ..options
+        },
+    );
     Some((a, b, keys))
 }
 
 #[test]
 fn a_sign_in_continues_on_the_other_replica_and_logout_ends_it_everywhere() {
-    let Some((a, b, _keys)) = pair(Options::default()) else { return };
+    let Some((a, b, _keys)) = pair(Options::default()) else {
+        return;
+    };
     seed(&a, "acme", "ann@example.com", false);
     let browser = Browser::new();
-    let signed = sign_in(&a, &browser, &authorize(&a), "ann@example.com", SecondFactor::None, None);
+    let signed = sign_in(
+        &a,
+        &browser,
+        &authorize(&a),
+        "ann@example.com",
+        SecondFactor::None,
+        None,
+    );
     let code = signed.callback.location_param("code").unwrap();
     // Redeem on B, refresh on A.
     let (s, first) = redeem(&b, &code);
     assert_eq!(s, 200, "{first}");
-    let (s, second) = token(&a, &[("grant_type", "refresh_token"), ("refresh_token", first["refresh_token"].as_str().unwrap())]);
+    let (s, second) = token(
+        &a,
+        &[
+            ("grant_type", "refresh_token"),
+            ("refresh_token", first["refresh_token"].as_str().unwrap()),
+        ],
+    );
     assert_eq!(s, 200, "{second}");
     // The signing keys are shared: B's JWKS publishes A's kids.
     let ja: Value = http().get(a.url("/jwks")).send().unwrap().json().unwrap();
@@ -60,22 +98,40 @@ fn a_sign_in_continues_on_the_other_replica_and_logout_ends_it_everywhere() {
     assert!(out.body.contains("signed out"), "{}", out.body);
     let live = second["refresh_token"].as_str().unwrap();
     for server in [&a, &b] {
-        let (s, v) = token(server, &[("grant_type", "refresh_token"), ("refresh_token", live)]);
+        let (s, v) = token(
+            server,
+            &[("grant_type", "refresh_token"), ("refresh_token", live)],
+        );
         assert_eq!((s, v["error"].as_str()), (400, Some("invalid_grant")));
     }
     let page = browser.follow(&a.base, browser.get(&authorize(&a)));
-    assert!(page.body.contains("autocomplete=\"current-password\""), "A asks for the password again");
+    assert!(
+        page.body.contains("autocomplete=\"current-password\""),
+        "A asks for the password again"
+    );
 }
 
 #[test]
 fn the_same_code_redeemed_on_both_replicas_at_once_succeeds_once() {
-    let Some((a, b, _keys)) = pair(Options::default()) else { return };
+    let Some((a, b, _keys)) = pair(Options::default()) else {
+        return;
+    };
     seed(&a, "acme", "ann@example.com", false);
     let a = Arc::new(a);
     let b = Arc::new(b);
     for _ in 0..5 {
         let browser = Browser::new();
-        let code = sign_in(&a, &browser, &authorize(&a), "ann@example.com", SecondFactor::None, None).callback.location_param("code").unwrap();
+        let code = sign_in(
+            &a,
+            &browser,
+            &authorize(&a),
+            "ann@example.com",
+            SecondFactor::None,
+            None,
+        )
+        .callback
+        .location_param("code")
+        .unwrap();
         let barrier = Arc::new(Barrier::new(2));
         let handles: Vec<_> = [a.clone(), b.clone()]
             .into_iter()
@@ -88,24 +144,54 @@ fn the_same_code_redeemed_on_both_replicas_at_once_succeeds_once() {
             })
             .collect();
         let statuses: Vec<u16> = handles.into_iter().map(|h| h.join().unwrap()).collect();
-        assert_eq!(statuses.iter().filter(|s| **s == 200).count(), 1, "{statuses:?}");
-        assert_eq!(statuses.iter().filter(|s| **s == 400).count(), 1, "{statuses:?}");
+        assert_eq!(
+            statuses.iter().filter(|s| **s == 200).count(),
+            1,
+            "{statuses:?}"
+        );
+        assert_eq!(
+            statuses.iter().filter(|s| **s == 400).count(),
+            1,
+            "{statuses:?}"
+        );
     }
 }
 
 #[test]
 fn a_totp_code_used_on_one_replica_is_refused_on_the_other() {
-    let Some((a, b, _keys)) = pair(Options::default()) else { return };
+    let Some((a, b, _keys)) = pair(Options::default()) else {
+        return;
+    };
     seed(&a, "acme", "ann@example.com", true);
-    let signed = sign_in(&a, &Browser::new(), &authorize(&a), "ann@example.com", SecondFactor::Enroll, None);
+    let signed = sign_in(
+        &a,
+        &Browser::new(),
+        &authorize(&a),
+        "ann@example.com",
+        SecondFactor::Enroll,
+        None,
+    );
     let secret = signed.activation_code.unwrap();
     // Use the next step's code on A, then try the same code on B.
     let code = oathtool(&secret, 30);
     for (server, expect_ok) in [(&a, true), (&b, false)] {
         let browser = Browser::new();
         let page = browser.follow(&server.base, browser.get(&authorize(server)));
-        let page = browser.follow(&server.base, browser.post(&server.url("/login/password"), &[("csrf", &page.csrf()), ("email", "ann@example.com"), ("password", PASSWORD)]));
-        let res = browser.post(&server.url("/login/totp"), &[("csrf", &page.csrf()), ("code", &code)]);
+        let page = browser.follow(
+            &server.base,
+            browser.post(
+                &server.url("/login/password"),
+                &[
+                    ("csrf", &page.csrf()),
+                    ("email", "ann@example.com"),
+                    ("password", PASSWORD),
+                ],
+            ),
+        );
+        let res = browser.post(
+            &server.url("/login/totp"),
+            &[("csrf", &page.csrf()), ("code", &code)],
+        );
         if expect_ok {
             assert_eq!(res.status, 303, "{}", res.body);
         } else {

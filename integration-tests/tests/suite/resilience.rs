@@ -23,7 +23,11 @@ impl Proxy {
     fn start(upstream: String) -> Self {
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         let port = listener.local_addr().unwrap().port();
-        let proxy = Proxy { port, up: Arc::new(AtomicBool::new(true)), conns: Arc::new(Mutex::new(Vec::new())) };
+        let proxy = Proxy {
+            port,
+            up: Arc::new(AtomicBool::new(true)),
+            conns: Arc::new(Mutex::new(Vec::new())),
+        };
         proxy.serve(listener, upstream);
         proxy
     }
@@ -37,10 +41,15 @@ impl Proxy {
                     let _ = client.shutdown(Shutdown::Both);
                     continue;
                 }
-                let Ok(server) = TcpStream::connect(&upstream) else { continue };
+                let Ok(server) = TcpStream::connect(&upstream) else {
+                    continue;
+                };
                 conns.lock().unwrap().push(client.try_clone().unwrap());
                 conns.lock().unwrap().push(server.try_clone().unwrap());
-                for (mut from, mut to) in [(client.try_clone().unwrap(), server.try_clone().unwrap()), (server, client)] {
+                for (mut from, mut to) in [
+                    (client.try_clone().unwrap(), server.try_clone().unwrap()),
+                    (server, client),
+                ] {
                     std::thread::spawn(move || {
                         let mut buf = [0u8; 16 * 1024];
                         loop {
@@ -91,19 +100,33 @@ fn database_outage_gives_503_and_the_server_recovers_by_itself() {
     }
     let db = TestDatabase::new(Db::Postgres, std::path::Path::new("/tmp"));
     let mut via_proxy = url::Url::parse(&db.url).unwrap();
-    let upstream = format!("{}:{}", via_proxy.host_str().unwrap(), via_proxy.port().unwrap_or(5432));
+    let upstream = format!(
+        "{}:{}",
+        via_proxy.host_str().unwrap(),
+        via_proxy.port().unwrap_or(5432)
+    );
     let proxy = Proxy::start(upstream);
     via_proxy.set_port(Some(proxy.port)).unwrap();
     let server = TestServer::start_on(
         tempfile::tempdir().unwrap(),
         via_proxy.as_str(),
-        Options { extra_toml: "\n[database]\nconnect_timeout = \"1s\"\npool_size = 4\n".into(), ..Options::default() },
+        Options {
+            extra_toml: "\n[database]\nconnect_timeout = \"1s\"\npool_size = 4\n".into(),
+            ..Options::default()
+        },
     );
     seed(&server, "acme", "ann@example.com", false);
-    assert_eq!(http().get(server.url("/readyz")).send().unwrap().status(), 200);
+    assert_eq!(
+        http().get(server.url("/readyz")).send().unwrap().status(),
+        200
+    );
 
     proxy.cut();
-    wait_until("/readyz to report the outage", Duration::from_secs(20), || http().get(server.url("/readyz")).send().unwrap().status() == 503);
+    wait_until(
+        "/readyz to report the outage",
+        Duration::from_secs(20),
+        || http().get(server.url("/readyz")).send().unwrap().status() == 503,
+    );
     // Pages: a friendly 503 page.
     let page = Browser::new().get(&format!(
         "{}?client_id=demo&redirect_uri=http%3A%2F%2F127.0.0.1%3A8081%2Fcallback&response_type=code&scope=openid&code_challenge={CHALLENGE}&code_challenge_method=S256",
@@ -113,22 +136,52 @@ fn database_outage_gives_503_and_the_server_recovers_by_itself() {
     assert!(page.body.contains("Temporarily unavailable"));
     assert!(page.headers.get("retry-after").is_some());
     // API: JSON.
-    let res = http().post(server.url("/token")).basic_auth("demo", Some(DEMO_SECRET)).form(&[("grant_type", "refresh_token"), ("refresh_token", "x")]).send().unwrap();
+    let res = http()
+        .post(server.url("/token"))
+        .basic_auth("demo", Some(DEMO_SECRET))
+        .form(&[("grant_type", "refresh_token"), ("refresh_token", "x")])
+        .send()
+        .unwrap();
     assert_eq!(res.status(), 503);
-    assert_eq!(res.json::<serde_json::Value>().unwrap()["error"], "temporarily_unavailable");
+    assert_eq!(
+        res.json::<serde_json::Value>().unwrap()["error"],
+        "temporarily_unavailable"
+    );
     // Endpoints that need no database keep working.
-    assert_eq!(http().get(server.url("/.well-known/openid-configuration")).send().unwrap().status(), 200);
-    assert_eq!(http().get(server.url("/jwks")).send().unwrap().status(), 200);
-    assert_eq!(http().get(server.url("/healthz")).send().unwrap().status(), 200);
+    assert_eq!(
+        http()
+            .get(server.url("/.well-known/openid-configuration"))
+            .send()
+            .unwrap()
+            .status(),
+        200
+    );
+    assert_eq!(
+        http().get(server.url("/jwks")).send().unwrap().status(),
+        200
+    );
+    assert_eq!(
+        http().get(server.url("/healthz")).send().unwrap().status(),
+        200
+    );
 
     proxy.restore();
-    wait_until("recovery", Duration::from_secs(30), || http().get(server.url("/readyz")).send().unwrap().status() == 200);
+    wait_until("recovery", Duration::from_secs(30), || {
+        http().get(server.url("/readyz")).send().unwrap().status() == 200
+    });
     let browser = Browser::new();
     let page = browser.follow(&server.base, browser.get(&format!(
         "{}?client_id=demo&redirect_uri=http%3A%2F%2F127.0.0.1%3A8081%2Fcallback&response_type=code&scope=openid&code_challenge={CHALLENGE}&code_challenge_method=S256",
         server.url("/authorize")
     )));
-    let res = browser.post(&server.url("/login/password"), &[("csrf", &page.csrf()), ("email", "ann@example.com"), ("password", PASSWORD)]);
+    let res = browser.post(
+        &server.url("/login/password"),
+        &[
+            ("csrf", &page.csrf()),
+            ("email", "ann@example.com"),
+            ("password", PASSWORD),
+        ],
+    );
     assert_eq!(res.status, 303, "signing in works again: {}", res.body);
     drop(server);
     drop(db);

@@ -1,0 +1,193 @@
+#!/usr/bin/env bash
+# Reproducible load benchmark: builds in release, starts the provider on SQLite and then on
+# PostgreSQL, prepares users and tokens, drives wrk on loopback for a bounded time per endpoint,
+# and writes docs/performance.md. Usage: bench/run.sh [seconds per run, default 10]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+DURATION="${1:-10}"
+command -v wrk >/dev/null || { echo "wrk is required (apt-get install wrk)"; exit 1; }
+command -v oathtool >/dev/null || { echo "oathtool is required (apt-get install oathtool)"; exit 1; }
+cargo build --release --locked -p idp-server >&2
+BIN="$PWD/target/release/idp-server"
+SECRET="demo-client-secret-change-me-0123456789"
+export BENCH_BASIC=$(printf 'demo:%s' "$SECRET" | base64 -w0)
+CB="http%3A%2F%2F127.0.0.1%3A8081%2Fcallback"
+PW="correct horse battery staple"
+RESULTS=$(mktemp)
+PG_BASE="${IDP_TEST_POSTGRES_URL:-postgres://postgres@127.0.0.1:5432/test}"
+
+log() { echo "== $*" >&2; }
+row() { echo "| $1 | $2 | $3 | $4 | $5 | $6 |" >> "$RESULTS"; }
+
+# wrk summary -> "req/s | p50 | p99 | errors"
+wrk_row() {
+  local backend=$1 what=$2; shift 2
+  local out; out=$(wrk --latency "$@" 2>&1)
+  local rps p50 p99 errs non2xx
+  rps=$(echo "$out" | awk '/Requests\/sec/ {print $2}')
+  p50=$(echo "$out" | awk '$1=="50%" {print $2}')
+  p99=$(echo "$out" | awk '$1=="99%" {print $2}')
+  errs=$(echo "$out" | awk '/Socket errors/ {print $0}' | sed 's/.*Socket errors: //')
+  non2xx=$(echo "$out" | awk '/Non-2xx/ {print $NF}')
+  row "$backend" "$what" "${rps:-0}" "${p50:--}" "${p99:--}" "${non2xx:-0} non-2xx ${errs:+; $errs}"
+}
+
+rss_kib() { awk '/VmRSS/ {print $2}' "/proc/$1/status"; }
+
+start_server() { # config -> pid; prints ms to first 200 on stderr via global STARTUP_MS
+  local t0; t0=$(date +%s%N)
+  "$BIN" --config "$1" serve > "$2" 2>&1 &
+  SERVER_PID=$!
+  until curl -sf "$BASE/healthz" >/dev/null 2>&1; do
+    kill -0 "$SERVER_PID" 2>/dev/null || { cat "$2" >&2; exit 1; }
+    sleep 0.005
+  done
+  STARTUP_MS=$(( ($(date +%s%N) - t0) / 1000000 ))
+}
+
+# Password sign-in with curl; prints the authorization code. $1 jar, $2 email.
+signin_code() {
+  local jar=$1 email=$2 csrf loc
+  curl -s -c "$jar" -b "$jar" -o /dev/null "$BASE/authorize?client_id=demo&redirect_uri=$CB&response_type=code&scope=openid%20email&state=s"
+  csrf=$(curl -s -c "$jar" -b "$jar" "$BASE/login" | grep -o 'name="csrf" value="[^"]*"' | head -1 | sed 's/.*value="//;s/"$//')
+  loc=$(curl -s -c "$jar" -b "$jar" -o /dev/null -w '%{redirect_url}' --data-urlencode "csrf=$csrf" --data-urlencode "email=$email" --data-urlencode "password=$PW" "$BASE/login/password")
+  echo "$loc" | sed -n 's/.*[?&]code=\([^&]*\).*/\1/p'
+}
+
+# Full password sign-in (authorize -> form -> code -> token). $1 email
+full_signin() {
+  local jar; jar=$(mktemp)
+  local code; code=$(signin_code "$jar" "$1")
+  curl -s -o /dev/null -w '%{http_code}\n' -u "demo:$SECRET" -d grant_type=authorization_code -d "code=$code" -d "redirect_uri=http://127.0.0.1:8081/callback" "$BASE/token"
+  rm -f "$jar"
+}
+
+# Full sign-in with a TOTP code for an enrolled user. $1 email $2 base32 secret
+full_totp_signin() {
+  local jar csrf loc code otp; jar=$(mktemp)
+  curl -s -c "$jar" -b "$jar" -o /dev/null "$BASE/authorize?client_id=demo&redirect_uri=$CB&response_type=code&scope=openid&state=s"
+  csrf=$(curl -s -c "$jar" -b "$jar" "$BASE/login" | grep -o 'name="csrf" value="[^"]*"' | head -1 | sed 's/.*value="//;s/"$//')
+  curl -s -c "$jar" -b "$jar" -o /dev/null --data-urlencode "csrf=$csrf" --data-urlencode "email=$1" --data-urlencode "password=$PW" "$BASE/login/password"
+  otp=$(oathtool --totp -b "$2" -N "@$(( $(date +%s) + 30 ))")
+  loc=$(curl -s -c "$jar" -b "$jar" -o /dev/null -w '%{redirect_url}' --data-urlencode "csrf=$csrf" --data-urlencode "code=$otp" "$BASE/login/totp")
+  code=$(echo "$loc" | sed -n 's/.*[?&]code=\([^&]*\).*/\1/p')
+  curl -s -o /dev/null -w '%{http_code}\n' -u "demo:$SECRET" -d grant_type=authorization_code -d "code=$code" -d "redirect_uri=http://127.0.0.1:8081/callback" "$BASE/token"
+  rm -f "$jar"
+}
+export -f signin_code full_signin full_totp_signin
+export PW CB SECRET
+
+run_backend() {
+  local backend=$1 dir port db_url
+  dir=$(mktemp -d)
+  port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+  BASE="http://127.0.0.1:$port"; export BASE
+  if [ "$backend" = sqlite ]; then
+    db_url="sqlite://$dir/idp.db"
+  else
+    local name="idp_bench_$$"
+    psql -q "$PG_BASE" -c "DROP DATABASE IF EXISTS $name" -c "CREATE DATABASE $name"
+    db_url="${PG_BASE%/*}/$name"
+  fi
+  sed -e "0,/^issuer = /s#^issuer = .*#issuer = \"$BASE\"#" -e "s#^listen = .*#listen = \"127.0.0.1:$port\"#" \
+      -e "s#^database_url = .*#database_url = \"$db_url\"#" -e "s#\"data/keys\"#\"$dir/keys\"#" \
+      -e "s#\"data/outbox\"#\"$dir/outbox\"#" -e 's#^code_ttl = .*#code_ttl = "10m"#' config/idp.toml > "$dir/idp.toml"
+  log "$backend: first start (generates keys)"
+  start_server "$dir/idp.toml" "$dir/log"; local first=$STARTUP_MS
+  kill -TERM "$SERVER_PID"; wait "$SERVER_PID" || true
+  start_server "$dir/idp.toml" "$dir/log"; local second=$STARTUP_MS
+  sleep 1
+  local rss_idle; rss_idle=$(rss_kib "$SERVER_PID")
+  row "$backend" "start to first 200 (first start / later starts)" "-" "${first} ms / ${second} ms" "-" "-"
+
+  log "$backend: preparing users and tokens"
+  "$BIN" --config "$dir/idp.toml" account create acme --name Acme >/dev/null
+  "$BIN" --config "$dir/idp.toml" account create secure --name Secure >/dev/null
+  "$BIN" --config "$dir/idp.toml" mfa enable --account secure >/dev/null
+  printf '%s\n' "$PW" | "$BIN" --config "$dir/idp.toml" user create --account acme --email ann@acme.example --password-stdin >/dev/null
+  local jar="$dir/jar" code tokens="$dir/tokens.txt" codes="$dir/codes.txt"
+  code=$(signin_code "$jar" ann@acme.example)
+  local access; access=$(curl -s -u "demo:$SECRET" -d grant_type=authorization_code -d "code=$code" -d "redirect_uri=http://127.0.0.1:8081/callback" "$BASE/token" | jq -r .access_token)
+  : > "$tokens"
+  for _ in $(seq 1 16); do   # 16 grants of the same SSO session, one refresh chain each
+    code=$(curl -s -b "$jar" -o /dev/null -w '%{redirect_url}' "$BASE/authorize?client_id=demo&redirect_uri=$CB&response_type=code&scope=openid&state=s" | sed -n 's/.*[?&]code=\([^&]*\).*/\1/p')
+    curl -s -u "demo:$SECRET" -d grant_type=authorization_code -d "code=$code" -d "redirect_uri=http://127.0.0.1:8081/callback" "$BASE/token" | jq -r .refresh_token >> "$tokens"
+  done
+  : > "$codes"
+  for _ in $(seq 1 4000); do
+    curl -s -b "$jar" -o /dev/null -w '%{redirect_url}\n' "$BASE/authorize?client_id=demo&redirect_uri=$CB&response_type=code&scope=openid&state=s"
+  done | sed -n 's/.*[?&]code=\([^&]*\).*/\1/p' > "$codes"
+
+  log "$backend: load"
+  wrk_row "$backend" "GET discovery" -t2 -c64 -d"${DURATION}s" "$BASE/.well-known/openid-configuration"
+  wrk_row "$backend" "GET jwks" -t2 -c64 -d"${DURATION}s" "$BASE/jwks"
+  wrk_row "$backend" "GET userinfo" -t2 -c32 -d"${DURATION}s" -H "Authorization: Bearer $access" "$BASE/userinfo"
+  wrk_row "$backend" "refresh grant (rotation, 16 chains)" -t16 -c16 -d"${DURATION}s" -s bench/refresh.lua "$BASE" -- "$tokens"
+  wrk_row "$backend" "code grant (4000 fresh codes)" -t8 -c8 -d"${DURATION}s" -s bench/codes.lua "$BASE" -- "$codes" 8
+
+  log "$backend: password sign-ins"
+  for i in $(seq 1 8); do
+    printf '%s\n' "$PW" | "$BIN" --config "$dir/idp.toml" user create --account acme --email "u$i@acme.example" --password-stdin >/dev/null
+  done
+  local n=160 t0 t1
+  t0=$(date +%s%N)
+  seq 1 $n | awk '{print "u" (($1 % 8) + 1) "@acme.example"}' | xargs -P 8 -I{} bash -c 'full_signin {}' | sort | uniq -c > "$dir/signin.txt"
+  t1=$(date +%s%N)
+  row "$backend" "full password sign-in (4 requests, curl, 8 parallel)" "$(echo "scale=1; $n * 1000000000 / ($t1 - $t0)" | bc)" "-" "-" "$(tr '\n' ' ' < "$dir/signin.txt")"
+
+  log "$backend: TOTP sign-ins"
+  local m=60
+  : > "$dir/totp.txt"
+  for i in $(seq 1 $m); do
+    printf '%s\n' "$PW" | "$BIN" --config "$dir/idp.toml" user create --account secure --email "t$i@secure.example" --password-stdin >/dev/null
+    # Enroll through the pages, reading the activation code as a user would.
+    local j="$dir/tjar$i" csrf page secret otp
+    curl -s -c "$j" -b "$j" -o /dev/null "$BASE/authorize?client_id=demo&redirect_uri=$CB&response_type=code&scope=openid&state=s"
+    csrf=$(curl -s -c "$j" -b "$j" "$BASE/login" | grep -o 'name="csrf" value="[^"]*"' | head -1 | sed 's/.*value="//;s/"$//')
+    curl -s -c "$j" -b "$j" -o /dev/null --data-urlencode "csrf=$csrf" --data-urlencode "email=t$i@secure.example" --data-urlencode "password=$PW" "$BASE/login/password"
+    page=$(curl -s -c "$j" -b "$j" "$BASE/login")
+    secret=$(echo "$page" | grep -o 'id="activation-code">[^<]*' | sed 's/.*>//; s/ //g')
+    otp=$(oathtool --totp -b "$secret")
+    curl -s -c "$j" -b "$j" -o /dev/null --data-urlencode "csrf=$csrf" --data-urlencode "code=$otp" "$BASE/login/totp"
+    echo "t$i@secure.example $secret" >> "$dir/totp.txt"
+  done
+  t0=$(date +%s%N)
+  xargs -P 8 -L 1 bash -c 'full_totp_signin "$0" "$1"' < "$dir/totp.txt" | sort | uniq -c > "$dir/totpres.txt"
+  t1=$(date +%s%N)
+  row "$backend" "full sign-in with TOTP (5 requests, curl, 8 parallel)" "$(echo "scale=1; $m * 1000000000 / ($t1 - $t0)" | bc)" "-" "-" "$(tr '\n' ' ' < "$dir/totpres.txt")"
+
+  log "$backend: 10,000 live sessions"
+  local uid now
+  uid=$("$BIN" --config "$dir/idp.toml" --json user show --email ann@acme.example | jq -r .user.id)
+  now=$(date +%s)
+  local sql="INSERT INTO sso_sessions (id, secret_hash, user_id, auth_time, amr, created_at, last_active_at, idle_timeout_secs, expires_at) "
+  if [ "$backend" = sqlite ]; then
+    sqlite3 "$dir/idp.db" "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i+1 FROM n WHERE i < 10000) $sql SELECT 'bench' || i, 'hash' || i, '$uid', $now, 'pwd', $now, $now, 1800, $now + 43200 FROM n;"
+  else
+    psql -q "$db_url" -c "$sql SELECT 'bench' || i, 'hash' || i, '$uid', $now, 'pwd', $now, $now, 1800, $now + 43200 FROM generate_series(1, 10000) i;"
+  fi
+  wrk -t2 -c32 -d3s -H "Authorization: Bearer $access" "$BASE/userinfo" >/dev/null 2>&1 || true
+  local rss_load; rss_load=$(rss_kib "$SERVER_PID")
+  row "$backend" "RSS idle / after load with 10,000 live sessions" "-" "$((rss_idle / 1024)) MiB / $((rss_load / 1024)) MiB" "-" "-"
+
+  kill -TERM "$SERVER_PID"; wait "$SERVER_PID" || true
+  if [ "$backend" = postgres ]; then psql -q "$PG_BASE" -c "DROP DATABASE IF EXISTS idp_bench_$$ WITH (FORCE)"; fi
+}
+
+run_backend sqlite
+if pg_isready -q -h 127.0.0.1 -p 5432; then run_backend postgres; else log "PostgreSQL not reachable: skipped"; fi
+
+log "argon2 floor (criterion)"
+ARGON=$(cargo bench --locked -p idp-server --bench hot -- "argon2id" 2>/dev/null | awk '/time:/ {print $4, $5; exit}')
+
+{
+  echo "<!-- generated by bench/run.sh; see docs/performance.md's notes below the table -->"
+  echo "Machine: $(nproc) cores, $(awk '/MemTotal/ {printf "%.0f GiB", $2/1048576}' /proc/meminfo), $(uname -m); date: $(date -u +%Y-%m-%d); run length ${DURATION}s per load."
+  echo
+  echo "| backend | measurement | req/s | p50 | p99 | errors / notes |"
+  echo "|---|---|---|---|---|---|"
+  cat "$RESULTS"
+  echo
+  echo "argon2id verification at the configured parameters (m=19456 KiB, t=2, p=1), one core: ${ARGON:-n/a} per hash."
+} > bench/last-results.md
+cat bench/last-results.md

@@ -1,0 +1,99 @@
+//! The hot pure functions: token signing and verification per algorithm, TOTP verification, and
+//! argon2id at the default (OWASP) parameters, which is the floor of a password sign-in.
+//! Run: `cargo bench -p idp-server`.
+
+use std::sync::Arc;
+
+use criterion::{criterion_group, criterion_main, Criterion};
+use idp_server::keys::{Keyring, SigningAlg};
+use idp_server::tokens::{verify_access_token, AccessTokenClaims};
+
+fn keyring() -> Keyring {
+    let store =
+        idp_core::Store::open("sqlite::memory:", idp_core::PoolOptions::default()).expect("store");
+    store.migrate().expect("migrate");
+    let settings = idp_core::Settings {
+        argon2: idp_core::Argon2Params {
+            memory_kib: 1024,
+            iterations: 1,
+            parallelism: 1,
+        },
+        ..Default::default()
+    };
+    let idp = idp_core::Idp::new(
+        store,
+        idp_core::SecretBox::new(&[1u8; 32], &[]),
+        settings,
+        Arc::new(idp_core::SystemClock),
+    )
+    .expect("idp");
+    Keyring::load_or_create(&idp, 600).expect("keys")
+}
+
+fn claims() -> AccessTokenClaims {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or(0);
+    AccessTokenClaims {
+        iss: "http://127.0.0.1:8080".into(),
+        sub: "0123456789abcdef0123456789abcdef".into(),
+        aud: "demo".into(),
+        client_id: "demo".into(),
+        exp: now + 300,
+        iat: now,
+        jti: "fedcba9876543210fedcba9876543210".into(),
+        scope: "openid email profile".into(),
+        sid: "00112233445566778899aabbccddeeff".into(),
+        idle_exp: now + 1800,
+        auth_time: now,
+        gid: "ffeeddccbbaa99887766554433221100".into(),
+    }
+}
+
+fn sign(keys: &Keyring, alg: SigningAlg, typ: &str) -> String {
+    let (kid, key) = keys.signer(alg).expect("signer");
+    let mut header = jsonwebtoken::Header::new(alg.jwt());
+    header.kid = Some(kid.to_string());
+    header.typ = Some(typ.to_string());
+    jsonwebtoken::encode(&header, &claims(), key).expect("sign")
+}
+
+fn tokens(c: &mut Criterion) {
+    let keys = keyring();
+    for alg in SigningAlg::ALL {
+        c.bench_function(&format!("sign {}", alg.as_str()), |b| {
+            b.iter(|| sign(&keys, alg, "at+jwt"))
+        });
+        let token = sign(&keys, alg, "at+jwt");
+        c.bench_function(&format!("verify {}", alg.as_str()), |b| {
+            b.iter(|| verify_access_token(&token, &keys, "http://127.0.0.1:8080").expect("valid"))
+        });
+    }
+}
+
+fn totp(c: &mut Criterion) {
+    let secret = [7u8; 20];
+    let now = 1_800_000_000i64;
+    c.bench_function("totp verify (drift ±1, no match)", |b| {
+        b.iter(|| idp_core::mfa::matching_step(&secret, "000000", now, 1).expect("totp"))
+    });
+    c.bench_function("totp normalise code", |b| {
+        b.iter(|| idp_core::mfa::normalise_code("123 456").expect("code"))
+    });
+}
+
+fn argon2(c: &mut Criterion) {
+    let hasher =
+        idp_core::password::PasswordHasher::new(idp_core::Argon2Params::default()).expect("hasher");
+    let phc = hasher.hash("correct horse battery staple").expect("hash");
+    let mut group = c.benchmark_group("argon2id m=19456 t=2 p=1");
+    group.sample_size(20);
+    group.bench_function("verify", |b| {
+        b.iter(|| hasher.verify(&phc, "correct horse battery staple"))
+    });
+    group.finish();
+}
+
+criterion_group!(benches, tokens, totp, argon2);
+criterion_main!(benches);

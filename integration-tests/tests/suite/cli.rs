@@ -1,0 +1,232 @@
+//! Operator commands through the real binary: success, refusal, idempotence, `--json`, audit.
+
+use crate::harness::*;
+use crate::on_both_backends;
+
+fn ok(out: &CliOutput) -> &str {
+    assert_eq!(
+        out.code, 0,
+        "stdout: {}\nstderr: {}",
+        out.stdout, out.stderr
+    );
+    &out.stdout
+}
+
+fn refused(out: &CliOutput) -> &str {
+    assert_ne!(out.code, 0, "expected a refusal: {}", out.stdout);
+    assert!(
+        out.stderr.starts_with("error: "),
+        "one-line reason: {}",
+        out.stderr
+    );
+    &out.stderr
+}
+
+fn operator_commands_do_what_support_tickets_ask(db: Db) {
+    let server = TestServer::start(db);
+    let s = &server;
+    assert!(ok(&s.cli(&["check-config"], None)).contains("OK"));
+    ok(&s.cli(&["migrate"], None));
+    assert!(
+        ok(&s.cli(&["account", "create", "acme", "--name", "Acme Fuel"], None))
+            .contains("MFA is off")
+    );
+    refused(&s.cli(&["account", "create", "acme", "--name", "Again"], None));
+    refused(&s.cli(&["account", "show", "nope"], None));
+    let shown: serde_json::Value =
+        serde_json::from_str(ok(&s.cli(&["--json", "account", "show", "acme"], None))).unwrap();
+    assert_eq!(shown["account"]["mfa_policy"], "off");
+
+    // Users: weak password refused with the policy's reason, nothing stored.
+    assert!(refused(&s.cli(
+        &[
+            "user",
+            "create",
+            "--account",
+            "acme",
+            "--email",
+            "bob@acme.example",
+            "--password-stdin"
+        ],
+        Some("password1234\n")
+    ))
+    .contains("common"));
+    ok(&s.cli(
+        &[
+            "--operator",
+            "alice",
+            "user",
+            "create",
+            "--account",
+            "acme",
+            "--email",
+            "Bob@Acme.example",
+            "--name",
+            "Bob",
+            "--password-stdin",
+        ],
+        Some(&format!("{PASSWORD}\n")),
+    ));
+    refused(&s.cli(
+        &[
+            "user",
+            "create",
+            "--account",
+            "acme",
+            "--email",
+            "BOB@acme.example",
+            "--password-stdin",
+        ],
+        Some(&format!("{PASSWORD}\n")),
+    ));
+    refused(&s.cli(
+        &[
+            "user",
+            "create",
+            "--account",
+            "nope",
+            "--email",
+            "c@acme.example",
+            "--password-stdin",
+        ],
+        Some(&format!("{PASSWORD}\n")),
+    ));
+    assert_eq!(
+        s.cli(
+            &[
+                "user",
+                "create",
+                "--account",
+                "acme",
+                "--email",
+                "c@acme.example"
+            ],
+            None
+        )
+        .code,
+        2,
+        "clap usage error"
+    );
+    assert!(
+        ok(&s.cli(&["user", "show", "--email", "BOB@acme.example"], None))
+            .contains("status: active")
+    );
+    assert!(ok(&s.cli(&["user", "list", "--account", "acme"], None)).contains("bob@acme.example"));
+
+    // Invitation: a mail lands in the outbox.
+    ok(&s.cli(
+        &[
+            "user",
+            "create",
+            "--account",
+            "acme",
+            "--email",
+            "new@acme.example",
+            "--invite",
+        ],
+        None,
+    ));
+    let mails: Vec<_> = std::fs::read_dir(server.outbox()).unwrap().collect();
+    assert_eq!(mails.len(), 1);
+
+    // Disable / enable, twice each.
+    assert!(
+        ok(&s.cli(&["user", "disable", "--email", "bob@acme.example"], None)).contains("disabled")
+    );
+    assert!(
+        ok(&s.cli(&["user", "disable", "--email", "bob@acme.example"], None)).contains("already")
+    );
+    ok(&s.cli(&["user", "enable", "--email", "bob@acme.example"], None));
+    assert!(
+        ok(&s.cli(&["user", "enable", "--email", "bob@acme.example"], None)).contains("already")
+    );
+    refused(&s.cli(
+        &[
+            "user",
+            "set-password",
+            "--email",
+            "bob@acme.example",
+            "--password-stdin",
+        ],
+        Some("short\n"),
+    ));
+    ok(&s.cli(
+        &[
+            "user",
+            "set-password",
+            "--email",
+            "bob@acme.example",
+            "--password-stdin",
+        ],
+        Some("another fine passphrase\n"),
+    ));
+    assert!(server
+        .rt
+        .idp
+        .authenticate_password("bob@acme.example", "another fine passphrase", None)
+        .is_ok());
+    ok(&s.cli(&["user", "unlock", "--email", "bob@acme.example"], None));
+    ok(&s.cli(&["user", "send-link", "--email", "bob@acme.example"], None));
+
+    // MFA policy for the whole account.
+    assert!(ok(&s.cli(&["mfa", "enable", "--account", "acme"], None)).contains("required"));
+    assert!(ok(&s.cli(&["mfa", "enable", "--account", "acme"], None)).contains("already"));
+    assert!(ok(&s.cli(&["mfa", "status", "--account", "acme"], None)).contains("not enrolled"));
+    assert!(
+        ok(&s.cli(&["mfa", "disconnect", "--email", "bob@acme.example"], None))
+            .contains("no authenticator app")
+    );
+    ok(&s.cli(&["mfa", "disable", "--account", "acme"], None));
+    refused(&s.cli(&["mfa", "enable", "--account", "nope"], None));
+
+    // Sessions.
+    let bob = server.rt.idp.user_by_email("bob@acme.example").unwrap();
+    server
+        .rt
+        .idp
+        .start_session(&bob, &["pwd"], None, None)
+        .unwrap();
+    assert!(
+        ok(&s.cli(&["session", "list", "--email", "bob@acme.example"], None)).contains("amr=pwd")
+    );
+    assert!(
+        ok(&s.cli(&["session", "revoke", "--email", "bob@acme.example"], None))
+            .contains("ended 1 session")
+    );
+    assert!(server.rt.idp.live_sessions(&bob.id).unwrap().is_empty());
+
+    // Keys.
+    let before = ok(&s.cli(&["keys", "list"], None)).lines().count();
+    ok(&s.cli(&["keys", "rotate"], None));
+    assert_eq!(
+        ok(&s.cli(&["keys", "list"], None)).lines().count(),
+        before + 3
+    );
+
+    // Audit names the operator.
+    let events = server.rt.idp.audit_recent(200).unwrap();
+    assert!(events
+        .iter()
+        .any(|e| e.action == "user.created" && e.actor == "operator:alice"));
+    assert!(events.iter().any(|e| e.action == "mfa.policy_changed"));
+    assert!(events.iter().any(|e| e.action == "keys.rotated"));
+}
+
+fn a_broken_config_names_the_key() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("bad.toml");
+    std::fs::write(
+        &path,
+        "issuer = \"http://127.0.0.1:1\"\n[session]\nidle_timeout = \"soon\"\n",
+    )
+    .unwrap();
+    let out = run_cli(&path, &["check-config"], None);
+    assert!(refused(&out).contains("session.idle_timeout"));
+}
+
+#[test]
+fn broken_config_is_refused_with_the_key() {
+    a_broken_config_names_the_key();
+}
+
+on_both_backends!(operator_commands_do_what_support_tickets_ask);
