@@ -120,7 +120,11 @@ impl Idp {
 #[derive(Debug)]
 pub enum ResetRequest {
     /// Send this link to this user.
-    Send { user: Box<User>, token: String },
+    Send {
+        user: Box<User>,
+        purpose: Purpose,
+        token: String,
+    },
     /// Unknown address, disabled user, or throttled: send nothing.
     Nothing,
 }
@@ -171,6 +175,7 @@ impl Idp {
         )?;
         Ok(ResetRequest::Send {
             user: Box::new(user),
+            purpose,
             token,
         })
     }

@@ -10,7 +10,7 @@ use serde::Serialize;
 
 use crate::audit::{self, Actor, AuditAction, AuditEvent};
 use crate::crypto::{hash_token, random_id, random_token, CryptoError};
-use crate::store::schema::{grants, refresh_tokens, sso_sessions as ss};
+use crate::store::schema::{grants, sso_sessions as ss};
 use crate::store::{DbConnection, StoreError};
 use crate::Idp;
 
@@ -389,27 +389,16 @@ impl Idp {
     /// Deletes sessions (with their grants and tokens) that ended or expired more than a day ago.
     pub fn purge_expired(&self) -> Result<usize, StoreError> {
         let cutoff = self.now() - 24 * 60 * 60;
-        self.store().tx(|conn| {
-            let dead: Vec<String> = ss::table
-                .filter(
-                    ss::ended_at
-                        .lt(cutoff)
-                        .or(ss::expires_at.lt(cutoff))
-                        .or((ss::last_active_at + ss::idle_timeout_secs).lt(cutoff)),
-                )
-                .select(ss::id)
-                .load(conn)?;
-            for sid in &dead {
-                let gids: Vec<String> = grants::table
-                    .filter(grants::session_id.eq(sid))
-                    .select(grants::id)
-                    .load(conn)?;
-                diesel::delete(
-                    refresh_tokens::table.filter(refresh_tokens::grant_id.eq_any(&gids)),
-                )
-                .execute(conn)?;
-            }
-            Ok(diesel::delete(ss::table.filter(ss::id.eq_any(&dead))).execute(conn)?)
-        })
+        let mut conn = self.store().conn()?;
+        // Grants, codes and refresh tokens go with their session (ON DELETE CASCADE).
+        Ok(diesel::delete(
+            ss::table.filter(
+                ss::ended_at
+                    .lt(cutoff)
+                    .or(ss::expires_at.lt(cutoff))
+                    .or((ss::last_active_at + ss::idle_timeout_secs).lt(cutoff)),
+            ),
+        )
+        .execute(&mut conn)?)
     }
 }

@@ -891,3 +891,47 @@ fn master_key_rotation_reseals_everything(db: &TestDb) {
 }
 
 crate::on_both_backends!(master_key_rotation_reseals_everything);
+
+fn purge_removes_dead_sessions_with_their_tokens(db: &TestDb) {
+    use diesel::prelude::*;
+    let u = user(db, "acme", "ann@example.com");
+    let (dead, _) = db.idp.start_session(&u, &["pwd"], None, None).unwrap();
+    let new = NewCode {
+        client_id: "app",
+        redirect_uri: "https://a/cb",
+        session_id: &dead.id,
+        user_id: &u.id,
+        scope: "openid",
+        nonce: None,
+        code_challenge: None,
+    };
+    db.idp
+        .redeem_code(
+            &db.idp.issue_code(&new).unwrap(),
+            "app",
+            "https://a/cb",
+            None,
+        )
+        .unwrap();
+    db.clock.advance(2 * 24 * 3600);
+    let (live, _) = db.idp.start_session(&u, &["pwd"], None, None).unwrap();
+    assert_eq!(db.idp.purge_expired().unwrap(), 1);
+    assert!(db.idp.session_by_id(&dead.id).unwrap().is_none());
+    assert!(db.idp.session_by_id(&live.id).unwrap().is_some());
+    let mut c = db.idp.store().conn().unwrap();
+    let tokens: i64 = crate::store::schema::refresh_tokens::table
+        .count()
+        .get_result(&mut c)
+        .unwrap();
+    let grants: i64 = crate::store::schema::grants::table
+        .count()
+        .get_result(&mut c)
+        .unwrap();
+    assert_eq!(
+        (tokens, grants),
+        (0, 0),
+        "cascade removed the grant and its refresh token"
+    );
+}
+
+crate::on_both_backends!(purge_removes_dead_sessions_with_their_tokens);

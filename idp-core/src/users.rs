@@ -345,7 +345,8 @@ impl Idp {
         let normalised = normalise_email(email).unwrap_or_else(|_| email.trim().to_lowercase());
         let email_key = throttle::password_key(&normalised);
         let ip_key = ip.map(throttle::ip_key);
-        {
+        // One connection for the lock checks and the lookup; released before hashing.
+        let user = {
             let mut conn = self.store().conn()?;
             self.throttle_check(&mut conn, &email_key)?
                 .map_err(AuthError::Locked)?;
@@ -353,9 +354,6 @@ impl Idp {
                 self.throttle_check(&mut conn, k)?
                     .map_err(AuthError::Locked)?;
             }
-        }
-        let user = {
-            let mut conn = self.store().conn()?;
             by_email(&mut conn, &normalised)?
         };
         let verified = match user.as_ref().and_then(|u| u.password_hash.as_deref()) {
@@ -365,9 +363,10 @@ impl Idp {
                 None
             }
         };
-        let (Some(user), Some(verified)) = (user, verified) else {
-            return Err(self.password_failed(&normalised, &email_key, ip_key.as_deref(), ip)?);
+        let (Some(user), Some(verified)) = (&user, verified) else {
+            return Err(self.password_failed(user.as_ref(), &email_key, ip_key.as_deref(), ip)?);
         };
+        let user = user.clone();
         if user.status == UserStatus::Disabled {
             return Err(AuthError::Disabled);
         }
@@ -390,7 +389,7 @@ impl Idp {
 
     fn password_failed(
         &self,
-        email: &str,
+        user: Option<&User>,
         email_key: &str,
         ip_key: Option<&str>,
         ip: Option<&str>,
@@ -401,9 +400,7 @@ impl Idp {
             self.throttle_fail(k, s.ip_free_failures)?;
         }
         let mut conn = self.store().conn()?;
-        let user = by_email(&mut conn, email)?;
         let actor = user
-            .as_ref()
             .map(|u| Actor::User(u.id.clone()))
             .unwrap_or(Actor::Anonymous);
         let action = if locked.is_some() {
@@ -412,7 +409,7 @@ impl Idp {
             AuditAction::SignInFailed
         };
         let mut ev = AuditEvent::new(action, &actor).ip(ip);
-        if let Some(u) = &user {
+        if let Some(u) = user {
             ev = ev.user(&u.account_id, &u.id);
         }
         audit::record(&mut conn, self.now(), &ev)?;

@@ -14,7 +14,7 @@ use idp_core::{Actor, MfaPolicy, User};
 use serde_json::json;
 
 use crate::config::Config;
-use crate::mail::{Mail, Mailer};
+use crate::mail::Mailer;
 use crate::{keys, web, Runtime};
 
 #[derive(Debug, Parser)]
@@ -325,7 +325,7 @@ fn account(cmd: &AccountCmd, rt: &Runtime, out: &Output, actor: &Actor) -> Resul
     Ok(())
 }
 
-fn send_link(rt: &Runtime, user: &User) -> Result<(Purpose, String), String> {
+fn send_link(rt: &Runtime, user: &User) -> Result<Purpose, String> {
     let purpose = if user.status == idp_core::UserStatus::Invited {
         Purpose::Invite
     } else {
@@ -336,29 +336,14 @@ fn send_link(rt: &Runtime, user: &User) -> Result<(Purpose, String), String> {
         .issue_email_token(&user.id, purpose)
         .map_err(|e| e.to_string())?;
     let mailer = Mailer::new(&rt.config).map_err(|e| e.to_string())?;
-    let (path, mail) = match purpose {
-        Purpose::Invite => ("/register", 0),
-        Purpose::Reset => ("/reset", 1),
-    };
-    let link = mailer.link(path, &token);
-    let result = if mail == 0 {
-        mailer.send(
-            &user.email,
-            Mail::Invitation {
-                name: &user.display_name,
-                link: &link,
-            },
-        )
-    } else {
-        mailer.send(&user.email, Mail::PasswordReset { link: &link })
-    };
+    let result = mailer.send_link(user, purpose, &token);
     result.map_err(|e| {
         format!(
             "{e} (the link stays valid; run `user send-link --email {}` to retry)",
             user.email
         )
     })?;
-    Ok((purpose, link))
+    Ok(purpose)
 }
 
 fn user(cmd: &UserCmd, rt: &Runtime, out: &Output, actor: &Actor) -> Result<(), String> {
@@ -503,7 +488,7 @@ fn user(cmd: &UserCmd, rt: &Runtime, out: &Output, actor: &Actor) -> Result<(), 
             if u.status == idp_core::UserStatus::Disabled {
                 return Err(format!("{} is disabled; enable the user first", u.email));
             }
-            let (purpose, _) = send_link(rt, &u)?;
+            let purpose = send_link(rt, &u)?;
             out.say(
                 format!("sent a {} link to {}", purpose.as_str(), u.email),
                 json!({"sent": purpose.as_str()}),

@@ -104,6 +104,32 @@ impl Mailer {
         format!("{}{path}?token={token}", self.issuer)
     }
 
+    /// Mails an email-token link: an invitation (registration completion) or a reset link.
+    pub fn send_link(
+        &self,
+        user: &idp_core::User,
+        purpose: idp_core::email_tokens::Purpose,
+        token: &str,
+    ) -> Result<(), MailError> {
+        use idp_core::email_tokens::Purpose;
+        match purpose {
+            Purpose::Invite => {
+                let link = self.link("/register", token);
+                self.send(
+                    &user.email,
+                    Mail::Invitation {
+                        name: &user.display_name,
+                        link: &link,
+                    },
+                )
+            }
+            Purpose::Reset => {
+                let link = self.link("/reset", token);
+                self.send(&user.email, Mail::PasswordReset { link: &link })
+            }
+        }
+    }
+
     pub fn send(&self, to: &str, mail: Mail<'_>) -> Result<(), MailError> {
         let to: Mailbox = to.parse().map_err(|_| MailError::Address(to.to_string()))?;
         let p = &self.product;

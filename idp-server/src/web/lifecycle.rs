@@ -13,7 +13,9 @@ use idp_core::{Actor, User};
 
 use super::pages::{html, ForgotPage, MessagePage, SetPasswordPage};
 use super::params::Params;
-use super::signin::{csrf_for, csrf_ok, signed_in_page, start_flow_response};
+use super::signin::{
+    csrf_for, csrf_ok, current_user, form_expired, parse_form, signed_in_page, start_flow_response,
+};
 use super::{blocking, AppError, AppState};
 use crate::mail::Mail;
 
@@ -125,18 +127,12 @@ async fn submit_link_form(
     page: &LinkPage,
     body: &[u8],
 ) -> Result<HttpResponse, AppError> {
-    let params = Params::parse(body)
-        .map_err(|e| AppError::page(StatusCode::BAD_REQUEST, "Invalid form", &e.to_string()))?;
+    let params = parse_form(state, body)?;
     let Some(token) = params.get("token").map(str::to_string) else {
         return link_invalid(state);
     };
     if !csrf_ok(&token, params.get("csrf")) {
-        return Err(AppError::page(
-            StatusCode::FORBIDDEN,
-            "This form has expired",
-            "Open the link from your email again.",
-        )
-        .with_product(&state.config.product_name));
+        return Err(form_expired(state, "Open the link from your email again."));
     }
     let new = params.get("new_password").unwrap_or("").to_string();
     let confirm = params.get("confirm_password").unwrap_or("");
@@ -305,19 +301,13 @@ async fn forgot_submit(
     state: web::Data<AppState>,
     body: web::Bytes,
 ) -> Result<HttpResponse, AppError> {
-    let params = Params::parse(&body)
-        .map_err(|e| AppError::page(StatusCode::BAD_REQUEST, "Invalid form", &e.to_string()))?;
+    let params = parse_form(&state, &body)?;
     let secret = req
         .cookie(csrf_cookie_name(&state))
         .map(|c| c.value().to_string())
         .unwrap_or_default();
     if secret.is_empty() || !csrf_ok(&secret, params.get("csrf")) {
-        return Err(AppError::page(
-            StatusCode::FORBIDDEN,
-            "This form has expired",
-            "Please open the page again.",
-        )
-        .with_product(&state.config.product_name));
+        return Err(form_expired(&state, "Please open the page again."));
     }
     let email = params
         .get("email")
@@ -343,15 +333,8 @@ async fn forgot_submit(
     // The request and the send run in the background of this response's timing as far as the
     // caller can tell: the page answers the same for known and unknown addresses.
     let outcome = blocking(move || -> Result<(), LifecycleError> {
-        if let ResetRequest::Send { user, token } = idp.request_password_reset(&email, ip.as_deref())? {
-            let result = if user.status == idp_core::UserStatus::Invited {
-                let link = mailer.link("/register", &token);
-                mailer.send(&user.email, Mail::Invitation { name: &user.display_name, link: &link })
-            } else {
-                let link = mailer.link("/reset", &token);
-                mailer.send(&user.email, Mail::PasswordReset { link: &link })
-            };
-            if let Err(e) = result {
+        if let ResetRequest::Send { user, purpose, token } = idp.request_password_reset(&email, ip.as_deref())? {
+            if let Err(e) = mailer.send_link(&user, purpose, &token) {
                 // Not shown on the page (that would reveal the address has an account).
                 tracing::error!(error = %e, user_id = %user.id, "password reset mail not sent; the link stays valid for a retry");
             }
@@ -371,31 +354,6 @@ async fn forgot_submit(
         "If that address has an account, we sent it a link to set a new password. The link is valid for 1 hour.",
         Some(("/login", "Back to sign-in")),
     )
-}
-
-/// The user of the browser's live session, with the session's cookie secret and id.
-async fn current_user(
-    req: &HttpRequest,
-    state: &AppState,
-) -> Result<Option<(User, String, String)>, AppError> {
-    let Some(secret) = req
-        .cookie(state.session_cookie_name())
-        .map(|c| c.value().to_string())
-    else {
-        return Ok(None);
-    };
-    let idp = state.idp.clone();
-    let s = secret.clone();
-    let found = blocking(
-        move || -> Result<Option<(User, String)>, idp_core::StoreError> {
-            let Some(session) = idp.session_by_secret(&s)? else {
-                return Ok(None);
-            };
-            Ok(idp.user_by_id(&session.user_id)?.map(|u| (u, session.id)))
-        },
-    )
-    .await??;
-    Ok(found.map(|(u, sid)| (u, secret, sid)))
 }
 
 fn render_change(
@@ -439,20 +397,14 @@ async fn change_submit(
     state: web::Data<AppState>,
     body: web::Bytes,
 ) -> Result<HttpResponse, AppError> {
-    let params = Params::parse(&body)
-        .map_err(|e| AppError::page(StatusCode::BAD_REQUEST, "Invalid form", &e.to_string()))?;
+    let params = parse_form(&state, &body)?;
     let Some((user, secret, sid)) = current_user(&req, &state).await? else {
         return Ok(HttpResponse::SeeOther()
             .insert_header((header::LOCATION, "/login"))
             .finish());
     };
     if !csrf_ok(&secret, params.get("csrf")) {
-        return Err(AppError::page(
-            StatusCode::FORBIDDEN,
-            "This form has expired",
-            "Please open the page again.",
-        )
-        .with_product(&state.config.product_name));
+        return Err(form_expired(&state, "Please open the page again."));
     }
     let current = params.get("current_password").unwrap_or("").to_string();
     let new = params.get("new_password").unwrap_or("").to_string();

@@ -191,12 +191,10 @@ async fn flow_for_post(
         .map(|c| c.value().to_string())
         .ok_or_else(|| expired(state))?;
     if !csrf_ok(&handle, params.get("csrf")) {
-        return Err(AppError::page(
-            StatusCode::FORBIDDEN,
-            "This form has expired",
+        return Err(form_expired(
+            state,
             "The form could not be verified (it may be stale or sent from another site). Please start again.",
-        )
-        .with_product(&state.config.product_name));
+        ));
     }
     let idp = state.idp.clone();
     let h = handle.clone();
@@ -207,7 +205,22 @@ async fn flow_for_post(
     }
 }
 
-fn parse_form(state: &AppState, body: &[u8]) -> Result<Params, AppError> {
+/// The refusal for a form whose CSRF token does not match its cookie secret.
+pub fn form_expired(state: &AppState, hint: &str) -> AppError {
+    AppError::page(StatusCode::FORBIDDEN, "This form has expired", hint)
+        .with_product(&state.config.product_name)
+}
+
+/// "Try again in N minutes" for a lock that lasts until `until`.
+fn retry_after_text(state: &AppState, what: &str, until: i64) -> String {
+    let minutes = ((until - state.idp.now()) as f64 / 60.0).ceil().max(1.0) as i64;
+    format!(
+        "{what} Try again in {minutes} minute{}.",
+        if minutes == 1 { "" } else { "s" }
+    )
+}
+
+pub fn parse_form(state: &AppState, body: &[u8]) -> Result<Params, AppError> {
     Params::parse(body).map_err(|e| {
         AppError::page(StatusCode::BAD_REQUEST, "Invalid form", &e.to_string())
             .with_product(&state.config.product_name)
@@ -280,11 +293,7 @@ pub async fn submit_password(
         Err(AuthError::Locked(l)) => {
             state.metrics.signin("locked");
             state.metrics.lockout("password");
-            let minutes = ((l.until - state.idp.now()) as f64 / 60.0).ceil().max(1.0) as i64;
-            let msg = format!(
-                "Too many failed attempts. Try again in {minutes} minute{}.",
-                if minutes == 1 { "" } else { "s" }
-            );
+            let msg = retry_after_text(&state, "Too many failed attempts.", l.until);
             return render_stage(
                 &state,
                 &handle,
@@ -379,13 +388,9 @@ pub async fn submit_totp(
         Err(MfaError::Locked(l)) => {
             state.metrics.mfa("locked");
             state.metrics.lockout("totp");
-            let minutes = ((l.until - state.idp.now()) as f64 / 60.0).ceil().max(1.0) as i64;
             (
                 StatusCode::TOO_MANY_REQUESTS,
-                format!(
-                    "Too many wrong codes. Try again in {minutes} minute{}.",
-                    if minutes == 1 { "" } else { "s" }
-                ),
+                retry_after_text(&state, "Too many wrong codes.", l.until),
             )
         }
         Err(MfaError::AlreadyLinked) => {
@@ -482,12 +487,11 @@ async fn complete(
         .finish())
 }
 
-/// The signed-in page for the browser's live session, if it has one.
-pub async fn signed_in_page(
+/// The user of the browser's live session, with the session's cookie secret and id.
+pub async fn current_user(
     req: &HttpRequest,
     state: &AppState,
-    notice: Option<&str>,
-) -> Result<Option<HttpResponse>, AppError> {
+) -> Result<Option<(User, String, String)>, AppError> {
     let Some(secret) = req
         .cookie(state.session_cookie_name())
         .map(|c| c.value().to_string())
@@ -495,15 +499,28 @@ pub async fn signed_in_page(
         return Ok(None);
     };
     let idp = state.idp.clone();
-    let s2 = secret.clone();
-    let user = blocking(move || -> Result<Option<User>, AppError> {
-        let Some(session) = idp.session_by_secret(&s2)? else {
-            return Ok(None);
-        };
-        Ok(idp.user_by_id(&session.user_id)?)
-    })
+    let s = secret.clone();
+    let found = blocking(
+        move || -> Result<Option<(User, String)>, idp_core::StoreError> {
+            let Some(session) = idp.session_by_secret(&s)? else {
+                return Ok(None);
+            };
+            Ok(idp.user_by_id(&session.user_id)?.map(|u| (u, session.id)))
+        },
+    )
     .await??;
-    let Some(user) = user else { return Ok(None) };
+    Ok(found.map(|(u, sid)| (u, secret, sid)))
+}
+
+/// The signed-in page for the browser's live session, if it has one.
+pub async fn signed_in_page(
+    req: &HttpRequest,
+    state: &AppState,
+    notice: Option<&str>,
+) -> Result<Option<HttpResponse>, AppError> {
+    let Some((user, secret, _)) = current_user(req, state).await? else {
+        return Ok(None);
+    };
     let csrf = csrf_for(&secret);
     let name = if user.display_name.is_empty() {
         user.email.as_str()
