@@ -185,6 +185,9 @@ pub enum KeysCmd {
     Rotate,
     /// The signing keys and their state.
     List,
+    /// Re-encrypts every TOTP secret and private signing key with the current master key
+    /// (`IDP_MASTER_KEY`), after a master-key rotation (old key in `IDP_MASTER_KEY_PREVIOUS`).
+    Reseal,
 }
 
 /// What a command prints: a line for people, a value for scripts.
@@ -646,6 +649,16 @@ fn keys_cmd(cmd: &KeysCmd, rt: &Runtime, out: &Output, actor: &Actor) -> Result<
                     rt.publish_retired_for()
                 ),
                 json!({"new_kids": kids}),
+            );
+        }
+        KeysCmd::Reseal => {
+            let r = idp.reseal_secrets(actor).map_err(|e| e.to_string())?;
+            out.say(
+                format!(
+                    "re-encrypted {} TOTP secret(s) and {} signing key(s) with the current master key; the previous key is no longer needed",
+                    r.totp_secrets, r.signing_keys
+                ),
+                json!({"totp_secrets": r.totp_secrets, "signing_keys": r.signing_keys}),
             );
         }
         KeysCmd::List => {

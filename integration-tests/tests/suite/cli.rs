@@ -224,9 +224,47 @@ fn a_broken_config_names_the_key() {
     assert!(refused(&out).contains("session.idle_timeout"));
 }
 
+/// Master-key rotation by command: the new key in `IDP_MASTER_KEY`, the old one in
+/// `IDP_MASTER_KEY_PREVIOUS`, `keys reseal`; afterwards the new key alone is enough.
+fn master_key_rotation_by_command(db: Db) {
+    let server = TestServer::start(db);
+    crate::oidc::seed(&server, "acme", "ann@example.com", true);
+    let user = server.rt.idp.user_by_email("ann@example.com").unwrap();
+    server.rt.idp.begin_enrollment(&user).unwrap();
+    let old = std::fs::read_to_string(server.dir.path().join("keys/master.key")).unwrap();
+    let new = "ab".repeat(32);
+    let only_new = [("IDP_MASTER_KEY", new.as_str())];
+    let both = [
+        ("IDP_MASTER_KEY", new.as_str()),
+        ("IDP_MASTER_KEY_PREVIOUS", old.trim()),
+    ];
+    let cfg = &server.config_path;
+    // Without the old key the sealed data cannot be opened: a clear refusal, nothing changed.
+    refused(&run_cli_env(cfg, &["keys", "reseal"], None, &only_new));
+    let out = run_cli_env(cfg, &["--json", "keys", "reseal"], None, &both);
+    let report: serde_json::Value = serde_json::from_str(ok(&out)).unwrap();
+    assert_eq!(report["totp_secrets"], 1);
+    assert!(report["signing_keys"].as_u64().unwrap() >= 3, "{report}");
+    // Everything is now under the new key: nothing left to do, and it needs no old key.
+    let again = run_cli_env(cfg, &["--json", "keys", "reseal"], None, &only_new);
+    let report: serde_json::Value = serde_json::from_str(ok(&again)).unwrap();
+    assert_eq!(report["totp_secrets"], 0);
+    assert_eq!(report["signing_keys"], 0);
+    // And the old key alone no longer opens anything.
+    refused(&run_cli_env(
+        cfg,
+        &["keys", "reseal"],
+        None,
+        &[("IDP_MASTER_KEY", old.trim())],
+    ));
+}
+
 #[test]
 fn broken_config_is_refused_with_the_key() {
     a_broken_config_names_the_key();
 }
 
-on_both_backends!(operator_commands_do_what_support_tickets_ask);
+on_both_backends!(
+    operator_commands_do_what_support_tickets_ask,
+    master_key_rotation_by_command,
+);

@@ -303,11 +303,24 @@ pub fn binary() -> PathBuf {
 }
 
 pub fn run_cli(config: &Path, args: &[&str], stdin: Option<&str>) -> CliOutput {
+    run_cli_env(config, args, stdin, &[])
+}
+
+/// The CLI with extra environment variables (e.g. `IDP_MASTER_KEY`).
+pub fn run_cli_env(
+    config: &Path,
+    args: &[&str],
+    stdin: Option<&str>,
+    env: &[(&str, &str)],
+) -> CliOutput {
     let mut child = Command::new(binary())
         .arg("--config")
         .arg(config)
         .args(args)
         .env_remove("IDP_CONFIG")
+        .env_remove("IDP_MASTER_KEY")
+        .env_remove("IDP_MASTER_KEY_PREVIOUS")
+        .envs(env.iter().copied())
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
