@@ -5,6 +5,8 @@ mod authenticator;
 mod cli;
 mod harness;
 mod hostile;
+mod independent_clients;
+mod lifecycle;
 mod oidc;
 mod process;
 mod protections;

@@ -1,0 +1,524 @@
+//! The account lifecycle over HTTP, as a user meets it: the invitation mail (read from the file
+//! outbox) → complete registration → signed in (and on to the authenticator on an MFA account);
+//! forgot → reset (old password refused, new one accepted, the linked app still asked for);
+//! change password; and the reset mail through a real SMTP server (aiosmtpd).
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use crate::harness::*;
+use crate::oidc::{seed, sign_in, SecondFactor};
+use crate::on_both_backends;
+
+const NEW_PASSWORD: &str = "a brand new passphrase, mine";
+const CB: &str = "http%3A%2F%2F127.0.0.1%3A8081%2Fcallback";
+
+fn authorize_url(server: &TestServer) -> String {
+    format!("{}?client_id=demo&redirect_uri={CB}&response_type=code&scope=openid&state=s&code_challenge={CHALLENGE}&code_challenge_method=S256", server.url("/authorize"))
+}
+
+/// Opens the app's authorize URL and submits email + password; returns the answer (not followed).
+fn submit_password(server: &TestServer, browser: &Browser, email: &str, password: &str) -> Page {
+    let page = browser.follow(&server.base, browser.get(&authorize_url(server)));
+    assert!(
+        page.body.contains("autocomplete=\"current-password\""),
+        "sign-in page expected: {}",
+        page.body
+    );
+    browser.post(
+        &server.url("/login/password"),
+        &[
+            ("csrf", &page.csrf()),
+            ("email", email),
+            ("password", password),
+        ],
+    )
+}
+
+/// The mails of a folder (the file outbox, or a Maildir's `new/`), oldest first.
+fn mails_in(dir: &Path) -> Vec<String> {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return Vec::new();
+    };
+    let mut files: Vec<(std::time::SystemTime, PathBuf)> = entries
+        .filter_map(|e| e.ok())
+        .map(|e| {
+            let t = e
+                .metadata()
+                .and_then(|m| m.modified())
+                .unwrap_or(std::time::UNIX_EPOCH);
+            (t, e.path())
+        })
+        .filter(|(_, p)| p.is_file())
+        .collect();
+    files.sort();
+    files
+        .into_iter()
+        .map(|(_, p)| std::fs::read_to_string(p).unwrap())
+        .collect()
+}
+
+/// Waits until `dir` holds at least `n` mails (some are sent in the background).
+pub fn wait_for_mails(dir: &Path, n: usize) -> Vec<String> {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let mails = mails_in(dir);
+        if mails.len() >= n || Instant::now() > deadline {
+            return mails;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// The link to `path` in a mail, as a mail client would show it (quoted-printable undone).
+pub fn link_in(mail: &str, base: &str, path: &str) -> String {
+    let text = mail
+        .replace("=\r\n", "")
+        .replace("=\n", "")
+        .replace("=3D", "=");
+    let prefix = format!("{base}{path}?token=");
+    let start = text
+        .find(&prefix)
+        .unwrap_or_else(|| panic!("no {prefix} link in mail:\n{mail}"))
+        + prefix.len();
+    let token: String = text[start..]
+        .chars()
+        .take_while(|c| c.is_ascii_alphanumeric() || *c == '-' || *c == '_')
+        .collect();
+    assert!(token.len() >= 32, "a high-entropy token: {token}");
+    format!("{prefix}{token}")
+}
+
+fn header<'a>(mail: &'a str, name: &str) -> Option<&'a str> {
+    mail.lines()
+        .take_while(|l| !l.is_empty() && *l != "\r")
+        .find_map(|l| {
+            let (k, v) = l.split_once(':')?;
+            k.eq_ignore_ascii_case(name).then_some(v.trim())
+        })
+}
+
+fn set_password(browser: &Browser, link: &str, action: &str, new: &str, confirm: &str) -> Page {
+    let form = browser.get(link);
+    assert_eq!(form.status, 200, "{}", form.body);
+    let token = form.input("token").expect("token in the form");
+    browser.post(
+        action,
+        &[
+            ("csrf", &form.csrf()),
+            ("token", &token),
+            ("new_password", new),
+            ("confirm_password", confirm),
+        ],
+    )
+}
+
+fn an_invitation_ends_signed_in_and_enrolled(db: Db) {
+    let server = TestServer::start(db);
+    let s = &server;
+    assert_eq!(
+        s.cli(&["account", "create", "acme", "--name", "Acme Fuel"], None)
+            .code,
+        0
+    );
+    assert_eq!(s.cli(&["mfa", "enable", "--account", "acme"], None).code, 0);
+    let out = s.cli(
+        &[
+            "user",
+            "create",
+            "--account",
+            "acme",
+            "--email",
+            "Ann@Example.com",
+            "--name",
+            "Ann Lee",
+            "--work-email",
+            "ann.lee@acme.example",
+            "--invite",
+        ],
+        None,
+    );
+    assert_eq!(out.code, 0, "{}", out.stderr);
+
+    let mails = wait_for_mails(&server.outbox(), 1);
+    assert_eq!(mails.len(), 1);
+    let mail = &mails[0];
+    assert_eq!(header(mail, "To"), Some("ann@example.com"));
+    assert!(header(mail, "Subject").unwrap().contains("Petrosoft Cloud"));
+    assert!(mail.contains("text/plain") && mail.contains("text/html"));
+    let link = link_in(mail, &server.base, "/register");
+    let before = server.rt.idp.user_by_email("ann@example.com").unwrap();
+    assert!(!before.email_verified);
+    assert!(!before.has_password());
+
+    let browser = Browser::new();
+    // The policy's reason is shown and the link stays usable.
+    let weak = set_password(
+        &browser,
+        &link,
+        &server.url("/register"),
+        "password1234",
+        "password1234",
+    );
+    assert_eq!(weak.status, 400);
+    assert!(weak.body.contains("id=\"form-error\""), "{}", weak.body);
+    assert!(weak.body.to_lowercase().contains("common"), "{}", weak.body);
+    let mismatch = set_password(
+        &browser,
+        &link,
+        &server.url("/register"),
+        NEW_PASSWORD,
+        "something else entirely",
+    );
+    assert_eq!(mismatch.status, 400);
+    assert!(mismatch.body.contains("do not match"));
+    // A forged form (wrong CSRF) is refused and changes nothing.
+    let token = browser.get(&link).input("token").unwrap();
+    let forged = browser.post(
+        &server.url("/register"),
+        &[
+            ("csrf", "forged"),
+            ("token", &token),
+            ("new_password", NEW_PASSWORD),
+            ("confirm_password", NEW_PASSWORD),
+        ],
+    );
+    assert_eq!(forged.status, 403);
+    assert!(!server
+        .rt
+        .idp
+        .user_by_email("ann@example.com")
+        .unwrap()
+        .has_password());
+
+    let done = set_password(
+        &browser,
+        &link,
+        &server.url("/register"),
+        NEW_PASSWORD,
+        NEW_PASSWORD,
+    );
+    assert_eq!(done.status, 303, "{}", done.body);
+    let user = server.rt.idp.user_by_email("ann@example.com").unwrap();
+    assert!(user.email_verified, "registration confirms the email");
+    // The account requires MFA: the next page is the enrollment (QR + activation code).
+    let enroll = browser.follow(&server.base, done);
+    assert!(enroll.body.contains("<svg"), "{}", enroll.body);
+    let activation = enroll.by_id("activation-code").unwrap();
+    wait_for_fresh_step(5);
+    let linked = browser.post(
+        &server.url("/login/totp"),
+        &[
+            ("csrf", &enroll.csrf()),
+            ("code", &oathtool(&activation, 0)),
+        ],
+    );
+    assert_eq!(linked.status, 303, "{}", linked.body);
+    let home = browser.follow(&server.base, linked);
+    assert_eq!(home.status, 200);
+    assert!(home.body.contains("ann@example.com"), "{}", home.body);
+
+    // The link is single-use.
+    let again = browser.get(&link);
+    assert_eq!(again.status, 400);
+    assert!(again.body.contains("cannot be used"));
+
+    // From an app: the new password, then a code (no QR: the app is linked).
+    let other = Browser::new();
+    let page = submit_password(&server, &other, "ann@example.com", NEW_PASSWORD);
+    assert_eq!(page.status, 303, "{}", page.body);
+    let code_page = other.follow(&server.base, page);
+    assert!(code_page.body.contains("autocomplete=\"one-time-code\""));
+    assert!(!code_page.body.contains("<svg"));
+    let cb = other.post(
+        &server.url("/login/totp"),
+        &[
+            ("csrf", &code_page.csrf()),
+            ("code", &oathtool(&activation, 30)),
+        ],
+    );
+    assert_eq!(cb.status, 303, "{}", cb.body);
+    assert!(cb
+        .location
+        .unwrap()
+        .starts_with("http://127.0.0.1:8081/callback?code="));
+}
+
+fn forgot_and_reset_keep_the_authenticator_app(db: Db) {
+    let server = TestServer::start(db);
+    seed(&server, "acme", "ann@example.com", true);
+    let first = Browser::new();
+    let signed = sign_in(
+        &server,
+        &first,
+        &authorize_url(&server),
+        "ann@example.com",
+        SecondFactor::Enroll,
+        None,
+    );
+    let activation = signed.activation_code.unwrap();
+    let user = server.rt.idp.user_by_email("ann@example.com").unwrap();
+    assert_eq!(server.rt.idp.live_sessions(&user.id).unwrap().len(), 1);
+
+    // Forgot: the same answer for a known (mixed case) and an unknown address.
+    let browser = Browser::new();
+    let ask = |email: &str| {
+        let form = browser.get(&server.url("/forgot"));
+        assert_eq!(form.status, 200);
+        browser.post(
+            &server.url("/forgot"),
+            &[("csrf", &form.csrf()), ("email", email)],
+        )
+    };
+    let known = ask("ANN@example.com");
+    let unknown = ask("nobody@example.com");
+    assert_eq!(known.status, 200);
+    assert_eq!(known.status, unknown.status);
+    assert_eq!(known.body, unknown.body, "no enumeration");
+    assert!(known.body.contains("If that address has an account"));
+    let no_csrf = browser.post(
+        &server.url("/forgot"),
+        &[("csrf", "x"), ("email", "ann@example.com")],
+    );
+    assert_eq!(no_csrf.status, 403);
+
+    let mails = wait_for_mails(&server.outbox(), 1);
+    assert_eq!(mails.len(), 1, "one mail, to the known address only");
+    assert_eq!(header(&mails[0], "To"), Some("ann@example.com"));
+    let link = link_in(&mails[0], &server.base, "/reset");
+
+    let weak = set_password(
+        &browser,
+        &link,
+        &server.url("/reset"),
+        "ann@example.com",
+        "ann@example.com",
+    );
+    assert_eq!(weak.status, 400);
+    assert!(weak.body.contains("id=\"form-error\""));
+    let done = set_password(
+        &browser,
+        &link,
+        &server.url("/reset"),
+        NEW_PASSWORD,
+        NEW_PASSWORD,
+    );
+    assert_eq!(done.status, 200, "{}", done.body);
+    assert!(done.body.contains("Your password was changed"));
+    assert!(
+        server.rt.idp.live_sessions(&user.id).unwrap().is_empty(),
+        "a reset ends the user's sessions"
+    );
+    assert_eq!(browser.get(&link).status, 400, "the link is single-use");
+    // The "your password was changed" notice follows (sent in the background).
+    let mails = wait_for_mails(&server.outbox(), 2);
+    assert_eq!(mails.len(), 2);
+    assert!(header(&mails[1], "Subject")
+        .unwrap()
+        .to_lowercase()
+        .contains("changed"));
+
+    // The old password is refused, the new one accepted, and the linked app is still asked for.
+    let b = Browser::new();
+    let old = submit_password(&server, &b, "ann@example.com", PASSWORD);
+    assert_eq!(old.status, 401);
+    assert!(old.body.contains("The email or password is not correct."));
+    let page = submit_password(&server, &b, "ann@example.com", NEW_PASSWORD);
+    assert_eq!(page.status, 303, "{}", page.body);
+    let code_page = b.follow(&server.base, page);
+    assert!(
+        code_page.body.contains("autocomplete=\"one-time-code\""),
+        "{}",
+        code_page.body
+    );
+    assert!(
+        !code_page.body.contains("<svg") && !code_page.body.contains("activation-code"),
+        "an emailed reset never lets anyone bind a new authenticator"
+    );
+    let cb = b.post(
+        &server.url("/login/totp"),
+        &[
+            ("csrf", &code_page.csrf()),
+            ("code", &oathtool(&activation, 30)),
+        ],
+    );
+    assert_eq!(cb.status, 303, "{}", cb.body);
+    assert!(cb
+        .location
+        .unwrap()
+        .starts_with("http://127.0.0.1:8081/callback?code="));
+}
+
+fn change_password_asks_the_current_one(db: Db) {
+    let server = TestServer::start(db);
+    seed(&server, "acme", "ann@example.com", false);
+    let other = Browser::new();
+    sign_in(
+        &server,
+        &other,
+        &authorize_url(&server),
+        "ann@example.com",
+        SecondFactor::None,
+        None,
+    );
+    let browser = Browser::new();
+    sign_in(
+        &server,
+        &browser,
+        &authorize_url(&server),
+        "ann@example.com",
+        SecondFactor::None,
+        None,
+    );
+    let user = server.rt.idp.user_by_email("ann@example.com").unwrap();
+    assert_eq!(server.rt.idp.live_sessions(&user.id).unwrap().len(), 2);
+
+    let anonymous = Browser::new().get(&server.url("/password/change"));
+    assert_eq!(anonymous.status, 303);
+    assert_eq!(anonymous.location.as_deref(), Some("/login"));
+
+    let change = |current: &str, new: &str, confirm: &str| {
+        let form = browser.get(&server.url("/password/change"));
+        assert_eq!(form.status, 200, "{}", form.body);
+        assert!(form.body.contains("name=\"current_password\""));
+        browser.post(
+            &server.url("/password/change"),
+            &[
+                ("csrf", &form.csrf()),
+                ("current_password", current),
+                ("new_password", new),
+                ("confirm_password", confirm),
+            ],
+        )
+    };
+    let wrong = change("not my password", NEW_PASSWORD, NEW_PASSWORD);
+    assert_eq!(wrong.status, 400);
+    assert!(wrong.body.contains("The current password is not correct."));
+    let weak = change(PASSWORD, "short", "short");
+    assert_eq!(weak.status, 400);
+    assert!(weak.body.contains("id=\"form-error\""));
+    let mismatch = change(PASSWORD, NEW_PASSWORD, "another one entirely");
+    assert_eq!(mismatch.status, 400);
+    assert!(server
+        .rt
+        .idp
+        .authenticate_password("ann@example.com", PASSWORD, None)
+        .is_ok());
+
+    let done = change(PASSWORD, NEW_PASSWORD, NEW_PASSWORD);
+    assert_eq!(done.status, 200, "{}", done.body);
+    assert!(done.body.contains("Your password was changed"));
+    assert_eq!(
+        server.rt.idp.live_sessions(&user.id).unwrap().len(),
+        1,
+        "this session stays, the other one ends"
+    );
+    assert_eq!(
+        other.get(&server.url("/password/change")).status,
+        303,
+        "the other browser is signed out"
+    );
+    assert!(server
+        .rt
+        .idp
+        .authenticate_password("ann@example.com", NEW_PASSWORD, None)
+        .is_ok());
+    assert!(server
+        .rt
+        .idp
+        .authenticate_password("ann@example.com", PASSWORD, None)
+        .is_err());
+}
+
+/// Python's aiosmtpd storing what it receives in a Maildir.
+struct SmtpSink {
+    child: Child,
+    port: u16,
+    maildir: PathBuf,
+}
+
+impl SmtpSink {
+    fn start(dir: &Path) -> Self {
+        let port = free_listener().local_addr().unwrap().port();
+        let maildir = dir.join("maildir");
+        let child = Command::new("python3")
+            .args(["-m", "aiosmtpd", "-n", "-l", &format!("127.0.0.1:{port}")])
+            .args(["-c", "aiosmtpd.handlers.Mailbox"])
+            .arg(&maildir)
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("python3 is needed for the SMTP test");
+        let deadline = Instant::now() + Duration::from_secs(15);
+        let mut sink = SmtpSink {
+            child,
+            port,
+            maildir,
+        };
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            if let Ok(Some(status)) = sink.child.try_wait() {
+                let mut err = String::new();
+                if let Some(mut e) = sink.child.stderr.take() {
+                    use std::io::Read;
+                    let _ = e.read_to_string(&mut err);
+                }
+                panic!("aiosmtpd did not start ({status}); install it with `pip install aiosmtpd`: {err}");
+            }
+            assert!(Instant::now() < deadline, "aiosmtpd did not listen");
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        sink
+    }
+}
+
+impl Drop for SmtpSink {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+#[test]
+fn the_reset_mail_goes_through_a_real_smtp_server() {
+    let tmp = tempfile::tempdir().unwrap();
+    let smtp = SmtpSink::start(tmp.path());
+    let server = TestServer::start_with(
+        Db::Sqlite,
+        Options {
+            mail_smtp_port: Some(smtp.port),
+            ..Options::default()
+        },
+    );
+    seed(&server, "acme", "ann@example.com", false);
+    let browser = Browser::new();
+    let form = browser.get(&server.url("/forgot"));
+    let sent = browser.post(
+        &server.url("/forgot"),
+        &[("csrf", &form.csrf()), ("email", "ann@example.com")],
+    );
+    assert_eq!(sent.status, 200);
+    let mails = wait_for_mails(&smtp.maildir.join("new"), 1);
+    assert_eq!(mails.len(), 1, "the SMTP server received the reset mail");
+    assert_eq!(header(&mails[0], "To"), Some("ann@example.com"));
+    let link = link_in(&mails[0], &server.base, "/reset");
+    let done = set_password(
+        &browser,
+        &link,
+        &server.url("/reset"),
+        NEW_PASSWORD,
+        NEW_PASSWORD,
+    );
+    assert_eq!(done.status, 200, "{}", done.body);
+    assert!(server
+        .rt
+        .idp
+        .authenticate_password("ann@example.com", NEW_PASSWORD, None)
+        .is_ok());
+}
+
+on_both_backends!(
+    an_invitation_ends_signed_in_and_enrolled,
+    forgot_and_reset_keep_the_authenticator_app,
+    change_password_asks_the_current_one,
+);
