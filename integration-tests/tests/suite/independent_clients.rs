@@ -1,0 +1,155 @@
+//! Clients nobody here wrote: panva's openid-client (an OpenID Certified relying-party library)
+//! runs the whole flow against our server, and Debian's chromium driven by playwright-core signs
+//! in to a test app through the hosted pages. Both are node scripts under `integration-tests/node`
+//! (versions pinned by its lockfile; `.ci/run` runs `npm ci`); the test fails when they fail.
+
+use std::path::PathBuf;
+use std::process::Command;
+
+use crate::harness::*;
+use crate::oidc::seed;
+use crate::on_both_backends;
+
+fn node_dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("node")
+}
+
+/// Installs the pinned packages when they are missing (CI does it up front).
+fn ensure_node_modules() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        if node_dir()
+            .join("node_modules/openid-client/package.json")
+            .exists()
+            && node_dir()
+                .join("node_modules/playwright-core/package.json")
+                .exists()
+        {
+            return;
+        }
+        let status = Command::new("npm")
+            .args(["ci", "--no-audit", "--no-fund", "--loglevel=error"])
+            .current_dir(node_dir())
+            .status()
+            .expect("node and npm are needed (apt-get install nodejs npm)");
+        assert!(
+            status.success(),
+            "npm ci failed in {}",
+            node_dir().display()
+        );
+    });
+}
+
+fn run_node(script: &str, env: &[(&str, &str)]) -> String {
+    ensure_node_modules();
+    let out = Command::new("node")
+        .arg(script)
+        .current_dir(node_dir())
+        .envs(env.iter().copied())
+        .output()
+        .expect("node is needed");
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert!(
+        out.status.success() && stdout.lines().last() == Some("OK"),
+        "{script} failed ({})\nstdout:\n{stdout}\nstderr:\n{stderr}",
+        out.status
+    );
+    stdout
+}
+
+fn openid_client_runs_the_whole_flow(db: Db) {
+    let server = TestServer::start(db);
+    seed(&server, "acme", "ann@example.com", false);
+    let out = run_node(
+        "openid-client-rp.mjs",
+        &[
+            ("ISSUER", &server.base),
+            ("CLIENT_ID", "demo"),
+            ("CLIENT_SECRET", DEMO_SECRET),
+            ("REDIRECT_URI", "http://127.0.0.1:8081/callback"),
+            ("POST_LOGOUT_REDIRECT_URI", "http://127.0.0.1:8081/"),
+            ("EMAIL", "ann@example.com"),
+            ("PASSWORD", PASSWORD),
+        ],
+    );
+    for step in ["discovery", "code + PKCE", "userinfo", "refresh", "logout"] {
+        assert!(out.contains(step), "{out}");
+    }
+    // What the library did is what the database shows: the session it ended is gone.
+    let user = server.rt.idp.user_by_email("ann@example.com").unwrap();
+    assert!(server.rt.idp.live_sessions(&user.id).unwrap().is_empty());
+}
+
+/// Where the browser test leaves its screenshots (an artifact of the run).
+fn screenshot_dir() -> PathBuf {
+    let target = std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target"));
+    target.join("screenshots")
+}
+
+#[test]
+fn a_real_browser_signs_in_to_an_app_with_mfa() {
+    const RP_SECRET: &str = "browser-test-app-secret-0123456789abcdef";
+    let rp_port = free_listener().local_addr().unwrap().port();
+    let secret_hash = hex::encode(<sha2::Sha256 as sha2::Digest>::digest(RP_SECRET.as_bytes()));
+    let server = TestServer::start_with(
+        Db::Sqlite,
+        Options {
+            extra_toml: format!(
+                r#"
+[[clients]]
+client_id = "browser-app"
+name = "Demo App"
+redirect_uris = ["http://127.0.0.1:{rp_port}/callback"]
+post_logout_redirect_uris = ["http://127.0.0.1:{rp_port}/"]
+secret_sha256 = "{secret_hash}"
+"#
+            ),
+            ..Options::default()
+        },
+    );
+    seed(&server, "acme", "ann@example.com", true);
+    // An invited colleague, for the registration page's screenshot.
+    let invited = server.cli(
+        &[
+            "user",
+            "create",
+            "--account",
+            "acme",
+            "--email",
+            "bo@example.com",
+            "--invite",
+        ],
+        None,
+    );
+    assert_eq!(invited.code, 0, "{}", invited.stderr);
+    let mails = crate::lifecycle::wait_for_mails(&server.outbox(), 1);
+    let register = crate::lifecycle::link_in(&mails[0], &server.base, "/register");
+    let dir = screenshot_dir();
+    let _ = std::fs::remove_dir_all(&dir);
+    run_node(
+        "browser.mjs",
+        &[
+            ("ISSUER", &server.base),
+            ("RP_PORT", &rp_port.to_string()),
+            ("CLIENT_ID", "browser-app"),
+            ("CLIENT_SECRET", RP_SECRET),
+            ("EMAIL", "ann@example.com"),
+            ("PASSWORD", PASSWORD),
+            ("SCREENSHOT_DIR", dir.to_str().unwrap()),
+            ("REGISTER_LINK", &register),
+        ],
+    );
+    let user = server.rt.idp.user_by_email("ann@example.com").unwrap();
+    assert_eq!(
+        server.rt.idp.enrollment_state(&user.id).unwrap(),
+        idp_core::mfa::EnrollmentState::Linked
+    );
+    assert!(server.rt.idp.live_sessions(&user.id).unwrap().is_empty());
+    let shots = std::fs::read_dir(&dir).unwrap().count();
+    assert!(shots >= 10, "a screenshot of every page: {shots}");
+}
+
+on_both_backends!(openid_client_runs_the_whole_flow);
