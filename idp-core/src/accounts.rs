@@ -31,7 +31,7 @@ impl From<diesel::result::Error> for AccountError {
     }
 }
 
-type AccountRow = (String, String, String, String, i64, i64);
+pub(crate) type AccountRow = (String, String, String, String, i64, i64);
 
 pub(crate) fn from_row(row: AccountRow) -> Result<Account, StoreError> {
     let (id, slug, name, policy, created_at, updated_at) = row;

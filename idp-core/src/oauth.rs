@@ -386,6 +386,43 @@ impl Idp {
             session_id,
         }))
     }
+
+    /// The user and account behind a live grant, in one query (the `/userinfo` path): the grant
+    /// is not revoked, its session has not ended and is inside its idle and absolute limits.
+    pub fn live_grant_subject(
+        &self,
+        grant_id: &str,
+    ) -> Result<Option<(crate::User, crate::Account)>, StoreError> {
+        use crate::store::schema::{accounts, sso_sessions as ss, users};
+        let now = self.now();
+        let mut conn = self.store().conn()?;
+        let row: Option<(
+            crate::users::UserRow,
+            crate::accounts::AccountRow,
+            (i64, i64, i64),
+        )> = grants::table
+            .inner_join(ss::table.inner_join(users::table.inner_join(accounts::table)))
+            .filter(grants::id.eq(grant_id))
+            .filter(grants::revoked_at.is_null())
+            .filter(ss::ended_at.is_null())
+            .select((
+                users::all_columns,
+                accounts::all_columns,
+                (ss::last_active_at, ss::idle_timeout_secs, ss::expires_at),
+            ))
+            .first(&mut conn)
+            .optional()?;
+        let Some((user, account, (last_active, idle, expires))) = row else {
+            return Ok(None);
+        };
+        if now >= (last_active + idle).min(expires) {
+            return Ok(None);
+        }
+        Ok(Some((
+            crate::users::from_row(user)?,
+            crate::accounts::from_row(account)?,
+        )))
+    }
 }
 
 #[cfg(test)]

@@ -553,6 +553,60 @@ fn code_is_single_use_and_replay_revokes(db: &TestDb) {
     }
 }
 
+/// `live_grant_subject` (the one-query `/userinfo` path) agrees with `live_grant`: the user and
+/// account while the grant and session live; nothing after idle expiry, logout or revocation.
+fn userinfo_subject_only_for_a_live_grant(db: &TestDb) {
+    let u = user(db, "acme", "ann@example.com");
+    let grant = |sid: &str| {
+        let code = db
+            .idp
+            .issue_code(&NewCode {
+                client_id: "app",
+                redirect_uri: "https://app.example/cb",
+                session_id: sid,
+                user_id: &u.id,
+                scope: "openid",
+                nonce: None,
+                code_challenge: None,
+            })
+            .unwrap();
+        db.idp
+            .redeem_code(&code, "app", "https://app.example/cb", None)
+            .unwrap()
+    };
+    let (s, _) = db.idp.start_session(&u, &["pwd"], None, None).unwrap();
+    let g = grant(&s.id);
+    let (found, account) = db.idp.live_grant_subject(&g.grant_id).unwrap().unwrap();
+    assert_eq!(found.id, u.id);
+    assert_eq!(account.slug, "acme");
+    assert!(db
+        .idp
+        .live_grant_subject("no-such-grant")
+        .unwrap()
+        .is_none());
+
+    // Idle expiry, without anyone ending the session.
+    db.clock.advance(s.idle_timeout_secs - 1);
+    assert!(db.idp.live_grant_subject(&g.grant_id).unwrap().is_some());
+    db.clock.advance(1);
+    assert!(db.idp.live_grant_subject(&g.grant_id).unwrap().is_none());
+    assert!(db.idp.live_grant(&g.grant_id).unwrap().is_none());
+
+    // Logout.
+    let (s, _) = db.idp.start_session(&u, &["pwd"], None, None).unwrap();
+    let g = grant(&s.id);
+    db.idp.end_session(&s.id, &op(), None).unwrap();
+    assert!(db.idp.live_grant_subject(&g.grant_id).unwrap().is_none());
+
+    // A revoked grant (refresh-token reuse) in a session that lives on.
+    let (s, _) = db.idp.start_session(&u, &["pwd"], None, None).unwrap();
+    let g = grant(&s.id);
+    let next = db.idp.refresh(&g.refresh_token, "app").unwrap();
+    assert!(db.idp.refresh(&g.refresh_token, "app").is_err(), "reuse");
+    assert!(db.idp.live_grant_subject(&next.grant_id).unwrap().is_none());
+    assert!(db.idp.live_sessions(&u.id).unwrap().len() == 1);
+}
+
 fn refresh_rotates_and_reuse_revokes_the_chain(db: &TestDb) {
     let u = user(db, "acme", "ann@example.com");
     let (s, _) = db.idp.start_session(&u, &["pwd"], None, None).unwrap();
@@ -712,6 +766,7 @@ crate::on_both_backends!(
     concurrent_enrollment_confirmations_have_one_winner,
     sessions_expire_when_idle_and_slide_on_activity,
     code_is_single_use_and_replay_revokes,
+    userinfo_subject_only_for_a_live_grant,
     refresh_rotates_and_reuse_revokes_the_chain,
     ending_a_session_revokes_its_grants,
     concurrent_code_redemptions_have_one_winner,

@@ -72,7 +72,7 @@ pub struct NewUser<'a> {
     pub password: Option<&'a str>,
 }
 
-type UserRow = (
+pub(crate) type UserRow = (
     String,
     String,
     String,
@@ -86,7 +86,7 @@ type UserRow = (
     i64,
 );
 
-fn from_row(r: UserRow) -> Result<User, StoreError> {
+pub(crate) fn from_row(r: UserRow) -> Result<User, StoreError> {
     let status = UserStatus::parse(&r.5)
         .ok_or_else(|| StoreError::Corrupt(format!("user {}: status {:?}", r.0, r.5)))?;
     Ok(User {

@@ -6,7 +6,7 @@
 use idp_core::oauth::Issued;
 use idp_core::sessions::{SsoSession, AMR_MFA, AMR_OTP};
 use idp_core::{Account, User};
-use jsonwebtoken::{Header, Validation};
+use jsonwebtoken::Validation;
 use serde::{Deserialize, Serialize};
 
 use crate::config::{Client, Config};
@@ -129,14 +129,11 @@ impl Minter<'_> {
         typ: &str,
         claims: &T,
     ) -> Result<String, TokenError> {
-        let (kid, key) = self
-            .keys
+        self.keys
             .signer(alg)
-            .ok_or(TokenError::NoKey(alg.as_str()))?;
-        let mut header = Header::new(alg.jwt());
-        header.kid = Some(kid.to_string());
-        header.typ = Some(typ.to_string());
-        jsonwebtoken::encode(&header, claims, key).map_err(|e| TokenError::Sign(e.to_string()))
+            .ok_or(TokenError::NoKey(alg.as_str()))?
+            .sign_jwt(typ, claims)
+            .map_err(TokenError::Sign)
     }
 
     /// Mints the ID token, access token and response for a code redemption or refresh.

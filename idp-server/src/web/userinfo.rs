@@ -42,16 +42,9 @@ pub async fn userinfo(
         .map_err(|_| invalid_token("the access token is invalid or expired"))?;
     let idp = state.idp.clone();
     let gid = claims.gid.clone();
-    let found = blocking(
-        move || -> Result<Option<(idp_core::User, idp_core::Account)>, idp_core::StoreError> {
-            match idp.live_grant(&gid)? {
-                Some(g) => idp.user_with_account(&g.user_id),
-                None => Ok(None),
-            }
-        },
-    )
-    .await?
-    .map_err(|e| AppError::from(e).into_json())?;
+    let found = blocking(move || idp.live_grant_subject(&gid))
+        .await?
+        .map_err(|e| AppError::from(e).into_json())?;
     let Some((user, account)) = found else {
         return Err(invalid_token("the session has ended"));
     };
