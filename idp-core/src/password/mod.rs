@@ -2,7 +2,7 @@
 //! and argon2id hashing in PHC strings with rehash-on-login when the parameters change.
 
 use std::collections::HashSet;
-use std::sync::LazyLock;
+use std::sync::{mpsc, Arc, LazyLock, Mutex};
 
 use argon2::password_hash::{PasswordHash, PasswordHasher as _, PasswordVerifier as _, SaltString};
 use argon2::{Algorithm, Argon2, Params, Version};
@@ -151,8 +151,59 @@ pub struct Verified {
     pub needs_rehash: bool,
 }
 
+type Job = Box<dyn FnOnce() + Send>;
+
+/// A few long-lived threads (one per core) that run every argon2 computation. A storm of
+/// sign-ins then queues here instead of taking every core and every blocking thread, so the
+/// other endpoints keep their share of the CPU; and each hash's 19 MiB is reused by the same
+/// threads (the allocator keeps one arena per thread) instead of being retained by dozens.
+struct HashPool {
+    jobs: mpsc::Sender<Job>,
+}
+
+impl HashPool {
+    fn new(threads: usize) -> Result<Self, HashError> {
+        let (jobs, rx) = mpsc::channel::<Job>();
+        let rx = Arc::new(Mutex::new(rx));
+        for i in 0..threads.max(1) {
+            let rx = rx.clone();
+            std::thread::Builder::new()
+                .name(format!("argon2-{i}"))
+                .spawn(move || loop {
+                    // The lock is held only while taking a job, not while running it.
+                    let job = match rx.lock() {
+                        Ok(r) => r.recv(),
+                        Err(_) => return,
+                    };
+                    match job {
+                        Ok(job) => job(),
+                        Err(_) => return, // the hasher was dropped
+                    }
+                })
+                .map_err(|e| HashError::Hash(format!("cannot start a hashing thread: {e}")))?;
+        }
+        Ok(HashPool { jobs })
+    }
+
+    /// Runs `f` on a pool thread and waits for its result.
+    fn run<T: Send + 'static>(
+        &self,
+        f: impl FnOnce() -> T + Send + 'static,
+    ) -> Result<T, HashError> {
+        let (tx, rx) = mpsc::sync_channel(1);
+        self.jobs
+            .send(Box::new(move || {
+                let _ = tx.send(f());
+            }))
+            .map_err(|_| HashError::Hash("the hashing threads are gone".into()))?;
+        rx.recv()
+            .map_err(|_| HashError::Hash("a hashing thread failed".into()))
+    }
+}
+
 /// Hashes and verifies passwords with argon2id at the configured cost.
 pub struct PasswordHasher {
+    pool: HashPool,
     argon2: Argon2<'static>,
     params: Argon2Params,
     /// A hash of a random password, verified when the email is unknown so that an unknown email
@@ -178,7 +229,9 @@ impl PasswordHasher {
         )
         .map_err(|e| HashError::Params(e.to_string()))?;
         let argon2 = Argon2::new(Algorithm::Argon2id, Version::V0x13, p);
+        let threads = std::thread::available_parallelism().map_or(2, |n| n.get());
         let mut hasher = PasswordHasher {
+            pool: HashPool::new(threads)?,
             argon2,
             params,
             dummy_hash: String::new(),
@@ -200,19 +253,35 @@ impl PasswordHasher {
     fn hash_raw(&self, password: &str) -> Result<String, HashError> {
         let salt = SaltString::encode_b64(&random_bytes::<16>()?)
             .map_err(|e| HashError::Hash(e.to_string()))?;
-        self.argon2
-            .hash_password(password.as_bytes(), &salt)
-            .map(|h| h.to_string())
-            .map_err(|e| HashError::Hash(e.to_string()))
+        let (argon2, password) = (self.argon2.clone(), password.to_string());
+        self.pool.run(move || {
+            argon2
+                .hash_password(password.as_bytes(), &salt)
+                .map(|h| h.to_string())
+                .map_err(|e| HashError::Hash(e.to_string()))
+        })?
     }
 
     /// `Some` when the password matches the stored hash. The hash's own parameters are used, so
     /// hashes made under older settings still verify (and report `needs_rehash`).
     pub fn verify(&self, stored: &str, password: &str) -> Option<Verified> {
         let parsed = PasswordHash::new(stored).ok()?;
-        self.argon2
-            .verify_password(normalise(password).as_bytes(), &parsed)
+        let (argon2, owned, password) = (
+            self.argon2.clone(),
+            stored.to_string(),
+            normalise(password),
+        );
+        let matches = self
+            .pool
+            .run(move || {
+                PasswordHash::new(&owned).is_ok_and(|h| {
+                    argon2.verify_password(password.as_bytes(), &h).is_ok()
+                })
+            })
             .ok()?;
+        if !matches {
+            return None;
+        }
         let current = Params::try_from(&parsed).ok().map(|p| Argon2Params {
             memory_kib: p.m_cost(),
             iterations: p.t_cost(),
