@@ -448,13 +448,22 @@ fn user(cmd: &UserCmd, rt: &Runtime, out: &Output, actor: &Actor) -> Result<(), 
             out.say(text, json!({"user": user_json(&u), "account": account, "mfa": mfa, "lockout": {"password": pwd_lock, "totp": totp_lock}, "live_sessions": sessions.len()}));
         }
         UserCmd::Disable(EmailArg { email }) => {
+            // End the sessions first, to know which apps to tell (disabling ends any left).
+            let u = idp.user_by_email(email).map_err(|e| e.to_string())?;
+            let ended = if u.status == idp_core::UserStatus::Disabled {
+                Vec::new()
+            } else {
+                idp.end_user_sessions(&u, actor, None)
+                    .map_err(|e| e.to_string())?
+            };
             let change = idp
                 .set_user_enabled(email, false, actor)
                 .map_err(|e| e.to_string())?;
+            let (_, note) = backchannel_logout(rt, &ended)?;
             say_change(
                 out,
                 change,
-                &format!("disabled {email}; their sessions were ended"),
+                &format!("disabled {email}; {} session(s) ended{note}", ended.len()),
                 &format!("{email} is already disabled"),
             );
         }
@@ -610,24 +619,8 @@ fn session(cmd: &SessionCmd, rt: &Runtime, out: &Output, actor: &Actor) -> Resul
             let ended = idp
                 .end_user_sessions(&u, actor, None)
                 .map_err(|e| e.to_string())?;
-            let deliveries = if ended.iter().any(|e| !e.clients.is_empty()) {
-                let keyring = keys::Keyring::load_or_create(idp, rt.publish_retired_for())
-                    .map_err(|e| e.to_string())?;
-                crate::backchannel::deliver(&rt.config, &keyring, idp.now(), &ended)
-            } else {
-                Vec::new()
-            };
-            let failed = deliveries.iter().filter(|d| !d.ok).count();
-            let mut text = format!("ended {} session(s) of {}", ended.len(), u.email);
-            if !deliveries.is_empty() {
-                text.push_str(&format!(
-                    "; back-channel logout sent to {} app(s)",
-                    deliveries.len() - failed
-                ));
-                if failed > 0 {
-                    text.push_str(&format!(", {failed} failed (see the log)"));
-                }
-            }
+            let (deliveries, note) = backchannel_logout(rt, &ended)?;
+            let text = format!("ended {} session(s) of {}{note}", ended.len(), u.email);
             out.say(
                 text,
                 json!({"ended": ended.len(), "backchannel": deliveries}),
@@ -635,6 +628,30 @@ fn session(cmd: &SessionCmd, rt: &Runtime, out: &Output, actor: &Actor) -> Resul
         }
     }
     Ok(())
+}
+
+/// Back-channel logout to the apps of sessions an operator ended; the deliveries and a note for
+/// people ("; back-channel logout sent to 2 app(s)").
+fn backchannel_logout(
+    rt: &Runtime,
+    ended: &[idp_core::sessions::EndedSession],
+) -> Result<(Vec<crate::backchannel::Delivery>, String), String> {
+    if !ended.iter().any(|e| !e.clients.is_empty()) {
+        return Ok((Vec::new(), String::new()));
+    }
+    let idp = &rt.idp;
+    let keyring =
+        keys::Keyring::load_or_create(idp, rt.publish_retired_for()).map_err(|e| e.to_string())?;
+    let deliveries = crate::backchannel::deliver(&rt.config, &keyring, idp.now(), ended);
+    let failed = deliveries.iter().filter(|d| !d.ok).count();
+    let mut note = format!(
+        "; back-channel logout sent to {} app(s)",
+        deliveries.len() - failed
+    );
+    if failed > 0 {
+        note.push_str(&format!(", {failed} failed (see the log)"));
+    }
+    Ok((deliveries, note))
 }
 
 fn keys_cmd(cmd: &KeysCmd, rt: &Runtime, out: &Output, actor: &Actor) -> Result<(), String> {

@@ -138,7 +138,7 @@ pub fn discovery_document(config: &Config) -> Vec<u8> {
         "frontchannel_logout_supported": false,
         "service_documentation": format!("{i}/"),
     });
-    serde_json::to_vec_pretty(&doc).unwrap_or_default()
+    serde_json::to_vec(&doc).unwrap_or_default()
 }
 
 async fn discovery(state: web::Data<AppState>) -> HttpResponse {

@@ -259,6 +259,60 @@ fn master_key_rotation_by_command(db: Db) {
     ));
 }
 
+/// A lost laptop: disabling the user ends their sessions and tells the apps (back-channel).
+fn disabling_a_user_logs_them_out_of_the_apps(db: Db) {
+    let recorder = Recorder::start();
+    let server = TestServer::start_with(
+        db,
+        Options {
+            backchannel_logout_uri: Some(recorder.url.clone()),
+            ..Options::default()
+        },
+    );
+    crate::oidc::seed(&server, "acme", "ann@example.com", false);
+    let browser = Browser::new();
+    let authorize = format!(
+        "{}?client_id=demo&redirect_uri=http%3A%2F%2F127.0.0.1%3A8081%2Fcallback&response_type=code&scope=openid&state=s&code_challenge={CHALLENGE}&code_challenge_method=S256",
+        server.url("/authorize")
+    );
+    let signed = crate::oidc::sign_in(
+        &server,
+        &browser,
+        &authorize,
+        "ann@example.com",
+        crate::oidc::SecondFactor::None,
+        None,
+    );
+    let code = signed.callback.location_param("code").unwrap();
+    let res = crate::oidc::http()
+        .post(server.url("/token"))
+        .basic_auth("demo", Some(DEMO_SECRET))
+        .form(&[
+            ("grant_type", "authorization_code"),
+            ("code", &code),
+            ("redirect_uri", "http://127.0.0.1:8081/callback"),
+            ("code_verifier", VERIFIER),
+        ])
+        .send()
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    let out = server.cli(&["user", "disable", "--email", "ann@example.com"], None);
+    let text = ok(&out);
+    assert!(
+        text.contains("1 session(s) ended; back-channel logout sent to 1 app(s)"),
+        "{text}"
+    );
+    let body = recorder
+        .rx
+        .recv_timeout(std::time::Duration::from_secs(10))
+        .expect("back-channel logout received");
+    assert!(body.starts_with("logout_token="), "{body}");
+    assert!(
+        ok(&server.cli(&["user", "disable", "--email", "ann@example.com"], None))
+            .contains("already disabled")
+    );
+}
+
 #[test]
 fn broken_config_is_refused_with_the_key() {
     a_broken_config_names_the_key();
@@ -267,4 +321,5 @@ fn broken_config_is_refused_with_the_key() {
 on_both_backends!(
     operator_commands_do_what_support_tickets_ask,
     master_key_rotation_by_command,
+    disabling_a_user_logs_them_out_of_the_apps,
 );

@@ -235,6 +235,43 @@ fn refresh_reuse_revokes_the_chain(db: Db) {
     assert_eq!(s, 400, "reuse of an old token revoked the newest one too");
 }
 
+/// Guessing a client secret: after 20 failures from one address, that address is locked out
+/// (even the right secret is refused until the lock expires), and the lock is in the database.
+fn client_secret_guessing_locks_the_address(db: Db) {
+    let server = TestServer::start(db);
+    let attempt = |secret: &str| {
+        let res = http()
+            .post(server.url("/token"))
+            .basic_auth("demo", Some(secret))
+            .form(&[("grant_type", "refresh_token"), ("refresh_token", "x")])
+            .send()
+            .unwrap();
+        (res.status().as_u16(), res.json::<Value>().unwrap())
+    };
+    for i in 0..21 {
+        let (status, body) = attempt(&format!("guess-{i}"));
+        assert_eq!(
+            (status, body["error"].as_str()),
+            (401, Some("invalid_client"))
+        );
+    }
+    let (status, body) = attempt(DEMO_SECRET);
+    assert_eq!(status, 401, "locked: even the right secret is refused");
+    assert!(
+        body["error_description"]
+            .as_str()
+            .unwrap()
+            .contains("too many failed client authentications"),
+        "{body}"
+    );
+    let state = server
+        .rt
+        .idp
+        .attempts_allowed("client-auth-ip:127.0.0.1")
+        .unwrap();
+    assert!(state.is_err(), "the lock is shared state in the database");
+}
+
 fn client_authentication_is_enforced(db: Db) {
     let server = TestServer::start(db);
     let res = http()
@@ -543,6 +580,7 @@ on_both_backends!(
     pkce_verifier_is_checked,
     refresh_reuse_revokes_the_chain,
     client_authentication_is_enforced,
+    client_secret_guessing_locks_the_address,
     forms_require_their_csrf_token,
     the_code_step_cannot_be_skipped,
     the_idle_window_ends_the_session,
