@@ -72,6 +72,16 @@ full_totp_signin() {
 export -f signin_code full_totp_signin
 export PW CB SECRET
 
+# 16 grants of the same SSO session (cookie jar $1), one refresh chain each, into file $2.
+make_refresh_tokens() {
+  local code
+  : > "$2"
+  for _ in $(seq 1 16); do
+    code=$(curl -s -b "$1" -o /dev/null -w '%{redirect_url}' "$BASE/authorize?client_id=demo&redirect_uri=$CB&response_type=code&scope=openid&state=s" | sed -n 's/.*[?&]code=\([^&]*\).*/\1/p')
+    curl -s -u "demo:$SECRET" -d grant_type=authorization_code -d "code=$code" -d "redirect_uri=http://127.0.0.1:8081/callback" "$BASE/token" | jq -r .refresh_token >> "$2"
+  done
+}
+
 run_backend() {
   local backend=$1 dir port db_url
   dir=$(mktemp -d)
@@ -103,11 +113,7 @@ run_backend() {
   local jar="$dir/jar" code tokens="$dir/tokens.txt" codes="$dir/codes.txt"
   code=$(signin_code "$jar" ann@acme.example)
   local access; access=$(curl -s -u "demo:$SECRET" -d grant_type=authorization_code -d "code=$code" -d "redirect_uri=http://127.0.0.1:8081/callback" "$BASE/token" | jq -r .access_token)
-  : > "$tokens"
-  for _ in $(seq 1 16); do   # 16 grants of the same SSO session, one refresh chain each
-    code=$(curl -s -b "$jar" -o /dev/null -w '%{redirect_url}' "$BASE/authorize?client_id=demo&redirect_uri=$CB&response_type=code&scope=openid&state=s" | sed -n 's/.*[?&]code=\([^&]*\).*/\1/p')
-    curl -s -u "demo:$SECRET" -d grant_type=authorization_code -d "code=$code" -d "redirect_uri=http://127.0.0.1:8081/callback" "$BASE/token" | jq -r .refresh_token >> "$tokens"
-  done
+  make_refresh_tokens "$jar" "$tokens"
   : > "$codes"
   for _ in $(seq 1 4000); do
     curl -s -b "$jar" -o /dev/null -w '%{redirect_url}\n' "$BASE/authorize?client_id=demo&redirect_uri=$CB&response_type=code&scope=openid&state=s"
@@ -168,9 +174,21 @@ run_backend() {
   else
     psql -q "$db_url" -c "$sql SELECT 'bench' || i, 'hash' || i, '$uid', $now, 'pwd', $now, $now, 1800, $now + 43200 FROM generate_series(1, 10000) i;"
   fi
+  local rss_after_all; rss_after_all=$(rss_kib "$SERVER_PID")
+
+  log "$backend: refresh grant with ES256 access tokens"
+  kill -TERM "$SERVER_PID"; wait "$SERVER_PID" || true
+  sed 's#^code_ttl = .*#&\naccess_token_alg = "ES256"#' "$dir/idp.toml" > "$dir/idp-es256.toml"
+  start_server "$dir/idp-es256.toml" "$dir/log"
+  make_refresh_tokens "$jar" "$tokens"
+  wrk_row "$backend" "refresh grant, access_token_alg = ES256 (ID token stays RS256)" -t16 -c16 -d"${DURATION}s" -s bench/refresh.lua "$BASE" -- "$tokens"
+
+  # A fresh process over the database with 10,000 live sessions, after a userinfo load.
+  kill -TERM "$SERVER_PID"; wait "$SERVER_PID" || true
+  start_server "$dir/idp.toml" "$dir/log"
   wrk -t2 -c32 -d3s -H "Authorization: Bearer $access" "$BASE/userinfo" >/dev/null 2>&1 || true
-  local rss_load; rss_load=$(rss_kib "$SERVER_PID")
-  row "$backend" "RSS idle / after load with 10,000 live sessions" "-" "$((rss_idle / 1024)) MiB / $((rss_load / 1024)) MiB" "-" "-"
+  local rss_sessions; rss_sessions=$(rss_kib "$SERVER_PID")
+  row "$backend" "RSS: idle / with 10,000 live sessions after a userinfo load / after every load above (sign-in storms included)" "-" "$((rss_idle / 1024)) MiB / $((rss_sessions / 1024)) MiB / $((rss_after_all / 1024)) MiB" "-" "-"
 
   kill -TERM "$SERVER_PID"; wait "$SERVER_PID" || true
   if [ "$backend" = postgres ]; then psql -q "$PG_BASE" -c "DROP DATABASE IF EXISTS idp_bench_$$ WITH (FORCE)"; fi

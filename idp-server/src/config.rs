@@ -133,6 +133,8 @@ pub struct TokensSection {
     pub id_token_ttl: String,
     #[serde(default = "TokensSection::default_code")]
     pub code_ttl: String,
+    /// RS256 (default), ES256 or EdDSA for access tokens.
+    pub access_token_alg: Option<String>,
 }
 impl TokensSection {
     fn default_access() -> String {
@@ -151,6 +153,7 @@ impl Default for TokensSection {
             access_token_ttl: Self::default_access(),
             id_token_ttl: Self::default_id(),
             code_ttl: Self::default_code(),
+            access_token_alg: None,
         }
     }
 }
@@ -287,6 +290,7 @@ pub struct Config {
     pub access_token_ttl: Duration,
     pub id_token_ttl: Duration,
     pub code_ttl: Duration,
+    pub access_token_alg: crate::keys::SigningAlg,
     pub mfa_issuer: String,
     pub mfa_drift_steps: u8,
     pub password_min_length: usize,
@@ -419,6 +423,12 @@ impl Config {
                 "must be between 1s and 10m (RFC 6749 4.1.2)",
             ));
         }
+
+        let access_token_alg = match raw.tokens.access_token_alg.as_deref() {
+            None => crate::keys::SigningAlg::Rs256,
+            Some(a) => crate::keys::SigningAlg::parse(a)
+                .ok_or_else(|| bad("tokens.access_token_alg", "must be RS256, ES256 or EdDSA"))?,
+        };
 
         let mfa_issuer = raw
             .mfa
@@ -588,6 +598,7 @@ impl Config {
             access_token_ttl,
             id_token_ttl,
             code_ttl,
+            access_token_alg,
             mfa_issuer,
             mfa_drift_steps,
             password_min_length,
@@ -676,6 +687,7 @@ public = true
         assert_eq!(c.max_lifetime, Duration::from_secs(12 * 3600));
         assert_eq!(c.access_token_ttl, Duration::from_secs(300));
         assert_eq!(c.code_ttl, Duration::from_secs(60));
+        assert_eq!(c.access_token_alg, crate::keys::SigningAlg::Rs256);
         assert_eq!(c.database_url, "sqlite://data/idp.db");
         assert!(!c.secure_cookies);
         assert!(c.client("app").unwrap().public);
@@ -696,6 +708,10 @@ public = true
             ("[session]\nidle_timeout = \"soon\"", "session.idle_timeout"),
             ("[mfa]\nissuer = \"a:b\"", "mfa.issuer"),
             ("[passwords]\nmin_length = 6", "passwords.min_length"),
+            (
+                "[tokens]\naccess_token_alg = \"HS256\"",
+                "tokens.access_token_alg",
+            ),
         ] {
             let err = Config::parse("t.toml", &format!("{MIN}\n{extra}\n"))
                 .unwrap_err()

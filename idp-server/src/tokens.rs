@@ -184,7 +184,7 @@ impl Minter<'_> {
         };
         Ok(TokenResponse {
             id_token: self.sign(client.id_token_alg, "JWT", &id_claims)?,
-            access_token: self.sign(SigningAlg::Rs256, "at+jwt", &access_claims)?,
+            access_token: self.sign(self.config.access_token_alg, "at+jwt", &access_claims)?,
             token_type: "Bearer",
             expires_in: access_ttl,
             refresh_token: issued.refresh_token.clone(),

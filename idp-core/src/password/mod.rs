@@ -266,17 +266,13 @@ impl PasswordHasher {
     /// hashes made under older settings still verify (and report `needs_rehash`).
     pub fn verify(&self, stored: &str, password: &str) -> Option<Verified> {
         let parsed = PasswordHash::new(stored).ok()?;
-        let (argon2, owned, password) = (
-            self.argon2.clone(),
-            stored.to_string(),
-            normalise(password),
-        );
+        let (argon2, owned, password) =
+            (self.argon2.clone(), stored.to_string(), normalise(password));
         let matches = self
             .pool
             .run(move || {
-                PasswordHash::new(&owned).is_ok_and(|h| {
-                    argon2.verify_password(password.as_bytes(), &h).is_ok()
-                })
+                PasswordHash::new(&owned)
+                    .is_ok_and(|h| argon2.verify_password(password.as_bytes(), &h).is_ok())
             })
             .ok()?;
         if !matches {

@@ -272,6 +272,61 @@ fn client_secret_guessing_locks_the_address(db: Db) {
     assert!(state.is_err(), "the lock is shared state in the database");
 }
 
+/// The faster algorithm for access tokens (`tokens.access_token_alg = "ES256"`): the token names
+/// a published P-256 key, userinfo accepts it, and a changed signature is refused.
+fn es256_access_tokens_verify_against_the_jwks(db: Db) {
+    let server = TestServer::start_with(
+        db,
+        Options {
+            extra_toml: "\n[tokens]\naccess_token_alg = \"ES256\"\n".into(),
+            ..Options::default()
+        },
+    );
+    seed(&server, "acme", "ann@example.com", false);
+    let browser = Browser::new();
+    let (status, tokens) = exchange(&server, &signed_in_code(&server, &browser));
+    assert_eq!(status, 200, "{tokens}");
+    let access = tokens["access_token"].as_str().unwrap();
+    let header: Value = serde_json::from_slice(
+        &base64::Engine::decode(
+            &base64::engine::general_purpose::URL_SAFE_NO_PAD,
+            access.split('.').next().unwrap(),
+        )
+        .unwrap(),
+    )
+    .unwrap();
+    assert_eq!(header["alg"], "ES256");
+    assert_eq!(header["typ"], "at+jwt");
+    let jwks: Value = http()
+        .get(server.url("/jwks"))
+        .send()
+        .unwrap()
+        .json()
+        .unwrap();
+    assert!(jwks["keys"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|k| k["kid"] == header["kid"] && k["crv"] == "P-256"));
+    let res = http()
+        .get(server.url("/userinfo"))
+        .bearer_auth(access)
+        .send()
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    // A changed signature is refused.
+    let (signed, signature) = access.rsplit_once('.').unwrap();
+    let mut sig: Vec<char> = signature.chars().collect();
+    sig[10] = if sig[10] == 'A' { 'B' } else { 'A' };
+    let forged = format!("{signed}.{}", sig.into_iter().collect::<String>());
+    let res = http()
+        .get(server.url("/userinfo"))
+        .bearer_auth(&forged)
+        .send()
+        .unwrap();
+    assert_eq!(res.status(), 401);
+}
+
 fn client_authentication_is_enforced(db: Db) {
     let server = TestServer::start(db);
     let res = http()
@@ -581,6 +636,7 @@ on_both_backends!(
     refresh_reuse_revokes_the_chain,
     client_authentication_is_enforced,
     client_secret_guessing_locks_the_address,
+    es256_access_tokens_verify_against_the_jwks,
     forms_require_their_csrf_token,
     the_code_step_cannot_be_skipped,
     the_idle_window_ends_the_session,
