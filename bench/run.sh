@@ -124,7 +124,7 @@ run_backend() {
   wrk_row "$backend" "GET jwks" -t2 -c64 -d"${DURATION}s" "$BASE/jwks"
   wrk_row "$backend" "GET userinfo" -t2 -c32 -d"${DURATION}s" -H "Authorization: Bearer $access" "$BASE/userinfo"
   wrk_row "$backend" "refresh grant (rotation, 16 chains)" -t16 -c16 -d"${DURATION}s" -s bench/refresh.lua "$BASE" -- "$tokens"
-  wrk_row "$backend" "code grant (4000 fresh codes)" -t8 -c8 -d"${DURATION}s" -s bench/codes.lua "$BASE" -- "$codes" 8
+  wrk_row "$backend" "code grant (4000 fresh codes, 3 s so they last)" -t8 -c8 -d3s -s bench/codes.lua "$BASE" -- "$codes" 8
 
   log "$backend: password sign-ins"
   for i in $(seq 1 8); do
