@@ -256,10 +256,6 @@ pub fn build_server(
     listener: std::net::TcpListener,
     workers: Option<usize>,
 ) -> std::io::Result<actix_web::dev::Server> {
-    // Blocking work is database calls (and waiting for the argon2 pool): more threads than
-    // connections only queue on the pool, and every extra thread costs memory (stack, malloc
-    // arena). actix's default is 512 per worker.
-    let blocking_threads = (state.config.pool_size as usize).clamp(4, 64);
     let data = web::Data::new(state);
     let mut server = HttpServer::new(move || {
         App::new()
@@ -276,8 +272,7 @@ pub fn build_server(
             .configure(configure)
             .default_service(web::to(not_found))
     })
-    .shutdown_timeout(10)
-    .worker_max_blocking_threads(blocking_threads);
+    .shutdown_timeout(10);
     if let Some(n) = workers {
         server = server.workers(n);
     }
