@@ -1,7 +1,7 @@
 //! Test support: a fresh database per test on SQLite (a temp file) or PostgreSQL (a new database
 //! on the server named by `IDP_TEST_POSTGRES_URL`), and a clock the test can move.
 
-use std::sync::Arc;
+use std::sync::{Arc, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
 use diesel::connection::SimpleConnection;
 use diesel::Connection;
@@ -10,12 +10,22 @@ use crate::{Argon2Params, Idp, ManualClock, PoolOptions, SecretBox, Settings, St
 
 pub const T0: i64 = 1_800_000_000;
 
+/// Every test database holds this shared; a test that measures time takes it exclusively
+/// (`run_alone`), so no other test of this binary runs while it measures.
+static EXCLUSIVE: RwLock<()> = RwLock::new(());
+
+/// Waits until no other test of this binary runs and keeps them out until dropped.
+pub fn run_alone() -> RwLockWriteGuard<'static, ()> {
+    EXCLUSIVE.write().unwrap_or_else(|e| e.into_inner())
+}
+
 pub struct TestDb {
     pub idp: Idp,
     pub clock: Arc<ManualClock>,
     pub url: String,
     _dir: Option<tempfile::TempDir>,
     pg_drop: Option<(String, String)>,
+    _shared: Option<RwLockReadGuard<'static, ()>>,
 }
 
 pub fn cheap_settings() -> Settings {
@@ -31,6 +41,14 @@ pub fn cheap_settings() -> Settings {
 
 impl TestDb {
     pub fn sqlite() -> Self {
+        let shared = EXCLUSIVE.read().unwrap_or_else(|e| e.into_inner());
+        let mut db = Self::sqlite_alone();
+        db._shared = Some(shared);
+        db
+    }
+
+    /// A SQLite test database for a test that holds `run_alone()`.
+    pub fn sqlite_alone() -> Self {
         let dir = tempfile::tempdir().unwrap();
         let url = format!("sqlite://{}/idp.db", dir.path().display());
         Self::open(url, Some(dir), None)
@@ -55,7 +73,10 @@ impl TestDb {
             .batch_execute(&format!("CREATE DATABASE {name}"))
             .unwrap();
         let url = replace_db(&base, &name);
-        Some(Self::open(url, None, Some((base, name))))
+        let shared = EXCLUSIVE.read().unwrap_or_else(|e| e.into_inner());
+        let mut db = Self::open(url, None, Some((base, name)));
+        db._shared = Some(shared);
+        Some(db)
     }
 
     fn open(
@@ -88,6 +109,7 @@ impl TestDb {
             url,
             _dir: dir,
             pg_drop,
+            _shared: None,
         }
     }
 
