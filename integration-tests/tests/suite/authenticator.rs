@@ -9,14 +9,8 @@ use crate::harness::*;
 use crate::oidc::seed;
 use crate::on_both_backends;
 
-const CB: &str = "http%3A%2F%2F127.0.0.1%3A8081%2Fcallback";
-
-fn authorize(server: &TestServer) -> String {
-    format!("{}?client_id=demo&redirect_uri={CB}&response_type=code&scope=openid&state=s&code_challenge={CHALLENGE}&code_challenge_method=S256", server.url("/authorize"))
-}
-
 fn password_step(server: &TestServer, browser: &Browser) -> Page {
-    let page = browser.follow(&server.base, browser.get(&authorize(server)));
+    let page = browser.follow(&server.base, browser.get(&server.demo_authorize_url()));
     assert!(
         page.body.contains("autocomplete=\"current-password\""),
         "{}",
@@ -140,7 +134,7 @@ fn after_the_idle_timeout_an_mfa_user_gives_password_and_code_again(db: Db) {
     );
     assert_eq!(res.status, 303);
     // Within the window the session is reused without any question.
-    let again = browser.get(&authorize(&server));
+    let again = browser.get(&server.demo_authorize_url());
     assert!(again.location_param("code").is_some());
     std::thread::sleep(std::time::Duration::from_secs(4));
     let page = password_step(&server, &browser);

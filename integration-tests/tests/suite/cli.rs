@@ -271,14 +271,10 @@ fn disabling_a_user_logs_them_out_of_the_apps(db: Db) {
     );
     crate::oidc::seed(&server, "acme", "ann@example.com", false);
     let browser = Browser::new();
-    let authorize = format!(
-        "{}?client_id=demo&redirect_uri=http%3A%2F%2F127.0.0.1%3A8081%2Fcallback&response_type=code&scope=openid&state=s&code_challenge={CHALLENGE}&code_challenge_method=S256",
-        server.url("/authorize")
-    );
     let signed = crate::oidc::sign_in(
         &server,
         &browser,
-        &authorize,
+        &server.demo_authorize_url(),
         "ann@example.com",
         crate::oidc::SecondFactor::None,
         None,

@@ -205,6 +205,14 @@ public = true
 }
 
 impl TestServer {
+    /// The demo app's authorize URL (code flow, PKCE with `CHALLENGE`, state "s").
+    pub fn demo_authorize_url(&self) -> String {
+        format!(
+            "{}?client_id=demo&redirect_uri=http%3A%2F%2F127.0.0.1%3A8081%2Fcallback&response_type=code&scope=openid&state=s&code_challenge={CHALLENGE}&code_challenge_method=S256",
+            self.url("/authorize")
+        )
+    }
+
     pub fn start(db: Db) -> Self {
         Self::start_with(db, Options::default())
     }

@@ -12,15 +12,9 @@ use crate::oidc::{seed, sign_in, SecondFactor};
 use crate::on_both_backends;
 
 const NEW_PASSWORD: &str = "a brand new passphrase, mine";
-const CB: &str = "http%3A%2F%2F127.0.0.1%3A8081%2Fcallback";
-
-fn authorize_url(server: &TestServer) -> String {
-    format!("{}?client_id=demo&redirect_uri={CB}&response_type=code&scope=openid&state=s&code_challenge={CHALLENGE}&code_challenge_method=S256", server.url("/authorize"))
-}
-
 /// Opens the app's authorize URL and submits email + password; returns the answer (not followed).
 fn submit_password(server: &TestServer, browser: &Browser, email: &str, password: &str) -> Page {
-    let page = browser.follow(&server.base, browser.get(&authorize_url(server)));
+    let page = browser.follow(&server.base, browser.get(&server.demo_authorize_url()));
     assert!(
         page.body.contains("autocomplete=\"current-password\""),
         "sign-in page expected: {}",
@@ -252,7 +246,7 @@ fn forgot_and_reset_keep_the_authenticator_app(db: Db) {
     let signed = sign_in(
         &server,
         &first,
-        &authorize_url(&server),
+        &server.demo_authorize_url(),
         "ann@example.com",
         SecondFactor::Enroll,
         None,
@@ -357,7 +351,7 @@ fn change_password_asks_the_current_one(db: Db) {
     sign_in(
         &server,
         &other,
-        &authorize_url(&server),
+        &server.demo_authorize_url(),
         "ann@example.com",
         SecondFactor::None,
         None,
@@ -366,7 +360,7 @@ fn change_password_asks_the_current_one(db: Db) {
     sign_in(
         &server,
         &browser,
-        &authorize_url(&server),
+        &server.demo_authorize_url(),
         "ann@example.com",
         SecondFactor::None,
         None,

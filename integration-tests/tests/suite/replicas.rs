@@ -8,12 +8,6 @@ use serde_json::Value;
 use crate::harness::*;
 use crate::oidc::{http, seed, sign_in, SecondFactor};
 
-const CB: &str = "http%3A%2F%2F127.0.0.1%3A8081%2Fcallback";
-
-fn authorize(server: &TestServer) -> String {
-    format!("{}?client_id=demo&redirect_uri={CB}&response_type=code&scope=openid&state=s&code_challenge={CHALLENGE}&code_challenge_method=S256", server.url("/authorize"))
-}
-
 fn token(server: &TestServer, form: &[(&str, &str)]) -> (u16, Value) {
     let res = http()
         .post(server.url("/token"))
@@ -69,7 +63,7 @@ fn a_sign_in_continues_on_the_other_replica_and_logout_ends_it_everywhere() {
     let signed = sign_in(
         &a,
         &browser,
-        &authorize(&a),
+        &a.demo_authorize_url(),
         "ann@example.com",
         SecondFactor::None,
         None,
@@ -104,7 +98,7 @@ fn a_sign_in_continues_on_the_other_replica_and_logout_ends_it_everywhere() {
         );
         assert_eq!((s, v["error"].as_str()), (400, Some("invalid_grant")));
     }
-    let page = browser.follow(&a.base, browser.get(&authorize(&a)));
+    let page = browser.follow(&a.base, browser.get(&a.demo_authorize_url()));
     assert!(
         page.body.contains("autocomplete=\"current-password\""),
         "A asks for the password again"
@@ -124,7 +118,7 @@ fn the_same_code_redeemed_on_both_replicas_at_once_succeeds_once() {
         let code = sign_in(
             &a,
             &browser,
-            &authorize(&a),
+            &a.demo_authorize_url(),
             "ann@example.com",
             SecondFactor::None,
             None,
@@ -166,7 +160,7 @@ fn a_totp_code_used_on_one_replica_is_refused_on_the_other() {
     let signed = sign_in(
         &a,
         &Browser::new(),
-        &authorize(&a),
+        &a.demo_authorize_url(),
         "ann@example.com",
         SecondFactor::Enroll,
         None,
@@ -176,7 +170,7 @@ fn a_totp_code_used_on_one_replica_is_refused_on_the_other() {
     let code = oathtool(&secret, 30);
     for (server, expect_ok) in [(&a, true), (&b, false)] {
         let browser = Browser::new();
-        let page = browser.follow(&server.base, browser.get(&authorize(server)));
+        let page = browser.follow(&server.base, browser.get(&server.demo_authorize_url()));
         let page = browser.follow(
             &server.base,
             browser.post(
