@@ -61,15 +61,6 @@ pub struct Issued {
     pub refresh_token: String,
 }
 
-/// The state of a grant, for validating access tokens at `/userinfo`.
-#[derive(Debug, Clone)]
-pub struct GrantState {
-    pub user_id: String,
-    pub client_id: String,
-    pub scope: String,
-    pub session_id: String,
-}
-
 enum Outcome<T> {
     Ok(T),
     /// Refused, with changes (a revocation) that must still be committed.
@@ -358,33 +349,6 @@ impl Idp {
             Outcome::Ok(i) => Ok(i),
             Outcome::Refused(why) => Err(GrantError::InvalidGrant(why)),
         }
-    }
-
-    /// The grant behind an access token, if it and its session are still live.
-    pub fn live_grant(&self, grant_id: &str) -> Result<Option<GrantState>, StoreError> {
-        let now = self.now();
-        let mut conn = self.store().conn()?;
-        let row: Option<(String, String, String, String, Option<i64>)> = grants::table
-            .find(grant_id)
-            .select((
-                grants::user_id,
-                grants::client_id,
-                grants::scope,
-                grants::session_id,
-                grants::revoked_at,
-            ))
-            .first(&mut conn)
-            .optional()?;
-        let Some((user_id, client_id, scope, session_id, None)) = row else {
-            return Ok(None);
-        };
-        let live = sessions::by_id(&mut conn, &session_id)?.is_some_and(|s| s.is_active(now));
-        Ok(live.then_some(GrantState {
-            user_id,
-            client_id,
-            scope,
-            session_id,
-        }))
     }
 
     /// The user and account behind a live grant, in one query (the `/userinfo` path): the grant

@@ -516,13 +516,20 @@ fn code_is_single_use_and_replay_revokes(db: &TestDb) {
         .redeem_code(&code, "app", "https://app.example/cb", Some(verifier))
         .unwrap();
     assert_eq!(issued.nonce.as_deref(), Some("n-1"));
-    assert!(db.idp.live_grant(&issued.grant_id).unwrap().is_some());
+    assert!(db
+        .idp
+        .live_grant_subject(&issued.grant_id)
+        .unwrap()
+        .is_some());
     let again = db
         .idp
         .redeem_code(&code, "app", "https://app.example/cb", Some(verifier));
     assert!(matches!(again, Err(GrantError::InvalidGrant(_))));
     assert!(
-        db.idp.live_grant(&issued.grant_id).unwrap().is_none(),
+        db.idp
+            .live_grant_subject(&issued.grant_id)
+            .unwrap()
+            .is_none(),
         "replay revokes the first grant"
     );
     assert!(db.idp.refresh(&issued.refresh_token, "app").is_err());
@@ -553,8 +560,8 @@ fn code_is_single_use_and_replay_revokes(db: &TestDb) {
     }
 }
 
-/// `live_grant_subject` (the one-query `/userinfo` path) agrees with `live_grant`: the user and
-/// account while the grant and session live; nothing after idle expiry, logout or revocation.
+/// `live_grant_subject` (the one-query `/userinfo` path): the user and account while the grant
+/// and its session live; nothing after idle expiry, logout or revocation.
 fn userinfo_subject_only_for_a_live_grant(db: &TestDb) {
     let u = user(db, "acme", "ann@example.com");
     let grant = |sid: &str| {
@@ -590,7 +597,6 @@ fn userinfo_subject_only_for_a_live_grant(db: &TestDb) {
     assert!(db.idp.live_grant_subject(&g.grant_id).unwrap().is_some());
     db.clock.advance(1);
     assert!(db.idp.live_grant_subject(&g.grant_id).unwrap().is_none());
-    assert!(db.idp.live_grant(&g.grant_id).unwrap().is_none());
 
     // Logout.
     let (s, _) = db.idp.start_session(&u, &["pwd"], None, None).unwrap();
