@@ -30,6 +30,36 @@ fn submit_password(server: &TestServer, browser: &Browser, email: &str, password
     )
 }
 
+/// A later sign-in of a user whose app is linked: password, then the code page (never the QR
+/// code or the activation code again), then back at the app.
+fn password_then_code(server: &TestServer, email: &str, password: &str, activation: &str) {
+    let browser = Browser::new();
+    let page = submit_password(server, &browser, email, password);
+    assert_eq!(page.status, 303, "{}", page.body);
+    let code_page = browser.follow(&server.base, page);
+    assert!(
+        code_page.body.contains("autocomplete=\"one-time-code\""),
+        "{}",
+        code_page.body
+    );
+    assert!(
+        !code_page.body.contains("<svg") && !code_page.body.contains("activation-code"),
+        "a linked app is never offered for linking again"
+    );
+    let cb = browser.post(
+        &server.url("/login/totp"),
+        &[
+            ("csrf", &code_page.csrf()),
+            ("code", &oathtool(activation, 30)),
+        ],
+    );
+    assert_eq!(cb.status, 303, "{}", cb.body);
+    assert!(cb
+        .location
+        .unwrap()
+        .starts_with("http://127.0.0.1:8081/callback?code="));
+}
+
 /// The mails of a folder (the file outbox, or a Maildir's `new/`), oldest first.
 fn mails_in(dir: &Path) -> Vec<String> {
     let Ok(entries) = std::fs::read_dir(dir) else {
@@ -219,24 +249,7 @@ fn an_invitation_ends_signed_in_and_enrolled(db: Db) {
     assert!(again.body.contains("cannot be used"));
 
     // From an app: the new password, then a code (no QR: the app is linked).
-    let other = Browser::new();
-    let page = submit_password(&server, &other, "ann@example.com", NEW_PASSWORD);
-    assert_eq!(page.status, 303, "{}", page.body);
-    let code_page = other.follow(&server.base, page);
-    assert!(code_page.body.contains("autocomplete=\"one-time-code\""));
-    assert!(!code_page.body.contains("<svg"));
-    let cb = other.post(
-        &server.url("/login/totp"),
-        &[
-            ("csrf", &code_page.csrf()),
-            ("code", &oathtool(&activation, 30)),
-        ],
-    );
-    assert_eq!(cb.status, 303, "{}", cb.body);
-    assert!(cb
-        .location
-        .unwrap()
-        .starts_with("http://127.0.0.1:8081/callback?code="));
+    password_then_code(&server, "ann@example.com", NEW_PASSWORD, &activation);
 }
 
 fn forgot_and_reset_keep_the_authenticator_app(db: Db) {
@@ -318,30 +331,8 @@ fn forgot_and_reset_keep_the_authenticator_app(db: Db) {
     let old = submit_password(&server, &b, "ann@example.com", PASSWORD);
     assert_eq!(old.status, 401);
     assert!(old.body.contains("The email or password is not correct."));
-    let page = submit_password(&server, &b, "ann@example.com", NEW_PASSWORD);
-    assert_eq!(page.status, 303, "{}", page.body);
-    let code_page = b.follow(&server.base, page);
-    assert!(
-        code_page.body.contains("autocomplete=\"one-time-code\""),
-        "{}",
-        code_page.body
-    );
-    assert!(
-        !code_page.body.contains("<svg") && !code_page.body.contains("activation-code"),
-        "an emailed reset never lets anyone bind a new authenticator"
-    );
-    let cb = b.post(
-        &server.url("/login/totp"),
-        &[
-            ("csrf", &code_page.csrf()),
-            ("code", &oathtool(&activation, 30)),
-        ],
-    );
-    assert_eq!(cb.status, 303, "{}", cb.body);
-    assert!(cb
-        .location
-        .unwrap()
-        .starts_with("http://127.0.0.1:8081/callback?code="));
+    // An emailed reset never lets anyone bind a new authenticator.
+    password_then_code(&server, "ann@example.com", NEW_PASSWORD, &activation);
 }
 
 fn change_password_asks_the_current_one(db: Db) {
