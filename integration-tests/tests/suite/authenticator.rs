@@ -10,23 +10,14 @@ use crate::oidc::seed;
 use crate::on_both_backends;
 
 fn password_step(server: &TestServer, browser: &Browser) -> Page {
-    let page = browser.follow(&server.base, browser.get(&server.demo_authorize_url()));
-    assert!(
-        page.body.contains("autocomplete=\"current-password\""),
-        "{}",
-        page.body
+    let page = submit_password(
+        server,
+        browser,
+        &server.demo_authorize_url(),
+        "ann@example.com",
+        PASSWORD,
     );
-    browser.follow(
-        &server.base,
-        browser.post(
-            &server.url("/login/password"),
-            &[
-                ("csrf", &page.csrf()),
-                ("email", "ann@example.com"),
-                ("password", PASSWORD),
-            ],
-        ),
-    )
+    browser.follow(&server.base, page)
 }
 
 /// What a phone camera reads from the QR code on the page.

@@ -465,6 +465,32 @@ impl Browser {
     }
 }
 
+/// Opens an app's authorize URL, expects the sign-in page and submits email + password; returns
+/// the answer (not followed).
+pub fn submit_password(
+    server: &TestServer,
+    browser: &Browser,
+    authorize_url: &str,
+    email: &str,
+    password: &str,
+) -> Page {
+    let page = browser.follow(&server.base, browser.get(authorize_url));
+    assert_eq!(page.status, 200, "{}", page.body);
+    assert!(
+        page.body.contains("autocomplete=\"current-password\""),
+        "sign-in page expected: {}",
+        page.body
+    );
+    browser.post(
+        &server.url("/login/password"),
+        &[
+            ("csrf", &page.csrf()),
+            ("email", email),
+            ("password", password),
+        ],
+    )
+}
+
 /// A TOTP code from Debian's oathtool (independent of our implementation), for a time offset.
 pub fn oathtool(activation_code: &str, offset_secs: i64) -> String {
     let secret: String = activation_code.split_whitespace().collect();

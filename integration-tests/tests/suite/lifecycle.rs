@@ -8,53 +8,24 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use crate::harness::*;
-use crate::oidc::{seed, sign_in, SecondFactor};
+use crate::oidc::{seed, sign_in, sign_in_with_password, SecondFactor};
 use crate::on_both_backends;
 
 const NEW_PASSWORD: &str = "a brand new passphrase, mine";
-/// Opens the app's authorize URL and submits email + password; returns the answer (not followed).
-fn submit_password(server: &TestServer, browser: &Browser, email: &str, password: &str) -> Page {
-    let page = browser.follow(&server.base, browser.get(&server.demo_authorize_url()));
-    assert!(
-        page.body.contains("autocomplete=\"current-password\""),
-        "sign-in page expected: {}",
-        page.body
+/// A later sign-in of ann, whose app is linked: password, then the code page (never the QR code
+/// or the activation code again: `SecondFactor::Code` checks), then back at the app.
+fn later_sign_in(server: &TestServer, password: &str, activation: &str) {
+    let signed = sign_in_with_password(
+        server,
+        &Browser::new(),
+        &server.demo_authorize_url(),
+        "ann@example.com",
+        password,
+        SecondFactor::Code,
+        Some(activation),
     );
-    browser.post(
-        &server.url("/login/password"),
-        &[
-            ("csrf", &page.csrf()),
-            ("email", email),
-            ("password", password),
-        ],
-    )
-}
-
-/// A later sign-in of a user whose app is linked: password, then the code page (never the QR
-/// code or the activation code again), then back at the app.
-fn password_then_code(server: &TestServer, email: &str, password: &str, activation: &str) {
-    let browser = Browser::new();
-    let page = submit_password(server, &browser, email, password);
-    assert_eq!(page.status, 303, "{}", page.body);
-    let code_page = browser.follow(&server.base, page);
-    assert!(
-        code_page.body.contains("autocomplete=\"one-time-code\""),
-        "{}",
-        code_page.body
-    );
-    assert!(
-        !code_page.body.contains("<svg") && !code_page.body.contains("activation-code"),
-        "a linked app is never offered for linking again"
-    );
-    let cb = browser.post(
-        &server.url("/login/totp"),
-        &[
-            ("csrf", &code_page.csrf()),
-            ("code", &oathtool(activation, 30)),
-        ],
-    );
-    assert_eq!(cb.status, 303, "{}", cb.body);
-    assert!(cb
+    assert!(signed
+        .callback
         .location
         .unwrap()
         .starts_with("http://127.0.0.1:8081/callback?code="));
@@ -249,7 +220,7 @@ fn an_invitation_ends_signed_in_and_enrolled(db: Db) {
     assert!(again.body.contains("cannot be used"));
 
     // From an app: the new password, then a code (no QR: the app is linked).
-    password_then_code(&server, "ann@example.com", NEW_PASSWORD, &activation);
+    later_sign_in(&server, NEW_PASSWORD, &activation);
 }
 
 fn forgot_and_reset_keep_the_authenticator_app(db: Db) {
@@ -328,11 +299,17 @@ fn forgot_and_reset_keep_the_authenticator_app(db: Db) {
 
     // The old password is refused, the new one accepted, and the linked app is still asked for.
     let b = Browser::new();
-    let old = submit_password(&server, &b, "ann@example.com", PASSWORD);
+    let old = submit_password(
+        &server,
+        &b,
+        &server.demo_authorize_url(),
+        "ann@example.com",
+        PASSWORD,
+    );
     assert_eq!(old.status, 401);
     assert!(old.body.contains("The email or password is not correct."));
     // An emailed reset never lets anyone bind a new authenticator.
-    password_then_code(&server, "ann@example.com", NEW_PASSWORD, &activation);
+    later_sign_in(&server, NEW_PASSWORD, &activation);
 }
 
 fn change_password_asks_the_current_one(db: Db) {

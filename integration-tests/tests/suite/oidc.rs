@@ -88,21 +88,28 @@ pub fn sign_in(
     factor: SecondFactor,
     activation: Option<&str>,
 ) -> SignedIn {
-    let page = browser.follow(&server.base, browser.get(authorize_url));
-    assert_eq!(page.status, 200, "{}", page.body);
-    assert!(
-        page.body.contains("autocomplete=\"current-password\""),
-        "sign-in page expected: {}",
-        page.body
-    );
-    let page = browser.post(
-        &server.url("/login/password"),
-        &[
-            ("csrf", &page.csrf()),
-            ("email", email),
-            ("password", PASSWORD),
-        ],
-    );
+    sign_in_with_password(
+        server,
+        browser,
+        authorize_url,
+        email,
+        PASSWORD,
+        factor,
+        activation,
+    )
+}
+
+/// `sign_in` with another password than the seeded one.
+pub fn sign_in_with_password(
+    server: &TestServer,
+    browser: &Browser,
+    authorize_url: &str,
+    email: &str,
+    password: &str,
+    factor: SecondFactor,
+    activation: Option<&str>,
+) -> SignedIn {
+    let page = submit_password(server, browser, authorize_url, email, password);
     assert_eq!(page.status, 303, "{}", page.body);
     let mut activation_code = None;
     let callback = match factor {
