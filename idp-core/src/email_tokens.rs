@@ -84,7 +84,7 @@ impl Idp {
             .filter(et::used_at.is_null())
             .filter(et::expires_at.gt(now))
             .select(et::user_id)
-            .first(&mut conn)
+            .get_result(&mut conn)
             .optional()?
             .ok_or(EmailTokenError::Invalid)
     }
@@ -109,7 +109,7 @@ impl Idp {
         if n != 1 {
             return Err(EmailTokenError::Invalid);
         }
-        let user_id: String = et::table.find(&hash).select(et::user_id).first(conn)?;
+        let user_id: String = et::table.find(&hash).select(et::user_id).get_result(conn)?;
         diesel::update(
             et::table
                 .filter(et::user_id.eq(&user_id))

@@ -87,7 +87,7 @@ impl Idp {
         let row: Option<(String, Option<String>, String, i64)> = lf::table
             .find(hash_token(handle))
             .select((lf::request, lf::user_id, lf::stage, lf::expires_at))
-            .first(&mut conn)
+            .get_result(&mut conn)
             .optional()?;
         match row {
             Some((request, user_id, stage, expires_at)) if expires_at > now => Ok(LoginFlow {

@@ -211,7 +211,7 @@ impl Idp {
         Ok(tc::table
             .find(user_id)
             .select((tc::secret_sealed, tc::linked, tc::last_used_step))
-            .first(&mut conn)
+            .get_result(&mut conn)
             .optional()?)
     }
 

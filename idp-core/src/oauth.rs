@@ -175,7 +175,7 @@ impl Idp {
                         ac::expires_at,
                         ac::grant_id,
                     ))
-                    .first(conn)
+                    .get_result(conn)
                     .optional()?;
                 let Some((
                     c_client,
@@ -286,7 +286,7 @@ impl Idp {
                 let row: Option<(String, i64)> = rt::table
                     .find(&token_hash)
                     .select((rt::grant_id, rt::expires_at))
-                    .first(conn)
+                    .get_result(conn)
                     .optional()?;
                 let Some((grant_id, expires_at)) = row else {
                     return Ok(Outcome::Refused("the refresh token is invalid"));
@@ -318,7 +318,7 @@ impl Idp {
                         grants::scope,
                         grants::revoked_at,
                     ))
-                    .first(conn)?;
+                    .get_result(conn)?;
                 if revoked.is_some() {
                     return Ok(Outcome::Refused("the grant has been revoked"));
                 }
@@ -374,7 +374,7 @@ impl Idp {
                 accounts::all_columns,
                 (ss::last_active_at, ss::idle_timeout_secs, ss::expires_at),
             ))
-            .first(&mut conn)
+            .get_result(&mut conn)
             .optional()?;
         let Some((user, account, (last_active, idle, expires))) = row else {
             return Ok(None);

@@ -71,7 +71,7 @@ impl Idp {
         let until: Option<Option<i64>> = ac::table
             .find(key)
             .select(ac::locked_until)
-            .first(conn)
+            .get_result(conn)
             .optional()?;
         Ok(match until.flatten() {
             Some(until) if until > now => Err(Locked { until }),
@@ -104,7 +104,7 @@ impl Idp {
             let (mut failures, started): (i32, i64) = ac::table
                 .find(key)
                 .select((ac::failures, ac::window_started_at))
-                .first(conn)?;
+                .get_result(conn)?;
             if now - started > s.window_secs && failures > 1 {
                 // A quiet window has passed: this failure starts a new count.
                 failures = 1;

@@ -124,8 +124,15 @@ impl ManageConnection for Manager {
         }
     }
 
+    /// Checked on every checkout. A PostgreSQL connection can die with its server (restart,
+    /// failover, a cut network), so it is probed with `SELECT 1` and replaced when dead: that is
+    /// how the pool heals after an outage. A SQLite connection is a handle on a local file and
+    /// cannot go stale, so it is not probed (the probe was a statement prepared on every request).
     fn is_valid(&self, conn: &mut DbConnection) -> Result<(), StoreError> {
-        conn.batch_execute("SELECT 1").map_err(StoreError::Query)
+        match conn {
+            DbConnection::Sqlite(_) => Ok(()),
+            DbConnection::Postgres(c) => c.batch_execute("SELECT 1").map_err(StoreError::Query),
+        }
     }
 
     fn has_broken(&self, _conn: &mut DbConnection) -> bool {
