@@ -364,7 +364,7 @@ impl Idp {
             crate::users::UserRow,
             crate::accounts::AccountRow,
             (i64, i64, i64),
-        )> = grants::table
+        )> = crate::on_backend!(&mut *conn, |c| grants::table
             .inner_join(ss::table.inner_join(users::table.inner_join(accounts::table)))
             .filter(grants::id.eq(grant_id))
             .filter(grants::revoked_at.is_null())
@@ -374,8 +374,8 @@ impl Idp {
                 accounts::all_columns,
                 (ss::last_active_at, ss::idle_timeout_secs, ss::expires_at),
             ))
-            .get_result(&mut conn)
-            .optional()?;
+            .get_result(c)
+            .optional())?;
         let Some((user, account, (last_active, idle, expires))) = row else {
             return Ok(None);
         };

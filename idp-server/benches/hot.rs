@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use criterion::{criterion_group, criterion_main, Criterion};
 use idp_server::keys::{Keyring, SigningAlg};
-use idp_server::tokens::{verify_access_token, AccessTokenClaims};
+use idp_server::tokens::{verify_access_token, verify_access_token_signature, AccessTokenClaims};
 
 fn keyring() -> Keyring {
     let store =
@@ -66,9 +66,17 @@ fn tokens(c: &mut Criterion) {
         });
         let token = sign(&keys, alg, "at+jwt");
         c.bench_function(&format!("verify {}", alg.as_str()), |b| {
-            b.iter(|| verify_access_token(&token, &keys, "http://127.0.0.1:8080").expect("valid"))
+            b.iter(|| {
+                verify_access_token_signature(&token, &keys, "http://127.0.0.1:8080")
+                    .expect("valid")
+            })
         });
     }
+    let token = sign(&keys, SigningAlg::Rs256, "at+jwt");
+    c.bench_function(
+        "verify RS256, remembered (a repeated /userinfo token)",
+        |b| b.iter(|| verify_access_token(&token, &keys, "http://127.0.0.1:8080").expect("valid")),
+    );
 }
 
 fn totp(c: &mut Criterion) {

@@ -286,6 +286,8 @@ pub struct Keyring {
     verifying: HashMap<String, (SigningAlg, DecodingKey)>,
     /// The JWKS document, serialised once per load.
     jwks: Arc<Vec<u8>>,
+    /// Access tokens that verified with these keys (see `tokens::verify_access_token`).
+    verified_access_tokens: crate::tokens::VerifiedAccessTokens,
 }
 
 impl Keyring {
@@ -357,6 +359,7 @@ impl Keyring {
             signing,
             verifying,
             jwks: Arc::new(jwks),
+            verified_access_tokens: Default::default(),
         })
     }
 
@@ -366,6 +369,10 @@ impl Keyring {
 
     pub fn signer(&self, alg: SigningAlg) -> Option<&SigningKey> {
         self.signing.get(&alg)
+    }
+
+    pub fn verified_access_tokens(&self) -> &crate::tokens::VerifiedAccessTokens {
+        &self.verified_access_tokens
     }
 
     pub fn verifier(&self, kid: &str) -> Option<(SigningAlg, &DecodingKey)> {

@@ -6,8 +6,12 @@
 use idp_core::oauth::Issued;
 use idp_core::sessions::{SsoSession, AMR_MFA, AMR_OTP};
 use idp_core::{Account, User};
+use std::collections::HashMap;
+use std::sync::Mutex;
+
 use jsonwebtoken::Validation;
 use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
 
 use crate::config::{Client, Config};
 use crate::keys::{Keyring, SigningAlg};
@@ -41,7 +45,7 @@ pub struct IdTokenClaims {
     pub account: Option<String>,
 }
 
-#[derive(Debug, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct AccessTokenClaims {
     pub iss: String,
     pub sub: String,
@@ -248,12 +252,71 @@ fn decode<T: serde::de::DeserializeOwned>(
 }
 
 /// Verifies an access token's signature, type, issuer and expiry.
+///
+/// An app calls `/userinfo` (or a resource server asks us) with the same access token many times
+/// during its few minutes of life, and the RSA verification was a quarter of a `/userinfo`
+/// call's CPU. So the claims of tokens that verified are remembered by the SHA-256 of the token,
+/// in the keyring they verified with (a reload or rotation starts from an empty memory). A
+/// remembered token is still refused once expired; only successes are remembered, so garbage
+/// cannot fill the memory; and whether its grant and session are still live is asked of the
+/// database on every call, as before.
 pub fn verify_access_token(
     token: &str,
     keys: &Keyring,
     issuer: &str,
 ) -> Result<AccessTokenClaims, TokenError> {
+    let digest: [u8; 32] = Sha256::digest(token.as_bytes()).into();
+    if let Some(claims) = keys.verified_access_tokens().get(&digest) {
+        // The same rule as jsonwebtoken's (no leeway): valid up to and including `exp`.
+        let now = i64::try_from(jsonwebtoken::get_current_timestamp()).unwrap_or(i64::MAX);
+        return if claims.exp >= now {
+            Ok(claims)
+        } else {
+            Err(TokenError::Invalid)
+        };
+    }
+    let claims = verify_access_token_signature(token, keys, issuer)?;
+    keys.verified_access_tokens().insert(digest, claims.clone());
+    Ok(claims)
+}
+
+/// The full verification of an access token (signature, type, issuer, expiry), never remembered.
+pub fn verify_access_token_signature(
+    token: &str,
+    keys: &Keyring,
+    issuer: &str,
+) -> Result<AccessTokenClaims, TokenError> {
     decode(token, keys, issuer, Some("at+jwt"), true)
+}
+
+/// How many verified access tokens a keyring remembers (about 400 bytes each); when full, it
+/// forgets them all and starts again.
+const VERIFIED_ACCESS_TOKENS_MAX: usize = 4096;
+
+/// The memory of verified access tokens (see [`verify_access_token`]).
+#[derive(Debug, Default)]
+pub struct VerifiedAccessTokens {
+    map: Mutex<HashMap<[u8; 32], AccessTokenClaims>>,
+}
+
+impl VerifiedAccessTokens {
+    fn get(&self, digest: &[u8; 32]) -> Option<AccessTokenClaims> {
+        self.map.lock().ok()?.get(digest).cloned()
+    }
+
+    fn insert(&self, digest: [u8; 32], claims: AccessTokenClaims) {
+        if let Ok(mut map) = self.map.lock() {
+            if map.len() >= VERIFIED_ACCESS_TOKENS_MAX {
+                map.clear();
+            }
+            map.insert(digest, claims);
+        }
+    }
+
+    #[cfg(test)]
+    fn len(&self) -> usize {
+        self.map.lock().map(|m| m.len()).unwrap_or(0)
+    }
 }
 
 /// Verifies an ID token we issued, ignoring its expiry (as `id_token_hint` allows).
@@ -263,4 +326,98 @@ pub fn verify_id_token_hint(
     issuer: &str,
 ) -> Result<IdTokenClaims, TokenError> {
     decode(token, keys, issuer, Some("JWT"), false)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const ISSUER: &str = "https://id.example.com";
+
+    fn keyring() -> Keyring {
+        let store = idp_core::Store::open("sqlite::memory:", idp_core::PoolOptions::default())
+            .expect("store");
+        store.migrate().expect("migrate");
+        let idp = idp_core::Idp::new(
+            store,
+            idp_core::SecretBox::new(&[7u8; 32], &[]),
+            idp_core::Settings::default(),
+            std::sync::Arc::new(idp_core::SystemClock),
+        )
+        .expect("idp");
+        Keyring::load_or_create(&idp, 600).expect("keys")
+    }
+
+    fn claims(exp_in: i64) -> AccessTokenClaims {
+        let now = i64::try_from(jsonwebtoken::get_current_timestamp()).expect("time");
+        AccessTokenClaims {
+            iss: ISSUER.into(),
+            sub: "user-1".into(),
+            aud: "demo".into(),
+            client_id: "demo".into(),
+            exp: now + exp_in,
+            iat: now,
+            jti: "jti-1".into(),
+            scope: "openid email".into(),
+            sid: "sid-1".into(),
+            idle_exp: now + 1800,
+            auth_time: now,
+            gid: "grant-1".into(),
+        }
+    }
+
+    fn sign(keys: &Keyring, claims: &AccessTokenClaims) -> String {
+        keys.signer(SigningAlg::Rs256)
+            .expect("signer")
+            .sign_jwt("at+jwt", claims)
+            .expect("sign")
+    }
+
+    #[test]
+    fn verified_access_tokens_are_remembered_but_still_expire() {
+        let keys = keyring();
+        let token = sign(&keys, &claims(300));
+        let first = verify_access_token(&token, &keys, ISSUER).expect("valid");
+        assert_eq!(keys.verified_access_tokens().len(), 1);
+        let again = verify_access_token(&token, &keys, ISSUER).expect("remembered");
+        assert_eq!(again.gid, first.gid);
+        assert_eq!(again.exp, first.exp);
+
+        // A remembered token whose time has passed is refused without a new verification.
+        let digest: [u8; 32] = Sha256::digest(token.as_bytes()).into();
+        keys.verified_access_tokens().insert(digest, claims(-1));
+        assert!(verify_access_token(&token, &keys, ISSUER).is_err());
+
+        // Another keyring (a reload or a rotation) remembers nothing.
+        let other = keyring();
+        assert_eq!(other.verified_access_tokens().len(), 0);
+        assert!(
+            verify_access_token(&token, &other, ISSUER).is_err(),
+            "signed by a key this keyring does not hold"
+        );
+    }
+
+    #[test]
+    fn refused_tokens_are_not_remembered() {
+        let keys = keyring();
+        let token = sign(&keys, &claims(300));
+        let mut parts: Vec<&str> = token.split('.').collect();
+        let forged = sign(
+            &keys,
+            &AccessTokenClaims {
+                sub: "admin".into(),
+                ..claims(300)
+            },
+        );
+        parts[1] = forged.split('.').nth(1).expect("payload");
+        let spliced = parts.join(".");
+        assert!(verify_access_token(&spliced, &keys, ISSUER).is_err());
+        let expired = sign(&keys, &claims(-5));
+        assert!(verify_access_token(&expired, &keys, ISSUER).is_err());
+        assert!(verify_access_token(&token, &keys, "https://other.example").is_err());
+        assert!(verify_access_token("not.a.token", &keys, ISSUER).is_err());
+        assert_eq!(keys.verified_access_tokens().len(), 0);
+        verify_access_token(&token, &keys, ISSUER).expect("the genuine token");
+        assert_eq!(keys.verified_access_tokens().len(), 1);
+    }
 }

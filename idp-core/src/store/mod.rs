@@ -24,6 +24,22 @@ pub enum DbConnection {
     Sqlite(diesel::SqliteConnection),
 }
 
+/// Runs a diesel query on the concrete connection inside a [`DbConnection`]:
+/// `on_backend!(conn, |c| users::table.find(id).get_result(c))`. The body is compiled once per
+/// backend. Meant for the hot paths (userinfo, token grants): through `MultiConnection` every
+/// execution first renders the query to SQL text, even when the prepared statement is cached,
+/// which cost more than the query itself on SQLite; the concrete connection looks the cached
+/// statement up by the query's type and skips the rendering.
+#[macro_export]
+macro_rules! on_backend {
+    ($conn:expr, |$c:ident| $body:expr) => {
+        match $conn {
+            $crate::store::DbConnection::Sqlite($c) => $body,
+            $crate::store::DbConnection::Postgres($c) => $body,
+        }
+    };
+}
+
 /// Which database a URL names.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Backend {
