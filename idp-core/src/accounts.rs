@@ -73,11 +73,11 @@ pub(crate) fn validate_display_name(name: &str) -> Result<String, &'static str> 
 }
 
 pub(crate) fn by_id(conn: &mut DbConnection, id: &str) -> Result<Option<Account>, StoreError> {
-    accounts::table
+    crate::on_backend!(conn, |c| accounts::table
         .find(id)
-        .first::<AccountRow>(conn)
-        .optional()?
-        .map(from_row)
+        .get_result::<AccountRow>(c)
+        .optional())?
+    .map(from_row)
         .transpose()
 }
 
@@ -141,7 +141,7 @@ impl Idp {
         let mut conn = self.store().conn()?;
         accounts::table
             .filter(accounts::slug.eq(slug.trim()))
-            .first::<AccountRow>(&mut conn)
+            .get_result::<AccountRow>(&mut conn)
             .optional()?
             .map(from_row)
             .transpose()?

@@ -22,6 +22,9 @@ use crate::Idp;
 pub enum GrantError {
     #[error("{0}")]
     InvalidGrant(&'static str),
+    /// A refresh asked for a scope beyond the grant's (RFC 6749 section 6).
+    #[error("the scope exceeds the original grant")]
+    InvalidScope,
     #[error(transparent)]
     Crypto(#[from] CryptoError),
     #[error(transparent)]
@@ -85,14 +88,15 @@ fn insert_refresh(
     expires_at: i64,
 ) -> Result<String, GrantError> {
     let token = random_token()?;
-    diesel::insert_into(rt::table)
+    let token_hash = hash_token(&token);
+    crate::on_backend!(conn, |c| diesel::insert_into(rt::table)
         .values((
-            rt::token_hash.eq(hash_token(&token)),
+            rt::token_hash.eq(&token_hash),
             rt::grant_id.eq(grant_id),
             rt::created_at.eq(now),
             rt::expires_at.eq(expires_at),
         ))
-        .execute(conn)?;
+        .execute(c))?;
     Ok(token)
 }
 
@@ -274,20 +278,41 @@ impl Idp {
     /// Rotates a refresh token: marks it used, checks its grant and session, slides the session's
     /// idle expiry and returns a new token. A token used twice revokes its grant.
     pub fn refresh(&self, token: &str, client_id: &str) -> Result<Issued, GrantError> {
+        self.refresh_with_scope(token, client_id, None)
+    }
+
+    /// [`Idp::refresh`] with the `scope` a client may ask for (RFC 6749 section 6): a subset of the
+    /// grant's scope, for the tokens of this response only (the grant keeps its scope). A scope
+    /// beyond the grant is refused with [`GrantError::InvalidScope`] and the refresh token stays
+    /// usable (nothing is written). An empty `scope` is the same as none.
+    pub fn refresh_with_scope(
+        &self,
+        token: &str,
+        client_id: &str,
+        scope: Option<&str>,
+    ) -> Result<Issued, GrantError> {
+        let asked: Option<Vec<&str>> = scope
+            .map(|s| {
+                let mut v: Vec<&str> = s.split(' ').filter(|p| !p.is_empty()).collect();
+                v.dedup();
+                v
+            })
+            .filter(|v| !v.is_empty());
         let now = self.now();
         let token_hash = hash_token(token);
         let outcome = self
             .store()
             .tx(|conn| -> Result<Outcome<Issued>, GrantError> {
-                let claimed =
-                    diesel::update(rt::table.find(&token_hash).filter(rt::used_at.is_null()))
-                        .set(rt::used_at.eq(Some(now)))
-                        .execute(conn)?;
-                let row: Option<(String, i64)> = rt::table
+                let claimed = crate::on_backend!(&mut *conn, |c| diesel::update(
+                    rt::table.find(&token_hash).filter(rt::used_at.is_null())
+                )
+                .set(rt::used_at.eq(Some(now)))
+                .execute(c))?;
+                let row: Option<(String, i64)> = crate::on_backend!(&mut *conn, |c| rt::table
                     .find(&token_hash)
                     .select((rt::grant_id, rt::expires_at))
-                    .get_result(conn)
-                    .optional()?;
+                    .get_result(c)
+                    .optional())?;
                 let Some((grant_id, expires_at)) = row else {
                     return Ok(Outcome::Refused("the refresh token is invalid"));
                 };
@@ -309,7 +334,7 @@ impl Idp {
                     String,
                     String,
                     Option<i64>,
-                ) = grants::table
+                ) = crate::on_backend!(&mut *conn, |c| grants::table
                     .find(&grant_id)
                     .select((
                         grants::session_id,
@@ -318,7 +343,7 @@ impl Idp {
                         grants::scope,
                         grants::revoked_at,
                     ))
-                    .get_result(conn)?;
+                    .get_result(c))?;
                 if revoked.is_some() {
                     return Ok(Outcome::Refused("the grant has been revoked"));
                 }
@@ -328,6 +353,15 @@ impl Idp {
                         "the refresh token was issued to another client",
                     ));
                 }
+                // An error (not a refusal) rolls back the claim above, so the client can retry with
+                // the same token.
+                let scope = match &asked {
+                    None => scope,
+                    Some(asked) if asked.iter().all(|s| scope.split(' ').any(|g| g == *s)) => {
+                        asked.join(" ")
+                    }
+                    Some(_) => return Err(GrantError::InvalidScope),
+                };
                 if expires_at <= now || !sessions::touch(conn, now, &sid)? {
                     revoke_grant(conn, now, &grant_id)?;
                     return Ok(Outcome::Refused("the session has ended or expired"));

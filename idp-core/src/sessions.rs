@@ -138,17 +138,17 @@ fn from_row(r: SessionRow) -> SsoSession {
 }
 
 pub(crate) fn by_id(conn: &mut DbConnection, id: &str) -> Result<Option<SsoSession>, StoreError> {
-    Ok(ss::table
+    Ok(crate::on_backend!(conn, |c| ss::table
         .find(id)
         .select(select())
-        .first::<SessionRow>(conn)
-        .optional()?
-        .map(from_row))
+        .get_result::<SessionRow>(c)
+        .optional())?
+    .map(from_row))
 }
 
 /// Slides the idle expiry of an active session; `false` if it has ended or expired.
 pub(crate) fn touch(conn: &mut DbConnection, now: i64, id: &str) -> Result<bool, StoreError> {
-    let n = diesel::update(
+    let n = crate::on_backend!(conn, |c| diesel::update(
         ss::table
             .find(id)
             .filter(ss::ended_at.is_null())
@@ -156,7 +156,7 @@ pub(crate) fn touch(conn: &mut DbConnection, now: i64, id: &str) -> Result<bool,
             .filter(ss::expires_at.gt(now)),
     )
     .set(ss::last_active_at.eq(now))
-    .execute(conn)?;
+    .execute(c))?;
     Ok(n == 1)
 }
 
@@ -282,7 +282,7 @@ impl Idp {
         Ok(ss::table
             .filter(ss::secret_hash.eq(hash_token(secret)))
             .select(select())
-            .first::<SessionRow>(&mut conn)
+            .get_result::<SessionRow>(&mut conn)
             .optional()?
             .map(from_row)
             .filter(|s| s.is_active(now)))

@@ -679,6 +679,51 @@ fn refresh_rotates_and_reuse_revokes_the_chain(db: &TestDb) {
     assert!(db.idp.refresh(&g.refresh_token, "app").is_err());
 }
 
+fn refresh_may_narrow_the_scope_but_not_widen_it(db: &TestDb) {
+    let u = user(db, "acme", "ann@example.com");
+    let (s, _) = db.idp.start_session(&u, &["pwd"], None, None).unwrap();
+    let new = NewCode {
+        client_id: "app",
+        redirect_uri: "https://a/cb",
+        session_id: &s.id,
+        user_id: &u.id,
+        scope: "openid email",
+        nonce: None,
+        code_challenge: None,
+    };
+    let g = db
+        .idp
+        .redeem_code(
+            &db.idp.issue_code(&new).unwrap(),
+            "app",
+            "https://a/cb",
+            None,
+        )
+        .unwrap();
+    // Wider than the grant: refused, and nothing was spent.
+    assert!(matches!(
+        db.idp
+            .refresh_with_scope(&g.refresh_token, "app", Some("openid email profile")),
+        Err(GrantError::InvalidScope)
+    ));
+    // Narrower: this response's tokens carry the narrower scope...
+    let narrow = db
+        .idp
+        .refresh_with_scope(&g.refresh_token, "app", Some("openid  openid"))
+        .expect("the refused request left the token usable");
+    assert_eq!(narrow.scope, "openid");
+    // ...while the grant keeps its own, and an empty scope means the grant's.
+    let next = db
+        .idp
+        .refresh_with_scope(&narrow.refresh_token, "app", Some(" "))
+        .unwrap();
+    assert_eq!(next.scope, "openid email");
+    assert!(
+        db.idp.refresh(&narrow.refresh_token, "app").is_err(),
+        "still single-use"
+    );
+}
+
 fn ending_a_session_revokes_its_grants(db: &TestDb) {
     let u = user(db, "acme", "ann@example.com");
     let (s, _) = db.idp.start_session(&u, &["pwd"], None, None).unwrap();
@@ -774,6 +819,7 @@ crate::on_both_backends!(
     code_is_single_use_and_replay_revokes,
     userinfo_subject_only_for_a_live_grant,
     refresh_rotates_and_reuse_revokes_the_chain,
+    refresh_may_narrow_the_scope_but_not_widen_it,
     ending_a_session_revokes_its_grants,
     concurrent_code_redemptions_have_one_winner,
 );

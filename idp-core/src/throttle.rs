@@ -68,11 +68,11 @@ impl Idp {
         key: &str,
     ) -> Result<Result<(), Locked>, StoreError> {
         let now = self.now();
-        let until: Option<Option<i64>> = ac::table
+        let until: Option<Option<i64>> = crate::on_backend!(conn, |c| ac::table
             .find(key)
             .select(ac::locked_until)
-            .get_result(conn)
-            .optional()?;
+            .get_result(c)
+            .optional())?;
         Ok(match until.flatten() {
             Some(until) if until > now => Err(Locked { until }),
             _ => Ok(()),
@@ -148,7 +148,7 @@ impl Idp {
         Ok(ac::table
             .find(key)
             .select((ac::key, ac::failures, ac::locked_until))
-            .first::<(String, i32, Option<i64>)>(&mut conn)
+            .get_result::<(String, i32, Option<i64>)>(&mut conn)
             .optional()?
             .map(|(key, failures, until)| CounterState {
                 key,

@@ -105,18 +105,18 @@ pub(crate) fn from_row(r: UserRow) -> Result<User, StoreError> {
 }
 
 pub(crate) fn by_id(conn: &mut DbConnection, id: &str) -> Result<Option<User>, StoreError> {
-    users::table
+    crate::on_backend!(conn, |c| users::table
         .find(id)
-        .first::<UserRow>(conn)
-        .optional()?
-        .map(from_row)
+        .get_result::<UserRow>(c)
+        .optional())?
+    .map(from_row)
         .transpose()
 }
 
 fn by_email(conn: &mut DbConnection, email: &str) -> Result<Option<User>, StoreError> {
     users::table
         .filter(users::email.eq(email))
-        .first::<UserRow>(conn)
+        .get_result::<UserRow>(conn)
         .optional()?
         .map(from_row)
         .transpose()

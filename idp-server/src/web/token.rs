@@ -7,13 +7,13 @@ use actix_web::{web, HttpRequest, HttpResponse};
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
 use idp_core::oauth::{GrantError, Issued};
-use idp_core::UserStatus;
+use idp_core::{Account, User, UserStatus};
 use sha2::{Digest, Sha256};
 
 use super::params::Params;
 use super::{blocking, AppError, AppState};
 use crate::config::Client;
-use crate::tokens::{has_scope, Minter};
+use crate::tokens::Minter;
 
 fn invalid_client(basic: bool) -> AppError {
     let mut e = AppError::oauth(
@@ -40,17 +40,40 @@ fn invalid_grant(description: &str) -> AppError {
 /// so this only stops an endless guessing loop from costing us work).
 const CLIENT_AUTH_FREE_FAILURES: i32 = 20;
 
-/// Who is calling: the client, authenticated as its registration requires. Failures are counted
-/// per client IP in the database (shared by replicas); a locked IP is refused before checking.
+/// Who is calling, and what the database must still say about it. The secret itself is checked
+/// here (a SHA-256 compared in constant time); the lockout of the caller's address lives in the
+/// database (shared by replicas) and is read in the same blocking call as the grant.
+struct Caller {
+    client: Client,
+    basic: bool,
+    /// The failure counter of this client IP, for clients that authenticate with a secret.
+    lock_key: Option<String>,
+}
+
+fn locked_out(basic: bool) -> AppError {
+    let mut e = invalid_client(basic);
+    if let AppError::OAuth { description, .. } = &mut e {
+        *description =
+            "too many failed client authentications from this address; try again later".into();
+    }
+    e
+}
+
+/// Identifies the client and checks what needs no database. A wrong secret is counted against
+/// the caller's IP (after which it may be locked) and refused here.
 async fn authenticate_client(
     req: &HttpRequest,
     state: &AppState,
     params: &Params,
-) -> Result<Client, AppError> {
+) -> Result<Caller, AppError> {
     let (client, presented, basic) = identify_client(req, state, params)?;
     let Some(expected) = client.secret_sha256 else {
         return if presented.is_none() && client.public {
-            Ok(client)
+            Ok(Caller {
+                client,
+                basic,
+                lock_key: None,
+            })
         } else {
             Err(invalid_client(basic))
         };
@@ -59,32 +82,42 @@ async fn authenticate_client(
         "client-auth-ip:{}",
         state.client_ip(req).unwrap_or_default()
     );
-    let idp = state.idp.clone();
-    let k = key.clone();
-    if blocking(move || idp.attempts_allowed(&k))
-        .await?
-        .map_err(|e| AppError::from(e).into_json())?
-        .is_err()
-    {
-        let mut e = invalid_client(basic);
-        if let AppError::OAuth { description, .. } = &mut e {
-            *description =
-                "too many failed client authentications from this address; try again later".into();
-        }
-        return Err(e);
-    }
     let ok = presented.is_some_and(|given| {
         let digest: [u8; 32] = Sha256::digest(given.as_bytes()).into();
         idp_core::crypto::ct_eq(&digest, &expected)
     });
     if ok {
-        return Ok(client);
+        return Ok(Caller {
+            client,
+            basic,
+            lock_key: Some(key),
+        });
     }
     let idp = state.idp.clone();
-    blocking(move || idp.attempt_failed(&key, CLIENT_AUTH_FREE_FAILURES))
-        .await?
-        .map_err(|e| AppError::from(e).into_json())?;
-    Err(invalid_client(basic))
+    let locked = blocking(move || -> Result<bool, idp_core::StoreError> {
+        if idp.attempts_allowed(&key)?.is_err() {
+            return Ok(true);
+        }
+        idp.attempt_failed(&key, CLIENT_AUTH_FREE_FAILURES)?;
+        Ok(false)
+    })
+    .await?
+    .map_err(|e| AppError::from(e).into_json())?;
+    Err(if locked {
+        locked_out(basic)
+    } else {
+        invalid_client(basic)
+    })
+}
+
+/// What the blocking part of a token request found.
+enum Granted {
+    Issued(Box<(Issued, User, Account)>),
+    Refused(GrantError),
+    /// The caller's address is locked out (client authentication).
+    Locked,
+    /// The grant's user no longer exists.
+    NoUser,
 }
 
 /// The client the request names and the secret it presents (not yet checked).
@@ -164,12 +197,23 @@ pub async fn token(
         ));
     }
     let params = Params::parse(&body).map_err(|e| AppError::invalid_request(e.to_string()))?;
-    let client = authenticate_client(&req, &state, &params).await?;
+    let caller = authenticate_client(&req, &state, &params).await?;
+    let client = caller.client;
     let grant_type = params
         .get("grant_type")
         .ok_or_else(|| AppError::invalid_request("grant_type is required"))?;
-    let idp = state.idp.clone();
-    let issued: Result<Issued, GrantError> = match grant_type {
+    enum Grant {
+        Code {
+            code: String,
+            redirect_uri: String,
+            verifier: Option<String>,
+        },
+        Refresh {
+            token: String,
+            scope: Option<String>,
+        },
+    }
+    let grant = match grant_type {
         "authorization_code" => {
             let code = params
                 .get("code")
@@ -185,29 +229,19 @@ pub async fn token(
                     "code_verifier is required for public clients",
                 ));
             }
-            let cid = client.client_id.clone();
-            blocking(move || idp.redeem_code(&code, &cid, &redirect_uri, verifier.as_deref()))
-                .await?
+            Grant::Code {
+                code,
+                redirect_uri,
+                verifier,
+            }
         }
-        "refresh_token" => {
-            let token = params
+        "refresh_token" => Grant::Refresh {
+            token: params
                 .get("refresh_token")
                 .ok_or_else(|| AppError::invalid_request("refresh_token is required"))?
-                .to_string();
-            let cid = client.client_id.clone();
-            let issued = blocking(move || idp.refresh(&token, &cid)).await?;
-            if let (Ok(i), Some(asked)) = (&issued, params.get("scope")) {
-                // RFC 6749 6: a refresh may narrow the scope, never widen it.
-                if !asked.split(' ').all(|s| has_scope(&i.scope, s)) {
-                    return Err(AppError::oauth(
-                        StatusCode::BAD_REQUEST,
-                        "invalid_scope",
-                        "the scope exceeds the original grant",
-                    ));
-                }
-            }
-            issued
-        }
+                .to_string(),
+            scope: params.get("scope").map(str::to_string),
+        },
         _ => {
             return Err(AppError::oauth(
                 StatusCode::BAD_REQUEST,
@@ -216,17 +250,51 @@ pub async fn token(
             ))
         }
     };
-    let issued = match issued {
-        Ok(i) => i,
-        Err(GrantError::InvalidGrant(why)) => return Err(invalid_grant(why)),
-        Err(e) => return Err(AppError::from(e).into_json()),
-    };
+    // One hand-off to the blocking pool for the whole database part: the lockout check, the
+    // grant (single-use claim, rotation, session slide) and the user it was issued to.
     let idp = state.idp.clone();
-    let uid = issued.user_id.clone();
-    let (user, account) = blocking(move || idp.user_with_account(&uid))
-        .await?
-        .map_err(|e| AppError::from(e).into_json())?
-        .ok_or_else(|| invalid_grant("the user no longer exists"))?;
+    let cid = client.client_id.clone();
+    let lock_key = caller.lock_key;
+    let granted = blocking(move || -> Result<Granted, idp_core::StoreError> {
+        if let Some(key) = &lock_key {
+            if idp.attempts_allowed(key)?.is_err() {
+                return Ok(Granted::Locked);
+            }
+        }
+        let issued = match grant {
+            Grant::Code {
+                code,
+                redirect_uri,
+                verifier,
+            } => idp.redeem_code(&code, &cid, &redirect_uri, verifier.as_deref()),
+            Grant::Refresh { token, scope } => idp.refresh_with_scope(&token, &cid, scope.as_deref()),
+        };
+        let issued = match issued {
+            Ok(i) => i,
+            Err(e) => return Ok(Granted::Refused(e)),
+        };
+        Ok(match idp.user_with_account(&issued.user_id)? {
+            Some((user, account)) => Granted::Issued(Box::new((issued, user, account))),
+            None => Granted::NoUser,
+        })
+    })
+    .await?
+    .map_err(|e| AppError::from(e).into_json())?;
+    let (issued, user, account) = match granted {
+        Granted::Issued(found) => *found,
+        Granted::Refused(GrantError::InvalidGrant(why)) => return Err(invalid_grant(why)),
+        // RFC 6749 6: a refresh may narrow the scope, never widen it.
+        Granted::Refused(GrantError::InvalidScope) => {
+            return Err(AppError::oauth(
+                StatusCode::BAD_REQUEST,
+                "invalid_scope",
+                "the scope exceeds the original grant",
+            ))
+        }
+        Granted::Refused(e) => return Err(AppError::from(e).into_json()),
+        Granted::Locked => return Err(locked_out(caller.basic)),
+        Granted::NoUser => return Err(invalid_grant("the user no longer exists")),
+    };
     if user.status == UserStatus::Disabled {
         return Err(invalid_grant("the user is disabled"));
     }
