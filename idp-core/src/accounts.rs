@@ -78,7 +78,7 @@ pub(crate) fn by_id(conn: &mut DbConnection, id: &str) -> Result<Option<Account>
         .get_result::<AccountRow>(c)
         .optional())?
     .map(from_row)
-        .transpose()
+    .transpose()
 }
 
 /// The outcome of an idempotent change: whether anything changed.

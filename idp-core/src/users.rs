@@ -110,7 +110,7 @@ pub(crate) fn by_id(conn: &mut DbConnection, id: &str) -> Result<Option<User>, S
         .get_result::<UserRow>(c)
         .optional())?
     .map(from_row)
-        .transpose()
+    .transpose()
 }
 
 fn by_email(conn: &mut DbConnection, email: &str) -> Result<Option<User>, StoreError> {

@@ -267,7 +267,9 @@ pub async fn token(
                 redirect_uri,
                 verifier,
             } => idp.redeem_code(&code, &cid, &redirect_uri, verifier.as_deref()),
-            Grant::Refresh { token, scope } => idp.refresh_with_scope(&token, &cid, scope.as_deref()),
+            Grant::Refresh { token, scope } => {
+                idp.refresh_with_scope(&token, &cid, scope.as_deref())
+            }
         };
         let issued = match issued {
             Ok(i) => i,

@@ -224,7 +224,34 @@ fn refresh_reuse_revokes_the_chain(db: Db) {
     seed(&server, "acme", "ann@example.com", false);
     let browser = Browser::new();
     let (_, tokens) = exchange(&server, &signed_in_code(&server, &browser));
-    let r1 = tokens["refresh_token"].as_str().unwrap().to_string();
+    let r0 = tokens["refresh_token"].as_str().unwrap();
+    // RFC 6749 section 6: a scope beyond the grant is refused and does not spend the token...
+    let widen = [
+        ("grant_type", "refresh_token"),
+        ("refresh_token", r0),
+        ("scope", "openid email profile"),
+    ];
+    let (s, v, _) = token_call(&server, &widen);
+    assert_eq!(
+        (s, v["error"].as_str()),
+        (400, Some("invalid_scope")),
+        "{v}"
+    );
+    // ...and a narrower one applies to the tokens of that response.
+    let narrow = [
+        ("grant_type", "refresh_token"),
+        ("refresh_token", r0),
+        ("scope", "openid"),
+    ];
+    let (s, v, _) = token_call(&server, &narrow);
+    assert_eq!(s, 200, "the refused request left the token usable: {v}");
+    assert_eq!(v["scope"], "openid");
+    assert_eq!(
+        jwt_claims(v["access_token"].as_str().unwrap())["scope"],
+        "openid"
+    );
+    assert!(jwt_claims(v["id_token"].as_str().unwrap())["email"].is_null());
+    let r1 = v["refresh_token"].as_str().unwrap().to_string();
     let (s, t2) = refresh(&server, &r1);
     assert_eq!(s, 200, "{t2}");
     let r2 = t2["refresh_token"].as_str().unwrap().to_string();
