@@ -278,10 +278,7 @@ impl Store {
     {
         // The connection first, then the gate: the gate's holder never waits for the pool.
         let mut conn = self.conn().map_err(E::from)?;
-        let _writing = self
-            .write_gate
-            .as_ref()
-            .map(|gate| gate.lock().unwrap_or_else(|poisoned| poisoned.into_inner()));
+        let _writing = self.write_gate.as_deref().and_then(WriteTurn::take);
         let mut attempt = 0;
         loop {
             attempt += 1;
@@ -295,6 +292,35 @@ impl Store {
                 Err(TxError::Diesel(e)) => return Err(E::from(e)),
             }
         }
+    }
+}
+
+thread_local! {
+    /// Whether this thread holds the SQLite write gate (see `Store::write_gate`).
+    static HOLDS_WRITE_GATE: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// This thread's turn to write. A transaction opened while this thread already writes (none
+/// does today) does not wait for the gate it holds itself: it meets SQLite's own lock and
+/// `busy_timeout`, as it would without the gate, instead of waiting forever.
+struct WriteTurn<'a> {
+    _guard: std::sync::MutexGuard<'a, ()>,
+}
+
+impl<'a> WriteTurn<'a> {
+    fn take(gate: &'a std::sync::Mutex<()>) -> Option<Self> {
+        if HOLDS_WRITE_GATE.with(|h| h.get()) {
+            return None;
+        }
+        let guard = gate.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        HOLDS_WRITE_GATE.with(|h| h.set(true));
+        Some(WriteTurn { _guard: guard })
+    }
+}
+
+impl Drop for WriteTurn<'_> {
+    fn drop(&mut self) {
+        HOLDS_WRITE_GATE.with(|h| h.set(false));
     }
 }
 
@@ -336,6 +362,49 @@ mod tests {
         assert!(Backend::from_url("mysql://h/db").is_err());
         assert!(Backend::from_url("sqlite://").is_err());
         assert!(Backend::from_url("data/x.db").is_err());
+    }
+
+    /// The SQLite write gate: concurrent writing transactions all commit (none fails on a
+    /// locked database), and a transaction opened inside another on the same thread does not
+    /// wait for the gate its own thread holds.
+    #[test]
+    fn sqlite_writers_take_turns_and_nesting_does_not_deadlock() {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}", dir.path().join("gate.db").display());
+        let store = Store::open(&url, PoolOptions::default()).unwrap();
+        store
+            .conn()
+            .unwrap()
+            .batch_execute("CREATE TABLE n (v INTEGER NOT NULL)")
+            .unwrap();
+        std::thread::scope(|scope| {
+            for _ in 0..8 {
+                scope.spawn(|| {
+                    for _ in 0..25 {
+                        store
+                            .tx(|c| -> Result<(), StoreError> {
+                                c.batch_execute("INSERT INTO n (v) VALUES (1)")?;
+                                Ok(())
+                            })
+                            .unwrap();
+                    }
+                });
+            }
+        });
+        let nested = store.tx(|c| -> Result<i64, StoreError> {
+            c.batch_execute("INSERT INTO n (v) VALUES (2)")?;
+            // A read in a second transaction on another connection, from the same thread.
+            store.tx(|inner| -> Result<i64, StoreError> {
+                let count =
+                    diesel::dsl::sql::<diesel::sql_types::BigInt>("(SELECT COUNT(*) FROM n)");
+                Ok(crate::on_backend!(inner, |c| diesel::select(count).get_result::<i64>(c))?)
+            })
+        });
+        assert_eq!(
+            nested.unwrap(),
+            200,
+            "the inner read sees the committed rows"
+        );
     }
 
     #[test]
