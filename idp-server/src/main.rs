@@ -9,7 +9,8 @@ use idp_server::cli;
 fn main() -> ExitCode {
     tune_allocator();
     let args = cli::Cli::parse();
-    init_tracing(&args);
+    // Held to the end of main: dropping it writes out the log lines still queued.
+    let _log_writer = init_tracing(&args);
     match cli::run(args) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
@@ -44,18 +45,32 @@ fn tune_allocator() {
 #[cfg(not(all(target_os = "linux", target_env = "gnu")))]
 fn tune_allocator() {}
 
-fn init_tracing(args: &cli::Cli) {
+/// Logs go to stderr through a writer thread: a request's handler only queues its line (the
+/// formatting and the write system call were a tenth of the CPU of a discovery request at
+/// 40,000 req/s). Not lossy: when the queue (1,024 lines) is full, the handler waits rather than
+/// drop a line.
+/// Colours only when stderr is a terminal.
+fn init_tracing(args: &cli::Cli) -> tracing_appender::non_blocking::WorkerGuard {
+    use std::io::IsTerminal;
     let filter = tracing_subscriber::EnvFilter::try_from_env("IDP_LOG").unwrap_or_else(|_| {
         // Operator commands print their own results; keep the log quiet there.
         let default = if args.is_serve() { "info" } else { "warn" };
         tracing_subscriber::EnvFilter::new(default)
     });
+    let (writer, guard) = tracing_appender::non_blocking::NonBlockingBuilder::default()
+        .lossy(false)
+        // The default queue (128,000 lines) is allocated up front: 4 MiB of resident memory.
+        .buffered_lines_limit(1024)
+        .thread_name("idp-log")
+        .finish(std::io::stderr());
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr);
+        .with_ansi(std::io::stderr().is_terminal())
+        .with_writer(writer);
     if args.log_format == cli::LogFormat::Json {
         builder.json().init();
     } else {
         builder.init();
     }
+    guard
 }
