@@ -293,8 +293,12 @@ impl Idp {
     ) -> Result<Issued, GrantError> {
         let asked: Option<Vec<&str>> = scope
             .map(|s| {
-                let mut v: Vec<&str> = s.split(' ').filter(|p| !p.is_empty()).collect();
-                v.dedup();
+                let mut v: Vec<&str> = Vec::new();
+                for part in s.split(' ').filter(|p| !p.is_empty()) {
+                    if !v.contains(&part) {
+                        v.push(part);
+                    }
+                }
                 v
             })
             .filter(|v| !v.is_empty());

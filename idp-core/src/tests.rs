@@ -709,8 +709,13 @@ fn refresh_may_narrow_the_scope_but_not_widen_it(db: &TestDb) {
     // Narrower: this response's tokens carry the narrower scope...
     let narrow = db
         .idp
-        .refresh_with_scope(&g.refresh_token, "app", Some("openid  openid"))
+        .refresh_with_scope(&g.refresh_token, "app", Some("openid  email openid"))
         .expect("the refused request left the token usable");
+    assert_eq!(narrow.scope, "openid email");
+    let narrow = db
+        .idp
+        .refresh_with_scope(&narrow.refresh_token, "app", Some("openid"))
+        .unwrap();
     assert_eq!(narrow.scope, "openid");
     // ...while the grant keeps its own, and an empty scope means the grant's.
     let next = db
