@@ -2,7 +2,7 @@
 //! and stored in the database so replicas share them; rotation adds new keys and keeps retired
 //! ones published until every token they signed has expired.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, RwLock};
 
 use aws_lc_rs::encoding::AsDer;
@@ -288,6 +288,25 @@ pub struct Keyring {
     jwks: Arc<Vec<u8>>,
     /// Access tokens that verified with these keys (see `tokens::verify_access_token`).
     verified_access_tokens: crate::tokens::VerifiedAccessTokens,
+    /// Which stored keys this keyring holds, and which of them sign (see [`selection`]).
+    selection: Vec<(String, bool)>,
+}
+
+/// The stored keys a keyring built now holds, newest first: every key of a known algorithm
+/// that is active or was retired less than `publish_for` seconds ago, and whether it signs
+/// (the newest active key of its algorithm does).
+fn selection(stored: &[StoredKey], publish_for: i64, now: i64) -> Vec<(String, bool)> {
+    let mut signing = HashSet::new();
+    stored
+        .iter()
+        .filter_map(|k| {
+            let alg = SigningAlg::parse(&k.alg)?;
+            if k.retired_at.is_some_and(|r| r + publish_for < now) {
+                return None;
+            }
+            Some((k.kid.clone(), k.retired_at.is_none() && signing.insert(alg)))
+        })
+        .collect()
 }
 
 impl Keyring {
@@ -317,18 +336,20 @@ impl Keyring {
     }
 
     fn from_stored(idp: &Idp, stored: &[StoredKey], publish_for: i64) -> Result<Self, KeyError> {
-        let now = idp.now();
+        let selection = selection(stored, publish_for, idp.now());
         let mut signing = HashMap::new();
         let mut verifying = HashMap::new();
         let mut jwks = JwkSet { keys: Vec::new() };
         // `stored` is newest first, so the first active key of an algorithm wins.
-        for k in stored {
+        for (k, signs) in stored.iter().filter_map(|k| {
+            selection
+                .iter()
+                .find(|(kid, _)| *kid == k.kid)
+                .map(|(_, signs)| (k, *signs))
+        }) {
             let Some(alg) = SigningAlg::parse(&k.alg) else {
                 continue;
             };
-            if k.retired_at.is_some_and(|r| r + publish_for < now) {
-                continue;
-            }
             let broken = |reason: String| KeyError::Broken {
                 kid: k.kid.clone(),
                 reason,
@@ -338,7 +359,7 @@ impl Keyring {
             let decoding = DecodingKey::from_jwk(&jwk).map_err(|e| broken(e.to_string()))?;
             verifying.insert(k.kid.clone(), (alg, decoding));
             jwks.keys.push(jwk);
-            if k.retired_at.is_none() && !signing.contains_key(&alg) {
+            if signs {
                 let pkcs8 = idp
                     .secrets()
                     .open(&k.private_sealed, &idp_core::keys::signing_key_aad(&k.kid))?;
@@ -360,6 +381,7 @@ impl Keyring {
             verifying,
             jwks: Arc::new(jwks),
             verified_access_tokens: Default::default(),
+            selection,
         })
     }
 
@@ -397,6 +419,13 @@ pub type SharedKeyring = Arc<RwLock<Arc<Keyring>>>;
 
 pub fn reload(idp: &Idp, shared: &SharedKeyring, publish_for: i64) -> Result<(), KeyError> {
     let stored = idp.signing_keys()?;
+    // Nothing rotated or expired since the last load: keep the keyring (its parsed keys and the
+    // access tokens it has verified).
+    let unchanged =
+        current(shared).is_some_and(|k| k.selection == selection(&stored, publish_for, idp.now()));
+    if unchanged {
+        return Ok(());
+    }
     let fresh = Keyring::from_stored(idp, &stored, publish_for)?;
     if let Ok(mut guard) = shared.write() {
         *guard = Arc::new(fresh);
@@ -409,8 +438,58 @@ pub fn current(shared: &SharedKeyring) -> Option<Arc<Keyring>> {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
+
+    /// A provider core on a throwaway in-memory database, for keyring tests.
+    pub(crate) fn test_idp() -> Idp {
+        let store = idp_core::Store::open("sqlite::memory:", idp_core::PoolOptions::default())
+            .expect("store");
+        store.migrate().expect("migrate");
+        Idp::new(
+            store,
+            idp_core::SecretBox::new(&[7u8; 32], &[]),
+            idp_core::Settings::default(),
+            Arc::new(idp_core::SystemClock),
+        )
+        .expect("idp")
+    }
+
+    #[test]
+    fn reload_keeps_an_unchanged_keyring_and_replaces_a_rotated_one() {
+        let idp = test_idp();
+        let first = Keyring::load_or_create(&idp, 600).expect("keys");
+        let shared: SharedKeyring = Arc::new(RwLock::new(Arc::new(first)));
+        let before = current(&shared).expect("keyring");
+        reload(&idp, &shared, 600).expect("reload");
+        assert!(
+            Arc::ptr_eq(&before, &current(&shared).expect("keyring")),
+            "nothing changed: same keyring"
+        );
+        let new_kids = rotate(&idp, &Actor::System).expect("rotate");
+        reload(&idp, &shared, 600).expect("reload");
+        let after = current(&shared).expect("keyring");
+        assert!(!Arc::ptr_eq(&before, &after));
+        let signing: Vec<&String> = after
+            .selection
+            .iter()
+            .filter(|(_, signs)| *signs)
+            .map(|(kid, _)| kid)
+            .collect();
+        assert_eq!(signing.len(), new_kids.len());
+        assert!(signing.iter().all(|kid| new_kids.contains(kid)));
+        assert_eq!(
+            after.selection.len(),
+            2 * new_kids.len(),
+            "old keys still verify"
+        );
+        // Once the retired keys are past their publication window, they are dropped.
+        reload(&idp, &shared, -1).expect("reload");
+        assert_eq!(
+            current(&shared).expect("keyring").selection.len(),
+            new_kids.len()
+        );
+    }
 
     /// Our compact JWS equals jsonwebtoken's for the deterministic algorithms (RS256 with
     /// PKCS#1 v1.5, EdDSA) and verifies with jsonwebtoken against the published JWK for all

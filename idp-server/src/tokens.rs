@@ -335,17 +335,7 @@ mod tests {
     const ISSUER: &str = "https://id.example.com";
 
     fn keyring() -> Keyring {
-        let store = idp_core::Store::open("sqlite::memory:", idp_core::PoolOptions::default())
-            .expect("store");
-        store.migrate().expect("migrate");
-        let idp = idp_core::Idp::new(
-            store,
-            idp_core::SecretBox::new(&[7u8; 32], &[]),
-            idp_core::Settings::default(),
-            std::sync::Arc::new(idp_core::SystemClock),
-        )
-        .expect("idp");
-        Keyring::load_or_create(&idp, 600).expect("keys")
+        Keyring::load_or_create(&crate::keys::tests::test_idp(), 600).expect("keys")
     }
 
     fn claims(exp_in: i64) -> AccessTokenClaims {
