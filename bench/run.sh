@@ -192,19 +192,19 @@ run_backend() {
   fi
   local rss_after_all; rss_after_all=$(rss_kib "$SERVER_PID")
 
+  # The refresh load again on a restarted server with another configuration. $1 config, $2 label.
+  refresh_row_with() {
+    kill -TERM "$SERVER_PID"; wait "$SERVER_PID" || true
+    start_server "$1" "$dir/log"
+    make_refresh_tokens "$jar" "$tokens"
+    wrk_row "$backend" "$2" -t16 -c16 -d"${DURATION}s" -s bench/refresh.lua "$BASE" -- "$tokens"
+  }
   log "$backend: refresh grant with ES256 access tokens"
-  kill -TERM "$SERVER_PID"; wait "$SERVER_PID" || true
   sed 's#^code_ttl = .*#&\naccess_token_alg = "ES256"#' "$dir/idp.toml" > "$dir/idp-es256.toml"
-  start_server "$dir/idp-es256.toml" "$dir/log"
-  make_refresh_tokens "$jar" "$tokens"
-  wrk_row "$backend" "refresh grant, access_token_alg = ES256 (ID token stays RS256)" -t16 -c16 -d"${DURATION}s" -s bench/refresh.lua "$BASE" -- "$tokens"
-
+  refresh_row_with "$dir/idp-es256.toml" "refresh grant, access_token_alg = ES256 (ID token stays RS256)"
   log "$backend: refresh grant for a client registered for ES256 ID tokens, ES256 access tokens"
-  kill -TERM "$SERVER_PID"; wait "$SERVER_PID" || true
   sed 's#^secret_sha256 = "d080.*#&\nid_token_signed_response_alg = "ES256"#' "$dir/idp-es256.toml" > "$dir/idp-es256-client.toml"
-  start_server "$dir/idp-es256-client.toml" "$dir/log"
-  make_refresh_tokens "$jar" "$tokens"
-  wrk_row "$backend" "refresh grant, ES256 ID and access tokens (client id_token_signed_response_alg = ES256)" -t16 -c16 -d"${DURATION}s" -s bench/refresh.lua "$BASE" -- "$tokens"
+  refresh_row_with "$dir/idp-es256-client.toml" "refresh grant, ES256 ID and access tokens (client id_token_signed_response_alg = ES256)"
 
   # A fresh process over the database with 10,000 live sessions, after a userinfo load.
   kill -TERM "$SERVER_PID"; wait "$SERVER_PID" || true

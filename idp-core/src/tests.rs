@@ -613,6 +613,18 @@ fn userinfo_subject_only_for_a_live_grant(db: &TestDb) {
     assert!(db.idp.live_sessions(&u.id).unwrap().len() == 1);
 }
 
+/// Issues a code for `new` and redeems it (client "app", redirect "https://a/cb", no PKCE).
+fn redeem(db: &TestDb, new: &NewCode) -> crate::oauth::Issued {
+    db.idp
+        .redeem_code(
+            &db.idp.issue_code(new).unwrap(),
+            "app",
+            "https://a/cb",
+            None,
+        )
+        .unwrap()
+}
+
 fn refresh_rotates_and_reuse_revokes_the_chain(db: &TestDb) {
     let u = user(db, "acme", "ann@example.com");
     let (s, _) = db.idp.start_session(&u, &["pwd"], None, None).unwrap();
@@ -625,15 +637,7 @@ fn refresh_rotates_and_reuse_revokes_the_chain(db: &TestDb) {
         nonce: None,
         code_challenge: None,
     };
-    let first = db
-        .idp
-        .redeem_code(
-            &db.idp.issue_code(&new).unwrap(),
-            "app",
-            "https://a/cb",
-            None,
-        )
-        .unwrap();
+    let first = redeem(db, &new);
     db.clock.advance(600);
     let second = db.idp.refresh(&first.refresh_token, "app").unwrap();
     assert_ne!(second.refresh_token, first.refresh_token);
@@ -647,15 +651,7 @@ fn refresh_rotates_and_reuse_revokes_the_chain(db: &TestDb) {
         "bound to the client"
     );
     // (The wrong-client attempt revoked the grant; start a fresh one for the reuse check.)
-    let g = db
-        .idp
-        .redeem_code(
-            &db.idp.issue_code(&new).unwrap(),
-            "app",
-            "https://a/cb",
-            None,
-        )
-        .unwrap();
+    let g = redeem(db, &new);
     let g2 = db.idp.refresh(&g.refresh_token, "app").unwrap();
     assert!(
         db.idp.refresh(&g.refresh_token, "app").is_err(),
@@ -666,15 +662,7 @@ fn refresh_rotates_and_reuse_revokes_the_chain(db: &TestDb) {
         "reuse revoked the newest token too"
     );
     // Idle expiry kills refresh.
-    let g = db
-        .idp
-        .redeem_code(
-            &db.idp.issue_code(&new).unwrap(),
-            "app",
-            "https://a/cb",
-            None,
-        )
-        .unwrap();
+    let g = redeem(db, &new);
     db.clock.advance(1801);
     assert!(db.idp.refresh(&g.refresh_token, "app").is_err());
 }
@@ -691,15 +679,7 @@ fn refresh_may_narrow_the_scope_but_not_widen_it(db: &TestDb) {
         nonce: None,
         code_challenge: None,
     };
-    let g = db
-        .idp
-        .redeem_code(
-            &db.idp.issue_code(&new).unwrap(),
-            "app",
-            "https://a/cb",
-            None,
-        )
-        .unwrap();
+    let g = redeem(db, &new);
     // Wider than the grant: refused, and nothing was spent.
     assert!(matches!(
         db.idp
