@@ -156,7 +156,7 @@ run_backend() {
   wrk -t8 -c8 -d"${DURATION}s" -s bench/signin.lua "$BASE" -- 8 >/dev/null 2>&1 &
   local storm=$!
   sleep 1
-  wrk_row "$backend" "GET userinfo during the sign-in storm (4 connections)" -t1 -c4 -d"$((DURATION - 2))s" -H "Authorization: Bearer $access" "$BASE/userinfo"
+  wrk_row "$backend" "GET userinfo during the sign-in storm (4 connections)" -t1 -c4 -d"$(( DURATION > 3 ? DURATION - 2 : 1 ))s" -H "Authorization: Bearer $access" "$BASE/userinfo"
   wait "$storm" || true
 
   log "$backend: TOTP sign-ins"
