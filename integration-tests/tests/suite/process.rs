@@ -23,6 +23,13 @@ struct Running {
     config: std::path::PathBuf,
 }
 
+impl Running {
+    /// What the server has written to stderr so far.
+    fn log(&self) -> String {
+        std::fs::read_to_string(self.dir.path().join("server.log")).unwrap_or_default()
+    }
+}
+
 /// Starts `idp-server serve` as a separate process and waits for /healthz.
 fn spawn(db: Db, argon2_memory_kib: u32) -> Running {
     let dir = tempfile::tempdir().unwrap();
@@ -57,7 +64,8 @@ fn spawn(db: Db, argon2_memory_kib: u32) -> Running {
         .arg(&config)
         .arg("serve")
         .stdout(Stdio::null())
-        .stderr(Stdio::null())
+        // Kept for the failure messages (see `Running::log`).
+        .stderr(std::fs::File::create(dir.path().join("server.log")).unwrap())
         .spawn()
         .unwrap();
     let start = Instant::now();
@@ -125,9 +133,14 @@ fn sigterm_lets_in_flight_requests_finish(db: Db) {
     let mut longest = Duration::ZERO;
     for h in handles {
         let (status, took) = h.join().unwrap();
+        if status != 401 {
+            let _ = run.child.wait();
+        }
         assert_eq!(
-            status, 401,
-            "the in-flight sign-in finished with its real answer (took {took:?})"
+            status,
+            401,
+            "the in-flight sign-in finished with its real answer (took {took:?}); server log:\n{}",
+            run.log()
         );
         longest = longest.max(took);
     }
