@@ -613,11 +613,26 @@ fn userinfo_subject_only_for_a_live_grant(db: &TestDb) {
     assert!(db.idp.live_sessions(&u.id).unwrap().len() == 1);
 }
 
-/// Issues a code for `new` and redeems it (client "app", redirect "https://a/cb", no PKCE).
-fn redeem(db: &TestDb, new: &NewCode) -> crate::oauth::Issued {
+/// A grant for client "app" in session `s` of `u`: a code issued and redeemed (redirect
+/// "https://a/cb", no PKCE, no nonce).
+fn redeem(
+    db: &TestDb,
+    u: &User,
+    s: &crate::sessions::SsoSession,
+    scope: &str,
+) -> crate::oauth::Issued {
+    let new = NewCode {
+        client_id: "app",
+        redirect_uri: "https://a/cb",
+        session_id: &s.id,
+        user_id: &u.id,
+        scope,
+        nonce: None,
+        code_challenge: None,
+    };
     db.idp
         .redeem_code(
-            &db.idp.issue_code(new).unwrap(),
+            &db.idp.issue_code(&new).unwrap(),
             "app",
             "https://a/cb",
             None,
@@ -628,16 +643,7 @@ fn redeem(db: &TestDb, new: &NewCode) -> crate::oauth::Issued {
 fn refresh_rotates_and_reuse_revokes_the_chain(db: &TestDb) {
     let u = user(db, "acme", "ann@example.com");
     let (s, _) = db.idp.start_session(&u, &["pwd"], None, None).unwrap();
-    let new = NewCode {
-        client_id: "app",
-        redirect_uri: "https://a/cb",
-        session_id: &s.id,
-        user_id: &u.id,
-        scope: "openid",
-        nonce: None,
-        code_challenge: None,
-    };
-    let first = redeem(db, &new);
+    let first = redeem(db, &u, &s, "openid");
     db.clock.advance(600);
     let second = db.idp.refresh(&first.refresh_token, "app").unwrap();
     assert_ne!(second.refresh_token, first.refresh_token);
@@ -651,7 +657,7 @@ fn refresh_rotates_and_reuse_revokes_the_chain(db: &TestDb) {
         "bound to the client"
     );
     // (The wrong-client attempt revoked the grant; start a fresh one for the reuse check.)
-    let g = redeem(db, &new);
+    let g = redeem(db, &u, &s, "openid");
     let g2 = db.idp.refresh(&g.refresh_token, "app").unwrap();
     assert!(
         db.idp.refresh(&g.refresh_token, "app").is_err(),
@@ -662,7 +668,7 @@ fn refresh_rotates_and_reuse_revokes_the_chain(db: &TestDb) {
         "reuse revoked the newest token too"
     );
     // Idle expiry kills refresh.
-    let g = redeem(db, &new);
+    let g = redeem(db, &u, &s, "openid");
     db.clock.advance(1801);
     assert!(db.idp.refresh(&g.refresh_token, "app").is_err());
 }
@@ -670,16 +676,7 @@ fn refresh_rotates_and_reuse_revokes_the_chain(db: &TestDb) {
 fn refresh_may_narrow_the_scope_but_not_widen_it(db: &TestDb) {
     let u = user(db, "acme", "ann@example.com");
     let (s, _) = db.idp.start_session(&u, &["pwd"], None, None).unwrap();
-    let new = NewCode {
-        client_id: "app",
-        redirect_uri: "https://a/cb",
-        session_id: &s.id,
-        user_id: &u.id,
-        scope: "openid email",
-        nonce: None,
-        code_challenge: None,
-    };
-    let g = redeem(db, &new);
+    let g = redeem(db, &u, &s, "openid email");
     // Wider than the grant: refused, and nothing was spent.
     assert!(matches!(
         db.idp
