@@ -239,11 +239,9 @@ impl Idp {
                     }
                     (None, None) => {}
                 }
-                if !sessions::touch(conn, now, &sid)? {
+                let Some(session) = sessions::touch(conn, now, &sid)? else {
                     return Ok(Outcome::Refused("the session has ended or expired"));
-                }
-                let session = sessions::by_id(conn, &sid)?
-                    .ok_or(GrantError::InvalidGrant("the session has ended"))?;
+                };
                 let grant_id = random_id()?;
                 diesel::insert_into(grants::table)
                     .values((
@@ -307,20 +305,24 @@ impl Idp {
         let outcome = self
             .store()
             .tx(|conn| -> Result<Outcome<Issued>, GrantError> {
-                let claimed = crate::on_backend!(&mut *conn, |c| diesel::update(
-                    rt::table.find(&token_hash).filter(rt::used_at.is_null())
-                )
-                .set(rt::used_at.eq(Some(now)))
-                .execute(c))?;
-                let row: Option<(String, i64)> = crate::on_backend!(&mut *conn, |c| rt::table
-                    .find(&token_hash)
-                    .select((rt::grant_id, rt::expires_at))
-                    .get_result(c)
-                    .optional())?;
-                let Some((grant_id, expires_at)) = row else {
-                    return Ok(Outcome::Refused("the refresh token is invalid"));
-                };
-                if claimed == 0 {
+                let claimed: Option<(String, i64)> = crate::on_backend!(&mut *conn, |c| {
+                    diesel::update(rt::table.find(&token_hash).filter(rt::used_at.is_null()))
+                        .set(rt::used_at.eq(Some(now)))
+                        .returning((rt::grant_id, rt::expires_at))
+                        .get_result(c)
+                        .optional()
+                })?;
+                let Some((grant_id, expires_at)) = claimed else {
+                    // Unknown, or spent before: a spent token presented again means the chain
+                    // leaked, so its grant is revoked.
+                    let spent: Option<String> = crate::on_backend!(&mut *conn, |c| rt::table
+                        .find(&token_hash)
+                        .select(rt::grant_id)
+                        .get_result(c)
+                        .optional())?;
+                    let Some(grant_id) = spent else {
+                        return Ok(Outcome::Refused("the refresh token is invalid"));
+                    };
                     revoke_grant(conn, now, &grant_id)?;
                     audit::record(
                         conn,
@@ -331,7 +333,7 @@ impl Idp {
                     return Ok(Outcome::Refused(
                         "the refresh token has already been used; its grant is revoked",
                     ));
-                }
+                };
                 let (sid, user_id, g_client, scope, revoked): (
                     String,
                     String,
@@ -366,12 +368,15 @@ impl Idp {
                     }
                     Some(_) => return Err(GrantError::InvalidScope),
                 };
-                if expires_at <= now || !sessions::touch(conn, now, &sid)? {
+                let live = if expires_at > now {
+                    sessions::touch(conn, now, &sid)?
+                } else {
+                    None
+                };
+                let Some(session) = live else {
                     revoke_grant(conn, now, &grant_id)?;
                     return Ok(Outcome::Refused("the session has ended or expired"));
-                }
-                let session = sessions::by_id(conn, &sid)?
-                    .ok_or(GrantError::InvalidGrant("the session has ended"))?;
+                };
                 let refresh_token = insert_refresh(conn, now, &grant_id, session.expires_at)?;
                 Ok(Outcome::Ok(Issued {
                     grant_id,

@@ -146,9 +146,14 @@ pub(crate) fn by_id(conn: &mut DbConnection, id: &str) -> Result<Option<SsoSessi
     .map(from_row))
 }
 
-/// Slides the idle expiry of an active session; `false` if it has ended or expired.
-pub(crate) fn touch(conn: &mut DbConnection, now: i64, id: &str) -> Result<bool, StoreError> {
-    let n = crate::on_backend!(conn, |c| diesel::update(
+/// Slides the idle expiry of an active session and returns it as it now is (one statement,
+/// `RETURNING`); `None` if it has ended or expired.
+pub(crate) fn touch(
+    conn: &mut DbConnection,
+    now: i64,
+    id: &str,
+) -> Result<Option<SsoSession>, StoreError> {
+    Ok(crate::on_backend!(conn, |c| diesel::update(
         ss::table
             .find(id)
             .filter(ss::ended_at.is_null())
@@ -156,8 +161,10 @@ pub(crate) fn touch(conn: &mut DbConnection, now: i64, id: &str) -> Result<bool,
             .filter(ss::expires_at.gt(now)),
     )
     .set(ss::last_active_at.eq(now))
-    .execute(c))?;
-    Ok(n == 1)
+    .returning(select())
+    .get_result::<SessionRow>(c)
+    .optional())?
+    .map(from_row))
 }
 
 /// Ends one session and revokes every grant (refresh token family) made in it.
@@ -296,12 +303,8 @@ impl Idp {
     /// Records activity: slides the idle expiry. `Expired` if the session is no longer live.
     pub fn touch_session(&self, sid: &str) -> Result<SsoSession, SessionError> {
         let now = self.now();
-        self.store().tx(|conn| {
-            if !touch(conn, now, sid)? {
-                return Err(SessionError::Expired);
-            }
-            by_id(conn, sid)?.ok_or(SessionError::Expired)
-        })
+        let mut conn = self.store().conn()?;
+        touch(&mut conn, now, sid)?.ok_or(SessionError::Expired)
     }
 
     /// Ends a session (logout). Idempotent: an already ended session gives `None`.

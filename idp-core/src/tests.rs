@@ -887,7 +887,9 @@ crate::on_both_backends!(invitation_and_reset_links);
 
 /// Unknown email and wrong password cost the same: one argon2id verification at the configured
 /// (default, OWASP) cost. Samples are interleaved so machine noise hits both alike; medians must
-/// agree within 10%.
+/// agree within 10%. A leak (say, no hash for an unknown email) shows in every round; a burst of
+/// noise on this shared machine (a checkpoint, another process) rarely hits two rounds in a
+/// row, so the test allows up to three rounds and needs one that agrees.
 #[test]
 fn unknown_email_and_wrong_password_take_the_same_time() {
     // Measured while no other test of this binary runs (they would compete for the cores).
@@ -897,7 +899,7 @@ fn unknown_email_and_wrong_password_take_the_same_time() {
     idp.create_account("acme", "Acme", &op()).unwrap();
     const N: usize = 31;
     // A user per sample, so no lockout kicks in (5 failures per email).
-    let users: Vec<String> = (0..N)
+    let users: Vec<String> = (0..3 * N)
         .map(|i| {
             let email = format!("user{i}@example.com");
             idp.create_user(
@@ -913,38 +915,44 @@ fn unknown_email_and_wrong_password_take_the_same_time() {
             email
         })
         .collect();
-    let mut wrong = Vec::new();
-    let mut unknown = Vec::new();
-    // Interleaved, and in alternating order: the hashing pool hands consecutive jobs to
-    // alternating threads, so a fixed order would give each case its own thread (and that
-    // thread's core and allocator state) and measure them instead of the code paths.
-    for (i, email) in users.iter().enumerate() {
-        let ghost = format!("ghost{i}@example.com");
-        let mut cases = [
-            (email.as_str(), "not the right password", true),
-            (ghost.as_str(), PW, false),
-        ];
-        if i % 2 == 1 {
-            cases.reverse();
-        }
-        for (who, password, known) in cases {
-            let t = std::time::Instant::now();
-            assert!(idp.authenticate_password(who, password, None).is_err());
-            if known {
-                wrong.push(t.elapsed());
-            } else {
-                unknown.push(t.elapsed());
+    let mut rounds = Vec::new();
+    for (round, users) in users.chunks(N).enumerate() {
+        let mut wrong = Vec::new();
+        let mut unknown = Vec::new();
+        // Interleaved, and in alternating order: the hashing pool hands consecutive jobs to
+        // alternating threads, so a fixed order would give each case its own thread (and that
+        // thread's core and allocator state) and measure them instead of the code paths.
+        for (i, email) in users.iter().enumerate() {
+            let ghost = format!("ghost{round}-{i}@example.com");
+            let mut cases = [
+                (email.as_str(), "not the right password", true),
+                (ghost.as_str(), PW, false),
+            ];
+            if i % 2 == 1 {
+                cases.reverse();
+            }
+            for (who, password, known) in cases {
+                let t = std::time::Instant::now();
+                assert!(idp.authenticate_password(who, password, None).is_err());
+                if known {
+                    wrong.push(t.elapsed());
+                } else {
+                    unknown.push(t.elapsed());
+                }
             }
         }
+        wrong.sort();
+        unknown.sort();
+        let (w, u) = (wrong[N / 2].as_secs_f64(), unknown[N / 2].as_secs_f64());
+        let ratio = w.max(u) / w.min(u);
+        rounds.push(format!(
+            "median wrong password {w:.4}s vs unknown email {u:.4}s (ratio {ratio:.3})"
+        ));
+        if ratio < 1.10 {
+            return;
+        }
     }
-    wrong.sort();
-    unknown.sort();
-    let (w, u) = (wrong[N / 2].as_secs_f64(), unknown[N / 2].as_secs_f64());
-    let ratio = w.max(u) / w.min(u);
-    assert!(
-        ratio < 1.10,
-        "median wrong password {w:.4}s vs unknown email {u:.4}s (ratio {ratio:.3})"
-    );
+    panic!("no round agreed within 10%: {rounds:#?}");
 }
 
 fn master_key_rotation_reseals_everything(db: &TestDb) {

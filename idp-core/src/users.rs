@@ -215,13 +215,18 @@ impl Idp {
 
     /// The user and their account in one call (the account holds the MFA policy).
     pub fn user_with_account(&self, user_id: &str) -> Result<Option<(User, Account)>, StoreError> {
+        use crate::store::schema::accounts as a;
         let mut conn = self.store().conn()?;
-        let Some(user) = by_id(&mut conn, user_id)? else {
-            return Ok(None);
-        };
-        let account = accounts::by_id(&mut conn, &user.account_id)?
-            .ok_or_else(|| StoreError::Corrupt(format!("user {} has no account", user.id)))?;
-        Ok(Some((user, account)))
+        let row: Option<(UserRow, accounts::AccountRow)> = crate::on_backend!(&mut *conn, |c| {
+            users::table
+                .inner_join(a::table)
+                .filter(users::id.eq(user_id))
+                .select((users::all_columns, a::all_columns))
+                .get_result(c)
+                .optional()
+        })?;
+        row.map(|(user, account)| Ok((from_row(user)?, accounts::from_row(account)?)))
+            .transpose()
     }
 
     pub fn list_users(&self, account_slug: &str) -> Result<Vec<User>, UserError> {

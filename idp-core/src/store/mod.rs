@@ -331,7 +331,10 @@ impl Store {
             **conn = fresh;
             tracing::info!("replaced a lost database connection");
         }
-        let fresh_watch = !alive || PooledConnection::extensions(conn).get::<PgHealth>().is_none();
+        let fresh_watch = !alive
+            || PooledConnection::extensions(conn)
+                .get::<PgHealth>()
+                .is_none();
         if fresh_watch {
             let lost = Arc::new(AtomicBool::new(false));
             if let DbConnection::Postgres(pg) = &mut **conn {
@@ -534,7 +537,9 @@ mod tests {
             let killed = diesel::dsl::sql::<diesel::sql_types::Bool>(&format!(
                 "pg_terminate_backend({pid})"
             ));
-            assert!(diesel::select(killed).get_result::<bool>(&mut admin).unwrap());
+            assert!(diesel::select(killed)
+                .get_result::<bool>(&mut admin)
+                .unwrap());
         };
 
         let first = backend_pid().unwrap();
@@ -543,7 +548,11 @@ mod tests {
             .unwrap()
             .batch_execute("SELECT * FROM no_such_table")
             .is_err());
-        assert_eq!(backend_pid().unwrap(), first, "a query error keeps the connection");
+        assert_eq!(
+            backend_pid().unwrap(),
+            first,
+            "a query error keeps the connection"
+        );
 
         kill(first);
         let second = backend_pid().or_else(|_| backend_pid()).unwrap();
