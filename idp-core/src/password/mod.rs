@@ -1,11 +1,13 @@
 //! Passwords (NIST SP 800-63B): a length-based policy with a blocklist and no composition rules,
 //! and argon2id hashing in PHC strings with rehash-on-login when the parameters change.
 
+use std::cell::RefCell;
 use std::collections::HashSet;
-use std::sync::{mpsc, Arc, LazyLock, Mutex};
+use std::sync::{mpsc, LazyLock};
+use std::time::Duration;
 
-use argon2::password_hash::{PasswordHash, PasswordHasher as _, PasswordVerifier as _, SaltString};
-use argon2::{Algorithm, Argon2, Params, Version};
+use argon2::password_hash::{Output, PasswordHash, SaltString};
+use argon2::{Algorithm, Argon2, Block, Params, Version};
 use unicode_normalization::UnicodeNormalization;
 
 use crate::crypto::{random_bytes, CryptoError};
@@ -153,32 +155,107 @@ pub struct Verified {
 
 type Job = Box<dyn FnOnce() + Send>;
 
+/// How long a hashing thread keeps its argon2 working memory after its last hash.
+const KEEP_WORKING_MEMORY: Duration = Duration::from_secs(2);
+
+thread_local! {
+    /// A hashing thread's argon2 working memory (m KiB: 19 MiB at the default cost), reused from
+    /// one hash to the next. Allocated fresh for every hash, it was mapped and unmapped each
+    /// time (the server sets a fixed mmap threshold so freed memory goes back to the system), and
+    /// the kernel's page faults and page clearing took a quarter of every hash during a sign-in
+    /// storm. Released when the thread has been idle for [`KEEP_WORKING_MEMORY`], so an idle
+    /// server holds none of it.
+    static WORKING_MEMORY: RefCell<Vec<Block>> = const { RefCell::new(Vec::new()) };
+}
+
+/// Runs argon2 into `out` on this thread's kept working memory (grown when a hash needs more).
+/// Every block is written before it is read, so what an earlier hash left there is never used.
+fn hash_into(
+    argon2: &Argon2<'_>,
+    password: &[u8],
+    salt: &[u8],
+    out: &mut [u8],
+) -> Result<(), argon2::Error> {
+    WORKING_MEMORY.with_borrow_mut(|blocks| {
+        let need = argon2.params().block_count();
+        if blocks.len() < need {
+            blocks.resize(need, Block::default());
+        }
+        argon2.hash_password_into_with_memory(password, salt, out, &mut blocks[..need])
+    })
+}
+
+/// Whether `password` matches the PHC string `stored`, computed with the string's own algorithm,
+/// version and parameters (what `PasswordVerifier::verify_password` does, on the kept working
+/// memory); the outputs are compared in constant time (`Output`'s equality).
+fn matches_phc(stored: &str, password: &[u8]) -> bool {
+    let Ok(phc) = PasswordHash::new(stored) else {
+        return false;
+    };
+    let (Some(salt), Some(expected)) = (phc.salt, phc.hash) else {
+        return false;
+    };
+    let (Ok(algorithm), Ok(version), Ok(params)) = (
+        Algorithm::try_from(phc.algorithm),
+        phc.version
+            .map_or(Ok(Version::default()), Version::try_from),
+        Params::try_from(&phc),
+    ) else {
+        return false;
+    };
+    let mut salt_bytes = [0u8; 64];
+    let Ok(salt) = salt.decode_b64(&mut salt_bytes) else {
+        return false;
+    };
+    let mut computed = [0u8; Output::MAX_LENGTH];
+    let computed = &mut computed[..expected.len()];
+    hash_into(
+        &Argon2::new(algorithm, version, params),
+        password,
+        salt,
+        computed,
+    )
+    .is_ok()
+        && Output::new(computed).is_ok_and(|c| c == expected)
+}
+
+/// `$argon2id$v=19$m=..,t=..,p=..$salt$output`, the PHC string of an argon2id hash.
+fn phc_string(params: &Argon2Params, salt_b64: &str, output: &Output) -> String {
+    format!(
+        "$argon2id$v=19$m={},t={},p={}${salt_b64}${output}",
+        params.memory_kib, params.iterations, params.parallelism,
+    )
+}
+
 /// A few long-lived threads (one per core) that run every argon2 computation. A storm of
 /// sign-ins then queues here instead of taking every core and every blocking thread, so the
-/// other endpoints keep their share of the CPU; and each hash's 19 MiB is reused by the same
-/// threads (the allocator keeps one arena per thread) instead of being retained by dozens.
+/// other endpoints keep their share of the CPU; and each thread reuses its working memory (see
+/// [`WORKING_MEMORY`]) instead of mapping a fresh 19 MiB per hash.
 struct HashPool {
-    jobs: mpsc::Sender<Job>,
+    jobs: crossbeam_channel::Sender<Job>,
 }
 
 impl HashPool {
     fn new(threads: usize) -> Result<Self, HashError> {
-        let (jobs, rx) = mpsc::channel::<Job>();
-        let rx = Arc::new(Mutex::new(rx));
+        let (jobs, rx) = crossbeam_channel::unbounded::<Job>();
         for i in 0..threads.max(1) {
             let rx = rx.clone();
             std::thread::Builder::new()
                 .name(format!("argon2-{i}"))
                 .spawn(move || loop {
-                    // The lock is held only while taking a job, not while running it.
-                    let job = match rx.lock() {
-                        Ok(r) => r.recv(),
-                        Err(_) => return,
+                    use crossbeam_channel::RecvTimeoutError;
+                    let job = match rx.recv_timeout(KEEP_WORKING_MEMORY) {
+                        Ok(job) => job,
+                        Err(RecvTimeoutError::Timeout) => {
+                            WORKING_MEMORY.take();
+                            match rx.recv() {
+                                Ok(job) => job,
+                                Err(_) => return, // the hasher was dropped
+                            }
+                        }
+                        Err(RecvTimeoutError::Disconnected) => return,
                     };
-                    match job {
-                        Ok(job) => job(),
-                        Err(_) => return, // the hasher was dropped
-                    }
+                    job();
                 })
                 .map_err(|e| HashError::Hash(format!("cannot start a hashing thread: {e}")))?;
         }
@@ -226,15 +303,8 @@ impl std::fmt::Debug for PasswordHasher {
 fn dummy_phc(params: &Argon2Params) -> Result<String, HashError> {
     let salt = SaltString::encode_b64(&random_bytes::<16>()?)
         .map_err(|e| HashError::Hash(e.to_string()))?;
-    let output = argon2::password_hash::Output::new(&random_bytes::<32>()?)
-        .map_err(|e| HashError::Hash(e.to_string()))?;
-    let phc = format!(
-        "$argon2id$v=19$m={},t={},p={}${}${output}",
-        params.memory_kib,
-        params.iterations,
-        params.parallelism,
-        salt.as_str()
-    );
+    let output = Output::new(&random_bytes::<32>()?).map_err(|e| HashError::Hash(e.to_string()))?;
+    let phc = phc_string(params, salt.as_str(), &output);
     PasswordHash::new(&phc).map_err(|e| HashError::Hash(e.to_string()))?;
     Ok(phc)
 }
@@ -271,26 +341,29 @@ impl PasswordHasher {
         let salt = SaltString::encode_b64(&random_bytes::<16>()?)
             .map_err(|e| HashError::Hash(e.to_string()))?;
         let (argon2, password) = (self.argon2.clone(), password.to_string());
-        self.pool.run(move || {
-            argon2
-                .hash_password(password.as_bytes(), &salt)
-                .map(|h| h.to_string())
-                .map_err(|e| HashError::Hash(e.to_string()))
-        })?
+        let salt_b64 = salt.as_str().to_string();
+        let output = self.pool.run(move || {
+            let mut salt_bytes = [0u8; 64];
+            let salt = salt
+                .as_salt()
+                .decode_b64(&mut salt_bytes)
+                .map_err(|e| HashError::Hash(e.to_string()))?;
+            let mut out = [0u8; 32];
+            hash_into(&argon2, password.as_bytes(), salt, &mut out)
+                .map_err(|e| HashError::Hash(e.to_string()))?;
+            Output::new(&out).map_err(|e| HashError::Hash(e.to_string()))
+        })??;
+        Ok(phc_string(&self.params, &salt_b64, &output))
     }
 
     /// `Some` when the password matches the stored hash. The hash's own parameters are used, so
     /// hashes made under older settings still verify (and report `needs_rehash`).
     pub fn verify(&self, stored: &str, password: &str) -> Option<Verified> {
         let parsed = PasswordHash::new(stored).ok()?;
-        let (argon2, owned, password) =
-            (self.argon2.clone(), stored.to_string(), normalise(password));
+        let (owned, password) = (stored.to_string(), normalise(password));
         let matches = self
             .pool
-            .run(move || {
-                PasswordHash::new(&owned)
-                    .is_ok_and(|h| argon2.verify_password(password.as_bytes(), &h).is_ok())
-            })
+            .run(move || matches_phc(&owned, password.as_bytes()))
             .ok()?;
         if !matches {
             return None;
@@ -462,5 +535,89 @@ mod tests {
         // U+212B ANGSTROM SIGN and U+00C5 are the same after NFKC.
         let phc = h.hash("\u{212B}ngstrom-units-rule").unwrap();
         assert!(h.verify(&phc, "\u{00C5}ngstrom-units-rule").is_some());
+    }
+
+    /// Our hashes and the argon2 crate's standard ones are interchangeable: each verifies the
+    /// other's, for argon2id, argon2i and argon2d, several costs and both versions.
+    #[test]
+    fn hashes_interoperate_with_the_standard_argon2_api() {
+        use argon2::password_hash::{PasswordHasher as _, PasswordVerifier as _};
+        let ours = PasswordHasher::new(cheap()).unwrap();
+        let phc = ours.hash("correct horse battery staple").unwrap();
+        let parsed = PasswordHash::new(&phc).unwrap();
+        assert!(Argon2::default()
+            .verify_password(b"correct horse battery staple", &parsed)
+            .is_ok());
+        assert!(Argon2::default()
+            .verify_password(b"wrong horse battery staple", &parsed)
+            .is_err());
+        for (algorithm, version, m, t, p) in [
+            (Algorithm::Argon2id, Version::V0x13, 1024, 1, 1),
+            (Algorithm::Argon2id, Version::V0x13, 2048, 3, 2),
+            (Algorithm::Argon2i, Version::V0x13, 1024, 2, 1),
+            (Algorithm::Argon2d, Version::V0x10, 1024, 2, 1),
+        ] {
+            let standard = Argon2::new(algorithm, version, Params::new(m, t, p, None).unwrap());
+            let salt = SaltString::encode_b64(b"sixteen byte slt").unwrap();
+            let theirs = standard
+                .hash_password(b"correct horse battery staple", &salt)
+                .unwrap()
+                .to_string();
+            assert!(
+                ours.verify(&theirs, "correct horse battery staple")
+                    .is_some(),
+                "{theirs}"
+            );
+            assert!(ours
+                .verify(&theirs, "correct horse battery stapl")
+                .is_none());
+        }
+    }
+
+    /// The kept working memory holds nothing that changes a later hash: the same password gives
+    /// the same output after other hashes (of other passwords and larger costs) ran on the thread.
+    #[test]
+    fn reused_working_memory_does_not_change_results() {
+        let salt = b"sixteen byte slt";
+        let run = |m: u32, password: &[u8]| {
+            let argon2 = Argon2::new(
+                Algorithm::Argon2id,
+                Version::V0x13,
+                Params::new(m, 2, 1, None).unwrap(),
+            );
+            let mut out = [0u8; 32];
+            hash_into(&argon2, password, salt, &mut out).unwrap();
+            let mut fresh = [0u8; 32];
+            argon2
+                .hash_password_into(password, salt, &mut fresh)
+                .unwrap();
+            assert_eq!(out, fresh, "kept memory and fresh memory agree");
+            out
+        };
+        let first = run(1024, b"one password here");
+        run(4096, b"another password");
+        run(1024, b"a third one");
+        assert_eq!(run(1024, b"one password here"), first);
+    }
+
+    /// A hashing thread keeps its working memory while hashes keep coming and releases it once
+    /// idle for `KEEP_WORKING_MEMORY`.
+    #[test]
+    fn idle_hashing_threads_release_their_working_memory() {
+        let pool = HashPool::new(1).unwrap();
+        let kept = || pool.run(|| WORKING_MEMORY.with_borrow(Vec::len)).unwrap();
+        let hasher = Argon2::new(
+            Algorithm::Argon2id,
+            Version::V0x13,
+            Params::new(1024, 1, 1, None).unwrap(),
+        );
+        pool.run(move || {
+            let mut out = [0u8; 32];
+            hash_into(&hasher, b"password", b"sixteen byte slt", &mut out).unwrap();
+        })
+        .unwrap();
+        assert_eq!(kept(), 1024, "1024 one-KiB blocks kept after a hash");
+        std::thread::sleep(KEEP_WORKING_MEMORY + Duration::from_millis(500));
+        assert_eq!(kept(), 0, "released after the idle time");
     }
 }
