@@ -303,8 +303,9 @@ impl Idp {
     /// Records activity: slides the idle expiry. `Expired` if the session is no longer live.
     pub fn touch_session(&self, sid: &str) -> Result<SsoSession, SessionError> {
         let now = self.now();
-        let mut conn = self.store().conn()?;
-        touch(&mut conn, now, sid)?.ok_or(SessionError::Expired)
+        // A transaction for its write turn on SQLite (see `Store::tx`), though it is one statement.
+        self.store()
+            .tx(|conn| touch(conn, now, sid)?.ok_or(SessionError::Expired))
     }
 
     /// Ends a session (logout). Idempotent: an already ended session gives `None`.
