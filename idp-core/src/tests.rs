@@ -160,6 +160,25 @@ fn sign_in_is_enumeration_safe(db: &TestDb) {
         .any(|e| e.action == "signin.failed" && e.user_id.is_none()));
 }
 
+/// Concurrent failures on one key (parallel guesses at one email, or the first failures of two
+/// requests at once) all succeed and all count: none fails on the counter row's primary key.
+fn concurrent_failures_all_count(db: &TestDb) {
+    const N: usize = 8;
+    let barrier = Barrier::new(N);
+    std::thread::scope(|scope| {
+        for _ in 0..N {
+            scope.spawn(|| {
+                barrier.wait();
+                db.idp
+                    .attempt_failed("test:race", 100)
+                    .expect("a concurrent failure is counted, not refused");
+            });
+        }
+    });
+    let state = db.idp.throttle_state("test:race").unwrap().unwrap();
+    assert_eq!(state.failures, N as i32);
+}
+
 fn password_lockout_and_expiry(db: &TestDb) {
     user(db, "acme", "ann@example.com");
     for _ in 0..5 {
@@ -788,6 +807,7 @@ fn concurrent_code_redemptions_have_one_winner(db: &TestDb) {
 
 crate::on_both_backends!(
     accounts_and_users,
+    concurrent_failures_all_count,
     sign_in_is_enumeration_safe,
     password_lockout_and_expiry,
     rehash_when_parameters_change,

@@ -79,19 +79,15 @@ impl Idp {
         })
     }
 
-    /// Counts one failure; returns the lock it caused, if any. Starts with a write so concurrent
-    /// failures are serialised and each one counts.
+    /// Counts one failure; returns the lock it caused, if any. The count is one atomic upsert
+    /// (`INSERT ... ON CONFLICT DO UPDATE ... RETURNING`), so concurrent failures on the same key
+    /// each count: with an update-then-insert, two first failures raced to insert the row and
+    /// one of them failed on the primary key (a 500 on PostgreSQL, and an uncounted failure).
     pub(crate) fn throttle_fail(&self, key: &str, free: i32) -> Result<Option<Locked>, StoreError> {
         let now = self.now();
         let s = self.settings().throttle.clone();
         self.store().tx(|conn| {
-            let updated = diesel::update(ac::table.find(key))
-                .set((
-                    ac::failures.eq(ac::failures + 1),
-                    ac::last_failure_at.eq(now),
-                ))
-                .execute(conn)?;
-            if updated == 0 {
+            let (mut failures, started): (i32, i64) = crate::on_backend!(&mut *conn, |c| {
                 diesel::insert_into(ac::table)
                     .values((
                         ac::key.eq(key),
@@ -99,12 +95,15 @@ impl Idp {
                         ac::window_started_at.eq(now),
                         ac::last_failure_at.eq(now),
                     ))
-                    .execute(conn)?;
-            }
-            let (mut failures, started): (i32, i64) = ac::table
-                .find(key)
-                .select((ac::failures, ac::window_started_at))
-                .get_result(conn)?;
+                    .on_conflict(ac::key)
+                    .do_update()
+                    .set((
+                        ac::failures.eq(ac::failures + 1),
+                        ac::last_failure_at.eq(now),
+                    ))
+                    .returning((ac::failures, ac::window_started_at))
+                    .get_result(c)
+            })?;
             if now - started > s.window_secs && failures > 1 {
                 // A quiet window has passed: this failure starts a new count.
                 failures = 1;
