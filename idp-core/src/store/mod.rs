@@ -314,10 +314,11 @@ impl Store {
 
     fn make_sure(&self, conn: &mut Conn) -> Result<(), StoreError> {
         let losses = self.losses.load(Ordering::Relaxed);
-        let (lost, probe) = match PooledConnection::extensions(conn).get::<PgHealth>() {
+        let (watched, lost, probe) = match PooledConnection::extensions(conn).get::<PgHealth>() {
             // First checkout: it may have waited in the pool since it was opened.
-            None => (false, true),
+            None => (false, false, true),
             Some(h) => (
+                true,
                 h.lost.load(Ordering::Relaxed),
                 h.losses_seen != losses || h.last_checkout.elapsed() >= PROBE_AFTER_IDLE,
             ),
@@ -331,11 +332,7 @@ impl Store {
             **conn = fresh;
             tracing::info!("replaced a lost database connection");
         }
-        let fresh_watch = !alive
-            || PooledConnection::extensions(conn)
-                .get::<PgHealth>()
-                .is_none();
-        if fresh_watch {
+        if !alive || !watched {
             let lost = Arc::new(AtomicBool::new(false));
             if let DbConnection::Postgres(pg) = &mut **conn {
                 pg.set_instrumentation(LossWatch {
