@@ -288,14 +288,14 @@ pub struct Keyring {
     jwks: Arc<Vec<u8>>,
     /// Access tokens that verified with these keys (see `tokens::verify_access_token`).
     verified_access_tokens: crate::tokens::VerifiedAccessTokens,
-    /// Which stored keys this keyring holds, and which of them sign (see [`selection`]).
+    /// Which stored keys this keyring holds, and which of them sign (see [`choose`]).
     selection: Vec<(String, bool)>,
 }
 
 /// The stored keys a keyring built now holds, newest first: every key of a known algorithm
-/// that is active or was retired less than `publish_for` seconds ago, and whether it signs
-/// (the newest active key of its algorithm does).
-fn selection(stored: &[StoredKey], publish_for: i64, now: i64) -> Vec<(String, bool)> {
+/// that is active or was retired less than `publish_for` seconds ago, with its algorithm and
+/// whether it signs (the newest active key of its algorithm does).
+fn choose(stored: &[StoredKey], publish_for: i64, now: i64) -> Vec<(&StoredKey, SigningAlg, bool)> {
     let mut signing = HashSet::new();
     stored
         .iter()
@@ -304,8 +304,16 @@ fn selection(stored: &[StoredKey], publish_for: i64, now: i64) -> Vec<(String, b
             if k.retired_at.is_some_and(|r| r + publish_for < now) {
                 return None;
             }
-            Some((k.kid.clone(), k.retired_at.is_none() && signing.insert(alg)))
+            Some((k, alg, k.retired_at.is_none() && signing.insert(alg)))
         })
+        .collect()
+}
+
+/// What [`choose`] picked, as kids and whether each signs: equal selections give equal keyrings.
+fn selection(chosen: &[(&StoredKey, SigningAlg, bool)]) -> Vec<(String, bool)> {
+    chosen
+        .iter()
+        .map(|(k, _, signs)| (k.kid.clone(), *signs))
         .collect()
 }
 
@@ -336,20 +344,11 @@ impl Keyring {
     }
 
     fn from_stored(idp: &Idp, stored: &[StoredKey], publish_for: i64) -> Result<Self, KeyError> {
-        let selection = selection(stored, publish_for, idp.now());
+        let chosen = choose(stored, publish_for, idp.now());
         let mut signing = HashMap::new();
         let mut verifying = HashMap::new();
         let mut jwks = JwkSet { keys: Vec::new() };
-        // `stored` is newest first, so the first active key of an algorithm wins.
-        for (k, signs) in stored.iter().filter_map(|k| {
-            selection
-                .iter()
-                .find(|(kid, _)| *kid == k.kid)
-                .map(|(_, signs)| (k, *signs))
-        }) {
-            let Some(alg) = SigningAlg::parse(&k.alg) else {
-                continue;
-            };
+        for &(k, alg, signs) in &chosen {
             let broken = |reason: String| KeyError::Broken {
                 kid: k.kid.clone(),
                 reason,
@@ -381,7 +380,7 @@ impl Keyring {
             verifying,
             jwks: Arc::new(jwks),
             verified_access_tokens: Default::default(),
-            selection,
+            selection: selection(&chosen),
         })
     }
 
@@ -421,8 +420,8 @@ pub fn reload(idp: &Idp, shared: &SharedKeyring, publish_for: i64) -> Result<(),
     let stored = idp.signing_keys()?;
     // Nothing rotated or expired since the last load: keep the keyring (its parsed keys and the
     // access tokens it has verified).
-    let unchanged =
-        current(shared).is_some_and(|k| k.selection == selection(&stored, publish_for, idp.now()));
+    let unchanged = current(shared)
+        .is_some_and(|k| k.selection == selection(&choose(&stored, publish_for, idp.now())));
     if unchanged {
         return Ok(());
     }
