@@ -39,7 +39,9 @@ wrk_row() {
   local backend=$1 what=$2; shift 2
   local out; out=$(wrk --latency "$@" 2>&1)
   local rps p50 p99 errs non2xx
-  rps=$(echo "$out" | awk '/Requests\/sec/ {print $2}')
+  # A script that times its own load (bench/codes.lua) prints "RATE <requests/s>".
+  rps=$(echo "$out" | awk '/^RATE / {print $2}')
+  [ -n "$rps" ] || rps=$(echo "$out" | awk '/Requests\/sec/ {print $2}')
   p50=$(echo "$out" | awk '$1=="50%" {print $2}')
   p99=$(echo "$out" | awk '$1=="99%" {print $2}')
   errs=$(echo "$out" | awk '/Socket errors/ {print $0}' | sed 's/.*Socket errors: //')
@@ -136,7 +138,7 @@ run_backend() {
   wrk_row "$backend" "GET jwks" -t2 -c64 -d"${DURATION}s" "$BASE/jwks"
   wrk_row "$backend" "GET userinfo" -t2 -c32 -d"${DURATION}s" -H "Authorization: Bearer $access" "$BASE/userinfo"
   wrk_row "$backend" "refresh grant (rotation, 16 chains)" -t16 -c16 -d"${DURATION}s" -s bench/refresh.lua "$BASE" -- "$tokens"
-  wrk_row "$backend" "code grant (4000 fresh codes, 3 s so they last)" -t8 -c8 -d3s -s bench/codes.lua "$BASE" -- "$codes" 8
+  wrk_row "$backend" "code grant (4000 fresh codes; each wrk thread stops when its share is spent)" -t8 -c8 -d"${DURATION}s" -s bench/codes.lua "$BASE" -- "$codes" 8
 
   log "$backend: password sign-ins"
   for i in $(seq 1 8); do

@@ -10,11 +10,15 @@
 use diesel::prelude::*;
 use serde::Serialize;
 
+use crate::accounts::AccountRow;
 use crate::audit::{self, Actor, AuditAction, AuditEvent};
 use crate::crypto::{ct_eq, hash_token, random_id, random_token, sha256_b64url, CryptoError};
 use crate::sessions::{self, SsoSession};
-use crate::store::schema::{authorization_codes as ac, grants, refresh_tokens as rt};
+use crate::store::schema::{
+    accounts, authorization_codes as ac, grants, refresh_tokens as rt, users,
+};
 use crate::store::{DbConnection, StoreError};
+use crate::users::UserRow;
 use crate::Idp;
 
 /// Why a grant request failed; maps to RFC 6749 `invalid_grant` with this description.
@@ -62,6 +66,10 @@ pub struct Issued {
     /// The new refresh token (raw; only its hash is stored).
     #[serde(skip)]
     pub refresh_token: String,
+    /// The user the grant belongs to and their account, read in the grant's transaction (one
+    /// query with the code or grant row, no second checkout for the token response's claims).
+    pub user: crate::User,
+    pub account: crate::Account,
 }
 
 enum Outcome<T> {
@@ -166,31 +174,43 @@ impl Idp {
                     i64,
                     Option<String>,
                 );
-                let row: Option<CodeRow> = ac::table
-                    .find(&code_hash)
+                // The code row with its user and account (foreign keys with ON DELETE CASCADE:
+                // a code always has both).
+                let row: Option<(CodeRow, UserRow, AccountRow)> = ac::table
+                    .inner_join(users::table.on(users::id.eq(ac::user_id)))
+                    .inner_join(accounts::table.on(accounts::id.eq(users::account_id)))
+                    .filter(ac::code_hash.eq(&code_hash))
                     .select((
-                        ac::client_id,
-                        ac::redirect_uri,
-                        ac::session_id,
-                        ac::user_id,
-                        ac::scope,
-                        ac::nonce,
-                        ac::code_challenge,
-                        ac::expires_at,
-                        ac::grant_id,
+                        (
+                            ac::client_id,
+                            ac::redirect_uri,
+                            ac::session_id,
+                            ac::user_id,
+                            ac::scope,
+                            ac::nonce,
+                            ac::code_challenge,
+                            ac::expires_at,
+                            ac::grant_id,
+                        ),
+                        users::all_columns,
+                        accounts::all_columns,
                     ))
                     .get_result(conn)
                     .optional()?;
                 let Some((
-                    c_client,
-                    c_redirect,
-                    sid,
-                    user_id,
-                    scope,
-                    nonce,
-                    challenge,
-                    expires_at,
-                    prior_grant,
+                    (
+                        c_client,
+                        c_redirect,
+                        sid,
+                        user_id,
+                        scope,
+                        nonce,
+                        challenge,
+                        expires_at,
+                        prior_grant,
+                    ),
+                    user_row,
+                    account_row,
                 )) = row
                 else {
                     return Ok(Outcome::Refused("the authorization code is invalid"));
@@ -265,6 +285,8 @@ impl Idp {
                     nonce,
                     session,
                     refresh_token,
+                    user: crate::users::from_row(user_row)?,
+                    account: crate::accounts::from_row(account_row)?,
                 }))
             })?;
         match outcome {
@@ -334,20 +356,27 @@ impl Idp {
                         "the refresh token has already been used; its grant is revoked",
                     ));
                 };
-                let (sid, user_id, g_client, scope, revoked): (
-                    String,
-                    String,
-                    String,
-                    String,
-                    Option<i64>,
+                // The grant with its user and account (foreign keys with ON DELETE CASCADE: a
+                // refresh token's grant always has both).
+                type GrantRow = (String, String, String, String, Option<i64>);
+                let ((sid, user_id, g_client, scope, revoked), user_row, account_row): (
+                    GrantRow,
+                    UserRow,
+                    AccountRow,
                 ) = crate::on_backend!(&mut *conn, |c| grants::table
-                    .find(&grant_id)
+                    .inner_join(users::table.on(users::id.eq(grants::user_id)))
+                    .inner_join(accounts::table.on(accounts::id.eq(users::account_id)))
+                    .filter(grants::id.eq(&grant_id))
                     .select((
-                        grants::session_id,
-                        grants::user_id,
-                        grants::client_id,
-                        grants::scope,
-                        grants::revoked_at,
+                        (
+                            grants::session_id,
+                            grants::user_id,
+                            grants::client_id,
+                            grants::scope,
+                            grants::revoked_at,
+                        ),
+                        users::all_columns,
+                        accounts::all_columns,
                     ))
                     .get_result(c))?;
                 if revoked.is_some() {
@@ -386,6 +415,8 @@ impl Idp {
                     nonce: None,
                     session,
                     refresh_token,
+                    user: crate::users::from_row(user_row)?,
+                    account: crate::accounts::from_row(account_row)?,
                 }))
             })?;
         match outcome {
@@ -400,7 +431,7 @@ impl Idp {
         &self,
         grant_id: &str,
     ) -> Result<Option<(crate::User, crate::Account)>, StoreError> {
-        use crate::store::schema::{accounts, sso_sessions as ss, users};
+        use crate::store::schema::sso_sessions as ss;
         let now = self.now();
         let mut conn = self.store().conn()?;
         let row: Option<(

@@ -660,12 +660,27 @@ fn redeem(
 }
 
 fn refresh_rotates_and_reuse_revokes_the_chain(db: &TestDb) {
+    // Another user in another account, created first, so a grant that found the wrong user or
+    // account would show.
+    let other = user(db, "globex", "gil@example.com");
+    let (other_s, _) = db.idp.start_session(&other, &["pwd"], None, None).unwrap();
+    redeem(db, &other, &other_s, "openid");
     let u = user(db, "acme", "ann@example.com");
     let (s, _) = db.idp.start_session(&u, &["pwd"], None, None).unwrap();
     let first = redeem(db, &u, &s, "openid");
+    assert_eq!(
+        (first.user.id.as_str(), first.account.slug.as_str()),
+        (u.id.as_str(), "acme"),
+        "the code's grant carries its user and account"
+    );
     db.clock.advance(600);
     let second = db.idp.refresh(&first.refresh_token, "app").unwrap();
     assert_ne!(second.refresh_token, first.refresh_token);
+    assert_eq!(
+        (second.user.email.as_str(), second.account.id.as_str()),
+        ("ann@example.com", u.account_id.as_str()),
+        "a refresh carries the grant's user and account"
+    );
     assert_eq!(
         second.session.idle_expires_at(),
         db.idp.now() + 1800,

@@ -5,7 +5,6 @@
 
 use idp_core::oauth::Issued;
 use idp_core::sessions::{SsoSession, AMR_MFA, AMR_OTP};
-use idp_core::{Account, User};
 use std::collections::HashMap;
 use std::sync::Mutex;
 
@@ -145,9 +144,8 @@ impl Minter<'_> {
         &self,
         client: &Client,
         issued: &Issued,
-        user: &User,
-        account: &Account,
     ) -> Result<TokenResponse, TokenError> {
+        let (user, account) = (&issued.user, &issued.account);
         let session = &issued.session;
         let idle_exp = session.idle_expires_at();
         let scope = &issued.scope;

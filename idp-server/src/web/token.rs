@@ -7,7 +7,7 @@ use actix_web::{web, HttpRequest, HttpResponse};
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
 use idp_core::oauth::{GrantError, Issued};
-use idp_core::{Account, User, UserStatus};
+use idp_core::UserStatus;
 use sha2::{Digest, Sha256};
 
 use super::params::Params;
@@ -112,12 +112,10 @@ async fn authenticate_client(
 
 /// What the blocking part of a token request found.
 enum Granted {
-    Issued(Box<(Issued, User, Account)>),
+    Issued(Box<Issued>),
     Refused(GrantError),
     /// The caller's address is locked out (client authentication).
     Locked,
-    /// The grant's user no longer exists.
-    NoUser,
 }
 
 /// The client the request names and the secret it presents (not yet checked).
@@ -250,8 +248,9 @@ pub async fn token(
             ))
         }
     };
-    // One hand-off to the blocking pool for the whole database part: the lockout check, the
-    // grant (single-use claim, rotation, session slide) and the user it was issued to.
+    // One hand-off to the blocking pool for the whole database part: the lockout check and the
+    // grant (single-use claim, rotation, session slide, and the user it was issued to, all in
+    // one transaction).
     let idp = state.idp.clone();
     let cid = client.client_id.clone();
     let lock_key = caller.lock_key;
@@ -271,18 +270,14 @@ pub async fn token(
                 idp.refresh_with_scope(&token, &cid, scope.as_deref())
             }
         };
-        let issued = match issued {
-            Ok(i) => i,
-            Err(e) => return Ok(Granted::Refused(e)),
-        };
-        Ok(match idp.user_with_account(&issued.user_id)? {
-            Some((user, account)) => Granted::Issued(Box::new((issued, user, account))),
-            None => Granted::NoUser,
+        Ok(match issued {
+            Ok(i) => Granted::Issued(Box::new(i)),
+            Err(e) => Granted::Refused(e),
         })
     })
     .await?
     .map_err(|e| AppError::from(e).into_json())?;
-    let (issued, user, account) = match granted {
+    let issued = match granted {
         Granted::Issued(found) => *found,
         Granted::Refused(GrantError::InvalidGrant(why)) => return Err(invalid_grant(why)),
         // RFC 6749 6: a refresh may narrow the scope, never widen it.
@@ -295,9 +290,8 @@ pub async fn token(
         }
         Granted::Refused(e) => return Err(AppError::from(e).into_json()),
         Granted::Locked => return Err(locked_out(caller.basic)),
-        Granted::NoUser => return Err(invalid_grant("the user no longer exists")),
     };
-    if user.status == UserStatus::Disabled {
+    if issued.user.status == UserStatus::Disabled {
         return Err(invalid_grant("the user is disabled"));
     }
     let keys = state.keyring()?;
@@ -307,7 +301,7 @@ pub async fn token(
         now: state.idp.now(),
     };
     let response = minter
-        .token_response(&client, &issued, &user, &account)
+        .token_response(&client, &issued)
         .map_err(|e| AppError::from(e).into_json())?;
     Ok(HttpResponse::Ok()
         .insert_header((header::CACHE_CONTROL, "no-store"))
