@@ -30,6 +30,11 @@ CB="http%3A%2F%2F127.0.0.1%3A8081%2Fcallback"
 PW="correct horse battery staple"
 RESULTS=$(mktemp)
 PG_BASE="${IDP_TEST_POSTGRES_URL:-postgres://postgres@127.0.0.1:5432/test}"
+# PostgreSQL on the same host is reached over its Unix socket, as docs/configuration.md recommends
+# (no TCP or TLS on the path); a short second run measures the same server over TCP with libpq's
+# default sslmode=prefer (TLS), the path replicas on other hosts take.
+PG_SOCKET_DIR="${BENCH_PG_SOCKET_DIR:-/var/run/postgresql}"
+PG_SOCKET_BASE="postgres://postgres@$(echo "$PG_SOCKET_DIR" | sed 's#/#%2F#g')/test"
 
 log() { echo "== $*" >&2; }
 row() { echo "| $1 | $2 | $3 | $4 | $5 | $6 |" >> "$RESULTS"; }
@@ -96,21 +101,26 @@ make_refresh_tokens() {
   done
 }
 
+# $1: the label in the table; $2: sqlite, or the PostgreSQL URL whose server holds the bench's
+# database; $3: full (every load) or quick (start, RSS, userinfo and refresh only); $4 (optional):
+# a pool size for the [database] section (default: the provider's own).
 run_backend() {
-  local backend=$1 dir port db_url
+  local backend=$1 dir port db_url kind=sqlite mode=$3
+  [ "$2" = sqlite ] || kind=postgres
   dir=$(mktemp -d)
   port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
   BASE="http://127.0.0.1:$port"; export BASE
-  if [ "$backend" = sqlite ]; then
+  if [ "$kind" = sqlite ]; then
     db_url="sqlite://$dir/idp.db"
   else
     local name="idp_bench_$$"
     psql -q "$PG_BASE" -c "DROP DATABASE IF EXISTS $name" -c "CREATE DATABASE $name"
-    db_url="${PG_BASE%/*}/$name"
+    db_url="${2%/*}/$name"
   fi
   sed -e "0,/^issuer = /s#^issuer = .*#issuer = \"$BASE\"#" -e "s#^listen = .*#listen = \"127.0.0.1:$port\"#" \
       -e "s#^database_url = .*#database_url = \"$db_url\"#" -e "s#\"data/keys\"#\"$dir/keys\"#" \
       -e "s#\"data/outbox\"#\"$dir/outbox\"#" -e 's#^code_ttl = .*#code_ttl = "10m"#' config/idp.toml > "$dir/idp.toml"
+  if [ -n "${4:-}" ]; then printf '\n[database]\npool_size = %s\n' "$4" >> "$dir/idp.toml"; fi
   log "$backend: first start (generates keys)"
   start_server "$dir/idp.toml" "$dir/log"; local first=$STARTUP_MS
   kill -TERM "$SERVER_PID"; wait "$SERVER_PID" || true
@@ -128,6 +138,15 @@ run_backend() {
   code=$(signin_code "$jar" ann@acme.example)
   local access; access=$(curl -s -u "demo:$SECRET" -d grant_type=authorization_code -d "code=$code" -d "redirect_uri=http://127.0.0.1:8081/callback" "$BASE/token" | jq -r .access_token)
   make_refresh_tokens "$jar" "$tokens"
+  if [ "$mode" = quick ]; then
+    log "$backend: load"
+    wrk_row "$backend" "GET userinfo" -t2 -c32 -d"${DURATION}s" -H "Authorization: Bearer $access" "$BASE/userinfo"
+    wrk_row "$backend" "refresh grant (rotation, 16 chains)" -t16 -c16 -d"${DURATION}s" -s bench/refresh.lua "$BASE" -- "$tokens"
+    row "$backend" "RSS idle" "-" "$((rss_idle / 1024)) MiB" "-" "-"
+    kill -TERM "$SERVER_PID"; wait "$SERVER_PID" || true
+    psql -q "$PG_BASE" -c "DROP DATABASE IF EXISTS $name WITH (FORCE)"
+    return
+  fi
   : > "$codes"
   for _ in $(seq 1 4000); do
     curl -s -b "$jar" -o /dev/null -w '%{redirect_url}\n' "$BASE/authorize?client_id=demo&redirect_uri=$CB&response_type=code&scope=openid&state=s"
@@ -187,7 +206,7 @@ run_backend() {
   uid=$("$BIN" --config "$dir/idp.toml" --json user show --email ann@acme.example | jq -r .user.id)
   now=$(date +%s)
   local sql="INSERT INTO sso_sessions (id, secret_hash, user_id, auth_time, amr, created_at, last_active_at, idle_timeout_secs, expires_at) "
-  if [ "$backend" = sqlite ]; then
+  if [ "$kind" = sqlite ]; then
     sqlite3 "$dir/idp.db" "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i+1 FROM n WHERE i < 10000) $sql SELECT 'bench' || i, 'hash' || i, '$uid', $now, 'pwd', $now, $now, 1800, $now + 43200 FROM n;"
   else
     psql -q "$db_url" -c "$sql SELECT 'bench' || i, 'hash' || i, '$uid', $now, 'pwd', $now, $now, 1800, $now + 43200 FROM generate_series(1, 10000) i;"
@@ -219,11 +238,21 @@ run_backend() {
   row "$backend" "RSS: idle / with 10,000 live sessions after a userinfo load / right after every load above (sign-in storms included; hashing threads still hold their working memory) / 3 s later" "-" "$((rss_idle / 1024)) MiB / $((rss_sessions / 1024)) MiB / $((rss_after_all / 1024)) MiB / $((rss_settled / 1024)) MiB" "-" "-"
 
   kill -TERM "$SERVER_PID"; wait "$SERVER_PID" || true
-  if [ "$backend" = postgres ]; then psql -q "$PG_BASE" -c "DROP DATABASE IF EXISTS idp_bench_$$ WITH (FORCE)"; fi
+  if [ "$kind" = postgres ]; then psql -q "$PG_BASE" -c "DROP DATABASE IF EXISTS $name WITH (FORCE)"; fi
 }
 
-run_backend sqlite
-if pg_isready -q -h 127.0.0.1 -p 5432; then run_backend postgres; else log "PostgreSQL not reachable: skipped"; fi
+run_backend sqlite sqlite full
+if pg_isready -q -h 127.0.0.1 -p 5432; then
+  if [ -S "$PG_SOCKET_DIR/.s.PGSQL.5432" ]; then
+    run_backend "postgres (Unix socket)" "$PG_SOCKET_BASE" full
+    run_backend "postgres (TCP + TLS)" "$PG_BASE" quick
+    run_backend "postgres (Unix socket, pool_size = 10)" "$PG_SOCKET_BASE" quick 10
+  else
+    run_backend "postgres (TCP)" "$PG_BASE" full
+  fi
+else
+  log "PostgreSQL not reachable: skipped"
+fi
 
 
 {
@@ -236,6 +265,6 @@ if pg_isready -q -h 127.0.0.1 -p 5432; then run_backend postgres; else log "Post
   echo
   echo "argon2id at the configured parameters (m=19456 KiB, t=2, p=1). The ceiling row runs one verification per core at"
   echo "the same time on the server's hashing pool, as a sign-in storm does; the memory-hard hashes then share the memory"
-  echo "bandwidth, so it is below the one-core rate times the cores. Password sign-ins/s: ${SIGNIN_RATE[sqlite]:-n/a} (SQLite), ${SIGNIN_RATE[postgres]:-n/a} (PostgreSQL)."
+  echo "bandwidth, so it is below the one-core rate times the cores. Password sign-ins/s: ${SIGNIN_RATE[sqlite]:-n/a} (SQLite), ${SIGNIN_RATE[postgres (Unix socket)]:-${SIGNIN_RATE[postgres (TCP)]:-n/a}} (PostgreSQL)."
 } > bench/last-results.md
 cat bench/last-results.md
