@@ -84,20 +84,12 @@ impl Idp {
     pub fn flow(&self, handle: &str) -> Result<LoginFlow, FlowError> {
         let now = self.now();
         let mut conn = self.store().conn()?;
-        let row: Option<(String, Option<String>, String, i64)> = lf::table
+        let row: Option<FlowRow> = lf::table
             .find(hash_token(handle))
             .select((lf::request, lf::user_id, lf::stage, lf::expires_at))
             .get_result(&mut conn)
             .optional()?;
-        match row {
-            Some((request, user_id, stage, expires_at)) if expires_at > now => Ok(LoginFlow {
-                request,
-                user_id,
-                stage: FlowStage::parse(&stage).ok_or(FlowError::Expired)?,
-                expires_at,
-            }),
-            _ => Err(FlowError::Expired),
-        }
+        live_flow(row, now)
     }
 
     /// Moves a flow to its next stage for this user (after the password was verified).
@@ -125,14 +117,17 @@ impl Idp {
 
     /// Consumes a flow: only the first caller gets it (a double submit cannot finish twice).
     pub fn consume_flow(&self, handle: &str) -> Result<LoginFlow, FlowError> {
-        let flow = self.flow(handle)?;
+        let now = self.now();
         let mut conn = self.store().conn()?;
-        let n = diesel::delete(lf::table.find(hash_token(handle))).execute(&mut conn)?;
-        if n == 1 {
-            Ok(flow)
-        } else {
-            Err(FlowError::Expired)
-        }
+        // One statement: of two concurrent completions only one gets the row back. An expired
+        // flow is deleted too (it could never be used again).
+        let row: Option<FlowRow> = crate::on_backend!(&mut *conn, |c| diesel::delete(
+            lf::table.find(hash_token(handle))
+        )
+        .returning((lf::request, lf::user_id, lf::stage, lf::expires_at))
+        .get_result(c)
+        .optional())?;
+        live_flow(row, now)
     }
 
     /// Removes flows that expired (housekeeping).
@@ -140,5 +135,20 @@ impl Idp {
         let now = self.now();
         let mut conn = self.store().conn()?;
         Ok(diesel::delete(lf::table.filter(lf::expires_at.le(now))).execute(&mut conn)?)
+    }
+}
+
+/// A login flow's row: request, user, stage, expiry.
+type FlowRow = (String, Option<String>, String, i64);
+
+fn live_flow(row: Option<FlowRow>, now: i64) -> Result<LoginFlow, FlowError> {
+    match row {
+        Some((request, user_id, stage, expires_at)) if expires_at > now => Ok(LoginFlow {
+            request,
+            user_id,
+            stage: FlowStage::parse(&stage).ok_or(FlowError::Expired)?,
+            expires_at,
+        }),
+        _ => Err(FlowError::Expired),
     }
 }

@@ -219,6 +219,23 @@ fn password_lockout_and_expiry(db: &TestDb) {
         .idp
         .authenticate_password("ann@example.com", PW, None)
         .is_ok());
+    // A success forgets the failures before it: 3 + 3 failures around a success do not lock,
+    // where 6 in a row would.
+    for round in 0..2 {
+        for _ in 0..3 {
+            assert!(matches!(
+                db.idp
+                    .authenticate_password("bob@example.com", "wrong password!!", None),
+                Err(AuthError::InvalidCredentials)
+            ));
+        }
+        assert!(
+            db.idp
+                .authenticate_password("bob@example.com", PW, None)
+                .is_ok(),
+            "round {round}"
+        );
+    }
 }
 
 fn rehash_when_parameters_change(db: &TestDb) {
@@ -839,7 +856,27 @@ crate::on_both_backends!(
     refresh_may_narrow_the_scope_but_not_widen_it,
     ending_a_session_revokes_its_grants,
     concurrent_code_redemptions_have_one_winner,
+    a_login_flow_is_consumed_once_and_not_after_it_expired,
 );
+
+fn a_login_flow_is_consumed_once_and_not_after_it_expired(db: &TestDb) {
+    use crate::flows::{FlowError, FlowStage};
+    let h = db.idp.create_flow("the request").unwrap();
+    let flow = db.idp.consume_flow(&h).unwrap();
+    assert_eq!(
+        (flow.request.as_str(), flow.stage),
+        ("the request", FlowStage::Password)
+    );
+    assert!(matches!(db.idp.consume_flow(&h), Err(FlowError::Expired)));
+    assert!(matches!(db.idp.flow(&h), Err(FlowError::Expired)), "gone");
+    let h = db.idp.create_flow("later").unwrap();
+    db.clock.advance(db.idp.settings().login_flow_ttl_secs);
+    assert!(matches!(db.idp.consume_flow(&h), Err(FlowError::Expired)));
+    assert!(matches!(
+        db.idp.consume_flow("no such flow"),
+        Err(FlowError::Expired)
+    ));
+}
 
 fn invitation_and_reset_links(db: &TestDb) {
     use crate::email_tokens::Purpose;

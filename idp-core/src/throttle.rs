@@ -67,16 +67,30 @@ impl Idp {
         conn: &mut DbConnection,
         key: &str,
     ) -> Result<Result<(), Locked>, StoreError> {
-        let now = self.now();
-        let until: Option<Option<i64>> = crate::on_backend!(conn, |c| ac::table
+        let counter = self.throttle_counter(conn, key)?;
+        Ok(self.throttle_lock(counter))
+    }
+
+    /// The key's failure counter: `None` when it has none (no failure since the last success),
+    /// else the lock it holds, if any.
+    pub(crate) fn throttle_counter(
+        &self,
+        conn: &mut DbConnection,
+        key: &str,
+    ) -> Result<Option<Option<i64>>, StoreError> {
+        Ok(crate::on_backend!(conn, |c| ac::table
             .find(key)
             .select(ac::locked_until)
             .get_result(c)
-            .optional())?;
-        Ok(match until.flatten() {
-            Some(until) if until > now => Err(Locked { until }),
+            .optional())?)
+    }
+
+    /// `Err(Locked)` while a counter read by [`Idp::throttle_counter`] locks its key.
+    pub(crate) fn throttle_lock(&self, counter: Option<Option<i64>>) -> Result<(), Locked> {
+        match counter.flatten() {
+            Some(until) if until > self.now() => Err(Locked { until }),
             _ => Ok(()),
-        })
+        }
     }
 
     /// Counts one failure; returns the lock it caused, if any. The count is one atomic upsert

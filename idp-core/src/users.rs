@@ -351,15 +351,15 @@ impl Idp {
         let email_key = throttle::password_key(&normalised);
         let ip_key = ip.map(throttle::ip_key);
         // One connection for the lock checks and the lookup; released before hashing.
-        let user = {
+        let (user, had_failures) = {
             let mut conn = self.store().conn()?;
-            self.throttle_check(&mut conn, &email_key)?
-                .map_err(AuthError::Locked)?;
+            let counter = self.throttle_counter(&mut conn, &email_key)?;
+            self.throttle_lock(counter).map_err(AuthError::Locked)?;
             if let Some(k) = &ip_key {
                 self.throttle_check(&mut conn, k)?
                     .map_err(AuthError::Locked)?;
             }
-            by_email(&mut conn, &normalised)?
+            (by_email(&mut conn, &normalised)?, counter.is_some())
         };
         let verified = match user.as_ref().and_then(|u| u.password_hash.as_deref()) {
             Some(hash) => self.hasher().verify(hash, password),
@@ -380,15 +380,21 @@ impl Idp {
         } else {
             None
         };
-        self.store().tx(|conn| {
-            if let Some(h) = &rehash {
-                diesel::update(users::table.find(&user.id))
-                    .set(users::password_hash.eq(Some(h)))
-                    .execute(conn)?;
-            }
-            self.throttle_clear(conn, &email_key)?;
-            Ok::<_, AuthError>(())
-        })?;
+        // A success forgets the address's failures. Most sign-ins follow none, and then there is
+        // nothing to write (a failure that lands while this sign-in hashes is kept: it happened).
+        if rehash.is_some() || had_failures {
+            self.store().tx(|conn| {
+                if let Some(h) = &rehash {
+                    diesel::update(users::table.find(&user.id))
+                        .set(users::password_hash.eq(Some(h)))
+                        .execute(conn)?;
+                }
+                if had_failures {
+                    self.throttle_clear(conn, &email_key)?;
+                }
+                Ok::<_, AuthError>(())
+            })?;
+        }
         Ok(user)
     }
 
