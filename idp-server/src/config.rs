@@ -87,7 +87,7 @@ impl DatabaseSection {
     /// so a process rarely has more useful work in flight than that; on a small machine that
     /// shares its cores with PostgreSQL, more connections only made the database's backends
     /// compete for the cores (2 cores: a pool of 10 gave /userinfo a p99 of 60-250 ms, a pool of
-    /// 6 gave 11 ms and more requests per second; docs/performance.md point 19).
+    /// 6 gave 11 ms at the same rate; docs/performance.md point 19).
     fn default_pool_size() -> u32 {
         let cores = std::thread::available_parallelism().map_or(4, |n| n.get());
         u32::try_from(cores.saturating_mul(2).saturating_add(2))
