@@ -66,7 +66,7 @@ impl UserStatus {
 
 /// A person who signs in. `email` is the *authentication* email (the login), stored trimmed and
 /// lowercased; `work_email` is the contact address and plays no part in signing in.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Clone, Serialize)]
 pub struct User {
     pub id: String,
     pub account_id: String,
@@ -80,6 +80,28 @@ pub struct User {
     pub password_changed_at: Option<i64>,
     pub created_at: i64,
     pub updated_at: i64,
+}
+
+/// Written out by hand so that a `{:?}` (a log line, a failed test) never shows the password hash.
+impl std::fmt::Debug for User {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("User")
+            .field("id", &self.id)
+            .field("account_id", &self.account_id)
+            .field("email", &self.email)
+            .field("work_email", &self.work_email)
+            .field("display_name", &self.display_name)
+            .field("status", &self.status)
+            .field("email_verified", &self.email_verified)
+            .field(
+                "password_hash",
+                &self.password_hash.as_ref().map(|_| "<redacted>"),
+            )
+            .field("password_changed_at", &self.password_changed_at)
+            .field("created_at", &self.created_at)
+            .field("updated_at", &self.updated_at)
+            .finish()
+    }
 }
 
 impl User {
@@ -128,6 +150,33 @@ mod tests {
         assert_eq!(
             normalise_email("  Ann.Lee@Example.COM ").unwrap(),
             "ann.lee@example.com"
+        );
+    }
+
+    #[test]
+    fn debug_output_never_shows_the_password_hash() {
+        let hash = "$argon2id$v=19$m=19456,t=2,p=1$c2FsdHNhbHQ$aGFzaGhhc2hoYXNo";
+        let user = User {
+            id: "u1".into(),
+            account_id: "a1".into(),
+            email: "ann@example.com".into(),
+            work_email: None,
+            display_name: "Ann".into(),
+            status: UserStatus::Active,
+            email_verified: true,
+            password_hash: Some(hash.into()),
+            password_changed_at: None,
+            created_at: 0,
+            updated_at: 0,
+        };
+        let shown = format!("{user:?}");
+        assert!(
+            !shown.contains("argon2") && !shown.contains("aGFzaGhhc2hoYXNo"),
+            "{shown}"
+        );
+        assert!(
+            shown.contains("ann@example.com") && shown.contains("<redacted>"),
+            "{shown}"
         );
     }
 
