@@ -59,7 +59,6 @@ pub struct NewCode<'a> {
 pub struct Issued {
     pub grant_id: String,
     pub client_id: String,
-    pub user_id: String,
     pub scope: String,
     pub nonce: Option<String>,
     pub session: SsoSession,
@@ -168,7 +167,6 @@ impl Idp {
                     String,
                     String,
                     String,
-                    String,
                     Option<String>,
                     Option<String>,
                     i64,
@@ -185,7 +183,6 @@ impl Idp {
                             ac::client_id,
                             ac::redirect_uri,
                             ac::session_id,
-                            ac::user_id,
                             ac::scope,
                             ac::nonce,
                             ac::code_challenge,
@@ -198,17 +195,7 @@ impl Idp {
                     .get_result(conn)
                     .optional()?;
                 let Some((
-                    (
-                        c_client,
-                        c_redirect,
-                        sid,
-                        user_id,
-                        scope,
-                        nonce,
-                        challenge,
-                        expires_at,
-                        prior_grant,
-                    ),
+                    (c_client, c_redirect, sid, scope, nonce, challenge, expires_at, prior_grant),
                     user_row,
                     account_row,
                 )) = row
@@ -262,12 +249,13 @@ impl Idp {
                 let Some(session) = sessions::touch(conn, now, &sid)? else {
                     return Ok(Outcome::Refused("the session has ended or expired"));
                 };
+                let (user, account) = crate::users::with_account(user_row, account_row)?;
                 let grant_id = random_id()?;
                 diesel::insert_into(grants::table)
                     .values((
                         grants::id.eq(&grant_id),
                         grants::session_id.eq(&sid),
-                        grants::user_id.eq(&user_id),
+                        grants::user_id.eq(&user.id),
                         grants::client_id.eq(&c_client),
                         grants::scope.eq(&scope),
                         grants::created_at.eq(now),
@@ -280,13 +268,12 @@ impl Idp {
                 Ok(Outcome::Ok(Issued {
                     grant_id,
                     client_id: c_client,
-                    user_id,
                     scope,
                     nonce,
                     session,
                     refresh_token,
-                    user: crate::users::from_row(user_row)?,
-                    account: crate::accounts::from_row(account_row)?,
+                    user,
+                    account,
                 }))
             })?;
         match outcome {
@@ -358,8 +345,8 @@ impl Idp {
                 };
                 // The grant with its user and account (foreign keys with ON DELETE CASCADE: a
                 // refresh token's grant always has both).
-                type GrantRow = (String, String, String, String, Option<i64>);
-                let ((sid, user_id, g_client, scope, revoked), user_row, account_row): (
+                type GrantRow = (String, String, String, Option<i64>);
+                let ((sid, g_client, scope, revoked), user_row, account_row): (
                     GrantRow,
                     UserRow,
                     AccountRow,
@@ -370,7 +357,6 @@ impl Idp {
                     .select((
                         (
                             grants::session_id,
-                            grants::user_id,
                             grants::client_id,
                             grants::scope,
                             grants::revoked_at,
@@ -407,16 +393,16 @@ impl Idp {
                     return Ok(Outcome::Refused("the session has ended or expired"));
                 };
                 let refresh_token = insert_refresh(conn, now, &grant_id, session.expires_at)?;
+                let (user, account) = crate::users::with_account(user_row, account_row)?;
                 Ok(Outcome::Ok(Issued {
                     grant_id,
                     client_id: g_client,
-                    user_id,
                     scope,
                     nonce: None,
                     session,
                     refresh_token,
-                    user: crate::users::from_row(user_row)?,
-                    account: crate::accounts::from_row(account_row)?,
+                    user,
+                    account,
                 }))
             })?;
         match outcome {
@@ -456,10 +442,7 @@ impl Idp {
         if now >= (last_active + idle).min(expires) {
             return Ok(None);
         }
-        Ok(Some((
-            crate::users::from_row(user)?,
-            crate::accounts::from_row(account)?,
-        )))
+        Ok(Some(crate::users::with_account(user, account)?))
     }
 }
 

@@ -86,6 +86,14 @@ pub(crate) type UserRow = (
     i64,
 );
 
+/// A user and their account from the rows of a query that joined them.
+pub(crate) fn with_account(
+    user: UserRow,
+    account: accounts::AccountRow,
+) -> Result<(User, Account), StoreError> {
+    Ok((from_row(user)?, accounts::from_row(account)?))
+}
+
 pub(crate) fn from_row(r: UserRow) -> Result<User, StoreError> {
     let status = UserStatus::parse(&r.5)
         .ok_or_else(|| StoreError::Corrupt(format!("user {}: status {:?}", r.0, r.5)))?;
@@ -225,7 +233,7 @@ impl Idp {
                 .get_result(c)
                 .optional()
         })?;
-        row.map(|(user, account)| Ok((from_row(user)?, accounts::from_row(account)?)))
+        row.map(|(user, account)| with_account(user, account))
             .transpose()
     }
 
