@@ -5,6 +5,7 @@ use diesel::prelude::*;
 use crate::audit::{self, Actor, AuditAction, AuditEvent};
 use crate::crypto::{random_id, CryptoError};
 use crate::model::{Account, MfaPolicy};
+use crate::sessions::{EndReason, EndedSession};
 use crate::store::schema::accounts;
 use crate::store::{DbConnection, StoreError};
 use crate::Idp;
@@ -163,14 +164,18 @@ impl Idp {
             .collect()
     }
 
-    /// Turns MFA on or off for every user of the account. Turning it off keeps each user's linked
-    /// app, so turning it on again does not force anyone to scan a new QR code.
+    /// Turns MFA on or off for every user of the account. Turning it on ends, in the same
+    /// transaction, every session of the account's users that was not completed with a second
+    /// factor (with back-channel logout): those are exactly the sessions an operator turns MFA
+    /// on to stop. Turning it off keeps each user's linked app, so turning it on again does not
+    /// force anyone to scan a new QR code.
     pub fn set_mfa_policy(
         &self,
         slug: &str,
         policy: MfaPolicy,
         actor: &Actor,
-    ) -> Result<Change, AccountError> {
+    ) -> Result<(Change, Vec<EndedSession>), AccountError> {
+        use crate::store::schema::{sso_sessions as ss, users};
         let account = self.account_by_slug(slug)?;
         let now = self.now();
         self.store().tx(|conn| {
@@ -185,16 +190,37 @@ impl Idp {
             ))
             .execute(conn)?;
             if n == 0 {
-                return Ok(Change::Already);
+                return Ok((Change::Already, Vec::new()));
             }
+            let ended = if policy == MfaPolicy::Required {
+                let without_second_factor: Vec<String> = ss::table
+                    .inner_join(users::table)
+                    .filter(users::account_id.eq(&account.id))
+                    .filter(ss::ended_at.is_null())
+                    .filter(ss::amr.not_like(format!("%{}%", crate::sessions::AMR_OTP)))
+                    .select(ss::id)
+                    .load(conn)?;
+                crate::sessions::end_sessions(
+                    conn,
+                    now,
+                    &without_second_factor,
+                    EndReason::MfaEnabled,
+                )?
+            } else {
+                Vec::new()
+            };
             audit::record(
                 conn,
                 now,
                 &AuditEvent::new(AuditAction::MfaPolicyChanged, actor)
                     .account(&account.id)
-                    .detail(format!("mfa_policy={}", policy.as_str())),
+                    .detail(format!(
+                        "mfa_policy={} sessions_ended={}",
+                        policy.as_str(),
+                        ended.len()
+                    )),
             )?;
-            Ok(Change::Changed)
+            Ok((Change::Changed, ended))
         })
     }
 }

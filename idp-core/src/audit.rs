@@ -54,6 +54,8 @@ pub enum AuditAction {
     SessionStarted,
     SessionEnded,
     SessionsRevoked,
+    SessionExpired,
+    LogoutDeliveryFailed,
     CodeReplayed,
     RefreshTokenReused,
     SigningKeyRotated,
@@ -82,6 +84,8 @@ impl AuditAction {
             AuditAction::SessionStarted => "session.started",
             AuditAction::SessionEnded => "session.ended",
             AuditAction::SessionsRevoked => "session.revoked_all",
+            AuditAction::SessionExpired => "session.expired",
+            AuditAction::LogoutDeliveryFailed => "logout.delivery_failed",
             AuditAction::CodeReplayed => "oauth.code_replayed",
             AuditAction::RefreshTokenReused => "oauth.refresh_reused",
             AuditAction::SigningKeyRotated => "keys.rotated",
@@ -160,6 +164,36 @@ pub(crate) fn record(
             audit_events::detail.eq(ev.detail.as_deref()),
         ))
         .execute(conn)?;
+    Ok(())
+}
+
+/// Records several events in one statement (the sweeper ends many sessions at once).
+pub(crate) fn record_all(
+    conn: &mut DbConnection,
+    now: i64,
+    events: &[AuditEvent<'_>],
+) -> Result<(), StoreError> {
+    let rendered: Vec<String> = events.iter().map(|ev| ev.actor.render()).collect();
+    for (chunk, actors) in events.chunks(200).zip(rendered.chunks(200)) {
+        let rows: Vec<_> = chunk
+            .iter()
+            .zip(actors)
+            .map(|(ev, actor)| {
+                (
+                    audit_events::at.eq(now),
+                    audit_events::action.eq(ev.action.as_str()),
+                    audit_events::actor.eq(actor.as_str()),
+                    audit_events::account_id.eq(ev.account_id),
+                    audit_events::user_id.eq(ev.user_id),
+                    audit_events::ip.eq(ev.ip),
+                    audit_events::detail.eq(ev.detail.as_deref()),
+                )
+            })
+            .collect();
+        crate::on_backend!(&mut *conn, |c| diesel::insert_into(audit_events::table)
+            .values(&rows)
+            .execute(c))?;
+    }
     Ok(())
 }
 

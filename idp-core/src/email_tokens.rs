@@ -120,4 +120,14 @@ impl Idp {
         .execute(conn)?;
         Ok(user_id)
     }
+
+    /// Deletes tokens used or expired more than a day ago (housekeeping).
+    pub fn purge_email_tokens(&self) -> Result<usize, StoreError> {
+        let cutoff = self.now() - 24 * 60 * 60;
+        let mut conn = self.store().conn()?;
+        Ok(
+            diesel::delete(et::table.filter(et::used_at.lt(cutoff).or(et::expires_at.lt(cutoff))))
+                .execute(&mut conn)?,
+        )
+    }
 }

@@ -6,7 +6,8 @@ use diesel::prelude::*;
 
 use crate::crypto::{hash_token, random_token, CryptoError};
 use crate::store::schema::login_flows as lf;
-use crate::store::StoreError;
+use crate::store::{DbConnection, StoreError};
+use crate::throttle::{key, Locked, ThrottleError};
 use crate::Idp;
 
 /// Where a sign-in stands.
@@ -51,6 +52,9 @@ pub struct LoginFlow {
 pub enum FlowError {
     #[error("the sign-in has expired; please start again")]
     Expired,
+    /// Too many sign-ins started from this address (the table must not grow without bound).
+    #[error("too many sign-ins were started from this address; try again later")]
+    TooMany(Locked),
     #[error(transparent)]
     Crypto(#[from] CryptoError),
     #[error(transparent)]
@@ -64,8 +68,17 @@ impl From<diesel::result::Error> for FlowError {
 }
 
 impl Idp {
-    /// Starts a flow; returns the handle for the browser.
-    pub fn create_flow(&self, request: &str) -> Result<String, FlowError> {
+    /// Starts a flow; returns the handle for the browser. Flows started per client address are
+    /// rate-limited (`login_flows_per_ip`), so nobody can fill the table.
+    pub fn create_flow(&self, request: &str, ip: Option<&str>) -> Result<String, FlowError> {
+        if let Some(ip) = ip {
+            let k = key::login_flows_ip(ip);
+            match self.reserve_attempts(&[(&k, &self.settings().throttle.login_flows_per_ip)]) {
+                Ok(_) => {}
+                Err(ThrottleError::Locked(l)) => return Err(FlowError::TooMany(l)),
+                Err(ThrottleError::Store(e)) => return Err(e.into()),
+            }
+        }
         let now = self.now();
         let handle = random_token()?;
         let mut conn = self.store().conn()?;
@@ -119,15 +132,7 @@ impl Idp {
     pub fn consume_flow(&self, handle: &str) -> Result<LoginFlow, FlowError> {
         let now = self.now();
         let mut conn = self.store().conn()?;
-        // One statement: of two concurrent completions only one gets the row back. An expired
-        // flow is deleted too (it could never be used again).
-        let row: Option<FlowRow> = crate::on_backend!(&mut *conn, |c| diesel::delete(
-            lf::table.find(hash_token(handle))
-        )
-        .returning((lf::request, lf::user_id, lf::stage, lf::expires_at))
-        .get_result(c)
-        .optional())?;
-        live_flow(row, now)
+        consume_in(&mut conn, now, handle)
     }
 
     /// Removes flows that expired (housekeeping).
@@ -136,6 +141,97 @@ impl Idp {
         let mut conn = self.store().conn()?;
         Ok(diesel::delete(lf::table.filter(lf::expires_at.le(now))).execute(&mut conn)?)
     }
+}
+
+/// Consumes a flow in the caller's transaction. One statement: of two concurrent completions
+/// only one gets the row back. An expired flow is deleted too (it could never be used again).
+pub(crate) fn consume_in(
+    conn: &mut DbConnection,
+    now: i64,
+    handle: &str,
+) -> Result<LoginFlow, FlowError> {
+    let row: Option<FlowRow> =
+        crate::on_backend!(conn, |c| diesel::delete(lf::table.find(hash_token(handle)))
+            .returning((lf::request, lf::user_id, lf::stage, lf::expires_at))
+            .get_result(c)
+            .optional())?;
+    live_flow(row, now)
+}
+
+/// The pending enrollment secret (sealed) of a live flow of this user in the enrollment stage:
+/// `None` when there is no such flow, `Some(None)` when it has no secret yet.
+pub(crate) fn pending_secret(
+    conn: &mut DbConnection,
+    now: i64,
+    handle: &str,
+    user_id: &str,
+) -> Result<Option<Option<String>>, StoreError> {
+    Ok(lf::table
+        .find(hash_token(handle))
+        .filter(lf::user_id.eq(user_id))
+        .filter(lf::stage.eq(FlowStage::MfaEnroll.as_str()))
+        .filter(lf::expires_at.gt(now))
+        .select(lf::pending_totp_sealed)
+        .get_result(conn)
+        .optional()?)
+}
+
+/// Stores a pending secret in a flow that has none; false if another request stored one first.
+pub(crate) fn put_pending_secret(
+    conn: &mut DbConnection,
+    now: i64,
+    handle: &str,
+    user_id: &str,
+    sealed: &str,
+) -> Result<bool, StoreError> {
+    let n = diesel::update(
+        lf::table
+            .find(hash_token(handle))
+            .filter(lf::user_id.eq(user_id))
+            .filter(lf::stage.eq(FlowStage::MfaEnroll.as_str()))
+            .filter(lf::expires_at.gt(now))
+            .filter(lf::pending_totp_sealed.is_null()),
+    )
+    .set(lf::pending_totp_sealed.eq(Some(sealed)))
+    .execute(conn)?;
+    Ok(n == 1)
+}
+
+/// Takes the pending secret out of its flow (it became the linked app); false if it was taken
+/// already (a double submit).
+pub(crate) fn take_pending_secret(
+    conn: &mut DbConnection,
+    handle: &str,
+    sealed: &str,
+) -> Result<bool, StoreError> {
+    let n = diesel::update(
+        lf::table
+            .find(hash_token(handle))
+            .filter(lf::pending_totp_sealed.eq(sealed)),
+    )
+    .set(lf::pending_totp_sealed.eq(None::<String>))
+    .execute(conn)?;
+    Ok(n == 1)
+}
+
+/// Whether a live sign-in of this user is showing an enrollment secret (for `mfa status`).
+pub(crate) fn has_pending_secret(
+    conn: &mut DbConnection,
+    now: i64,
+    user_id: &str,
+) -> Result<bool, StoreError> {
+    let n: i64 = lf::table
+        .filter(lf::user_id.eq(user_id))
+        .filter(lf::pending_totp_sealed.is_not_null())
+        .filter(lf::expires_at.gt(now))
+        .count()
+        .get_result(conn)?;
+    Ok(n > 0)
+}
+
+/// The hash that names a flow in the database (part of its pending secret's binding).
+pub(crate) fn flow_id(handle: &str) -> String {
+    hash_token(handle)
 }
 
 /// A login flow's row: request, user, stage, expiry.

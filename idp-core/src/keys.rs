@@ -125,7 +125,7 @@ impl Idp {
             if self.secrets().is_current(&sealed) {
                 continue;
             }
-            let aad = format!("totp:{user_id}");
+            let aad = crate::mfa::linked_aad(&user_id);
             let plain = self.secrets().open(&sealed, &aad)?;
             let fresh = self.secrets().seal(&plain, &aad)?;
             let mut conn = self.store().conn()?;
@@ -137,6 +137,38 @@ impl Idp {
             .set(tc::secret_sealed.eq(&fresh))
             .execute(&mut conn)
             .map_err(StoreError::from)?;
+        }
+        // Pending enrollment secrets live in their login flows (minutes), bound to the flow.
+        {
+            use crate::store::schema::login_flows as lf;
+            let pending: Vec<(String, Option<String>, Option<String>)> = {
+                let mut conn = self.store().conn()?;
+                lf::table
+                    .filter(lf::pending_totp_sealed.is_not_null())
+                    .select((lf::id_hash, lf::user_id, lf::pending_totp_sealed))
+                    .load(&mut conn)
+                    .map_err(StoreError::from)?
+            };
+            for (flow_id, user_id, sealed) in pending {
+                let (Some(user_id), Some(sealed)) = (user_id, sealed) else {
+                    continue;
+                };
+                if self.secrets().is_current(&sealed) {
+                    continue;
+                }
+                let aad = crate::mfa::pending_aad(&user_id, &flow_id);
+                let plain = self.secrets().open(&sealed, &aad)?;
+                let fresh = self.secrets().seal(&plain, &aad)?;
+                let mut conn = self.store().conn()?;
+                report.totp_secrets += diesel::update(
+                    lf::table
+                        .find(&flow_id)
+                        .filter(lf::pending_totp_sealed.eq(&sealed)),
+                )
+                .set(lf::pending_totp_sealed.eq(Some(&fresh)))
+                .execute(&mut conn)
+                .map_err(StoreError::from)?;
+            }
         }
         for key in self.signing_keys()? {
             if self.secrets().is_current(&key.private_sealed) {

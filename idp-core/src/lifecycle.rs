@@ -7,8 +7,9 @@ use diesel::prelude::*;
 use crate::audit::{self, Actor, AuditAction, AuditEvent};
 use crate::email_tokens::{EmailTokenError, Purpose};
 use crate::model::User;
-use crate::sessions::EndedSession;
+use crate::sessions::{EndReason, EndedSession};
 use crate::store::schema::users;
+use crate::throttle::{key, ThrottleError};
 use crate::users::UserError;
 use crate::{Idp, UserStatus};
 
@@ -51,14 +52,21 @@ impl Idp {
 
     /// Consumes an invitation or reset link and sets the password (policy enforced first, so a
     /// refused password leaves the link usable). An invitation also verifies the email and
-    /// activates the user; a reset ends all the user's sessions.
+    /// activates the user, and ends the session this browser had (`browser_session`, its cookie
+    /// secret), whoever's it was: the browser is about to be signed in as this user. A reset
+    /// ends all the user's sessions. Ended sessions get back-channel logout (see `sessions`).
     pub fn set_password_by_link(
         &self,
         token: &str,
         purpose: Purpose,
         password: &str,
         ip: Option<&str>,
+        browser_session: Option<&str>,
     ) -> Result<(User, Vec<EndedSession>), LifecycleError> {
+        let browser_sid = match (purpose, browser_session) {
+            (Purpose::Invite, Some(secret)) => self.session_by_secret(secret)?.map(|s| s.id),
+            _ => None,
+        };
         let user = self.user_for_email_token(token, purpose)?;
         self.password_policy()
             .check(password, &user.email)
@@ -90,7 +98,15 @@ impl Idp {
                                 .user(&user.account_id, &user.id)
                                 .ip(ip),
                         )?;
-                        Vec::new()
+                        match &browser_sid {
+                            Some(sid) => crate::sessions::end_sessions(
+                                conn,
+                                now,
+                                std::slice::from_ref(sid),
+                                EndReason::Registration,
+                            )?,
+                            None => Vec::new(),
+                        }
                     }
                     Purpose::Reset => {
                         // Following the link proves control of the address.
@@ -105,10 +121,16 @@ impl Idp {
                                 .ip(ip)
                                 .detail("by reset link"),
                         )?;
-                        crate::sessions::end_all_for_user(conn, now, &user.id)?
+                        crate::sessions::end_user_sessions_in(
+                            conn,
+                            now,
+                            &user.id,
+                            None,
+                            EndReason::PasswordReset,
+                        )?
                     }
                 };
-                self.throttle_clear(conn, &crate::throttle::password_key(&user.email))?;
+                self.throttle_clear(conn, &key::password(&user.email))?;
                 Ok(ended)
             })?;
         let user = self.user_by_id(&user.id)?.unwrap_or(user);
@@ -131,7 +153,9 @@ pub enum ResetRequest {
 
 impl Idp {
     /// A forgot-password request: throttled per address (3 an hour) and per client IP (20 an
-    /// hour) with the attempt counters, so it cannot be used to flood a mailbox.
+    /// hour), counted before anything is looked up, so it cannot be used to flood a mailbox. The
+    /// caller runs it in the background of its answer (the page answers alike and at once for
+    /// every address).
     pub fn request_password_reset(
         &self,
         email: &str,
@@ -140,34 +164,24 @@ impl Idp {
         let Ok(normalised) = crate::model::normalise_email(email) else {
             return Ok(ResetRequest::Nothing);
         };
-        let email_key = format!("forgot:{normalised}");
-        let ip_key = ip.map(|i| format!("forgot-ip:{i}"));
-        {
-            let mut conn = self.store().conn()?;
-            if self.throttle_check(&mut conn, &email_key)?.is_err() {
-                return Ok(ResetRequest::Nothing);
-            }
-            if let Some(k) = &ip_key {
-                if self.throttle_check(&mut conn, k)?.is_err() {
-                    return Ok(ResetRequest::Nothing);
-                }
-            }
-        }
-        self.throttle_fail(&email_key, 3)?;
+        let s = &self.settings().throttle;
+        let email_key = key::forgot(&normalised);
+        let ip_key = ip.map(key::forgot_ip);
+        let mut keys = vec![(email_key.as_str(), &s.forgot_per_email)];
         if let Some(k) = &ip_key {
-            self.throttle_fail(k, 20)?;
+            keys.push((k.as_str(), &s.forgot_per_ip));
+        }
+        match self.reserve_attempts(&keys) {
+            Ok(_) => {}
+            Err(ThrottleError::Locked(_)) => return Ok(ResetRequest::Nothing),
+            Err(ThrottleError::Store(e)) => return Err(e.into()),
         }
         let user = match self.user_by_email(&normalised) {
             Ok(u) if u.status != UserStatus::Disabled => u,
             Ok(_) | Err(UserError::NotFound(_)) => return Ok(ResetRequest::Nothing),
             Err(e) => return Err(e.into()),
         };
-        let purpose = if user.status == UserStatus::Invited {
-            Purpose::Invite
-        } else {
-            Purpose::Reset
-        };
-        let token = self.issue_email_token(&user.id, purpose)?;
+        let (purpose, token) = self.issue_link(&user)?;
         self.audit(
             &AuditEvent::new(AuditAction::PasswordResetRequested, &Actor::Anonymous)
                 .user(&user.account_id, &user.id)
@@ -178,5 +192,16 @@ impl Idp {
             purpose,
             token,
         })
+    }
+
+    /// The link a user needs by mail: an invitation while they have not completed registration,
+    /// a password reset afterwards.
+    pub fn issue_link(&self, user: &User) -> Result<(Purpose, String), EmailTokenError> {
+        let purpose = if user.status == UserStatus::Invited {
+            Purpose::Invite
+        } else {
+            Purpose::Reset
+        };
+        Ok((purpose, self.issue_email_token(&user.id, purpose)?))
     }
 }

@@ -3,8 +3,9 @@
 //! Invariants:
 //! - A code is accepted at most once per user: the matched time step is stored and any code of
 //!   that step or an earlier one is refused, the enrollment code included, on every replica.
-//! - A pending secret becomes the linked app only after a valid code; one linked app per user.
-//! - Secrets are sealed with the master key, bound to the user id.
+//! - A pending secret belongs to the sign-in (login flow) that showed it and expires with it; it
+//!   becomes the linked app only after a valid code in that flow; one linked app per user.
+//! - Secrets are sealed with the master key, bound to the user id (and a pending one to its flow).
 
 use diesel::prelude::*;
 use serde::Serialize;
@@ -12,10 +13,11 @@ use totp_rs::{Algorithm, TOTP};
 
 use crate::audit::{self, Actor, AuditAction, AuditEvent};
 use crate::crypto::{ct_eq, random_bytes, CryptoError};
+use crate::flows;
 use crate::model::{MfaPolicy, User};
 use crate::store::schema::totp_credentials as tc;
 use crate::store::StoreError;
-use crate::throttle::{self, Locked};
+use crate::throttle::{self, key, Locked, ThrottleError};
 use crate::Idp;
 
 /// What every authenticator app supports: SHA1, 6 digits, 30 seconds.
@@ -199,27 +201,42 @@ pub fn qr_svg(data: &str) -> Result<String, MfaError> {
     })
 }
 
-fn aad(user_id: &str) -> String {
+/// The binding of a linked app's sealed secret: its user.
+pub(crate) fn linked_aad(user_id: &str) -> String {
     format!("totp:{user_id}")
 }
 
-type CredRow = (String, bool, Option<i64>);
+/// The binding of a pending (shown, not yet confirmed) secret: its user and the login flow that
+/// showed it, so it opens in that flow only.
+pub(crate) fn pending_aad(user_id: &str, flow_id: &str) -> String {
+    format!("totp-pending:{user_id}:{flow_id}")
+}
+
+/// A linked app's row: sealed secret and the last step used.
+type CredRow = (String, Option<i64>);
 
 impl Idp {
     fn load_credential(&self, user_id: &str) -> Result<Option<CredRow>, StoreError> {
         let mut conn = self.store().conn()?;
         Ok(tc::table
             .find(user_id)
-            .select((tc::secret_sealed, tc::linked, tc::last_used_step))
+            .filter(tc::linked.eq(true))
+            .select((tc::secret_sealed, tc::last_used_step))
             .get_result(&mut conn)
             .optional()?)
     }
 
+    /// Linked, pending (a sign-in is showing a QR code right now) or not enrolled.
     pub fn enrollment_state(&self, user_id: &str) -> Result<EnrollmentState, StoreError> {
-        Ok(match self.load_credential(user_id)? {
-            None => EnrollmentState::NotEnrolled,
-            Some((_, false, _)) => EnrollmentState::Pending,
-            Some((_, true, _)) => EnrollmentState::Linked,
+        if self.load_credential(user_id)?.is_some() {
+            return Ok(EnrollmentState::Linked);
+        }
+        let now = self.now();
+        let mut conn = self.store().conn()?;
+        Ok(if flows::has_pending_secret(&mut conn, now, user_id)? {
+            EnrollmentState::Pending
+        } else {
+            EnrollmentState::NotEnrolled
         })
     }
 
@@ -231,44 +248,38 @@ impl Idp {
         if account.mfa_policy == MfaPolicy::Off {
             return Ok(MfaStep::None);
         }
-        Ok(match self.enrollment_state(&user.id)? {
-            EnrollmentState::Linked => MfaStep::Verify,
-            _ => MfaStep::Enroll,
+        Ok(match self.load_credential(&user.id)? {
+            Some(_) => MfaStep::Verify,
+            None => MfaStep::Enroll,
         })
     }
 
-    /// Starts (or resumes) enrollment: returns the QR code and activation code of the pending
-    /// secret, creating one if needed. Refused while an app is linked.
-    pub fn begin_enrollment(&self, user: &User) -> Result<EnrollmentView, MfaError> {
-        let secret = match self.load_credential(&user.id)? {
-            Some((_, true, _)) => return Err(MfaError::AlreadyLinked),
+    /// Starts (or resumes) enrollment in one sign-in (`flow` is its handle): returns the QR code
+    /// and activation code of the flow's own pending secret, creating it if needed. A secret is
+    /// never shown to another sign-in: whoever passes the password step next gets a new one, so
+    /// a secret copied with a phished password cannot become the real user's app. Refused while
+    /// an app is linked.
+    pub fn begin_enrollment(&self, user: &User, flow: &str) -> Result<EnrollmentView, MfaError> {
+        if self.load_credential(&user.id)?.is_some() {
+            return Err(MfaError::AlreadyLinked);
+        }
+        let now = self.now();
+        let aad = pending_aad(&user.id, &flows::flow_id(flow));
+        let mut conn = self.store().conn()?;
+        let secret = match flows::pending_secret(&mut conn, now, flow, &user.id)? {
+            None => return Err(MfaError::NotEnrolled),
             // Reloading the page shows the same secret, so a scan made a moment ago stays valid.
-            Some((sealed, false, _)) => self.secrets().open(&sealed, &aad(&user.id))?,
-            None => {
+            Some(Some(sealed)) => self.secrets().open(&sealed, &aad)?,
+            Some(None) => {
                 let secret = random_bytes::<SECRET_BYTES>()?.to_vec();
-                let sealed = self.secrets().seal(&secret, &aad(&user.id))?;
-                let now = self.now();
-                let inserted = self.store().tx(|conn| {
-                    let r = diesel::insert_into(tc::table)
-                        .values((
-                            tc::user_id.eq(&user.id),
-                            tc::secret_sealed.eq(&sealed),
-                            tc::linked.eq(false),
-                            tc::created_at.eq(now),
-                        ))
-                        .execute(conn);
-                    match r {
-                        Ok(_) => Ok(true),
-                        Err(diesel::result::Error::DatabaseError(
-                            diesel::result::DatabaseErrorKind::UniqueViolation,
-                            _,
-                        )) => Ok(false),
-                        Err(e) => Err(StoreError::from(e)),
-                    }
-                })?;
-                if !inserted {
-                    // Another request created the pending secret first: show that one.
-                    return self.begin_enrollment(user);
+                let sealed = self.secrets().seal(&secret, &aad)?;
+                drop(conn);
+                let stored = self
+                    .store()
+                    .tx(|c| flows::put_pending_secret(c, now, flow, &user.id, &sealed))?;
+                if !stored {
+                    // Another request of this flow stored one first: show that one.
+                    return self.begin_enrollment(user, flow);
                 }
                 secret
             }
@@ -290,77 +301,86 @@ impl Idp {
         })
     }
 
-    /// Confirms enrollment with the first code: the pending secret becomes the linked app, and
-    /// the code's step is remembered so it cannot be used again to sign in.
+    /// Confirms enrollment in the sign-in that showed the secret: a valid code for that flow's
+    /// pending secret makes it the user's linked app (one per user: a second confirmation, from
+    /// any flow, finds it linked), and the code's step is remembered so it cannot be used again.
     pub fn confirm_enrollment(
         &self,
         user: &User,
+        flow: &str,
         input: &str,
         ip: Option<&str>,
+        user_agent: Option<&str>,
     ) -> Result<(), MfaError> {
         let code = normalise_code(input)?;
-        self.check_totp_lock(&user.id)?;
-        let (sealed, linked, _) = self
-            .load_credential(&user.id)?
-            .ok_or(MfaError::NotEnrolled)?;
-        if linked {
+        if self.load_credential(&user.id)?.is_some() {
             return Err(MfaError::AlreadyLinked);
         }
-        let secret = self.secrets().open(&sealed, &aad(&user.id))?;
         let now = self.now();
+        let sealed = {
+            let mut conn = self.store().conn()?;
+            flows::pending_secret(&mut conn, now, flow, &user.id)?
+                .flatten()
+                .ok_or(MfaError::NotEnrolled)?
+        };
+        let locks = self.reserve_totp_attempt(user)?;
+        let secret = self
+            .secrets()
+            .open(&sealed, &pending_aad(&user.id, &flows::flow_id(flow)))?;
         let Some(step) = matching_step(&secret, &code, now, self.settings().totp.drift_steps)?
         else {
-            return Err(self.totp_failed(user, ip)?);
+            return Err(self.totp_failed(user, ip, locks)?);
         };
-        let won = self.store().tx(|conn| {
-            // Only the pending row with this very secret can be linked: a concurrent confirmation
-            // (or a disconnect + new secret) makes this update touch nothing.
-            let n = diesel::update(
-                tc::table
-                    .find(&user.id)
-                    .filter(tc::linked.eq(false))
-                    .filter(tc::secret_sealed.eq(&sealed)),
-            )
-            .set((
-                tc::linked.eq(true),
-                tc::last_used_step.eq(Some(step)),
-                tc::linked_at.eq(Some(now)),
-            ))
-            .execute(conn)?;
-            if n == 1 {
-                self.throttle_clear(conn, &throttle::totp_key(&user.id))?;
-                audit::record(
-                    conn,
-                    now,
-                    &AuditEvent::new(AuditAction::MfaEnrolled, &Actor::User(user.id.clone()))
-                        .user(&user.account_id, &user.id)
-                        .ip(ip),
-                )?;
+        let linked_sealed = self.secrets().seal(&secret, &linked_aad(&user.id))?;
+        let browser: Option<String> = user_agent.map(|u| u.chars().take(200).collect());
+        let result = self.store().tx(|conn| {
+            // Only one confirmation of this flow's secret gets it (a double submit gets nothing).
+            if !flows::take_pending_secret(conn, flow, &sealed)? {
+                return Ok(false);
             }
-            Ok::<_, MfaError>(n == 1)
-        })?;
-        if won {
-            Ok(())
-        } else {
-            Err(MfaError::CodeReplayed)
+            diesel::insert_into(tc::table)
+                .values((
+                    tc::user_id.eq(&user.id),
+                    tc::secret_sealed.eq(&linked_sealed),
+                    tc::linked.eq(true),
+                    tc::last_used_step.eq(Some(step)),
+                    tc::created_at.eq(now),
+                    tc::linked_at.eq(Some(now)),
+                ))
+                .execute(conn)?;
+            self.throttle_clear(conn, &key::totp(&user.id))?;
+            let actor = Actor::User(user.id.clone());
+            let mut ev = AuditEvent::new(AuditAction::MfaEnrolled, &actor)
+                .user(&user.account_id, &user.id)
+                .ip(ip);
+            if let Some(b) = &browser {
+                ev = ev.detail(format!("browser={b}"));
+            }
+            audit::record(conn, now, &ev)?;
+            Ok::<_, MfaError>(true)
+        });
+        match result {
+            Ok(true) => Ok(()),
+            Ok(false) => Err(MfaError::CodeReplayed),
+            // Another sign-in of this user linked an app first.
+            Err(MfaError::Store(e)) if e.is_unique_violation() => Err(MfaError::AlreadyLinked),
+            Err(e) => Err(e),
         }
     }
 
-    /// Verifies a sign-in code against the linked app; each code works once.
+    /// Verifies a sign-in code against the linked app; each code works once. The attempt is
+    /// counted before the code is checked (see [`throttle`]).
     pub fn verify_totp(&self, user: &User, input: &str, ip: Option<&str>) -> Result<(), MfaError> {
         let code = normalise_code(input)?;
-        self.check_totp_lock(&user.id)?;
-        let (sealed, linked, last_used) = self
+        let (sealed, last_used) = self
             .load_credential(&user.id)?
             .ok_or(MfaError::NotEnrolled)?;
-        if !linked {
-            return Err(MfaError::NotEnrolled);
-        }
-        let secret = self.secrets().open(&sealed, &aad(&user.id))?;
+        let locks = self.reserve_totp_attempt(user)?;
+        let secret = self.secrets().open(&sealed, &linked_aad(&user.id))?;
         let now = self.now();
         let Some(step) = matching_step(&secret, &code, now, self.settings().totp.drift_steps)?
         else {
-            return Err(self.totp_failed(user, ip)?);
+            return Err(self.totp_failed(user, ip, locks)?);
         };
         let actor = Actor::User(user.id.clone());
         if last_used.is_some_and(|last| step <= last) {
@@ -382,7 +402,7 @@ impl Idp {
             .set(tc::last_used_step.eq(Some(step)))
             .execute(conn)?;
             if n == 1 {
-                self.throttle_clear(conn, &throttle::totp_key(&user.id))?;
+                self.throttle_clear(conn, &key::totp(&user.id))?;
             }
             Ok::<_, MfaError>(n == 1)
         })?;
@@ -398,29 +418,34 @@ impl Idp {
         }
     }
 
-    fn check_totp_lock(&self, user_id: &str) -> Result<(), MfaError> {
-        let mut conn = self.store().conn()?;
-        self.throttle_check(&mut conn, &throttle::totp_key(user_id))?
-            .map_err(MfaError::Locked)
+    /// Takes a code attempt for this user; `Some(lock)` if a failure of this attempt locks.
+    fn reserve_totp_attempt(&self, user: &User) -> Result<Option<Locked>, MfaError> {
+        let k = key::totp(&user.id);
+        match self.reserve_attempts(&[(&k, &self.settings().throttle.totp_per_user)]) {
+            Ok(locks) => Ok(locks),
+            Err(ThrottleError::Locked(l)) => Err(MfaError::Locked(l)),
+            Err(ThrottleError::Store(e)) => Err(e.into()),
+        }
     }
 
-    fn totp_failed(&self, user: &User, ip: Option<&str>) -> Result<MfaError, StoreError> {
-        let locked = self.throttle_fail(
-            &throttle::totp_key(&user.id),
-            self.settings().throttle.free_failures,
-        )?;
+    fn totp_failed(
+        &self,
+        user: &User,
+        ip: Option<&str>,
+        locks: Option<Locked>,
+    ) -> Result<MfaError, StoreError> {
         self.audit(
             &AuditEvent::new(AuditAction::MfaCodeFailed, &Actor::User(user.id.clone()))
                 .user(&user.account_id, &user.id)
                 .ip(ip),
         )?;
-        Ok(match locked {
+        Ok(match locks {
             Some(l) => MfaError::Locked(l),
             None => MfaError::InvalidCode,
         })
     }
 
-    /// Removes a user's linked app (and any pending secret): their next sign-in shows a new QR code.
+    /// Removes a user's linked app: their next sign-in shows a new QR code.
     pub fn disconnect_mfa(
         &self,
         user: &User,
@@ -432,7 +457,7 @@ impl Idp {
             if n == 0 {
                 return Ok(crate::accounts::Change::Already);
             }
-            self.throttle_clear(conn, &throttle::totp_key(&user.id))?;
+            self.throttle_clear(conn, &key::totp(&user.id))?;
             audit::record(
                 conn,
                 now,
@@ -445,7 +470,7 @@ impl Idp {
 
     /// The TOTP lockout state of a user (for `user show`).
     pub fn totp_lockout(&self, user: &User) -> Result<Option<throttle::CounterState>, StoreError> {
-        self.throttle_state(&throttle::totp_key(&user.id))
+        self.throttle_state(&key::totp(&user.id))
     }
 }
 

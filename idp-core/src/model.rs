@@ -110,10 +110,15 @@ impl User {
     }
 }
 
-/// Normalises an authentication email: trimmed, lowercased. Refuses what is not a plausible
-/// address (one `@`, a dotted domain, no spaces, control characters or `:`; at most 254 bytes).
+/// Normalises an authentication email: trimmed, Unicode NFC, case-folded (Unicode default case
+/// folding, so `Straße` and `STRASSE` are one address), NFC again. Two spellings of one address
+/// therefore give one string, and the unique index makes them one user. Refuses what is not a
+/// plausible address (one `@`, a dotted domain, no spaces, control characters or `:`; at most
+/// 254 bytes).
 pub fn normalise_email(input: &str) -> Result<String, String> {
-    let email = input.trim().to_lowercase();
+    use unicode_normalization::UnicodeNormalization;
+    let nfc: String = input.trim().nfc().collect();
+    let email: String = caseless::default_case_fold_str(&nfc).nfc().collect();
     if email.is_empty() {
         return Err("Enter an email address.".into());
     }
@@ -150,6 +155,27 @@ mod tests {
         assert_eq!(
             normalise_email("  Ann.Lee@Example.COM ").unwrap(),
             "ann.lee@example.com"
+        );
+    }
+
+    #[test]
+    fn emails_compare_equal_after_nfc_and_case_folding() {
+        // "é" precomposed (U+00E9) and decomposed (e + U+0301), in either case.
+        let composed = "Jos\u{e9}@Example.com";
+        let decomposed = "JOSE\u{301}@example.COM";
+        assert_eq!(
+            normalise_email(composed).unwrap(),
+            normalise_email(decomposed).unwrap()
+        );
+        assert_eq!(normalise_email(composed).unwrap(), "jos\u{e9}@example.com");
+        // Full case folding: the sharp s folds to "ss", the Kelvin sign to "k".
+        assert_eq!(
+            normalise_email("Stra\u{df}e@x.example").unwrap(),
+            normalise_email("STRASSE@X.EXAMPLE").unwrap()
+        );
+        assert_eq!(
+            normalise_email("\u{212a}im@x.example").unwrap(),
+            "kim@x.example"
         );
     }
 

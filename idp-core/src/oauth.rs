@@ -13,7 +13,8 @@ use serde::Serialize;
 use crate::accounts::AccountRow;
 use crate::audit::{self, Actor, AuditAction, AuditEvent};
 use crate::crypto::{ct_eq, hash_token, random_id, random_token, sha256_b64url, CryptoError};
-use crate::sessions::{self, SsoSession};
+use crate::policy::{self, SessionRefusal};
+use crate::sessions::{self, EndReason, SsoSession};
 use crate::store::schema::{
     accounts, authorization_codes as ac, grants, refresh_tokens as rt, users,
 };
@@ -88,6 +89,24 @@ fn revoke_grant(conn: &mut DbConnection, now: i64, grant_id: &str) -> Result<(),
     Ok(())
 }
 
+/// A live session that may not be used: a session without the second factor its account now
+/// requires is ended (with back-channel logout, like every end); a disabled user's grant is
+/// refused. Returns the refusal's description.
+fn refuse_session(
+    conn: &mut DbConnection,
+    now: i64,
+    sid: &str,
+    why: SessionRefusal,
+) -> Result<&'static str, StoreError> {
+    Ok(match why {
+        SessionRefusal::UserNotActive => "the user is disabled",
+        SessionRefusal::SecondFactorMissing => {
+            sessions::end_sessions(conn, now, &[sid.to_string()], EndReason::MfaMissing)?;
+            "the account requires a second factor this session never passed; sign in again"
+        }
+    })
+}
+
 fn insert_refresh(
     conn: &mut DbConnection,
     now: i64,
@@ -105,6 +124,18 @@ fn insert_refresh(
         ))
         .execute(c))?;
     Ok(token)
+}
+
+/// The scope values this provider grants. Any other value a client asks for (`offline_access`,
+/// an API scope of another provider) is ignored, at `/authorize` and at refresh alike.
+pub const SUPPORTED_SCOPES: [&str; 3] = ["openid", "profile", "email"];
+
+/// The supported values of a requested scope, each once, in the order of [`SUPPORTED_SCOPES`].
+pub fn supported_scope(requested: &str) -> Vec<&'static str> {
+    SUPPORTED_SCOPES
+        .into_iter()
+        .filter(|s| requested.split(' ').any(|r| r == *s))
+        .collect()
 }
 
 /// RFC 7636 S256: BASE64URL(SHA256(verifier)) == challenge. Verifiers are 43-128 unreserved chars.
@@ -250,6 +281,9 @@ impl Idp {
                     return Ok(Outcome::Refused("the session has ended or expired"));
                 };
                 let (user, account) = crate::users::with_account(user_row, account_row)?;
+                if let Err(why) = policy::may_use_session(&user, &account, &session) {
+                    return Ok(Outcome::Refused(refuse_session(conn, now, &sid, why)?));
+                }
                 let grant_id = random_id()?;
                 diesel::insert_into(grants::table)
                     .values((
@@ -298,17 +332,9 @@ impl Idp {
         client_id: &str,
         scope: Option<&str>,
     ) -> Result<Issued, GrantError> {
-        let asked: Option<Vec<&str>> = scope
-            .map(|s| {
-                let mut v: Vec<&str> = Vec::new();
-                for part in s.split(' ').filter(|p| !p.is_empty()) {
-                    if !v.contains(&part) {
-                        v.push(part);
-                    }
-                }
-                v
-            })
-            .filter(|v| !v.is_empty());
+        // Values we never grant are ignored (Authlib, for one, repeats the original request's
+        // scope, `offline_access` included); what is left must lie within the grant.
+        let asked: Option<Vec<&str>> = scope.map(supported_scope).filter(|v| !v.is_empty());
         let now = self.now();
         let token_hash = hash_token(token);
         let outcome = self
@@ -392,8 +418,12 @@ impl Idp {
                     revoke_grant(conn, now, &grant_id)?;
                     return Ok(Outcome::Refused("the session has ended or expired"));
                 };
-                let refresh_token = insert_refresh(conn, now, &grant_id, session.expires_at)?;
                 let (user, account) = crate::users::with_account(user_row, account_row)?;
+                if let Err(why) = policy::may_use_session(&user, &account, &session) {
+                    revoke_grant(conn, now, &grant_id)?;
+                    return Ok(Outcome::Refused(refuse_session(conn, now, &sid, why)?));
+                }
+                let refresh_token = insert_refresh(conn, now, &grant_id, session.expires_at)?;
                 Ok(Outcome::Ok(Issued {
                     grant_id,
                     client_id: g_client,
@@ -412,7 +442,8 @@ impl Idp {
     }
 
     /// The user and account behind a live grant, in one query (the `/userinfo` path): the grant
-    /// is not revoked, its session has not ended and is inside its idle and absolute limits.
+    /// is not revoked, its session is live, the user is active and the session meets the
+    /// account's MFA policy (see [`policy`]).
     pub fn live_grant_subject(
         &self,
         grant_id: &str,
@@ -420,29 +451,25 @@ impl Idp {
         use crate::store::schema::sso_sessions as ss;
         let now = self.now();
         let mut conn = self.store().conn()?;
-        let row: Option<(
-            crate::users::UserRow,
-            crate::accounts::AccountRow,
-            (i64, i64, i64),
-        )> = crate::on_backend!(&mut *conn, |c| grants::table
-            .inner_join(ss::table.inner_join(users::table.inner_join(accounts::table)))
-            .filter(grants::id.eq(grant_id))
-            .filter(grants::revoked_at.is_null())
-            .filter(ss::ended_at.is_null())
-            .select((
-                users::all_columns,
-                accounts::all_columns,
-                (ss::last_active_at, ss::idle_timeout_secs, ss::expires_at),
-            ))
-            .get_result(c)
-            .optional())?;
-        let Some((user, account, (last_active, idle, expires))) = row else {
+        let row: Option<(crate::users::UserRow, crate::accounts::AccountRow, String)> =
+            crate::on_backend!(&mut *conn, |c| grants::table
+                .inner_join(ss::table.inner_join(users::table.inner_join(accounts::table)))
+                .filter(grants::id.eq(grant_id))
+                .filter(grants::revoked_at.is_null())
+                .filter(sessions::live(now))
+                .select((users::all_columns, accounts::all_columns, ss::amr))
+                .get_result(c)
+                .optional())?;
+        let Some((user, account, amr)) = row else {
             return Ok(None);
         };
-        if now >= (last_active + idle).min(expires) {
+        let (user, account) = crate::users::with_account(user, account)?;
+        let passed_second_factor = amr.split(' ').any(|a| a == sessions::AMR_OTP);
+        if !policy::may_sign_in(&user) || !policy::meets_mfa_policy(&account, passed_second_factor)
+        {
             return Ok(None);
         }
-        Ok(Some(crate::users::with_account(user, account)?))
+        Ok(Some((user, account)))
     }
 }
 

@@ -1,37 +1,97 @@
-//! Attempt counters for brute-force defence, kept in the database so every replica sees them.
+//! Attempt counters for brute-force defence and rate limits, kept in the database so every
+//! replica sees them.
 //!
-//! After `free_failures` failures within the window, each further failure locks the key for
-//! `base_lockout_secs * 2^(n - free_failures)` seconds, capped at `max_lockout_secs`. Keys name
-//! what is counted: `pwd:<email>` (known or not, so the answer never reveals whether an email
-//! exists), `totp:<user id>`, `ip:<address>`.
+//! Invariant: an attempt is *counted before it is checked*. [`Idp::reserve_attempts`] takes the
+//! attempt in one atomic upsert before the password, code or secret is verified, so N parallel
+//! guesses can never get more than the limit's number of checks: the attempt that reaches the
+//! limit sets the lock in the same transaction, and every later one finds it and is refused
+//! without being checked. A success gives its attempt back ([`Idp::refund_attempt`]) or forgets
+//! the key's failures ([`Idp::throttle_clear`]).
+//!
+//! Two kinds of limits:
+//! - [`LimitKind::Failures`]: `limit` attempts, then a lockout of `base * 2^(n - limit)` seconds
+//!   (capped) after each further failure; the count starts again after `window` without a
+//!   failure (the window slides from the *last* failure).
+//! - [`LimitKind::Rate`]: `limit` attempts per fixed window starting at the first; then refused
+//!   until the window ends.
 
+use diesel::dsl::case_when;
 use diesel::prelude::*;
 
 use crate::store::schema::attempt_counters as ac;
 use crate::store::{DbConnection, StoreError};
 use crate::Idp;
 
+/// What a key is counted for, and how.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LimitKind {
+    /// Failed guesses with exponential lockout.
+    Failures {
+        base_lockout_secs: i64,
+        max_lockout_secs: i64,
+    },
+    /// A plain rate: so many per window.
+    Rate,
+}
+
+/// One limit: how many attempts a key gets, over which window, and what happens after.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limit {
+    /// Attempts a key gets before it is locked.
+    pub limit: i32,
+    pub window_secs: i64,
+    pub kind: LimitKind,
+}
+
+impl Limit {
+    const fn failures(limit: i32) -> Self {
+        Limit {
+            limit,
+            window_secs: 60 * 60,
+            kind: LimitKind::Failures {
+                base_lockout_secs: 30,
+                max_lockout_secs: 15 * 60,
+            },
+        }
+    }
+    const fn rate(limit: i32, window_secs: i64) -> Self {
+        Limit {
+            limit,
+            window_secs,
+            kind: LimitKind::Rate,
+        }
+    }
+}
+
+/// Every limit the provider enforces, and its default.
 #[derive(Debug, Clone)]
 pub struct ThrottleSettings {
-    /// Failures allowed per key before the first lockout.
-    pub free_failures: i32,
-    /// First lockout; doubles with each further failure.
-    pub base_lockout_secs: i64,
-    pub max_lockout_secs: i64,
-    /// A key with no failure for this long starts again from zero.
-    pub window_secs: i64,
-    /// Failures allowed per client IP (many users may share one address).
-    pub ip_free_failures: i32,
+    /// Wrong passwords per authentication email (known or not), at sign-in and at password change.
+    pub password_per_email: Limit,
+    /// Wrong passwords per client address (many users may share one).
+    pub password_per_ip: Limit,
+    /// Wrong TOTP codes per user (enrollment confirmation and sign-in).
+    pub totp_per_user: Limit,
+    /// Failed client authentications at the token endpoint per client and address together, so
+    /// a stranger cannot lock an app out of its own code exchanges.
+    pub client_auth: Limit,
+    /// Forgot-password requests per address (mailbox flooding).
+    pub forgot_per_email: Limit,
+    pub forgot_per_ip: Limit,
+    /// Sign-ins started (login flows stored) per client address.
+    pub login_flows_per_ip: Limit,
 }
 
 impl Default for ThrottleSettings {
     fn default() -> Self {
         ThrottleSettings {
-            free_failures: 5,
-            base_lockout_secs: 30,
-            max_lockout_secs: 15 * 60,
-            window_secs: 60 * 60,
-            ip_free_failures: 50,
+            password_per_email: Limit::failures(5),
+            password_per_ip: Limit::failures(50),
+            totp_per_user: Limit::failures(5),
+            client_auth: Limit::failures(20),
+            forgot_per_email: Limit::rate(3, 60 * 60),
+            forgot_per_ip: Limit::rate(20, 60 * 60),
+            login_flows_per_ip: Limit::rate(300, 10 * 60),
         }
     }
 }
@@ -42,14 +102,44 @@ pub struct Locked {
     pub until: i64,
 }
 
-pub(crate) fn password_key(email: &str) -> String {
-    format!("pwd:{email}")
+/// Why an attempt was not taken.
+#[derive(Debug, thiserror::Error)]
+pub enum ThrottleError {
+    #[error("too many attempts; locked until {}", .0.until)]
+    Locked(Locked),
+    #[error(transparent)]
+    Store(#[from] StoreError),
 }
-pub(crate) fn totp_key(user_id: &str) -> String {
-    format!("totp:{user_id}")
+
+impl From<diesel::result::Error> for ThrottleError {
+    fn from(e: diesel::result::Error) -> Self {
+        ThrottleError::Store(e.into())
+    }
 }
-pub(crate) fn ip_key(ip: &str) -> String {
-    format!("ip:{ip}")
+
+/// The names of the counters: what is counted, and for whom.
+pub(crate) mod key {
+    pub fn password(email: &str) -> String {
+        format!("pwd:{email}")
+    }
+    pub fn password_ip(ip: &str) -> String {
+        format!("ip:{ip}")
+    }
+    pub fn totp(user_id: &str) -> String {
+        format!("totp:{user_id}")
+    }
+    pub fn client_auth(client_id: &str, ip: &str) -> String {
+        format!("client-auth:{client_id}:{ip}")
+    }
+    pub fn forgot(email: &str) -> String {
+        format!("forgot:{email}")
+    }
+    pub fn forgot_ip(ip: &str) -> String {
+        format!("forgot-ip:{ip}")
+    }
+    pub fn login_flows_ip(ip: &str) -> String {
+        format!("flows-ip:{ip}")
+    }
 }
 
 /// Current state of one counter, for `user show`.
@@ -60,106 +150,145 @@ pub struct CounterState {
     pub locked_until: Option<i64>,
 }
 
-impl Idp {
-    /// `Err(Locked)` while the key is locked.
-    pub(crate) fn throttle_check(
-        &self,
-        conn: &mut DbConnection,
-        key: &str,
-    ) -> Result<Result<(), Locked>, StoreError> {
-        let counter = self.throttle_counter(conn, key)?;
-        Ok(self.throttle_lock(counter))
+/// Takes one attempt for `key`, unless it is locked (then nothing is counted). One statement:
+/// `INSERT ... ON CONFLICT DO UPDATE ... RETURNING`, which on PostgreSQL locks the row until the
+/// transaction ends, so the lock the limit-reaching attempt sets (in the same transaction) is
+/// seen by every attempt after it.
+fn reserve(
+    conn: &mut DbConnection,
+    now: i64,
+    k: &str,
+    l: &Limit,
+) -> Result<Option<Locked>, ThrottleError> {
+    let stale = now - l.window_secs;
+    // The window slides from the last failure (failure counts) or is fixed from the first (rates).
+    macro_rules! upsert {
+        ($since:expr) => {{
+            let locked = || ac::locked_until.gt(now);
+            crate::on_backend!(&mut *conn, |c| diesel::insert_into(ac::table)
+                .values((
+                    ac::key.eq(k),
+                    ac::failures.eq(1),
+                    ac::window_started_at.eq(now),
+                    ac::last_failure_at.eq(now),
+                ))
+                .on_conflict(ac::key)
+                .do_update()
+                .set((
+                    ac::failures.eq(case_when(locked(), ac::failures)
+                        .when($since.lt(stale), 1)
+                        .otherwise(ac::failures + 1)),
+                    ac::window_started_at.eq(case_when(locked(), ac::window_started_at)
+                        .when($since.lt(stale), now)
+                        .otherwise(ac::window_started_at)),
+                    ac::last_failure_at.eq(case_when(locked(), ac::last_failure_at).otherwise(now)),
+                ))
+                .returning((ac::failures, ac::window_started_at, ac::locked_until))
+                .get_result::<(i32, i64, Option<i64>)>(c))?
+        }};
     }
-
-    /// The key's failure counter: `None` when it has none (no failure since the last success),
-    /// else the lock it holds, if any.
-    pub(crate) fn throttle_counter(
-        &self,
-        conn: &mut DbConnection,
-        key: &str,
-    ) -> Result<Option<Option<i64>>, StoreError> {
-        Ok(crate::on_backend!(conn, |c| ac::table
-            .find(key)
-            .select(ac::locked_until)
-            .get_result(c)
-            .optional())?)
+    let (failures, started, locked_until) = match l.kind {
+        LimitKind::Failures { .. } => upsert!(ac::last_failure_at),
+        LimitKind::Rate => upsert!(ac::window_started_at),
+    };
+    // RETURNING gives the row as updated; a lock still in force was there before this attempt.
+    if let Some(until) = locked_until.filter(|u| *u > now) {
+        return Err(ThrottleError::Locked(Locked { until }));
     }
-
-    /// `Err(Locked)` while a counter read by [`Idp::throttle_counter`] locks its key.
-    pub(crate) fn throttle_lock(&self, counter: Option<Option<i64>>) -> Result<(), Locked> {
-        match counter.flatten() {
-            Some(until) if until > self.now() => Err(Locked { until }),
-            _ => Ok(()),
-        }
-    }
-
-    /// Counts one failure; returns the lock it caused, if any. The count is one atomic upsert
-    /// (`INSERT ... ON CONFLICT DO UPDATE ... RETURNING`), so concurrent failures on the same key
-    /// each count: with an update-then-insert, two first failures raced to insert the row and
-    /// one of them failed on the primary key (a 500 on PostgreSQL, and an uncounted failure).
-    pub(crate) fn throttle_fail(&self, key: &str, free: i32) -> Result<Option<Locked>, StoreError> {
-        let now = self.now();
-        let s = self.settings().throttle.clone();
-        self.store().tx(|conn| {
-            let (mut failures, started): (i32, i64) = crate::on_backend!(&mut *conn, |c| {
-                diesel::insert_into(ac::table)
-                    .values((
-                        ac::key.eq(key),
-                        ac::failures.eq(1),
-                        ac::window_started_at.eq(now),
-                        ac::last_failure_at.eq(now),
-                    ))
-                    .on_conflict(ac::key)
-                    .do_update()
-                    .set((
-                        ac::failures.eq(ac::failures + 1),
-                        ac::last_failure_at.eq(now),
-                    ))
-                    .returning((ac::failures, ac::window_started_at))
-                    .get_result(c)
-            })?;
-            if now - started > s.window_secs && failures > 1 {
-                // A quiet window has passed: this failure starts a new count.
-                failures = 1;
-                diesel::update(ac::table.find(key))
-                    .set((
-                        ac::failures.eq(1),
-                        ac::window_started_at.eq(now),
-                        ac::locked_until.eq(None::<i64>),
-                    ))
-                    .execute(conn)?;
-            }
-            if failures > free {
-                let exp = (failures - free - 1).clamp(0, 20) as u32;
-                let secs = s
-                    .base_lockout_secs
+    if failures >= l.limit {
+        let until = match l.kind {
+            LimitKind::Failures {
+                base_lockout_secs,
+                max_lockout_secs,
+            } => {
+                let exp = (failures - l.limit).clamp(0, 20) as u32;
+                now + base_lockout_secs
                     .saturating_mul(1i64 << exp)
-                    .min(s.max_lockout_secs);
-                let until = now + secs;
-                diesel::update(ac::table.find(key))
-                    .set(ac::locked_until.eq(Some(until)))
-                    .execute(conn)?;
-                return Ok(Some(Locked { until }));
+                    .min(max_lockout_secs)
             }
-            Ok(None)
+            LimitKind::Rate => started + l.window_secs,
+        };
+        diesel::update(ac::table.find(k))
+            .set(ac::locked_until.eq(Some(until)))
+            .execute(conn)?;
+        return Ok(Some(Locked { until }));
+    }
+    Ok(None)
+}
+
+impl Idp {
+    /// Takes one attempt on every key, in one transaction, before the guess is checked. If any
+    /// key is locked nothing is counted and its lock is returned. `Ok(Some(lock))` when this
+    /// attempt reached a limit: its key is now locked, unless the attempt succeeds and gives it
+    /// back.
+    pub(crate) fn reserve_attempts(
+        &self,
+        keys: &[(&str, &Limit)],
+    ) -> Result<Option<Locked>, ThrottleError> {
+        let now = self.now();
+        self.store().tx(|conn| {
+            let mut reached = None;
+            for (k, l) in keys {
+                if let Some(lock) = reserve(conn, now, k, l)? {
+                    reached.get_or_insert(lock);
+                }
+            }
+            Ok(reached)
         })
+    }
+
+    /// Gives back an attempt that succeeded (a key many people share, such as an address): the
+    /// count goes down by one, and a lock that this attempt's reservation set is lifted.
+    pub(crate) fn refund_attempt(
+        &self,
+        conn: &mut DbConnection,
+        k: &str,
+        l: &Limit,
+    ) -> Result<(), StoreError> {
+        diesel::update(ac::table.find(k).filter(ac::failures.gt(0)))
+            .set((
+                ac::failures.eq(ac::failures - 1),
+                ac::locked_until
+                    .eq(case_when(ac::failures.le(l.limit), None::<i64>)
+                        .otherwise(ac::locked_until)),
+            ))
+            .execute(conn)?;
+        Ok(())
     }
 
     /// Forgets the failures of a key (after a success, or by an operator).
     pub(crate) fn throttle_clear(
         &self,
         conn: &mut DbConnection,
-        key: &str,
+        k: &str,
     ) -> Result<(), StoreError> {
-        diesel::delete(ac::table.find(key)).execute(conn)?;
+        diesel::delete(ac::table.find(k)).execute(conn)?;
         Ok(())
     }
 
-    pub(crate) fn throttle_state(&self, key: &str) -> Result<Option<CounterState>, StoreError> {
+    /// The lock on a key right now, if any, without counting anything.
+    pub(crate) fn lock_of(
+        &self,
+        conn: &mut DbConnection,
+        k: &str,
+    ) -> Result<Option<Locked>, StoreError> {
+        let now = self.now();
+        let until: Option<Option<i64>> = crate::on_backend!(conn, |c| ac::table
+            .find(k)
+            .select(ac::locked_until)
+            .get_result(c)
+            .optional())?;
+        Ok(until
+            .flatten()
+            .filter(|u| *u > now)
+            .map(|until| Locked { until }))
+    }
+
+    pub(crate) fn throttle_state(&self, k: &str) -> Result<Option<CounterState>, StoreError> {
         let mut conn = self.store().conn()?;
         let now = self.now();
         Ok(ac::table
-            .find(key)
+            .find(k)
             .select((ac::key, ac::failures, ac::locked_until))
             .get_result::<(String, i32, Option<i64>)>(&mut conn)
             .optional()?
@@ -169,18 +298,71 @@ impl Idp {
                 locked_until: until.filter(|u| *u > now),
             }))
     }
+
+    /// Counters whose window has passed and that hold no lock say nothing any more: deleted
+    /// (housekeeping), so the table holds only keys seen within the longest window.
+    pub fn purge_attempt_counters(&self) -> Result<usize, StoreError> {
+        let now = self.now();
+        let s = &self.settings().throttle;
+        let longest = [
+            s.password_per_email,
+            s.password_per_ip,
+            s.totp_per_user,
+            s.client_auth,
+            s.forgot_per_email,
+            s.forgot_per_ip,
+            s.login_flows_per_ip,
+        ]
+        .iter()
+        .map(|l| l.window_secs)
+        .max()
+        .unwrap_or(0);
+        let mut conn = self.store().conn()?;
+        Ok(diesel::delete(
+            ac::table
+                .filter(ac::last_failure_at.lt(now - longest))
+                .filter(ac::locked_until.is_null().or(ac::locked_until.le(now))),
+        )
+        .execute(&mut conn)?)
+    }
+}
+
+/// Client authentication at the token endpoint. Client secrets are high-entropy, so the lockout
+/// only keeps a guessing loop from costing work; it is keyed on the client *and* the address.
+/// The secret is a SHA-256 digest compared in constant time by the server before it asks here:
+/// a failure is counted atomically right after that comparison and that count decides the
+/// answer, which is what reserving first would give, without a write on every good request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ClientAuthFailure {
+    /// Counted; the caller may try again (perhaps not for long).
+    Counted,
+    /// The client and address are locked out.
+    Locked(Locked),
 }
 
 impl Idp {
-    /// `Err(Locked)` while `key` is locked (for throttles kept by the server, e.g. client
-    /// authentication at the token endpoint).
-    pub fn attempts_allowed(&self, key: &str) -> Result<Result<(), Locked>, StoreError> {
+    /// The lockout of a client at an address, if one holds (checked before a correct secret is
+    /// accepted).
+    pub fn client_auth_lock(
+        &self,
+        client_id: &str,
+        ip: &str,
+    ) -> Result<Option<Locked>, StoreError> {
         let mut conn = self.store().conn()?;
-        self.throttle_check(&mut conn, key)
+        self.lock_of(&mut conn, &key::client_auth(client_id, ip))
     }
 
-    /// Counts one failure against `key`, locking it after `free` failures.
-    pub fn attempt_failed(&self, key: &str, free: i32) -> Result<Option<Locked>, StoreError> {
-        self.throttle_fail(key, free)
+    /// Counts a failed client authentication.
+    pub fn client_auth_failed(
+        &self,
+        client_id: &str,
+        ip: &str,
+    ) -> Result<ClientAuthFailure, StoreError> {
+        let k = key::client_auth(client_id, ip);
+        match self.reserve_attempts(&[(&k, &self.settings().throttle.client_auth)]) {
+            Ok(_) => Ok(ClientAuthFailure::Counted),
+            Err(ThrottleError::Locked(l)) => Ok(ClientAuthFailure::Locked(l)),
+            Err(ThrottleError::Store(e)) => Err(e),
+        }
     }
 }

@@ -7,9 +7,10 @@ use crate::audit::{self, Actor, AuditAction, AuditEvent};
 use crate::crypto::{random_id, CryptoError};
 use crate::model::{normalise_email, Account, User, UserStatus};
 use crate::password::{HashError, PasswordRejection};
+use crate::sessions::{EndReason, EndedSession};
 use crate::store::schema::users;
 use crate::store::{DbConnection, StoreError};
-use crate::throttle::{self, Locked};
+use crate::throttle::{self, key, Locked, ThrottleError};
 use crate::Idp;
 
 #[derive(Debug, thiserror::Error)]
@@ -60,6 +61,14 @@ impl From<diesel::result::Error> for AuthError {
     fn from(e: diesel::result::Error) -> Self {
         AuthError::Store(e.into())
     }
+}
+
+/// A password attempt taken, to be given back on success.
+struct PasswordAttempt {
+    email_key: String,
+    ip_key: Option<String>,
+    /// This attempt reached a limit: if it fails, its key is locked.
+    locks_on_failure: bool,
 }
 
 /// Input of `create_user`.
@@ -249,13 +258,14 @@ impl Idp {
             .collect()
     }
 
-    /// Disables or re-enables a user. Disabling also ends the user's sessions (see `sessions`).
+    /// Disables or re-enables a user. Disabling ends the user's sessions in the same transaction
+    /// (with back-channel logout) and returns them.
     pub fn set_user_enabled(
         &self,
         email: &str,
         enabled: bool,
         actor: &Actor,
-    ) -> Result<Change, UserError> {
+    ) -> Result<(Change, Vec<EndedSession>), UserError> {
         let user = self.user_by_email(email)?;
         let now = self.now();
         let (from, to, action) = if enabled {
@@ -274,7 +284,7 @@ impl Idp {
         if (enabled && user.status != UserStatus::Disabled)
             || (!enabled && user.status == UserStatus::Disabled)
         {
-            return Ok(Change::Already);
+            return Ok((Change::Already, Vec::new()));
         }
         self.store().tx(|conn| {
             let n = diesel::update(
@@ -285,36 +295,53 @@ impl Idp {
             .set((users::status.eq(to.as_str()), users::updated_at.eq(now)))
             .execute(conn)?;
             if n == 0 {
-                return Ok(Change::Already);
+                return Ok((Change::Already, Vec::new()));
             }
-            if !enabled {
-                crate::sessions::end_all_for_user(conn, now, &user.id)?;
-            }
+            let ended = if enabled {
+                Vec::new()
+            } else {
+                crate::sessions::end_user_sessions_in(
+                    conn,
+                    now,
+                    &user.id,
+                    None,
+                    EndReason::UserDisabled,
+                )?
+            };
             audit::record(
                 conn,
                 now,
-                &AuditEvent::new(action, actor).user(&user.account_id, &user.id),
+                &AuditEvent::new(action, actor)
+                    .user(&user.account_id, &user.id)
+                    .detail(format!("sessions_ended={}", ended.len())),
             )?;
-            Ok::<_, UserError>(Change::Changed)
+            Ok::<_, UserError>((Change::Changed, ended))
         })
     }
 
-    /// Sets a new password under the policy. The TOTP link is never touched: a user of an MFA
-    /// account still needs their app after a change or reset.
+    /// Sets a new password under the policy and ends the user's sessions in the same transaction
+    /// (with back-channel logout): all of them when an operator sets it (the answer to a
+    /// compromised account), all but `keep_sid` when the user changes it in that session. The
+    /// TOTP link is never touched: a user of an MFA account still needs their app afterwards.
     pub fn set_password(
         &self,
         user_id: &str,
         password: &str,
         actor: &Actor,
         ip: Option<&str>,
-    ) -> Result<User, UserError> {
+        keep_sid: Option<&str>,
+    ) -> Result<(User, Vec<EndedSession>), UserError> {
         let user = self
             .user_by_id(user_id)?
             .ok_or_else(|| UserError::NotFound(user_id.to_string()))?;
         self.password_policy().check(password, &user.email)?;
         let hash = self.hasher().hash(password)?;
         let now = self.now();
-        self.store().tx(|conn| {
+        let reason = match actor {
+            Actor::User(_) => EndReason::PasswordChanged,
+            _ => EndReason::PasswordSet,
+        };
+        let ended = self.store().tx(|conn| {
             diesel::update(users::table.find(&user.id))
                 .set((
                     users::password_hash.eq(Some(&hash)),
@@ -322,33 +349,53 @@ impl Idp {
                     users::updated_at.eq(now),
                 ))
                 .execute(conn)?;
-            self.throttle_clear(conn, &throttle::password_key(&user.email))?;
+            self.throttle_clear(conn, &key::password(&user.email))?;
+            let ended =
+                crate::sessions::end_user_sessions_in(conn, now, &user.id, keep_sid, reason)?;
             audit::record(
                 conn,
                 now,
                 &AuditEvent::new(AuditAction::PasswordChanged, actor)
                     .user(&user.account_id, &user.id)
-                    .ip(ip),
+                    .ip(ip)
+                    .detail(format!("sessions_ended={}", ended.len())),
             )?;
-            Ok::<_, UserError>(())
+            Ok::<_, UserError>(ended)
         })?;
-        Ok(self.user_by_id(user_id)?.unwrap_or(user))
+        Ok((self.user_by_id(user_id)?.unwrap_or(user), ended))
     }
 
-    /// Checks a password without counting failures (change-password asks the current one).
-    pub fn check_password(&self, user: &User, password: &str) -> bool {
-        match &user.password_hash {
+    /// Checks the current password of a signed-in user (password change) under the same
+    /// throttle as sign-in: the attempt is counted before the password is verified, so a stolen
+    /// session cookie cannot be used to guess the password faster than the sign-in page allows.
+    pub fn verify_current_password(
+        &self,
+        user: &User,
+        password: &str,
+        ip: Option<&str>,
+    ) -> Result<(), AuthError> {
+        let guard = self.reserve_password_attempt(&user.email, ip)?;
+        let ok = match &user.password_hash {
             Some(h) => self.hasher().verify(h, password).is_some(),
             None => {
                 self.hasher().verify_dummy(password);
                 false
             }
+        };
+        if ok {
+            self.store()
+                .tx(|conn| self.password_attempt_succeeded(conn, &guard))?;
+            Ok(())
+        } else {
+            self.record_password_failure(Some(user), ip, guard.locks_on_failure)?;
+            Err(AuthError::InvalidCredentials)
         }
     }
 
     /// Password sign-in. Unknown email, invited user without a password and wrong password all
-    /// cost one argon2 verification and give `InvalidCredentials`. Failures are counted per email
-    /// and per client IP; a locked key is refused before any hashing.
+    /// cost one argon2 verification and give `InvalidCredentials`. The attempt is counted per
+    /// email and per client IP *before* the password is verified (see [`throttle`]), so parallel
+    /// guesses cannot get more checks than the limit; a success gives the attempts back.
     pub fn authenticate_password(
         &self,
         email: &str,
@@ -356,18 +403,10 @@ impl Idp {
         ip: Option<&str>,
     ) -> Result<User, AuthError> {
         let normalised = normalise_email(email).unwrap_or_else(|_| email.trim().to_lowercase());
-        let email_key = throttle::password_key(&normalised);
-        let ip_key = ip.map(throttle::ip_key);
-        // One connection for the lock checks and the lookup; released before hashing.
-        let (user, had_failures) = {
+        let guard = self.reserve_password_attempt(&normalised, ip)?;
+        let user = {
             let mut conn = self.store().conn()?;
-            let counter = self.throttle_counter(&mut conn, &email_key)?;
-            self.throttle_lock(counter).map_err(AuthError::Locked)?;
-            if let Some(k) = &ip_key {
-                self.throttle_check(&mut conn, k)?
-                    .map_err(AuthError::Locked)?;
-            }
-            (by_email(&mut conn, &normalised)?, counter.is_some())
+            by_email(&mut conn, &normalised)?
         };
         let verified = match user.as_ref().and_then(|u| u.password_hash.as_deref()) {
             Some(hash) => self.hasher().verify(hash, password),
@@ -377,7 +416,8 @@ impl Idp {
             }
         };
         let (Some(user), Some(verified)) = (&user, verified) else {
-            return Err(self.password_failed(user.as_ref(), &email_key, ip_key.as_deref(), ip)?);
+            self.record_password_failure(user.as_ref(), ip, guard.locks_on_failure)?;
+            return Err(AuthError::InvalidCredentials);
         };
         let user = user.clone();
         if user.status == UserStatus::Disabled {
@@ -388,41 +428,67 @@ impl Idp {
         } else {
             None
         };
-        // A success forgets the address's failures. Most sign-ins follow none, and then there is
-        // nothing to write (a failure that lands while this sign-in hashes is kept: it happened).
-        if rehash.is_some() || had_failures {
-            self.store().tx(|conn| {
-                if let Some(h) = &rehash {
-                    diesel::update(users::table.find(&user.id))
-                        .set(users::password_hash.eq(Some(h)))
-                        .execute(conn)?;
-                }
-                if had_failures {
-                    self.throttle_clear(conn, &email_key)?;
-                }
-                Ok::<_, AuthError>(())
-            })?;
-        }
+        self.store().tx(|conn| {
+            if let Some(h) = &rehash {
+                diesel::update(users::table.find(&user.id))
+                    .set(users::password_hash.eq(Some(h)))
+                    .execute(conn)?;
+            }
+            self.password_attempt_succeeded(conn, &guard)?;
+            Ok::<_, AuthError>(())
+        })?;
         Ok(user)
     }
 
-    fn password_failed(
+    /// Takes a password attempt for this email and address.
+    fn reserve_password_attempt(
+        &self,
+        email: &str,
+        ip: Option<&str>,
+    ) -> Result<PasswordAttempt, AuthError> {
+        let s = &self.settings().throttle;
+        let mut attempt = PasswordAttempt {
+            email_key: key::password(email),
+            ip_key: ip.map(key::password_ip),
+            locks_on_failure: false,
+        };
+        let mut keys = vec![(attempt.email_key.as_str(), &s.password_per_email)];
+        if let Some(k) = &attempt.ip_key {
+            keys.push((k.as_str(), &s.password_per_ip));
+        }
+        match self.reserve_attempts(&keys) {
+            Ok(locks) => {
+                attempt.locks_on_failure = locks.is_some();
+                Ok(attempt)
+            }
+            Err(ThrottleError::Locked(l)) => Err(AuthError::Locked(l)),
+            Err(ThrottleError::Store(e)) => Err(e.into()),
+        }
+    }
+
+    /// A correct password: the email's failures are forgotten, the address gets its attempt back.
+    fn password_attempt_succeeded(
+        &self,
+        conn: &mut DbConnection,
+        attempt: &PasswordAttempt,
+    ) -> Result<(), StoreError> {
+        self.throttle_clear(conn, &attempt.email_key)?;
+        if let Some(k) = &attempt.ip_key {
+            self.refund_attempt(conn, k, &self.settings().throttle.password_per_ip)?;
+        }
+        Ok(())
+    }
+
+    fn record_password_failure(
         &self,
         user: Option<&User>,
-        email_key: &str,
-        ip_key: Option<&str>,
         ip: Option<&str>,
-    ) -> Result<AuthError, StoreError> {
-        let s = self.settings().throttle.clone();
-        let locked = self.throttle_fail(email_key, s.free_failures)?;
-        if let Some(k) = ip_key {
-            self.throttle_fail(k, s.ip_free_failures)?;
-        }
-        let mut conn = self.store().conn()?;
+        locked: bool,
+    ) -> Result<(), StoreError> {
         let actor = user
             .map(|u| Actor::User(u.id.clone()))
             .unwrap_or(Actor::Anonymous);
-        let action = if locked.is_some() {
+        let action = if locked {
             AuditAction::SignInLocked
         } else {
             AuditAction::SignInFailed
@@ -431,8 +497,7 @@ impl Idp {
         if let Some(u) = user {
             ev = ev.user(&u.account_id, &u.id);
         }
-        audit::record(&mut conn, self.now(), &ev)?;
-        Ok(AuthError::InvalidCredentials)
+        self.audit(&ev)
     }
 
     /// Lockout state of a user's password sign-in (for `user show`).
@@ -440,7 +505,7 @@ impl Idp {
         &self,
         user: &User,
     ) -> Result<Option<throttle::CounterState>, StoreError> {
-        self.throttle_state(&throttle::password_key(&user.email))
+        self.throttle_state(&key::password(&user.email))
     }
 
     /// Clears the password and TOTP lockouts of a user.
@@ -448,8 +513,8 @@ impl Idp {
         let user = self.user_by_email(email)?;
         let now = self.now();
         self.store().tx(|conn| {
-            self.throttle_clear(conn, &throttle::password_key(&user.email))?;
-            self.throttle_clear(conn, &throttle::totp_key(&user.id))?;
+            self.throttle_clear(conn, &key::password(&user.email))?;
+            self.throttle_clear(conn, &key::totp(&user.id))?;
             audit::record(
                 conn,
                 now,

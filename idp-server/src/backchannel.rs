@@ -1,12 +1,16 @@
-//! Back-Channel Logout 1.0: when a session ends, every app that received tokens in it and
-//! registered a `backchannel_logout_uri` gets a signed logout token by POST.
+//! Back-Channel Logout 1.0 delivery from the durable outbox (`idp_core::outbox`). Whichever
+//! replica claims a due logout mints a logout token, signed with the algorithm the client
+//! registered for its ID tokens, POSTs it to the client's `backchannel_logout_uri`, and records
+//! the outcome: delivered, retried later with backoff, or given up (an audit event).
 
 use std::time::Duration;
 
-use idp_core::sessions::EndedSession;
+use idp_core::outbox::{FailedAttempt, PendingLogout};
+use idp_core::Idp;
 
 use crate::config::Config;
 use crate::keys::Keyring;
+use crate::metrics::Metrics;
 use crate::tokens::Minter;
 
 /// One delivery attempt's result, for the operator's report.
@@ -18,50 +22,104 @@ pub struct Delivery {
     pub detail: String,
 }
 
-/// Sends the logout tokens (blocking; at most 5 s per app).
-pub fn deliver(config: &Config, keys: &Keyring, now: i64, ended: &[EndedSession]) -> Vec<Delivery> {
+/// Logouts claimed per round; each delivery waits at most [`TIMEOUT`].
+const BATCH: i64 = 20;
+const TIMEOUT: Duration = Duration::from_secs(5);
+
+/// Delivers what is due now (all of it, or only the logouts of `sessions`), blocking. Returns
+/// what was attempted; an app without a back-channel endpoint is not counted.
+pub fn deliver_due(
+    idp: &Idp,
+    config: &Config,
+    keys: &Keyring,
+    metrics: Option<&Metrics>,
+    sessions: Option<&[String]>,
+) -> Result<Vec<Delivery>, idp_core::StoreError> {
     let agent = ureq::AgentBuilder::new()
-        .timeout(Duration::from_secs(5))
+        .timeout(TIMEOUT)
         .redirects(0)
         .build();
-    let minter = Minter { config, keys, now };
     let mut out = Vec::new();
-    for session in ended {
-        for client_id in &session.clients {
-            let Some(uri) = config
-                .client(client_id)
-                .and_then(|c| c.backchannel_logout_uri.as_deref())
-            else {
-                continue;
-            };
-            let result = minter
-                .logout_token(client_id, &session.user_id, &session.sid)
-                .map_err(|e| e.to_string())
-                .and_then(|token| {
-                    agent
-                        .post(uri)
-                        .set("Cache-Control", "no-store")
-                        .send_form(&[("logout_token", token.as_str())])
-                        .map(|r| r.status())
-                        .map_err(|e| match e {
-                            ureq::Error::Status(code, _) => format!("HTTP {code}"),
-                            ureq::Error::Transport(t) => t.kind().to_string(),
-                        })
-                });
-            let (ok, detail) = match result {
-                Ok(status) => (true, format!("HTTP {status}")),
-                Err(e) => {
-                    tracing::warn!(client_id = %client_id, sid = %session.sid, error = %e, "back-channel logout failed");
-                    (false, e)
-                }
-            };
-            out.push(Delivery {
-                client_id: client_id.clone(),
-                sid: session.sid.clone(),
-                ok,
-                detail,
-            });
+    // Bounded: a round claims at most BATCH, and what fails is not due again for a while.
+    for _ in 0..50 {
+        let claimed = idp.claim_logouts(BATCH, sessions)?;
+        if claimed.is_empty() {
+            break;
+        }
+        for logout in claimed {
+            if let Some(d) = deliver_one(idp, config, keys, metrics, &agent, &logout)? {
+                out.push(d);
+            }
         }
     }
-    out
+    Ok(out)
+}
+
+fn deliver_one(
+    idp: &Idp,
+    config: &Config,
+    keys: &Keyring,
+    metrics: Option<&Metrics>,
+    agent: &ureq::Agent,
+    logout: &PendingLogout,
+) -> Result<Option<Delivery>, idp_core::StoreError> {
+    let Some(client) = config.client(&logout.client_id) else {
+        idp.logout_delivered(&logout.id, Some("the client is no longer configured"))?;
+        return Ok(None);
+    };
+    let Some(uri) = client.backchannel_logout_uri.as_deref() else {
+        idp.logout_delivered(&logout.id, Some("no backchannel_logout_uri"))?;
+        return Ok(None);
+    };
+    let minter = Minter {
+        config,
+        keys,
+        now: idp.now(),
+    };
+    let result = minter
+        .logout_token(client, &logout.user_id, &logout.session_id)
+        .map_err(|e| e.to_string())
+        .and_then(|token| {
+            agent
+                .post(uri)
+                .set("Cache-Control", "no-store")
+                .send_form(&[("logout_token", token.as_str())])
+                .map(|r| r.status())
+                .map_err(|e| match e {
+                    ureq::Error::Status(code, _) => format!("HTTP {code}"),
+                    ureq::Error::Transport(t) => t.kind().to_string(),
+                })
+        });
+    let delivery = |ok: bool, detail: String| Delivery {
+        client_id: logout.client_id.clone(),
+        sid: logout.session_id.clone(),
+        ok,
+        detail,
+    };
+    match result {
+        Ok(status) => {
+            idp.logout_delivered(&logout.id, None)?;
+            if let Some(m) = metrics {
+                m.backchannel("sent");
+            }
+            Ok(Some(delivery(true, format!("HTTP {status}"))))
+        }
+        Err(e) => {
+            let outcome = idp.logout_failed(logout, &e)?;
+            let (label, detail) = match outcome {
+                FailedAttempt::RetryAt(at) => {
+                    tracing::warn!(client_id = %logout.client_id, sid = %logout.session_id, attempt = logout.attempts, error = %e, retry_at = at, "back-channel logout failed; will retry");
+                    ("retried", format!("{e}; retried later"))
+                }
+                FailedAttempt::GaveUp => {
+                    tracing::error!(client_id = %logout.client_id, sid = %logout.session_id, attempts = logout.attempts, error = %e, "back-channel logout failed for good");
+                    ("failed", format!("{e}; given up"))
+                }
+            };
+            if let Some(m) = metrics {
+                m.backchannel(label);
+            }
+            Ok(Some(delivery(false, detail)))
+        }
+    }
 }

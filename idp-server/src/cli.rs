@@ -329,15 +329,7 @@ fn account(cmd: &AccountCmd, rt: &Runtime, out: &Output, actor: &Actor) -> Resul
 }
 
 fn send_link(rt: &Runtime, user: &User) -> Result<Purpose, String> {
-    let purpose = if user.status == idp_core::UserStatus::Invited {
-        Purpose::Invite
-    } else {
-        Purpose::Reset
-    };
-    let token = rt
-        .idp
-        .issue_email_token(&user.id, purpose)
-        .map_err(|e| e.to_string())?;
+    let (purpose, token) = rt.idp.issue_link(user).map_err(|e| e.to_string())?;
     let mailer = Mailer::new(&rt.config).map_err(|e| e.to_string())?;
     let result = mailer.send_link(user, purpose, &token);
     result.map_err(|e| {
@@ -448,15 +440,8 @@ fn user(cmd: &UserCmd, rt: &Runtime, out: &Output, actor: &Actor) -> Result<(), 
             out.say(text, json!({"user": user_json(&u), "account": account, "mfa": mfa, "lockout": {"password": pwd_lock, "totp": totp_lock}, "live_sessions": sessions.len()}));
         }
         UserCmd::Disable(EmailArg { email }) => {
-            // End the sessions first, to know which apps to tell (disabling ends any left).
-            let u = idp.user_by_email(email).map_err(|e| e.to_string())?;
-            let ended = if u.status == idp_core::UserStatus::Disabled {
-                Vec::new()
-            } else {
-                idp.end_user_sessions(&u, actor, None)
-                    .map_err(|e| e.to_string())?
-            };
-            let change = idp
+            // Disabling ends the sessions in the same transaction and says which.
+            let (change, ended) = idp
                 .set_user_enabled(email, false, actor)
                 .map_err(|e| e.to_string())?;
             let (_, note) = backchannel_logout(rt, &ended)?;
@@ -468,7 +453,7 @@ fn user(cmd: &UserCmd, rt: &Runtime, out: &Output, actor: &Actor) -> Result<(), 
             );
         }
         UserCmd::Enable(EmailArg { email }) => {
-            let change = idp
+            let (change, _) = idp
                 .set_user_enabled(email, true, actor)
                 .map_err(|e| e.to_string())?;
             say_change(
@@ -481,11 +466,18 @@ fn user(cmd: &UserCmd, rt: &Runtime, out: &Output, actor: &Actor) -> Result<(), 
         UserCmd::SetPassword { email, .. } => {
             let u = idp.user_by_email(email).map_err(|e| e.to_string())?;
             let pw = read_password()?;
-            idp.set_password(&u.id, &pw, actor, None)
+            // The support answer to a compromised account: every session ends, apps are told.
+            let (_, ended) = idp
+                .set_password(&u.id, &pw, actor, None, None)
                 .map_err(|e| e.to_string())?;
+            let (deliveries, note) = backchannel_logout(rt, &ended)?;
             out.say(
-                format!("password of {} changed (authenticator app kept)", u.email),
-                json!({"changed": true}),
+                format!(
+                    "password of {} changed (authenticator app kept); {} session(s) ended{note}",
+                    u.email,
+                    ended.len()
+                ),
+                json!({"changed": true, "ended": ended.len(), "backchannel": deliveries}),
             );
         }
         UserCmd::Unlock(EmailArg { email }) => {
@@ -529,18 +521,23 @@ fn mfa(cmd: &MfaCmd, rt: &Runtime, out: &Output, actor: &Actor) -> Result<(), St
     let idp = &rt.idp;
     match cmd {
         MfaCmd::Enable { account } => {
-            let change = idp
+            // Sessions signed in without a second factor end now (with back-channel logout).
+            let (change, ended) = idp
                 .set_mfa_policy(account, MfaPolicy::Required, actor)
                 .map_err(|e| e.to_string())?;
+            let (_, note) = backchannel_logout(rt, &ended)?;
             say_change(
                 out,
                 change,
-                &format!("MFA is now required for every user of {account}"),
+                &format!(
+                    "MFA is now required for every user of {account}; {} session(s) without a second factor ended{note}",
+                    ended.len()
+                ),
                 &format!("MFA is already required for {account}"),
             );
         }
         MfaCmd::Disable { account } => {
-            let change = idp
+            let (change, _) = idp
                 .set_mfa_policy(account, MfaPolicy::Off, actor)
                 .map_err(|e| e.to_string())?;
             say_change(
@@ -579,6 +576,16 @@ fn mfa(cmd: &MfaCmd, rt: &Runtime, out: &Output, actor: &Actor) -> Result<(), St
         MfaCmd::Disconnect(EmailArg { email }) => {
             let u = idp.user_by_email(email).map_err(|e| e.to_string())?;
             let change = idp.disconnect_mfa(&u, actor).map_err(|e| e.to_string())?;
+            if change == Change::Changed {
+                // The user hears of it (a support ticket may have been opened by someone else).
+                let mailer = Mailer::new(&rt.config).map_err(|e| e.to_string())?;
+                if let Err(e) = mailer.send(
+                    &u.email,
+                    crate::mail::Mail::AppDisconnected { at: idp.now() },
+                ) {
+                    eprintln!("warning: the notice to {} was not sent: {e}", u.email);
+                }
+            }
             say_change(
                 out,
                 change,
@@ -607,7 +614,7 @@ fn session(cmd: &SessionCmd, rt: &Runtime, out: &Output, actor: &Actor) -> Resul
                         s.id,
                         ts(s.auth_time),
                         ts(s.last_active_at),
-                        ts(s.idle_expires_at()),
+                        ts(s.idle_expires_at),
                         s.amr.join(","),
                         s.ip.as_deref().unwrap_or("-")
                     );
@@ -630,8 +637,9 @@ fn session(cmd: &SessionCmd, rt: &Runtime, out: &Output, actor: &Actor) -> Resul
     Ok(())
 }
 
-/// Back-channel logout to the apps of sessions an operator ended; the deliveries and a note for
-/// people ("; back-channel logout sent to 2 app(s)").
+/// Back-channel logout to the apps of sessions an operator ended, delivered from the outbox by
+/// this command; the deliveries and a note for people ("; back-channel logout sent to 2
+/// app(s)"). What fails here is retried by the running servers.
 fn backchannel_logout(
     rt: &Runtime,
     ended: &[idp_core::sessions::EndedSession],
@@ -642,14 +650,21 @@ fn backchannel_logout(
     let idp = &rt.idp;
     let keyring =
         keys::Keyring::load_or_create(idp, rt.publish_retired_for()).map_err(|e| e.to_string())?;
-    let deliveries = crate::backchannel::deliver(&rt.config, &keyring, idp.now(), ended);
+    let sids: Vec<String> = ended.iter().map(|e| e.sid.clone()).collect();
+    let deliveries = crate::backchannel::deliver_due(idp, &rt.config, &keyring, None, Some(&sids))
+        .map_err(|e| e.to_string())?;
     let failed = deliveries.iter().filter(|d| !d.ok).count();
+    if deliveries.is_empty() {
+        return Ok((deliveries, String::new()));
+    }
     let mut note = format!(
         "; back-channel logout sent to {} app(s)",
         deliveries.len() - failed
     );
     if failed > 0 {
-        note.push_str(&format!(", {failed} failed (see the log)"));
+        note.push_str(&format!(
+            ", {failed} failed (the servers retry them; see the log)"
+        ));
     }
     Ok((deliveries, note))
 }

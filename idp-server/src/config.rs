@@ -53,9 +53,11 @@ pub struct RawConfig {
     /// Holds `master.key` when no `IDP_MASTER_KEY` is given.
     #[serde(default = "default_key_dir")]
     pub key_dir: PathBuf,
-    /// Trust `X-Forwarded-For` / `Forwarded` for the client IP (only behind your own proxy).
+    /// Replaced by `[server] trusted_proxies`; kept only to refuse it with that advice.
     #[serde(default)]
-    pub trust_forwarded_headers: bool,
+    pub trust_forwarded_headers: Option<toml::Value>,
+    #[serde(default)]
+    pub server: ServerSection,
     #[serde(default)]
     pub database: DatabaseSection,
     #[serde(default)]
@@ -72,6 +74,14 @@ pub struct RawConfig {
     pub mail: MailSection,
     #[serde(default)]
     pub clients: Vec<ClientSection>,
+}
+
+#[derive(Debug, Clone, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct ServerSection {
+    /// Reverse proxies (CIDRs or addresses) whose `X-Forwarded-For` is believed.
+    #[serde(default)]
+    pub trusted_proxies: Vec<String>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -114,6 +124,9 @@ pub struct SessionSection {
     pub idle_timeout: String,
     #[serde(default = "SessionSection::default_max")]
     pub max_lifetime: String,
+    /// How often the sweeper ends sessions whose time is up (and tells their apps).
+    #[serde(default = "SessionSection::default_sweep")]
+    pub sweep_interval: String,
 }
 impl SessionSection {
     fn default_idle() -> String {
@@ -122,12 +135,16 @@ impl SessionSection {
     fn default_max() -> String {
         "12h".into()
     }
+    fn default_sweep() -> String {
+        "15s".into()
+    }
 }
 impl Default for SessionSection {
     fn default() -> Self {
         SessionSection {
             idle_timeout: Self::default_idle(),
             max_lifetime: Self::default_max(),
+            sweep_interval: Self::default_sweep(),
         }
     }
 }
@@ -279,6 +296,15 @@ pub struct ClientSection {
     pub secret_env: Option<String>,
     /// RS256 (default), ES256 or EdDSA.
     pub id_token_signed_response_alg: Option<String>,
+    /// PKCE (S256) is required of every client (RFC 9700); `false` only for a legacy app that
+    /// cannot send it.
+    #[serde(default = "ClientSection::default_require_pkce")]
+    pub require_pkce: bool,
+}
+impl ClientSection {
+    fn default_require_pkce() -> bool {
+        true
+    }
 }
 
 /// The validated configuration the server runs with.
@@ -290,11 +316,13 @@ pub struct Config {
     pub database_url: String,
     pub product_name: String,
     pub key_dir: PathBuf,
-    pub trust_forwarded_headers: bool,
+    /// Peers whose `X-Forwarded-For` is believed (see `web::client_addr`).
+    pub trusted_proxies: Vec<ipnet::IpNet>,
     pub pool_size: u32,
     pub db_connect_timeout: Duration,
     pub idle_timeout: Duration,
     pub max_lifetime: Duration,
+    pub sweep_interval: Duration,
     pub access_token_ttl: Duration,
     pub id_token_ttl: Duration,
     pub code_ttl: Duration,
@@ -320,6 +348,7 @@ pub struct Client {
     /// SHA-256 of the secret (confidential clients).
     pub secret_sha256: Option<[u8; 32]>,
     pub id_token_alg: crate::keys::SigningAlg,
+    pub require_pkce: bool,
 }
 
 impl Client {
@@ -405,7 +434,26 @@ impl Config {
             return Err(bad("product_name", "must be 1-100 characters"));
         }
 
+        if raw.trust_forwarded_headers.is_some() {
+            return Err(bad(
+                "trust_forwarded_headers",
+                "was replaced by [server] trusted_proxies: list the addresses (CIDRs) of your reverse proxies, e.g. trusted_proxies = [\"10.0.0.0/8\"]",
+            ));
+        }
+        let mut trusted_proxies = Vec::new();
+        for (i, p) in raw.server.trusted_proxies.iter().enumerate() {
+            trusted_proxies.push(parse_cidr(p).ok_or_else(|| {
+                bad(
+                    &format!("server.trusted_proxies[{i}]"),
+                    &format!("{p:?} is not an address or CIDR like \"10.0.0.0/8\" or \"::1\""),
+                )
+            })?);
+        }
         let idle_timeout = duration("session.idle_timeout", &raw.session.idle_timeout)?;
+        let sweep_interval = duration("session.sweep_interval", &raw.session.sweep_interval)?;
+        if sweep_interval < Duration::from_secs(1) || sweep_interval > Duration::from_secs(3600) {
+            return Err(bad("session.sweep_interval", "must be between 1s and 1h"));
+        }
         let max_lifetime = duration("session.max_lifetime", &raw.session.max_lifetime)?;
         if idle_timeout < Duration::from_secs(1) {
             return Err(bad("session.idle_timeout", "must be at least 1s"));
@@ -567,6 +615,12 @@ impl Config {
                     Some(digest.into())
                 }
             };
+            if c.public && !c.require_pkce {
+                return Err(bad(
+                    &k("require_pkce"),
+                    "a public client always uses PKCE (it has no secret to prove itself with)",
+                ));
+            }
             let id_token_alg = match c.id_token_signed_response_alg.as_deref() {
                 None => crate::keys::SigningAlg::Rs256,
                 Some(a) => crate::keys::SigningAlg::parse(a).ok_or_else(|| {
@@ -585,6 +639,7 @@ impl Config {
                 public: c.public,
                 secret_sha256,
                 id_token_alg,
+                require_pkce: c.require_pkce,
             });
         }
 
@@ -595,7 +650,7 @@ impl Config {
             database_url: raw.database_url.trim().to_string(),
             product_name: raw.product_name.trim().to_string(),
             key_dir: raw.key_dir.clone(),
-            trust_forwarded_headers: raw.trust_forwarded_headers,
+            trusted_proxies,
             pool_size: raw.database.pool_size.clamp(1, 100),
             db_connect_timeout: duration(
                 "database.connect_timeout",
@@ -603,6 +658,7 @@ impl Config {
             )?,
             idle_timeout,
             max_lifetime,
+            sweep_interval,
             access_token_ttl,
             id_token_ttl,
             code_ttl,
@@ -615,6 +671,11 @@ impl Config {
             mail: raw.mail.clone(),
             clients,
         })
+    }
+
+    /// How long a retired signing key stays published: the longest token lifetime plus a margin.
+    pub fn publish_retired_for(&self) -> i64 {
+        self.id_token_ttl.max(self.access_token_ttl).as_secs() as i64 + 60
     }
 
     pub fn client(&self, client_id: &str) -> Option<&Client> {
@@ -639,6 +700,15 @@ impl Config {
             login_flow_ttl_secs: 600,
         }
     }
+}
+
+/// `10.0.0.0/8`, `::1/128`, or a bare address (one host).
+fn parse_cidr(s: &str) -> Option<ipnet::IpNet> {
+    let s = s.trim();
+    s.parse::<ipnet::IpNet>()
+        .ok()
+        .map(|n| n.trunc())
+        .or_else(|| s.parse::<std::net::IpAddr>().ok().map(ipnet::IpNet::from))
 }
 
 fn is_loopback(url: &Url) -> bool {
@@ -771,6 +841,7 @@ public = true
             public: true,
             secret_sha256: None,
             id_token_alg: crate::keys::SigningAlg::Rs256,
+            require_pkce: true,
         }
     }
 
@@ -789,6 +860,53 @@ public = true
                 proptest::prop_assert_eq!(client.has_post_logout_uri(&variant), variant == registered);
             }
         }
+    }
+
+    #[test]
+    fn trusted_proxies_replace_the_old_switch_and_name_the_bad_entry() {
+        let c = Config::parse("t.toml", MIN).unwrap();
+        assert!(c.trusted_proxies.is_empty(), "nobody is trusted by default");
+        let c = Config::parse(
+            "t.toml",
+            &format!(
+                "{MIN}\n[server]\ntrusted_proxies = [\"10.0.0.0/8\", \"192.0.2.7\", \"::1\"]\n"
+            ),
+        )
+        .unwrap();
+        let nets: Vec<String> = c.trusted_proxies.iter().map(|n| n.to_string()).collect();
+        assert_eq!(nets, ["10.0.0.0/8", "192.0.2.7/32", "::1/128"]);
+        let err = Config::parse(
+            "t.toml",
+            &format!("{MIN}\n[server]\ntrusted_proxies = [\"10.0.0.0/8\", \"proxy.local\"]\n"),
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(err.contains("server.trusted_proxies[1]"), "{err}");
+        let err = Config::parse("t.toml", &format!("trust_forwarded_headers = true\n{MIN}"))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("trust_forwarded_headers") && err.contains("trusted_proxies"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn sweep_interval_and_pkce_have_safe_defaults() {
+        let c = Config::parse("t.toml", MIN).unwrap();
+        assert_eq!(c.sweep_interval, Duration::from_secs(15));
+        assert!(c.client("app").unwrap().require_pkce);
+        let err = Config::parse(
+            "t.toml",
+            &format!("{MIN}\n[session]\nsweep_interval = \"0s\"\n"),
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(err.contains("session.sweep_interval"), "{err}");
+        let err = Config::parse("t.toml", &format!("{MIN}require_pkce = false\n"))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("clients[0].require_pkce"), "{err}");
     }
 
     #[test]

@@ -3,6 +3,7 @@
 #![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used))]
 
 pub mod backchannel;
+pub mod background;
 pub mod cli;
 pub mod config;
 pub mod keys;
@@ -64,13 +65,9 @@ impl Runtime {
         })
     }
 
-    /// How long a retired signing key stays published: the longest token lifetime plus a margin.
+    /// How long a retired signing key stays published (see [`config::Config::publish_retired_for`]).
     pub fn publish_retired_for(&self) -> i64 {
-        self.config
-            .id_token_ttl
-            .max(self.config.access_token_ttl)
-            .as_secs() as i64
-            + 60
+        self.config.publish_retired_for()
     }
 }
 
@@ -86,5 +83,6 @@ pub fn app_state(rt: &Runtime) -> Result<web::AppState, String> {
         keys: Arc::new(RwLock::new(Arc::new(keyring))),
         mailer: Arc::new(mailer),
         metrics: Arc::new(metrics::Metrics::new()),
+        outbox: Arc::new(tokio::sync::Notify::new()),
     })
 }

@@ -43,6 +43,37 @@ pub enum Mail<'a> {
         link: &'a str,
     },
     PasswordChanged,
+    /// An authenticator app was linked to the account (at enrollment).
+    AppLinked {
+        /// Unix time.
+        at: i64,
+        ip: Option<&'a str>,
+        browser: Option<&'a str>,
+    },
+    /// The linked authenticator app was disconnected by an administrator.
+    AppDisconnected {
+        at: i64,
+    },
+}
+
+/// A time as mails show it.
+fn when(at: i64) -> String {
+    chrono::DateTime::from_timestamp(at, 0)
+        .map(|d| d.format("%Y-%m-%d %H:%M UTC").to_string())
+        .unwrap_or_else(|| at.to_string())
+}
+
+/// Sends a mail on the blocking pool without making the caller wait; a failure is logged.
+pub fn send_in_background<F>(mailer: &std::sync::Arc<Mailer>, to: String, f: F)
+where
+    F: FnOnce(&Mailer, String) -> Result<(), MailError> + Send + 'static,
+{
+    let mailer = mailer.clone();
+    actix_web::rt::task::spawn_blocking(move || {
+        if let Err(e) = f(&mailer, to) {
+            tracing::error!(error = %e, "mail not sent");
+        }
+    });
 }
 
 impl Mailer {
@@ -154,6 +185,34 @@ impl Mailer {
                     escape(p), escape(link)
                 ),
             ),
+            Mail::AppLinked { at, ip, browser } => {
+                let at = when(at);
+                let ip = ip.unwrap_or("unknown");
+                let browser = browser.unwrap_or("unknown");
+                (
+                    format!("An authenticator app was linked to your {p} account"),
+                    format!(
+                        "An authenticator app was linked to your {p} account on {at}, from the address {ip} with the browser \"{browser}\". From now on its codes are your second factor.\n\nIf this was not you, someone knows your password: contact your administrator at once, so they can disconnect that app and reset your password.\n"
+                    ),
+                    format!(
+                        "<p>An authenticator app was linked to your {} account on {}, from the address {} with the browser &quot;{}&quot;. From now on its codes are your second factor.</p><p><strong>If this was not you</strong>, someone knows your password: contact your administrator at once, so they can disconnect that app and reset your password.</p>",
+                        escape(p), escape(&at), escape(ip), escape(browser)
+                    ),
+                )
+            }
+            Mail::AppDisconnected { at } => {
+                let at = when(at);
+                (
+                    format!("The authenticator app of your {p} account was disconnected"),
+                    format!(
+                        "Your administrator disconnected the authenticator app of your {p} account on {at}. At your next sign-in you will link a new app by scanning a QR code.\n\nIf you did not ask for this, contact your administrator at once.\n"
+                    ),
+                    format!(
+                        "<p>Your administrator disconnected the authenticator app of your {} account on {}. At your next sign-in you will link a new app by scanning a QR code.</p><p>If you did not ask for this, contact your administrator at once.</p>",
+                        escape(p), escape(&at)
+                    ),
+                )
+            }
             Mail::PasswordChanged => (
                 format!("Your {p} password was changed"),
                 format!("The password of your {p} account was just changed. If you did not do this, contact your administrator at once.\n"),

@@ -1,5 +1,5 @@
 //! Prometheus metrics (`GET /metrics`, OpenMetrics text): requests by route and status, latency
-//! histograms, sign-in and MFA outcomes, lockouts. Routes are the matched patterns, never raw
+//! histograms, sign-in and MFA outcomes, lockouts, back-channel logouts, expired sessions. Routes are the matched patterns, never raw
 //! paths, so the label set stays small.
 
 use prometheus_client::encoding::{text::encode, EncodeLabelSet};
@@ -32,6 +32,8 @@ pub struct Metrics {
     signins: Family<OutcomeLabels, Counter>,
     mfa: Family<OutcomeLabels, Counter>,
     lockouts: Family<OutcomeLabels, Counter>,
+    backchannel: Family<OutcomeLabels, Counter>,
+    sessions_swept: Counter,
 }
 
 impl Default for Metrics {
@@ -50,6 +52,8 @@ impl Metrics {
         let signins = Family::<OutcomeLabels, Counter>::default();
         let mfa = Family::<OutcomeLabels, Counter>::default();
         let lockouts = Family::<OutcomeLabels, Counter>::default();
+        let backchannel = Family::<OutcomeLabels, Counter>::default();
+        let sessions_swept = Counter::default();
         registry.register(
             "http_requests",
             "HTTP requests by method, route and status",
@@ -71,8 +75,20 @@ impl Metrics {
             "Lockouts started, by what was locked",
             lockouts.clone(),
         );
+        registry.register(
+            "backchannel_logouts",
+            "Back-channel logout deliveries: sent, retried (failed, tried again later), failed (given up)",
+            backchannel.clone(),
+        );
+        registry.register(
+            "sessions_expired",
+            "Sessions the sweeper ended at idle or absolute expiry",
+            sessions_swept.clone(),
+        );
         Metrics {
             registry,
+            backchannel,
+            sessions_swept,
             requests,
             latency,
             signins,
@@ -108,6 +124,17 @@ impl Metrics {
         self.lockouts
             .get_or_create(&OutcomeLabels { outcome: what })
             .inc();
+    }
+
+    /// A back-channel logout attempt: `sent`, `retried` or `failed`.
+    pub fn backchannel(&self, outcome: &'static str) {
+        self.backchannel
+            .get_or_create(&OutcomeLabels { outcome })
+            .inc();
+    }
+
+    pub fn sessions_expired(&self, n: u64) {
+        self.sessions_swept.inc_by(n);
     }
 
     pub fn render(&self) -> String {

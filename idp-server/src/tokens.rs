@@ -147,7 +147,7 @@ impl Minter<'_> {
     ) -> Result<TokenResponse, TokenError> {
         let (user, account) = (&issued.user, &issued.account);
         let session = &issued.session;
-        let idle_exp = session.idle_expires_at();
+        let idle_exp = session.idle_expires_at;
         let scope = &issued.scope;
         let id_claims = IdTokenClaims {
             iss: self.config.issuer.clone(),
@@ -195,16 +195,17 @@ impl Minter<'_> {
         })
     }
 
-    /// A Back-Channel Logout 1.0 logout token.
+    /// A Back-Channel Logout 1.0 logout token, signed with the algorithm the client registered
+    /// for its ID tokens (the one it verifies).
     pub fn logout_token(
         &self,
-        client_id: &str,
+        client: &Client,
         user_id: &str,
         sid: &str,
     ) -> Result<String, TokenError> {
         let claims = LogoutTokenClaims {
             iss: &self.config.issuer,
-            aud: client_id,
+            aud: &client.client_id,
             iat: self.now,
             exp: self.now + 120,
             jti: idp_core::crypto::random_id()?,
@@ -212,7 +213,7 @@ impl Minter<'_> {
             sid,
             events: serde_json::json!({ "http://schemas.openid.net/event/backchannel-logout": {} }),
         };
-        self.sign(SigningAlg::Rs256, "logout+jwt", &claims)
+        self.sign(client.id_token_alg, "logout+jwt", &claims)
     }
 }
 

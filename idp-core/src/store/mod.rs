@@ -381,11 +381,18 @@ impl Store {
     {
         // The connection first, then the gate: the gate's holder never waits for the pool.
         let mut conn = self.conn().map_err(E::from)?;
-        let _writing = self.write_gate.as_deref().and_then(WriteTurn::take);
+        let writing = self.write_gate.as_deref().and_then(WriteTurn::take);
+        // A transaction nested in one this thread already writes in (on another connection)
+        // stays deferred: taking the write lock up front would wait for itself.
+        let immediate = writing.is_some();
         let mut attempt = 0;
         loop {
             attempt += 1;
-            let result = conn.transaction::<T, TxError<E>, _>(|c| f(c).map_err(TxError::Domain));
+            let result = if immediate {
+                immediate_transaction(&mut conn, |c| f(c).map_err(TxError::Domain))
+            } else {
+                conn.transaction::<T, TxError<E>, _>(|c| f(c).map_err(TxError::Domain))
+            };
             match result {
                 Ok(v) => return Ok(v),
                 Err(TxError::Domain(e)) => return Err(e),
@@ -395,6 +402,36 @@ impl Store {
                 Err(TxError::Diesel(e)) => return Err(E::from(e)),
             }
         }
+    }
+}
+
+/// `Connection::transaction` with `BEGIN IMMEDIATE` on SQLite: the write lock is taken when the
+/// transaction begins (waiting on `busy_timeout` for another process's writer), not at its first
+/// write. A deferred transaction that reads first and writes later fails at once with "database
+/// is locked" when another connection committed in between (it cannot upgrade a stale
+/// snapshot), which a sweep or a claim (a read, then a conditional update) would meet whenever
+/// two processes share the file.
+fn immediate_transaction<T, E>(
+    conn: &mut DbConnection,
+    f: impl FnOnce(&mut DbConnection) -> Result<T, E>,
+) -> Result<T, E>
+where
+    E: From<diesel::result::Error>,
+{
+    use diesel::connection::{AnsiTransactionManager, TransactionManager};
+    type Manager = <DbConnection as Connection>::TransactionManager;
+    if let DbConnection::Sqlite(c) = &mut *conn {
+        AnsiTransactionManager::begin_transaction_sql(c, "BEGIN IMMEDIATE")?;
+    }
+    match f(conn) {
+        Ok(value) => {
+            Manager::commit_transaction(conn)?;
+            Ok(value)
+        }
+        Err(e) => match Manager::rollback_transaction(conn) {
+            Ok(()) | Err(diesel::result::Error::BrokenTransactionManager) => Err(e),
+            Err(rollback) => Err(rollback.into()),
+        },
     }
 }
 

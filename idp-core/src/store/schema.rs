@@ -52,6 +52,8 @@ diesel::table! {
         ended_at -> Nullable<BigInt>,
         ip -> Nullable<Text>,
         user_agent -> Nullable<Text>,
+        idle_expires_at -> BigInt,
+        end_reason -> Nullable<Text>,
     }
 }
 
@@ -113,6 +115,7 @@ diesel::table! {
         stage -> Text,
         created_at -> BigInt,
         expires_at -> BigInt,
+        pending_totp_sealed -> Nullable<Text>,
     }
 }
 
@@ -150,6 +153,24 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    logout_outbox (id) {
+        id -> Text,
+        session_id -> Text,
+        user_id -> Text,
+        account_id -> Nullable<Text>,
+        client_id -> Text,
+        reason -> Text,
+        created_at -> BigInt,
+        attempts -> Integer,
+        next_attempt_at -> BigInt,
+        claimed_until -> Nullable<BigInt>,
+        delivered_at -> Nullable<BigInt>,
+        failed_at -> Nullable<BigInt>,
+        last_error -> Nullable<Text>,
+    }
+}
+
 diesel::joinable!(users -> accounts (account_id));
 diesel::joinable!(totp_credentials -> users (user_id));
 diesel::joinable!(sso_sessions -> users (user_id));
@@ -169,4 +190,5 @@ diesel::allow_tables_to_appear_in_same_query!(
     attempt_counters,
     signing_keys,
     audit_events,
+    logout_outbox,
 );

@@ -4,10 +4,8 @@
 
 use actix_web::http::{header, StatusCode};
 use actix_web::{web, HttpRequest, HttpResponse};
-use idp_core::mfa::MfaStep;
 use idp_core::oauth::NewCode;
 use idp_core::sessions::SsoSession;
-use idp_core::{MfaPolicy, UserStatus};
 use serde::{Deserialize, Serialize};
 use url::Url;
 
@@ -26,8 +24,6 @@ pub struct PendingAuthorization {
     pub code_challenge: Option<String>,
     pub login_hint: Option<String>,
 }
-
-const SUPPORTED_SCOPES: [&str; 3] = ["openid", "profile", "email"];
 
 pub async fn authorize_get(
     req: HttpRequest,
@@ -181,11 +177,7 @@ pub fn validate_request(
     if !requested.split(' ').any(|s| s == "openid") {
         return fail("invalid_scope", "the scope must include openid");
     }
-    let scope: Vec<&str> = SUPPORTED_SCOPES
-        .into_iter()
-        .filter(|s| requested.split(' ').any(|r| r == *s))
-        .collect();
-    let scope = scope.join(" ");
+    let scope = idp_core::oauth::supported_scope(requested).join(" ");
 
     let code_challenge = params.get("code_challenge");
     match (params.get("code_challenge_method"), code_challenge) {
@@ -208,7 +200,8 @@ pub fn validate_request(
                 "code_challenge must be a base64url SHA-256 (43 characters)",
             );
         }
-    } else if client.public {
+    } else if client.public || client.require_pkce {
+        // RFC 9700 2.1.1: PKCE for confidential clients too, unless configured off for a legacy app.
         return fail(
             "invalid_request",
             "PKCE (code_challenge with S256) is required for this client",
@@ -300,32 +293,7 @@ async fn authorize(
             .map(|c| c.value().to_string())
         {
             let idp = state.idp.clone();
-            let reusable = blocking(move || -> Result<Option<SsoSession>, AppError> {
-                let Some(session) = idp.session_by_secret(&secret)? else {
-                    return Ok(None);
-                };
-                if max_age.is_some_and(|m| idp.now() - session.auth_time > m) {
-                    return Ok(None);
-                }
-                let Some((user, account)) = idp.user_with_account(&session.user_id)? else {
-                    return Ok(None);
-                };
-                if user.status != UserStatus::Active {
-                    return Ok(None);
-                }
-                // MFA turned on (or the app disconnected) since this session began: sign in again.
-                if account.mfa_policy == MfaPolicy::Required
-                    && (!session.has_mfa() || idp.mfa_step(&user)? != MfaStep::Verify)
-                {
-                    return Ok(None);
-                }
-                match idp.touch_session(&session.id) {
-                    Ok(s) => Ok(Some(s)),
-                    Err(idp_core::sessions::SessionError::Expired) => Ok(None),
-                    Err(e) => Err(e.into()),
-                }
-            })
-            .await??;
+            let reusable = blocking(move || idp.reuse_session(&secret, max_age)).await??;
             if let Some(session) = reusable {
                 return Ok(found(issue_code_redirect(state, &pending, &session).await?));
             }
@@ -344,8 +312,12 @@ async fn authorize(
     // 4. Sign in first.
     let idp = state.idp.clone();
     let json = serde_json::to_string(&Some(&pending)).map_err(|e| AppError::internal(&e))?;
-    let handle = blocking(move || idp.create_flow(&json)).await??;
-    Ok(start_flow_response(state, handle))
+    let ip = state.client_ip(req);
+    let handle = blocking(move || idp.create_flow(&json, ip.as_deref())).await?;
+    Ok(start_flow_response(
+        state,
+        super::signin::flow_created(state, handle)?,
+    ))
 }
 
 /// Issues a code for the session and returns the app's redirect URI with it.

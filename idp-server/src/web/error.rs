@@ -28,6 +28,11 @@ pub enum AppError {
         json: bool,
     },
     Internal,
+    /// Another error, with a `Retry-After` (seconds): a lockout or rate limit.
+    Later {
+        after_secs: i64,
+        inner: Box<AppError>,
+    },
 }
 
 impl std::fmt::Display for AppError {
@@ -39,6 +44,7 @@ impl std::fmt::Display for AppError {
             } => write!(f, "{error}: {description}"),
             AppError::Unavailable { .. } => write!(f, "service unavailable"),
             AppError::Internal => write!(f, "internal error"),
+            AppError::Later { inner, .. } => inner.fmt(f),
         }
     }
 }
@@ -66,6 +72,14 @@ impl AppError {
             error,
             description: description.into(),
             www_authenticate: None,
+        }
+    }
+
+    /// This error with a `Retry-After` of `secs` seconds.
+    pub fn with_retry_after(self, secs: i64) -> Self {
+        AppError::Later {
+            after_secs: secs.max(1),
+            inner: Box::new(self),
         }
     }
 
@@ -172,6 +186,7 @@ impl ResponseError for AppError {
             AppError::Page { status, .. } | AppError::OAuth { status, .. } => *status,
             AppError::Unavailable { .. } => StatusCode::SERVICE_UNAVAILABLE,
             AppError::Internal => StatusCode::INTERNAL_SERVER_ERROR,
+            AppError::Later { inner, .. } => inner.status_code(),
         }
     }
 
@@ -224,6 +239,13 @@ impl ResponseError for AppError {
                 "An unexpected error occurred. Please try again.",
                 "",
             ),
+            AppError::Later { after_secs, inner } => {
+                let mut res = inner.error_response();
+                if let Ok(v) = header::HeaderValue::from_str(&after_secs.to_string()) {
+                    res.headers_mut().insert(header::RETRY_AFTER, v);
+                }
+                res
+            }
         }
     }
 }

@@ -4,11 +4,12 @@
 
 use actix_web::http::{header, StatusCode};
 use actix_web::{web, HttpRequest, HttpResponse};
+use idp_core::crypto::ct_eq;
 use idp_core::email_tokens::Purpose;
 use idp_core::flows::FlowStage;
 use idp_core::lifecycle::{LifecycleError, ResetRequest};
 use idp_core::mfa::MfaStep;
-use idp_core::users::UserError;
+use idp_core::users::{AuthError, UserError};
 use idp_core::{Actor, User};
 
 use super::pages::{html, ForgotPage, MessagePage, SetPasswordPage};
@@ -17,7 +18,7 @@ use super::signin::{
     csrf_for, csrf_ok, current_user, form_expired, parse_form, signed_in_page, start_flow_response,
 };
 use super::{blocking, AppError, AppState};
-use crate::mail::Mail;
+use crate::mail::{send_in_background, Mail};
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.route("/register", web::get().to(register_page))
@@ -78,9 +79,18 @@ const RESET: LinkPage = LinkPage {
     intro: "Choose a new password for your account.",
 };
 
+/// The CSRF token of a link form: bound to the browser (a cookie secret) *and* the link's token,
+/// so a page elsewhere cannot post a form of ours from a victim's browser, not even with an
+/// invitation of its own (which would sign the victim's browser into the attacker's account).
+fn link_csrf(browser_secret: &str, token: &str) -> String {
+    csrf_for(&format!("{browser_secret}\0{token}"))
+}
+
+#[allow(clippy::too_many_arguments)]
 fn render_link_form(
     state: &AppState,
     page: &LinkPage,
+    browser_secret: &str,
     token: &str,
     user: &User,
     error: Option<&str>,
@@ -93,7 +103,7 @@ fn render_link_form(
             title: page.title,
             intro: page.intro,
             action: page.action,
-            csrf: &csrf_for(token),
+            csrf: &link_csrf(browser_secret, token),
             token,
             email: &user.email,
             ask_current: false,
@@ -114,10 +124,29 @@ async fn show_link_form(
     };
     let idp = state.idp.clone();
     let (t, purpose) = (token.clone(), page.purpose);
-    match blocking(move || idp.user_for_email_token(&t, purpose)).await? {
-        Ok(user) => render_link_form(state, page, &token, &user, None, StatusCode::OK),
+    let secret = browser_secret(req, state)?;
+    let mut res = match blocking(move || idp.user_for_email_token(&t, purpose)).await? {
+        Ok(user) => render_link_form(state, page, &secret, &token, &user, None, StatusCode::OK),
         Err(LifecycleError::User(UserError::Store(e))) => Err(e.into()),
         Err(_) => link_invalid(state),
+    }?;
+    res.add_cookie(&state.cookie(csrf_cookie_name(state), secret, Some(3600)))
+        .map_err(|e| AppError::internal(&e))?;
+    Ok(res)
+}
+
+/// The browser's form secret (the CSRF cookie) when it has one.
+fn browser_secret_of(req: &HttpRequest, state: &AppState) -> Option<String> {
+    req.cookie(csrf_cookie_name(state))
+        .map(|c| c.value().to_string())
+        .filter(|v| v.len() >= 32)
+}
+
+/// The browser's form secret, or a new one (set as a cookie by the page that uses it).
+fn browser_secret(req: &HttpRequest, state: &AppState) -> Result<String, AppError> {
+    match browser_secret_of(req, state) {
+        Some(s) => Ok(s),
+        None => idp_core::crypto::random_token().map_err(|e| AppError::internal(&e)),
     }
 }
 
@@ -131,9 +160,14 @@ async fn submit_link_form(
     let Some(token) = params.get("token").map(str::to_string) else {
         return link_invalid(state);
     };
-    if !csrf_ok(&token, params.get("csrf")) {
+    let Some(secret) = browser_secret_of(req, state).filter(|s| {
+        ct_eq(
+            link_csrf(s, &token).as_bytes(),
+            params.get("csrf").unwrap_or("").as_bytes(),
+        )
+    }) else {
         return Err(form_expired(state, "Open the link from your email again."));
-    }
+    };
     let new = params.get("new_password").unwrap_or("").to_string();
     let confirm = params.get("confirm_password").unwrap_or("");
     let idp = state.idp.clone();
@@ -147,6 +181,7 @@ async fn submit_link_form(
         return render_link_form(
             state,
             page,
+            &secret,
             &token,
             &user,
             Some("The two passwords do not match."),
@@ -156,14 +191,21 @@ async fn submit_link_form(
     let idp = state.idp.clone();
     let ip = state.client_ip(req);
     let t = token.clone();
-    let result =
-        blocking(move || idp.set_password_by_link(&t, purpose, &new, ip.as_deref())).await?;
+    // Completing a registration signs this browser in: whatever session it had ends first.
+    let browser_session = req
+        .cookie(state.session_cookie_name())
+        .map(|c| c.value().to_string());
+    let result = blocking(move || {
+        idp.set_password_by_link(&t, purpose, &new, ip.as_deref(), browser_session.as_deref())
+    })
+    .await?;
     let (user, ended) = match result {
         Ok(v) => v,
         Err(LifecycleError::User(UserError::Password(reason))) => {
             return render_link_form(
                 state,
                 page,
+                &secret,
                 &token,
                 &user,
                 Some(&reason.to_string()),
@@ -173,11 +215,13 @@ async fn submit_link_form(
         Err(LifecycleError::User(UserError::Store(e))) => return Err(e.into()),
         Err(_) => return link_invalid(state),
     };
-    super::logout::notify_backchannel(state, ended);
+    if !ended.is_empty() {
+        state.deliver_logouts();
+    }
     match page.purpose {
         Purpose::Invite => sign_in_after_registration(req, state, &user).await,
         Purpose::Reset => {
-            send_in_background(state, user.email.clone(), |m, to| {
+            send_in_background(&state.mailer, user.email.clone(), |m, to| {
                 m.send(&to, Mail::PasswordChanged)
             });
             message(
@@ -218,25 +262,17 @@ async fn sign_in_after_registration(
     } else {
         FlowStage::MfaVerify
     };
-    let handle = blocking(move || -> Result<String, idp_core::flows::FlowError> {
-        let h = idp.create_flow("null")?;
+    let ip = state.client_ip(req);
+    let created = blocking(move || -> Result<String, idp_core::flows::FlowError> {
+        let h = idp.create_flow("null", ip.as_deref())?;
         idp.advance_flow(&h, &u.id, stage)?;
         Ok(h)
     })
-    .await??;
-    Ok(start_flow_response(state, handle))
-}
-
-fn send_in_background<F>(state: &AppState, to: String, f: F)
-where
-    F: FnOnce(&crate::mail::Mailer, String) -> Result<(), crate::mail::MailError> + Send + 'static,
-{
-    let mailer = state.mailer.clone();
-    actix_web::rt::task::spawn_blocking(move || {
-        if let Err(e) = f(&mailer, to) {
-            tracing::error!(error = %e, "mail not sent");
-        }
-    });
+    .await?;
+    Ok(start_flow_response(
+        state,
+        super::signin::flow_created(state, created)?,
+    ))
 }
 
 async fn register_page(
@@ -278,10 +314,7 @@ async fn forgot_page(
     req: HttpRequest,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, AppError> {
-    let secret = match req.cookie(csrf_cookie_name(&state)) {
-        Some(c) if c.value().len() >= 32 => c.value().to_string(),
-        _ => idp_core::crypto::random_token().map_err(|e| AppError::internal(&e))?,
-    };
+    let secret = browser_secret(&req, &state)?;
     let mut res = html(
         StatusCode::OK,
         &ForgotPage {
@@ -327,26 +360,27 @@ async fn forgot_submit(
             },
         );
     }
+    // Everything that depends on the address (the lookup, the link, the mail) happens after the
+    // answer, in the background: the page answers alike and at once for known and unknown
+    // addresses, so neither its content nor its timing tells whether one has an account.
     let idp = state.idp.clone();
     let ip = state.client_ip(&req);
     let mailer = state.mailer.clone();
-    // The request and the send run in the background of this response's timing as far as the
-    // caller can tell: the page answers the same for known and unknown addresses.
-    let outcome = blocking(move || -> Result<(), LifecycleError> {
-        if let ResetRequest::Send { user, purpose, token } = idp.request_password_reset(&email, ip.as_deref())? {
-            if let Err(e) = mailer.send_link(&user, purpose, &token) {
-                // Not shown on the page (that would reveal the address has an account).
-                tracing::error!(error = %e, user_id = %user.id, "password reset mail not sent; the link stays valid for a retry");
+    actix_web::rt::task::spawn_blocking(move || {
+        match idp.request_password_reset(&email, ip.as_deref()) {
+            Ok(ResetRequest::Send {
+                user,
+                purpose,
+                token,
+            }) => {
+                if let Err(e) = mailer.send_link(&user, purpose, &token) {
+                    tracing::error!(error = %e, user_id = %user.id, "password reset mail not sent; the link stays valid for a retry");
+                }
             }
+            Ok(ResetRequest::Nothing) => {}
+            Err(e) => tracing::error!(error = %e, "forgot-password request failed"),
         }
-        Ok(())
-    })
-    .await?;
-    match outcome {
-        Ok(()) | Err(LifecycleError::Token(_)) | Err(LifecycleError::Disabled) => {}
-        Err(LifecycleError::User(UserError::Store(e))) => return Err(e.into()),
-        Err(LifecycleError::User(e)) => return Err(AppError::internal(&e)),
-    }
+    });
     message(
         &state,
         StatusCode::OK,
@@ -354,6 +388,13 @@ async fn forgot_submit(
         "If that address has an account, we sent it a link to set a new password. The link is valid for 1 hour.",
         Some(("/login", "Back to sign-in")),
     )
+}
+
+/// Why a password change was refused.
+enum ChangeRefused {
+    Wrong,
+    Locked(i64),
+    Policy(String),
 }
 
 fn render_change(
@@ -421,17 +462,19 @@ async fn change_submit(
     let u = user.clone();
     let ip = state.client_ip(&req);
     let result = blocking(
-        move || -> Result<Result<Vec<idp_core::sessions::EndedSession>, String>, AppError> {
-            if !idp.check_password(&u, &current) {
-                return Ok(Err("The current password is not correct.".into()));
+        move || -> Result<Result<Vec<idp_core::sessions::EndedSession>, ChangeRefused>, AppError> {
+            match idp.verify_current_password(&u, &current, ip.as_deref()) {
+                Ok(()) => {}
+                Err(AuthError::Locked(l)) => return Ok(Err(ChangeRefused::Locked(l.until))),
+                Err(AuthError::Store(e)) => return Err(e.into()),
+                Err(_) => return Ok(Err(ChangeRefused::Wrong)),
             }
-            match idp.set_password(&u.id, &new, &Actor::User(u.id.clone()), ip.as_deref()) {
-                Ok(_) => Ok(Ok(idp.end_user_sessions(
-                    &u,
-                    &Actor::User(u.id.clone()),
-                    Some(&sid),
-                )?)),
-                Err(UserError::Password(reason)) => Ok(Err(reason.to_string())),
+            let me = Actor::User(u.id.clone());
+            match idp.set_password(&u.id, &new, &me, ip.as_deref(), Some(&sid)) {
+                Ok((_, ended)) => Ok(Ok(ended)),
+                Err(UserError::Password(reason)) => {
+                    Ok(Err(ChangeRefused::Policy(reason.to_string())))
+                }
                 Err(e) => Err(e.into()),
             }
         },
@@ -439,8 +482,10 @@ async fn change_submit(
     .await??;
     match result {
         Ok(ended) => {
-            super::logout::notify_backchannel(&state, ended);
-            send_in_background(&state, user.email.clone(), |m, to| {
+            if !ended.is_empty() {
+                state.deliver_logouts();
+            }
+            send_in_background(&state.mailer, user.email.clone(), |m, to| {
                 m.send(&to, Mail::PasswordChanged)
             });
             match signed_in_page(
@@ -456,7 +501,27 @@ async fn change_submit(
                     .finish()),
             }
         }
-        Err(reason) => render_change(
+        Err(ChangeRefused::Locked(until)) => {
+            let minutes = ((until - state.idp.now()) as f64 / 60.0).ceil().max(1.0) as i64;
+            render_change(
+                &state,
+                &secret,
+                &user,
+                Some(&format!(
+                    "Too many wrong passwords. Try again in {minutes} minute{}.",
+                    if minutes == 1 { "" } else { "s" }
+                )),
+                StatusCode::TOO_MANY_REQUESTS,
+            )
+        }
+        Err(ChangeRefused::Wrong) => render_change(
+            &state,
+            &secret,
+            &user,
+            Some("The current password is not correct."),
+            StatusCode::BAD_REQUEST,
+        ),
+        Err(ChangeRefused::Policy(reason)) => render_change(
             &state,
             &secret,
             &user,

@@ -29,21 +29,6 @@ pub async fn end_session_post(
     end_session(&req, &state, &body).await
 }
 
-/// Sends back-channel logout tokens in the background.
-pub fn notify_backchannel(state: &AppState, ended: Vec<EndedSession>) {
-    if ended.iter().all(|e| e.clients.is_empty()) {
-        return;
-    }
-    let Some(keys) = crate::keys::current(&state.keys) else {
-        return;
-    };
-    let config = state.config.clone();
-    let now = state.idp.now();
-    actix_web::rt::task::spawn_blocking(move || {
-        crate::backchannel::deliver(&config, &keys, now, &ended)
-    });
-}
-
 async fn end_session(
     req: &HttpRequest,
     state: &AppState,
@@ -127,7 +112,9 @@ async fn end_session(
         Ok(ended)
     })
     .await??;
-    notify_backchannel(state, ended);
+    if !ended.is_empty() {
+        state.deliver_logouts();
+    }
 
     let removal = state.removal_cookie(state.session_cookie_name());
     if let Some(uri) = redirect {

@@ -2,6 +2,7 @@
 //! core on the blocking pool (database and argon2 never run on the async workers), render.
 
 pub mod authorize;
+pub mod client_addr;
 pub mod error;
 pub mod lifecycle;
 pub mod logout;
@@ -12,7 +13,7 @@ pub mod token;
 pub mod userinfo;
 
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use actix_web::body::MessageBody;
 use actix_web::cookie::{time::Duration as CookieDuration, Cookie, SameSite};
@@ -36,6 +37,8 @@ pub struct AppState {
     pub discovery: Arc<Vec<u8>>,
     pub mailer: Arc<crate::mail::Mailer>,
     pub metrics: Arc<crate::metrics::Metrics>,
+    /// Wakes this replica's back-channel deliverer (see `background`).
+    pub outbox: Arc<tokio::sync::Notify>,
 }
 
 impl AppState {
@@ -85,14 +88,24 @@ impl AppState {
         c
     }
 
-    /// The client's address: the TCP peer, or the proxy's `X-Forwarded-For` when trusted.
+    /// The client's address: the TCP peer, or what a trusted proxy says it is (see
+    /// [`client_addr`]).
     pub fn client_ip(&self, req: &HttpRequest) -> Option<String> {
-        if self.config.trust_forwarded_headers {
-            if let Some(ip) = req.connection_info().realip_remote_addr() {
-                return Some(ip.to_string());
-            }
-        }
-        req.peer_addr().map(|a| a.ip().to_string())
+        let forwarded = req
+            .headers()
+            .get_all("x-forwarded-for")
+            .filter_map(|v| v.to_str().ok());
+        client_addr::client_ip(
+            req.peer_addr().map(|a| a.ip()),
+            forwarded,
+            &self.config.trusted_proxies,
+        )
+        .map(|ip| ip.to_string())
+    }
+
+    /// Sessions were ended here: deliver their back-channel logouts now.
+    pub fn deliver_logouts(&self) {
+        self.outbox.notify_one();
     }
 }
 
@@ -279,38 +292,10 @@ pub fn build_server(
     Ok(server.listen(listener)?.run())
 }
 
-/// Background work of a running server: reload signing keys every minute (so a rotation by the
-/// CLI or another replica is picked up) and purge expired flows and sessions every ten.
-pub async fn housekeeping(state: AppState) {
-    let mut tick = actix_web::rt::time::interval(Duration::from_secs(60));
-    let mut n: u64 = 0;
-    loop {
-        tick.tick().await;
-        n += 1;
-        let s = state.clone();
-        let _ = web::block(move || {
-            let publish_for = s
-                .config
-                .id_token_ttl
-                .max(s.config.access_token_ttl)
-                .as_secs() as i64
-                + 60;
-            if let Err(e) = keys::reload(&s.idp, &s.keys, publish_for) {
-                tracing::warn!(error = %e, "could not reload signing keys");
-            }
-            if n % 10 == 0 {
-                let _ = s.idp.purge_flows();
-                let _ = s.idp.purge_expired();
-            }
-        })
-        .await;
-    }
-}
-
 /// Runs the HTTP server until SIGTERM/SIGINT; in-flight requests finish (10 s at most).
 pub async fn serve(state: AppState, listener: std::net::TcpListener) -> std::io::Result<()> {
     let server = build_server(state.clone(), listener, None)?;
-    let bg = actix_web::rt::spawn(housekeeping(state));
+    let bg = actix_web::rt::spawn(crate::background::run(state));
     let result = server.await;
     bg.abort();
     result

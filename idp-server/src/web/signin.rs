@@ -8,7 +8,7 @@ use actix_web::{web, HttpRequest, HttpResponse};
 use idp_core::flows::{FlowError, FlowStage, LoginFlow};
 use idp_core::mfa::{MfaError, MfaStep};
 use idp_core::users::AuthError;
-use idp_core::{Actor, User};
+use idp_core::User;
 
 use super::authorize::{self, PendingAuthorization};
 use super::pages::{html, EnrollPage, LoginPage, SignedInPage, VerifyPage};
@@ -53,6 +53,27 @@ fn client_name<'a>(state: &'a AppState, pending: &Option<PendingAuthorization>) 
         .map(|c| c.name.as_str())
 }
 
+/// The handle of a flow just created, or the page that says too many were started here.
+pub fn flow_created(
+    state: &AppState,
+    created: Result<String, FlowError>,
+) -> Result<String, AppError> {
+    match created {
+        Ok(handle) => Ok(handle),
+        Err(FlowError::TooMany(l)) => Err(AppError::page(
+            StatusCode::TOO_MANY_REQUESTS,
+            "Too many sign-ins",
+            &retry_after_text(
+                state,
+                "Too many sign-ins were started from your network.",
+                l.until,
+            ),
+        )
+        .with_product(&state.config.product_name)),
+        Err(e) => Err(e.into()),
+    }
+}
+
 /// Starts a flow and sends the browser to the sign-in page.
 pub fn start_flow_response(state: &AppState, handle: String) -> HttpResponse {
     let ttl = state.idp.settings().login_flow_ttl_secs;
@@ -88,8 +109,9 @@ pub async fn login_page(
             return Ok(page);
         }
         let idp = state.idp.clone();
-        let handle = blocking(move || idp.create_flow("null")).await??;
-        return Ok(start_flow_response(&state, handle));
+        let ip = state.client_ip(&req);
+        let created = blocking(move || idp.create_flow("null", ip.as_deref())).await?;
+        return Ok(start_flow_response(&state, flow_created(&state, created)?));
     };
     render_stage(&state, &handle, &flow, None, StatusCode::OK, "").await
 }
@@ -130,9 +152,10 @@ async fn render_stage(
         }
         (FlowStage::MfaEnroll, Some(uid)) => {
             let idp = state.idp.clone();
+            let h = handle.to_string();
             let (user, view) = blocking(move || -> Result<(User, Result<idp_core::mfa::EnrollmentView, MfaError>), AppError> {
                 let user = idp.user_by_id(&uid)?.ok_or(AppError::Internal)?;
-                let view = idp.begin_enrollment(&user);
+                let view = idp.begin_enrollment(&user, &h);
                 Ok((user, view))
             })
             .await??;
@@ -148,6 +171,8 @@ async fn render_stage(
                         error,
                     },
                 ),
+                // The flow left the enrollment stage meanwhile (another tab): start again.
+                Err(MfaError::NotEnrolled) => Err(expired(state)),
                 // Linked meanwhile (another tab): ask for a code instead.
                 Err(MfaError::AlreadyLinked) => html(
                     status,
@@ -353,24 +378,41 @@ pub async fn submit_totp(
         .take(32)
         .collect::<String>();
     let ip = state.client_ip(&req);
+    let ua = user_agent(&req);
     let idp = state.idp.clone();
     let stage = flow.stage;
+    let (h, ipc, uac) = (handle.clone(), ip.clone(), ua.clone());
     let (user, result) = blocking(move || -> Result<(User, Result<(), MfaError>), AppError> {
         let user = idp.user_by_id(&user_id)?.ok_or(AppError::Internal)?;
         let r = match stage {
-            FlowStage::MfaEnroll => idp.confirm_enrollment(&user, &code, ip.as_deref()),
-            _ => idp.verify_totp(&user, &code, ip.as_deref()),
+            FlowStage::MfaEnroll => {
+                idp.confirm_enrollment(&user, &h, &code, ipc.as_deref(), uac.as_deref())
+            }
+            _ => idp.verify_totp(&user, &code, ipc.as_deref()),
         };
         Ok((user, r))
     })
     .await??;
     let (status, message) = match result {
         Ok(()) => {
-            state.metrics.mfa(if stage == FlowStage::MfaEnroll {
-                "enrolled"
+            if stage == FlowStage::MfaEnroll {
+                state.metrics.mfa("enrolled");
+                // The user hears of every app linked to their account: if it was not them, the
+                // mail says what to do.
+                let at = state.idp.now();
+                crate::mail::send_in_background(&state.mailer, user.email.clone(), move |m, to| {
+                    m.send(
+                        &to,
+                        crate::mail::Mail::AppLinked {
+                            at,
+                            ip: ip.as_deref(),
+                            browser: ua.as_deref(),
+                        },
+                    )
+                });
             } else {
-                "verified"
-            });
+                state.metrics.mfa("verified");
+            }
             return complete(&req, &state, &handle, &user, true).await;
         }
         Err(MfaError::InvalidFormat) => {
@@ -412,16 +454,16 @@ pub async fn submit_totp(
     render_stage(&state, &handle, &flow, Some(&message), status, "").await
 }
 
-/// What the last step produced.
-struct Completed {
-    flow: LoginFlow,
-    session: idp_core::sessions::SsoSession,
-    secret: String,
-    ended: Option<idp_core::sessions::EndedSession>,
+fn user_agent(req: &HttpRequest) -> Option<String> {
+    req.headers()
+        .get(header::USER_AGENT)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string)
 }
 
-/// The last step: consume the flow (once), start the SSO session, and either return to the app
-/// with a code or show the signed-in page.
+/// The last step: complete the sign-in (the flow consumed once, this browser's previous session
+/// ended, the new session started, in one transaction), then either return to the app with a
+/// code or show the signed-in page.
 async fn complete(
     req: &HttpRequest,
     state: &AppState,
@@ -435,49 +477,34 @@ async fn complete(
         .cookie(state.session_cookie_name())
         .map(|c| c.value().to_string());
     let ip = state.client_ip(req);
-    let ua = req
-        .headers()
-        .get(header::USER_AGENT)
-        .and_then(|v| v.to_str().ok())
-        .map(str::to_string);
+    let ua = user_agent(req);
     let user = user.clone();
     let amr = crate::tokens::amr_for(with_otp);
-    let completed = blocking(move || -> Result<Option<Completed>, AppError> {
-        let flow = match idp.consume_flow(&handle) {
-            Ok(f) => f,
-            Err(FlowError::Expired) => return Ok(None),
-            Err(e) => return Err(e.into()),
-        };
-        // A new sign-in in this browser replaces the previous session.
-        let mut ended = None;
-        if let Some(old) = old_session.and_then(|s| idp.session_by_secret(&s).ok().flatten()) {
-            ended = idp.end_session(&old.id, &Actor::User(user.id.clone()), ip.as_deref())?;
-        }
-        let (session, secret) = idp.start_session(&user, &amr, ip.as_deref(), ua.as_deref())?;
-        Ok(Some(Completed {
-            flow,
-            session,
-            secret,
-            ended,
-        }))
+    let completed = blocking(move || {
+        idp.complete_sign_in(
+            &handle,
+            &user,
+            &amr,
+            old_session.as_deref(),
+            ip.as_deref(),
+            ua.as_deref(),
+        )
     })
-    .await??;
-    let Some(Completed {
-        flow,
-        session,
-        secret,
-        ended,
-    }) = completed
-    else {
-        return Err(expired(state));
+    .await?;
+    let signed_in = match completed {
+        Ok(s) => s,
+        Err(FlowError::Expired) => return Err(expired(state)),
+        Err(e) => return Err(e.into()),
     };
-    if let Some(ended) = ended {
-        super::logout::notify_backchannel(state, vec![ended]);
+    if !signed_in.ended.is_empty() {
+        state.deliver_logouts();
     }
-    let session_cookie = state.cookie(state.session_cookie_name(), secret, None);
+    let session_cookie = state.cookie(state.session_cookie_name(), signed_in.secret, None);
     let flow_cookie = state.removal_cookie(state.flow_cookie_name());
-    let location = match pending_of(&flow) {
-        Some(pending) => authorize::issue_code_redirect(state, &pending, &session).await?,
+    let location = match pending_of(&signed_in.flow) {
+        Some(pending) => {
+            authorize::issue_code_redirect(state, &pending, &signed_in.session).await?
+        }
         None => "/".to_string(),
     };
     Ok(HttpResponse::SeeOther()

@@ -7,7 +7,7 @@ use actix_web::{web, HttpRequest, HttpResponse};
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
 use idp_core::oauth::{GrantError, Issued};
-use idp_core::UserStatus;
+use idp_core::throttle::ClientAuthFailure;
 use sha2::{Digest, Sha256};
 
 use super::params::Params;
@@ -36,31 +36,32 @@ fn invalid_grant(description: &str) -> AppError {
     AppError::oauth(StatusCode::BAD_REQUEST, "invalid_grant", description)
 }
 
-/// Failed client authentications allowed per client IP before a lockout (secrets are high-entropy,
-/// so this only stops an endless guessing loop from costing us work).
-const CLIENT_AUTH_FREE_FAILURES: i32 = 20;
-
 /// Who is calling, and what the database must still say about it. The secret itself is checked
-/// here (a SHA-256 compared in constant time); the lockout of the caller's address lives in the
-/// database (shared by replicas) and is read in the same blocking call as the grant.
+/// here (a SHA-256 compared in constant time); the lockout of this client at the caller's
+/// address lives in the database (shared by replicas) and is read in the same blocking call as
+/// the grant.
 struct Caller {
     client: Client,
-    basic: bool,
-    /// The failure counter of this client IP, for clients that authenticate with a secret.
-    lock_key: Option<String>,
+    /// The caller's address, for clients that authenticate with a secret (their lockout key is
+    /// the client and the address together).
+    lock_ip: Option<String>,
 }
 
-fn locked_out(basic: bool) -> AppError {
-    let mut e = invalid_client(basic);
-    if let AppError::OAuth { description, .. } = &mut e {
-        *description =
-            "too many failed client authentications from this address; try again later".into();
+/// Too many failed client authentications for this client from this address: 429, with the
+/// RFC 6749 error `invalid_client` and a `Retry-After`.
+fn locked_out(until: i64, now: i64) -> AppError {
+    AppError::OAuth {
+        status: StatusCode::TOO_MANY_REQUESTS,
+        error: "invalid_client",
+        description: "too many failed client authentications from this address; try again later"
+            .into(),
+        www_authenticate: None,
     }
-    e
+    .with_retry_after((until - now).max(1))
 }
 
 /// Identifies the client and checks what needs no database. A wrong secret is counted against
-/// the caller's IP (after which it may be locked) and refused here.
+/// the client at the caller's address (after which it may be locked) and refused here.
 async fn authenticate_client(
     req: &HttpRequest,
     state: &AppState,
@@ -71,17 +72,13 @@ async fn authenticate_client(
         return if presented.is_none() && client.public {
             Ok(Caller {
                 client,
-                basic,
-                lock_key: None,
+                lock_ip: None,
             })
         } else {
             Err(invalid_client(basic))
         };
     };
-    let key = format!(
-        "client-auth-ip:{}",
-        state.client_ip(req).unwrap_or_default()
-    );
+    let ip = state.client_ip(req).unwrap_or_default();
     let ok = presented.is_some_and(|given| {
         let digest: [u8; 32] = Sha256::digest(given.as_bytes()).into();
         idp_core::crypto::ct_eq(&digest, &expected)
@@ -89,24 +86,17 @@ async fn authenticate_client(
     if ok {
         return Ok(Caller {
             client,
-            basic,
-            lock_key: Some(key),
+            lock_ip: Some(ip),
         });
     }
     let idp = state.idp.clone();
-    let locked = blocking(move || -> Result<bool, idp_core::StoreError> {
-        if idp.attempts_allowed(&key)?.is_err() {
-            return Ok(true);
-        }
-        idp.attempt_failed(&key, CLIENT_AUTH_FREE_FAILURES)?;
-        Ok(false)
-    })
-    .await?
-    .map_err(|e| AppError::from(e).into_json())?;
-    Err(if locked {
-        locked_out(basic)
-    } else {
-        invalid_client(basic)
+    let cid = client.client_id.clone();
+    let failure = blocking(move || idp.client_auth_failed(&cid, &ip))
+        .await?
+        .map_err(|e| AppError::from(e).into_json())?;
+    Err(match failure {
+        ClientAuthFailure::Counted => invalid_client(basic),
+        ClientAuthFailure::Locked(l) => locked_out(l.until, state.idp.now()),
     })
 }
 
@@ -114,8 +104,8 @@ async fn authenticate_client(
 enum Granted {
     Issued(Box<Issued>),
     Refused(GrantError),
-    /// The caller's address is locked out (client authentication).
-    Locked,
+    /// The client is locked out at the caller's address (client authentication).
+    Locked(i64),
 }
 
 /// The client the request names and the secret it presents (not yet checked).
@@ -253,11 +243,11 @@ pub async fn token(
     // one transaction).
     let idp = state.idp.clone();
     let cid = client.client_id.clone();
-    let lock_key = caller.lock_key;
+    let lock_ip = caller.lock_ip;
     let granted = blocking(move || -> Result<Granted, idp_core::StoreError> {
-        if let Some(key) = &lock_key {
-            if idp.attempts_allowed(key)?.is_err() {
-                return Ok(Granted::Locked);
+        if let Some(ip) = &lock_ip {
+            if let Some(l) = idp.client_auth_lock(&cid, ip)? {
+                return Ok(Granted::Locked(l.until));
             }
         }
         let issued = match grant {
@@ -289,11 +279,8 @@ pub async fn token(
             ))
         }
         Granted::Refused(e) => return Err(AppError::from(e).into_json()),
-        Granted::Locked => return Err(locked_out(caller.basic)),
+        Granted::Locked(until) => return Err(locked_out(until, state.idp.now())),
     };
-    if issued.user.status == UserStatus::Disabled {
-        return Err(invalid_grant("the user is disabled"));
-    }
     let keys = state.keyring()?;
     let minter = Minter {
         config: &state.config,

@@ -230,7 +230,14 @@ fn master_key_rotation_by_command(db: Db) {
     let server = TestServer::start(db);
     crate::oidc::seed(&server, "acme", "ann@example.com", true);
     let user = server.rt.idp.user_by_email("ann@example.com").unwrap();
-    server.rt.idp.begin_enrollment(&user).unwrap();
+    // A sign-in showing its enrollment secret (a pending secret lives in its login flow).
+    let flow = server.rt.idp.create_flow("null", None).unwrap();
+    server
+        .rt
+        .idp
+        .advance_flow(&flow, &user.id, idp_core::flows::FlowStage::MfaEnroll)
+        .unwrap();
+    server.rt.idp.begin_enrollment(&user, &flow).unwrap();
     let old = std::fs::read_to_string(server.dir.path().join("keys/master.key")).unwrap();
     let new = "ab".repeat(32);
     let only_new = [("IDP_MASTER_KEY", new.as_str())];

@@ -242,9 +242,13 @@ impl TestServer {
         let (tx, rx) = mpsc::channel();
         let thread = std::thread::spawn(move || {
             actix_web::rt::System::new().block_on(async move {
-                let server = idp_server::web::build_server(state, listener, Some(2)).unwrap();
+                let server =
+                    idp_server::web::build_server(state.clone(), listener, Some(2)).unwrap();
+                // The sweeper, the back-channel deliverer and housekeeping, as `serve` runs them.
+                let background = actix_web::rt::spawn(idp_server::background::run(state));
                 tx.send(server.handle()).unwrap();
                 let _ = server.await;
+                background.abort();
             });
         });
         let handle = rx.recv_timeout(Duration::from_secs(10)).unwrap();

@@ -332,6 +332,7 @@ fn full_flow(db: Db, mfa: bool) {
             CsrfToken::new_random,
             Nonce::new_random,
         )
+        .set_pkce_challenge(PkceCodeChallenge::new_random_sha256().0)
         .url();
     let again = browser.get(url2.as_str());
     assert_eq!(again.status, 302);
@@ -343,12 +344,14 @@ fn full_flow(db: Db, mfa: bool) {
 
     // Second sign-in in a new browser: MFA users now type a code, no QR.
     if mfa {
+        let (challenge3, verifier3) = PkceCodeChallenge::new_random_sha256();
         let (url3, _, nonce3) = client
             .authorize_url(
                 CoreAuthenticationFlow::AuthorizationCode,
                 CsrfToken::new_random,
                 Nonce::new_random,
             )
+            .set_pkce_challenge(challenge3)
             .url();
         let other = Browser::new();
         let second = sign_in(
@@ -364,6 +367,7 @@ fn full_flow(db: Db, mfa: bool) {
                 second.callback.location_param("code").unwrap(),
             ))
             .unwrap()
+            .set_pkce_verifier(verifier3)
             .request(&http)
             .unwrap();
         let c = t
@@ -569,12 +573,14 @@ fn tokens_of_a_retired_key_verify_until_they_expire(db: Db) {
     let server = TestServer::start(db);
     seed(&server, "acme", "ann@example.com", false);
     let client = demo_client(&server);
+    let (challenge, verifier) = PkceCodeChallenge::new_random_sha256();
     let (url, _, _) = client
         .authorize_url(
             CoreAuthenticationFlow::AuthorizationCode,
             CsrfToken::new_random,
             Nonce::new_random,
         )
+        .set_pkce_challenge(challenge)
         .url();
     let signed = sign_in(
         &server,
@@ -589,6 +595,7 @@ fn tokens_of_a_retired_key_verify_until_they_expire(db: Db) {
             signed.callback.location_param("code").unwrap(),
         ))
         .unwrap()
+        .set_pkce_verifier(verifier)
         .request(&http())
         .unwrap();
     let old_kid = jsonwebtoken::decode_header(token.access_token().secret())

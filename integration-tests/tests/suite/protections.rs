@@ -128,7 +128,9 @@ fn later_errors_go_back_to_the_app_with_state_and_iss(db: Db) {
         ("&response_type=code&scope=email", "invalid_scope"),
         ("&response_type=token&scope=openid", "unsupported_response_type"),
         ("&response_type=code&scope=openid&code_challenge=E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM&code_challenge_method=plain", "invalid_request"),
-        ("&response_type=code&scope=openid&prompt=none", "login_required"),
+        ("&response_type=code&scope=openid&prompt=none&code_challenge=E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM&code_challenge_method=S256", "login_required"),
+        // RFC 9700: PKCE for confidential clients too.
+        ("&response_type=code&scope=openid", "invalid_request"),
         ("&response_type=code&scope=openid&request=eyJ", "request_not_supported"),
         ("&response_type=code&scope=openid&max_age=-1", "invalid_request"),
     ] {
@@ -262,8 +264,9 @@ fn refresh_reuse_revokes_the_chain(db: Db) {
     assert_eq!(s, 400, "reuse of an old token revoked the newest one too");
 }
 
-/// Guessing a client secret: after 20 failures from one address, that address is locked out
-/// (even the right secret is refused until the lock expires), and the lock is in the database.
+/// Guessing a client secret: 20 failures for a client from one address are answered 401; then
+/// that client is locked at that address: 429 with `Retry-After`, even for the right secret,
+/// and the lock is in the database (shared by replicas).
 fn client_secret_guessing_locks_the_address(db: Db) {
     let server = TestServer::start(db);
     let attempt = |secret: &str| {
@@ -273,30 +276,35 @@ fn client_secret_guessing_locks_the_address(db: Db) {
             .form(&[("grant_type", "refresh_token"), ("refresh_token", "x")])
             .send()
             .unwrap();
-        (res.status().as_u16(), res.json::<Value>().unwrap())
+        let retry_after = res.headers().get("retry-after").is_some();
+        (
+            res.status().as_u16(),
+            retry_after,
+            res.json::<Value>().unwrap(),
+        )
     };
-    for i in 0..21 {
-        let (status, body) = attempt(&format!("guess-{i}"));
+    for i in 0..20 {
+        let (status, _, body) = attempt(&format!("guess-{i}"));
         assert_eq!(
             (status, body["error"].as_str()),
-            (401, Some("invalid_client"))
+            (401, Some("invalid_client")),
+            "guess {i}"
         );
     }
-    let (status, body) = attempt(DEMO_SECRET);
-    assert_eq!(status, 401, "locked: even the right secret is refused");
-    assert!(
-        body["error_description"]
-            .as_str()
-            .unwrap()
-            .contains("too many failed client authentications"),
-        "{body}"
-    );
-    let state = server
-        .rt
-        .idp
-        .attempts_allowed("client-auth-ip:127.0.0.1")
-        .unwrap();
-    assert!(state.is_err(), "the lock is shared state in the database");
+    for secret in ["guess-21", DEMO_SECRET] {
+        let (status, retry_after, body) = attempt(secret);
+        assert_eq!(status, 429, "locked: even the right secret is refused");
+        assert!(retry_after);
+        assert!(
+            body["error_description"]
+                .as_str()
+                .unwrap()
+                .contains("too many failed client authentications"),
+            "{body}"
+        );
+    }
+    let lock = server.rt.idp.client_auth_lock("demo", "127.0.0.1").unwrap();
+    assert!(lock.is_some(), "the lock is shared state in the database");
 }
 
 /// The faster algorithm for access tokens (`tokens.access_token_alg = "ES256"`): the token names

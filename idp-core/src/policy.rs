@@ -1,0 +1,40 @@
+//! The rules that decide who may sign in and who may go on using a session, in one place:
+//! `/authorize` (session reuse), `/token` (code redemption and refresh) and `/userinfo` all ask
+//! these, inside the transaction or query that reads the session.
+
+use crate::model::{Account, MfaPolicy, User, UserStatus};
+use crate::sessions::SsoSession;
+
+/// Why a live session may not be used.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SessionRefusal {
+    /// The user is disabled (or has not completed registration).
+    UserNotActive,
+    /// The account requires MFA and this session's sign-in never passed a second factor.
+    SecondFactorMissing,
+}
+
+/// Whether this user may sign in at all.
+pub fn may_sign_in(user: &User) -> bool {
+    user.status == UserStatus::Active
+}
+
+/// Whether a session whose sign-in did (or did not) pass a second factor satisfies the account.
+pub fn meets_mfa_policy(account: &Account, passed_second_factor: bool) -> bool {
+    account.mfa_policy == MfaPolicy::Off || passed_second_factor
+}
+
+/// Whether a live session of `user` may be used (reused, refreshed, or read through).
+pub fn may_use_session(
+    user: &User,
+    account: &Account,
+    session: &SsoSession,
+) -> Result<(), SessionRefusal> {
+    if !may_sign_in(user) {
+        return Err(SessionRefusal::UserNotActive);
+    }
+    if !meets_mfa_policy(account, session.has_mfa()) {
+        return Err(SessionRefusal::SecondFactorMissing);
+    }
+    Ok(())
+}

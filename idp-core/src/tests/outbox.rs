@@ -1,0 +1,110 @@
+//! The durable outbox of back-channel logouts: claims exclude each other, failures are retried
+//! with backoff, a lost claim is taken over after its lease, the last failure is audited.
+
+use super::*;
+use crate::outbox::{FailedAttempt, CLAIM_LEASE_SECS, MAX_ATTEMPTS, RETRY_DELAYS_SECS};
+
+/// A session with a grant for "app", ended: one logout queued.
+fn one_logout(db: &TestDb) -> (User, SsoSession) {
+    let u = user(db, "acme", "ann@example.com");
+    let s = session(db, &u, &["pwd"]);
+    redeem(db, &u, &s, "openid");
+    db.idp.end_session(&s.id, &op(), None).unwrap();
+    (u, s)
+}
+
+fn a_claimed_logout_is_not_claimed_twice(db: &TestDb) {
+    let (_, s) = one_logout(db);
+    let other = db.reopen(crate::testing::cheap_settings());
+    assert!(db.idp.logouts_due().unwrap());
+    let mine = db.idp.claim_logouts(10, None).unwrap();
+    assert_eq!(mine.len(), 1);
+    assert_eq!(
+        (mine[0].session_id.as_str(), mine[0].attempts),
+        (s.id.as_str(), 1)
+    );
+    assert!(
+        other.claim_logouts(10, None).unwrap().is_empty(),
+        "claimed by the first"
+    );
+    assert!(!other.logouts_due().unwrap());
+    // Only the given sessions, when asked.
+    assert!(db
+        .idp
+        .claim_logouts(10, Some(&["another".to_string()]))
+        .unwrap()
+        .is_empty());
+    db.idp.logout_delivered(&mine[0].id, None).unwrap();
+    db.clock.advance(CLAIM_LEASE_SECS + 1);
+    assert!(
+        other.claim_logouts(10, None).unwrap().is_empty(),
+        "delivered: done"
+    );
+    assert_eq!(db.idp.outbox_counts().unwrap(), (0, 1, 0));
+}
+
+/// A replica that dies holding a claim: after the lease another one takes the logout over, and
+/// the lost attempt counts.
+fn a_lost_claim_is_taken_over_after_its_lease(db: &TestDb) {
+    one_logout(db);
+    let first = db.idp.claim_logouts(10, None).unwrap();
+    assert_eq!(first.len(), 1);
+    db.clock.advance(CLAIM_LEASE_SECS - 1);
+    assert!(db.idp.claim_logouts(10, None).unwrap().is_empty());
+    db.clock.advance(1);
+    let again = db.idp.claim_logouts(10, None).unwrap();
+    assert_eq!((again.len(), again[0].attempts), (1, 2));
+}
+
+/// Failures are retried with backoff (at least three attempts over at least a minute); after the
+/// last one the logout is given up and an audit event says so.
+fn failures_are_retried_with_backoff_then_audited(db: &TestDb) {
+    let (u, s) = one_logout(db);
+    let started = db.idp.now();
+    let mut attempts = Vec::new();
+    loop {
+        let mut claimed = db.idp.claim_logouts(10, None).unwrap();
+        let Some(logout) = claimed.pop() else {
+            panic!("due logout not claimable at +{}s", db.idp.now() - started);
+        };
+        attempts.push(db.idp.now() - started);
+        match db.idp.logout_failed(&logout, "HTTP 503").unwrap() {
+            FailedAttempt::RetryAt(at) => {
+                // Not before its time.
+                db.clock.set(at - 1);
+                assert!(db.idp.claim_logouts(10, None).unwrap().is_empty());
+                db.clock.set(at);
+            }
+            FailedAttempt::GaveUp => break,
+        }
+    }
+    assert_eq!(attempts.len(), MAX_ATTEMPTS as usize);
+    assert!(attempts.len() >= 3);
+    assert!(*attempts.last().unwrap() >= 60, "{attempts:?}");
+    let mut expected = vec![0];
+    for d in RETRY_DELAYS_SECS {
+        expected.push(expected.last().unwrap() + d);
+    }
+    assert_eq!(attempts, expected);
+    db.clock.advance(3600);
+    assert!(
+        db.idp.claim_logouts(10, None).unwrap().is_empty(),
+        "given up"
+    );
+    assert_eq!(db.idp.outbox_counts().unwrap(), (0, 0, 1));
+    let audit = db
+        .idp
+        .audit_for_user(&u.id, 10)
+        .unwrap()
+        .into_iter()
+        .find(|e| e.action == "logout.delivery_failed")
+        .expect("the final failure is audited");
+    let detail = audit.detail.unwrap();
+    assert!(detail.contains(&s.id) && detail.contains("client=app") && detail.contains("HTTP 503"));
+}
+
+crate::on_both_backends!(
+    a_claimed_logout_is_not_claimed_twice,
+    a_lost_claim_is_taken_over_after_its_lease,
+    failures_are_retried_with_backoff_then_audited,
+);

@@ -1,0 +1,303 @@
+//! SSO sessions: the idle window and absolute lifetime, the sweeper, and every way a session
+//! ends going through one path that revokes its grants and queues its back-channel logouts.
+
+use std::sync::Barrier;
+
+use super::*;
+use crate::oauth::GrantError;
+
+fn sessions_expire_when_idle_and_slide_on_activity(db: &TestDb) {
+    let u = user(db, "acme", "ann@example.com");
+    let (s, secret) = db
+        .idp
+        .start_session(&u, &["pwd"], Some("127.0.0.1"), Some("test"))
+        .unwrap();
+    assert_eq!(s.idle_expires_at, s.last_active_at + 1800);
+    assert!(db.idp.session_by_secret(&secret).unwrap().is_some());
+    assert!(db
+        .idp
+        .session_by_secret("not-the-secret")
+        .unwrap()
+        .is_none());
+    db.clock.advance(1700);
+    let touched = db.idp.touch_session(&s.id).unwrap();
+    assert_eq!(touched.idle_expires_at, db.idp.now() + 1800);
+    assert_eq!(
+        db.idp
+            .session_by_id(&s.id)
+            .unwrap()
+            .unwrap()
+            .idle_expires_at,
+        db.idp.now() + 1800,
+        "the slide is stored"
+    );
+    db.clock.advance(1799);
+    assert!(db.idp.session_by_secret(&secret).unwrap().is_some());
+    db.clock.advance(1);
+    assert!(db.idp.session_by_secret(&secret).unwrap().is_none());
+    assert!(db.idp.touch_session(&s.id).is_err());
+    // The absolute lifetime caps sliding.
+    let s2 = session(db, &u, &["pwd"]);
+    for _ in 0..25 {
+        db.clock.advance(1700);
+        db.idp.touch_session(&s2.id).unwrap();
+    }
+    let capped = db.idp.touch_session(&s2.id).unwrap();
+    assert_eq!(capped.idle_expires_at, capped.expires_at, "12 h cap");
+    db.clock.advance(1700);
+    assert!(db.idp.touch_session(&s2.id).is_err(), "12 h cap");
+}
+
+fn ending_a_session_revokes_its_grants_and_queues_its_logouts(db: &TestDb) {
+    let u = user(db, "acme", "ann@example.com");
+    let s = session(db, &u, &["pwd"]);
+    let a = grant_for(db, "app-a", &u, &s, "openid");
+    let b = grant_for(db, "app-b", &u, &s, "openid");
+    grant_for(db, "app-b", &u, &s, "openid");
+    let ended = db
+        .idp
+        .end_session(&s.id, &Actor::User(u.id.clone()), None)
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        ended.clients,
+        vec!["app-a".to_string(), "app-b".to_string()]
+    );
+    assert!(db.idp.refresh(&a.refresh_token, "app-a").is_err());
+    assert!(db.idp.refresh(&b.refresh_token, "app-b").is_err());
+    assert!(
+        db.idp.end_session(&s.id, &op(), None).unwrap().is_none(),
+        "idempotent"
+    );
+    assert_eq!(
+        queued_logouts(db),
+        vec![
+            (s.id.clone(), "app-a".into(), "logout".into()),
+            (s.id.clone(), "app-b".into(), "logout".into()),
+        ],
+        "one logout per app, however many grants it had and however often the session is ended"
+    );
+}
+
+/// The sweeper ends sessions whose idle window or absolute lifetime passed, marks why, audits
+/// each, and queues a logout to every app with a grant in them; live sessions are left alone.
+fn the_sweeper_ends_expired_sessions_and_queues_their_logouts(db: &TestDb) {
+    let u = user(db, "acme", "ann@example.com");
+    let idle = session(db, &u, &["pwd"]);
+    grant_for(db, "app", &u, &idle, "openid");
+    grant_for(db, "crm", &u, &idle, "openid");
+    let without_apps = session(db, &u, &["pwd"]);
+    let long = session(db, &u, &["pwd"]);
+    let long_grant = grant_for(db, "app", &u, &long, "openid");
+    assert_eq!(db.idp.sweep_expired_sessions().unwrap().ended, 0);
+    // 30 minutes later the first two idled out; the third was kept alive by a refresh.
+    db.clock.advance(1700);
+    let mut token = db.idp.refresh(&long_grant.refresh_token, "app").unwrap();
+    db.clock.advance(100);
+    let live = session(db, &u, &["pwd"]);
+    let report = db.idp.sweep_expired_sessions().unwrap();
+    assert_eq!((report.ended, report.logouts_queued), (2, 2));
+    assert_eq!(
+        queued_logouts(db),
+        vec![
+            (idle.id.clone(), "app".into(), "idle_timeout".into()),
+            (idle.id.clone(), "crm".into(), "idle_timeout".into()),
+        ]
+    );
+    let ended = db.idp.session_by_id(&without_apps.id).unwrap().unwrap();
+    assert!(ended.ended_at.is_some());
+    assert!(db
+        .idp
+        .session_by_id(&live.id)
+        .unwrap()
+        .unwrap()
+        .ended_at
+        .is_none());
+    assert_eq!(db.idp.sweep_expired_sessions().unwrap().ended, 0, "once");
+    // Kept active for 12 hours, the third reaches its absolute lifetime.
+    token = db.idp.refresh(&token.refresh_token, "app").unwrap();
+    for _ in 0..24 {
+        db.clock.advance(1700);
+        token = db.idp.refresh(&token.refresh_token, "app").unwrap();
+    }
+    assert_eq!(token.session.idle_expires_at, token.session.expires_at);
+    db.clock.advance(1700);
+    let report = db.idp.sweep_expired_sessions().unwrap();
+    assert_eq!(
+        (report.ended, report.logouts_queued),
+        (2, 1),
+        "the long one, and the one left idle (no apps)"
+    );
+    assert!(queued_logouts(db).contains(&(long.id.clone(), "app".into(), "max_lifetime".into())));
+    assert!(matches!(
+        db.idp.refresh(&token.refresh_token, "app"),
+        Err(GrantError::InvalidGrant(_))
+    ));
+    let expired: Vec<_> = db
+        .idp
+        .audit_for_user(&u.id, 50)
+        .unwrap()
+        .into_iter()
+        .filter(|e| e.action == "session.expired" && e.actor == "system")
+        .collect();
+    assert_eq!(expired.len(), 4);
+    assert!(expired
+        .iter()
+        .any(|e| e.detail.as_deref() == Some(&format!("sid={} reason=max_lifetime", long.id))));
+}
+
+/// Two replicas sweeping the same database at once: every expired session is ended by exactly
+/// one of them, so each app is queued one logout per session.
+fn two_sweepers_end_each_session_once(db: &TestDb) {
+    let u = user(db, "acme", "ann@example.com");
+    const SESSIONS: usize = 600;
+    let mut sids = Vec::new();
+    for _ in 0..SESSIONS {
+        let s = session(db, &u, &["pwd"]);
+        grant_for(db, "app", &u, &s, "openid");
+        sids.push(s.id);
+    }
+    db.clock.advance(1800);
+    let other = db.reopen(crate::testing::cheap_settings());
+    let barrier = Barrier::new(2);
+    let ended: Vec<usize> = std::thread::scope(|scope| {
+        let a = scope.spawn(|| {
+            barrier.wait();
+            db.idp.sweep_expired_sessions().unwrap().ended
+        });
+        let b = scope.spawn(|| {
+            barrier.wait();
+            other.sweep_expired_sessions().unwrap().ended
+        });
+        vec![a.join().unwrap(), b.join().unwrap()]
+    });
+    assert_eq!(ended.iter().sum::<usize>(), SESSIONS, "{ended:?}");
+    let queued = queued_logouts(db);
+    assert_eq!(queued.len(), SESSIONS);
+    let mut distinct: Vec<&String> = queued.iter().map(|(s, ..)| s).collect();
+    distinct.dedup();
+    assert_eq!(distinct.len(), SESSIONS);
+}
+
+/// Every way a session ends goes through the same path: revoked grants, a logout queued per
+/// app, the reason recorded.
+fn every_way_a_session_ends_queues_its_logouts(db: &TestDb) {
+    let ann = user(db, "acme", "ann@example.com");
+    let with_grant = |u: &User| {
+        let s = session(db, u, &["pwd", "otp", "mfa"]);
+        grant_for(db, "app", u, &s, "openid");
+        s
+    };
+    let reason_of = |sid: &str| {
+        queued_logouts(db)
+            .into_iter()
+            .find(|(s, ..)| s == sid)
+            .map(|(_, _, r)| r)
+    };
+    let s = with_grant(&ann);
+    db.idp.end_user_sessions(&ann, &op(), None).unwrap();
+    assert_eq!(reason_of(&s.id).as_deref(), Some("revoked"));
+
+    // A password change in one session ends the others; an operator's ends them all.
+    let keep = with_grant(&ann);
+    let other = with_grant(&ann);
+    let (_, ended) = db
+        .idp
+        .set_password(
+            &ann.id,
+            "another fine passphrase",
+            &Actor::User(ann.id.clone()),
+            None,
+            Some(&keep.id),
+        )
+        .unwrap();
+    assert_eq!(ended.len(), 1);
+    assert_eq!(reason_of(&other.id).as_deref(), Some("password_changed"));
+    assert_eq!(reason_of(&keep.id), None);
+    let (_, ended) = db
+        .idp
+        .set_password(&ann.id, "a third fine passphrase", &op(), None, None)
+        .unwrap();
+    assert_eq!(ended.len(), 1);
+    assert_eq!(reason_of(&keep.id).as_deref(), Some("password_set"));
+    assert!(db.idp.live_sessions(&ann.id).unwrap().is_empty());
+
+    // Disabling ends them in the same transaction.
+    let s = with_grant(&ann);
+    let (change, ended) = db
+        .idp
+        .set_user_enabled("ann@example.com", false, &op())
+        .unwrap();
+    assert_eq!(change, crate::accounts::Change::Changed);
+    assert_eq!(ended.len(), 1);
+    assert_eq!(reason_of(&s.id).as_deref(), Some("user_disabled"));
+}
+
+/// Turning MFA on for an account ends, with its logouts, every session of its users that was
+/// signed in with the password alone; sessions that passed a second factor, and other
+/// accounts' sessions, live on.
+fn enabling_mfa_ends_the_sessions_that_never_passed_it(db: &TestDb) {
+    let ann = user(db, "acme", "ann@example.com");
+    let bob = user(db, "acme", "bob@example.com");
+    let cy = user(db, "globex", "cy@example.com");
+    let password_only = session(db, &ann, &["pwd"]);
+    let g = grant_for(db, "app", &ann, &password_only, "openid");
+    let with_code = session(db, &bob, &["pwd", "otp", "mfa"]);
+    let bob_grant = grant_for(db, "app", &bob, &with_code, "openid");
+    let elsewhere = session(db, &cy, &["pwd"]);
+    let (_, ended) = db
+        .idp
+        .set_mfa_policy("acme", MfaPolicy::Required, &op())
+        .unwrap();
+    assert_eq!(ended.len(), 1);
+    assert_eq!(ended[0].sid, password_only.id);
+    assert_eq!(
+        queued_logouts(db),
+        vec![(password_only.id.clone(), "app".into(), "mfa_enabled".into())]
+    );
+    assert!(db.idp.refresh(&g.refresh_token, "app").is_err());
+    assert!(db.idp.live_grant_subject(&g.grant_id).unwrap().is_none());
+    assert!(db.idp.refresh(&bob_grant.refresh_token, "app").is_ok());
+    assert!(db
+        .idp
+        .session_by_id(&elsewhere.id)
+        .unwrap()
+        .unwrap()
+        .ended_at
+        .is_none());
+}
+
+fn purge_removes_dead_sessions_with_their_tokens(db: &TestDb) {
+    let u = user(db, "acme", "ann@example.com");
+    let dead = session(db, &u, &["pwd"]);
+    redeem(db, &u, &dead, "openid");
+    db.clock.advance(2 * 24 * 3600);
+    let live = session(db, &u, &["pwd"]);
+    assert_eq!(db.idp.purge_expired().unwrap(), 1);
+    assert!(db.idp.session_by_id(&dead.id).unwrap().is_none());
+    assert!(db.idp.session_by_id(&live.id).unwrap().is_some());
+    let mut c = db.idp.store().conn().unwrap();
+    let tokens: i64 = crate::store::schema::refresh_tokens::table
+        .count()
+        .get_result(&mut c)
+        .unwrap();
+    let grants: i64 = crate::store::schema::grants::table
+        .count()
+        .get_result(&mut c)
+        .unwrap();
+    assert_eq!(
+        (tokens, grants),
+        (0, 0),
+        "cascade removed the grant and its refresh token"
+    );
+}
+
+crate::on_both_backends!(
+    sessions_expire_when_idle_and_slide_on_activity,
+    ending_a_session_revokes_its_grants_and_queues_its_logouts,
+    the_sweeper_ends_expired_sessions_and_queues_their_logouts,
+    two_sweepers_end_each_session_once,
+    every_way_a_session_ends_queues_its_logouts,
+    enabling_mfa_ends_the_sessions_that_never_passed_it,
+    purge_removes_dead_sessions_with_their_tokens,
+);

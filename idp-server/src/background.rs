@@ -1,0 +1,111 @@
+//! What a running server does besides answering requests: the sweeper (sessions whose idle
+//! window or absolute lifetime passed are ended, at most `[session] sweep_interval` late), the
+//! back-channel deliverer (the outbox, at once when this replica ended a session, else polled
+//! every second, so logouts queued by another replica or a command are delivered too), and
+//! housekeeping (signing keys reloaded every minute, expired rows purged every ten).
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use actix_web::rt::time::{interval, timeout};
+use actix_web::web;
+
+use crate::web::AppState;
+
+/// Runs until the server stops (the caller aborts it).
+pub async fn run(state: AppState) {
+    let sweeper = actix_web::rt::spawn(sweep(state.clone()));
+    let deliverer = actix_web::rt::spawn(deliver(state.clone()));
+    housekeeping(state).await;
+    sweeper.abort();
+    deliverer.abort();
+}
+
+async fn sweep(state: AppState) {
+    let mut tick = interval(state.config.sweep_interval);
+    loop {
+        tick.tick().await;
+        let s = state.clone();
+        match web::block(move || s.idp.sweep_expired_sessions()).await {
+            Ok(Ok(report)) => {
+                if report.ended > 0 {
+                    state.metrics.sessions_expired(report.ended as u64);
+                    tracing::info!(
+                        ended = report.ended,
+                        logouts = report.logouts_queued,
+                        "ended expired sessions"
+                    );
+                    state.outbox.notify_one();
+                }
+            }
+            Ok(Err(e)) => tracing::warn!(error = %e, "session sweep failed; retried next tick"),
+            Err(_) => tracing::warn!("session sweep did not run"),
+        }
+    }
+}
+
+async fn deliver(state: AppState) {
+    let signal: Arc<tokio::sync::Notify> = state.outbox.clone();
+    loop {
+        // Woken by this replica's own session ends, or once a second for everyone else's.
+        let _ = timeout(Duration::from_secs(1), signal.notified()).await;
+        let s = state.clone();
+        let result = web::block(move || -> Result<usize, String> {
+            if !s.idp.logouts_due().map_err(|e| e.to_string())? {
+                return Ok(0);
+            }
+            let keys = crate::keys::current(&s.keys).ok_or("no signing keys loaded")?;
+            let done =
+                crate::backchannel::deliver_due(&s.idp, &s.config, &keys, Some(&s.metrics), None)
+                    .map_err(|e| e.to_string())?;
+            Ok(done.len())
+        })
+        .await;
+        match result {
+            Ok(Ok(_)) => {}
+            Ok(Err(e)) => tracing::warn!(error = %e, "back-channel delivery round failed"),
+            Err(_) => tracing::warn!("back-channel delivery did not run"),
+        }
+    }
+}
+
+async fn housekeeping(state: AppState) {
+    let mut tick = interval(Duration::from_secs(60));
+    let mut n: u64 = 0;
+    loop {
+        tick.tick().await;
+        n += 1;
+        let s = state.clone();
+        let _ = web::block(move || {
+            if let Err(e) = crate::keys::reload(&s.idp, &s.keys, s.config.publish_retired_for()) {
+                tracing::warn!(error = %e, "could not reload signing keys");
+            }
+            if n % 10 == 0 {
+                purge(&s);
+            }
+        })
+        .await;
+    }
+}
+
+/// A purge: deletes what can never be used again, returns how many rows.
+type Purge<'a> = &'a dyn Fn() -> Result<usize, idp_core::StoreError>;
+
+/// Deletes what can never be used again; says what it could not.
+fn purge(s: &AppState) {
+    let idp = &s.idp;
+    let jobs: [(&str, Purge<'_>); 5] = [
+        ("login flows", &|| idp.purge_flows()),
+        ("sessions", &|| idp.purge_expired()),
+        ("attempt counters", &|| idp.purge_attempt_counters()),
+        ("email tokens", &|| idp.purge_email_tokens()),
+        ("back-channel outbox", &|| idp.purge_outbox()),
+    ];
+    for (what, job) in jobs {
+        match job() {
+            Ok(0) => {}
+            Ok(n) => tracing::debug!(what, purged = n, "housekeeping"),
+            Err(e) => tracing::warn!(what, error = %e, "housekeeping could not purge"),
+        }
+    }
+}
