@@ -1,7 +1,7 @@
 //! Test harness: real servers on free ports (in-process actix servers, each with its own
 //! database), a cookie-keeping browser that follows nothing by itself, and the real CLI binary.
 
-use std::io::{Read, Write};
+use std::io::Write;
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -62,6 +62,8 @@ pub fn postgres_available() -> bool {
 #[derive(Debug, Clone)]
 pub struct Options {
     pub idle_timeout: &'static str,
+    /// `[session] sweep_interval` (the product's default, 15 s, unless a test needs it sooner).
+    pub sweep_interval: &'static str,
     pub backchannel_logout_uri: Option<String>,
     pub mail_smtp_port: Option<u16>,
     /// Extra TOML appended to the config (e.g. more `[[clients]]` with their own ports).
@@ -76,6 +78,7 @@ impl Default for Options {
     fn default() -> Self {
         Options {
             idle_timeout: "30m",
+            sweep_interval: "15s",
             backchannel_logout_uri: None,
             mail_smtp_port: None,
             extra_toml: String::new(),
@@ -169,6 +172,7 @@ key_dir = "{key_dir}"
 [session]
 idle_timeout = "{idle}"
 max_lifetime = "12h"
+sweep_interval = "{sweep}"
 
 [passwords]
 argon2_memory_kib = 1024
@@ -195,6 +199,7 @@ post_logout_redirect_uris = ["http://127.0.0.1:8082/"]
 public = true
 "#,
         idle = o.idle_timeout,
+        sweep = o.sweep_interval,
         issuer = o.issuer.as_deref().unwrap_or(base),
         key_dir = o
             .key_dir
@@ -352,6 +357,9 @@ pub fn run_cli_env(
     }
 }
 
+/// The User-Agent the test browser sends.
+pub const BROWSER_UA: &str = "idp-test-browser/1.0";
+
 /// A browser: keeps cookies, never follows redirects (each step is asserted).
 pub struct Browser {
     pub client: reqwest::blocking::Client,
@@ -419,6 +427,7 @@ impl Browser {
     pub fn new() -> Self {
         let client = reqwest::blocking::Client::builder()
             .cookie_store(true)
+            .user_agent(BROWSER_UA)
             .redirect(reqwest::redirect::Policy::none())
             .timeout(Duration::from_secs(30))
             .build()
@@ -528,51 +537,4 @@ pub fn wait_for_fresh_step(margin: u64) {
     }
 }
 
-/// A one-shot HTTP listener recording the bodies POSTed to it (the back-channel logout endpoint
-/// of a test app).
-pub struct Recorder {
-    pub url: String,
-    pub rx: mpsc::Receiver<String>,
-}
-
-impl Recorder {
-    pub fn start() -> Self {
-        let listener = free_listener();
-        let url = format!("http://{}/backchannel", listener.local_addr().unwrap());
-        let (tx, rx) = mpsc::channel();
-        std::thread::spawn(move || {
-            for stream in listener.incoming() {
-                let Ok(mut stream) = stream else { continue };
-                let mut buf = Vec::new();
-                let mut chunk = [0u8; 4096];
-                stream.set_read_timeout(Some(Duration::from_secs(5))).ok();
-                loop {
-                    let n = stream.read(&mut chunk).unwrap_or(0);
-                    if n == 0 {
-                        break;
-                    }
-                    buf.extend_from_slice(&chunk[..n]);
-                    let text = String::from_utf8_lossy(&buf).to_string();
-                    if let Some(idx) = text.find("\r\n\r\n") {
-                        let len = text
-                            .lines()
-                            .find_map(|l| {
-                                l.to_ascii_lowercase()
-                                    .strip_prefix("content-length:")
-                                    .map(|v| v.trim().parse::<usize>().unwrap_or(0))
-                            })
-                            .unwrap_or(0);
-                        if buf.len() >= idx + 4 + len {
-                            let body =
-                                String::from_utf8_lossy(&buf[idx + 4..idx + 4 + len]).to_string();
-                            let _ = stream.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
-                            let _ = tx.send(body);
-                            break;
-                        }
-                    }
-                }
-            }
-        });
-        Recorder { url, rx }
-    }
-}
+pub use crate::recorder::Recorder;

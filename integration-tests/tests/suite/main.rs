@@ -1,8 +1,10 @@
 //! The integration suite: one binary (linking is the slow part on small machines), real servers
 //! over HTTP, real databases (SQLite always, PostgreSQL when IDP_TEST_POSTGRES_URL is set).
 
+mod attacks;
 mod authenticator;
 mod cli;
+mod hardening;
 mod harness;
 mod hostile;
 mod independent_clients;
@@ -10,5 +12,7 @@ mod lifecycle;
 mod oidc;
 mod process;
 mod protections;
+mod recorder;
 mod replicas;
 mod resilience;
+mod session_end;

@@ -194,3 +194,59 @@ fn a_totp_code_used_on_one_replica_is_refused_on_the_other() {
         }
     }
 }
+
+/// Both replicas sweep the one database: each expired session is ended by exactly one of them,
+/// so the app receives exactly one logout token per session, not one per replica.
+#[test]
+fn both_replicas_sweep_and_each_app_is_told_once_per_session() {
+    let app = Recorder::start();
+    let Some((a, b, _keys)) = pair(Options {
+        idle_timeout: "3s",
+        sweep_interval: "1s",
+        backchannel_logout_uri: Some(app.url.clone()),
+        ..Options::default()
+    }) else {
+        return;
+    };
+    seed(&a, "acme", "ann@example.com", false);
+    let mut sids = Vec::new();
+    for i in 0..6 {
+        // Sessions started on either replica.
+        let server = if i % 2 == 0 { &a } else { &b };
+        let browser = Browser::new();
+        let code = sign_in(
+            server,
+            &browser,
+            &server.demo_authorize_url(),
+            "ann@example.com",
+            SecondFactor::None,
+            None,
+        )
+        .callback
+        .location_param("code")
+        .unwrap();
+        let (s, tokens) = redeem(server, &code);
+        assert_eq!(s, 200, "{tokens}");
+        sids.push(crate::session_end::sid_of(&tokens));
+    }
+    let told = app.logout_tokens(
+        std::time::Duration::from_secs(15),
+        std::time::Duration::from_secs(4),
+    );
+    let mut got: Vec<String> = told
+        .iter()
+        .map(|t| {
+            crate::oidc::jwt_claims(t)["sid"]
+                .as_str()
+                .unwrap()
+                .to_string()
+        })
+        .collect();
+    got.sort();
+    let mut want: Vec<String> = sids
+        .iter()
+        .map(|s| s.as_str().unwrap().to_string())
+        .collect();
+    want.sort();
+    assert_eq!(got, want, "exactly one logout token per session");
+}

@@ -1,0 +1,89 @@
+//! A test app's back-channel logout endpoint: a plain HTTP listener that records every body
+//! POSTed to it (and can play an app that is down).
+
+use std::io::{Read, Write};
+use std::sync::mpsc;
+use std::time::Duration;
+
+use crate::harness::free_listener;
+
+/// An HTTP listener recording the bodies POSTed to it (the back-channel logout endpoint of a test
+/// app).
+pub struct Recorder {
+    pub url: String,
+    pub rx: mpsc::Receiver<String>,
+}
+
+impl Recorder {
+    pub fn start() -> Self {
+        Self::start_failing(0)
+    }
+
+    /// A recorder that answers the first `failures` requests with 503 (an app that is down);
+    /// every request's body is recorded, failed or not.
+    pub fn start_failing(failures: usize) -> Self {
+        let listener = free_listener();
+        let url = format!("http://{}/backchannel", listener.local_addr().unwrap());
+        let (tx, rx) = mpsc::channel();
+        std::thread::spawn(move || {
+            let mut served = 0usize;
+            for stream in listener.incoming() {
+                let Ok(mut stream) = stream else { continue };
+                let mut buf = Vec::new();
+                let mut chunk = [0u8; 4096];
+                stream.set_read_timeout(Some(Duration::from_secs(5))).ok();
+                loop {
+                    let n = stream.read(&mut chunk).unwrap_or(0);
+                    if n == 0 {
+                        break;
+                    }
+                    buf.extend_from_slice(&chunk[..n]);
+                    let text = String::from_utf8_lossy(&buf).to_string();
+                    if let Some(idx) = text.find("\r\n\r\n") {
+                        let len = text
+                            .lines()
+                            .find_map(|l| {
+                                l.to_ascii_lowercase()
+                                    .strip_prefix("content-length:")
+                                    .map(|v| v.trim().parse::<usize>().unwrap_or(0))
+                            })
+                            .unwrap_or(0);
+                        if buf.len() >= idx + 4 + len {
+                            let body =
+                                String::from_utf8_lossy(&buf[idx + 4..idx + 4 + len]).to_string();
+                            served += 1;
+                            let answer: &[u8] = if served <= failures {
+                                b"HTTP/1.1 503 Service Unavailable\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+                            } else {
+                                b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+                            };
+                            let _ = stream.write_all(answer);
+                            let _ = tx.send(body);
+                            break;
+                        }
+                    }
+                }
+            }
+        });
+        Recorder { url, rx }
+    }
+
+    /// The logout tokens received: waits up to `first_within` for the first, then keeps
+    /// collecting until `then` passes without another.
+    pub fn logout_tokens(&self, first_within: Duration, then: Duration) -> Vec<String> {
+        let mut out = Vec::new();
+        let mut deadline = std::time::Instant::now() + first_within;
+        while let Ok(body) = self
+            .rx
+            .recv_timeout(deadline.saturating_duration_since(std::time::Instant::now()))
+        {
+            let token = url::form_urlencoded::parse(body.as_bytes())
+                .find(|(k, _)| k == "logout_token")
+                .map(|(_, v)| v.into_owned())
+                .unwrap_or_else(|| panic!("a logout_token in {body:?}"));
+            out.push(token);
+            deadline = std::time::Instant::now() + then;
+        }
+        out
+    }
+}

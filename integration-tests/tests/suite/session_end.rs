@@ -1,0 +1,344 @@
+//! The second promise, "after 30 minutes of inactivity you are logged out" of every app, and
+//! the first, "MFA for every user of the account", at the session level: sessions end by
+//! themselves and every app is told (durably, with retries); turning MFA on, an operator's
+//! password reset and the defence in depth end or refuse what must not live on.
+
+use std::time::Duration;
+
+use diesel::connection::SimpleConnection;
+use diesel::Connection;
+use serde_json::Value;
+
+use crate::harness::*;
+use crate::oidc::{http, jwt_claims, seed, sign_in, SecondFactor};
+use crate::on_both_backends;
+
+/// `[[clients]]` "crm": a second confidential app with its own back-channel endpoint.
+pub fn crm_client(backchannel: &str) -> String {
+    let hash = hex::encode(<sha2::Sha256 as sha2::Digest>::digest(
+        DEMO_SECRET.as_bytes(),
+    ));
+    format!(
+        "\n[[clients]]\nclient_id = \"crm\"\nname = \"CRM\"\nredirect_uris = [\"http://127.0.0.1:8083/callback\"]\nsecret_sha256 = \"{hash}\"\nbackchannel_logout_uri = \"{backchannel}\"\n"
+    )
+}
+
+pub fn authorize_url(server: &TestServer, client: &str, port: u16) -> String {
+    format!(
+        "{}?client_id={client}&redirect_uri=http%3A%2F%2F127.0.0.1%3A{port}%2Fcallback&response_type=code&scope=openid%20email&state=s&code_challenge={CHALLENGE}&code_challenge_method=S256",
+        server.url("/authorize")
+    )
+}
+
+pub fn token(server: &TestServer, client: &str, form: &[(&str, &str)]) -> (u16, Value) {
+    let res = http()
+        .post(server.url("/token"))
+        .basic_auth(client, Some(DEMO_SECRET))
+        .form(form)
+        .send()
+        .unwrap();
+    (res.status().as_u16(), res.json().unwrap_or(Value::Null))
+}
+
+pub fn redeem(server: &TestServer, client: &str, port: u16, code: &str) -> Value {
+    let redirect = format!("http://127.0.0.1:{port}/callback");
+    let (status, tokens) = token(
+        server,
+        client,
+        &[
+            ("grant_type", "authorization_code"),
+            ("code", code),
+            ("redirect_uri", &redirect),
+            ("code_verifier", VERIFIER),
+        ],
+    );
+    assert_eq!(status, 200, "{tokens}");
+    tokens
+}
+
+pub fn refresh(server: &TestServer, client: &str, tokens: &Value) -> (u16, Value) {
+    token(
+        server,
+        client,
+        &[
+            ("grant_type", "refresh_token"),
+            ("refresh_token", tokens["refresh_token"].as_str().unwrap()),
+        ],
+    )
+}
+
+pub fn userinfo(server: &TestServer, tokens: &Value) -> u16 {
+    http()
+        .get(server.url("/userinfo"))
+        .bearer_auth(tokens["access_token"].as_str().unwrap())
+        .send()
+        .unwrap()
+        .status()
+        .as_u16()
+}
+
+/// Signs in at the demo app; returns its tokens (the session's `sid` is in the ID token).
+pub fn demo_tokens(server: &TestServer, browser: &Browser, factor: SecondFactor) -> Value {
+    let signed = sign_in(
+        server,
+        browser,
+        &server.demo_authorize_url(),
+        "ann@example.com",
+        factor,
+        None,
+    );
+    redeem(
+        server,
+        "demo",
+        8081,
+        &signed.callback.location_param("code").unwrap(),
+    )
+}
+
+pub fn sid_of(tokens: &Value) -> Value {
+    jwt_claims(tokens["id_token"].as_str().unwrap())["sid"].clone()
+}
+
+/// A logout token checked against the JWKS (signature, issuer, audience, type, event): its
+/// claims.
+pub fn verified_logout(server: &TestServer, token: &str, client: &str) -> Value {
+    let jwks: jsonwebtoken::jwk::JwkSet = http()
+        .get(server.url("/jwks"))
+        .send()
+        .unwrap()
+        .json()
+        .unwrap();
+    let header = jsonwebtoken::decode_header(token).unwrap();
+    assert_eq!(header.typ.as_deref(), Some("logout+jwt"));
+    let jwk = jwks.find(header.kid.as_deref().unwrap()).unwrap();
+    let mut v = jsonwebtoken::Validation::new(header.alg);
+    v.set_audience(&[client]);
+    v.set_issuer(&[server.base.as_str()]);
+    let claims = jsonwebtoken::decode::<Value>(
+        token,
+        &jsonwebtoken::DecodingKey::from_jwk(jwk).unwrap(),
+        &v,
+    )
+    .unwrap()
+    .claims;
+    assert!(claims["events"]["http://schemas.openid.net/event/backchannel-logout"].is_object());
+    claims
+}
+
+fn metric(server: &TestServer, line_start: &str) -> f64 {
+    let text = http()
+        .get(server.url("/metrics"))
+        .send()
+        .unwrap()
+        .text()
+        .unwrap();
+    text.lines()
+        .find(|l| l.starts_with(line_start))
+        .and_then(|l| l.rsplit(' ').next())
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0.0)
+}
+
+/// A session nobody uses ends by itself at its idle expiry, at most `sweep_interval` late, and
+/// every app that holds a grant in it gets a back-channel logout token (before, an idle session
+/// was only refused at its next refresh; an app with its own session cookie never learnt).
+fn an_idle_session_ends_by_itself_and_every_app_is_told(db: Db) {
+    let demo = Recorder::start();
+    let crm = Recorder::start();
+    let server = TestServer::start_with(
+        db,
+        Options {
+            idle_timeout: "3s",
+            sweep_interval: "1s",
+            backchannel_logout_uri: Some(demo.url.clone()),
+            extra_toml: crm_client(&crm.url),
+            ..Options::default()
+        },
+    );
+    seed(&server, "acme", "ann@example.com", false);
+    let browser = Browser::new();
+    let tokens = demo_tokens(&server, &browser, SecondFactor::None);
+    let sid = sid_of(&tokens);
+    // The CRM joins the same session (SSO: activity, which slides it), then nobody does anything.
+    let sso = browser.get(&authorize_url(&server, "crm", 8083));
+    let crm_tokens = redeem(&server, "crm", 8083, &sso.location_param("code").unwrap());
+    assert_eq!(sid_of(&crm_tokens), sid);
+    let idle_exp = jwt_claims(crm_tokens["id_token"].as_str().unwrap())["idle_exp"]
+        .as_i64()
+        .unwrap();
+    for (recorder, client) in [(&demo, "demo"), (&crm, "crm")] {
+        let got = recorder.logout_tokens(Duration::from_secs(10), Duration::from_secs(2));
+        assert_eq!(got.len(), 1, "{client}: one logout token");
+        let claims = verified_logout(&server, &got[0], client);
+        assert_eq!(claims["sid"], sid);
+        let sent = claims["iat"].as_i64().unwrap();
+        assert!(
+            sent >= idle_exp && sent <= idle_exp + 5,
+            "{client}: told at {sent}, idle expiry {idle_exp}"
+        );
+    }
+    let user = server.rt.idp.user_by_email("ann@example.com").unwrap();
+    assert!(server.rt.idp.live_sessions(&user.id).unwrap().is_empty());
+    let stored = server
+        .rt
+        .idp
+        .session_by_id(sid.as_str().unwrap())
+        .unwrap()
+        .unwrap();
+    assert!(stored.ended_at.is_some(), "marked ended in the database");
+    assert_eq!(refresh(&server, "demo", &tokens).0, 400);
+    assert!(metric(&server, "idp_backchannel_logouts_total{outcome=\"sent\"}") >= 2.0);
+    assert!(metric(&server, "idp_sessions_expired_total") >= 1.0);
+}
+
+/// An app that is down when its logout is due gets it later: the failure is retried with
+/// backoff from the durable outbox, by whichever server runs then (here a new one: the first
+/// was stopped meanwhile, as by a restart or a crash).
+fn a_failed_logout_is_retried_even_after_a_restart(db: Db) {
+    let app = Recorder::start_failing(1);
+    let server = TestServer::start_with(
+        db,
+        Options {
+            backchannel_logout_uri: Some(app.url.clone()),
+            ..Options::default()
+        },
+    );
+    seed(&server, "acme", "ann@example.com", false);
+    let browser = Browser::new();
+    let tokens = demo_tokens(&server, &browser, SecondFactor::None);
+    let confirm = browser.get(&server.url("/end_session"));
+    let out = browser.post(&server.url("/end_session"), &[("csrf", &confirm.csrf())]);
+    assert!(out.body.contains("signed out"), "{}", out.body);
+    let first = app.logout_tokens(Duration::from_secs(5), Duration::from_millis(500));
+    assert_eq!(first.len(), 1, "the first attempt (answered 503)");
+    let pending = server.rt.idp.outbox_counts().unwrap();
+    assert_eq!(pending.0, 1, "still pending: {pending:?}");
+    // Restart: another server on the same database picks it up when the retry is due (10 s).
+    let db_url = server.db_url.clone();
+    let keys = server.dir.path().join("keys");
+    let mut server = server;
+    server.stop();
+    let second = TestServer::start_on(
+        tempfile::tempdir().unwrap(),
+        &db_url,
+        Options {
+            backchannel_logout_uri: Some(app.url.clone()),
+            key_dir: Some(keys),
+            issuer: Some(server.base.clone()),
+            ..Options::default()
+        },
+    );
+    let retried = app.logout_tokens(Duration::from_secs(20), Duration::from_secs(2));
+    assert_eq!(retried.len(), 1, "delivered once by the new server");
+    assert_eq!(jwt_claims(&retried[0])["sid"], sid_of(&tokens));
+    assert_eq!(second.rt.idp.outbox_counts().unwrap(), (0, 1, 0));
+    assert_eq!(
+        metric(&second, "idp_backchannel_logouts_total{outcome=\"sent\"}"),
+        1.0
+    );
+}
+
+/// `mfa enable` ends every session of the account that was signed in with the password alone,
+/// and the apps are told: the refresh token and the access token stop working at once.
+fn turning_mfa_on_ends_the_sessions_that_never_passed_it(db: Db) {
+    let app = Recorder::start();
+    let server = TestServer::start_with(
+        db,
+        Options {
+            backchannel_logout_uri: Some(app.url.clone()),
+            ..Options::default()
+        },
+    );
+    seed(&server, "acme", "ann@example.com", false);
+    let browser = Browser::new();
+    let tokens = demo_tokens(&server, &browser, SecondFactor::None);
+    assert_eq!(userinfo(&server, &tokens), 200);
+    let out = server.cli(&["mfa", "enable", "--account", "acme"], None);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert!(out.stdout.contains("1 session(s)"), "{}", out.stdout);
+    let told = app.logout_tokens(Duration::from_secs(5), Duration::from_millis(500));
+    assert_eq!(told.len(), 1);
+    assert_eq!(jwt_claims(&told[0])["sid"], sid_of(&tokens));
+    assert_eq!(refresh(&server, "demo", &tokens).0, 400);
+    assert_eq!(userinfo(&server, &tokens), 401);
+    let page = browser.follow(&server.base, browser.get(&server.demo_authorize_url()));
+    assert!(
+        page.body.contains("autocomplete=\"current-password\""),
+        "the browser signs in again (and links an app)"
+    );
+}
+
+/// Defence in depth: a session without the second factor its account requires is refused at
+/// refresh, userinfo and session reuse even when the policy changed behind the use case's back.
+fn a_session_without_the_required_second_factor_is_refused(db: Db) {
+    let server = TestServer::start(db);
+    seed(&server, "acme", "ann@example.com", false);
+    let browser = Browser::new();
+    let tokens = demo_tokens(&server, &browser, SecondFactor::None);
+    let second = {
+        let b = Browser::new();
+        demo_tokens(&server, &b, SecondFactor::None)
+    };
+    let sql = "UPDATE accounts SET mfa_policy = 'required'";
+    if server.db_url.starts_with("sqlite://") {
+        diesel::SqliteConnection::establish(server.db_url.trim_start_matches("sqlite://"))
+            .unwrap()
+            .batch_execute(sql)
+            .unwrap();
+    } else {
+        diesel::PgConnection::establish(&server.db_url)
+            .unwrap()
+            .batch_execute(sql)
+            .unwrap();
+    }
+    assert_eq!(userinfo(&server, &tokens), 401);
+    assert_eq!(refresh(&server, "demo", &second).0, 400);
+    let page = browser.follow(&server.base, browser.get(&server.demo_authorize_url()));
+    assert!(page.body.contains("autocomplete=\"current-password\""));
+}
+
+/// `user set-password` (the support answer to a compromised account) ends every session of the
+/// user, with back-channel logout, as the self-service reset does.
+fn an_operator_password_reset_ends_every_session(db: Db) {
+    let app = Recorder::start();
+    let server = TestServer::start_with(
+        db,
+        Options {
+            backchannel_logout_uri: Some(app.url.clone()),
+            ..Options::default()
+        },
+    );
+    seed(&server, "acme", "ann@example.com", false);
+    let one = demo_tokens(&server, &Browser::new(), SecondFactor::None);
+    let two = demo_tokens(&server, &Browser::new(), SecondFactor::None);
+    let out = server.cli(
+        &[
+            "user",
+            "set-password",
+            "--email",
+            "ann@example.com",
+            "--password-stdin",
+        ],
+        Some("a brand new passphrase, set by support\n"),
+    );
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert!(out.stdout.contains("2 session(s) ended"), "{}", out.stdout);
+    let told = app.logout_tokens(Duration::from_secs(5), Duration::from_millis(500));
+    let mut sids: Vec<Value> = told.iter().map(|t| jwt_claims(t)["sid"].clone()).collect();
+    sids.sort_by_key(|s| s.to_string());
+    let mut expected = vec![sid_of(&one), sid_of(&two)];
+    expected.sort_by_key(|s| s.to_string());
+    assert_eq!(sids, expected);
+    for tokens in [&one, &two] {
+        assert_eq!(refresh(&server, "demo", tokens).0, 400);
+        assert_eq!(userinfo(&server, tokens), 401);
+    }
+}
+
+on_both_backends!(
+    an_idle_session_ends_by_itself_and_every_app_is_told,
+    a_failed_logout_is_retried_even_after_a_restart,
+    turning_mfa_on_ends_the_sessions_that_never_passed_it,
+    a_session_without_the_required_second_factor_is_refused,
+    an_operator_password_reset_ends_every_session,
+);
