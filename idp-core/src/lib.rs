@@ -25,10 +25,9 @@ pub mod users;
 
 use std::sync::Arc;
 
-pub use audit::{Actor, AuditAction};
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use crypto::SecretBox;
-pub use model::{Account, MfaPolicy, User, UserStatus};
+pub use model::{Account, Actor, AuditAction, AuthMethod, MfaPolicy, User, UserStatus};
 pub use password::{Argon2Params, PasswordPolicy, PasswordRejection};
 pub use store::{PoolOptions, Store, StoreError};
 
@@ -38,8 +37,8 @@ pub struct Settings {
     pub argon2: Argon2Params,
     pub password_min_length: usize,
     pub totp: mfa::TotpSettings,
-    pub sessions: sessions::SessionSettings,
-    pub throttle: throttle::ThrottleSettings,
+    pub sessions: model::SessionSettings,
+    pub throttle: model::ThrottleSettings,
     /// Lifetime of an authorization code (RFC 6749 recommends at most 10 minutes; we use 60 s).
     pub code_ttl_secs: i64,
     /// How long a half-finished sign-in (password given, code not yet) stays usable.
@@ -52,8 +51,8 @@ impl Default for Settings {
             argon2: Argon2Params::default(),
             password_min_length: password::DEFAULT_MIN_LENGTH,
             totp: mfa::TotpSettings::default(),
-            sessions: sessions::SessionSettings::default(),
-            throttle: throttle::ThrottleSettings::default(),
+            sessions: model::SessionSettings::default(),
+            throttle: model::ThrottleSettings::default(),
             code_ttl_secs: 60,
             login_flow_ttl_secs: 600,
         }

@@ -1,18 +1,18 @@
-//! Account lifecycle by email link: completing a registration (invited user confirms the email
-//! and sets a permanent password) and resetting a forgotten password. Neither touches the TOTP
-//! link: an email-only reset must never let someone bind a new authenticator.
+//! Account lifecycle by email link: completing a registration (an invited user confirms the
+//! email and sets a permanent password) and resetting a forgotten password. Neither touches the
+//! TOTP link: an email-only reset must never let someone bind a new authenticator.
 
-use diesel::prelude::*;
-
-use crate::audit::{self, Actor, AuditAction, AuditEvent};
+use crate::crypto::hash_token;
 use crate::email_tokens::{EmailTokenError, Purpose};
-use crate::model::User;
-use crate::sessions::{EndReason, EndedSession};
-use crate::store::schema::users;
-use crate::throttle::{key, ThrottleError};
+use crate::model::{
+    normalise_email, Actor, AuditAction, AuditEvent, EndReason, EndedSession, User, UserStatus,
+};
+use crate::store::attempts::{self, key, Reserved};
+use crate::store::{self, audit, sessions, StoreError};
 use crate::users::UserError;
-use crate::{Idp, UserStatus};
+use crate::Idp;
 
+/// Why a link could not be used, or a password not set by it.
 #[derive(Debug, thiserror::Error)]
 pub enum LifecycleError {
     #[error(transparent)]
@@ -23,8 +23,8 @@ pub enum LifecycleError {
     Disabled,
 }
 
-impl From<crate::StoreError> for LifecycleError {
-    fn from(e: crate::StoreError) -> Self {
+impl From<StoreError> for LifecycleError {
+    fn from(e: StoreError) -> Self {
         LifecycleError::User(e.into())
     }
 }
@@ -32,109 +32,6 @@ impl From<crate::StoreError> for LifecycleError {
 impl From<diesel::result::Error> for LifecycleError {
     fn from(e: diesel::result::Error) -> Self {
         LifecycleError::User(e.into())
-    }
-}
-
-impl Idp {
-    /// The user behind a live email link (to greet them on the form).
-    pub fn user_for_email_token(
-        &self,
-        token: &str,
-        purpose: Purpose,
-    ) -> Result<User, LifecycleError> {
-        let user_id = self.peek_email_token(token, purpose)?;
-        let user = self.user_by_id(&user_id)?.ok_or(EmailTokenError::Invalid)?;
-        if user.status == UserStatus::Disabled {
-            return Err(LifecycleError::Disabled);
-        }
-        Ok(user)
-    }
-
-    /// Consumes an invitation or reset link and sets the password (policy enforced first, so a
-    /// refused password leaves the link usable). An invitation also verifies the email and
-    /// activates the user, and ends the session this browser had (`browser_session`, its cookie
-    /// secret), whoever's it was: the browser is about to be signed in as this user. A reset
-    /// ends all the user's sessions. Ended sessions get back-channel logout (see `sessions`).
-    pub fn set_password_by_link(
-        &self,
-        token: &str,
-        purpose: Purpose,
-        password: &str,
-        ip: Option<&str>,
-        browser_session: Option<&str>,
-    ) -> Result<(User, Vec<EndedSession>), LifecycleError> {
-        let browser_sid = match (purpose, browser_session) {
-            (Purpose::Invite, Some(secret)) => self.session_by_secret(secret)?.map(|s| s.id),
-            _ => None,
-        };
-        let user = self.user_for_email_token(token, purpose)?;
-        self.password_policy()
-            .check(password, &user.email)
-            .map_err(UserError::from)?;
-        let hash = self.hasher().hash(password).map_err(UserError::from)?;
-        let now = self.now();
-        let ended = self
-            .store()
-            .tx(|conn| -> Result<Vec<EndedSession>, LifecycleError> {
-                let owner = Self::consume_email_token(conn, now, token, purpose)?;
-                if owner != user.id {
-                    return Err(EmailTokenError::Invalid.into());
-                }
-                diesel::update(users::table.find(&user.id))
-                    .set((
-                        users::password_hash.eq(Some(&hash)),
-                        users::password_changed_at.eq(Some(now)),
-                        users::updated_at.eq(now),
-                    ))
-                    .execute(conn)?;
-                let actor = Actor::User(user.id.clone());
-                let ended = match purpose {
-                    Purpose::Invite => {
-                        Self::activate_user(conn, now, &user.id)?;
-                        audit::record(
-                            conn,
-                            now,
-                            &AuditEvent::new(AuditAction::RegistrationCompleted, &actor)
-                                .user(&user.account_id, &user.id)
-                                .ip(ip),
-                        )?;
-                        match &browser_sid {
-                            Some(sid) => crate::sessions::end_sessions(
-                                conn,
-                                now,
-                                std::slice::from_ref(sid),
-                                EndReason::Registration,
-                            )?,
-                            None => Vec::new(),
-                        }
-                    }
-                    Purpose::Reset => {
-                        // Following the link proves control of the address.
-                        diesel::update(users::table.find(&user.id))
-                            .set(users::email_verified.eq(true))
-                            .execute(conn)?;
-                        audit::record(
-                            conn,
-                            now,
-                            &AuditEvent::new(AuditAction::PasswordChanged, &actor)
-                                .user(&user.account_id, &user.id)
-                                .ip(ip)
-                                .detail("by reset link"),
-                        )?;
-                        crate::sessions::end_user_sessions_in(
-                            conn,
-                            now,
-                            &user.id,
-                            None,
-                            EndReason::PasswordReset,
-                        )?
-                    }
-                };
-                self.throttle_clear(conn, &key::password(&user.email))?;
-                Ok(ended)
-            })?;
-        let user = self.user_by_id(&user.id)?.unwrap_or(user);
-        Ok((user, ended))
     }
 }
 
@@ -152,6 +49,81 @@ pub enum ResetRequest {
 }
 
 impl Idp {
+    /// The user behind a live email link (to greet them on the form).
+    pub fn user_for_email_token(
+        &self,
+        token: &str,
+        purpose: Purpose,
+    ) -> Result<User, LifecycleError> {
+        let user_id = self.peek_email_token(token, purpose)?;
+        let user = store::users::by_id(&mut *self.store().conn()?, &user_id)?
+            .ok_or(EmailTokenError::Invalid)?;
+        if user.status == UserStatus::Disabled {
+            return Err(LifecycleError::Disabled);
+        }
+        Ok(user)
+    }
+
+    /// Consumes an invitation or reset link and sets the password (policy enforced first, so a
+    /// refused password leaves the link usable). An invitation also verifies the email and
+    /// activates the user, and ends the session this browser had (`browser_session`, its cookie
+    /// secret), whoever's it was: the browser is about to be signed in as this user. A reset
+    /// ends all the user's sessions. Ended sessions get back-channel logout.
+    pub fn set_password_by_link(
+        &self,
+        token: &str,
+        purpose: Purpose,
+        password: &str,
+        ip: Option<&str>,
+        browser_session: Option<&str>,
+    ) -> Result<(User, Vec<EndedSession>), LifecycleError> {
+        let user = self.user_for_email_token(token, purpose)?;
+        self.password_policy()
+            .check(password, &user.email)
+            .map_err(UserError::from)?;
+        let hash = self.hasher().hash(password).map_err(UserError::from)?;
+        let now = self.now();
+        let ended = self
+            .store()
+            .tx(|conn| -> Result<Vec<EndedSession>, LifecycleError> {
+                let owner = store::email_tokens::consume(conn, &hash_token(token), purpose, now)?;
+                if owner.as_deref() != Some(user.id.as_str()) {
+                    return Err(EmailTokenError::Invalid.into());
+                }
+                store::users::set_password(conn, &user.id, &hash, now)?;
+                let actor = Actor::User(user.id.clone());
+                let (event, detail, ended) = match purpose {
+                    Purpose::Invite => {
+                        store::users::activate(conn, &user.id, now)?;
+                        let browser = match browser_session {
+                            Some(s) => sessions::unended_by_secret(conn, &hash_token(s))?,
+                            None => Vec::new(),
+                        };
+                        let ended = sessions::end(conn, now, &browser, EndReason::Registration)?;
+                        (AuditAction::RegistrationCompleted, None, ended)
+                    }
+                    Purpose::Reset => {
+                        // Following the link proves control of the address.
+                        store::users::mark_email_verified(conn, &user.id)?;
+                        let ids = sessions::unended_of_user(conn, &user.id)?;
+                        let ended = sessions::end(conn, now, &ids, EndReason::PasswordReset)?;
+                        (AuditAction::PasswordChanged, Some("by reset link"), ended)
+                    }
+                };
+                let mut ev = AuditEvent::new(event, &actor)
+                    .user(&user.account_id, &user.id)
+                    .ip(ip);
+                if let Some(d) = detail {
+                    ev = ev.detail(d);
+                }
+                audit::record(conn, now, &ev)?;
+                attempts::clear(conn, &key::password(&user.email))?;
+                Ok(ended)
+            })?;
+        let user = store::users::by_id(&mut *self.store().conn()?, &user.id)?.unwrap_or(user);
+        Ok((user, ended))
+    }
+
     /// A forgot-password request: throttled per address (3 an hour) and per client IP (20 an
     /// hour), counted before anything is looked up, so it cannot be used to flood a mailbox. The
     /// caller runs it in the background of its answer (the page answers alike and at once for
@@ -161,7 +133,7 @@ impl Idp {
         email: &str,
         ip: Option<&str>,
     ) -> Result<ResetRequest, LifecycleError> {
-        let Ok(normalised) = crate::model::normalise_email(email) else {
+        let Ok(normalised) = normalise_email(email) else {
             return Ok(ResetRequest::Nothing);
         };
         let s = &self.settings().throttle;
@@ -171,15 +143,12 @@ impl Idp {
         if let Some(k) = &ip_key {
             keys.push((k.as_str(), &s.forgot_per_ip));
         }
-        match self.reserve_attempts(&keys) {
-            Ok(_) => {}
-            Err(ThrottleError::Locked(_)) => return Ok(ResetRequest::Nothing),
-            Err(ThrottleError::Store(e)) => return Err(e.into()),
+        if let Reserved::Refused(_) = attempts::reserve(self.store(), self.now(), &keys)? {
+            return Ok(ResetRequest::Nothing);
         }
-        let user = match self.user_by_email(&normalised) {
-            Ok(u) if u.status != UserStatus::Disabled => u,
-            Ok(_) | Err(UserError::NotFound(_)) => return Ok(ResetRequest::Nothing),
-            Err(e) => return Err(e.into()),
+        let user = match store::users::by_email(&mut *self.store().conn()?, &normalised)? {
+            Some(u) if u.status != UserStatus::Disabled => u,
+            _ => return Ok(ResetRequest::Nothing),
         };
         let (purpose, token) = self.issue_link(&user)?;
         self.audit(
@@ -192,16 +161,5 @@ impl Idp {
             purpose,
             token,
         })
-    }
-
-    /// The link a user needs by mail: an invitation while they have not completed registration,
-    /// a password reset afterwards.
-    pub fn issue_link(&self, user: &User) -> Result<(Purpose, String), EmailTokenError> {
-        let purpose = if user.status == UserStatus::Invited {
-            Purpose::Invite
-        } else {
-            Purpose::Reset
-        };
-        Ok((purpose, self.issue_email_token(&user.id, purpose)?))
     }
 }

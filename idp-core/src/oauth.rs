@@ -6,21 +6,18 @@
 //!   whole grant (the chain), so a stolen token dies as soon as either party uses it twice.
 //! - A grant lives no longer than its SSO session: refresh slides the session's idle expiry and
 //!   fails once the session has ended or expired.
+//! - A session may be used only while `policy::may_use_session` says so, checked inside the
+//!   redemption's and the refresh's transaction (a disabled user gets no grant and no token).
 
-use diesel::prelude::*;
-use serde::Serialize;
-
-use crate::accounts::AccountRow;
-use crate::audit::{self, Actor, AuditAction, AuditEvent};
 use crate::crypto::{ct_eq, hash_token, random_id, random_token, sha256_b64url, CryptoError};
+use crate::model::{Account, Actor, AuditAction, AuditEvent, EndReason, User};
 use crate::policy::{self, SessionRefusal};
-use crate::sessions::{self, EndReason, SsoSession};
-use crate::store::schema::{
-    accounts, authorization_codes as ac, grants, refresh_tokens as rt, users,
+use crate::store::{
+    self, audit, codes, grants, refresh_tokens, sessions, DbConnection, StoreError,
 };
-use crate::store::{DbConnection, StoreError};
-use crate::users::UserRow;
 use crate::Idp;
+
+pub use crate::model::{Issued, NewCode};
 
 /// Why a grant request failed; maps to RFC 6749 `invalid_grant` with this description.
 #[derive(Debug, thiserror::Error)]
@@ -42,51 +39,11 @@ impl From<diesel::result::Error> for GrantError {
     }
 }
 
-/// What an authorization code is bound to.
-#[derive(Debug, Clone)]
-pub struct NewCode<'a> {
-    pub client_id: &'a str,
-    pub redirect_uri: &'a str,
-    pub session_id: &'a str,
-    pub user_id: &'a str,
-    pub scope: &'a str,
-    pub nonce: Option<&'a str>,
-    /// PKCE S256 challenge (RFC 7636), when the client sent one.
-    pub code_challenge: Option<&'a str>,
-}
-
-/// What a redeemed code or a rotated refresh token yields: everything needed to mint tokens.
-#[derive(Debug, Clone, Serialize)]
-pub struct Issued {
-    pub grant_id: String,
-    pub client_id: String,
-    pub scope: String,
-    pub nonce: Option<String>,
-    pub session: SsoSession,
-    /// The new refresh token (raw; only its hash is stored).
-    #[serde(skip)]
-    pub refresh_token: String,
-    /// The user the grant belongs to and their account, read in the grant's transaction (one
-    /// query with the code or grant row, no second checkout for the token response's claims).
-    pub user: crate::User,
-    pub account: crate::Account,
-}
-
+/// A transaction's answer: issued, or refused with changes (a revocation) that must still be
+/// committed.
 enum Outcome<T> {
     Ok(T),
-    /// Refused, with changes (a revocation) that must still be committed.
     Refused(&'static str),
-}
-
-fn revoke_grant(conn: &mut DbConnection, now: i64, grant_id: &str) -> Result<(), StoreError> {
-    diesel::update(
-        grants::table
-            .find(grant_id)
-            .filter(grants::revoked_at.is_null()),
-    )
-    .set(grants::revoked_at.eq(Some(now)))
-    .execute(conn)?;
-    Ok(())
 }
 
 /// A live session that may not be used: a session without the second factor its account now
@@ -101,28 +58,21 @@ fn refuse_session(
     Ok(match why {
         SessionRefusal::UserNotActive => "the user is disabled",
         SessionRefusal::SecondFactorMissing => {
-            sessions::end_sessions(conn, now, &[sid.to_string()], EndReason::MfaMissing)?;
+            sessions::end(conn, now, &[sid.to_string()], EndReason::MfaMissing)?;
             "the account requires a second factor this session never passed; sign in again"
         }
     })
 }
 
-fn insert_refresh(
+/// A new refresh token for a grant, valid as long as its session can be.
+fn new_refresh_token(
     conn: &mut DbConnection,
     now: i64,
     grant_id: &str,
     expires_at: i64,
 ) -> Result<String, GrantError> {
     let token = random_token()?;
-    let token_hash = hash_token(&token);
-    crate::on_backend!(conn, |c| diesel::insert_into(rt::table)
-        .values((
-            rt::token_hash.eq(&token_hash),
-            rt::grant_id.eq(grant_id),
-            rt::created_at.eq(now),
-            rt::expires_at.eq(expires_at),
-        ))
-        .execute(c))?;
+    refresh_tokens::insert(conn, now, &hash_token(&token), grant_id, expires_at)?;
     Ok(token)
 }
 
@@ -151,26 +101,29 @@ pub fn pkce_s256_matches(verifier: &str, challenge: &str) -> bool {
         )
 }
 
+/// Whether a redemption's verifier fits the code's challenge; the refusal otherwise.
+fn pkce_refusal(challenge: Option<&str>, verifier: Option<&str>) -> Option<&'static str> {
+    match (challenge, verifier) {
+        (Some(ch), Some(v)) if pkce_s256_matches(v, ch) => None,
+        (Some(_), Some(_)) => Some("code_verifier does not match the code_challenge"),
+        (Some(_), None) => Some("code_verifier is required"),
+        (None, Some(_)) => Some("code_verifier sent but no code_challenge was"),
+        (None, None) => None,
+    }
+}
+
 impl Idp {
     /// Issues a single-use authorization code (valid `code_ttl_secs`, default 60 s).
     pub fn issue_code(&self, new: &NewCode<'_>) -> Result<String, GrantError> {
         let now = self.now();
         let code = random_token()?;
-        let mut conn = self.store().conn()?;
-        diesel::insert_into(ac::table)
-            .values((
-                ac::code_hash.eq(hash_token(&code)),
-                ac::client_id.eq(new.client_id),
-                ac::redirect_uri.eq(new.redirect_uri),
-                ac::session_id.eq(new.session_id),
-                ac::user_id.eq(new.user_id),
-                ac::scope.eq(new.scope),
-                ac::nonce.eq(new.nonce),
-                ac::code_challenge.eq(new.code_challenge),
-                ac::created_at.eq(now),
-                ac::expires_at.eq(now + self.settings().code_ttl_secs),
-            ))
-            .execute(&mut conn)?;
+        codes::insert(
+            &mut *self.store().conn()?,
+            now,
+            &hash_token(&code),
+            new,
+            now + self.settings().code_ttl_secs,
+        )?;
         Ok(code)
     }
 
@@ -189,54 +142,14 @@ impl Idp {
         let outcome = self
             .store()
             .tx(|conn| -> Result<Outcome<Issued>, GrantError> {
-                let claimed =
-                    diesel::update(ac::table.find(&code_hash).filter(ac::redeemed_at.is_null()))
-                        .set(ac::redeemed_at.eq(Some(now)))
-                        .execute(conn)?;
-                type CodeRow = (
-                    String,
-                    String,
-                    String,
-                    String,
-                    Option<String>,
-                    Option<String>,
-                    i64,
-                    Option<String>,
-                );
-                // The code row with its user and account (foreign keys with ON DELETE CASCADE:
-                // a code always has both).
-                let row: Option<(CodeRow, UserRow, AccountRow)> = ac::table
-                    .inner_join(users::table.on(users::id.eq(ac::user_id)))
-                    .inner_join(accounts::table.on(accounts::id.eq(users::account_id)))
-                    .filter(ac::code_hash.eq(&code_hash))
-                    .select((
-                        (
-                            ac::client_id,
-                            ac::redirect_uri,
-                            ac::session_id,
-                            ac::scope,
-                            ac::nonce,
-                            ac::code_challenge,
-                            ac::expires_at,
-                            ac::grant_id,
-                        ),
-                        users::all_columns,
-                        accounts::all_columns,
-                    ))
-                    .get_result(conn)
-                    .optional()?;
-                let Some((
-                    (c_client, c_redirect, sid, scope, nonce, challenge, expires_at, prior_grant),
-                    user_row,
-                    account_row,
-                )) = row
-                else {
+                let claimed = codes::claim(conn, &code_hash, now)?;
+                let Some((c, (user, account))) = codes::with_subject(conn, &code_hash)? else {
                     return Ok(Outcome::Refused("the authorization code is invalid"));
                 };
-                if claimed == 0 {
+                if !claimed {
                     // Replay: RFC 6749 4.1.2 says revoke the tokens issued from this code.
-                    if let Some(gid) = prior_grant {
-                        revoke_grant(conn, now, &gid)?;
+                    if let Some(gid) = &c.grant_id {
+                        grants::revoke(conn, now, gid)?;
                     }
                     audit::record(
                         conn,
@@ -249,61 +162,50 @@ impl Idp {
                     ));
                 }
                 // From here the code is spent whatever happens: a wrong verifier burns it.
-                if expires_at <= now {
+                if c.expires_at <= now {
                     return Ok(Outcome::Refused("the authorization code has expired"));
                 }
-                if !ct_eq(c_client.as_bytes(), client_id.as_bytes()) {
+                if !ct_eq(c.client_id.as_bytes(), client_id.as_bytes()) {
                     return Ok(Outcome::Refused(
                         "the authorization code was issued to another client",
                     ));
                 }
-                if c_redirect != redirect_uri {
+                if c.redirect_uri != redirect_uri {
                     return Ok(Outcome::Refused(
                         "redirect_uri does not match the authorization request",
                     ));
                 }
-                match (challenge.as_deref(), code_verifier) {
-                    (Some(ch), Some(v)) if pkce_s256_matches(v, ch) => {}
-                    (Some(_), Some(_)) => {
-                        return Ok(Outcome::Refused(
-                            "code_verifier does not match the code_challenge",
-                        ))
-                    }
-                    (Some(_), None) => return Ok(Outcome::Refused("code_verifier is required")),
-                    (None, Some(_)) => {
-                        return Ok(Outcome::Refused(
-                            "code_verifier sent but no code_challenge was",
-                        ))
-                    }
-                    (None, None) => {}
+                if let Some(why) = pkce_refusal(c.code_challenge.as_deref(), code_verifier) {
+                    return Ok(Outcome::Refused(why));
                 }
-                let Some(session) = sessions::touch(conn, now, &sid)? else {
+                let Some(session) = sessions::touch(conn, now, &c.session_id)? else {
                     return Ok(Outcome::Refused("the session has ended or expired"));
                 };
-                let (user, account) = crate::users::with_account(user_row, account_row)?;
                 if let Err(why) = policy::may_use_session(&user, &account, &session) {
-                    return Ok(Outcome::Refused(refuse_session(conn, now, &sid, why)?));
+                    return Ok(Outcome::Refused(refuse_session(
+                        conn,
+                        now,
+                        &c.session_id,
+                        why,
+                    )?));
                 }
                 let grant_id = random_id()?;
-                diesel::insert_into(grants::table)
-                    .values((
-                        grants::id.eq(&grant_id),
-                        grants::session_id.eq(&sid),
-                        grants::user_id.eq(&user.id),
-                        grants::client_id.eq(&c_client),
-                        grants::scope.eq(&scope),
-                        grants::created_at.eq(now),
-                    ))
-                    .execute(conn)?;
-                diesel::update(ac::table.find(&code_hash))
-                    .set(ac::grant_id.eq(Some(&grant_id)))
-                    .execute(conn)?;
-                let refresh_token = insert_refresh(conn, now, &grant_id, session.expires_at)?;
+                grants::insert(
+                    conn,
+                    now,
+                    &grant_id,
+                    &c.session_id,
+                    &user.id,
+                    &c.client_id,
+                    &c.scope,
+                )?;
+                codes::set_grant(conn, &code_hash, &grant_id)?;
+                let refresh_token = new_refresh_token(conn, now, &grant_id, session.expires_at)?;
                 Ok(Outcome::Ok(Issued {
                     grant_id,
-                    client_id: c_client,
-                    scope,
-                    nonce,
+                    client_id: c.client_id,
+                    scope: c.scope,
+                    nonce: c.nonce,
                     session,
                     refresh_token,
                     user,
@@ -323,42 +225,31 @@ impl Idp {
     }
 
     /// [`Idp::refresh`] with the `scope` a client may ask for (RFC 6749 section 6): a subset of the
-    /// grant's scope, for the tokens of this response only (the grant keeps its scope). A scope
-    /// beyond the grant is refused with [`GrantError::InvalidScope`] and the refresh token stays
-    /// usable (nothing is written). An empty `scope` is the same as none.
+    /// grant's scope, for the tokens of this response only (the grant keeps its scope). Values
+    /// the provider never grants are ignored; what is left beyond the grant is refused with
+    /// [`GrantError::InvalidScope`] and the refresh token stays usable (nothing is written). An
+    /// empty `scope` is the same as none.
     pub fn refresh_with_scope(
         &self,
         token: &str,
         client_id: &str,
         scope: Option<&str>,
     ) -> Result<Issued, GrantError> {
-        // Values we never grant are ignored (Authlib, for one, repeats the original request's
-        // scope, `offline_access` included); what is left must lie within the grant.
+        // Authlib, for one, repeats the original request's scope, `offline_access` included.
         let asked: Option<Vec<&str>> = scope.map(supported_scope).filter(|v| !v.is_empty());
         let now = self.now();
         let token_hash = hash_token(token);
         let outcome = self
             .store()
             .tx(|conn| -> Result<Outcome<Issued>, GrantError> {
-                let claimed: Option<(String, i64)> = crate::on_backend!(&mut *conn, |c| {
-                    diesel::update(rt::table.find(&token_hash).filter(rt::used_at.is_null()))
-                        .set(rt::used_at.eq(Some(now)))
-                        .returning((rt::grant_id, rt::expires_at))
-                        .get_result(c)
-                        .optional()
-                })?;
-                let Some((grant_id, expires_at)) = claimed else {
+                let Some((grant_id, expires_at)) = refresh_tokens::claim(conn, &token_hash, now)?
+                else {
                     // Unknown, or spent before: a spent token presented again means the chain
                     // leaked, so its grant is revoked.
-                    let spent: Option<String> = crate::on_backend!(&mut *conn, |c| rt::table
-                        .find(&token_hash)
-                        .select(rt::grant_id)
-                        .get_result(c)
-                        .optional())?;
-                    let Some(grant_id) = spent else {
+                    let Some(grant_id) = refresh_tokens::grant_of(conn, &token_hash)? else {
                         return Ok(Outcome::Refused("the refresh token is invalid"));
                     };
-                    revoke_grant(conn, now, &grant_id)?;
+                    grants::revoke(conn, now, &grant_id)?;
                     audit::record(
                         conn,
                         now,
@@ -369,33 +260,12 @@ impl Idp {
                         "the refresh token has already been used; its grant is revoked",
                     ));
                 };
-                // The grant with its user and account (foreign keys with ON DELETE CASCADE: a
-                // refresh token's grant always has both).
-                type GrantRow = (String, String, String, Option<i64>);
-                let ((sid, g_client, scope, revoked), user_row, account_row): (
-                    GrantRow,
-                    UserRow,
-                    AccountRow,
-                ) = crate::on_backend!(&mut *conn, |c| grants::table
-                    .inner_join(users::table.on(users::id.eq(grants::user_id)))
-                    .inner_join(accounts::table.on(accounts::id.eq(users::account_id)))
-                    .filter(grants::id.eq(&grant_id))
-                    .select((
-                        (
-                            grants::session_id,
-                            grants::client_id,
-                            grants::scope,
-                            grants::revoked_at,
-                        ),
-                        users::all_columns,
-                        accounts::all_columns,
-                    ))
-                    .get_result(c))?;
-                if revoked.is_some() {
+                let (g, (user, account)) = grants::with_subject(conn, &grant_id)?;
+                if g.revoked_at.is_some() {
                     return Ok(Outcome::Refused("the grant has been revoked"));
                 }
-                if !ct_eq(g_client.as_bytes(), client_id.as_bytes()) {
-                    revoke_grant(conn, now, &grant_id)?;
+                if !ct_eq(g.client_id.as_bytes(), client_id.as_bytes()) {
+                    grants::revoke(conn, now, &grant_id)?;
                     return Ok(Outcome::Refused(
                         "the refresh token was issued to another client",
                     ));
@@ -403,30 +273,34 @@ impl Idp {
                 // An error (not a refusal) rolls back the claim above, so the client can retry with
                 // the same token.
                 let scope = match &asked {
-                    None => scope,
-                    Some(asked) if asked.iter().all(|s| scope.split(' ').any(|g| g == *s)) => {
+                    None => g.scope,
+                    Some(asked) if asked.iter().all(|s| g.scope.split(' ').any(|x| x == *s)) => {
                         asked.join(" ")
                     }
                     Some(_) => return Err(GrantError::InvalidScope),
                 };
                 let live = if expires_at > now {
-                    sessions::touch(conn, now, &sid)?
+                    sessions::touch(conn, now, &g.session_id)?
                 } else {
                     None
                 };
                 let Some(session) = live else {
-                    revoke_grant(conn, now, &grant_id)?;
+                    grants::revoke(conn, now, &grant_id)?;
                     return Ok(Outcome::Refused("the session has ended or expired"));
                 };
-                let (user, account) = crate::users::with_account(user_row, account_row)?;
                 if let Err(why) = policy::may_use_session(&user, &account, &session) {
-                    revoke_grant(conn, now, &grant_id)?;
-                    return Ok(Outcome::Refused(refuse_session(conn, now, &sid, why)?));
+                    grants::revoke(conn, now, &grant_id)?;
+                    return Ok(Outcome::Refused(refuse_session(
+                        conn,
+                        now,
+                        &g.session_id,
+                        why,
+                    )?));
                 }
-                let refresh_token = insert_refresh(conn, now, &grant_id, session.expires_at)?;
+                let refresh_token = new_refresh_token(conn, now, &grant_id, session.expires_at)?;
                 Ok(Outcome::Ok(Issued {
                     grant_id,
-                    client_id: g_client,
+                    client_id: g.client_id,
                     scope,
                     nonce: None,
                     session,
@@ -447,25 +321,16 @@ impl Idp {
     pub fn live_grant_subject(
         &self,
         grant_id: &str,
-    ) -> Result<Option<(crate::User, crate::Account)>, StoreError> {
-        use crate::store::schema::sso_sessions as ss;
+    ) -> Result<Option<(User, Account)>, StoreError> {
         let now = self.now();
-        let mut conn = self.store().conn()?;
-        let row: Option<(crate::users::UserRow, crate::accounts::AccountRow, String)> =
-            crate::on_backend!(&mut *conn, |c| grants::table
-                .inner_join(ss::table.inner_join(users::table.inner_join(accounts::table)))
-                .filter(grants::id.eq(grant_id))
-                .filter(grants::revoked_at.is_null())
-                .filter(sessions::live(now))
-                .select((users::all_columns, accounts::all_columns, ss::amr))
-                .get_result(c)
-                .optional())?;
-        let Some((user, account, amr)) = row else {
+        let Some((user, account, amr)) =
+            store::grants::live_subject(&mut *self.store().conn()?, grant_id, now)?
+        else {
             return Ok(None);
         };
-        let (user, account) = crate::users::with_account(user, account)?;
-        let passed_second_factor = amr.split(' ').any(|a| a == sessions::AMR_OTP);
-        if !policy::may_sign_in(&user) || !policy::meets_mfa_policy(&account, passed_second_factor)
+        let method = crate::model::AuthMethod::of_amr(&amr.split(' ').collect::<Vec<_>>());
+        if !policy::may_sign_in(&user)
+            || !policy::meets_mfa_policy(&account, method.passed_second_factor())
         {
             return Ok(None);
         }
@@ -487,5 +352,9 @@ mod tests {
             challenge
         ));
         assert!(!pkce_s256_matches("short", challenge));
+        assert_eq!(pkce_refusal(Some(challenge), Some(verifier)), None);
+        assert!(pkce_refusal(Some(challenge), None).is_some());
+        assert!(pkce_refusal(None, Some(verifier)).is_some());
+        assert_eq!(pkce_refusal(None, None), None);
     }
 }

@@ -2,8 +2,7 @@
 //! `/authorize` (session reuse), `/token` (code redemption and refresh) and `/userinfo` all ask
 //! these, inside the transaction or query that reads the session.
 
-use crate::model::{Account, MfaPolicy, User, UserStatus};
-use crate::sessions::SsoSession;
+use crate::model::{Account, MfaPolicy, SsoSession, User, UserStatus};
 
 /// Why a live session may not be used.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -1,29 +1,225 @@
-//! The sign-in use cases the server's handlers call: may this browser's session be reused for a
-//! new authorization request, and the completion of a sign-in, in one transaction.
+//! The sign-in use cases the server's handlers call, one each: answering an authorization
+//! request (reuse the browser's session, or start a sign-in), the password step, the code step,
+//! what a sign-in page shows, and signing in after a registration. Each decision is made here;
+//! the handlers parse the request and render the answer.
 
-use diesel::prelude::*;
-
-use crate::crypto::{hash_token, random_token};
-use crate::flows::{self, FlowError, LoginFlow};
-use crate::model::User;
+use crate::crypto::{hash_token, random_token, CryptoError};
+use crate::flows::FlowError;
+use crate::mfa::{EnrollmentView, MfaError, MfaStep};
+use crate::model::{
+    AuthMethod, EndReason, EndedSession, FlowStage, Locked, LoginFlow, MfaPolicy, NewCode,
+    PendingAuthorization, SsoSession, User,
+};
+use crate::oauth::GrantError;
+use crate::password::HashError;
 use crate::policy::{self, SessionRefusal};
-use crate::sessions::{self, EndReason, EndedSession, SsoSession};
-use crate::store::schema::sso_sessions as ss;
-use crate::store::StoreError;
+use crate::sessions::start_in;
+use crate::store::{self, sessions, StoreError};
+use crate::users::AuthError;
 use crate::Idp;
 
-/// A completed sign-in: the flow it consumed (with the pending authorization request), the new
-/// session with its cookie secret, and the browser's previous session if this one replaced it.
+/// What a sign-in knows of the browser it happens in.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Browser<'a> {
+    pub ip: Option<&'a str>,
+    pub user_agent: Option<&'a str>,
+    /// The secret of the session cookie it holds, if any.
+    pub session: Option<&'a str>,
+}
+
+/// How an authorization request (OIDC Core 3.1.2.1) asks to treat an existing session.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Prompt {
+    /// `prompt=none`: never show a page.
+    pub none: bool,
+    /// `prompt=login`: always ask for the password.
+    pub login: bool,
+    /// `max_age`: a sign-in older than this many seconds asks again (0: always).
+    pub max_age: Option<i64>,
+}
+
+/// The answer to an authorization request.
+#[derive(Debug)]
+pub enum Authorization {
+    /// The browser's session serves it: send the app this code.
+    Code(String),
+    /// The user must sign in first: this flow handle goes into the browser's cookie.
+    SignIn(String),
+    /// `prompt=none` and no usable session.
+    LoginRequired,
+}
+
+/// A completed sign-in.
 #[derive(Debug)]
 pub struct SignedIn {
-    pub flow: LoginFlow,
     pub session: SsoSession,
     /// The cookie secret of the new session (only its hash is stored).
     pub secret: String,
+    /// The authorization request the sign-in answered and the code issued for it (`None` for a
+    /// sign-in at the provider itself).
+    pub code: Option<(PendingAuthorization, String)>,
+    /// The browser's previous session, ended by this one.
     pub ended: Vec<EndedSession>,
 }
 
+/// After a correct password.
+#[derive(Debug)]
+pub enum PasswordStep {
+    /// No second factor needed: signed in.
+    SignedIn(Box<SignedIn>),
+    /// The flow now asks for a second factor (enrollment or a code).
+    SecondFactor,
+}
+
+/// After a correct code.
+#[derive(Debug)]
+pub enum CodeStep {
+    /// Signed in; `linked_app` when this code linked the user's authenticator app.
+    SignedIn {
+        signed_in: Box<SignedIn>,
+        linked_app: bool,
+    },
+    /// The flow moved on meanwhile (an app linked or disconnected elsewhere): show it again.
+    Moved,
+}
+
+/// What the sign-in page of a flow shows.
+#[derive(Debug)]
+pub enum SignInPage {
+    /// Email and password, for this request.
+    Password(Option<PendingAuthorization>),
+    /// The QR code and activation code of this sign-in's own secret.
+    Enroll {
+        user: Box<User>,
+        view: EnrollmentView,
+    },
+    /// A code from the linked app.
+    Verify { user: User },
+}
+
+/// After a registration was completed.
+#[derive(Debug)]
+pub enum AfterRegistration {
+    /// No second factor needed: signed in (session and cookie secret).
+    SignedIn(SsoSession, String),
+    /// The account requires MFA: continue in this flow (enrollment or a code).
+    SecondFactor(String),
+}
+
+/// Why a sign-in step was refused.
+#[derive(Debug, thiserror::Error)]
+pub enum SignInError {
+    #[error("the sign-in has expired")]
+    Expired,
+    /// The flow is at another step (a form from another tab).
+    #[error("the sign-in is at another step")]
+    WrongStage,
+    #[error("too many sign-ins were started from this address")]
+    TooManySignIns(Locked),
+    #[error("the email or password is not correct")]
+    InvalidCredentials,
+    #[error("this user is disabled")]
+    Disabled,
+    #[error("too many failed attempts; locked until {}", .0.until)]
+    Locked(Locked),
+    #[error("the code is not 6 digits")]
+    InvalidFormat,
+    #[error("the code is not correct")]
+    InvalidCode,
+    #[error("the code has already been used")]
+    CodeReplayed,
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("internal error: {0}")]
+    Internal(String),
+}
+
+impl From<diesel::result::Error> for SignInError {
+    fn from(e: diesel::result::Error) -> Self {
+        SignInError::Store(e.into())
+    }
+}
+impl From<CryptoError> for SignInError {
+    fn from(e: CryptoError) -> Self {
+        SignInError::Internal(e.to_string())
+    }
+}
+impl From<HashError> for SignInError {
+    fn from(e: HashError) -> Self {
+        SignInError::Internal(e.to_string())
+    }
+}
+impl From<FlowError> for SignInError {
+    fn from(e: FlowError) -> Self {
+        match e {
+            FlowError::Expired => SignInError::Expired,
+            FlowError::TooMany(l) => SignInError::TooManySignIns(l),
+            FlowError::Crypto(c) => c.into(),
+            FlowError::Store(s) => s.into(),
+        }
+    }
+}
+impl From<AuthError> for SignInError {
+    fn from(e: AuthError) -> Self {
+        match e {
+            AuthError::InvalidCredentials => SignInError::InvalidCredentials,
+            AuthError::Locked(l) => SignInError::Locked(l),
+            AuthError::Disabled => SignInError::Disabled,
+            AuthError::Store(s) => s.into(),
+            AuthError::Hash(h) => h.into(),
+        }
+    }
+}
+impl From<GrantError> for SignInError {
+    fn from(e: GrantError) -> Self {
+        match e {
+            GrantError::Store(s) => s.into(),
+            other => SignInError::Internal(other.to_string()),
+        }
+    }
+}
+
 impl Idp {
+    /// Answers a validated authorization request: a code when the browser's session may serve
+    /// it ([`Idp::reuse_session`]), else `LoginRequired` for `prompt=none`, else a new sign-in
+    /// flow for it (rate-limited per address).
+    pub fn authorize(
+        &self,
+        request: &PendingAuthorization,
+        prompt: Prompt,
+        browser: Browser<'_>,
+    ) -> Result<Authorization, SignInError> {
+        if !prompt.login {
+            if let Some(secret) = browser.session {
+                if let Some(session) = self.reuse_session(secret, prompt.max_age)? {
+                    return Ok(Authorization::Code(self.code_for(request, &session)?));
+                }
+            }
+        }
+        if prompt.none {
+            return Ok(Authorization::LoginRequired);
+        }
+        Ok(Authorization::SignIn(
+            self.create_flow(Some(request), browser.ip)?,
+        ))
+    }
+
+    fn code_for(
+        &self,
+        request: &PendingAuthorization,
+        session: &SsoSession,
+    ) -> Result<String, GrantError> {
+        self.issue_code(&NewCode {
+            client_id: &request.client_id,
+            redirect_uri: &request.redirect_uri,
+            session_id: &session.id,
+            user_id: &session.user_id,
+            scope: &request.scope,
+            nonce: request.nonce.as_deref(),
+            code_challenge: request.code_challenge.as_deref(),
+        })
+    }
+
     /// The browser's session (by its cookie secret), slid, if it may serve a new authorization
     /// request without signing in again: live; younger than `max_age` when one is asked
     /// (`max_age=0` always asks again, OIDC Core 3.1.2.1); its user active; and, when the account
@@ -44,13 +240,13 @@ impl Idp {
         let Some((user, account)) = self.user_with_account(&session.user_id)? else {
             return Ok(None);
         };
+        let now = self.now();
         match policy::may_use_session(&user, &account, &session) {
             Ok(()) => {}
             Err(SessionRefusal::UserNotActive) => return Ok(None),
             Err(SessionRefusal::SecondFactorMissing) => {
-                let now = self.now();
                 self.store().tx(|conn| {
-                    sessions::end_sessions(
+                    sessions::end(
                         conn,
                         now,
                         std::slice::from_ref(&session.id),
@@ -61,57 +257,180 @@ impl Idp {
             }
         }
         // MFA required and the app disconnected since: sign in again (and link a new one).
-        if account.mfa_policy == crate::MfaPolicy::Required
-            && self.mfa_step(&user)? != crate::mfa::MfaStep::Verify
-        {
+        if account.mfa_policy == MfaPolicy::Required && self.mfa_step(&user)? != MfaStep::Verify {
             return Ok(None);
         }
-        let now = self.now();
         self.store()
             .tx(|conn| sessions::touch(conn, now, &session.id))
     }
 
+    /// What the sign-in page of a flow shows (its stage, and for enrollment this sign-in's own
+    /// secret).
+    pub fn sign_in_page(&self, flow: &str) -> Result<SignInPage, SignInError> {
+        let f = self.flow(flow)?;
+        let user = match (f.stage, &f.user_id) {
+            (FlowStage::Password, _) => return Ok(SignInPage::Password(f.request)),
+            (_, Some(uid)) => self.user_by_id(uid)?.ok_or(SignInError::Expired)?,
+            (_, None) => return Err(SignInError::Expired),
+        };
+        if f.stage == FlowStage::MfaVerify {
+            return Ok(SignInPage::Verify { user });
+        }
+        match self.begin_enrollment(&user, flow) {
+            Ok(view) => Ok(SignInPage::Enroll {
+                user: Box::new(user),
+                view,
+            }),
+            // Linked meanwhile (another tab): ask for a code instead.
+            Err(MfaError::AlreadyLinked) => Ok(SignInPage::Verify { user }),
+            Err(MfaError::NotEnrolled) => Err(SignInError::Expired),
+            Err(e) => Err(mfa_error(e)),
+        }
+    }
+
+    /// The password step of a flow: verifies the password (throttled, enumeration-safe), then
+    /// completes the sign-in when the account needs no second factor, or moves the flow to
+    /// enrollment or the code.
+    pub fn sign_in_password(
+        &self,
+        flow: &str,
+        email: &str,
+        password: &str,
+        browser: Browser<'_>,
+    ) -> Result<PasswordStep, SignInError> {
+        if self.flow(flow)?.stage != FlowStage::Password {
+            return Err(SignInError::WrongStage);
+        }
+        let user = self.authenticate_password(email, password, browser.ip)?;
+        let next = match self.mfa_step(&user)? {
+            MfaStep::None => {
+                let done = self.complete_sign_in(flow, &user, AuthMethod::Password, browser)?;
+                return Ok(PasswordStep::SignedIn(Box::new(done)));
+            }
+            MfaStep::Enroll => FlowStage::MfaEnroll,
+            MfaStep::Verify => FlowStage::MfaVerify,
+        };
+        self.advance_flow(flow, &user.id, next)?;
+        Ok(PasswordStep::SecondFactor)
+    }
+
+    /// The code step of a flow: the enrollment confirmation (links the app this sign-in showed)
+    /// or a code from the linked app; then the sign-in completes. When the flow's stage no longer
+    /// fits (an app was linked in another tab, or disconnected), it moves on (`Moved`).
+    pub fn sign_in_code(
+        &self,
+        flow: &str,
+        code: &str,
+        browser: Browser<'_>,
+    ) -> Result<CodeStep, SignInError> {
+        let f = self.flow(flow)?;
+        let (Some(uid), FlowStage::MfaEnroll | FlowStage::MfaVerify) = (&f.user_id, f.stage) else {
+            return Err(SignInError::WrongStage);
+        };
+        let user = self.user_by_id(uid)?.ok_or(SignInError::Expired)?;
+        let enrolling = f.stage == FlowStage::MfaEnroll;
+        let checked = if enrolling {
+            self.confirm_enrollment(&user, flow, code, browser.ip, browser.user_agent)
+        } else {
+            self.verify_totp(&user, code, browser.ip)
+        };
+        let moved_to = match checked {
+            Ok(()) => {
+                let signed_in =
+                    self.complete_sign_in(flow, &user, AuthMethod::PasswordAndTotp, browser)?;
+                return Ok(CodeStep::SignedIn {
+                    signed_in: Box::new(signed_in),
+                    linked_app: enrolling,
+                });
+            }
+            // Linked meanwhile (another tab): continue with a code.
+            Err(MfaError::AlreadyLinked) => FlowStage::MfaVerify,
+            // Disconnected by an operator meanwhile: enroll again.
+            Err(MfaError::NotEnrolled) if !enrolling => FlowStage::MfaEnroll,
+            Err(e) => return Err(mfa_error(e)),
+        };
+        self.advance_flow(flow, &user.id, moved_to)?;
+        Ok(CodeStep::Moved)
+    }
+
+    /// Signs the browser in after a completed registration: at once when the account needs no
+    /// second factor, else in a new flow at enrollment (or the code).
+    pub fn continue_after_registration(
+        &self,
+        user: &User,
+        browser: Browser<'_>,
+    ) -> Result<AfterRegistration, SignInError> {
+        let stage = match self.mfa_step(user)? {
+            MfaStep::None => {
+                let (session, secret) = self
+                    .start_session(user, AuthMethod::Password, browser.ip, browser.user_agent)
+                    .map_err(|e| SignInError::Internal(e.to_string()))?;
+                return Ok(AfterRegistration::SignedIn(session, secret));
+            }
+            MfaStep::Enroll => FlowStage::MfaEnroll,
+            MfaStep::Verify => FlowStage::MfaVerify,
+        };
+        let flow = self.create_flow(None, browser.ip)?;
+        self.advance_flow(&flow, &user.id, stage)?;
+        Ok(AfterRegistration::SecondFactor(flow))
+    }
+
     /// Completes a sign-in in one transaction: consumes the flow (once: a double submit cannot
-    /// finish twice), ends the session this browser had (`browser_session`, its cookie secret),
-    /// and starts the new one with the methods used (`amr`).
+    /// finish twice), ends the session this browser had, starts the new one with the method
+    /// used, and issues the code for the authorization request the flow answers.
     pub fn complete_sign_in(
         &self,
         flow: &str,
         user: &User,
-        amr: &[&str],
-        browser_session: Option<&str>,
-        ip: Option<&str>,
-        user_agent: Option<&str>,
-    ) -> Result<SignedIn, FlowError> {
+        method: AuthMethod,
+        browser: Browser<'_>,
+    ) -> Result<SignedIn, SignInError> {
         let secret = random_token()?;
-        let session = self
-            .new_session(user, amr, ip, user_agent)
-            .map_err(|e| match e {
-                sessions::SessionError::Crypto(c) => FlowError::Crypto(c),
-                sessions::SessionError::Store(s) => FlowError::Store(s),
-                sessions::SessionError::Expired => FlowError::Expired,
-            })?;
+        let session = self.new_session(user, method, browser.ip, browser.user_agent)?;
+        let code = random_token()?;
         let now = self.now();
+        let code_expires = now + self.settings().code_ttl_secs;
         let (flow, ended) = self.store().tx(|conn| {
-            let flow = flows::consume_in(conn, now, flow)?;
-            let previous: Vec<String> = match browser_session {
-                Some(s) => ss::table
-                    .filter(ss::secret_hash.eq(hash_token(s)))
-                    .filter(ss::ended_at.is_null())
-                    .select(ss::id)
-                    .load(conn)
-                    .map_err(StoreError::from)?,
+            let flow: LoginFlow =
+                store::flows::consume(conn, &hash_token(flow), now)?.ok_or(SignInError::Expired)?;
+            let previous = match browser.session {
+                Some(s) => sessions::unended_by_secret(conn, &hash_token(s))?,
                 None => Vec::new(),
             };
-            let ended = sessions::end_sessions(conn, now, &previous, EndReason::Replaced)?;
-            sessions::start_in(conn, now, user, &session, &secret, ip)?;
-            Ok::<_, FlowError>((flow, ended))
+            let ended = sessions::end(conn, now, &previous, EndReason::Replaced)?;
+            start_in(conn, now, user, &session, &secret, browser.ip)?;
+            if let Some(r) = &flow.request {
+                let new = NewCode {
+                    client_id: &r.client_id,
+                    redirect_uri: &r.redirect_uri,
+                    session_id: &session.id,
+                    user_id: &user.id,
+                    scope: &r.scope,
+                    nonce: r.nonce.as_deref(),
+                    code_challenge: r.code_challenge.as_deref(),
+                };
+                store::codes::insert(conn, now, &hash_token(&code), &new, code_expires)?;
+            }
+            Ok::<_, SignInError>((flow, ended))
         })?;
         Ok(SignedIn {
-            flow,
             session,
             secret,
+            code: flow.request.map(|r| (r, code)),
             ended,
         })
+    }
+}
+
+fn mfa_error(e: MfaError) -> SignInError {
+    match e {
+        MfaError::InvalidFormat => SignInError::InvalidFormat,
+        MfaError::InvalidCode => SignInError::InvalidCode,
+        MfaError::CodeReplayed => SignInError::CodeReplayed,
+        MfaError::Locked(l) => SignInError::Locked(l),
+        MfaError::NotEnrolled | MfaError::AlreadyLinked => SignInError::WrongStage,
+        MfaError::Store(s) => s.into(),
+        MfaError::Crypto(c) => c.into(),
+        MfaError::Settings(s) => SignInError::Internal(s),
     }
 }

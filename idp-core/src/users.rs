@@ -1,32 +1,34 @@
-//! Users: creation, lookup by authentication email, status, passwords and password sign-in.
+//! Users: creation, lookup by authentication email, status, passwords, and password sign-in
+//! with its throttle.
 
-use diesel::prelude::*;
-
-use crate::accounts::{self, validate_display_name, AccountError, Change};
-use crate::audit::{self, Actor, AuditAction, AuditEvent};
 use crate::crypto::{random_id, CryptoError};
-use crate::model::{normalise_email, Account, User, UserStatus};
+use crate::model::{
+    normalise_email, validate_display_name, Account, Actor, AuditAction, AuditEvent, Change,
+    CounterState, EmailError, EndReason, EndedSession, Locked, User, UserStatus,
+};
 use crate::password::{HashError, PasswordRejection};
-use crate::sessions::{EndReason, EndedSession};
-use crate::store::schema::users;
-use crate::store::{DbConnection, StoreError};
-use crate::throttle::{self, key, Locked, ThrottleError};
+use crate::policy;
+use crate::store::attempts::{self, key, Reserved};
+use crate::store::{self, audit, sessions, DbConnection, StoreError};
 use crate::Idp;
 
+/// Why a user operation was refused.
 #[derive(Debug, thiserror::Error)]
 pub enum UserError {
-    #[error("{0}")]
-    InvalidEmail(String),
+    #[error("invalid email: {0}")]
+    InvalidEmail(EmailError),
+    #[error("invalid work email: {0}")]
+    InvalidWorkEmail(EmailError),
     #[error("invalid name: {0}")]
     InvalidName(&'static str),
     #[error("a user with the email {0:?} already exists")]
     EmailTaken(String),
     #[error("no user with the email {0:?}")]
     NotFound(String),
+    #[error("no account with the slug {0:?}")]
+    NoSuchAccount(String),
     #[error("{0}")]
     Password(#[from] PasswordRejection),
-    #[error(transparent)]
-    Account(#[from] AccountError),
     #[error(transparent)]
     Hash(#[from] HashError),
     #[error(transparent)]
@@ -63,6 +65,25 @@ impl From<diesel::result::Error> for AuthError {
     }
 }
 
+/// Why a signed-in user's password change was refused.
+#[derive(Debug, thiserror::Error)]
+pub enum ChangePasswordError {
+    #[error("the current password is not correct")]
+    WrongPassword,
+    #[error("too many failed attempts; locked until {}", .0.until)]
+    Locked(Locked),
+    #[error("{0}")]
+    Rejected(PasswordRejection),
+    #[error(transparent)]
+    Failed(UserError),
+}
+
+impl From<StoreError> for ChangePasswordError {
+    fn from(e: StoreError) -> Self {
+        ChangePasswordError::Failed(e.into())
+    }
+}
+
 /// A password attempt taken, to be given back on success.
 struct PasswordAttempt {
     email_key: String,
@@ -81,78 +102,20 @@ pub struct NewUser<'a> {
     pub password: Option<&'a str>,
 }
 
-pub(crate) type UserRow = (
-    String,
-    String,
-    String,
-    Option<String>,
-    String,
-    String,
-    bool,
-    Option<String>,
-    Option<i64>,
-    i64,
-    i64,
-);
-
-/// A user and their account from the rows of a query that joined them.
-pub(crate) fn with_account(
-    user: UserRow,
-    account: accounts::AccountRow,
-) -> Result<(User, Account), StoreError> {
-    Ok((from_row(user)?, accounts::from_row(account)?))
-}
-
-pub(crate) fn from_row(r: UserRow) -> Result<User, StoreError> {
-    let status = UserStatus::parse(&r.5)
-        .ok_or_else(|| StoreError::Corrupt(format!("user {}: status {:?}", r.0, r.5)))?;
-    Ok(User {
-        id: r.0,
-        account_id: r.1,
-        email: r.2,
-        work_email: r.3,
-        display_name: r.4,
-        status,
-        email_verified: r.6,
-        password_hash: r.7,
-        password_changed_at: r.8,
-        created_at: r.9,
-        updated_at: r.10,
-    })
-}
-
-pub(crate) fn by_id(conn: &mut DbConnection, id: &str) -> Result<Option<User>, StoreError> {
-    crate::on_backend!(conn, |c| users::table
-        .find(id)
-        .get_result::<UserRow>(c)
-        .optional())?
-    .map(from_row)
-    .transpose()
-}
-
-fn by_email(conn: &mut DbConnection, email: &str) -> Result<Option<User>, StoreError> {
-    users::table
-        .filter(users::email.eq(email))
-        .get_result::<UserRow>(conn)
-        .optional()?
-        .map(from_row)
-        .transpose()
-}
-
 impl Idp {
+    /// Creates a user in an account: active with a password (the operator vouches for the
+    /// address), or invited (they confirm it by completing registration).
     pub fn create_user(
         &self,
         account_slug: &str,
         new: NewUser<'_>,
         actor: &Actor,
     ) -> Result<User, UserError> {
-        let account = self.account_by_slug(account_slug)?;
+        let account = store::accounts::by_slug(&mut *self.store().conn()?, account_slug.trim())?
+            .ok_or_else(|| UserError::NoSuchAccount(account_slug.trim().to_string()))?;
         let email = normalise_email(new.email).map_err(UserError::InvalidEmail)?;
         let work_email = match new.work_email.map(str::trim).filter(|w| !w.is_empty()) {
-            Some(w) => Some(
-                normalise_email(w)
-                    .map_err(|e| UserError::InvalidEmail(format!("work email: {e}")))?,
-            ),
+            Some(w) => Some(normalise_email(w).map_err(UserError::InvalidWorkEmail)?),
             None => None,
         };
         let display_name =
@@ -177,8 +140,6 @@ impl Idp {
             work_email,
             display_name,
             status,
-            // An operator who sets the password vouches for the address; an invitation is
-            // confirmed when the user follows the link.
             email_verified: password_hash.is_some(),
             password_changed_at: password_hash.as_ref().map(|_| now),
             password_hash,
@@ -186,29 +147,14 @@ impl Idp {
             updated_at: now,
         };
         let result = self.store().tx(|conn| {
-            diesel::insert_into(users::table)
-                .values((
-                    users::id.eq(&user.id),
-                    users::account_id.eq(&user.account_id),
-                    users::email.eq(&user.email),
-                    users::work_email.eq(&user.work_email),
-                    users::display_name.eq(&user.display_name),
-                    users::status.eq(user.status.as_str()),
-                    users::email_verified.eq(user.email_verified),
-                    users::password_hash.eq(&user.password_hash),
-                    users::password_changed_at.eq(user.password_changed_at),
-                    users::created_at.eq(now),
-                    users::updated_at.eq(now),
-                ))
-                .execute(conn)?;
+            store::users::insert(conn, &user)?;
             audit::record(
                 conn,
                 now,
                 &AuditEvent::new(AuditAction::UserCreated, actor)
                     .user(&user.account_id, &user.id)
                     .detail(format!("status={}", user.status.as_str())),
-            )?;
-            Ok::<_, StoreError>(())
+            )
         });
         match result {
             Ok(()) => Ok(user),
@@ -217,45 +163,35 @@ impl Idp {
         }
     }
 
-    /// Looks a user up by authentication email, case-insensitively.
+    /// Looks a user up by authentication email (two spellings of an address are one).
     pub fn user_by_email(&self, email: &str) -> Result<User, UserError> {
         let normalised =
             normalise_email(email).map_err(|_| UserError::NotFound(email.trim().to_string()))?;
-        let mut conn = self.store().conn()?;
-        by_email(&mut conn, &normalised)?.ok_or(UserError::NotFound(normalised))
+        store::users::by_email(&mut *self.store().conn()?, &normalised)?
+            .ok_or(UserError::NotFound(normalised))
     }
 
+    /// The user with this id, if any.
     pub fn user_by_id(&self, id: &str) -> Result<Option<User>, StoreError> {
-        let mut conn = self.store().conn()?;
-        by_id(&mut conn, id)
+        store::users::by_id(&mut *self.store().conn()?, id)
     }
 
-    /// The user and their account in one call (the account holds the MFA policy).
+    /// The user and their account in one query (the account holds the MFA policy).
     pub fn user_with_account(&self, user_id: &str) -> Result<Option<(User, Account)>, StoreError> {
-        use crate::store::schema::accounts as a;
-        let mut conn = self.store().conn()?;
-        let row: Option<(UserRow, accounts::AccountRow)> = crate::on_backend!(&mut *conn, |c| {
-            users::table
-                .inner_join(a::table)
-                .filter(users::id.eq(user_id))
-                .select((users::all_columns, a::all_columns))
-                .get_result(c)
-                .optional()
-        })?;
-        row.map(|(user, account)| with_account(user, account))
-            .transpose()
+        store::users::with_account(&mut *self.store().conn()?, user_id)
     }
 
+    /// The users of an account, by email.
     pub fn list_users(&self, account_slug: &str) -> Result<Vec<User>, UserError> {
-        let account = self.account_by_slug(account_slug)?;
         let mut conn = self.store().conn()?;
-        users::table
-            .filter(users::account_id.eq(&account.id))
-            .order(users::email.asc())
-            .load::<UserRow>(&mut conn)?
-            .into_iter()
-            .map(|r| from_row(r).map_err(UserError::from))
-            .collect()
+        let account = store::accounts::by_slug(&mut conn, account_slug.trim())?
+            .ok_or_else(|| UserError::NoSuchAccount(account_slug.trim().to_string()))?;
+        Ok(store::users::list_in_account(&mut conn, &account.id)?)
+    }
+
+    /// Number of users in an account.
+    pub fn count_users(&self, account_id: &str) -> Result<i64, StoreError> {
+        store::users::count_in_account(&mut *self.store().conn()?, account_id)
     }
 
     /// Disables or re-enables a user. Disabling ends the user's sessions in the same transaction
@@ -269,44 +205,27 @@ impl Idp {
         let user = self.user_by_email(email)?;
         let now = self.now();
         let (from, to, action) = if enabled {
-            (
-                UserStatus::Disabled,
-                if user.has_password() {
-                    UserStatus::Active
-                } else {
-                    UserStatus::Invited
-                },
-                AuditAction::UserEnabled,
-            )
+            let to = if user.has_password() {
+                UserStatus::Active
+            } else {
+                UserStatus::Invited
+            };
+            (UserStatus::Disabled, to, AuditAction::UserEnabled)
         } else {
             (user.status, UserStatus::Disabled, AuditAction::UserDisabled)
         };
-        if (enabled && user.status != UserStatus::Disabled)
-            || (!enabled && user.status == UserStatus::Disabled)
-        {
+        if enabled != (user.status == UserStatus::Disabled) {
             return Ok((Change::Already, Vec::new()));
         }
         self.store().tx(|conn| {
-            let n = diesel::update(
-                users::table
-                    .find(&user.id)
-                    .filter(users::status.eq(from.as_str())),
-            )
-            .set((users::status.eq(to.as_str()), users::updated_at.eq(now)))
-            .execute(conn)?;
-            if n == 0 {
+            if !store::users::set_status(conn, &user.id, from, to, now)? {
                 return Ok((Change::Already, Vec::new()));
             }
             let ended = if enabled {
                 Vec::new()
             } else {
-                crate::sessions::end_user_sessions_in(
-                    conn,
-                    now,
-                    &user.id,
-                    None,
-                    EndReason::UserDisabled,
-                )?
+                let ids = sessions::unended_of_user(conn, &user.id)?;
+                sessions::end(conn, now, &ids, EndReason::UserDisabled)?
             };
             audit::record(
                 conn,
@@ -342,16 +261,13 @@ impl Idp {
             _ => EndReason::PasswordSet,
         };
         let ended = self.store().tx(|conn| {
-            diesel::update(users::table.find(&user.id))
-                .set((
-                    users::password_hash.eq(Some(&hash)),
-                    users::password_changed_at.eq(Some(now)),
-                    users::updated_at.eq(now),
-                ))
-                .execute(conn)?;
-            self.throttle_clear(conn, &key::password(&user.email))?;
-            let ended =
-                crate::sessions::end_user_sessions_in(conn, now, &user.id, keep_sid, reason)?;
+            store::users::set_password(conn, &user.id, &hash, now)?;
+            attempts::clear(conn, &key::password(&user.email))?;
+            let ids: Vec<String> = sessions::unended_of_user(conn, &user.id)?
+                .into_iter()
+                .filter(|s| Some(s.as_str()) != keep_sid)
+                .collect();
+            let ended = sessions::end(conn, now, &ids, reason)?;
             audit::record(
                 conn,
                 now,
@@ -365,6 +281,34 @@ impl Idp {
         Ok((self.user_by_id(user_id)?.unwrap_or(user), ended))
     }
 
+    /// A signed-in user changes their password in session `sid`: the current one is checked
+    /// (throttled like sign-in), the new one must meet the policy, and every other session of
+    /// the user ends (with back-channel logout).
+    pub fn change_password(
+        &self,
+        user: &User,
+        sid: &str,
+        current: &str,
+        new: &str,
+        ip: Option<&str>,
+    ) -> Result<Vec<EndedSession>, ChangePasswordError> {
+        match self.verify_current_password(user, current, ip) {
+            Ok(()) => {}
+            Err(AuthError::Locked(l)) => return Err(ChangePasswordError::Locked(l)),
+            Err(AuthError::Store(e)) => return Err(e.into()),
+            Err(AuthError::Hash(e)) => return Err(ChangePasswordError::Failed(e.into())),
+            Err(AuthError::InvalidCredentials | AuthError::Disabled) => {
+                return Err(ChangePasswordError::WrongPassword)
+            }
+        }
+        let me = Actor::User(user.id.clone());
+        match self.set_password(&user.id, new, &me, ip, Some(sid)) {
+            Ok((_, ended)) => Ok(ended),
+            Err(UserError::Password(r)) => Err(ChangePasswordError::Rejected(r)),
+            Err(e) => Err(ChangePasswordError::Failed(e)),
+        }
+    }
+
     /// Checks the current password of a signed-in user (password change) under the same
     /// throttle as sign-in: the attempt is counted before the password is verified, so a stolen
     /// session cookie cannot be used to guess the password faster than the sign-in page allows.
@@ -374,7 +318,7 @@ impl Idp {
         password: &str,
         ip: Option<&str>,
     ) -> Result<(), AuthError> {
-        let guard = self.reserve_password_attempt(&user.email, ip)?;
+        let attempt = self.reserve_password_attempt(&user.email, ip)?;
         let ok = match &user.password_hash {
             Some(h) => self.hasher().verify(h, password).is_some(),
             None => {
@@ -384,18 +328,18 @@ impl Idp {
         };
         if ok {
             self.store()
-                .tx(|conn| self.password_attempt_succeeded(conn, &guard))?;
+                .tx(|conn| self.password_attempt_succeeded(conn, &attempt))?;
             Ok(())
         } else {
-            self.record_password_failure(Some(user), ip, guard.locks_on_failure)?;
+            self.record_password_failure(Some(user), ip, attempt.locks_on_failure)?;
             Err(AuthError::InvalidCredentials)
         }
     }
 
     /// Password sign-in. Unknown email, invited user without a password and wrong password all
     /// cost one argon2 verification and give `InvalidCredentials`. The attempt is counted per
-    /// email and per client IP *before* the password is verified (see [`throttle`]), so parallel
-    /// guesses cannot get more checks than the limit; a success gives the attempts back.
+    /// email and per client IP *before* the password is verified (see `store::attempts`), so
+    /// parallel guesses cannot get more checks than the limit; a success gives them back.
     pub fn authenticate_password(
         &self,
         email: &str,
@@ -403,11 +347,8 @@ impl Idp {
         ip: Option<&str>,
     ) -> Result<User, AuthError> {
         let normalised = normalise_email(email).unwrap_or_else(|_| email.trim().to_lowercase());
-        let guard = self.reserve_password_attempt(&normalised, ip)?;
-        let user = {
-            let mut conn = self.store().conn()?;
-            by_email(&mut conn, &normalised)?
-        };
+        let attempt = self.reserve_password_attempt(&normalised, ip)?;
+        let user = store::users::by_email(&mut *self.store().conn()?, &normalised)?;
         let verified = match user.as_ref().and_then(|u| u.password_hash.as_deref()) {
             Some(hash) => self.hasher().verify(hash, password),
             None => {
@@ -416,11 +357,11 @@ impl Idp {
             }
         };
         let (Some(user), Some(verified)) = (&user, verified) else {
-            self.record_password_failure(user.as_ref(), ip, guard.locks_on_failure)?;
+            self.record_password_failure(user.as_ref(), ip, attempt.locks_on_failure)?;
             return Err(AuthError::InvalidCredentials);
         };
         let user = user.clone();
-        if user.status == UserStatus::Disabled {
+        if !policy::may_sign_in(&user) {
             return Err(AuthError::Disabled);
         }
         let rehash = if verified.needs_rehash {
@@ -430,12 +371,9 @@ impl Idp {
         };
         self.store().tx(|conn| {
             if let Some(h) = &rehash {
-                diesel::update(users::table.find(&user.id))
-                    .set(users::password_hash.eq(Some(h)))
-                    .execute(conn)?;
+                store::users::rehash(conn, &user.id, h)?;
             }
-            self.password_attempt_succeeded(conn, &guard)?;
-            Ok::<_, AuthError>(())
+            self.password_attempt_succeeded(conn, &attempt)
         })?;
         Ok(user)
     }
@@ -447,22 +385,19 @@ impl Idp {
         ip: Option<&str>,
     ) -> Result<PasswordAttempt, AuthError> {
         let s = &self.settings().throttle;
-        let mut attempt = PasswordAttempt {
-            email_key: key::password(email),
-            ip_key: ip.map(key::password_ip),
-            locks_on_failure: false,
-        };
-        let mut keys = vec![(attempt.email_key.as_str(), &s.password_per_email)];
-        if let Some(k) = &attempt.ip_key {
+        let email_key = key::password(email);
+        let ip_key = ip.map(key::password_ip);
+        let mut keys = vec![(email_key.as_str(), &s.password_per_email)];
+        if let Some(k) = &ip_key {
             keys.push((k.as_str(), &s.password_per_ip));
         }
-        match self.reserve_attempts(&keys) {
-            Ok(locks) => {
-                attempt.locks_on_failure = locks.is_some();
-                Ok(attempt)
-            }
-            Err(ThrottleError::Locked(l)) => Err(AuthError::Locked(l)),
-            Err(ThrottleError::Store(e)) => Err(e.into()),
+        match attempts::reserve(self.store(), self.now(), &keys)? {
+            Reserved::Taken(locks) => Ok(PasswordAttempt {
+                locks_on_failure: locks.is_some(),
+                email_key,
+                ip_key,
+            }),
+            Reserved::Refused(l) => Err(AuthError::Locked(l)),
         }
     }
 
@@ -472,9 +407,9 @@ impl Idp {
         conn: &mut DbConnection,
         attempt: &PasswordAttempt,
     ) -> Result<(), StoreError> {
-        self.throttle_clear(conn, &attempt.email_key)?;
+        attempts::clear(conn, &attempt.email_key)?;
         if let Some(k) = &attempt.ip_key {
-            self.refund_attempt(conn, k, &self.settings().throttle.password_per_ip)?;
+            attempts::refund(conn, k, &self.settings().throttle.password_per_ip)?;
         }
         Ok(())
     }
@@ -501,11 +436,12 @@ impl Idp {
     }
 
     /// Lockout state of a user's password sign-in (for `user show`).
-    pub fn password_lockout(
-        &self,
-        user: &User,
-    ) -> Result<Option<throttle::CounterState>, StoreError> {
-        self.throttle_state(&key::password(&user.email))
+    pub fn password_lockout(&self, user: &User) -> Result<Option<CounterState>, StoreError> {
+        attempts::state(
+            &mut *self.store().conn()?,
+            &key::password(&user.email),
+            self.now(),
+        )
     }
 
     /// Clears the password and TOTP lockouts of a user.
@@ -513,8 +449,8 @@ impl Idp {
         let user = self.user_by_email(email)?;
         let now = self.now();
         self.store().tx(|conn| {
-            self.throttle_clear(conn, &key::password(&user.email))?;
-            self.throttle_clear(conn, &key::totp(&user.id))?;
+            attempts::clear(conn, &key::password(&user.email))?;
+            attempts::clear(conn, &key::totp(&user.id))?;
             audit::record(
                 conn,
                 now,
@@ -522,34 +458,5 @@ impl Idp {
             )?;
             Ok::<_, UserError>(())
         })
-    }
-
-    /// Marks the email verified and the user active (registration completed).
-    pub(crate) fn activate_user(
-        conn: &mut DbConnection,
-        now: i64,
-        user_id: &str,
-    ) -> Result<(), StoreError> {
-        diesel::update(
-            users::table
-                .find(user_id)
-                .filter(users::status.ne(UserStatus::Disabled.as_str())),
-        )
-        .set((
-            users::status.eq(UserStatus::Active.as_str()),
-            users::email_verified.eq(true),
-            users::updated_at.eq(now),
-        ))
-        .execute(conn)?;
-        Ok(())
-    }
-
-    /// Number of users in an account.
-    pub fn count_users(&self, account_id: &str) -> Result<i64, StoreError> {
-        let mut conn = self.store().conn()?;
-        Ok(users::table
-            .filter(users::account_id.eq(account_id))
-            .count()
-            .get_result(&mut conn)?)
     }
 }

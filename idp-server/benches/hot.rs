@@ -73,9 +73,15 @@ fn tokens(c: &mut Criterion) {
         });
     }
     let token = sign(&keys, SigningAlg::Rs256, "at+jwt");
+    let remembered = idp_server::tokens::VerifiedAccessTokens::default();
     c.bench_function(
         "verify RS256, remembered (a repeated /userinfo token)",
-        |b| b.iter(|| verify_access_token(&token, &keys, "http://127.0.0.1:8080").expect("valid")),
+        |b| {
+            b.iter(|| {
+                verify_access_token(&token, &keys, "http://127.0.0.1:8080", &remembered)
+                    .expect("valid")
+            })
+        },
     );
 }
 

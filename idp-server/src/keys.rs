@@ -15,42 +15,10 @@ use base64::Engine;
 use idp_core::keys::StoredKey;
 use idp_core::{Actor, Idp, SecretBox};
 use jsonwebtoken::jwk::{Jwk, JwkSet, KeyAlgorithm, PublicKeyUse};
-use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey};
+use jsonwebtoken::{DecodingKey, EncodingKey};
 use serde::Serialize;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum SigningAlg {
-    Rs256,
-    Es256,
-    EdDsa,
-}
-
-impl SigningAlg {
-    pub const ALL: [SigningAlg; 3] = [SigningAlg::Rs256, SigningAlg::Es256, SigningAlg::EdDsa];
-
-    pub fn parse(s: &str) -> Option<Self> {
-        match s {
-            "RS256" => Some(SigningAlg::Rs256),
-            "ES256" => Some(SigningAlg::Es256),
-            "EdDSA" => Some(SigningAlg::EdDsa),
-            _ => None,
-        }
-    }
-    pub fn as_str(self) -> &'static str {
-        match self {
-            SigningAlg::Rs256 => "RS256",
-            SigningAlg::Es256 => "ES256",
-            SigningAlg::EdDsa => "EdDSA",
-        }
-    }
-    pub fn jwt(self) -> Algorithm {
-        match self {
-            SigningAlg::Rs256 => Algorithm::RS256,
-            SigningAlg::Es256 => Algorithm::ES256,
-            SigningAlg::EdDsa => Algorithm::EdDSA,
-        }
-    }
-}
+pub use crate::alg::SigningAlg;
 
 #[derive(Debug, thiserror::Error)]
 pub enum KeyError {
@@ -280,14 +248,17 @@ impl SigningKey {
     }
 }
 
+static NEXT_GENERATION: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
+
 /// The keys in use: the newest active key per algorithm signs; every published key verifies.
 pub struct Keyring {
     signing: HashMap<SigningAlg, SigningKey>,
     verifying: HashMap<String, (SigningAlg, DecodingKey)>,
     /// The JWKS document, serialised once per load.
     jwks: Arc<Vec<u8>>,
-    /// Access tokens that verified with these keys (see `tokens::verify_access_token`).
-    verified_access_tokens: crate::tokens::VerifiedAccessTokens,
+    /// Unique per keyring built: remembered verifications (see `tokens::VerifiedAccessTokens`)
+    /// belong to the keyring they were made with.
+    generation: u64,
     /// Which stored keys this keyring holds, and which of them sign (see [`choose`]).
     selection: Vec<(String, bool)>,
 }
@@ -379,7 +350,7 @@ impl Keyring {
             signing,
             verifying,
             jwks: Arc::new(jwks),
-            verified_access_tokens: Default::default(),
+            generation: NEXT_GENERATION.fetch_add(1, std::sync::atomic::Ordering::Relaxed),
             selection: selection(&chosen),
         })
     }
@@ -392,8 +363,10 @@ impl Keyring {
         self.signing.get(&alg)
     }
 
-    pub fn verified_access_tokens(&self) -> &crate::tokens::VerifiedAccessTokens {
-        &self.verified_access_tokens
+    /// Which keyring this is (a reload that changed nothing keeps the keyring, and with it the
+    /// generation).
+    pub fn generation(&self) -> u64 {
+        self.generation
     }
 
     pub fn verifier(&self, kid: &str) -> Option<(SigningAlg, &DecodingKey)> {

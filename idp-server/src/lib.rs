@@ -2,6 +2,7 @@
 //! mail and the operator CLI. `main.rs` only parses arguments and calls `cli::run`.
 #![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used))]
 
+pub mod alg;
 pub mod backchannel;
 pub mod background;
 pub mod cli;
@@ -14,6 +15,19 @@ pub mod web;
 
 use std::sync::{Arc, RwLock};
 
+/// Why the provider (or a command) could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error(transparent)]
+    Store(#[from] idp_core::StoreError),
+    #[error(transparent)]
+    Keys(#[from] keys::KeyError),
+    #[error(transparent)]
+    Setup(#[from] idp_core::SetupError),
+    #[error(transparent)]
+    Mail(#[from] mail::MailError),
+}
+
 /// Everything built from the configuration: the domain, the keys, the mailer.
 pub struct Runtime {
     pub config: Arc<config::Config>,
@@ -22,7 +36,7 @@ pub struct Runtime {
 
 impl Runtime {
     /// Opens the database (migrating it when `migrate`), loads the master key.
-    pub fn open(config: config::Config, migrate: bool) -> Result<Self, String> {
+    pub fn open(config: config::Config, migrate: bool) -> Result<Self, StartError> {
         let pool = idp_core::PoolOptions {
             max_size: config.pool_size,
             connection_timeout: config.db_connect_timeout,
@@ -33,7 +47,7 @@ impl Runtime {
 
     /// For a one-shot operator command: a small pool with no background connection work, so
     /// nothing is opening a database connection while the process exits.
-    pub fn open_for_command(config: config::Config, migrate: bool) -> Result<Self, String> {
+    pub fn open_for_command(config: config::Config, migrate: bool) -> Result<Self, StartError> {
         let pool = idp_core::PoolOptions {
             max_size: 2,
             connection_timeout: config.db_connect_timeout,
@@ -46,19 +60,18 @@ impl Runtime {
         config: config::Config,
         migrate: bool,
         pool: idp_core::PoolOptions,
-    ) -> Result<Self, String> {
-        let store = idp_core::Store::open(&config.database_url, pool).map_err(|e| e.to_string())?;
+    ) -> Result<Self, StartError> {
+        let store = idp_core::Store::open(&config.database_url, pool)?;
         if migrate {
-            store.migrate().map_err(|e| e.to_string())?;
+            store.migrate()?;
         }
-        let secrets = keys::load_master_key(&config.key_dir).map_err(|e| e.to_string())?;
+        let secrets = keys::load_master_key(&config.key_dir)?;
         let idp = idp_core::Idp::new(
             store,
             secrets,
             config.core_settings(),
             Arc::new(idp_core::SystemClock),
-        )
-        .map_err(|e| e.to_string())?;
+        )?;
         Ok(Runtime {
             config: Arc::new(config),
             idp,
@@ -72,10 +85,9 @@ impl Runtime {
 }
 
 /// Builds the HTTP state from an opened runtime: loads (or creates) the signing keys.
-pub fn app_state(rt: &Runtime) -> Result<web::AppState, String> {
-    let keyring = keys::Keyring::load_or_create(&rt.idp, rt.publish_retired_for())
-        .map_err(|e| e.to_string())?;
-    let mailer = mail::Mailer::new(&rt.config).map_err(|e| e.to_string())?;
+pub fn app_state(rt: &Runtime) -> Result<web::AppState, StartError> {
+    let keyring = keys::Keyring::load_or_create(&rt.idp, rt.publish_retired_for())?;
+    let mailer = mail::Mailer::new(&rt.config)?;
     Ok(web::AppState {
         discovery: Arc::new(web::discovery_document(&rt.config)),
         idp: rt.idp.clone(),
@@ -84,5 +96,15 @@ pub fn app_state(rt: &Runtime) -> Result<web::AppState, String> {
         mailer: Arc::new(mailer),
         metrics: Arc::new(metrics::Metrics::new()),
         outbox: Arc::new(tokio::sync::Notify::new()),
+        verified_tokens: Arc::default(),
     })
+}
+
+/// Runs the HTTP server until SIGTERM/SIGINT; in-flight requests finish (10 s at most).
+pub async fn serve(state: web::AppState, listener: std::net::TcpListener) -> std::io::Result<()> {
+    let server = web::build_server(state.clone(), listener, None)?;
+    let bg = actix_web::rt::spawn(background::run(state));
+    let result = server.await;
+    bg.abort();
+    result
 }

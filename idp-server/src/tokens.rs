@@ -3,21 +3,17 @@
 //! happens. Access tokens are short-lived, so an active app refreshes (sliding `idle_exp`) and
 //! an idle one does not.
 
-use idp_core::oauth::Issued;
-use idp_core::sessions::{SsoSession, AMR_MFA, AMR_OTP};
 use std::collections::HashMap;
 use std::sync::Mutex;
 
+use idp_core::oauth::Issued;
 use jsonwebtoken::Validation;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
+use crate::alg::SigningAlg;
 use crate::config::{Client, Config};
-use crate::keys::{Keyring, SigningAlg};
-
-/// `acr` values: password only, or password plus a second factor.
-pub const ACR_PASSWORD: &str = "urn:idp:acr:pwd";
-pub const ACR_MFA: &str = "urn:idp:acr:mfa";
+use crate::keys::Keyring;
 
 #[derive(Debug, Serialize, Deserialize)]
 pub struct IdTokenClaims {
@@ -89,23 +85,6 @@ pub fn has_scope(scope: &str, wanted: &str) -> bool {
     scope.split_whitespace().any(|s| s == wanted)
 }
 
-fn acr(session: &SsoSession) -> &'static str {
-    if session.has_mfa() {
-        ACR_MFA
-    } else {
-        ACR_PASSWORD
-    }
-}
-
-/// The RFC 8176 `amr` of a session: `["pwd"]` or `["pwd","otp","mfa"]`.
-pub fn amr_for(with_otp: bool) -> Vec<&'static str> {
-    if with_otp {
-        vec![idp_core::sessions::AMR_PASSWORD, AMR_OTP, AMR_MFA]
-    } else {
-        vec![idp_core::sessions::AMR_PASSWORD]
-    }
-}
-
 /// The token endpoint's successful answer.
 #[derive(Debug, Serialize)]
 pub struct TokenResponse {
@@ -159,7 +138,7 @@ impl Minter<'_> {
             nonce: issued.nonce.clone(),
             sid: session.id.clone(),
             amr: session.amr.clone(),
-            acr: acr(session).into(),
+            acr: session.auth_method().acr().into(),
             azp: client.client_id.clone(),
             idle_exp,
             email: has_scope(scope, "email").then(|| user.email.clone()),
@@ -255,7 +234,7 @@ fn decode<T: serde::de::DeserializeOwned>(
 /// An app calls `/userinfo` (or a resource server asks us) with the same access token many times
 /// during its few minutes of life, and the RSA verification was a quarter of a `/userinfo`
 /// call's CPU. So the claims of tokens that verified are remembered by the SHA-256 of the token,
-/// in the keyring they verified with (a reload or rotation starts from an empty memory). A
+/// for the keyring they verified with (a reload or rotation starts from an empty memory). A
 /// remembered token is still refused once expired; only successes are remembered, so garbage
 /// cannot fill the memory; and whether its grant and session are still live is asked of the
 /// database on every call, as before.
@@ -263,9 +242,10 @@ pub fn verify_access_token(
     token: &str,
     keys: &Keyring,
     issuer: &str,
+    remembered: &VerifiedAccessTokens,
 ) -> Result<AccessTokenClaims, TokenError> {
     let digest: [u8; 32] = Sha256::digest(token.as_bytes()).into();
-    if let Some(claims) = keys.verified_access_tokens().get(&digest) {
+    if let Some(claims) = remembered.get(keys.generation(), &digest) {
         // The same rule as jsonwebtoken's (no leeway): valid up to and including `exp`.
         let now = i64::try_from(jsonwebtoken::get_current_timestamp()).unwrap_or(i64::MAX);
         return if claims.exp >= now {
@@ -275,7 +255,7 @@ pub fn verify_access_token(
         };
     }
     let claims = verify_access_token_signature(token, keys, issuer)?;
-    keys.verified_access_tokens().insert(digest, claims.clone());
+    remembered.insert(keys.generation(), digest, claims.clone());
     Ok(claims)
 }
 
@@ -288,33 +268,41 @@ pub fn verify_access_token_signature(
     decode(token, keys, issuer, Some("at+jwt"), true)
 }
 
-/// How many verified access tokens a keyring remembers (about 400 bytes each); when full, it
-/// forgets them all and starts again.
+/// How many verified access tokens are remembered (about 400 bytes each); when full, the
+/// memory forgets them all and starts again.
 const VERIFIED_ACCESS_TOKENS_MAX: usize = 4096;
 
-/// The memory of verified access tokens (see [`verify_access_token`]).
+/// The memory of verified access tokens (see [`verify_access_token`]), for one keyring at a
+/// time: a different keyring generation empties it.
 #[derive(Debug, Default)]
 pub struct VerifiedAccessTokens {
-    map: Mutex<HashMap<[u8; 32], AccessTokenClaims>>,
+    map: Mutex<(u64, HashMap<[u8; 32], AccessTokenClaims>)>,
 }
 
 impl VerifiedAccessTokens {
-    fn get(&self, digest: &[u8; 32]) -> Option<AccessTokenClaims> {
-        self.map.lock().ok()?.get(digest).cloned()
+    fn get(&self, generation: u64, digest: &[u8; 32]) -> Option<AccessTokenClaims> {
+        let map = self.map.lock().ok()?;
+        if map.0 != generation {
+            return None;
+        }
+        map.1.get(digest).cloned()
     }
 
-    fn insert(&self, digest: [u8; 32], claims: AccessTokenClaims) {
+    fn insert(&self, generation: u64, digest: [u8; 32], claims: AccessTokenClaims) {
         if let Ok(mut map) = self.map.lock() {
-            if map.len() >= VERIFIED_ACCESS_TOKENS_MAX {
-                map.clear();
+            if map.0 != generation || map.1.len() >= VERIFIED_ACCESS_TOKENS_MAX {
+                *map = (generation, HashMap::new());
             }
-            map.insert(digest, claims);
+            map.1.insert(digest, claims);
         }
     }
 
     #[cfg(test)]
-    fn len(&self) -> usize {
-        self.map.lock().map(|m| m.len()).unwrap_or(0)
+    fn len(&self, generation: u64) -> usize {
+        self.map
+            .lock()
+            .map(|m| if m.0 == generation { m.1.len() } else { 0 })
+            .unwrap_or(0)
     }
 }
 
@@ -365,24 +353,31 @@ mod tests {
     #[test]
     fn verified_access_tokens_are_remembered_but_still_expire() {
         let keys = keyring();
+        let memory = VerifiedAccessTokens::default();
         let token = sign(&keys, &claims(300));
-        let first = verify_access_token(&token, &keys, ISSUER).expect("valid");
-        assert_eq!(keys.verified_access_tokens().len(), 1);
-        let again = verify_access_token(&token, &keys, ISSUER).expect("remembered");
+        let first = verify_access_token(&token, &keys, ISSUER, &memory).expect("valid");
+        assert_eq!(memory.len(keys.generation()), 1);
+        let again = verify_access_token(&token, &keys, ISSUER, &memory).expect("remembered");
         assert_eq!(again.gid, first.gid);
         assert_eq!(again.exp, first.exp);
 
         // A remembered token whose time has passed is refused without a new verification.
         let digest: [u8; 32] = Sha256::digest(token.as_bytes()).into();
-        keys.verified_access_tokens().insert(digest, claims(-1));
-        assert!(verify_access_token(&token, &keys, ISSUER).is_err());
+        memory.insert(keys.generation(), digest, claims(-1));
+        assert!(verify_access_token(&token, &keys, ISSUER, &memory).is_err());
 
         // Another keyring (a reload or a rotation) remembers nothing.
         let other = keyring();
-        assert_eq!(other.verified_access_tokens().len(), 0);
+        assert_ne!(other.generation(), keys.generation());
+        assert_eq!(memory.len(other.generation()), 0);
         assert!(
-            verify_access_token(&token, &other, ISSUER).is_err(),
+            verify_access_token(&token, &other, ISSUER, &memory).is_err(),
             "signed by a key this keyring does not hold"
+        );
+        assert_eq!(
+            memory.len(other.generation()),
+            0,
+            "a refusal is not remembered"
         );
     }
 
@@ -400,13 +395,14 @@ mod tests {
         );
         parts[1] = forged.split('.').nth(1).expect("payload");
         let spliced = parts.join(".");
-        assert!(verify_access_token(&spliced, &keys, ISSUER).is_err());
+        let memory = VerifiedAccessTokens::default();
+        assert!(verify_access_token(&spliced, &keys, ISSUER, &memory).is_err());
         let expired = sign(&keys, &claims(-5));
-        assert!(verify_access_token(&expired, &keys, ISSUER).is_err());
-        assert!(verify_access_token(&token, &keys, "https://other.example").is_err());
-        assert!(verify_access_token("not.a.token", &keys, ISSUER).is_err());
-        assert_eq!(keys.verified_access_tokens().len(), 0);
-        verify_access_token(&token, &keys, ISSUER).expect("the genuine token");
-        assert_eq!(keys.verified_access_tokens().len(), 1);
+        assert!(verify_access_token(&expired, &keys, ISSUER, &memory).is_err());
+        assert!(verify_access_token(&token, &keys, "https://other.example", &memory).is_err());
+        assert!(verify_access_token("not.a.token", &keys, ISSUER, &memory).is_err());
+        assert_eq!(memory.len(keys.generation()), 0);
+        verify_access_token(&token, &keys, ISSUER, &memory).expect("the genuine token");
+        assert_eq!(memory.len(keys.generation()), 1);
     }
 }

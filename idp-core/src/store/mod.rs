@@ -1,11 +1,27 @@
 //! The database: one store type over SQLite (embedded default) or PostgreSQL (shared by replicas),
-//! chosen from the URL scheme, pooled with r2d2, migrated from `migrations/<backend>`.
+//! chosen from the URL scheme, pooled with r2d2, migrated from `migrations/<backend>`; and one
+//! module per table (`store::users`, `store::sessions`, ...) with typed rows: nothing outside
+//! them writes SQL. The domain modules above use these, never each other's tables.
 //!
 //! Every multi-step change runs in one transaction that *starts with a write* (a conditional
 //! `UPDATE` or an `INSERT`), so SQLite takes its write lock up front (and waits on `busy_timeout`)
 //! and two racing requests are serialised by the database on both backends.
 
+pub(crate) mod accounts;
+pub(crate) mod attempts;
+pub(crate) mod audit;
+pub(crate) mod codes;
+pub(crate) mod email_tokens;
+pub(crate) mod flows;
+pub(crate) mod grants;
+mod live;
+pub(crate) mod outbox;
+pub(crate) mod refresh_tokens;
 pub mod schema;
+pub(crate) mod sessions;
+pub(crate) mod signing_keys;
+pub(crate) mod totp;
+pub(crate) mod users;
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;

@@ -110,7 +110,7 @@ diesel::table! {
 diesel::table! {
     login_flows (id_hash) {
         id_hash -> Text,
-        request -> Text,
+        request -> Nullable<Text>,
         user_id -> Nullable<Text>,
         stage -> Text,
         created_at -> BigInt,

@@ -10,15 +10,19 @@ use crate::UserStatus;
 
 fn a_login_flow_is_consumed_once_and_not_after_it_expired(db: &TestDb) {
     use crate::flows::FlowError;
-    let h = db.idp.create_flow("the request", None).unwrap();
+    let h = db.idp.create_flow(Some(&request("openid")), None).unwrap();
     let flow = db.idp.consume_flow(&h).unwrap();
     assert_eq!(
-        (flow.request.as_str(), flow.stage),
-        ("the request", FlowStage::Password)
+        (flow.request, flow.stage),
+        (Some(request("openid")), FlowStage::Password)
     );
     assert!(matches!(db.idp.consume_flow(&h), Err(FlowError::Expired)));
     assert!(matches!(db.idp.flow(&h), Err(FlowError::Expired)), "gone");
-    let h = db.idp.create_flow("later", None).unwrap();
+    let h = db.idp.create_flow(None, None).unwrap();
+    assert!(
+        db.idp.flow(&h).unwrap().request.is_none(),
+        "a sign-in without an app"
+    );
     db.clock.advance(db.idp.settings().login_flow_ttl_secs);
     assert!(matches!(db.idp.consume_flow(&h), Err(FlowError::Expired)));
     assert!(matches!(
@@ -58,7 +62,7 @@ fn invitation_and_reset_links(db: &TestDb) {
     let someone = user(db, "acme", "someone@example.com");
     let (theirs, their_secret) = db
         .idp
-        .start_session(&someone, &["pwd"], None, None)
+        .start_session(&someone, AuthMethod::Password, None, None)
         .unwrap();
     redeem(db, &someone, &theirs, "openid");
     let (done, ended) = db
@@ -85,7 +89,7 @@ fn invitation_and_reset_links(db: &TestDb) {
     // Reset: ends sessions, keeps the TOTP link, expires after an hour.
     require_mfa(db, "acme");
     enroll(db, &done);
-    let s = session(db, &done, &["pwd", "otp", "mfa"]);
+    let s = session(db, &done, AuthMethod::PasswordAndTotp);
     let reset = db.idp.issue_email_token(&u.id, Purpose::Reset).unwrap();
     let (_, ended) = db
         .idp
@@ -179,7 +183,7 @@ fn housekeeping_keeps_the_tables_bounded(db: &TestDb) {
         .set_password_by_link(&used, Purpose::Reset, "another fine passphrase", None, None)
         .unwrap();
     db.idp.issue_email_token(&u.id, Purpose::Reset).unwrap();
-    let s = session(db, &u, &["pwd"]);
+    let s = session(db, &u, AuthMethod::Password);
     redeem(db, &u, &s, "openid");
     db.idp.end_session(&s.id, &op(), None).unwrap();
     let logout = db.idp.claim_logouts(10, None).unwrap().pop().unwrap();

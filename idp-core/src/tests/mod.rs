@@ -14,7 +14,7 @@ use std::process::Command;
 
 use diesel::prelude::*;
 
-use crate::flows::FlowStage;
+use crate::model::{AuthMethod, FlowStage, PendingAuthorization};
 use crate::oauth::{Issued, NewCode};
 use crate::sessions::SsoSession;
 use crate::testing::TestDb;
@@ -69,7 +69,7 @@ fn oathtool(activation_code: &str, at: i64) -> String {
 
 /// A sign-in of `u` that passed the password and now shows the enrollment page: its handle.
 fn enrollment_flow(db: &TestDb, u: &User) -> String {
-    let h = db.idp.create_flow("null", None).unwrap();
+    let h = db.idp.create_flow(None, None).unwrap();
     db.idp
         .advance_flow(&h, &u.id, FlowStage::MfaEnroll)
         .unwrap();
@@ -88,8 +88,21 @@ fn enroll(db: &TestDb, u: &User) -> String {
     view.activation_code
 }
 
-fn session(db: &TestDb, u: &User, amr: &[&str]) -> SsoSession {
-    db.idp.start_session(u, amr, None, None).unwrap().0
+fn session(db: &TestDb, u: &User, method: AuthMethod) -> SsoSession {
+    db.idp.start_session(u, method, None, None).unwrap().0
+}
+
+/// An authorization request of client "app" (redirect "https://a/cb", no PKCE).
+fn request(scope: &str) -> PendingAuthorization {
+    PendingAuthorization {
+        client_id: "app".into(),
+        redirect_uri: "https://a/cb".into(),
+        scope: scope.into(),
+        state: Some("st".into()),
+        nonce: None,
+        code_challenge: None,
+        login_hint: None,
+    }
 }
 
 /// A grant for `client` in session `s` of `u`: a code issued and redeemed (redirect

@@ -8,7 +8,10 @@ use crate::oauth::GrantError;
 
 fn code_is_single_use_and_replay_revokes(db: &TestDb) {
     let u = user(db, "acme", "ann@example.com");
-    let (s, _) = db.idp.start_session(&u, &["pwd"], None, None).unwrap();
+    let (s, _) = db
+        .idp
+        .start_session(&u, AuthMethod::Password, None, None)
+        .unwrap();
     let verifier = "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk";
     let new = NewCode {
         client_id: "app",
@@ -90,7 +93,10 @@ fn userinfo_subject_only_for_a_live_grant(db: &TestDb) {
             .redeem_code(&code, "app", "https://app.example/cb", None)
             .unwrap()
     };
-    let (s, _) = db.idp.start_session(&u, &["pwd"], None, None).unwrap();
+    let (s, _) = db
+        .idp
+        .start_session(&u, AuthMethod::Password, None, None)
+        .unwrap();
     let g = grant(&s.id);
     let (found, account) = db.idp.live_grant_subject(&g.grant_id).unwrap().unwrap();
     assert_eq!(found.id, u.id);
@@ -108,13 +114,19 @@ fn userinfo_subject_only_for_a_live_grant(db: &TestDb) {
     assert!(db.idp.live_grant_subject(&g.grant_id).unwrap().is_none());
 
     // Logout.
-    let (s, _) = db.idp.start_session(&u, &["pwd"], None, None).unwrap();
+    let (s, _) = db
+        .idp
+        .start_session(&u, AuthMethod::Password, None, None)
+        .unwrap();
     let g = grant(&s.id);
     db.idp.end_session(&s.id, &op(), None).unwrap();
     assert!(db.idp.live_grant_subject(&g.grant_id).unwrap().is_none());
 
     // A revoked grant (refresh-token reuse) in a session that lives on.
-    let (s, _) = db.idp.start_session(&u, &["pwd"], None, None).unwrap();
+    let (s, _) = db
+        .idp
+        .start_session(&u, AuthMethod::Password, None, None)
+        .unwrap();
     let g = grant(&s.id);
     let next = db.idp.refresh(&g.refresh_token, "app").unwrap();
     assert!(db.idp.refresh(&g.refresh_token, "app").is_err(), "reuse");
@@ -126,10 +138,16 @@ fn refresh_rotates_and_reuse_revokes_the_chain(db: &TestDb) {
     // Another user in another account, created first, so a grant that found the wrong user or
     // account would show.
     let other = user(db, "globex", "gil@example.com");
-    let (other_s, _) = db.idp.start_session(&other, &["pwd"], None, None).unwrap();
+    let (other_s, _) = db
+        .idp
+        .start_session(&other, AuthMethod::Password, None, None)
+        .unwrap();
     redeem(db, &other, &other_s, "openid");
     let u = user(db, "acme", "ann@example.com");
-    let (s, _) = db.idp.start_session(&u, &["pwd"], None, None).unwrap();
+    let (s, _) = db
+        .idp
+        .start_session(&u, AuthMethod::Password, None, None)
+        .unwrap();
     let first = redeem(db, &u, &s, "openid");
     assert_eq!(
         (first.user.id.as_str(), first.account.slug.as_str()),
@@ -172,7 +190,10 @@ fn refresh_rotates_and_reuse_revokes_the_chain(db: &TestDb) {
 
 fn refresh_may_narrow_the_scope_but_not_widen_it(db: &TestDb) {
     let u = user(db, "acme", "ann@example.com");
-    let (s, _) = db.idp.start_session(&u, &["pwd"], None, None).unwrap();
+    let (s, _) = db
+        .idp
+        .start_session(&u, AuthMethod::Password, None, None)
+        .unwrap();
     let g = redeem(db, &u, &s, "openid email");
     // Wider than the grant: refused, and nothing was spent.
     assert!(matches!(
@@ -205,7 +226,10 @@ fn refresh_may_narrow_the_scope_but_not_widen_it(db: &TestDb) {
 
 fn concurrent_code_redemptions_have_one_winner(db: &TestDb) {
     let u = user(db, "acme", "ann@example.com");
-    let (s, _) = db.idp.start_session(&u, &["pwd"], None, None).unwrap();
+    let (s, _) = db
+        .idp
+        .start_session(&u, AuthMethod::Password, None, None)
+        .unwrap();
     let new = NewCode {
         client_id: "app",
         redirect_uri: "https://a/cb",
@@ -240,7 +264,7 @@ fn concurrent_code_redemptions_have_one_winner(db: &TestDb) {
 /// that repeats the original request's scope (Authlib does, `offline_access` included) works.
 fn refresh_ignores_scope_values_never_granted(db: &TestDb) {
     let u = user(db, "acme", "ann@example.com");
-    let s = session(db, &u, &["pwd"]);
+    let s = session(db, &u, AuthMethod::Password);
     let g = redeem(db, &u, &s, "openid email");
     let next = db
         .idp
@@ -275,9 +299,9 @@ fn refresh_ignores_scope_values_never_granted(db: &TestDb) {
 /// passed it is not touched.
 fn a_session_without_the_required_second_factor_is_refused(db: &TestDb) {
     let u = user(db, "acme", "ann@example.com");
-    let weak = session(db, &u, &["pwd"]);
+    let weak = session(db, &u, AuthMethod::Password);
     let g = redeem(db, &u, &weak, "openid");
-    let strong = session(db, &u, &["pwd", "otp", "mfa"]);
+    let strong = session(db, &u, AuthMethod::PasswordAndTotp);
     let h = redeem(db, &u, &strong, "openid");
     sql(db, "UPDATE accounts SET mfa_policy = 'required'");
     assert!(db.idp.live_grant_subject(&g.grant_id).unwrap().is_none());
@@ -320,7 +344,7 @@ fn a_session_without_the_required_second_factor_is_refused(db: &TestDb) {
 /// refresh token is created for them (before, the server refused after both were written).
 fn a_disabled_user_gets_no_new_grant(db: &TestDb) {
     let u = user(db, "acme", "ann@example.com");
-    let s = session(db, &u, &["pwd"]);
+    let s = session(db, &u, AuthMethod::Password);
     let g = redeem(db, &u, &s, "openid");
     let count = |table: &str| -> i64 {
         use diesel::sql_types::BigInt;

@@ -7,7 +7,7 @@ use crate::outbox::{FailedAttempt, CLAIM_LEASE_SECS, MAX_ATTEMPTS, RETRY_DELAYS_
 /// A session with a grant for "app", ended: one logout queued.
 fn one_logout(db: &TestDb) -> (User, SsoSession) {
     let u = user(db, "acme", "ann@example.com");
-    let s = session(db, &u, &["pwd"]);
+    let s = session(db, &u, AuthMethod::Password);
     redeem(db, &u, &s, "openid");
     db.idp.end_session(&s.id, &op(), None).unwrap();
     (u, s)

@@ -10,7 +10,7 @@ fn sessions_expire_when_idle_and_slide_on_activity(db: &TestDb) {
     let u = user(db, "acme", "ann@example.com");
     let (s, secret) = db
         .idp
-        .start_session(&u, &["pwd"], Some("127.0.0.1"), Some("test"))
+        .start_session(&u, AuthMethod::Password, Some("127.0.0.1"), Some("test"))
         .unwrap();
     assert_eq!(s.idle_expires_at, s.last_active_at + 1800);
     assert!(db.idp.session_by_secret(&secret).unwrap().is_some());
@@ -37,7 +37,7 @@ fn sessions_expire_when_idle_and_slide_on_activity(db: &TestDb) {
     assert!(db.idp.session_by_secret(&secret).unwrap().is_none());
     assert!(db.idp.touch_session(&s.id).is_err());
     // The absolute lifetime caps sliding.
-    let s2 = session(db, &u, &["pwd"]);
+    let s2 = session(db, &u, AuthMethod::Password);
     for _ in 0..25 {
         db.clock.advance(1700);
         db.idp.touch_session(&s2.id).unwrap();
@@ -50,7 +50,7 @@ fn sessions_expire_when_idle_and_slide_on_activity(db: &TestDb) {
 
 fn ending_a_session_revokes_its_grants_and_queues_its_logouts(db: &TestDb) {
     let u = user(db, "acme", "ann@example.com");
-    let s = session(db, &u, &["pwd"]);
+    let s = session(db, &u, AuthMethod::Password);
     let a = grant_for(db, "app-a", &u, &s, "openid");
     let b = grant_for(db, "app-b", &u, &s, "openid");
     grant_for(db, "app-b", &u, &s, "openid");
@@ -83,18 +83,18 @@ fn ending_a_session_revokes_its_grants_and_queues_its_logouts(db: &TestDb) {
 /// each, and queues a logout to every app with a grant in them; live sessions are left alone.
 fn the_sweeper_ends_expired_sessions_and_queues_their_logouts(db: &TestDb) {
     let u = user(db, "acme", "ann@example.com");
-    let idle = session(db, &u, &["pwd"]);
+    let idle = session(db, &u, AuthMethod::Password);
     grant_for(db, "app", &u, &idle, "openid");
     grant_for(db, "crm", &u, &idle, "openid");
-    let without_apps = session(db, &u, &["pwd"]);
-    let long = session(db, &u, &["pwd"]);
+    let without_apps = session(db, &u, AuthMethod::Password);
+    let long = session(db, &u, AuthMethod::Password);
     let long_grant = grant_for(db, "app", &u, &long, "openid");
     assert_eq!(db.idp.sweep_expired_sessions().unwrap().ended, 0);
     // 30 minutes later the first two idled out; the third was kept alive by a refresh.
     db.clock.advance(1700);
     let mut token = db.idp.refresh(&long_grant.refresh_token, "app").unwrap();
     db.clock.advance(100);
-    let live = session(db, &u, &["pwd"]);
+    let live = session(db, &u, AuthMethod::Password);
     let report = db.idp.sweep_expired_sessions().unwrap();
     assert_eq!((report.ended, report.logouts_queued), (2, 2));
     assert_eq!(
@@ -153,7 +153,7 @@ fn two_sweepers_end_each_session_once(db: &TestDb) {
     const SESSIONS: usize = 600;
     let mut sids = Vec::new();
     for _ in 0..SESSIONS {
-        let s = session(db, &u, &["pwd"]);
+        let s = session(db, &u, AuthMethod::Password);
         grant_for(db, "app", &u, &s, "openid");
         sids.push(s.id);
     }
@@ -184,7 +184,7 @@ fn two_sweepers_end_each_session_once(db: &TestDb) {
 fn every_way_a_session_ends_queues_its_logouts(db: &TestDb) {
     let ann = user(db, "acme", "ann@example.com");
     let with_grant = |u: &User| {
-        let s = session(db, u, &["pwd", "otp", "mfa"]);
+        let s = session(db, u, AuthMethod::PasswordAndTotp);
         grant_for(db, "app", u, &s, "openid");
         s
     };
@@ -240,11 +240,11 @@ fn enabling_mfa_ends_the_sessions_that_never_passed_it(db: &TestDb) {
     let ann = user(db, "acme", "ann@example.com");
     let bob = user(db, "acme", "bob@example.com");
     let cy = user(db, "globex", "cy@example.com");
-    let password_only = session(db, &ann, &["pwd"]);
+    let password_only = session(db, &ann, AuthMethod::Password);
     let g = grant_for(db, "app", &ann, &password_only, "openid");
-    let with_code = session(db, &bob, &["pwd", "otp", "mfa"]);
+    let with_code = session(db, &bob, AuthMethod::PasswordAndTotp);
     let bob_grant = grant_for(db, "app", &bob, &with_code, "openid");
-    let elsewhere = session(db, &cy, &["pwd"]);
+    let elsewhere = session(db, &cy, AuthMethod::Password);
     let (_, ended) = db
         .idp
         .set_mfa_policy("acme", MfaPolicy::Required, &op())
@@ -269,10 +269,10 @@ fn enabling_mfa_ends_the_sessions_that_never_passed_it(db: &TestDb) {
 
 fn purge_removes_dead_sessions_with_their_tokens(db: &TestDb) {
     let u = user(db, "acme", "ann@example.com");
-    let dead = session(db, &u, &["pwd"]);
+    let dead = session(db, &u, AuthMethod::Password);
     redeem(db, &u, &dead, "openid");
     db.clock.advance(2 * 24 * 3600);
-    let live = session(db, &u, &["pwd"]);
+    let live = session(db, &u, AuthMethod::Password);
     assert_eq!(db.idp.purge_expired().unwrap(), 1);
     assert!(db.idp.session_by_id(&dead.id).unwrap().is_none());
     assert!(db.idp.session_by_id(&live.id).unwrap().is_some());

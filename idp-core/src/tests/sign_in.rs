@@ -4,6 +4,8 @@
 use std::sync::Barrier;
 
 use super::*;
+use crate::signin::{Browser, SignInError};
+use crate::store::attempts;
 use crate::throttle::{ClientAuthFailure, Limit, LimitKind, ThrottleSettings};
 use crate::users::AuthError;
 use crate::{Argon2Params, Settings};
@@ -67,13 +69,20 @@ fn concurrent_attempts_all_count(db: &TestDb) {
         for _ in 0..N {
             scope.spawn(|| {
                 barrier.wait();
-                db.idp
-                    .reserve_attempts(&[("test:race", &limit)])
-                    .expect("a concurrent attempt is counted, not refused");
+                let taken =
+                    attempts::reserve(db.idp.store(), db.idp.now(), &[("test:race", &limit)])
+                        .expect("a concurrent attempt is counted, not refused");
+                assert!(matches!(taken, attempts::Reserved::Taken(None)));
             });
         }
     });
-    let state = db.idp.throttle_state("test:race").unwrap().unwrap();
+    let state = attempts::state(
+        &mut db.idp.store().conn().unwrap(),
+        "test:race",
+        db.idp.now(),
+    )
+    .unwrap()
+    .unwrap();
     assert_eq!(state.failures, N as i32);
 }
 
@@ -310,15 +319,15 @@ fn login_flows_are_rate_limited_per_address(db: &TestDb) {
         ..crate::testing::cheap_settings()
     });
     for _ in 0..5 {
-        idp.create_flow("null", Some("198.51.100.1")).unwrap();
+        idp.create_flow(None, Some("198.51.100.1")).unwrap();
     }
     assert!(matches!(
-        idp.create_flow("null", Some("198.51.100.1")),
+        idp.create_flow(None, Some("198.51.100.1")),
         Err(crate::flows::FlowError::TooMany(_))
     ));
-    idp.create_flow("null", Some("198.51.100.2")).unwrap();
+    idp.create_flow(None, Some("198.51.100.2")).unwrap();
     db.clock.advance(601);
-    idp.create_flow("null", Some("198.51.100.1")).unwrap();
+    idp.create_flow(None, Some("198.51.100.1")).unwrap();
 }
 
 fn rehash_when_parameters_change(db: &TestDb) {
@@ -352,7 +361,10 @@ fn rehash_when_parameters_change(db: &TestDb) {
 /// factor its account now requires is refused and ended (with its logout queued).
 fn session_reuse_follows_max_age_and_the_mfa_policy(db: &TestDb) {
     let u = user(db, "acme", "ann@example.com");
-    let (s, secret) = db.idp.start_session(&u, &["pwd"], None, None).unwrap();
+    let (s, secret) = db
+        .idp
+        .start_session(&u, AuthMethod::Password, None, None)
+        .unwrap();
     redeem(db, &u, &s, "openid");
     assert!(db.idp.reuse_session(&secret, Some(0)).unwrap().is_none());
     assert!(db.idp.reuse_session(&secret, Some(60)).unwrap().is_some());
@@ -376,24 +388,38 @@ fn session_reuse_follows_max_age_and_the_mfa_policy(db: &TestDb) {
 }
 
 /// Completing a sign-in is one transaction: the flow is consumed once, the browser's previous
-/// session (whoever's) ends with its logouts queued, the new session starts.
+/// session (whoever's) ends with its logouts queued, the new session starts, and the code for
+/// the request the flow answers is issued (and redeems).
 fn a_sign_in_completes_once_and_replaces_the_browsers_session(db: &TestDb) {
     let u = user(db, "acme", "ann@example.com");
-    let (old, old_secret) = db.idp.start_session(&u, &["pwd"], None, None).unwrap();
+    let (old, old_secret) = db
+        .idp
+        .start_session(&u, AuthMethod::Password, None, None)
+        .unwrap();
     redeem(db, &u, &old, "openid");
-    let flow = db.idp.create_flow("the request", None).unwrap();
+    let flow = db
+        .idp
+        .create_flow(Some(&request("openid email")), None)
+        .unwrap();
+    let browser = Browser {
+        ip: Some("192.0.2.1"),
+        user_agent: None,
+        session: Some(&old_secret),
+    };
     let done = db
         .idp
-        .complete_sign_in(
-            &flow,
-            &u,
-            &["pwd"],
-            Some(&old_secret),
-            Some("192.0.2.1"),
-            None,
-        )
+        .complete_sign_in(&flow, &u, AuthMethod::Password, browser)
         .unwrap();
-    assert_eq!(done.flow.request, "the request");
+    let (answered, code) = done.code.expect("a code for the app");
+    assert_eq!(answered, request("openid email"));
+    let issued = db
+        .idp
+        .redeem_code(&code, "app", "https://a/cb", None)
+        .unwrap();
+    assert_eq!(
+        (issued.scope.as_str(), issued.session.id.as_str()),
+        ("openid email", done.session.id.as_str())
+    );
     assert_eq!(done.ended.len(), 1);
     assert_eq!(done.ended[0].sid, old.id);
     assert!(db.idp.session_by_secret(&old_secret).unwrap().is_none());
@@ -404,8 +430,8 @@ fn a_sign_in_completes_once_and_replaces_the_browsers_session(db: &TestDb) {
     );
     assert!(matches!(
         db.idp
-            .complete_sign_in(&flow, &u, &["pwd"], None, None, None),
-        Err(crate::flows::FlowError::Expired)
+            .complete_sign_in(&flow, &u, AuthMethod::Password, Browser::default()),
+        Err(SignInError::Expired)
     ));
     assert_eq!(db.idp.live_sessions(&u.id).unwrap().len(), 1);
 }

@@ -1,29 +1,18 @@
 //! `/authorize` (OIDC Core 3.1.2, RFC 6749 4.1, RFC 7636, RFC 9207). The client and the exact
 //! redirect URI are checked before anything else: if either is wrong the user sees an error page
 //! and is never redirected. Later errors go back to the app with `error`, `state` and `iss`.
+//! What to do with a valid request (reuse the session, or sign in) is the core's decision.
 
-use actix_web::http::{header, StatusCode};
+use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
-use idp_core::oauth::NewCode;
-use idp_core::sessions::SsoSession;
-use serde::{Deserialize, Serialize};
-use url::Url;
+use idp_core::signin::{Authorization, Prompt};
 
+pub use idp_core::flows::PendingAuthorization;
+
+use super::browser::{start_sign_in, RequestBrowser};
+use super::forms::{found, redirect_with, refusal};
 use super::params::Params;
-use super::signin::start_flow_response;
 use super::{blocking, AppError, AppState};
-
-/// A validated authorization request, kept in the login flow while the user signs in.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct PendingAuthorization {
-    pub client_id: String,
-    pub redirect_uri: String,
-    pub scope: String,
-    pub state: Option<String>,
-    pub nonce: Option<String>,
-    pub code_challenge: Option<String>,
-    pub login_hint: Option<String>,
-}
 
 pub async fn authorize_get(
     req: HttpRequest,
@@ -47,30 +36,6 @@ fn error_page(state: &AppState, message: &str) -> AppError {
         message,
     )
     .with_product(&state.config.product_name)
-}
-
-/// `redirect_uri` with the given response parameters and `iss` (RFC 9207) appended.
-pub fn redirect_with(
-    redirect_uri: &str,
-    issuer: &str,
-    params: &[(&str, &str)],
-) -> Result<String, AppError> {
-    let mut url = Url::parse(redirect_uri).map_err(|e| AppError::internal(&e))?;
-    {
-        let mut q = url.query_pairs_mut();
-        for (k, v) in params {
-            q.append_pair(k, v);
-        }
-        q.append_pair("iss", issuer);
-    }
-    Ok(url.to_string())
-}
-
-fn found(location: String) -> HttpResponse {
-    HttpResponse::Found()
-        .insert_header((header::LOCATION, location))
-        .insert_header((header::CACHE_CONTROL, "no-store"))
-        .finish()
 }
 
 /// An error returned to the app's (validated) redirect URI.
@@ -285,62 +250,35 @@ async fn authorize(
             );
         }
     };
-
-    // 3. An existing session that still satisfies the request: reuse it (this is activity).
-    if !force_login {
-        if let Some(secret) = req
-            .cookie(state.session_cookie_name())
-            .map(|c| c.value().to_string())
-        {
-            let idp = state.idp.clone();
-            let reusable = blocking(move || idp.reuse_session(&secret, max_age)).await??;
-            if let Some(session) = reusable {
-                return Ok(found(issue_code_redirect(state, &pending, &session).await?));
-            }
-        }
-    }
-    if prompt_none {
-        return redirect_error(
+    let prompt = Prompt {
+        none: prompt_none,
+        login: force_login,
+        max_age,
+    };
+    let browser = RequestBrowser::of(state, req);
+    let idp = state.idp.clone();
+    let request = pending.clone();
+    let answer = blocking(move || idp.authorize(&request, prompt, browser.get())).await?;
+    match answer.map_err(|e| refusal(state, e))? {
+        Authorization::Code(code) => Ok(found(code_redirect(state, &pending, &code)?)),
+        Authorization::SignIn(handle) => Ok(start_sign_in(state, handle)),
+        Authorization::LoginRequired => redirect_error(
             state,
             &pending.redirect_uri,
             pending.state.as_deref(),
             "login_required",
             "the user is not signed in",
-        );
+        ),
     }
-
-    // 4. Sign in first.
-    let idp = state.idp.clone();
-    let json = serde_json::to_string(&Some(&pending)).map_err(|e| AppError::internal(&e))?;
-    let ip = state.client_ip(req);
-    let handle = blocking(move || idp.create_flow(&json, ip.as_deref())).await?;
-    Ok(start_flow_response(
-        state,
-        super::signin::flow_created(state, handle)?,
-    ))
 }
 
-/// Issues a code for the session and returns the app's redirect URI with it.
-pub async fn issue_code_redirect(
+/// The app's redirect URI with a code for its request (and the request's `state`).
+pub fn code_redirect(
     state: &AppState,
     pending: &PendingAuthorization,
-    session: &SsoSession,
+    code: &str,
 ) -> Result<String, AppError> {
-    let idp = state.idp.clone();
-    let (p, s) = (pending.clone(), session.clone());
-    let code = blocking(move || {
-        idp.issue_code(&NewCode {
-            client_id: &p.client_id,
-            redirect_uri: &p.redirect_uri,
-            session_id: &s.id,
-            user_id: &s.user_id,
-            scope: &p.scope,
-            nonce: p.nonce.as_deref(),
-            code_challenge: p.code_challenge.as_deref(),
-        })
-    })
-    .await??;
-    let mut params = vec![("code", code.as_str())];
+    let mut params = vec![("code", code)];
     if let Some(s) = pending.state.as_deref() {
         params.push(("state", s));
     }

@@ -1,23 +1,26 @@
 //! Pages of the account lifecycle: complete registration (invitation link), forgot password,
-//! reset password (email link), and change password (signed in). Every form carries a CSRF token;
-//! link pages derive it from the link's token, the forgot page from a random cookie.
+//! reset password (email link), and change password (signed in). Every form carries a CSRF
+//! token: link pages bind it to the browser's form cookie and the link's token, the forgot page
+//! to the form cookie, the change page to the session.
 
-use actix_web::http::{header, StatusCode};
+use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
 use idp_core::crypto::ct_eq;
 use idp_core::email_tokens::Purpose;
-use idp_core::flows::FlowStage;
 use idp_core::lifecycle::{LifecycleError, ResetRequest};
-use idp_core::mfa::MfaStep;
-use idp_core::users::{AuthError, UserError};
-use idp_core::{Actor, User};
+use idp_core::signin::AfterRegistration;
+use idp_core::users::{ChangePasswordError, UserError};
+use idp_core::User;
 
+use super::browser::{
+    cookie, cookie_value, form_cookie_name, session_cookie_name, start_sign_in, RequestBrowser,
+};
+use super::csrf::{csrf_for, csrf_ok, link_csrf};
+use super::forms::{form_expired, parse_form, refusal, see_other};
 use super::pages::{html, ForgotPage, MessagePage, SetPasswordPage};
 use super::params::Params;
-use super::signin::{
-    csrf_for, csrf_ok, current_user, form_expired, parse_form, signed_in_page, start_flow_response,
-};
-use super::{blocking, AppError, AppState};
+use super::signin::{current_user, signed_in_page};
+use super::{blocking, text, AppError, AppState};
 use crate::mail::{send_in_background, Mail};
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
@@ -59,6 +62,30 @@ fn link_invalid(state: &AppState) -> Result<HttpResponse, AppError> {
     )
 }
 
+/// The browser's form secret (the form cookie) when it has one.
+fn form_secret_of(req: &HttpRequest, state: &AppState) -> Option<String> {
+    cookie_value(req, form_cookie_name(state)).filter(|v| v.len() >= 32)
+}
+
+/// The browser's form secret, or a new one (set as a cookie by the page that uses it).
+fn form_secret(req: &HttpRequest, state: &AppState) -> Result<String, AppError> {
+    match form_secret_of(req, state) {
+        Some(s) => Ok(s),
+        None => idp_core::crypto::random_token().map_err(|e| AppError::internal(&e)),
+    }
+}
+
+/// `res` with the form cookie set.
+fn with_form_cookie(
+    state: &AppState,
+    mut res: HttpResponse,
+    secret: String,
+) -> Result<HttpResponse, AppError> {
+    res.add_cookie(&cookie(state, form_cookie_name(state), secret, Some(3600)))
+        .map_err(|e| AppError::internal(&e))?;
+    Ok(res)
+}
+
 struct LinkPage {
     purpose: Purpose,
     action: &'static str,
@@ -79,19 +106,16 @@ const RESET: LinkPage = LinkPage {
     intro: "Choose a new password for your account.",
 };
 
-/// The CSRF token of a link form: bound to the browser (a cookie secret) *and* the link's token,
-/// so a page elsewhere cannot post a form of ours from a victim's browser, not even with an
-/// invitation of its own (which would sign the victim's browser into the attacker's account).
-fn link_csrf(browser_secret: &str, token: &str) -> String {
-    csrf_for(&format!("{browser_secret}\0{token}"))
+/// A link form: which page, for which browser and link.
+struct LinkForm<'a> {
+    page: &'a LinkPage,
+    form_secret: &'a str,
+    token: &'a str,
 }
 
-#[allow(clippy::too_many_arguments)]
 fn render_link_form(
     state: &AppState,
-    page: &LinkPage,
-    browser_secret: &str,
-    token: &str,
+    form: &LinkForm<'_>,
     user: &User,
     error: Option<&str>,
     status: StatusCode,
@@ -100,11 +124,11 @@ fn render_link_form(
         status,
         &SetPasswordPage {
             product: &state.config.product_name,
-            title: page.title,
-            intro: page.intro,
-            action: page.action,
-            csrf: &link_csrf(browser_secret, token),
-            token,
+            title: form.page.title,
+            intro: form.page.intro,
+            action: form.page.action,
+            csrf: &link_csrf(form.form_secret, form.token),
+            token: form.token,
             email: &user.email,
             ask_current: false,
             min_length: state.idp.password_policy().min_length(),
@@ -124,30 +148,18 @@ async fn show_link_form(
     };
     let idp = state.idp.clone();
     let (t, purpose) = (token.clone(), page.purpose);
-    let secret = browser_secret(req, state)?;
-    let mut res = match blocking(move || idp.user_for_email_token(&t, purpose)).await? {
-        Ok(user) => render_link_form(state, page, &secret, &token, &user, None, StatusCode::OK),
+    let secret = form_secret(req, state)?;
+    let form = LinkForm {
+        page,
+        form_secret: &secret,
+        token: &token,
+    };
+    let res = match blocking(move || idp.user_for_email_token(&t, purpose)).await? {
+        Ok(user) => render_link_form(state, &form, &user, None, StatusCode::OK),
         Err(LifecycleError::User(UserError::Store(e))) => Err(e.into()),
         Err(_) => link_invalid(state),
     }?;
-    res.add_cookie(&state.cookie(csrf_cookie_name(state), secret, Some(3600)))
-        .map_err(|e| AppError::internal(&e))?;
-    Ok(res)
-}
-
-/// The browser's form secret (the CSRF cookie) when it has one.
-fn browser_secret_of(req: &HttpRequest, state: &AppState) -> Option<String> {
-    req.cookie(csrf_cookie_name(state))
-        .map(|c| c.value().to_string())
-        .filter(|v| v.len() >= 32)
-}
-
-/// The browser's form secret, or a new one (set as a cookie by the page that uses it).
-fn browser_secret(req: &HttpRequest, state: &AppState) -> Result<String, AppError> {
-    match browser_secret_of(req, state) {
-        Some(s) => Ok(s),
-        None => idp_core::crypto::random_token().map_err(|e| AppError::internal(&e)),
-    }
+    with_form_cookie(state, res, secret)
 }
 
 async fn submit_link_form(
@@ -160,13 +172,16 @@ async fn submit_link_form(
     let Some(token) = params.get("token").map(str::to_string) else {
         return link_invalid(state);
     };
-    let Some(secret) = browser_secret_of(req, state).filter(|s| {
-        ct_eq(
-            link_csrf(s, &token).as_bytes(),
-            params.get("csrf").unwrap_or("").as_bytes(),
-        )
-    }) else {
-        return Err(form_expired(state, "Open the link from your email again."));
+    let presented = params.get("csrf").unwrap_or("").as_bytes();
+    let Some(secret) =
+        form_secret_of(req, state).filter(|s| ct_eq(link_csrf(s, &token).as_bytes(), presented))
+    else {
+        return Err(form_expired(state, text::OPEN_LINK_AGAIN));
+    };
+    let form = LinkForm {
+        page,
+        form_secret: &secret,
+        token: &token,
     };
     let new = params.get("new_password").unwrap_or("").to_string();
     let confirm = params.get("confirm_password").unwrap_or("");
@@ -178,39 +193,23 @@ async fn submit_link_form(
         Err(_) => return link_invalid(state),
     };
     if new != confirm {
-        return render_link_form(
-            state,
-            page,
-            &secret,
-            &token,
-            &user,
-            Some("The two passwords do not match."),
-            StatusCode::BAD_REQUEST,
-        );
+        let msg = Some(text::PASSWORDS_DIFFER);
+        return render_link_form(state, &form, &user, msg, StatusCode::BAD_REQUEST);
     }
     let idp = state.idp.clone();
-    let ip = state.client_ip(req);
+    let browser = RequestBrowser::of(state, req);
     let t = token.clone();
     // Completing a registration signs this browser in: whatever session it had ends first.
-    let browser_session = req
-        .cookie(state.session_cookie_name())
-        .map(|c| c.value().to_string());
+    let b = browser.clone();
     let result = blocking(move || {
-        idp.set_password_by_link(&t, purpose, &new, ip.as_deref(), browser_session.as_deref())
+        idp.set_password_by_link(&t, purpose, &new, b.ip.as_deref(), b.session.as_deref())
     })
     .await?;
     let (user, ended) = match result {
         Ok(v) => v,
         Err(LifecycleError::User(UserError::Password(reason))) => {
-            return render_link_form(
-                state,
-                page,
-                &secret,
-                &token,
-                &user,
-                Some(&reason.to_string()),
-                StatusCode::BAD_REQUEST,
-            );
+            let msg = text::password_rejection(&reason);
+            return render_link_form(state, &form, &user, Some(&msg), StatusCode::BAD_REQUEST);
         }
         Err(LifecycleError::User(UserError::Store(e))) => return Err(e.into()),
         Err(_) => return link_invalid(state),
@@ -219,7 +218,7 @@ async fn submit_link_form(
         state.deliver_logouts();
     }
     match page.purpose {
-        Purpose::Invite => sign_in_after_registration(req, state, &user).await,
+        Purpose::Invite => sign_in_after_registration(state, user, browser).await,
         Purpose::Reset => {
             send_in_background(&state.mailer, user.email.clone(), |m, to| {
                 m.send(&to, Mail::PasswordChanged)
@@ -237,42 +236,21 @@ async fn submit_link_form(
 
 /// After registration: straight in, or on to the authenticator app when the account requires it.
 async fn sign_in_after_registration(
-    req: &HttpRequest,
     state: &AppState,
-    user: &User,
+    user: User,
+    browser: RequestBrowser,
 ) -> Result<HttpResponse, AppError> {
     let idp = state.idp.clone();
-    let u = user.clone();
-    let ip = state.client_ip(req);
-    let step = {
-        let idp = idp.clone();
-        let u = u.clone();
-        blocking(move || idp.mfa_step(&u)).await??
-    };
-    if step == MfaStep::None {
-        let (_, secret) =
-            blocking(move || idp.start_session(&u, &["pwd"], ip.as_deref(), None)).await??;
-        return Ok(HttpResponse::SeeOther()
-            .cookie(state.cookie(state.session_cookie_name(), secret, None))
-            .insert_header((header::LOCATION, "/"))
-            .finish());
-    }
-    let stage = if step == MfaStep::Enroll {
-        FlowStage::MfaEnroll
-    } else {
-        FlowStage::MfaVerify
-    };
-    let ip = state.client_ip(req);
-    let created = blocking(move || -> Result<String, idp_core::flows::FlowError> {
-        let h = idp.create_flow("null", ip.as_deref())?;
-        idp.advance_flow(&h, &u.id, stage)?;
-        Ok(h)
+    let next = blocking(move || idp.continue_after_registration(&user, browser.get()))
+        .await?
+        .map_err(|e| refusal(state, e))?;
+    Ok(match next {
+        AfterRegistration::SignedIn(_, secret) => HttpResponse::SeeOther()
+            .cookie(cookie(state, session_cookie_name(state), secret, None))
+            .insert_header((actix_web::http::header::LOCATION, "/"))
+            .finish(),
+        AfterRegistration::SecondFactor(handle) => start_sign_in(state, handle),
     })
-    .await?;
-    Ok(start_flow_response(
-        state,
-        super::signin::flow_created(state, created)?,
-    ))
 }
 
 async fn register_page(
@@ -302,31 +280,30 @@ async fn reset_submit(
     submit_link_form(&req, &state, &RESET, &body).await
 }
 
-fn csrf_cookie_name(state: &AppState) -> &'static str {
-    if state.config.secure_cookies {
-        "__Host-idp_csrf"
-    } else {
-        "idp_csrf"
-    }
+fn forgot_form(
+    state: &AppState,
+    secret: &str,
+    error: Option<&str>,
+    status: StatusCode,
+) -> Result<HttpResponse, AppError> {
+    html(
+        status,
+        &ForgotPage {
+            product: &state.config.product_name,
+            csrf: &csrf_for(secret),
+            email: "",
+            error,
+        },
+    )
 }
 
 async fn forgot_page(
     req: HttpRequest,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, AppError> {
-    let secret = browser_secret(&req, &state)?;
-    let mut res = html(
-        StatusCode::OK,
-        &ForgotPage {
-            product: &state.config.product_name,
-            csrf: &csrf_for(&secret),
-            email: "",
-            error: None,
-        },
-    )?;
-    res.add_cookie(&state.cookie(csrf_cookie_name(&state), secret, Some(3600)))
-        .map_err(|e| AppError::internal(&e))?;
-    Ok(res)
+    let secret = form_secret(&req, &state)?;
+    let res = forgot_form(&state, &secret, None, StatusCode::OK)?;
+    with_form_cookie(&state, res, secret)
 }
 
 async fn forgot_submit(
@@ -335,36 +312,26 @@ async fn forgot_submit(
     body: web::Bytes,
 ) -> Result<HttpResponse, AppError> {
     let params = parse_form(&state, &body)?;
-    let secret = req
-        .cookie(csrf_cookie_name(&state))
-        .map(|c| c.value().to_string())
-        .unwrap_or_default();
+    let secret = form_secret_of(&req, &state).unwrap_or_default();
     if secret.is_empty() || !csrf_ok(&secret, params.get("csrf")) {
-        return Err(form_expired(&state, "Please open the page again."));
+        return Err(form_expired(&state, text::OPEN_AGAIN));
     }
-    let email = params
+    let email: String = params
         .get("email")
         .unwrap_or("")
         .trim()
         .chars()
         .take(254)
-        .collect::<String>();
+        .collect();
     if email.is_empty() {
-        return html(
-            StatusCode::BAD_REQUEST,
-            &ForgotPage {
-                product: &state.config.product_name,
-                csrf: &csrf_for(&secret),
-                email: "",
-                error: Some("Enter your email address."),
-            },
-        );
+        let msg = Some("Enter your email address.");
+        return forgot_form(&state, &secret, msg, StatusCode::BAD_REQUEST);
     }
     // Everything that depends on the address (the lookup, the link, the mail) happens after the
     // answer, in the background: the page answers alike and at once for known and unknown
     // addresses, so neither its content nor its timing tells whether one has an account.
     let idp = state.idp.clone();
-    let ip = state.client_ip(&req);
+    let ip = super::browser::client_ip(&state, &req);
     let mailer = state.mailer.clone();
     actix_web::rt::task::spawn_blocking(move || {
         match idp.request_password_reset(&email, ip.as_deref()) {
@@ -388,13 +355,6 @@ async fn forgot_submit(
         "If that address has an account, we sent it a link to set a new password. The link is valid for 1 hour.",
         Some(("/login", "Back to sign-in")),
     )
-}
-
-/// Why a password change was refused.
-enum ChangeRefused {
-    Wrong,
-    Locked(i64),
-    Policy(String),
 }
 
 fn render_change(
@@ -427,9 +387,7 @@ async fn change_page(
 ) -> Result<HttpResponse, AppError> {
     match current_user(&req, &state).await? {
         Some((user, secret, _)) => render_change(&state, &secret, &user, None, StatusCode::OK),
-        None => Ok(HttpResponse::SeeOther()
-            .insert_header((header::LOCATION, "/login"))
-            .finish()),
+        None => Ok(see_other("/login")),
     }
 }
 
@@ -440,47 +398,23 @@ async fn change_submit(
 ) -> Result<HttpResponse, AppError> {
     let params = parse_form(&state, &body)?;
     let Some((user, secret, sid)) = current_user(&req, &state).await? else {
-        return Ok(HttpResponse::SeeOther()
-            .insert_header((header::LOCATION, "/login"))
-            .finish());
+        return Ok(see_other("/login"));
     };
     if !csrf_ok(&secret, params.get("csrf")) {
-        return Err(form_expired(&state, "Please open the page again."));
+        return Err(form_expired(&state, text::OPEN_AGAIN));
     }
     let current = params.get("current_password").unwrap_or("").to_string();
     let new = params.get("new_password").unwrap_or("").to_string();
     if params.get("confirm_password").unwrap_or("") != new {
-        return render_change(
-            &state,
-            &secret,
-            &user,
-            Some("The two new passwords do not match."),
-            StatusCode::BAD_REQUEST,
-        );
+        let msg = Some(text::NEW_PASSWORDS_DIFFER);
+        return render_change(&state, &secret, &user, msg, StatusCode::BAD_REQUEST);
     }
     let idp = state.idp.clone();
     let u = user.clone();
-    let ip = state.client_ip(&req);
-    let result = blocking(
-        move || -> Result<Result<Vec<idp_core::sessions::EndedSession>, ChangeRefused>, AppError> {
-            match idp.verify_current_password(&u, &current, ip.as_deref()) {
-                Ok(()) => {}
-                Err(AuthError::Locked(l)) => return Ok(Err(ChangeRefused::Locked(l.until))),
-                Err(AuthError::Store(e)) => return Err(e.into()),
-                Err(_) => return Ok(Err(ChangeRefused::Wrong)),
-            }
-            let me = Actor::User(u.id.clone());
-            match idp.set_password(&u.id, &new, &me, ip.as_deref(), Some(&sid)) {
-                Ok((_, ended)) => Ok(Ok(ended)),
-                Err(UserError::Password(reason)) => {
-                    Ok(Err(ChangeRefused::Policy(reason.to_string())))
-                }
-                Err(e) => Err(e.into()),
-            }
-        },
-    )
-    .await??;
-    match result {
+    let ip = super::browser::client_ip(&state, &req);
+    let changed =
+        blocking(move || idp.change_password(&u, &sid, &current, &new, ip.as_deref())).await?;
+    let (msg, status) = match changed {
         Ok(ended) => {
             if !ended.is_empty() {
                 state.deliver_logouts();
@@ -488,45 +422,25 @@ async fn change_submit(
             send_in_background(&state.mailer, user.email.clone(), |m, to| {
                 m.send(&to, Mail::PasswordChanged)
             });
-            match signed_in_page(
-                &req,
-                &state,
-                Some("Your password was changed. Your other sessions were signed out."),
-            )
-            .await?
-            {
+            let notice = Some("Your password was changed. Your other sessions were signed out.");
+            return match signed_in_page(&req, &state, notice).await? {
                 Some(page) => Ok(page),
-                None => Ok(HttpResponse::SeeOther()
-                    .insert_header((header::LOCATION, "/login"))
-                    .finish()),
-            }
+                None => Ok(see_other("/login")),
+            };
         }
-        Err(ChangeRefused::Locked(until)) => {
-            let minutes = ((until - state.idp.now()) as f64 / 60.0).ceil().max(1.0) as i64;
-            render_change(
-                &state,
-                &secret,
-                &user,
-                Some(&format!(
-                    "Too many wrong passwords. Try again in {minutes} minute{}.",
-                    if minutes == 1 { "" } else { "s" }
-                )),
-                StatusCode::TOO_MANY_REQUESTS,
-            )
-        }
-        Err(ChangeRefused::Wrong) => render_change(
-            &state,
-            &secret,
-            &user,
-            Some("The current password is not correct."),
+        Err(ChangePasswordError::Locked(l)) => (
+            text::retry_after("Too many wrong passwords.", l.until, state.idp.now()),
+            StatusCode::TOO_MANY_REQUESTS,
+        ),
+        Err(ChangePasswordError::WrongPassword) => (
+            text::WRONG_CURRENT_PASSWORD.to_string(),
             StatusCode::BAD_REQUEST,
         ),
-        Err(ChangeRefused::Policy(reason)) => render_change(
-            &state,
-            &secret,
-            &user,
-            Some(&reason),
-            StatusCode::BAD_REQUEST,
-        ),
-    }
+        Err(ChangePasswordError::Rejected(r)) => {
+            (text::password_rejection(&r), StatusCode::BAD_REQUEST)
+        }
+        Err(ChangePasswordError::Failed(UserError::Store(e))) => return Err(e.into()),
+        Err(ChangePasswordError::Failed(e)) => return Err(AppError::internal(&e)),
+    };
+    render_change(&state, &secret, &user, Some(&msg), status)
 }

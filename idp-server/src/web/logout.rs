@@ -8,9 +8,10 @@ use actix_web::{web, HttpRequest, HttpResponse};
 use idp_core::sessions::EndedSession;
 use idp_core::Actor;
 
+use super::browser::{client_ip, cookie_value, removal_cookie, session_cookie_name};
+use super::csrf::{csrf_for, csrf_ok};
 use super::pages::{html, LogoutConfirmPage, MessagePage};
 use super::params::Params;
-use super::signin::{csrf_for, csrf_ok};
 use super::{blocking, AppError, AppState};
 use crate::tokens::verify_id_token_hint;
 
@@ -54,9 +55,7 @@ async fn end_session(
         .map(str::to_string);
     let app_state = params.get("state").map(str::to_string);
 
-    let cookie_secret = req
-        .cookie(state.session_cookie_name())
-        .map(|c| c.value().to_string());
+    let cookie_secret = cookie_value(req, session_cookie_name(state));
     let idp = state.idp.clone();
     let secret = cookie_secret.clone();
     let live = blocking(move || match secret {
@@ -97,7 +96,7 @@ async fn end_session(
         }
     }
     let idp = state.idp.clone();
-    let ip = state.client_ip(req);
+    let ip = client_ip(state, req);
     let ended = blocking(move || -> Result<Vec<EndedSession>, idp_core::StoreError> {
         let mut ended = Vec::new();
         for sid in to_end {
@@ -116,7 +115,7 @@ async fn end_session(
         state.deliver_logouts();
     }
 
-    let removal = state.removal_cookie(state.session_cookie_name());
+    let removal = removal_cookie(state, session_cookie_name(state));
     if let Some(uri) = redirect {
         let mut extra = Vec::new();
         if let Some(s) = app_state.as_deref() {

@@ -2,13 +2,17 @@
 //! core on the blocking pool (database and argon2 never run on the async workers), render.
 
 pub mod authorize;
+pub mod browser;
 pub mod client_addr;
+pub mod csrf;
 pub mod error;
+pub mod forms;
 pub mod lifecycle;
 pub mod logout;
 pub mod pages;
 pub mod params;
 pub mod signin;
+pub mod text;
 pub mod token;
 pub mod userinfo;
 
@@ -16,11 +20,10 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use actix_web::body::MessageBody;
-use actix_web::cookie::{time::Duration as CookieDuration, Cookie, SameSite};
 use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::http::header;
 use actix_web::middleware::{from_fn, DefaultHeaders, Next};
-use actix_web::{web, App, HttpRequest, HttpResponse, HttpServer};
+use actix_web::{web, App, HttpResponse, HttpServer};
 use idp_core::Idp;
 
 pub use error::AppError;
@@ -39,68 +42,13 @@ pub struct AppState {
     pub metrics: Arc<crate::metrics::Metrics>,
     /// Wakes this replica's back-channel deliverer (see `background`).
     pub outbox: Arc<tokio::sync::Notify>,
+    /// Access tokens that verified with the current keyring (see `tokens::verify_access_token`).
+    pub verified_tokens: Arc<crate::tokens::VerifiedAccessTokens>,
 }
 
 impl AppState {
     pub fn keyring(&self) -> Result<Arc<keys::Keyring>, AppError> {
         keys::current(&self.keys).ok_or(AppError::Internal)
-    }
-
-    pub fn session_cookie_name(&self) -> &'static str {
-        if self.config.secure_cookies {
-            "__Host-idp_session"
-        } else {
-            "idp_session"
-        }
-    }
-
-    pub fn flow_cookie_name(&self) -> &'static str {
-        if self.config.secure_cookies {
-            "__Host-idp_flow"
-        } else {
-            "idp_flow"
-        }
-    }
-
-    /// A cookie the browser sends back only to us: HttpOnly, SameSite=Lax, Path=/, and Secure
-    /// (with the `__Host-` prefix) when the issuer is https.
-    pub fn cookie(
-        &self,
-        name: &'static str,
-        value: String,
-        max_age: Option<i64>,
-    ) -> Cookie<'static> {
-        let mut c = Cookie::build(name, value)
-            .path("/")
-            .http_only(true)
-            .same_site(SameSite::Lax)
-            .secure(self.config.secure_cookies)
-            .finish();
-        if let Some(secs) = max_age {
-            c.set_max_age(CookieDuration::seconds(secs));
-        }
-        c
-    }
-
-    pub fn removal_cookie(&self, name: &'static str) -> Cookie<'static> {
-        let mut c = self.cookie(name, String::new(), Some(0));
-        c.make_removal();
-        c
-    }
-
-    /// The client's address: the TCP peer, or what a trusted proxy says it is (see
-    /// [`client_addr`]).
-    pub fn client_ip(&self, req: &HttpRequest) -> Option<String> {
-        let forwarded = req
-            .headers()
-            .get_all("x-forwarded-for")
-            .filter_map(|v| v.to_str().ok());
-        client_addr::client_ip(
-            req.peer_addr().map(|a| a.ip()),
-            forwarded,
-            &self.config.trusted_proxies,
-        )
-        .map(|ip| ip.to_string())
     }
 
     /// Sessions were ended here: deliver their back-channel logouts now.
@@ -140,7 +88,7 @@ pub fn discovery_document(config: &Config) -> Vec<u8> {
         "token_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post", "none"],
         "code_challenge_methods_supported": ["S256"],
         "prompt_values_supported": ["none", "login"],
-        "acr_values_supported": [crate::tokens::ACR_PASSWORD, crate::tokens::ACR_MFA],
+        "acr_values_supported": [idp_core::sessions::ACR_PASSWORD, idp_core::sessions::ACR_MFA],
         "claims_parameter_supported": false,
         "request_parameter_supported": false,
         "request_uri_parameter_supported": false,
@@ -290,13 +238,4 @@ pub fn build_server(
         server = server.workers(n);
     }
     Ok(server.listen(listener)?.run())
-}
-
-/// Runs the HTTP server until SIGTERM/SIGINT; in-flight requests finish (10 s at most).
-pub async fn serve(state: AppState, listener: std::net::TcpListener) -> std::io::Result<()> {
-    let server = build_server(state.clone(), listener, None)?;
-    let bg = actix_web::rt::spawn(crate::background::run(state));
-    let result = server.await;
-    bg.abort();
-    result
 }

@@ -78,7 +78,7 @@ async fn authenticate_client(
             Err(invalid_client(basic))
         };
     };
-    let ip = state.client_ip(req).unwrap_or_default();
+    let ip = super::browser::client_ip(state, req).unwrap_or_default();
     let ok = presented.is_some_and(|given| {
         let digest: [u8; 32] = Sha256::digest(given.as_bytes()).into();
         idp_core::crypto::ct_eq(&digest, &expected)

@@ -38,7 +38,7 @@ pub async fn userinfo(
             www_authenticate: Some("Bearer".into()),
         })?;
     let keys = state.keyring()?;
-    let claims = verify_access_token(token, &keys, &state.config.issuer)
+    let claims = verify_access_token(token, &keys, &state.config.issuer, &state.verified_tokens)
         .map_err(|_| invalid_token("the access token is invalid or expired"))?;
     let idp = state.idp.clone();
     let gid = claims.gid.clone();

@@ -184,7 +184,7 @@ fn operator_commands_do_what_support_tickets_ask(db: Db) {
     server
         .rt
         .idp
-        .start_session(&bob, &["pwd"], None, None)
+        .start_session(&bob, idp_core::AuthMethod::Password, None, None)
         .unwrap();
     assert!(
         ok(&s.cli(&["session", "list", "--email", "bob@acme.example"], None)).contains("amr=pwd")
@@ -231,7 +231,7 @@ fn master_key_rotation_by_command(db: Db) {
     crate::oidc::seed(&server, "acme", "ann@example.com", true);
     let user = server.rt.idp.user_by_email("ann@example.com").unwrap();
     // A sign-in showing its enrollment secret (a pending secret lives in its login flow).
-    let flow = server.rt.idp.create_flow("null", None).unwrap();
+    let flow = server.rt.idp.create_flow(None, None).unwrap();
     server
         .rt
         .idp

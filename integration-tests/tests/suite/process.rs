@@ -199,7 +199,9 @@ fn kill_9_under_load_leaves_consistent_state(db: Db) {
             &crate::oidc::op(),
         )
         .unwrap();
-    let (session, _) = idp.start_session(&user, &["pwd"], None, None).unwrap();
+    let (session, _) = idp
+        .start_session(&user, idp_core::AuthMethod::Password, None, None)
+        .unwrap();
     let new = |_: usize| NewCode {
         client_id: "demo",
         redirect_uri: "http://127.0.0.1:8081/callback",

@@ -30,11 +30,23 @@ CREATE INDEX logout_outbox_due ON logout_outbox(next_attempt_at)
     WHERE delivered_at IS NULL AND failed_at IS NULL;
 
 -- A pending enrollment secret lives in the login flow that showed it (sealed, bound to the user
--- and the flow) and expires with it; totp_credentials holds linked apps only.
-ALTER TABLE login_flows ADD COLUMN pending_totp_sealed TEXT;
+-- and the flow) and expires with it; totp_credentials holds linked apps only. The request is
+-- NULL for a sign-in started at the provider itself (no app). Login flows live ten minutes, so
+-- the table is recreated rather than altered (sign-ins under way at the upgrade start again).
+DROP TABLE login_flows;
+CREATE TABLE login_flows (
+    id_hash             TEXT PRIMARY KEY NOT NULL,
+    request             TEXT,
+    user_id             TEXT REFERENCES users(id) ON DELETE CASCADE,
+    stage               TEXT NOT NULL,
+    created_at          BIGINT NOT NULL,
+    expires_at          BIGINT NOT NULL,
+    pending_totp_sealed TEXT
+);
+CREATE INDEX login_flows_expires_at ON login_flows(expires_at);
+CREATE INDEX login_flows_user_id ON login_flows(user_id);
 DELETE FROM totp_credentials WHERE linked = FALSE;
 
 -- Housekeeping purges by time.
-CREATE INDEX login_flows_expires_at ON login_flows(expires_at);
 CREATE INDEX email_tokens_expires_at ON email_tokens(expires_at);
 CREATE INDEX attempt_counters_last_failure_at ON attempt_counters(last_failure_at);

@@ -1,41 +1,6 @@
-//! Domain types: accounts (customer companies) and their users.
+//! Users: the people who sign in, and the rules for their authentication email.
 
 use serde::Serialize;
-
-/// Whether the users of an account must present a TOTP code after their password.
-/// There is no per-user switch: the account's policy decides for all of its users.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum MfaPolicy {
-    Off,
-    Required,
-}
-
-impl MfaPolicy {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            MfaPolicy::Off => "off",
-            MfaPolicy::Required => "required",
-        }
-    }
-    pub(crate) fn parse(s: &str) -> Option<Self> {
-        match s {
-            "off" => Some(MfaPolicy::Off),
-            "required" => Some(MfaPolicy::Required),
-            _ => None,
-        }
-    }
-}
-
-#[derive(Debug, Clone, Serialize)]
-pub struct Account {
-    pub id: String,
-    pub slug: String,
-    pub name: String,
-    pub mfa_policy: MfaPolicy,
-    pub created_at: i64,
-    pub updated_at: i64,
-}
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
@@ -110,38 +75,79 @@ impl User {
     }
 }
 
+/// What a link sent by email is for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Purpose {
+    /// Confirm the authentication email and set the first password. Valid 7 days.
+    Invite,
+    /// Set a new password. Valid 1 hour.
+    Reset,
+}
+
+impl Purpose {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Purpose::Invite => "invite",
+            Purpose::Reset => "reset",
+        }
+    }
+    pub fn ttl_secs(self) -> i64 {
+        match self {
+            Purpose::Invite => 7 * 24 * 60 * 60,
+            Purpose::Reset => 60 * 60,
+        }
+    }
+}
+
+/// Why a string is not a plausible authentication email.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum EmailError {
+    #[error("the email address is empty")]
+    Empty,
+    #[error("the email address is longer than 254 bytes")]
+    TooLong,
+    #[error("the email address contains characters that are not allowed")]
+    ForbiddenCharacters,
+    #[error("the email address has no @")]
+    NoAt,
+    #[error("the email address's local part is not valid")]
+    BadLocalPart,
+    #[error("the email address's domain is not valid")]
+    BadDomain,
+}
+
 /// Normalises an authentication email: trimmed, Unicode NFC, case-folded (Unicode default case
 /// folding, so `Straße` and `STRASSE` are one address), NFC again. Two spellings of one address
 /// therefore give one string, and the unique index makes them one user. Refuses what is not a
 /// plausible address (one `@`, a dotted domain, no spaces, control characters or `:`; at most
 /// 254 bytes).
-pub fn normalise_email(input: &str) -> Result<String, String> {
+pub fn normalise_email(input: &str) -> Result<String, EmailError> {
     use unicode_normalization::UnicodeNormalization;
     let nfc: String = input.trim().nfc().collect();
     let email: String = caseless::default_case_fold_str(&nfc).nfc().collect();
     if email.is_empty() {
-        return Err("Enter an email address.".into());
+        return Err(EmailError::Empty);
     }
     if email.len() > 254 {
-        return Err("The email address is too long.".into());
+        return Err(EmailError::TooLong);
     }
     if email.chars().any(|c| {
         c.is_whitespace() || c.is_control() || matches!(c, ':' | '<' | '>' | '"' | ',' | ';' | '\\')
     }) {
-        return Err("The email address contains characters that are not allowed.".into());
+        return Err(EmailError::ForbiddenCharacters);
     }
     let Some((local, domain)) = email.split_once('@') else {
-        return Err("The email address must contain @.".into());
+        return Err(EmailError::NoAt);
     };
     if local.is_empty() || local.len() > 64 || domain.contains('@') {
-        return Err("The email address is not valid.".into());
+        return Err(EmailError::BadLocalPart);
     }
     if !domain.contains('.')
         || domain.starts_with('.')
         || domain.ends_with('.')
         || domain.contains("..")
     {
-        return Err("The email address's domain is not valid.".into());
+        return Err(EmailError::BadDomain);
     }
     Ok(email)
 }

@@ -1,0 +1,71 @@
+//! Accounts: the customer companies. Each carries the MFA policy that applies to all its users.
+
+use serde::Serialize;
+
+/// Whether the users of an account must present a TOTP code after their password.
+/// There is no per-user switch: the account's policy decides for all of its users.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum MfaPolicy {
+    Off,
+    Required,
+}
+
+impl MfaPolicy {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            MfaPolicy::Off => "off",
+            MfaPolicy::Required => "required",
+        }
+    }
+    pub(crate) fn parse(s: &str) -> Option<Self> {
+        match s {
+            "off" => Some(MfaPolicy::Off),
+            "required" => Some(MfaPolicy::Required),
+            _ => None,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Account {
+    pub id: String,
+    pub slug: String,
+    pub name: String,
+    pub mfa_policy: MfaPolicy,
+    pub created_at: i64,
+    pub updated_at: i64,
+}
+
+/// The outcome of an idempotent change: whether anything changed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Change {
+    /// The change was made now.
+    Changed,
+    /// Nothing to do: it was so already.
+    Already,
+}
+
+/// An account slug: 2-63 lowercase letters, digits and dashes, not starting or ending with one.
+pub fn validate_slug(slug: &str) -> bool {
+    (2..=63).contains(&slug.len())
+        && slug
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+        && !slug.starts_with('-')
+        && !slug.ends_with('-')
+}
+
+/// A display name (of an account or a user): trimmed, at most 200 characters, no control
+/// characters.
+pub fn validate_display_name(name: &str) -> Result<String, &'static str> {
+    let name = name.trim();
+    if name.chars().count() > 200 {
+        return Err("at most 200 characters");
+    }
+    if name.chars().any(char::is_control) {
+        return Err("control characters are not allowed");
+    }
+    Ok(name.to_string())
+}

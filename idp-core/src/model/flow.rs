@@ -1,0 +1,60 @@
+//! Half-finished sign-ins and the authorization requests they will answer.
+
+use serde::{Deserialize, Serialize};
+
+/// A validated authorization request (OIDC Core 3.1.2), kept with its sign-in until the user is
+/// signed in and a code is issued for it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PendingAuthorization {
+    pub client_id: String,
+    /// Exactly as registered.
+    pub redirect_uri: String,
+    /// Only values the provider grants.
+    pub scope: String,
+    pub state: Option<String>,
+    pub nonce: Option<String>,
+    /// PKCE S256 challenge.
+    pub code_challenge: Option<String>,
+    /// Pre-fills the email field.
+    pub login_hint: Option<String>,
+}
+
+/// Where a sign-in stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FlowStage {
+    /// Waiting for email and password.
+    Password,
+    /// Password verified; the user must link an authenticator app.
+    MfaEnroll,
+    /// Password verified; the user must enter a code from their linked app.
+    MfaVerify,
+}
+
+impl FlowStage {
+    pub(crate) fn as_str(self) -> &'static str {
+        match self {
+            FlowStage::Password => "password",
+            FlowStage::MfaEnroll => "mfa_enroll",
+            FlowStage::MfaVerify => "mfa_verify",
+        }
+    }
+    pub(crate) fn parse(s: &str) -> Option<Self> {
+        match s {
+            "password" => Some(FlowStage::Password),
+            "mfa_enroll" => Some(FlowStage::MfaEnroll),
+            "mfa_verify" => Some(FlowStage::MfaVerify),
+            _ => None,
+        }
+    }
+}
+
+/// A half-finished sign-in.
+#[derive(Debug, Clone)]
+pub struct LoginFlow {
+    /// The authorization request the sign-in will answer; `None` for a sign-in started at the
+    /// provider itself (no app).
+    pub request: Option<PendingAuthorization>,
+    pub user_id: Option<String>,
+    pub stage: FlowStage,
+    pub expires_at: i64,
+}

@@ -1,0 +1,22 @@
+//! The domain's types, shared by the storage layer (`store`) and the use cases: accounts and
+//! users, sessions and how they end, sign-in flows, audit events, throttle limits. Nothing here
+//! does I/O.
+
+mod account;
+mod audit;
+mod flow;
+mod grant;
+mod session;
+mod throttle;
+mod user;
+
+pub use account::{validate_display_name, validate_slug, Account, Change, MfaPolicy};
+pub use audit::{Actor, AuditAction, AuditEvent};
+pub use flow::{FlowStage, LoginFlow, PendingAuthorization};
+pub use grant::{Issued, NewCode};
+pub use session::{
+    AuthMethod, EndReason, EndedSession, SessionSettings, SsoSession, SweepReport, ACR_MFA,
+    ACR_PASSWORD, AMR_MFA, AMR_OTP, AMR_PASSWORD,
+};
+pub use throttle::{ClientAuthFailure, CounterState, Limit, LimitKind, Locked, ThrottleSettings};
+pub use user::{normalise_email, EmailError, Purpose, User, UserStatus};

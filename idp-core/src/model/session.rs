@@ -1,0 +1,170 @@
+//! SSO sessions: one per browser sign-in, how it was completed (`AuthMethod`), and how it ends.
+
+use serde::Serialize;
+
+/// How long sessions last.
+#[derive(Debug, Clone)]
+pub struct SessionSettings {
+    /// Automatic logout after this long without activity (default 30 minutes).
+    pub idle_timeout_secs: i64,
+    /// No sign-in lasts longer (default 12 hours).
+    pub max_lifetime_secs: i64,
+}
+
+impl Default for SessionSettings {
+    fn default() -> Self {
+        SessionSettings {
+            idle_timeout_secs: 30 * 60,
+            max_lifetime_secs: 12 * 60 * 60,
+        }
+    }
+}
+
+/// Authentication methods references (RFC 8176).
+pub const AMR_PASSWORD: &str = "pwd";
+pub const AMR_OTP: &str = "otp";
+pub const AMR_MFA: &str = "mfa";
+
+/// `acr` of a sign-in with the password alone.
+pub const ACR_PASSWORD: &str = "urn:idp:acr:pwd";
+/// `acr` of a sign-in with the password and a second factor.
+pub const ACR_MFA: &str = "urn:idp:acr:mfa";
+
+/// How a sign-in was completed: the one source of a session's `amr` and `acr`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AuthMethod {
+    /// The password alone (the account does not require MFA).
+    Password,
+    /// The password and a TOTP code from the linked app.
+    PasswordAndTotp,
+}
+
+impl AuthMethod {
+    /// RFC 8176 `amr`: `["pwd"]` or `["pwd", "otp", "mfa"]`.
+    pub fn amr(self) -> &'static [&'static str] {
+        match self {
+            AuthMethod::Password => &[AMR_PASSWORD],
+            AuthMethod::PasswordAndTotp => &[AMR_PASSWORD, AMR_OTP, AMR_MFA],
+        }
+    }
+    /// The `acr` claim.
+    pub fn acr(self) -> &'static str {
+        match self {
+            AuthMethod::Password => ACR_PASSWORD,
+            AuthMethod::PasswordAndTotp => ACR_MFA,
+        }
+    }
+    /// The method behind a stored `amr` (a one-time password makes it the second).
+    pub fn of_amr<S: AsRef<str>>(amr: &[S]) -> Self {
+        if amr.iter().any(|a| a.as_ref() == AMR_OTP) {
+            AuthMethod::PasswordAndTotp
+        } else {
+            AuthMethod::Password
+        }
+    }
+    /// Whether a second factor was passed.
+    pub fn passed_second_factor(self) -> bool {
+        self == AuthMethod::PasswordAndTotp
+    }
+}
+
+/// Why a session ended (stored with it, in the audit log and in the outbox).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum EndReason {
+    /// The user logged out (RP-initiated logout or the sign-out page).
+    Logout,
+    /// A new sign-in in the same browser replaced it.
+    Replaced,
+    /// An operator ended it.
+    Revoked,
+    UserDisabled,
+    /// The user changed their password (their other sessions end).
+    PasswordChanged,
+    /// A password reset by email link.
+    PasswordReset,
+    /// An operator set a new password.
+    PasswordSet,
+    /// MFA was turned on for the account and this session never passed a second factor.
+    MfaEnabled,
+    /// Found in use without the second factor its account requires (defence in depth).
+    MfaMissing,
+    /// A registration was completed in the same browser.
+    Registration,
+    /// 30 minutes (by default) without activity.
+    IdleTimeout,
+    /// The absolute lifetime (12 hours by default) passed.
+    MaxLifetime,
+}
+
+impl EndReason {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EndReason::Logout => "logout",
+            EndReason::Replaced => "replaced",
+            EndReason::Revoked => "revoked",
+            EndReason::UserDisabled => "user_disabled",
+            EndReason::PasswordChanged => "password_changed",
+            EndReason::PasswordReset => "password_reset",
+            EndReason::PasswordSet => "password_set",
+            EndReason::MfaEnabled => "mfa_enabled",
+            EndReason::MfaMissing => "mfa_missing",
+            EndReason::Registration => "registration",
+            EndReason::IdleTimeout => "idle_timeout",
+            EndReason::MaxLifetime => "max_lifetime",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct SsoSession {
+    /// Public session id (`sid` claim).
+    pub id: String,
+    pub user_id: String,
+    pub auth_time: i64,
+    pub amr: Vec<String>,
+    pub created_at: i64,
+    pub last_active_at: i64,
+    pub idle_timeout_secs: i64,
+    pub expires_at: i64,
+    /// When the session ends if nothing happens: the `idle_exp` claim.
+    pub idle_expires_at: i64,
+    pub ended_at: Option<i64>,
+    pub ip: Option<String>,
+    pub user_agent: Option<String>,
+}
+
+impl SsoSession {
+    /// Live at `now`: not ended and inside its idle and absolute limits.
+    pub fn is_active(&self, now: i64) -> bool {
+        self.ended_at.is_none() && now < self.idle_expires_at
+    }
+    /// Whether the sign-in behind this session passed a second factor.
+    pub fn has_mfa(&self) -> bool {
+        self.auth_method().passed_second_factor()
+    }
+    /// How the sign-in behind this session was completed.
+    pub fn auth_method(&self) -> AuthMethod {
+        AuthMethod::of_amr(&self.amr)
+    }
+}
+
+/// A session that was just ended, with the apps that hold a grant in it (each is sent a
+/// back-channel logout through the outbox).
+#[derive(Debug, Clone, Serialize)]
+pub struct EndedSession {
+    pub sid: String,
+    pub user_id: String,
+    pub clients: Vec<String>,
+    pub reason: EndReason,
+}
+
+/// What one sweep found and did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct SweepReport {
+    /// Sessions ended now because their idle window or absolute lifetime had passed.
+    pub ended: usize,
+    /// Back-channel logouts queued for them.
+    pub logouts_queued: usize,
+}

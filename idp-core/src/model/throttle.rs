@@ -1,0 +1,121 @@
+//! Throttle limits and what a lockout says.
+
+/// What a key is counted for, and how.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LimitKind {
+    /// Failed guesses with exponential lockout.
+    Failures {
+        base_lockout_secs: i64,
+        max_lockout_secs: i64,
+    },
+    /// A plain rate: so many per window.
+    Rate,
+}
+
+/// One limit: how many attempts a key gets, over which window, and what happens after.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limit {
+    /// Attempts a key gets before it is locked.
+    pub limit: i32,
+    pub window_secs: i64,
+    pub kind: LimitKind,
+}
+
+impl Limit {
+    pub(crate) const fn failures(limit: i32) -> Self {
+        Limit {
+            limit,
+            window_secs: 60 * 60,
+            kind: LimitKind::Failures {
+                base_lockout_secs: 30,
+                max_lockout_secs: 15 * 60,
+            },
+        }
+    }
+    pub(crate) const fn rate(limit: i32, window_secs: i64) -> Self {
+        Limit {
+            limit,
+            window_secs,
+            kind: LimitKind::Rate,
+        }
+    }
+}
+
+/// Every limit the provider enforces, and its default.
+#[derive(Debug, Clone)]
+pub struct ThrottleSettings {
+    /// Wrong passwords per authentication email (known or not), at sign-in and at password change.
+    pub password_per_email: Limit,
+    /// Wrong passwords per client address (many users may share one).
+    pub password_per_ip: Limit,
+    /// Wrong TOTP codes per user (enrollment confirmation and sign-in).
+    pub totp_per_user: Limit,
+    /// Failed client authentications at the token endpoint per client and address together, so
+    /// a stranger cannot lock an app out of its own code exchanges.
+    pub client_auth: Limit,
+    /// Forgot-password requests per address (mailbox flooding).
+    pub forgot_per_email: Limit,
+    pub forgot_per_ip: Limit,
+    /// Sign-ins started (login flows stored) per client address.
+    pub login_flows_per_ip: Limit,
+}
+
+impl ThrottleSettings {
+    /// The longest window of any limit: a counter older than that says nothing.
+    pub fn longest_window_secs(&self) -> i64 {
+        [
+            self.password_per_email,
+            self.password_per_ip,
+            self.totp_per_user,
+            self.client_auth,
+            self.forgot_per_email,
+            self.forgot_per_ip,
+            self.login_flows_per_ip,
+        ]
+        .iter()
+        .map(|l| l.window_secs)
+        .max()
+        .unwrap_or(0)
+    }
+}
+
+impl Default for ThrottleSettings {
+    fn default() -> Self {
+        ThrottleSettings {
+            password_per_email: Limit::failures(5),
+            password_per_ip: Limit::failures(50),
+            totp_per_user: Limit::failures(5),
+            client_auth: Limit::failures(20),
+            forgot_per_email: Limit::rate(3, 60 * 60),
+            forgot_per_ip: Limit::rate(20, 60 * 60),
+            login_flows_per_ip: Limit::rate(300, 10 * 60),
+        }
+    }
+}
+
+/// A key is locked until this Unix time.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Locked {
+    pub until: i64,
+}
+
+/// Current state of one counter, for `user show`.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct CounterState {
+    pub key: String,
+    pub failures: i32,
+    pub locked_until: Option<i64>,
+}
+
+/// Client authentication at the token endpoint. Client secrets are high-entropy, so the lockout
+/// only keeps a guessing loop from costing work; it is keyed on the client *and* the address.
+/// The secret is a SHA-256 digest compared in constant time by the server before it asks here:
+/// a failure is counted atomically right after that comparison and that count decides the
+/// answer, which is what reserving first would give, without a write on every good request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ClientAuthFailure {
+    /// Counted; the caller may try again (perhaps not for long).
+    Counted,
+    /// The client and address are locked out.
+    Locked(Locked),
+}

@@ -1,0 +1,225 @@
+//! The `attempt_counters` table: brute-force defence and rate limits, in the database so every
+//! replica sees them.
+//!
+//! Invariant: an attempt is *counted before it is checked*. [`reserve`] takes the attempt in one
+//! atomic upsert before the password, code or secret is verified, so N parallel guesses can
+//! never get more than the limit's number of checks: the attempt that reaches the limit sets
+//! the lock in the same transaction, and every later one finds it and is refused without being
+//! checked. A success gives its attempt back ([`refund`]) or forgets the key's failures
+//! ([`clear`]).
+//!
+//! Two kinds of limits ([`LimitKind`]):
+//! - `Failures`: `limit` attempts, then a lockout of `base * 2^(n - limit)` seconds (capped)
+//!   after each further failure; the count starts again after `window` without a failure (the
+//!   window slides from the *last* failure).
+//! - `Rate`: `limit` attempts per fixed window starting at the first; then refused until the
+//!   window ends.
+
+use diesel::dsl::case_when;
+use diesel::prelude::*;
+
+use super::schema::attempt_counters as ac;
+use super::{DbConnection, Store, StoreError};
+use crate::model::{CounterState, Limit, LimitKind, Locked};
+
+/// The names of the counters: what is counted, and for whom.
+pub(crate) mod key {
+    pub fn password(email: &str) -> String {
+        format!("pwd:{email}")
+    }
+    pub fn password_ip(ip: &str) -> String {
+        format!("ip:{ip}")
+    }
+    pub fn totp(user_id: &str) -> String {
+        format!("totp:{user_id}")
+    }
+    pub fn client_auth(client_id: &str, ip: &str) -> String {
+        format!("client-auth:{client_id}:{ip}")
+    }
+    pub fn forgot(email: &str) -> String {
+        format!("forgot:{email}")
+    }
+    pub fn forgot_ip(ip: &str) -> String {
+        format!("forgot-ip:{ip}")
+    }
+    pub fn login_flows_ip(ip: &str) -> String {
+        format!("flows-ip:{ip}")
+    }
+}
+
+/// What [`reserve`] did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Reserved {
+    /// The attempt is counted; `Some(lock)` when it reached a limit (its key is now locked,
+    /// unless the attempt succeeds and gives it back).
+    Taken(Option<Locked>),
+    /// A key is locked: nothing was counted.
+    Refused(Locked),
+}
+
+/// A reservation that must roll its transaction back.
+enum Abort {
+    Locked(Locked),
+    Store(StoreError),
+}
+
+impl From<StoreError> for Abort {
+    fn from(e: StoreError) -> Self {
+        Abort::Store(e)
+    }
+}
+
+impl From<diesel::result::Error> for Abort {
+    fn from(e: diesel::result::Error) -> Self {
+        Abort::Store(e.into())
+    }
+}
+
+/// Takes one attempt on every key, in one transaction, before the guess is checked. If any key
+/// is locked nothing is counted.
+pub(crate) fn reserve(
+    store: &Store,
+    now: i64,
+    keys: &[(&str, &Limit)],
+) -> Result<Reserved, StoreError> {
+    let result = store.tx(|conn| {
+        let mut reached = None;
+        for (k, l) in keys {
+            if let Some(lock) = reserve_one(conn, now, k, l)? {
+                reached.get_or_insert(lock);
+            }
+        }
+        Ok::<_, Abort>(reached)
+    });
+    match result {
+        Ok(reached) => Ok(Reserved::Taken(reached)),
+        Err(Abort::Locked(l)) => Ok(Reserved::Refused(l)),
+        Err(Abort::Store(e)) => Err(e),
+    }
+}
+
+/// One key's attempt: one statement (`INSERT ... ON CONFLICT DO UPDATE ... RETURNING`, which on
+/// PostgreSQL locks the row until the transaction ends, so the lock the limit-reaching attempt
+/// sets in the same transaction is seen by every attempt after it).
+fn reserve_one(
+    conn: &mut DbConnection,
+    now: i64,
+    k: &str,
+    l: &Limit,
+) -> Result<Option<Locked>, Abort> {
+    let stale = now - l.window_secs;
+    // The window slides from the last failure (failure counts) or is fixed from the first (rates).
+    macro_rules! upsert {
+        ($since:expr) => {{
+            let locked = || ac::locked_until.gt(now);
+            crate::on_backend!(&mut *conn, |c| diesel::insert_into(ac::table)
+                .values((
+                    ac::key.eq(k),
+                    ac::failures.eq(1),
+                    ac::window_started_at.eq(now),
+                    ac::last_failure_at.eq(now),
+                ))
+                .on_conflict(ac::key)
+                .do_update()
+                .set((
+                    ac::failures.eq(case_when(locked(), ac::failures)
+                        .when($since.lt(stale), 1)
+                        .otherwise(ac::failures + 1)),
+                    ac::window_started_at.eq(case_when(locked(), ac::window_started_at)
+                        .when($since.lt(stale), now)
+                        .otherwise(ac::window_started_at)),
+                    ac::last_failure_at.eq(case_when(locked(), ac::last_failure_at).otherwise(now)),
+                ))
+                .returning((ac::failures, ac::window_started_at, ac::locked_until))
+                .get_result::<(i32, i64, Option<i64>)>(c))?
+        }};
+    }
+    let (failures, started, locked_until) = match l.kind {
+        LimitKind::Failures { .. } => upsert!(ac::last_failure_at),
+        LimitKind::Rate => upsert!(ac::window_started_at),
+    };
+    // RETURNING gives the row as updated; a lock still in force was there before this attempt.
+    if let Some(until) = locked_until.filter(|u| *u > now) {
+        return Err(Abort::Locked(Locked { until }));
+    }
+    if failures < l.limit {
+        return Ok(None);
+    }
+    let until = match l.kind {
+        LimitKind::Failures {
+            base_lockout_secs,
+            max_lockout_secs,
+        } => {
+            let exp = (failures - l.limit).clamp(0, 20) as u32;
+            now + base_lockout_secs
+                .saturating_mul(1i64 << exp)
+                .min(max_lockout_secs)
+        }
+        LimitKind::Rate => started + l.window_secs,
+    };
+    diesel::update(ac::table.find(k))
+        .set(ac::locked_until.eq(Some(until)))
+        .execute(conn)?;
+    Ok(Some(Locked { until }))
+}
+
+/// Gives back an attempt that succeeded (a key many people share, such as an address): the
+/// count goes down by one, and a lock that this attempt's reservation set is lifted.
+pub(crate) fn refund(conn: &mut DbConnection, k: &str, l: &Limit) -> Result<(), StoreError> {
+    diesel::update(ac::table.find(k).filter(ac::failures.gt(0)))
+        .set((
+            ac::failures.eq(ac::failures - 1),
+            ac::locked_until
+                .eq(case_when(ac::failures.le(l.limit), None::<i64>).otherwise(ac::locked_until)),
+        ))
+        .execute(conn)?;
+    Ok(())
+}
+
+/// Forgets the failures of a key (after a success, or by an operator).
+pub(crate) fn clear(conn: &mut DbConnection, k: &str) -> Result<(), StoreError> {
+    diesel::delete(ac::table.find(k)).execute(conn)?;
+    Ok(())
+}
+
+/// The lock on a key right now, if any, without counting anything.
+pub(crate) fn lock_of(
+    conn: &mut DbConnection,
+    k: &str,
+    now: i64,
+) -> Result<Option<Locked>, StoreError> {
+    let until: Option<i64> = crate::on_backend!(conn, |c| ac::table
+        .find(k)
+        .filter(ac::locked_until.gt(now))
+        .select(ac::locked_until.assume_not_null())
+        .get_result(c)
+        .optional())?;
+    Ok(until.map(|until| Locked { until }))
+}
+
+pub(crate) fn state(
+    conn: &mut DbConnection,
+    k: &str,
+    now: i64,
+) -> Result<Option<CounterState>, StoreError> {
+    Ok(ac::table
+        .find(k)
+        .select((ac::key, ac::failures, ac::locked_until))
+        .get_result::<(String, i32, Option<i64>)>(conn)
+        .optional()?
+        .map(|(key, failures, until)| CounterState {
+            key,
+            failures,
+            locked_until: until.filter(|u| *u > now),
+        }))
+}
+
+/// Deletes counters with no failure since `before` and no lock in force.
+pub(crate) fn purge(conn: &mut DbConnection, before: i64, now: i64) -> Result<usize, StoreError> {
+    Ok(diesel::delete(
+        ac::table
+            .filter(ac::last_failure_at.lt(before))
+            .filter(ac::locked_until.is_null().or(ac::locked_until.le(now))),
+    )
+    .execute(conn)?)
+}

@@ -1,0 +1,232 @@
+//! The `logout_outbox` table: one row per (ended session, app with a grant in it), queued in the
+//! transaction that ends the session, claimed with a lease by whichever replica delivers it.
+
+use diesel::prelude::*;
+use serde::Serialize;
+
+use super::schema::logout_outbox as lo;
+use super::{users, DbConnection, StoreError};
+use crate::crypto::hash_token;
+use crate::model::EndedSession;
+
+/// A logout to deliver now.
+#[derive(Debug, Clone, Serialize, Queryable, Selectable)]
+#[diesel(table_name = lo)]
+pub struct PendingLogout {
+    /// The row (one per session and app).
+    pub id: String,
+    pub session_id: String,
+    pub user_id: String,
+    pub account_id: Option<String>,
+    pub client_id: String,
+    /// Why the session ended (`EndReason`).
+    pub reason: String,
+    /// This attempt's number (1 for the first).
+    pub attempts: i32,
+}
+
+/// Queues one logout per app of each ended session (in the ending transaction).
+pub(crate) fn enqueue(
+    conn: &mut DbConnection,
+    now: i64,
+    ended: &[EndedSession],
+) -> Result<usize, StoreError> {
+    let user_ids: Vec<&str> = ended
+        .iter()
+        .filter(|e| !e.clients.is_empty())
+        .map(|e| e.user_id.as_str())
+        .collect();
+    if user_ids.is_empty() {
+        return Ok(0);
+    }
+    let accounts = users::account_ids(conn, &user_ids)?;
+    let mut rows = Vec::new();
+    for e in ended {
+        let account = accounts
+            .iter()
+            .find(|(u, _)| *u == e.user_id)
+            .map(|(_, a)| a.clone());
+        for client in &e.clients {
+            rows.push((
+                // One row per (session, app): the id says which, so a second enqueue collides.
+                lo::id.eq(hash_token(&format!("{}\0{client}", e.sid))),
+                lo::session_id.eq(e.sid.clone()),
+                lo::user_id.eq(e.user_id.clone()),
+                lo::account_id.eq(account.clone()),
+                lo::client_id.eq(client.clone()),
+                lo::reason.eq(e.reason.as_str()),
+                lo::created_at.eq(now),
+                lo::attempts.eq(0),
+                lo::next_attempt_at.eq(now),
+            ));
+        }
+    }
+    let mut queued = 0;
+    for chunk in rows.chunks(200) {
+        queued += crate::on_backend!(&mut *conn, |c| diesel::insert_into(lo::table)
+            .values(chunk)
+            .on_conflict((lo::session_id, lo::client_id))
+            .do_nothing()
+            .execute(c))?;
+    }
+    Ok(queued)
+}
+
+/// Rows that may be claimed at `now`. (A macro: the PostgreSQL variant adds a locking clause.)
+macro_rules! claimable {
+    ($now:expr) => {
+        lo::delivered_at
+            .is_null()
+            .and(lo::failed_at.is_null())
+            .and(lo::next_attempt_at.le($now))
+            .and(lo::claimed_until.is_null().or(lo::claimed_until.le($now)))
+    };
+}
+
+/// Whether a logout may be claimed now (a cheap read before a claim, which writes).
+pub(crate) fn any_due(conn: &mut DbConnection, now: i64) -> Result<bool, StoreError> {
+    let one: Option<String> = crate::on_backend!(conn, |c| lo::table
+        .filter(claimable!(now))
+        .select(lo::id)
+        .first(c)
+        .optional())?;
+    Ok(one.is_some())
+}
+
+/// Claims up to `limit` due logouts (optionally only those of `sessions`) for `lease_secs`:
+/// counts the attempt and returns them. PostgreSQL skips rows another claimer has locked; on
+/// both backends the conditional update decides.
+pub(crate) fn claim(
+    conn: &mut DbConnection,
+    now: i64,
+    limit: i64,
+    sessions: Option<&[String]>,
+    lease_secs: i64,
+) -> Result<Vec<PendingLogout>, StoreError> {
+    let ids: Vec<String> = match (&mut *conn, sessions) {
+        (DbConnection::Postgres(c), None) => lo::table
+            .filter(claimable!(now))
+            .select(lo::id)
+            .order(lo::next_attempt_at.asc())
+            .limit(limit)
+            .for_update()
+            .skip_locked()
+            .load(c)?,
+        (DbConnection::Postgres(c), Some(s)) => lo::table
+            .filter(claimable!(now))
+            .filter(lo::session_id.eq_any(s))
+            .select(lo::id)
+            .limit(limit)
+            .for_update()
+            .skip_locked()
+            .load(c)?,
+        (DbConnection::Sqlite(c), None) => lo::table
+            .filter(claimable!(now))
+            .select(lo::id)
+            .order(lo::next_attempt_at.asc())
+            .limit(limit)
+            .load(c)?,
+        (DbConnection::Sqlite(c), Some(s)) => lo::table
+            .filter(claimable!(now))
+            .filter(lo::session_id.eq_any(s))
+            .select(lo::id)
+            .limit(limit)
+            .load(c)?,
+    };
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    // The same conditions again: another claimer that got in first leaves nothing here.
+    Ok(crate::on_backend!(conn, |c| diesel::update(
+        lo::table
+            .filter(lo::id.eq_any(&ids))
+            .filter(claimable!(now))
+    )
+    .set((
+        lo::claimed_until.eq(Some(now + lease_secs)),
+        lo::attempts.eq(lo::attempts + 1),
+    ))
+    .returning(PendingLogout::as_returning())
+    .get_results(c))?)
+}
+
+pub(crate) fn delivered(
+    conn: &mut DbConnection,
+    now: i64,
+    id: &str,
+    note: Option<&str>,
+) -> Result<(), StoreError> {
+    diesel::update(lo::table.find(id))
+        .set((
+            lo::delivered_at.eq(Some(now)),
+            lo::claimed_until.eq(None::<i64>),
+            lo::last_error.eq(note),
+        ))
+        .execute(conn)?;
+    Ok(())
+}
+
+pub(crate) fn retry_at(
+    conn: &mut DbConnection,
+    id: &str,
+    at: i64,
+    error: &str,
+) -> Result<(), StoreError> {
+    diesel::update(lo::table.find(id))
+        .set((
+            lo::next_attempt_at.eq(at),
+            lo::claimed_until.eq(None::<i64>),
+            lo::last_error.eq(Some(error)),
+        ))
+        .execute(conn)?;
+    Ok(())
+}
+
+pub(crate) fn give_up(
+    conn: &mut DbConnection,
+    now: i64,
+    id: &str,
+    error: &str,
+) -> Result<(), StoreError> {
+    diesel::update(lo::table.find(id))
+        .set((
+            lo::failed_at.eq(Some(now)),
+            lo::claimed_until.eq(None::<i64>),
+            lo::last_error.eq(Some(error)),
+        ))
+        .execute(conn)?;
+    Ok(())
+}
+
+/// Deletes logouts delivered before `delivered_before` and given up before `failed_before`.
+pub(crate) fn purge(
+    conn: &mut DbConnection,
+    delivered_before: i64,
+    failed_before: i64,
+) -> Result<usize, StoreError> {
+    Ok(diesel::delete(
+        lo::table.filter(
+            lo::delivered_at
+                .lt(delivered_before)
+                .or(lo::failed_at.lt(failed_before)),
+        ),
+    )
+    .execute(conn)?)
+}
+
+/// (pending, delivered, failed).
+pub(crate) fn counts(conn: &mut DbConnection) -> Result<(i64, i64, i64), StoreError> {
+    let pending = lo::table
+        .filter(lo::delivered_at.is_null().and(lo::failed_at.is_null()))
+        .count()
+        .get_result(conn)?;
+    let delivered = lo::table
+        .filter(lo::delivered_at.is_not_null())
+        .count()
+        .get_result(conn)?;
+    let failed = lo::table
+        .filter(lo::failed_at.is_not_null())
+        .count()
+        .get_result(conn)?;
+    Ok((pending, delivered, failed))
+}

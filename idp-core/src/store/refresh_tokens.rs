@@ -1,0 +1,52 @@
+//! The `refresh_tokens` table: each token is used once (rotation).
+
+use diesel::prelude::*;
+
+use super::schema::refresh_tokens as rt;
+use super::{DbConnection, StoreError};
+
+pub(crate) fn insert(
+    conn: &mut DbConnection,
+    now: i64,
+    token_hash: &str,
+    grant_id: &str,
+    expires_at: i64,
+) -> Result<(), StoreError> {
+    crate::on_backend!(conn, |c| diesel::insert_into(rt::table)
+        .values((
+            rt::token_hash.eq(token_hash),
+            rt::grant_id.eq(grant_id),
+            rt::created_at.eq(now),
+            rt::expires_at.eq(expires_at),
+        ))
+        .execute(c))?;
+    Ok(())
+}
+
+/// Marks an unused token used and returns its grant and expiry (one statement); `None` if it is
+/// unknown or was used before.
+pub(crate) fn claim(
+    conn: &mut DbConnection,
+    token_hash: &str,
+    now: i64,
+) -> Result<Option<(String, i64)>, StoreError> {
+    Ok(crate::on_backend!(conn, |c| diesel::update(
+        rt::table.find(token_hash).filter(rt::used_at.is_null())
+    )
+    .set(rt::used_at.eq(Some(now)))
+    .returning((rt::grant_id, rt::expires_at))
+    .get_result(c)
+    .optional())?)
+}
+
+/// The grant of a token, used or not.
+pub(crate) fn grant_of(
+    conn: &mut DbConnection,
+    token_hash: &str,
+) -> Result<Option<String>, StoreError> {
+    Ok(crate::on_backend!(conn, |c| rt::table
+        .find(token_hash)
+        .select(rt::grant_id)
+        .get_result(c)
+        .optional())?)
+}

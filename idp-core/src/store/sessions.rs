@@ -1,0 +1,258 @@
+//! The `sso_sessions` table. The one liveness rule ([`live`]) and the one way a session ends
+//! ([`end`]): every caller that ends sessions, for whatever reason, comes through it.
+
+use diesel::dsl::case_when;
+use diesel::prelude::*;
+
+pub(crate) use super::live::live;
+use super::schema::{sso_sessions as ss, users};
+use super::{grants, outbox, DbConnection, StoreError};
+use crate::model::{EndReason, EndedSession, SsoSession, AMR_OTP};
+
+/// A session's row.
+#[derive(Queryable, Selectable)]
+#[diesel(table_name = ss)]
+pub(crate) struct SessionRow {
+    id: String,
+    user_id: String,
+    auth_time: i64,
+    amr: String,
+    created_at: i64,
+    last_active_at: i64,
+    idle_timeout_secs: i64,
+    expires_at: i64,
+    idle_expires_at: i64,
+    ended_at: Option<i64>,
+    ip: Option<String>,
+    user_agent: Option<String>,
+}
+
+impl From<SessionRow> for SsoSession {
+    fn from(r: SessionRow) -> Self {
+        SsoSession {
+            id: r.id,
+            user_id: r.user_id,
+            auth_time: r.auth_time,
+            amr: r.amr.split_whitespace().map(str::to_string).collect(),
+            created_at: r.created_at,
+            last_active_at: r.last_active_at,
+            idle_timeout_secs: r.idle_timeout_secs,
+            expires_at: r.expires_at,
+            idle_expires_at: r.idle_expires_at,
+            ended_at: r.ended_at,
+            ip: r.ip,
+            user_agent: r.user_agent,
+        }
+    }
+}
+
+pub(crate) fn by_id(conn: &mut DbConnection, id: &str) -> Result<Option<SsoSession>, StoreError> {
+    Ok(crate::on_backend!(conn, |c| ss::table
+        .find(id)
+        .select(SessionRow::as_select())
+        .get_result(c)
+        .optional())?
+    .map(SsoSession::from))
+}
+
+/// The live session whose cookie secret hashes to `secret_hash`.
+pub(crate) fn live_by_secret(
+    conn: &mut DbConnection,
+    secret_hash: &str,
+    now: i64,
+) -> Result<Option<SsoSession>, StoreError> {
+    Ok(crate::on_backend!(conn, |c| ss::table
+        .filter(ss::secret_hash.eq(secret_hash))
+        .filter(live(now))
+        .select(SessionRow::as_select())
+        .get_result(c)
+        .optional())?
+    .map(SsoSession::from))
+}
+
+/// The ids of the not-yet-ended sessions behind a cookie secret (a browser's session to end).
+pub(crate) fn unended_by_secret(
+    conn: &mut DbConnection,
+    secret_hash: &str,
+) -> Result<Vec<String>, StoreError> {
+    Ok(ss::table
+        .filter(ss::secret_hash.eq(secret_hash))
+        .filter(ss::ended_at.is_null())
+        .select(ss::id)
+        .load(conn)?)
+}
+
+pub(crate) fn insert(
+    conn: &mut DbConnection,
+    session: &SsoSession,
+    secret_hash: &str,
+) -> Result<(), StoreError> {
+    diesel::insert_into(ss::table)
+        .values((
+            ss::id.eq(&session.id),
+            ss::secret_hash.eq(secret_hash),
+            ss::user_id.eq(&session.user_id),
+            ss::auth_time.eq(session.auth_time),
+            ss::amr.eq(session.amr.join(" ")),
+            ss::created_at.eq(session.created_at),
+            ss::last_active_at.eq(session.last_active_at),
+            ss::idle_timeout_secs.eq(session.idle_timeout_secs),
+            ss::expires_at.eq(session.expires_at),
+            ss::idle_expires_at.eq(session.idle_expires_at),
+            ss::ip.eq(&session.ip),
+            ss::user_agent.eq(&session.user_agent),
+        ))
+        .execute(conn)?;
+    Ok(())
+}
+
+/// Slides the idle expiry of a live session and returns it as it now is (one statement,
+/// `RETURNING`); `None` if it has ended or expired.
+pub(crate) fn touch(
+    conn: &mut DbConnection,
+    now: i64,
+    id: &str,
+) -> Result<Option<SsoSession>, StoreError> {
+    Ok(crate::on_backend!(conn, |c| diesel::update(
+        ss::table.find(id).filter(live(now)),
+    )
+    .set((
+        ss::last_active_at.eq(now),
+        ss::idle_expires_at.eq(case_when(
+            (ss::idle_timeout_secs + now).lt(ss::expires_at),
+            ss::idle_timeout_secs + now
+        )
+        .otherwise(ss::expires_at)),
+    ))
+    .returning(SessionRow::as_returning())
+    .get_result(c)
+    .optional())?
+    .map(SsoSession::from))
+}
+
+/// Ends those of `ids` that have not ended yet: marks them ended (the conditional update decides
+/// between racing callers, on one replica or many), revokes their grants and queues a
+/// back-channel logout per app that holds a grant in them. Returns what this call ended. Runs
+/// in the caller's transaction.
+pub(crate) fn end(
+    conn: &mut DbConnection,
+    now: i64,
+    ids: &[String],
+    reason: EndReason,
+) -> Result<Vec<EndedSession>, StoreError> {
+    let mut ended = Vec::new();
+    for chunk in ids.chunks(500) {
+        let rows: Vec<(String, String)> = crate::on_backend!(&mut *conn, |c| diesel::update(
+            ss::table
+                .filter(ss::id.eq_any(chunk))
+                .filter(ss::ended_at.is_null()),
+        )
+        .set((
+            ss::ended_at.eq(Some(now)),
+            ss::end_reason.eq(Some(reason.as_str())),
+        ))
+        .returning((ss::id, ss::user_id))
+        .get_results(c))?;
+        if rows.is_empty() {
+            continue;
+        }
+        let sids: Vec<&str> = rows.iter().map(|(s, _)| s.as_str()).collect();
+        grants::revoke_in_sessions(conn, now, &sids)?;
+        let holders = grants::holders(conn, &sids)?;
+        for (sid, user_id) in rows {
+            let clients = holders
+                .iter()
+                .filter(|(s, _)| *s == sid)
+                .map(|(_, c)| c.clone())
+                .collect();
+            ended.push(EndedSession {
+                sid,
+                user_id,
+                clients,
+                reason,
+            });
+        }
+    }
+    outbox::enqueue(conn, now, &ended)?;
+    Ok(ended)
+}
+
+/// The ids of a user's sessions that have not ended.
+pub(crate) fn unended_of_user(
+    conn: &mut DbConnection,
+    user_id: &str,
+) -> Result<Vec<String>, StoreError> {
+    Ok(ss::table
+        .filter(ss::user_id.eq(user_id))
+        .filter(ss::ended_at.is_null())
+        .select(ss::id)
+        .load(conn)?)
+}
+
+/// The not-yet-ended sessions of an account's users whose sign-in passed no second factor.
+pub(crate) fn unended_without_second_factor(
+    conn: &mut DbConnection,
+    account_id: &str,
+) -> Result<Vec<String>, StoreError> {
+    Ok(ss::table
+        .inner_join(users::table)
+        .filter(users::account_id.eq(account_id))
+        .filter(ss::ended_at.is_null())
+        .filter(ss::amr.not_like(format!("%{AMR_OTP}%")))
+        .select(ss::id)
+        .load(conn)?)
+}
+
+/// Live-looking sessions whose time is up, oldest first: id, absolute expiry. (A macro: the
+/// PostgreSQL variant adds a locking clause that SQLite's query builder does not have.)
+macro_rules! due {
+    ($now:expr, $limit:expr) => {
+        ss::table
+            .filter(ss::ended_at.is_null().and(ss::idle_expires_at.le($now)))
+            .select((ss::id, ss::expires_at))
+            .order(ss::idle_expires_at.asc())
+            .limit($limit)
+    };
+}
+
+/// Up to `limit` sessions whose idle window or absolute lifetime passed, with their absolute
+/// expiry. On PostgreSQL the rows are locked, and rows another sweeper locked are skipped
+/// (`FOR UPDATE SKIP LOCKED`): replicas sweeping at once share the work instead of waiting.
+pub(crate) fn due(
+    conn: &mut DbConnection,
+    now: i64,
+    limit: i64,
+) -> Result<Vec<(String, i64)>, StoreError> {
+    Ok(match conn {
+        DbConnection::Postgres(c) => due!(now, limit).for_update().skip_locked().load(c)?,
+        DbConnection::Sqlite(c) => due!(now, limit).load(c)?,
+    })
+}
+
+/// A user's live sessions, newest first.
+pub(crate) fn live_of_user(
+    conn: &mut DbConnection,
+    user_id: &str,
+    now: i64,
+) -> Result<Vec<SsoSession>, StoreError> {
+    Ok(crate::on_backend!(conn, |c| ss::table
+        .filter(ss::user_id.eq(user_id))
+        .filter(live(now))
+        .order(ss::created_at.desc())
+        .select(SessionRow::as_select())
+        .load(c))?
+    .into_iter()
+    .map(SsoSession::from)
+    .collect())
+}
+
+/// Deletes sessions that ended or expired before `cutoff`, with their grants, codes and refresh
+/// tokens (ON DELETE CASCADE).
+pub(crate) fn purge(conn: &mut DbConnection, cutoff: i64) -> Result<usize, StoreError> {
+    Ok(
+        diesel::delete(
+            ss::table.filter(ss::ended_at.lt(cutoff).or(ss::idle_expires_at.lt(cutoff))),
+        )
+        .execute(conn)?,
+    )
+}

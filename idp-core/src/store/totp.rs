@@ -1,0 +1,91 @@
+//! The `totp_credentials` table: each user's linked authenticator app (one at most), its secret
+//! sealed with the master key and bound to the user ([`linked_aad`]).
+
+use diesel::prelude::*;
+
+use super::schema::totp_credentials as tc;
+use super::{DbConnection, StoreError};
+
+/// The binding of a linked app's sealed secret: its user.
+pub(crate) fn linked_aad(user_id: &str) -> String {
+    format!("totp:{user_id}")
+}
+
+/// The linked app of a user: (sealed secret, last step used).
+pub(crate) fn linked(
+    conn: &mut DbConnection,
+    user_id: &str,
+) -> Result<Option<(String, Option<i64>)>, StoreError> {
+    Ok(tc::table
+        .find(user_id)
+        .filter(tc::linked.eq(true))
+        .select((tc::secret_sealed, tc::last_used_step))
+        .get_result(conn)
+        .optional()?)
+}
+
+/// Links an app with the step its confirmation code used. A unique violation means the user
+/// has one already (another sign-in linked it first).
+pub(crate) fn insert_linked(
+    conn: &mut DbConnection,
+    now: i64,
+    user_id: &str,
+    sealed: &str,
+    step: i64,
+) -> Result<(), StoreError> {
+    diesel::insert_into(tc::table)
+        .values((
+            tc::user_id.eq(user_id),
+            tc::secret_sealed.eq(sealed),
+            tc::linked.eq(true),
+            tc::last_used_step.eq(Some(step)),
+            tc::created_at.eq(now),
+            tc::linked_at.eq(Some(now)),
+        ))
+        .execute(conn)?;
+    Ok(())
+}
+
+/// Moves the last used step forward to `step`; false if a code of this step or a later one was
+/// used already (the database decides between racing requests).
+pub(crate) fn use_step(
+    conn: &mut DbConnection,
+    user_id: &str,
+    step: i64,
+) -> Result<bool, StoreError> {
+    let n = diesel::update(
+        tc::table
+            .find(user_id)
+            .filter(tc::linked.eq(true))
+            .filter(tc::last_used_step.is_null().or(tc::last_used_step.lt(step))),
+    )
+    .set(tc::last_used_step.eq(Some(step)))
+    .execute(conn)?;
+    Ok(n == 1)
+}
+
+/// Removes the linked app; false if there was none.
+pub(crate) fn delete(conn: &mut DbConnection, user_id: &str) -> Result<bool, StoreError> {
+    Ok(diesel::delete(tc::table.find(user_id)).execute(conn)? == 1)
+}
+
+/// Every sealed secret: (user id, sealed).
+pub(crate) fn all_sealed(conn: &mut DbConnection) -> Result<Vec<(String, String)>, StoreError> {
+    Ok(tc::table
+        .select((tc::user_id, tc::secret_sealed))
+        .load(conn)?)
+}
+
+/// Replaces a sealed secret if it is still `old`; how many rows changed (0 or 1).
+pub(crate) fn reseal(
+    conn: &mut DbConnection,
+    user_id: &str,
+    old: &str,
+    new: &str,
+) -> Result<usize, StoreError> {
+    Ok(
+        diesel::update(tc::table.find(user_id).filter(tc::secret_sealed.eq(old)))
+            .set(tc::secret_sealed.eq(new))
+            .execute(conn)?,
+    )
+}

@@ -1,0 +1,213 @@
+//! The `users` table, and users read with their account (the account holds the MFA policy).
+
+use diesel::prelude::*;
+
+use super::accounts::AccountRow;
+use super::schema::{accounts, users as u};
+use super::{DbConnection, StoreError};
+use crate::model::{Account, User, UserStatus};
+
+/// A user's row.
+#[derive(Queryable, Selectable)]
+#[diesel(table_name = u)]
+pub(crate) struct UserRow {
+    id: String,
+    account_id: String,
+    email: String,
+    work_email: Option<String>,
+    display_name: String,
+    status: String,
+    email_verified: bool,
+    password_hash: Option<String>,
+    password_changed_at: Option<i64>,
+    created_at: i64,
+    updated_at: i64,
+}
+
+impl UserRow {
+    pub(crate) fn into_user(self) -> Result<User, StoreError> {
+        let status = UserStatus::parse(&self.status).ok_or_else(|| {
+            StoreError::Corrupt(format!("user {}: status {:?}", self.id, self.status))
+        })?;
+        Ok(User {
+            id: self.id,
+            account_id: self.account_id,
+            email: self.email,
+            work_email: self.work_email,
+            display_name: self.display_name,
+            status,
+            email_verified: self.email_verified,
+            password_hash: self.password_hash,
+            password_changed_at: self.password_changed_at,
+            created_at: self.created_at,
+            updated_at: self.updated_at,
+        })
+    }
+}
+
+/// A user and their account, read by one join (`users` ⋈ `accounts`, which every query that
+/// needs the MFA policy uses).
+#[derive(Queryable, Selectable)]
+pub(crate) struct UserWithAccount {
+    #[diesel(embed)]
+    user: UserRow,
+    #[diesel(embed)]
+    account: AccountRow,
+}
+
+impl UserWithAccount {
+    pub(crate) fn into_pair(self) -> Result<(User, Account), StoreError> {
+        Ok((self.user.into_user()?, self.account.into_account()?))
+    }
+}
+
+pub(crate) fn by_id(conn: &mut DbConnection, id: &str) -> Result<Option<User>, StoreError> {
+    crate::on_backend!(conn, |c| u::table
+        .find(id)
+        .select(UserRow::as_select())
+        .get_result(c)
+        .optional())?
+    .map(UserRow::into_user)
+    .transpose()
+}
+
+/// By normalised authentication email.
+pub(crate) fn by_email(conn: &mut DbConnection, email: &str) -> Result<Option<User>, StoreError> {
+    u::table
+        .filter(u::email.eq(email))
+        .select(UserRow::as_select())
+        .get_result(conn)
+        .optional()?
+        .map(UserRow::into_user)
+        .transpose()
+}
+
+pub(crate) fn with_account(
+    conn: &mut DbConnection,
+    id: &str,
+) -> Result<Option<(User, Account)>, StoreError> {
+    crate::on_backend!(conn, |c| u::table
+        .inner_join(accounts::table)
+        .filter(u::id.eq(id))
+        .select(UserWithAccount::as_select())
+        .get_result(c)
+        .optional())?
+    .map(UserWithAccount::into_pair)
+    .transpose()
+}
+
+pub(crate) fn insert(conn: &mut DbConnection, user: &User) -> Result<(), StoreError> {
+    diesel::insert_into(u::table)
+        .values((
+            u::id.eq(&user.id),
+            u::account_id.eq(&user.account_id),
+            u::email.eq(&user.email),
+            u::work_email.eq(&user.work_email),
+            u::display_name.eq(&user.display_name),
+            u::status.eq(user.status.as_str()),
+            u::email_verified.eq(user.email_verified),
+            u::password_hash.eq(&user.password_hash),
+            u::password_changed_at.eq(user.password_changed_at),
+            u::created_at.eq(user.created_at),
+            u::updated_at.eq(user.updated_at),
+        ))
+        .execute(conn)?;
+    Ok(())
+}
+
+pub(crate) fn list_in_account(
+    conn: &mut DbConnection,
+    account_id: &str,
+) -> Result<Vec<User>, StoreError> {
+    u::table
+        .filter(u::account_id.eq(account_id))
+        .order(u::email.asc())
+        .select(UserRow::as_select())
+        .load(conn)?
+        .into_iter()
+        .map(UserRow::into_user)
+        .collect()
+}
+
+pub(crate) fn count_in_account(
+    conn: &mut DbConnection,
+    account_id: &str,
+) -> Result<i64, StoreError> {
+    Ok(u::table
+        .filter(u::account_id.eq(account_id))
+        .count()
+        .get_result(conn)?)
+}
+
+/// Moves a user from one status to another; false if it was not in `from` any more.
+pub(crate) fn set_status(
+    conn: &mut DbConnection,
+    id: &str,
+    from: UserStatus,
+    to: UserStatus,
+    now: i64,
+) -> Result<bool, StoreError> {
+    let n = diesel::update(u::table.find(id).filter(u::status.eq(from.as_str())))
+        .set((u::status.eq(to.as_str()), u::updated_at.eq(now)))
+        .execute(conn)?;
+    Ok(n == 1)
+}
+
+/// A new password (hash) set now.
+pub(crate) fn set_password(
+    conn: &mut DbConnection,
+    id: &str,
+    hash: &str,
+    now: i64,
+) -> Result<(), StoreError> {
+    diesel::update(u::table.find(id))
+        .set((
+            u::password_hash.eq(Some(hash)),
+            u::password_changed_at.eq(Some(now)),
+            u::updated_at.eq(now),
+        ))
+        .execute(conn)?;
+    Ok(())
+}
+
+/// The same password under new hashing parameters (not a password change).
+pub(crate) fn rehash(conn: &mut DbConnection, id: &str, hash: &str) -> Result<(), StoreError> {
+    diesel::update(u::table.find(id))
+        .set(u::password_hash.eq(Some(hash)))
+        .execute(conn)?;
+    Ok(())
+}
+
+/// The email verified and the user active (registration completed), unless disabled.
+pub(crate) fn activate(conn: &mut DbConnection, id: &str, now: i64) -> Result<(), StoreError> {
+    diesel::update(
+        u::table
+            .find(id)
+            .filter(u::status.ne(UserStatus::Disabled.as_str())),
+    )
+    .set((
+        u::status.eq(UserStatus::Active.as_str()),
+        u::email_verified.eq(true),
+        u::updated_at.eq(now),
+    ))
+    .execute(conn)?;
+    Ok(())
+}
+
+pub(crate) fn mark_email_verified(conn: &mut DbConnection, id: &str) -> Result<(), StoreError> {
+    diesel::update(u::table.find(id))
+        .set(u::email_verified.eq(true))
+        .execute(conn)?;
+    Ok(())
+}
+
+/// (user id, account id) of these users.
+pub(crate) fn account_ids(
+    conn: &mut DbConnection,
+    user_ids: &[&str],
+) -> Result<Vec<(String, String)>, StoreError> {
+    Ok(u::table
+        .filter(u::id.eq_any(user_ids))
+        .select((u::id, u::account_id))
+        .load(conn)?)
+}

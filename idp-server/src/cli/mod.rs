@@ -1,0 +1,120 @@
+//! The command line: `serve`, `check-config`, `migrate`, and the operator commands that carry out
+//! support tickets (accounts, users, MFA, sessions, keys), one module each. Every command reads
+//! the same config, answers in one line (or `--json`), exits non-zero with a one-line reason on
+//! error (a [`CliError`]), and is safe to run twice.
+
+mod account;
+mod args;
+mod keys;
+mod mfa;
+mod output;
+mod session;
+mod user;
+
+use serde_json::json;
+
+pub use args::{
+    AccountCmd, Cli, Command, EmailArg, KeysCmd, LogFormat, MfaCmd, SessionCmd, UserCmd,
+};
+
+use crate::config::{Config, ConfigError};
+use crate::Runtime;
+use output::{operator, Output};
+
+/// Why a command failed: said in one line on stderr, exit code 1.
+#[derive(Debug, thiserror::Error)]
+pub enum CliError {
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    #[error(transparent)]
+    Start(#[from] crate::StartError),
+    #[error(transparent)]
+    Store(#[from] idp_core::StoreError),
+    #[error(transparent)]
+    Account(#[from] idp_core::accounts::AccountError),
+    #[error(transparent)]
+    User(#[from] idp_core::users::UserError),
+    #[error(transparent)]
+    Mfa(#[from] idp_core::mfa::MfaError),
+    #[error(transparent)]
+    Link(#[from] idp_core::email_tokens::EmailTokenError),
+    #[error(transparent)]
+    Reseal(#[from] idp_core::keys::ResealError),
+    #[error(transparent)]
+    Keys(#[from] crate::keys::KeyError),
+    #[error(transparent)]
+    Mail(#[from] crate::mail::MailError),
+    #[error("cannot listen on {addr}: {source}")]
+    Listen {
+        addr: std::net::SocketAddr,
+        source: std::io::Error,
+    },
+    #[error(transparent)]
+    Io(#[from] std::io::Error),
+    /// A refusal with its reason (bad input, a state the command cannot act on).
+    #[error("{0}")]
+    Refused(String),
+}
+
+pub fn run(cli: Cli) -> Result<(), CliError> {
+    let config = Config::load(&cli.config)?;
+    let out = Output { json: cli.json };
+    let actor = operator(&cli);
+    let command = cli.command.as_ref().unwrap_or(&Command::Serve);
+    match command {
+        Command::CheckConfig => {
+            out.say(
+                format!(
+                    "{}: OK ({} client{})",
+                    cli.config,
+                    config.clients.len(),
+                    if config.clients.len() == 1 { "" } else { "s" }
+                ),
+                json!({"ok": true, "clients": config.clients.len()}),
+            );
+            Ok(())
+        }
+        Command::Serve => serve(config),
+        Command::Migrate => {
+            let rt = Runtime::open_for_command(config, false)?;
+            let applied = rt.idp.store().migrate()?;
+            let text = if applied.is_empty() {
+                "database is up to date".to_string()
+            } else {
+                format!(
+                    "applied {} migration(s): {}",
+                    applied.len(),
+                    applied.join(", ")
+                )
+            };
+            out.say(text, json!({"applied": applied}));
+            Ok(())
+        }
+        Command::Account(cmd) => {
+            account::run(cmd, &Runtime::open_for_command(config, true)?, &out, &actor)
+        }
+        Command::User(cmd) => {
+            user::run(cmd, &Runtime::open_for_command(config, true)?, &out, &actor)
+        }
+        Command::Mfa(cmd) => mfa::run(cmd, &Runtime::open_for_command(config, true)?, &out, &actor),
+        Command::Session(cmd) => {
+            session::run(cmd, &Runtime::open_for_command(config, true)?, &out, &actor)
+        }
+        Command::Keys(cmd) => {
+            keys::run(cmd, &Runtime::open_for_command(config, true)?, &out, &actor)
+        }
+    }
+}
+
+fn serve(config: Config) -> Result<(), CliError> {
+    let rt = Runtime::open(config, true)?;
+    let state = crate::app_state(&rt)?;
+    let listener =
+        std::net::TcpListener::bind(rt.config.listen).map_err(|source| CliError::Listen {
+            addr: rt.config.listen,
+            source,
+        })?;
+    let local = listener.local_addr()?;
+    tracing::info!(issuer = %rt.config.issuer, listen = %local, database = rt.idp.store().backend_name(), "identity provider started");
+    Ok(actix_web::rt::System::new().block_on(crate::serve(state, listener))?)
+}

@@ -1,0 +1,75 @@
+//! What commands print (a line for people, `--json` for scripts), and the small helpers they
+//! share.
+
+use std::io::Read;
+
+use idp_core::accounts::Change;
+use idp_core::mfa::EnrollmentState;
+use idp_core::{Actor, User};
+use serde_json::json;
+
+use super::args::Cli;
+use super::CliError;
+
+/// What a command prints: a line for people, a value for scripts.
+pub struct Output {
+    pub json: bool,
+}
+
+impl Output {
+    pub fn say(&self, text: impl AsRef<str>, value: serde_json::Value) {
+        if self.json {
+            println!("{value}");
+        } else {
+            println!("{}", text.as_ref());
+        }
+    }
+}
+
+pub fn operator(cli: &Cli) -> Actor {
+    let name = cli
+        .operator
+        .clone()
+        .or_else(|| std::env::var("SUDO_USER").ok())
+        .or_else(|| std::env::var("USER").ok())
+        .unwrap_or_else(|| "cli".into());
+    Actor::Operator(name)
+}
+
+pub fn ts(t: i64) -> String {
+    chrono::DateTime::from_timestamp(t, 0)
+        .map(|d| d.format("%Y-%m-%d %H:%M:%S UTC").to_string())
+        .unwrap_or_else(|| t.to_string())
+}
+
+pub fn read_password() -> Result<String, CliError> {
+    let mut s = String::new();
+    std::io::stdin()
+        .read_to_string(&mut s)
+        .map_err(|e| CliError::Refused(format!("cannot read the password from stdin: {e}")))?;
+    let pw = s.strip_suffix('\n').unwrap_or(&s);
+    let pw = pw.strip_suffix('\r').unwrap_or(pw);
+    if pw.is_empty() {
+        return Err(CliError::Refused("no password on standard input".into()));
+    }
+    Ok(pw.to_string())
+}
+
+pub fn user_json(u: &User) -> serde_json::Value {
+    serde_json::to_value(u).unwrap_or_default()
+}
+
+pub fn say_change(out: &Output, change: Change, changed: &str, already: &str) {
+    match change {
+        Change::Changed => out.say(changed, json!({"changed": true})),
+        Change::Already => out.say(already, json!({"changed": false})),
+    }
+}
+
+pub fn mfa_state(s: EnrollmentState) -> &'static str {
+    match s {
+        EnrollmentState::Linked => "linked",
+        EnrollmentState::Pending => "pending",
+        EnrollmentState::NotEnrolled => "not enrolled",
+    }
+}

@@ -1,0 +1,163 @@
+//! `[[clients]]`: the relying parties, each validated (ids, exact redirect URIs in canonical
+//! form, secrets, algorithms, PKCE).
+
+use std::collections::HashSet;
+
+use url::Url;
+
+use super::check::{is_loopback, Check};
+use super::raw::ClientSection;
+use super::{Client, ConfigError, Environment};
+use crate::alg::SigningAlg;
+
+pub(super) fn validate(
+    check: &Check<'_>,
+    raw: &[ClientSection],
+    env: &Environment,
+) -> Result<Vec<Client>, ConfigError> {
+    let mut clients = Vec::new();
+    let mut seen = HashSet::new();
+    for (i, c) in raw.iter().enumerate() {
+        let client = one(check, i, c, env)?;
+        if !seen.insert(client.client_id.clone()) {
+            return Err(check.bad(
+                &format!("clients[{i}].client_id"),
+                &format!("{:?} is configured twice", client.client_id),
+            ));
+        }
+        clients.push(client);
+    }
+    Ok(clients)
+}
+
+fn one(
+    check: &Check<'_>,
+    i: usize,
+    c: &ClientSection,
+    env: &Environment,
+) -> Result<Client, ConfigError> {
+    let k = |field: &str| format!("clients[{i}].{field}");
+    let bad = |field: &str, reason: &str| check.bad(&k(field), reason);
+    let id = c.client_id.trim();
+    if id.is_empty()
+        || id.len() > 100
+        || !id
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'))
+    {
+        return Err(bad(
+            "client_id",
+            "must be 1-100 characters of letters, digits, '-', '_' or '.'",
+        ));
+    }
+    if c.redirect_uris.is_empty() {
+        return Err(bad(
+            "redirect_uris",
+            "at least one redirect URI is required",
+        ));
+    }
+    for (j, uri) in c.redirect_uris.iter().enumerate() {
+        check_redirect_uri(uri).map_err(|r| bad(&format!("redirect_uris[{j}]"), &r))?;
+    }
+    for (j, uri) in c.post_logout_redirect_uris.iter().enumerate() {
+        check_redirect_uri(uri).map_err(|r| bad(&format!("post_logout_redirect_uris[{j}]"), &r))?;
+    }
+    if let Some(uri) = &c.backchannel_logout_uri {
+        check_redirect_uri(uri).map_err(|r| bad("backchannel_logout_uri", &r))?;
+    }
+    let secret_sha256 =
+        match (c.public, &c.secret_sha256, &c.secret_env) {
+            (true, None, None) => None,
+            (true, _, _) => {
+                return Err(bad(
+                    "public",
+                    "a public client has no secret: remove secret_sha256/secret_env",
+                ))
+            }
+            (false, Some(_), Some(_)) => {
+                return Err(bad(
+                    "secret_sha256",
+                    "give either secret_sha256 or secret_env, not both",
+                ))
+            }
+            (false, None, None) => return Err(bad(
+                "secret_sha256",
+                "a confidential client needs secret_sha256 or secret_env (or set public = true)",
+            )),
+            (false, Some(h), None) => {
+                let bytes = hex::decode(h.trim())
+                    .map_err(|_| bad("secret_sha256", "must be 64 hex digits"))?;
+                Some(
+                    bytes
+                        .try_into()
+                        .map_err(|_| bad("secret_sha256", "must be 64 hex digits"))?,
+                )
+            }
+            (false, None, Some(var)) => {
+                let secret = env.get(var).ok_or_else(|| {
+                    bad(
+                        "secret_env",
+                        &format!("environment variable {var} is not set"),
+                    )
+                })?;
+                if secret.len() < 32 {
+                    return Err(bad(
+                        "secret_env",
+                        &format!("the secret in {var} must be at least 32 characters"),
+                    ));
+                }
+                Some(<sha2::Sha256 as sha2::Digest>::digest(secret.as_bytes()).into())
+            }
+        };
+    if c.public && !c.require_pkce {
+        return Err(bad(
+            "require_pkce",
+            "a public client always uses PKCE (it has no secret to prove itself with)",
+        ));
+    }
+    let id_token_alg = match c.id_token_signed_response_alg.as_deref() {
+        None => SigningAlg::Rs256,
+        Some(a) => SigningAlg::parse(a).ok_or_else(|| {
+            bad(
+                "id_token_signed_response_alg",
+                "must be RS256, ES256 or EdDSA",
+            )
+        })?,
+    };
+    Ok(Client {
+        client_id: id.to_string(),
+        name: c.name.trim().to_string(),
+        redirect_uris: c.redirect_uris.clone(),
+        post_logout_redirect_uris: c.post_logout_redirect_uris.clone(),
+        backchannel_logout_uri: c.backchannel_logout_uri.clone(),
+        public: c.public,
+        secret_sha256,
+        id_token_alg,
+        require_pkce: c.require_pkce,
+    })
+}
+
+/// A registered redirect URI: absolute, https (http only on loopback), no fragment, no user info,
+/// and already in the canonical form the URL parser would give, so exact matching is meaningful.
+pub(super) fn check_redirect_uri(uri: &str) -> Result<(), String> {
+    let url = Url::parse(uri).map_err(|e| format!("{uri:?} is not an absolute URL: {e}"))?;
+    match url.scheme() {
+        "https" => {}
+        "http" if is_loopback(&url) => {}
+        "http" => return Err(format!("{uri:?} must use https (http only for localhost)")),
+        other => return Err(format!("{uri:?}: scheme {other:?} is not allowed")),
+    }
+    if url.fragment().is_some() {
+        return Err(format!("{uri:?} must not contain a fragment"));
+    }
+    if !url.username().is_empty() || url.password().is_some() {
+        return Err(format!("{uri:?} must not contain user info"));
+    }
+    if url.as_str() != uri {
+        return Err(format!(
+            "{uri:?} is not in canonical form; write it as {:?}",
+            url.as_str()
+        ));
+    }
+    Ok(())
+}

@@ -1,0 +1,196 @@
+//! Configuration parsing and validation.
+
+use std::time::Duration;
+
+use super::clients::check_redirect_uri;
+use super::*;
+
+const MIN: &str = r#"
+issuer = "http://127.0.0.1:8080"
+[[clients]]
+client_id = "app"
+name = "App"
+redirect_uris = ["http://127.0.0.1:9000/cb"]
+public = true
+"#;
+
+#[test]
+fn minimal_config_gets_the_documented_defaults() {
+    let c = Config::parse("t.toml", MIN).unwrap();
+    assert_eq!(c.idle_timeout, Duration::from_secs(1800));
+    assert_eq!(c.max_lifetime, Duration::from_secs(12 * 3600));
+    assert_eq!(c.access_token_ttl, Duration::from_secs(300));
+    assert_eq!(c.code_ttl, Duration::from_secs(60));
+    assert_eq!(c.access_token_alg, crate::alg::SigningAlg::Rs256);
+    assert_eq!(c.database_url, "sqlite://data/idp.db");
+    assert!(!c.secure_cookies);
+    assert!(c.client("app").unwrap().public);
+    // Twice the cores plus two, at most 10.
+    let cores = std::thread::available_parallelism().unwrap().get() as u32;
+    assert_eq!(c.pool_size, (2 * cores + 2).min(10));
+    let c = Config::parse("t.toml", &format!("{MIN}\n[database]\npool_size = 32\n")).unwrap();
+    assert_eq!(c.pool_size, 32, "an explicit size is kept");
+}
+
+#[test]
+fn unknown_keys_are_refused_with_their_name_and_line() {
+    let err = Config::parse("t.toml", &format!("{MIN}\nidle_timeout = \"5m\"\n"))
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("idle_timeout"), "{err}");
+    assert!(err.contains("line"), "{err}");
+}
+
+#[test]
+fn invalid_values_name_the_key() {
+    for (extra, key) in [
+        ("[session]\nidle_timeout = \"soon\"", "session.idle_timeout"),
+        ("[mfa]\nissuer = \"a:b\"", "mfa.issuer"),
+        ("[passwords]\nmin_length = 6", "passwords.min_length"),
+        (
+            "[tokens]\naccess_token_alg = \"HS256\"",
+            "tokens.access_token_alg",
+        ),
+    ] {
+        let err = Config::parse("t.toml", &format!("{MIN}\n{extra}\n"))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains(key), "{err}");
+    }
+    let err = Config::parse(
+        "t.toml",
+        &MIN.replace("http://127.0.0.1:9000/cb", "http://evil.example/cb"),
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(err.contains("clients[0].redirect_uris[0]"), "{err}");
+    let err = Config::parse(
+        "t.toml",
+        &MIN.replace("http://127.0.0.1:8080", "http://idp.example"),
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(err.contains("issuer"), "{err}");
+    let err = Config::parse("t.toml", &MIN.replace("public = true", "public = false"))
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("secret"), "{err}");
+}
+
+#[test]
+fn redirect_uris_must_be_canonical_absolute_and_fragment_free() {
+    assert!(check_redirect_uri("https://app.example/cb").is_ok());
+    assert!(check_redirect_uri("https://app.example/cb#x").is_err());
+    assert!(check_redirect_uri("https://user@app.example/cb").is_err());
+    assert!(check_redirect_uri("javascript:alert(1)").is_err());
+    assert!(check_redirect_uri("https://APP.example/cb").is_err());
+    assert!(check_redirect_uri("/cb").is_err());
+}
+
+fn client_with(uri: &str) -> Client {
+    Client {
+        client_id: "app".into(),
+        name: "App".into(),
+        redirect_uris: vec![uri.to_string()],
+        post_logout_redirect_uris: vec![uri.to_string()],
+        backchannel_logout_uri: None,
+        public: true,
+        secret_sha256: None,
+        id_token_alg: crate::alg::SigningAlg::Rs256,
+        require_pkce: true,
+    }
+}
+
+proptest::proptest! {
+    /// Redirect URIs match exactly: any other string, however close, is refused.
+    #[test]
+    fn only_the_exact_registered_uri_matches(path in "[a-z/]{0,12}", other in "\\PC{0,40}") {
+        let registered = format!("https://app.example/{path}");
+        let client = client_with(&registered);
+        proptest::prop_assert!(client.has_redirect_uri(&registered));
+        proptest::prop_assert_eq!(client.has_redirect_uri(&other), other == registered);
+        for variant in [format!("{registered}/"), format!("{registered}?x=1"), format!("{registered}#f"),
+            registered.to_uppercase(), registered.replacen("https://", "https://user@", 1),
+            registered.replacen("app.example", "app.example.", 1), registered.replacen("https", "http", 1)] {
+            proptest::prop_assert_eq!(client.has_redirect_uri(&variant), variant == registered);
+            proptest::prop_assert_eq!(client.has_post_logout_uri(&variant), variant == registered);
+        }
+    }
+}
+
+#[test]
+fn trusted_proxies_replace_the_old_switch_and_name_the_bad_entry() {
+    let c = Config::parse("t.toml", MIN).unwrap();
+    assert!(c.trusted_proxies.is_empty(), "nobody is trusted by default");
+    let c = Config::parse(
+        "t.toml",
+        &format!("{MIN}\n[server]\ntrusted_proxies = [\"10.0.0.0/8\", \"192.0.2.7\", \"::1\"]\n"),
+    )
+    .unwrap();
+    let nets: Vec<String> = c.trusted_proxies.iter().map(|n| n.to_string()).collect();
+    assert_eq!(nets, ["10.0.0.0/8", "192.0.2.7/32", "::1/128"]);
+    let err = Config::parse(
+        "t.toml",
+        &format!("{MIN}\n[server]\ntrusted_proxies = [\"10.0.0.0/8\", \"proxy.local\"]\n"),
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(err.contains("server.trusted_proxies[1]"), "{err}");
+    let err = Config::parse("t.toml", &format!("trust_forwarded_headers = true\n{MIN}"))
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("trust_forwarded_headers") && err.contains("trusted_proxies"),
+        "{err}"
+    );
+}
+
+#[test]
+fn sweep_interval_and_pkce_have_safe_defaults() {
+    let c = Config::parse("t.toml", MIN).unwrap();
+    assert_eq!(c.sweep_interval, Duration::from_secs(15));
+    assert!(c.client("app").unwrap().require_pkce);
+    let err = Config::parse(
+        "t.toml",
+        &format!("{MIN}\n[session]\nsweep_interval = \"0s\"\n"),
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(err.contains("session.sweep_interval"), "{err}");
+    let err = Config::parse("t.toml", &format!("{MIN}require_pkce = false\n"))
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("clients[0].require_pkce"), "{err}");
+}
+
+#[test]
+fn shipped_configs_are_valid() {
+    let c = Config::load(concat!(env!("CARGO_MANIFEST_DIR"), "/../config/idp.toml")).unwrap();
+    assert!(!c.clients.is_empty());
+    assert_eq!(c.idle_timeout, Duration::from_secs(1800));
+    Config::load(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../config/container.toml"
+    ))
+    .unwrap();
+    // deploy/idp.toml reads its client secret from the environment.
+    let text = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../deploy/idp.toml"))
+        .unwrap();
+    let err = Config::parse_with("deploy/idp.toml", &text, &Environment::default())
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("DEMO_CLIENT_SECRET"), "{err}");
+    let secret = "s".repeat(32);
+    let c = Config::parse_with(
+        "deploy/idp.toml",
+        &text,
+        &Environment::of(&[("DEMO_CLIENT_SECRET", &secret)]),
+    )
+    .unwrap();
+    assert!(c.client("demo").unwrap().secret_sha256.is_some());
+    Config::parse(
+        "deploy/idp.toml",
+        &text.replace("secret_env = \"DEMO_CLIENT_SECRET\"", "public = true"),
+    )
+    .unwrap();
+}

@@ -1,0 +1,258 @@
+//! Validation, one function per section: each checks its keys and names the one at fault.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use url::Url;
+
+use super::check::{is_loopback, Check};
+use super::raw::{
+    MailSection, MailTransport, MfaSection, PasswordsSection, RawConfig, SecureCookies,
+    ServerSection, SessionSection, TokensSection,
+};
+use super::{clients, Config, ConfigError, Environment};
+use crate::alg::SigningAlg;
+
+pub(super) fn validate(
+    path: &str,
+    raw: RawConfig,
+    env: &Environment,
+) -> Result<Config, ConfigError> {
+    let check = Check::new(path);
+    let (issuer, issuer_url) = issuer(&check, &raw.issuer)?;
+    let listen: SocketAddr = raw
+        .listen
+        .trim()
+        .parse()
+        .map_err(|_| check.bad("listen", "expected an address like 127.0.0.1:8080"))?;
+    idp_core::store::Backend::from_url(&raw.database_url)
+        .map_err(|e| check.bad("database_url", &e.to_string()))?;
+    if raw.product_name.trim().is_empty() || raw.product_name.len() > 100 {
+        return Err(check.bad("product_name", "must be 1-100 characters"));
+    }
+    if raw.trust_forwarded_headers.is_some() {
+        return Err(check.bad(
+            "trust_forwarded_headers",
+            "was replaced by [server] trusted_proxies: list the addresses (CIDRs) of your reverse proxies, e.g. trusted_proxies = [\"10.0.0.0/8\"]",
+        ));
+    }
+    let trusted_proxies = server(&check, &raw.server)?;
+    let sessions = session(&check, &raw.session)?;
+    let tokens = tokens(&check, &raw.tokens)?;
+    let (mfa_issuer, mfa_drift_steps) = mfa(&check, &raw.mfa, &raw.product_name)?;
+    let (password_min_length, argon2) = passwords(&check, &raw.passwords)?;
+    mail(&check, &raw.mail)?;
+    let secure_cookies = match raw.cookies.secure {
+        SecureCookies::Auto => issuer_url.scheme() == "https",
+        SecureCookies::Always => true,
+        SecureCookies::Never => false,
+    };
+    let clients = clients::validate(&check, &raw.clients, env)?;
+    Ok(Config {
+        path: path.into(),
+        issuer,
+        listen,
+        database_url: raw.database_url.trim().to_string(),
+        product_name: raw.product_name.trim().to_string(),
+        key_dir: raw.key_dir.clone(),
+        trusted_proxies,
+        pool_size: raw.database.pool_size.clamp(1, 100),
+        db_connect_timeout: check
+            .duration("database.connect_timeout", &raw.database.connect_timeout)?,
+        idle_timeout: sessions.idle,
+        max_lifetime: sessions.max,
+        sweep_interval: sessions.sweep,
+        access_token_ttl: tokens.access_ttl,
+        id_token_ttl: tokens.id_ttl,
+        code_ttl: tokens.code_ttl,
+        access_token_alg: tokens.access_alg,
+        mfa_issuer,
+        mfa_drift_steps,
+        password_min_length,
+        argon2,
+        secure_cookies,
+        mail: raw.mail.clone(),
+        clients,
+    })
+}
+
+fn issuer(check: &Check<'_>, raw: &str) -> Result<(String, Url), ConfigError> {
+    let issuer = raw.trim().trim_end_matches('/').to_string();
+    let url = Url::parse(&issuer).map_err(|e| check.bad("issuer", &format!("not a URL: {e}")))?;
+    if !matches!(url.scheme(), "https" | "http") {
+        return Err(check.bad(
+            "issuer",
+            "must be an https:// URL (http:// only for localhost)",
+        ));
+    }
+    if url.scheme() == "http" && !is_loopback(&url) {
+        return Err(check.bad(
+            "issuer",
+            "must use https unless the host is localhost or a loopback address",
+        ));
+    }
+    if url.query().is_some() || url.fragment().is_some() || !url.username().is_empty() {
+        return Err(check.bad("issuer", "must not contain a query, fragment or user info"));
+    }
+    Ok((issuer, url))
+}
+
+/// `10.0.0.0/8`, `::1/128`, or a bare address (one host).
+fn parse_cidr(s: &str) -> Option<ipnet::IpNet> {
+    let s = s.trim();
+    s.parse::<ipnet::IpNet>()
+        .ok()
+        .map(|n| n.trunc())
+        .or_else(|| s.parse::<std::net::IpAddr>().ok().map(ipnet::IpNet::from))
+}
+
+fn server(check: &Check<'_>, raw: &ServerSection) -> Result<Vec<ipnet::IpNet>, ConfigError> {
+    raw.trusted_proxies
+        .iter()
+        .enumerate()
+        .map(|(i, p)| {
+            parse_cidr(p).ok_or_else(|| {
+                check.bad(
+                    &format!("server.trusted_proxies[{i}]"),
+                    &format!("{p:?} is not an address or CIDR like \"10.0.0.0/8\" or \"::1\""),
+                )
+            })
+        })
+        .collect()
+}
+
+struct Sessions {
+    idle: Duration,
+    max: Duration,
+    sweep: Duration,
+}
+
+fn session(check: &Check<'_>, raw: &SessionSection) -> Result<Sessions, ConfigError> {
+    let idle = check.duration("session.idle_timeout", &raw.idle_timeout)?;
+    if idle < Duration::from_secs(1) {
+        return Err(check.bad("session.idle_timeout", "must be at least 1s"));
+    }
+    let max = check.duration("session.max_lifetime", &raw.max_lifetime)?;
+    if max < idle {
+        return Err(check.bad(
+            "session.max_lifetime",
+            "must not be shorter than session.idle_timeout",
+        ));
+    }
+    let sweep = check.within(
+        "session.sweep_interval",
+        &raw.sweep_interval,
+        Duration::from_secs(1),
+        Duration::from_secs(3600),
+    )?;
+    Ok(Sessions { idle, max, sweep })
+}
+
+struct Tokens {
+    access_ttl: Duration,
+    id_ttl: Duration,
+    code_ttl: Duration,
+    access_alg: SigningAlg,
+}
+
+fn tokens(check: &Check<'_>, raw: &TokensSection) -> Result<Tokens, ConfigError> {
+    let second = Duration::from_secs(1);
+    let access_ttl = check.within(
+        "tokens.access_token_ttl",
+        &raw.access_token_ttl,
+        second,
+        Duration::from_secs(3600),
+    )?;
+    let id_ttl = check.within(
+        "tokens.id_token_ttl",
+        &raw.id_token_ttl,
+        second,
+        Duration::from_secs(24 * 3600),
+    )?;
+    let code_ttl = check.duration("tokens.code_ttl", &raw.code_ttl)?;
+    if code_ttl.is_zero() || code_ttl > Duration::from_secs(600) {
+        return Err(check.bad(
+            "tokens.code_ttl",
+            "must be between 1s and 10m (RFC 6749 4.1.2)",
+        ));
+    }
+    let access_alg = match raw.access_token_alg.as_deref() {
+        None => SigningAlg::Rs256,
+        Some(a) => SigningAlg::parse(a)
+            .ok_or_else(|| check.bad("tokens.access_token_alg", "must be RS256, ES256 or EdDSA"))?,
+    };
+    Ok(Tokens {
+        access_ttl,
+        id_ttl,
+        code_ttl,
+        access_alg,
+    })
+}
+
+fn mfa(
+    check: &Check<'_>,
+    raw: &MfaSection,
+    product_name: &str,
+) -> Result<(String, u8), ConfigError> {
+    let issuer = raw
+        .issuer
+        .clone()
+        .unwrap_or_else(|| product_name.to_string())
+        .trim()
+        .to_string();
+    if issuer.is_empty() || issuer.contains(':') || issuer.len() > 64 {
+        return Err(check.bad(
+            "mfa.issuer",
+            "must be 1-64 characters without ':' (the otpauth URI uses ':' as separator)",
+        ));
+    }
+    let drift = raw.drift_steps.unwrap_or(1);
+    if drift > 2 {
+        return Err(check.bad(
+            "mfa.drift_steps",
+            "must be 0, 1 or 2 (each step is 30 seconds either side)",
+        ));
+    }
+    Ok((issuer, drift))
+}
+
+fn passwords(
+    check: &Check<'_>,
+    raw: &PasswordsSection,
+) -> Result<(usize, idp_core::Argon2Params), ConfigError> {
+    let min_length = raw
+        .min_length
+        .unwrap_or(idp_core::password::DEFAULT_MIN_LENGTH);
+    idp_core::PasswordPolicy::new(min_length).map_err(|e| check.bad("passwords.min_length", &e))?;
+    let defaults = idp_core::Argon2Params::default();
+    let argon2 = idp_core::Argon2Params {
+        memory_kib: raw.argon2_memory_kib.unwrap_or(defaults.memory_kib),
+        iterations: raw.argon2_iterations.unwrap_or(defaults.iterations),
+        parallelism: raw.argon2_parallelism.unwrap_or(defaults.parallelism),
+    };
+    if argon2.memory_kib < 8 * argon2.parallelism.max(1)
+        || argon2.iterations < 1
+        || argon2.parallelism < 1
+    {
+        return Err(check.bad("passwords.argon2_*", "invalid argon2 parameters"));
+    }
+    Ok((min_length, argon2))
+}
+
+fn mail(check: &Check<'_>, raw: &MailSection) -> Result<(), ConfigError> {
+    if raw.transport == MailTransport::Smtp
+        && raw.smtp_host.as_deref().is_none_or(|h| h.trim().is_empty())
+    {
+        return Err(check.bad(
+            "mail.smtp_host",
+            "is required when mail.transport = \"smtp\"",
+        ));
+    }
+    if raw.from.parse::<lettre::message::Mailbox>().is_err() {
+        return Err(check.bad(
+            "mail.from",
+            "must be an address like \"Acme <no-reply@acme.example>\"",
+        ));
+    }
+    Ok(())
+}

@@ -1,0 +1,123 @@
+//! What a request tells about its browser: the client address (through `client_addr`), the
+//! user agent, the cookies the provider sets (HttpOnly, SameSite=Lax, `__Host-` and Secure on
+//! https), and the flow cookie that starts a sign-in.
+
+use actix_web::cookie::{time::Duration as CookieDuration, Cookie, SameSite};
+use actix_web::http::header;
+use actix_web::{HttpRequest, HttpResponse};
+
+use super::{client_addr, AppState};
+
+/// The cookie that holds the SSO session's secret.
+pub fn session_cookie_name(state: &AppState) -> &'static str {
+    if state.config.secure_cookies {
+        "__Host-idp_session"
+    } else {
+        "idp_session"
+    }
+}
+
+/// The cookie that holds a half-finished sign-in's handle.
+pub fn flow_cookie_name(state: &AppState) -> &'static str {
+    if state.config.secure_cookies {
+        "__Host-idp_flow"
+    } else {
+        "idp_flow"
+    }
+}
+
+/// The cookie that binds the forms of pages without a session or flow (forgot password,
+/// registration and reset links) to their browser.
+pub fn form_cookie_name(state: &AppState) -> &'static str {
+    if state.config.secure_cookies {
+        "__Host-idp_csrf"
+    } else {
+        "idp_csrf"
+    }
+}
+
+/// A cookie the browser sends back only to us: HttpOnly, SameSite=Lax, Path=/, and Secure (with
+/// the `__Host-` prefix) when the issuer is https.
+pub fn cookie(
+    state: &AppState,
+    name: &'static str,
+    value: String,
+    max_age: Option<i64>,
+) -> Cookie<'static> {
+    let mut c = Cookie::build(name, value)
+        .path("/")
+        .http_only(true)
+        .same_site(SameSite::Lax)
+        .secure(state.config.secure_cookies)
+        .finish();
+    if let Some(secs) = max_age {
+        c.set_max_age(CookieDuration::seconds(secs));
+    }
+    c
+}
+
+pub fn removal_cookie(state: &AppState, name: &'static str) -> Cookie<'static> {
+    let mut c = cookie(state, name, String::new(), Some(0));
+    c.make_removal();
+    c
+}
+
+/// The client's address: the TCP peer, or what a trusted proxy says it is (see
+/// [`client_addr`]).
+pub fn client_ip(state: &AppState, req: &HttpRequest) -> Option<String> {
+    let forwarded = req
+        .headers()
+        .get_all("x-forwarded-for")
+        .filter_map(|v| v.to_str().ok());
+    client_addr::client_ip(
+        req.peer_addr().map(|a| a.ip()),
+        forwarded,
+        &state.config.trusted_proxies,
+    )
+    .map(|ip| ip.to_string())
+}
+
+/// The value of a cookie.
+pub fn cookie_value(req: &HttpRequest, name: &str) -> Option<String> {
+    req.cookie(name).map(|c| c.value().to_string())
+}
+
+/// What the sign-in use cases need to know of the browser, owned (it crosses into the blocking
+/// pool); [`RequestBrowser::get`] lends it out as `idp_core::signin::Browser`.
+#[derive(Debug, Clone, Default)]
+pub struct RequestBrowser {
+    pub ip: Option<String>,
+    pub user_agent: Option<String>,
+    pub session: Option<String>,
+}
+
+impl RequestBrowser {
+    pub fn of(state: &AppState, req: &HttpRequest) -> Self {
+        RequestBrowser {
+            ip: client_ip(state, req),
+            user_agent: req
+                .headers()
+                .get(header::USER_AGENT)
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_string),
+            session: cookie_value(req, session_cookie_name(state)),
+        }
+    }
+
+    pub fn get(&self) -> idp_core::signin::Browser<'_> {
+        idp_core::signin::Browser {
+            ip: self.ip.as_deref(),
+            user_agent: self.user_agent.as_deref(),
+            session: self.session.as_deref(),
+        }
+    }
+}
+
+/// Sets the flow cookie of a sign-in just started and sends the browser to the sign-in page.
+pub fn start_sign_in(state: &AppState, handle: String) -> HttpResponse {
+    let ttl = state.idp.settings().login_flow_ttl_secs;
+    HttpResponse::SeeOther()
+        .cookie(cookie(state, flow_cookie_name(state), handle, Some(ttl)))
+        .insert_header((header::LOCATION, "/login"))
+        .finish()
+}

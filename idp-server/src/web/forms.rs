@@ -1,0 +1,87 @@
+//! What the page handlers share: reading a form, the redirects, and the pages that say a form
+//! or a sign-in has expired.
+
+use actix_web::http::{header, StatusCode};
+use actix_web::HttpResponse;
+use url::Url;
+
+use idp_core::signin::SignInError;
+
+use super::params::Params;
+use super::{text, AppError, AppState};
+
+/// Parses an `application/x-www-form-urlencoded` body (duplicates, NUL and bad UTF-8 refused).
+pub fn parse_form(state: &AppState, body: &[u8]) -> Result<Params, AppError> {
+    Params::parse(body).map_err(|e| {
+        AppError::page(StatusCode::BAD_REQUEST, "Invalid form", &e.to_string())
+            .with_product(&state.config.product_name)
+    })
+}
+
+/// 303 to a page of ours.
+pub fn see_other(location: &str) -> HttpResponse {
+    HttpResponse::SeeOther()
+        .insert_header((header::LOCATION, location))
+        .finish()
+}
+
+/// 302 to an app (never cached).
+pub fn found(location: String) -> HttpResponse {
+    HttpResponse::Found()
+        .insert_header((header::LOCATION, location))
+        .insert_header((header::CACHE_CONTROL, "no-store"))
+        .finish()
+}
+
+/// `redirect_uri` with the given response parameters and `iss` (RFC 9207) appended.
+pub fn redirect_with(
+    redirect_uri: &str,
+    issuer: &str,
+    params: &[(&str, &str)],
+) -> Result<String, AppError> {
+    let mut url = Url::parse(redirect_uri).map_err(|e| AppError::internal(&e))?;
+    {
+        let mut q = url.query_pairs_mut();
+        for (k, v) in params {
+            q.append_pair(k, v);
+        }
+        q.append_pair("iss", issuer);
+    }
+    Ok(url.to_string())
+}
+
+/// The refusal for a form whose CSRF token does not match its cookie secret.
+pub fn form_expired(state: &AppState, hint: &str) -> AppError {
+    AppError::page(StatusCode::FORBIDDEN, text::FORM_EXPIRED_TITLE, hint)
+        .with_product(&state.config.product_name)
+}
+
+/// The page for a sign-in that expired (or a form sent twice).
+pub fn sign_in_expired(state: &AppState) -> AppError {
+    AppError::page(
+        StatusCode::BAD_REQUEST,
+        text::SIGN_IN_EXPIRED_TITLE,
+        text::SIGN_IN_EXPIRED,
+    )
+    .with_product(&state.config.product_name)
+}
+
+/// The answer to a sign-in refusal that is not shown on the form itself.
+pub fn refusal(state: &AppState, e: SignInError) -> AppError {
+    match e {
+        SignInError::Expired | SignInError::WrongStage => sign_in_expired(state),
+        SignInError::TooManySignIns(l) => AppError::page(
+            StatusCode::TOO_MANY_REQUESTS,
+            text::TOO_MANY_SIGN_INS_TITLE,
+            &text::retry_after(
+                "Too many sign-ins were started from your network.",
+                l.until,
+                state.idp.now(),
+            ),
+        )
+        .with_product(&state.config.product_name)
+        .with_retry_after(l.until - state.idp.now()),
+        SignInError::Store(s) => s.into(),
+        other => AppError::internal(&other),
+    }
+}
