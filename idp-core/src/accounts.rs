@@ -13,17 +13,23 @@ pub use crate::model::Change;
 /// Why an account operation was refused.
 #[derive(Debug, thiserror::Error)]
 pub enum AccountError {
+    /// Invalid account slug …: use 2-63 lowercase letters, digits and dashes, starting with a letter or digit.
     #[error("invalid account slug {0:?}: use 2-63 lowercase letters, digits and dashes, starting with a letter or digit")]
     InvalidSlug(String),
+    /// Invalid account name: ….
     #[error("invalid account name: {0}")]
     InvalidName(&'static str),
+    /// An account with the slug … already exists.
     #[error("an account with the slug {0:?} already exists")]
     SlugTaken(String),
+    /// No account with the slug ….
     #[error("no account with the slug {0:?}")]
     NotFound(String),
     #[error(transparent)]
+    /// The database failed, or could not be reached.
     Store(#[from] StoreError),
     #[error(transparent)]
+    /// The random generator or the sealing of a secret failed.
     Crypto(#[from] CryptoError),
 }
 

@@ -2,6 +2,7 @@
 
 use std::sync::atomic::{AtomicI64, Ordering};
 
+/// The source of "now" (Unix seconds): the system clock, or one a test moves.
 pub trait Clock: Send + Sync + std::fmt::Debug {
     /// Seconds since the Unix epoch.
     fn now(&self) -> i64;
@@ -25,12 +26,15 @@ impl Clock for SystemClock {
 pub struct ManualClock(AtomicI64);
 
 impl ManualClock {
+    /// A clock stopped at `now`.
     pub fn new(now: i64) -> Self {
         ManualClock(AtomicI64::new(now))
     }
+    /// Sets the time.
     pub fn set(&self, now: i64) {
         self.0.store(now, Ordering::SeqCst);
     }
+    /// Moves the time forward.
     pub fn advance(&self, secs: i64) {
         self.0.fetch_add(secs, Ordering::SeqCst);
     }

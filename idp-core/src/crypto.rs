@@ -9,15 +9,21 @@ use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
 #[derive(Debug, thiserror::Error)]
+/// Why randomness or sealing failed.
 pub enum CryptoError {
+    /// The operating system's random generator failed: ….
     #[error("the operating system's random generator failed: {0}")]
     Random(String),
+    /// A sealed secret could not be opened (wrong master key or tampered data).
     #[error("a sealed secret could not be opened (wrong master key or tampered data)")]
     Unseal,
+    /// No master key with id … is configured.
     #[error("no master key with id {0} is configured")]
     UnknownKey(String),
+    /// Invalid master key: ….
     #[error("invalid master key: {0}")]
     BadMasterKey(String),
+    /// Sealing failed.
     #[error("sealing failed")]
     Seal,
 }
@@ -103,6 +109,7 @@ impl SecretBox {
         (id, Aes256Gcm::new(key.into()))
     }
 
+    /// Seals `plaintext` (AES-256-GCM with the primary key), bound to `aad`.
     pub fn seal(&self, plaintext: &[u8], aad: &str) -> Result<String, CryptoError> {
         let (id, cipher) = self.keys.first().ok_or(CryptoError::Seal)?;
         let nonce = random_bytes::<12>()?;
@@ -120,6 +127,7 @@ impl SecretBox {
         Ok(format!("{id}.{}", URL_SAFE_NO_PAD.encode(out)))
     }
 
+    /// Opens a sealed value with whichever configured key sealed it; `aad` must match.
     pub fn open(&self, sealed: &str, aad: &str) -> Result<Vec<u8>, CryptoError> {
         let (id, body) = sealed.split_once('.').ok_or(CryptoError::Unseal)?;
         let (_, cipher) = self

@@ -11,11 +11,14 @@ pub use crate::model::Purpose;
 /// Why a link could not be used.
 #[derive(Debug, thiserror::Error)]
 pub enum EmailTokenError {
+    /// The link is invalid, has expired or has already been used.
     #[error("the link is invalid, has expired or has already been used")]
     Invalid,
     #[error(transparent)]
+    /// The random generator or the sealing of a secret failed.
     Crypto(#[from] CryptoError),
     #[error(transparent)]
+    /// The database failed, or could not be reached.
     Store(#[from] StoreError),
 }
 

@@ -13,14 +13,17 @@ pub use crate::model::{FlowStage, LoginFlow, PendingAuthorization};
 /// Why a flow could not be used.
 #[derive(Debug, thiserror::Error)]
 pub enum FlowError {
+    /// The sign-in has expired.
     #[error("the sign-in has expired")]
     Expired,
     /// Too many sign-ins started from this address (the table must not grow without bound).
     #[error("too many sign-ins were started from this address")]
     TooMany(Locked),
     #[error(transparent)]
+    /// The random generator or the sealing of a secret failed.
     Crypto(#[from] CryptoError),
     #[error(transparent)]
+    /// The database failed, or could not be reached.
     Store(#[from] StoreError),
 }
 

@@ -14,6 +14,7 @@ pub use crate::store::signing_keys::{aad as signing_key_aad, StoredKey};
 pub struct Resealed {
     /// Linked apps' and pending enrollment secrets.
     pub totp_secrets: usize,
+    /// Private signing keys.
     pub signing_keys: usize,
 }
 
@@ -24,6 +25,7 @@ pub enum ResealError {
     #[error(transparent)]
     Crypto(#[from] CryptoError),
     #[error(transparent)]
+    /// The database failed, or could not be reached.
     Store(#[from] StoreError),
 }
 

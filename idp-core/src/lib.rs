@@ -1,7 +1,7 @@
 //! The identity provider's domain and storage: accounts with their MFA policy, users and their
 //! passwords, TOTP, SSO sessions, authorization codes and refresh tokens, audit events.
 //! It knows nothing of HTTP; the API is synchronous and the caller decides which threads run it.
-#![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used))]
+#![warn(missing_docs)]
 
 pub mod accounts;
 pub mod audit;
@@ -34,10 +34,15 @@ pub use store::{PoolOptions, Store, StoreError};
 /// Everything the domain needs to be configured with.
 #[derive(Debug, Clone)]
 pub struct Settings {
+    /// argon2id parameters for new hashes.
     pub argon2: Argon2Params,
+    /// The password policy's minimum length.
     pub password_min_length: usize,
+    /// TOTP issuer label and tolerated drift.
     pub totp: mfa::TotpSettings,
+    /// Idle timeout and absolute lifetime of sessions.
     pub sessions: model::SessionSettings,
+    /// Every throttle limit.
     pub throttle: model::ThrottleSettings,
     /// Lifetime of an authorization code (RFC 6749 recommends at most 10 minutes; we use 60 s).
     pub code_ttl_secs: i64,
@@ -62,9 +67,11 @@ impl Default for Settings {
 /// Errors of setting up the domain.
 #[derive(Debug, thiserror::Error)]
 pub enum SetupError {
+    /// ….
     #[error("{0}")]
     Policy(String),
     #[error(transparent)]
+    /// Password hashing failed.
     Hash(#[from] password::HashError),
 }
 
@@ -86,6 +93,7 @@ struct Inner {
 }
 
 impl Idp {
+    /// The domain over a store, with the master key, the settings and a clock.
     pub fn new(
         store: Store,
         secrets: SecretBox,
@@ -107,18 +115,23 @@ impl Idp {
         })
     }
 
+    /// The database.
     pub fn store(&self) -> &Store {
         &self.inner.store
     }
+    /// Now, in Unix seconds (from the injected clock).
     pub fn now(&self) -> i64 {
         self.inner.clock.now()
     }
+    /// The settings the domain runs with.
     pub fn settings(&self) -> &Settings {
         &self.inner.settings
     }
+    /// The rules for new passwords.
     pub fn password_policy(&self) -> &PasswordPolicy {
         &self.inner.policy
     }
+    /// The master key that seals secrets at rest.
     pub fn secrets(&self) -> &SecretBox {
         &self.inner.secrets
     }
@@ -127,8 +140,8 @@ impl Idp {
     }
 }
 
-#[cfg(test)]
-pub(crate) mod testing;
+#[cfg(any(test, feature = "testing"))]
+pub mod testing;
 
 #[cfg(test)]
 mod tests;

@@ -16,9 +16,12 @@ use crate::Idp;
 #[derive(Debug, thiserror::Error)]
 pub enum LifecycleError {
     #[error(transparent)]
+    /// The link is not (or no longer) valid.
     Token(#[from] EmailTokenError),
     #[error(transparent)]
+    /// The user could not be read or changed (the password policy refused, the database failed).
     User(#[from] UserError),
+    /// This user is disabled.
     #[error("this user is disabled")]
     Disabled,
 }
@@ -40,8 +43,11 @@ impl From<diesel::result::Error> for LifecycleError {
 pub enum ResetRequest {
     /// Send this link to this user.
     Send {
+        /// Who gets the mail.
         user: Box<User>,
+        /// An invitation (not registered yet) or a reset.
         purpose: Purpose,
+        /// The link's token (only its hash is stored).
         token: String,
     },
     /// Unknown address, disabled user, or throttled: send nothing.

@@ -22,15 +22,42 @@ pub use crate::model::{Issued, NewCode};
 /// Why a grant request failed; maps to RFC 6749 `invalid_grant` with this description.
 #[derive(Debug, thiserror::Error)]
 pub enum GrantError {
+    /// ….
     #[error("{0}")]
     InvalidGrant(&'static str),
     /// A refresh asked for a scope beyond the grant's (RFC 6749 section 6).
     #[error("the scope exceeds the original grant")]
     InvalidScope,
+    /// The client is locked out at the caller's address (failed client authentications).
+    #[error("too many failed client authentications; locked until {}", .0.until)]
+    ClientLocked(crate::model::Locked),
     #[error(transparent)]
+    /// The random generator or the sealing of a secret failed.
     Crypto(#[from] CryptoError),
     #[error(transparent)]
+    /// The database failed, or could not be reached.
     Store(#[from] StoreError),
+}
+
+/// A token request's grant (RFC 6749 4.1.3 and 6).
+#[derive(Debug, Clone)]
+pub enum TokenGrant {
+    /// Redeem an authorization code.
+    AuthorizationCode {
+        /// The code.
+        code: String,
+        /// Exactly the one of the authorization request.
+        redirect_uri: String,
+        /// The PKCE verifier.
+        verifier: Option<String>,
+    },
+    /// Rotate a refresh token.
+    RefreshToken {
+        /// The refresh token.
+        token: String,
+        /// A narrower scope for this response (RFC 6749 section 6).
+        scope: Option<String>,
+    },
 }
 
 impl From<diesel::result::Error> for GrantError {
@@ -113,6 +140,32 @@ fn pkce_refusal(challenge: Option<&str>, verifier: Option<&str>) -> Option<&'sta
 }
 
 impl Idp {
+    /// A token request of an authenticated client: refused while the client is locked out at
+    /// the caller's address (`lock_ip`, for clients that authenticate with a secret), else the
+    /// code redeemed or the refresh token rotated.
+    pub fn token_grant(
+        &self,
+        client_id: &str,
+        lock_ip: Option<&str>,
+        grant: &TokenGrant,
+    ) -> Result<Issued, GrantError> {
+        if let Some(ip) = lock_ip {
+            if let Some(l) = self.client_auth_lock(client_id, ip)? {
+                return Err(GrantError::ClientLocked(l));
+            }
+        }
+        match grant {
+            TokenGrant::AuthorizationCode {
+                code,
+                redirect_uri,
+                verifier,
+            } => self.redeem_code(code, client_id, redirect_uri, verifier.as_deref()),
+            TokenGrant::RefreshToken { token, scope } => {
+                self.refresh_with_scope(token, client_id, scope.as_deref())
+            }
+        }
+    }
+
     /// Issues a single-use authorization code (valid `code_ttl_secs`, default 60 s).
     pub fn issue_code(&self, new: &NewCode<'_>) -> Result<String, GrantError> {
         let now = self.now();

@@ -22,11 +22,14 @@ pub use crate::model::{
 /// Why a session operation failed.
 #[derive(Debug, thiserror::Error)]
 pub enum SessionError {
+    /// The session has ended or expired.
     #[error("the session has ended or expired")]
     Expired,
     #[error(transparent)]
+    /// The random generator or the sealing of a secret failed.
     Crypto(#[from] CryptoError),
     #[error(transparent)]
+    /// The database failed, or could not be reached.
     Store(#[from] StoreError),
 }
 
@@ -123,6 +126,35 @@ impl Idp {
             audit::record(conn, now, &ev)?;
             Ok(Some(ended))
         })
+    }
+
+    /// RP-initiated logout: ends each of these sessions (the browser's, the one an ID token
+    /// hint names), each recorded as its own user's action, with back-channel logout.
+    pub fn log_out(
+        &self,
+        sids: &[String],
+        ip: Option<&str>,
+    ) -> Result<Vec<EndedSession>, StoreError> {
+        let mut ended = Vec::new();
+        for sid in sids {
+            let actor = self
+                .session_by_id(sid)?
+                .map(|s| Actor::User(s.user_id))
+                .unwrap_or(Actor::Anonymous);
+            ended.extend(self.end_session(sid, &actor, ip)?);
+        }
+        Ok(ended)
+    }
+
+    /// The user of a browser's live session (by its cookie secret), with the session.
+    pub fn signed_in_user(&self, secret: &str) -> Result<Option<(User, SsoSession)>, StoreError> {
+        let Some(session) = self.session_by_secret(secret)? else {
+            return Ok(None);
+        };
+        Ok(
+            store::users::by_id(&mut *self.store().conn()?, &session.user_id)?
+                .map(|u| (u, session)),
+        )
     }
 
     /// Ends every session of a user (operator revoke), with back-channel logout.

@@ -21,7 +21,9 @@ use crate::Idp;
 /// What a sign-in knows of the browser it happens in.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Browser<'a> {
+    /// The client address (see the server's `trusted_proxies`).
     pub ip: Option<&'a str>,
+    /// The `User-Agent`.
     pub user_agent: Option<&'a str>,
     /// The secret of the session cookie it holds, if any.
     pub session: Option<&'a str>,
@@ -52,6 +54,7 @@ pub enum Authorization {
 /// A completed sign-in.
 #[derive(Debug)]
 pub struct SignedIn {
+    /// The new session.
     pub session: SsoSession,
     /// The cookie secret of the new session (only its hash is stored).
     pub secret: String,
@@ -76,7 +79,9 @@ pub enum PasswordStep {
 pub enum CodeStep {
     /// Signed in; `linked_app` when this code linked the user's authenticator app.
     SignedIn {
+        /// The completed sign-in.
         signed_in: Box<SignedIn>,
+        /// Whether this code linked the authenticator app (the user is mailed).
         linked_app: bool,
     },
     /// The flow moved on meanwhile (an app linked or disconnected elsewhere): show it again.
@@ -90,11 +95,16 @@ pub enum SignInPage {
     Password(Option<PendingAuthorization>),
     /// The QR code and activation code of this sign-in's own secret.
     Enroll {
+        /// Who is enrolling.
         user: Box<User>,
+        /// What the page shows.
         view: EnrollmentView,
     },
     /// A code from the linked app.
-    Verify { user: User },
+    Verify {
+        /// Who is signing in.
+        user: User,
+    },
 }
 
 /// After a registration was completed.
@@ -109,27 +119,37 @@ pub enum AfterRegistration {
 /// Why a sign-in step was refused.
 #[derive(Debug, thiserror::Error)]
 pub enum SignInError {
+    /// The sign-in has expired.
     #[error("the sign-in has expired")]
     Expired,
     /// The flow is at another step (a form from another tab).
     #[error("the sign-in is at another step")]
     WrongStage,
+    /// Too many sign-ins were started from this address.
     #[error("too many sign-ins were started from this address")]
     TooManySignIns(Locked),
+    /// The email or password is not correct.
     #[error("the email or password is not correct")]
     InvalidCredentials,
+    /// This user is disabled.
     #[error("this user is disabled")]
     Disabled,
     #[error("too many failed attempts; locked until {}", .0.until)]
+    /// Too many failed attempts: locked until then.
     Locked(Locked),
+    /// The code is not 6 digits.
     #[error("the code is not 6 digits")]
     InvalidFormat,
+    /// The code is not correct.
     #[error("the code is not correct")]
     InvalidCode,
+    /// The code has already been used.
     #[error("the code has already been used")]
     CodeReplayed,
     #[error(transparent)]
+    /// The database failed, or could not be reached.
     Store(#[from] StoreError),
+    /// Internal error: ….
     #[error("internal error: {0}")]
     Internal(String),
 }

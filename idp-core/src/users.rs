@@ -15,25 +15,35 @@ use crate::Idp;
 /// Why a user operation was refused.
 #[derive(Debug, thiserror::Error)]
 pub enum UserError {
+    /// Invalid email: ….
     #[error("invalid email: {0}")]
     InvalidEmail(EmailError),
+    /// Invalid work email: ….
     #[error("invalid work email: {0}")]
     InvalidWorkEmail(EmailError),
+    /// Invalid name: ….
     #[error("invalid name: {0}")]
     InvalidName(&'static str),
+    /// A user with the email … already exists.
     #[error("a user with the email {0:?} already exists")]
     EmailTaken(String),
+    /// No user with the email ….
     #[error("no user with the email {0:?}")]
     NotFound(String),
+    /// No account with the slug ….
     #[error("no account with the slug {0:?}")]
     NoSuchAccount(String),
+    /// ….
     #[error("{0}")]
     Password(#[from] PasswordRejection),
     #[error(transparent)]
+    /// Password hashing failed.
     Hash(#[from] HashError),
     #[error(transparent)]
+    /// The random generator or the sealing of a secret failed.
     Crypto(#[from] CryptoError),
     #[error(transparent)]
+    /// The database failed, or could not be reached.
     Store(#[from] StoreError),
 }
 
@@ -47,15 +57,20 @@ impl From<diesel::result::Error> for UserError {
 /// password, so the answer never tells which.
 #[derive(Debug, thiserror::Error)]
 pub enum AuthError {
+    /// The email or password is not correct.
     #[error("the email or password is not correct")]
     InvalidCredentials,
     #[error("too many failed attempts; locked until {}", .0.until)]
+    /// Too many failed attempts: locked until then.
     Locked(Locked),
+    /// This user is disabled.
     #[error("this user is disabled")]
     Disabled,
     #[error(transparent)]
+    /// The database failed, or could not be reached.
     Store(#[from] StoreError),
     #[error(transparent)]
+    /// Password hashing failed.
     Hash(#[from] HashError),
 }
 
@@ -68,13 +83,17 @@ impl From<diesel::result::Error> for AuthError {
 /// Why a signed-in user's password change was refused.
 #[derive(Debug, thiserror::Error)]
 pub enum ChangePasswordError {
+    /// The current password is not correct.
     #[error("the current password is not correct")]
     WrongPassword,
     #[error("too many failed attempts; locked until {}", .0.until)]
+    /// Too many failed attempts: locked until then.
     Locked(Locked),
+    /// ….
     #[error("{0}")]
     Rejected(PasswordRejection),
     #[error(transparent)]
+    /// Something else failed.
     Failed(UserError),
 }
 
@@ -95,8 +114,11 @@ struct PasswordAttempt {
 /// Input of `create_user`.
 #[derive(Debug, Clone, Default)]
 pub struct NewUser<'a> {
+    /// The authentication email.
     pub email: &'a str,
+    /// The name apps show (may be empty).
     pub display_name: &'a str,
+    /// The work or contact address.
     pub work_email: Option<&'a str>,
     /// `Some` creates an active user with this password; `None` an invited one.
     pub password: Option<&'a str>,

@@ -47,8 +47,11 @@ async fn sweep(state: AppState) {
 async fn deliver(state: AppState) {
     let signal: Arc<tokio::sync::Notify> = state.outbox.clone();
     loop {
-        // Woken by this replica's own session ends, or once a second for everyone else's.
-        let _ = timeout(Duration::from_secs(1), signal.notified()).await;
+        // Woken by this replica's own session ends, or once a second for everyone else's (the
+        // time-out is the second case, not an error).
+        timeout(Duration::from_secs(1), signal.notified())
+            .await
+            .ok();
         let s = state.clone();
         let result = web::block(move || -> Result<usize, String> {
             if !s.idp.logouts_due().map_err(|e| e.to_string())? {
@@ -76,7 +79,7 @@ async fn housekeeping(state: AppState) {
         tick.tick().await;
         n += 1;
         let s = state.clone();
-        let _ = web::block(move || {
+        let ran = web::block(move || {
             if let Err(e) = crate::keys::reload(&s.idp, &s.keys, s.config.publish_retired_for()) {
                 tracing::warn!(error = %e, "could not reload signing keys");
             }
@@ -85,6 +88,9 @@ async fn housekeeping(state: AppState) {
             }
         })
         .await;
+        if ran.is_err() {
+            tracing::warn!("housekeeping did not run");
+        }
     }
 }
 

@@ -1,5 +1,4 @@
 //! `idp-server`: the OpenID Connect provider and its operator commands, on one binary.
-#![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used))]
 
 use std::process::ExitCode;
 

@@ -25,6 +25,7 @@ pub use totp::{
 };
 
 #[derive(Debug, Clone)]
+/// How TOTP is presented and checked.
 pub struct TotpSettings {
     /// Shown in the app next to the account (e.g. the product name). No `:` allowed.
     pub issuer: String,
@@ -44,23 +45,32 @@ impl Default for TotpSettings {
 /// Why a code or an enrollment was refused. (What a person reads is the server's business.)
 #[derive(Debug, thiserror::Error)]
 pub enum MfaError {
+    /// The code is not 6 digits.
     #[error("the code is not 6 digits")]
     InvalidFormat,
+    /// The code is not correct.
     #[error("the code is not correct")]
     InvalidCode,
+    /// The code has already been used.
     #[error("the code has already been used")]
     CodeReplayed,
     #[error("too many wrong codes; locked until {}", .0.until)]
+    /// Too many wrong codes: locked until then.
     Locked(Locked),
+    /// An authenticator app is already linked to this user.
     #[error("an authenticator app is already linked to this user")]
     AlreadyLinked,
+    /// No authenticator app is linked to this user (or the sign-in shows none).
     #[error("no authenticator app is linked to this user (or the sign-in shows none)")]
     NotEnrolled,
+    /// Invalid TOTP settings: ….
     #[error("invalid TOTP settings: {0}")]
     Settings(String),
     #[error(transparent)]
+    /// The random generator or the sealing of a secret failed.
     Crypto(#[from] CryptoError),
     #[error(transparent)]
+    /// The database failed, or could not be reached.
     Store(#[from] StoreError),
 }
 
@@ -86,8 +96,11 @@ pub enum MfaStep {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum EnrollmentState {
+    /// No app is linked, and no sign-in is showing a secret.
     NotEnrolled,
+    /// A sign-in is showing a QR code right now (not yet confirmed).
     Pending,
+    /// An app is linked.
     Linked,
 }
 

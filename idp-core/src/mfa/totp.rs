@@ -9,6 +9,7 @@ use crate::crypto::ct_eq;
 
 /// What every authenticator app supports: SHA1, 6 digits, 30 seconds.
 pub const DIGITS: usize = 6;
+/// Each code's time step, in seconds.
 pub const STEP_SECS: u64 = 30;
 /// 160-bit secrets, as RFC 4226 recommends.
 pub const SECRET_BYTES: usize = 20;

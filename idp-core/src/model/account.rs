@@ -7,11 +7,14 @@ use serde::Serialize;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum MfaPolicy {
+    /// No second factor.
     Off,
+    /// Every user of the account needs a TOTP code after the password.
     Required,
 }
 
 impl MfaPolicy {
+    /// As stored and shown: `off` or `required`.
     pub fn as_str(self) -> &'static str {
         match self {
             MfaPolicy::Off => "off",
@@ -28,12 +31,19 @@ impl MfaPolicy {
 }
 
 #[derive(Debug, Clone, Serialize)]
+/// A customer company, whose users sign in under one MFA policy.
 pub struct Account {
+    /// Random id.
     pub id: String,
+    /// Unique, chosen by the operator (`acme`).
     pub slug: String,
+    /// Display name.
     pub name: String,
+    /// MFA for every user of the account, or for none.
     pub mfa_policy: MfaPolicy,
+    /// Unix seconds.
     pub created_at: i64,
+    /// Unix seconds.
     pub updated_at: i64,
 }
 

@@ -28,34 +28,60 @@ impl Actor {
 /// What happened.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum AuditAction {
+    /// An account was created.
     AccountCreated,
+    /// A user was created (invited or with a password).
     UserCreated,
+    /// A user was disabled (their sessions end).
     UserDisabled,
+    /// A disabled user was enabled again.
     UserEnabled,
+    /// An operator cleared a user's lockouts.
     UserUnlocked,
+    /// A sign-in completed (a session started).
     SignInSucceeded,
+    /// A wrong password (or an unknown email).
     SignInFailed,
+    /// A wrong password that locked the email or address.
     SignInLocked,
+    /// An authenticator app was linked.
     MfaEnrolled,
+    /// A wrong TOTP code.
     MfaCodeFailed,
+    /// A TOTP code used a second time.
     MfaCodeReplayed,
+    /// A linked app was disconnected.
     MfaDisconnected,
+    /// An account's MFA policy changed.
     MfaPolicyChanged,
+    /// A password was set (changed, reset, or by an operator).
     PasswordChanged,
+    /// A forgot-password link was sent.
     PasswordResetRequested,
+    /// An invited user completed registration.
     RegistrationCompleted,
+    /// A session started.
     SessionStarted,
+    /// A session ended (logout).
     SessionEnded,
+    /// An operator ended a user's sessions.
     SessionsRevoked,
+    /// The sweeper ended a session at idle or absolute expiry.
     SessionExpired,
+    /// A back-channel logout was given up after its last attempt.
     LogoutDeliveryFailed,
+    /// An authorization code was presented again (its grant is revoked).
     CodeReplayed,
+    /// A used refresh token was presented again (its grant is revoked).
     RefreshTokenReused,
+    /// New signing keys.
     SigningKeyRotated,
+    /// Every sealed secret was re-encrypted with a new master key.
     MasterKeyRotated,
 }
 
 impl AuditAction {
+    /// As stored: `signin.failed`, `session.expired`, ...
     pub fn as_str(self) -> &'static str {
         match self {
             AuditAction::AccountCreated => "account.created",
@@ -90,15 +116,22 @@ impl AuditAction {
 /// One event to record.
 #[derive(Debug, Clone)]
 pub struct AuditEvent<'a> {
+    /// What happened.
     pub action: AuditAction,
+    /// Who did it.
     pub actor: &'a Actor,
+    /// The account concerned.
     pub account_id: Option<&'a str>,
+    /// The user concerned.
     pub user_id: Option<&'a str>,
+    /// The client address, when a person did it over HTTP.
     pub ip: Option<&'a str>,
+    /// Free text (never a secret).
     pub detail: Option<String>,
 }
 
 impl<'a> AuditEvent<'a> {
+    /// An event with no subject yet.
     pub fn new(action: AuditAction, actor: &'a Actor) -> Self {
         AuditEvent {
             action,
@@ -109,19 +142,23 @@ impl<'a> AuditEvent<'a> {
             detail: None,
         }
     }
+    /// About this user of this account.
     pub fn user(mut self, account_id: &'a str, user_id: &'a str) -> Self {
         self.account_id = Some(account_id);
         self.user_id = Some(user_id);
         self
     }
+    /// About this account.
     pub fn account(mut self, account_id: &'a str) -> Self {
         self.account_id = Some(account_id);
         self
     }
+    /// From this address.
     pub fn ip(mut self, ip: Option<&'a str>) -> Self {
         self.ip = ip;
         self
     }
+    /// With this detail.
     pub fn detail(mut self, detail: impl Into<String>) -> Self {
         self.detail = Some(detail.into());
         self

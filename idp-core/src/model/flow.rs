@@ -6,12 +6,15 @@ use serde::{Deserialize, Serialize};
 /// signed in and a code is issued for it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PendingAuthorization {
+    /// The app.
     pub client_id: String,
     /// Exactly as registered.
     pub redirect_uri: String,
     /// Only values the provider grants.
     pub scope: String,
+    /// The app's `state`, returned with the code.
     pub state: Option<String>,
+    /// The app's `nonce`, carried into the ID token.
     pub nonce: Option<String>,
     /// PKCE S256 challenge.
     pub code_challenge: Option<String>,
@@ -54,7 +57,10 @@ pub struct LoginFlow {
     /// The authorization request the sign-in will answer; `None` for a sign-in started at the
     /// provider itself (no app).
     pub request: Option<PendingAuthorization>,
+    /// Set once the password was verified.
     pub user_id: Option<String>,
+    /// The step the sign-in is at.
     pub stage: FlowStage,
+    /// Unix seconds; a flow lives ten minutes.
     pub expires_at: i64,
 }

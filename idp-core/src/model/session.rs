@@ -22,7 +22,9 @@ impl Default for SessionSettings {
 
 /// Authentication methods references (RFC 8176).
 pub const AMR_PASSWORD: &str = "pwd";
+/// RFC 8176: a one-time password.
 pub const AMR_OTP: &str = "otp";
+/// RFC 8176: more than one factor.
 pub const AMR_MFA: &str = "mfa";
 
 /// `acr` of a sign-in with the password alone.
@@ -79,6 +81,7 @@ pub enum EndReason {
     Replaced,
     /// An operator ended it.
     Revoked,
+    /// The user was disabled.
     UserDisabled,
     /// The user changed their password (their other sessions end).
     PasswordChanged,
@@ -99,6 +102,7 @@ pub enum EndReason {
 }
 
 impl EndReason {
+    /// As stored and sent: `idle_timeout`, `logout`, ...
     pub fn as_str(self) -> &'static str {
         match self {
             EndReason::Logout => "logout",
@@ -118,20 +122,31 @@ impl EndReason {
 }
 
 #[derive(Debug, Clone, Serialize)]
+/// An SSO session: one per browser sign-in, shared by every app reached through it.
 pub struct SsoSession {
     /// Public session id (`sid` claim).
     pub id: String,
+    /// Whose.
     pub user_id: String,
+    /// When the user signed in (`auth_time`).
     pub auth_time: i64,
+    /// RFC 8176 methods used (see `AuthMethod`).
     pub amr: Vec<String>,
+    /// Unix seconds.
     pub created_at: i64,
+    /// The last activity (sign-in, refresh, reuse at `/authorize`).
     pub last_active_at: i64,
+    /// The idle timeout it was started with.
     pub idle_timeout_secs: i64,
+    /// Its absolute end.
     pub expires_at: i64,
     /// When the session ends if nothing happens: the `idle_exp` claim.
     pub idle_expires_at: i64,
+    /// When it ended, if it did.
     pub ended_at: Option<i64>,
+    /// Where the sign-in came from.
     pub ip: Option<String>,
+    /// The browser it came from (trimmed).
     pub user_agent: Option<String>,
 }
 
@@ -154,9 +169,13 @@ impl SsoSession {
 /// back-channel logout through the outbox).
 #[derive(Debug, Clone, Serialize)]
 pub struct EndedSession {
+    /// The session's public id.
     pub sid: String,
+    /// Whose it was.
     pub user_id: String,
+    /// The apps that held a grant in it (sorted).
     pub clients: Vec<String>,
+    /// Why it ended.
     pub reason: EndReason,
 }
 

@@ -5,7 +5,9 @@
 pub enum LimitKind {
     /// Failed guesses with exponential lockout.
     Failures {
+        /// The first lockout, doubled with each further failure.
         base_lockout_secs: i64,
+        /// No lockout lasts longer.
         max_lockout_secs: i64,
     },
     /// A plain rate: so many per window.
@@ -17,7 +19,9 @@ pub enum LimitKind {
 pub struct Limit {
     /// Attempts a key gets before it is locked.
     pub limit: i32,
+    /// For failures: a quiet period after which the count starts again; for rates: the window.
     pub window_secs: i64,
+    /// What happens at the limit.
     pub kind: LimitKind,
 }
 
@@ -55,6 +59,7 @@ pub struct ThrottleSettings {
     pub client_auth: Limit,
     /// Forgot-password requests per address (mailbox flooding).
     pub forgot_per_email: Limit,
+    /// Forgot-password requests per client address.
     pub forgot_per_ip: Limit,
     /// Sign-ins started (login flows stored) per client address.
     pub login_flows_per_ip: Limit,
@@ -96,14 +101,18 @@ impl Default for ThrottleSettings {
 /// A key is locked until this Unix time.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Locked {
+    /// Unix seconds.
     pub until: i64,
 }
 
 /// Current state of one counter, for `user show`.
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct CounterState {
+    /// The counter's name (`pwd:EMAIL`, `totp:USER`, ...).
     pub key: String,
+    /// Attempts counted in the current window.
     pub failures: i32,
+    /// The lock in force, if any.
     pub locked_until: Option<i64>,
 }
 

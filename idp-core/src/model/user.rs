@@ -4,14 +4,18 @@ use serde::Serialize;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
+/// Where a user stands.
 pub enum UserStatus {
     /// Created by an operator; has not completed registration (no password yet).
     Invited,
+    /// Registered; may sign in.
     Active,
+    /// May not sign in; no session survives disabling.
     Disabled,
 }
 
 impl UserStatus {
+    /// As stored and shown.
     pub fn as_str(self) -> &'static str {
         match self {
             UserStatus::Invited => "invited",
@@ -33,17 +37,27 @@ impl UserStatus {
 /// lowercased; `work_email` is the contact address and plays no part in signing in.
 #[derive(Clone, Serialize)]
 pub struct User {
+    /// Random id: the `sub` apps see.
     pub id: String,
+    /// The account (company) the user belongs to.
     pub account_id: String,
+    /// The authentication email (the login), normalised.
     pub email: String,
+    /// The work or contact address; never used to sign in.
     pub work_email: Option<String>,
+    /// The name apps show.
     pub display_name: String,
+    /// Invited, active or disabled.
     pub status: UserStatus,
+    /// The user proved control of the authentication email.
     pub email_verified: bool,
     #[serde(skip)]
     pub(crate) password_hash: Option<String>,
+    /// When the password was last set.
     pub password_changed_at: Option<i64>,
+    /// Unix seconds.
     pub created_at: i64,
+    /// Unix seconds.
     pub updated_at: i64,
 }
 
@@ -70,6 +84,7 @@ impl std::fmt::Debug for User {
 }
 
 impl User {
+    /// Whether a password is set (an invited user has none).
     pub fn has_password(&self) -> bool {
         self.password_hash.is_some()
     }
@@ -85,12 +100,14 @@ pub enum Purpose {
 }
 
 impl Purpose {
+    /// As stored: `invite` or `reset`.
     pub fn as_str(self) -> &'static str {
         match self {
             Purpose::Invite => "invite",
             Purpose::Reset => "reset",
         }
     }
+    /// How long a link of this purpose stays valid.
     pub fn ttl_secs(self) -> i64 {
         match self {
             Purpose::Invite => 7 * 24 * 60 * 60,
@@ -102,16 +119,22 @@ impl Purpose {
 /// Why a string is not a plausible authentication email.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 pub enum EmailError {
+    /// The email address is empty.
     #[error("the email address is empty")]
     Empty,
+    /// The email address is longer than 254 bytes.
     #[error("the email address is longer than 254 bytes")]
     TooLong,
+    /// The email address contains characters that are not allowed.
     #[error("the email address contains characters that are not allowed")]
     ForbiddenCharacters,
+    /// The email address has no @.
     #[error("the email address has no @")]
     NoAt,
+    /// The email address's local part is not valid.
     #[error("the email address's local part is not valid")]
     BadLocalPart,
+    /// The email address's domain is not valid.
     #[error("the email address's domain is not valid")]
     BadDomain,
 }

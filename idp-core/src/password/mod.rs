@@ -23,14 +23,27 @@ static COMMON_PASSWORDS: LazyLock<HashSet<&'static str>> = LazyLock::new(|| {
 /// Why a password was refused (what a person reads on a page is the server's wording).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum PasswordRejection {
+    /// The password is shorter than … characters.
     #[error("the password is shorter than {min} characters")]
-    TooShort { min: usize },
+    /// Shorter than the policy's minimum.
+    TooShort {
+        /// The minimum.
+        min: usize,
+    },
+    /// The password is longer than … characters.
     #[error("the password is longer than {max} characters")]
-    TooLong { max: usize },
+    /// Longer than the policy's maximum.
+    TooLong {
+        /// The maximum.
+        max: usize,
+    },
+    /// The password is among the most common passwords.
     #[error("the password is among the most common passwords")]
     Common,
+    /// The password contains the email address or its local part.
     #[error("the password contains the email address or its local part")]
     ContainsEmail,
+    /// The password contains control characters.
     #[error("the password contains control characters")]
     ControlCharacters,
 }
@@ -42,8 +55,11 @@ pub struct PasswordPolicy {
     max_length: usize,
 }
 
+/// No policy may ask for fewer characters.
 pub const ABSOLUTE_MIN_LENGTH: usize = 8;
+/// The default minimum length (NIST SP 800-63B).
 pub const DEFAULT_MIN_LENGTH: usize = 12;
+/// The maximum length.
 pub const DEFAULT_MAX_LENGTH: usize = 128;
 
 impl Default for PasswordPolicy {
@@ -74,10 +90,12 @@ impl PasswordPolicy {
         })
     }
 
+    /// The minimum length in characters.
     pub fn min_length(&self) -> usize {
         self.min_length
     }
 
+    /// The maximum length in characters.
     pub fn max_length(&self) -> usize {
         self.max_length
     }
@@ -117,20 +135,27 @@ fn normalise(password: &str) -> String {
 }
 
 #[derive(Debug, thiserror::Error)]
+/// Why hashing failed.
 pub enum HashError {
+    /// Invalid argon2 parameters: ….
     #[error("invalid argon2 parameters: {0}")]
     Params(String),
+    /// Password hashing failed: ….
     #[error("password hashing failed: {0}")]
     Hash(String),
     #[error(transparent)]
+    /// The random generator or the sealing of a secret failed.
     Crypto(#[from] CryptoError),
 }
 
 /// argon2id cost parameters. Defaults are OWASP's: 19 MiB, 2 passes, 1 lane.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Argon2Params {
+    /// Memory cost in KiB.
     pub memory_kib: u32,
+    /// Time cost (passes).
     pub iterations: u32,
+    /// Lanes.
     pub parallelism: u32,
 }
 
@@ -268,7 +293,8 @@ impl HashPool {
         let (tx, rx) = mpsc::sync_channel(1);
         self.jobs
             .send(Box::new(move || {
-                let _ = tx.send(f());
+                // The caller waits on the other end; if it is gone, nobody needs the answer.
+                tx.send(f()).ok();
             }))
             .map_err(|_| HashError::Hash("the hashing threads are gone".into()))?;
         rx.recv()
@@ -308,6 +334,7 @@ fn dummy_phc(params: &Argon2Params) -> Result<String, HashError> {
 }
 
 impl PasswordHasher {
+    /// A hasher with one thread per core.
     pub fn new(params: Argon2Params) -> Result<Self, HashError> {
         let p = Params::new(
             params.memory_kib,
@@ -326,6 +353,7 @@ impl PasswordHasher {
         })
     }
 
+    /// The parameters new hashes use.
     pub fn params(&self) -> Argon2Params {
         self.params
     }

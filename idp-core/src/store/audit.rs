@@ -11,13 +11,21 @@ use crate::model::AuditEvent;
 /// A stored event, as `audit list` shows it.
 #[derive(Debug, Clone, Queryable, Serialize)]
 pub struct StoredEvent {
+    /// Increasing.
     pub id: i64,
+    /// Unix seconds.
     pub at: i64,
+    /// What happened (`AuditAction::as_str`).
     pub action: String,
+    /// Who (`Actor::render`).
     pub actor: String,
+    /// The account concerned.
     pub account_id: Option<String>,
+    /// The user concerned.
     pub user_id: Option<String>,
+    /// The client address.
     pub ip: Option<String>,
+    /// Free text.
     pub detail: Option<String>,
 }
 

@@ -17,7 +17,7 @@ pub(crate) mod grants;
 mod live;
 pub(crate) mod outbox;
 pub(crate) mod refresh_tokens;
-pub mod schema;
+pub(crate) mod schema;
 pub(crate) mod sessions;
 pub(crate) mod signing_keys;
 pub(crate) mod totp;
@@ -35,12 +35,22 @@ use diesel_migrations::{embed_migrations, EmbeddedMigrations, MigrationHarness};
 const SQLITE_MIGRATIONS: EmbeddedMigrations = embed_migrations!("../migrations/sqlite");
 const POSTGRES_MIGRATIONS: EmbeddedMigrations = embed_migrations!("../migrations/postgres");
 
-/// A connection to whichever backend the store was opened on.
-#[derive(diesel::MultiConnection)]
-pub enum DbConnection {
-    Postgres(diesel::PgConnection),
-    Sqlite(diesel::SqliteConnection),
+/// The connection type over both backends (`diesel::MultiConnection`). In a module of its own:
+/// the derive generates helper types (the multi-backend, its values) that carry no docs.
+mod connection {
+    #![allow(missing_docs)]
+
+    /// A connection to whichever backend the store was opened on.
+    #[derive(diesel::MultiConnection)]
+    pub enum DbConnection {
+        /// A PostgreSQL connection.
+        Postgres(diesel::PgConnection),
+        /// A SQLite connection.
+        Sqlite(diesel::SqliteConnection),
+    }
 }
+
+pub use connection::*;
 
 /// Runs a diesel query on the concrete connection inside a [`DbConnection`]:
 /// `on_backend!(conn, |c| users::table.find(id).get_result(c))`. The body is compiled once per
@@ -89,6 +99,7 @@ impl Backend {
         }
     }
 
+    /// `sqlite` or `postgres`.
     pub fn name(&self) -> &'static str {
         match self {
             Backend::Sqlite(_) => "sqlite",
@@ -98,17 +109,24 @@ impl Backend {
 }
 
 #[derive(Debug, thiserror::Error)]
+/// Why the database could not be used.
 pub enum StoreError {
+    /// Invalid database URL: ….
     #[error("invalid database URL: {0}")]
     BadUrl(String),
+    /// Cannot connect to the database: ….
     #[error("cannot connect to the database: {0}")]
     Connect(String),
+    /// Database unavailable: ….
     #[error("database unavailable: {0}")]
     Unavailable(String),
     #[error("database error: {0}")]
+    /// A query failed.
     Query(#[from] diesel::result::Error),
+    /// Migration failed: ….
     #[error("migration failed: {0}")]
     Migration(String),
+    /// Stored data is inconsistent: ….
     #[error("stored data is inconsistent: {0}")]
     Corrupt(String),
 }
@@ -215,6 +233,7 @@ impl Instrumentation for LossWatch {
     }
 }
 
+/// A connection checked out of the pool.
 pub type Conn = PooledConnection<Manager>;
 
 /// The pool of connections to one database.
@@ -245,7 +264,9 @@ impl std::fmt::Debug for Store {
 /// How the pool is sized and how long a request waits for a connection.
 #[derive(Debug, Clone)]
 pub struct PoolOptions {
+    /// Connections at most.
     pub max_size: u32,
+    /// How long a request waits for one.
     pub connection_timeout: Duration,
     /// Idle connections kept open in the background (a server wants 1; a one-shot command 0, so
     /// no background thread is opening a connection while the process exits).
@@ -306,6 +327,7 @@ impl Store {
         })
     }
 
+    /// `sqlite` or `postgres`.
     pub fn backend_name(&self) -> &'static str {
         self.backend_name
     }

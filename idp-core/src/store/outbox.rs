@@ -15,9 +15,13 @@ use crate::model::EndedSession;
 pub struct PendingLogout {
     /// The row (one per session and app).
     pub id: String,
+    /// The ended session (its `sid`).
     pub session_id: String,
+    /// Whose it was (the token's `sub`).
     pub user_id: String,
+    /// Their account (for the audit event of a final failure).
     pub account_id: Option<String>,
+    /// The app to tell.
     pub client_id: String,
     /// Why the session ended (`EndReason`).
     pub reason: String,

@@ -10,12 +10,15 @@ use super::{DbConnection, StoreError};
 #[derive(Debug, Clone, Queryable, Selectable)]
 #[diesel(table_name = sk)]
 pub struct StoredKey {
+    /// Key id (`kid`).
     pub kid: String,
     /// `RS256`, `ES256` or `EdDSA`.
     pub alg: String,
     /// Sealed private key (see `SecretBox`), bound to the kid.
     pub private_sealed: String,
+    /// The public key as a JWK (JSON).
     pub public_jwk: String,
+    /// Unix seconds.
     pub created_at: i64,
     /// Set when a newer key took over; the key stays published until its tokens have expired.
     pub retired_at: Option<i64>,

@@ -175,9 +175,10 @@ fn forgot_password_is_throttled_per_address(db: &TestDb) {
 fn housekeeping_keeps_the_tables_bounded(db: &TestDb) {
     use crate::store::schema::{attempt_counters, email_tokens, logout_outbox};
     let u = user(db, "acme", "ann@example.com");
-    let _ =
-        db.idp
-            .authenticate_password("ghost@example.com", "wrong password!!", Some("192.0.2.5"));
+    assert!(db
+        .idp
+        .authenticate_password("ghost@example.com", "wrong password!!", Some("192.0.2.5"))
+        .is_err());
     let used = db.idp.issue_email_token(&u.id, Purpose::Reset).unwrap();
     db.idp
         .set_password_by_link(&used, Purpose::Reset, "another fine passphrase", None, None)

@@ -146,9 +146,10 @@ fn password_lockout_and_expiry(db: &TestDb) {
     ));
     // Unknown emails lock the same way, so a lockout does not reveal that an email exists.
     for _ in 0..5 {
-        let _ = db
+        assert!(db
             .idp
-            .authenticate_password("ghost@example.com", "wrong password!!", None);
+            .authenticate_password("ghost@example.com", "wrong password!!", None)
+            .is_err());
     }
     assert!(matches!(
         db.idp.authenticate_password("ghost@example.com", PW, None),

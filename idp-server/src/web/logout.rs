@@ -5,8 +5,6 @@
 
 use actix_web::http::{header, StatusCode};
 use actix_web::{web, HttpRequest, HttpResponse};
-use idp_core::sessions::EndedSession;
-use idp_core::Actor;
 
 use super::browser::{client_ip, cookie_value, removal_cookie, session_cookie_name};
 use super::csrf::{csrf_for, csrf_ok};
@@ -97,20 +95,7 @@ async fn end_session(
     }
     let idp = state.idp.clone();
     let ip = client_ip(state, req);
-    let ended = blocking(move || -> Result<Vec<EndedSession>, idp_core::StoreError> {
-        let mut ended = Vec::new();
-        for sid in to_end {
-            let actor = idp
-                .session_by_id(&sid)?
-                .map(|s| Actor::User(s.user_id))
-                .unwrap_or(Actor::Anonymous);
-            if let Some(e) = idp.end_session(&sid, &actor, ip.as_deref())? {
-                ended.push(e);
-            }
-        }
-        Ok(ended)
-    })
-    .await??;
+    let ended = blocking(move || idp.log_out(&to_end, ip.as_deref())).await??;
     if !ended.is_empty() {
         state.deliver_logouts();
     }

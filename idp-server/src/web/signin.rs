@@ -295,16 +295,8 @@ pub async fn current_user(
     };
     let idp = state.idp.clone();
     let s = secret.clone();
-    let found = blocking(
-        move || -> Result<Option<(User, String)>, idp_core::StoreError> {
-            let Some(session) = idp.session_by_secret(&s)? else {
-                return Ok(None);
-            };
-            Ok(idp.user_by_id(&session.user_id)?.map(|u| (u, session.id)))
-        },
-    )
-    .await??;
-    Ok(found.map(|(u, sid)| (u, secret, sid)))
+    let found = blocking(move || idp.signed_in_user(&s)).await??;
+    Ok(found.map(|(u, session)| (u, secret, session.id)))
 }
 
 /// The signed-in page for the browser's live session, if it has one.

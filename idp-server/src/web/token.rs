@@ -6,7 +6,7 @@ use actix_web::http::{header, StatusCode};
 use actix_web::{web, HttpRequest, HttpResponse};
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
-use idp_core::oauth::{GrantError, Issued};
+use idp_core::oauth::{GrantError, TokenGrant};
 use idp_core::throttle::ClientAuthFailure;
 use sha2::{Digest, Sha256};
 
@@ -100,14 +100,6 @@ async fn authenticate_client(
     })
 }
 
-/// What the blocking part of a token request found.
-enum Granted {
-    Issued(Box<Issued>),
-    Refused(GrantError),
-    /// The client is locked out at the caller's address (client authentication).
-    Locked(i64),
-}
-
 /// The client the request names and the secret it presents (not yet checked).
 fn identify_client(
     req: &HttpRequest,
@@ -190,17 +182,6 @@ pub async fn token(
     let grant_type = params
         .get("grant_type")
         .ok_or_else(|| AppError::invalid_request("grant_type is required"))?;
-    enum Grant {
-        Code {
-            code: String,
-            redirect_uri: String,
-            verifier: Option<String>,
-        },
-        Refresh {
-            token: String,
-            scope: Option<String>,
-        },
-    }
     let grant = match grant_type {
         "authorization_code" => {
             let code = params
@@ -217,13 +198,13 @@ pub async fn token(
                     "code_verifier is required for public clients",
                 ));
             }
-            Grant::Code {
+            TokenGrant::AuthorizationCode {
                 code,
                 redirect_uri,
                 verifier,
             }
         }
-        "refresh_token" => Grant::Refresh {
+        "refresh_token" => TokenGrant::RefreshToken {
             token: params
                 .get("refresh_token")
                 .ok_or_else(|| AppError::invalid_request("refresh_token is required"))?
@@ -244,42 +225,20 @@ pub async fn token(
     let idp = state.idp.clone();
     let cid = client.client_id.clone();
     let lock_ip = caller.lock_ip;
-    let granted = blocking(move || -> Result<Granted, idp_core::StoreError> {
-        if let Some(ip) = &lock_ip {
-            if let Some(l) = idp.client_auth_lock(&cid, ip)? {
-                return Ok(Granted::Locked(l.until));
-            }
-        }
-        let issued = match grant {
-            Grant::Code {
-                code,
-                redirect_uri,
-                verifier,
-            } => idp.redeem_code(&code, &cid, &redirect_uri, verifier.as_deref()),
-            Grant::Refresh { token, scope } => {
-                idp.refresh_with_scope(&token, &cid, scope.as_deref())
-            }
-        };
-        Ok(match issued {
-            Ok(i) => Granted::Issued(Box::new(i)),
-            Err(e) => Granted::Refused(e),
-        })
-    })
-    .await?
-    .map_err(|e| AppError::from(e).into_json())?;
+    let granted = blocking(move || idp.token_grant(&cid, lock_ip.as_deref(), &grant)).await?;
     let issued = match granted {
-        Granted::Issued(found) => *found,
-        Granted::Refused(GrantError::InvalidGrant(why)) => return Err(invalid_grant(why)),
+        Ok(issued) => issued,
+        Err(GrantError::InvalidGrant(why)) => return Err(invalid_grant(why)),
         // RFC 6749 6: a refresh may narrow the scope, never widen it.
-        Granted::Refused(GrantError::InvalidScope) => {
+        Err(GrantError::InvalidScope) => {
             return Err(AppError::oauth(
                 StatusCode::BAD_REQUEST,
                 "invalid_scope",
                 "the scope exceeds the original grant",
             ))
         }
-        Granted::Refused(e) => return Err(AppError::from(e).into_json()),
-        Granted::Locked(until) => return Err(locked_out(until, state.idp.now())),
+        Err(GrantError::ClientLocked(l)) => return Err(locked_out(l.until, state.idp.now())),
+        Err(e) => return Err(AppError::from(e).into_json()),
     };
     let keys = state.keyring()?;
     let minter = Minter {

@@ -86,7 +86,7 @@ impl SlowSmtp {
                 std::thread::spawn(move || {
                     std::thread::sleep(delay);
                     let mut reader = BufReader::new(stream.try_clone().unwrap());
-                    let _ = stream.write_all(b"220 slow.example ESMTP\r\n");
+                    stream.write_all(b"220 slow.example ESMTP\r\n").ok();
                     let mut data = String::new();
                     let mut in_data = false;
                     let mut line = String::new();
@@ -94,8 +94,8 @@ impl SlowSmtp {
                         if in_data {
                             if line == ".\r\n" {
                                 in_data = false;
-                                let _ = tx.send(std::mem::take(&mut data));
-                                let _ = stream.write_all(b"250 queued\r\n");
+                                tx.send(std::mem::take(&mut data)).ok();
+                                stream.write_all(b"250 queued\r\n").ok();
                             } else {
                                 data.push_str(&line);
                             }
@@ -109,7 +109,7 @@ impl SlowSmtp {
                                 "QUIT" => b"221 bye\r\n",
                                 _ => b"250 ok\r\n",
                             };
-                            let _ = stream.write_all(answer);
+                            stream.write_all(answer).ok();
                             if verb == "QUIT" {
                                 break;
                             }

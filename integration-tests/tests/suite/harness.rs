@@ -44,18 +44,9 @@ macro_rules! on_both_backends {
     )*};
 }
 
+/// Whether the PostgreSQL variants run (see `idp_core::testing::postgres_base_url`).
 pub fn postgres_available() -> bool {
-    match std::env::var("IDP_TEST_POSTGRES_URL") {
-        Ok(u) if !u.is_empty() => true,
-        _ => {
-            assert!(
-                std::env::var("CI").is_err(),
-                "IDP_TEST_POSTGRES_URL must be set in CI"
-            );
-            eprintln!("IDP_TEST_POSTGRES_URL not set: PostgreSQL variant skipped");
-            false
-        }
-    }
+    idp_core::testing::postgres_base_url().is_some()
 }
 
 /// Options for a test server.
@@ -88,50 +79,15 @@ impl Default for Options {
     }
 }
 
-/// A database made for one test, dropped afterwards.
-pub struct TestDatabase {
-    pub url: String,
-    pg: Option<(String, String)>,
-}
+pub use idp_core::testing::TestDatabase;
 
-impl TestDatabase {
-    pub fn new(db: Db, dir: &Path) -> Self {
-        match db {
-            Db::Sqlite => TestDatabase {
-                url: format!("sqlite://{}/idp.db", dir.display()),
-                pg: None,
-            },
-            Db::Postgres => {
-                let base = std::env::var("IDP_TEST_POSTGRES_URL").unwrap();
-                let name = format!("idp_it_{}", idp_core::crypto::random_id().unwrap());
-                let mut admin = diesel::PgConnection::establish(&base).unwrap();
-                admin
-                    .batch_execute(&format!("CREATE DATABASE {name}"))
-                    .unwrap();
-                TestDatabase {
-                    url: replace_db(&base, &name),
-                    pg: Some((base, name)),
-                }
-            }
-        }
+/// A database made for one test on `db` (a SQLite file in `dir`, or a new PostgreSQL database),
+/// removed when dropped. Callers check [`postgres_available`] before asking for PostgreSQL.
+pub fn test_database(db: Db, dir: &Path) -> TestDatabase {
+    match db {
+        Db::Sqlite => TestDatabase::sqlite_in(dir),
+        Db::Postgres => TestDatabase::postgres().expect("PostgreSQL configured"),
     }
-}
-
-impl Drop for TestDatabase {
-    fn drop(&mut self) {
-        if let Some((base, name)) = self.pg.take() {
-            if let Ok(mut admin) = diesel::PgConnection::establish(&base) {
-                let _ =
-                    admin.batch_execute(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"));
-            }
-        }
-    }
-}
-
-fn replace_db(url: &str, name: &str) -> String {
-    let mut u = url::Url::parse(url).unwrap();
-    u.set_path(&format!("/{name}"));
-    u.to_string()
 }
 
 pub fn free_listener() -> TcpListener {
@@ -224,7 +180,7 @@ impl TestServer {
 
     pub fn start_with(db: Db, options: Options) -> Self {
         let dir = tempfile::tempdir().unwrap();
-        let database = TestDatabase::new(db, dir.path());
+        let database = test_database(db, dir.path());
         let url = database.url.clone();
         let mut s = Self::start_on(dir, &url, options);
         s._db = Some(database);
@@ -252,7 +208,7 @@ impl TestServer {
                 // The sweeper, the back-channel deliverer and housekeeping, as `serve` runs them.
                 let background = actix_web::rt::spawn(idp_server::background::run(state));
                 tx.send(server.handle()).unwrap();
-                let _ = server.await;
+                server.await.ok();
                 background.abort();
             });
         });
@@ -288,7 +244,7 @@ impl TestServer {
             actix_web::rt::System::new().block_on(h.stop(true));
         }
         if let Some(t) = self.thread.take() {
-            let _ = t.join();
+            t.join().ok();
         }
     }
 }

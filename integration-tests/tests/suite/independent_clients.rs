@@ -194,7 +194,7 @@ secret_sha256 = "{secret_hash}"
     let mails = crate::lifecycle::wait_for_mails(&server.outbox(), 1);
     let register = crate::lifecycle::link_in(&mails[0], &server.base, "/register");
     let dir = screenshot_dir();
-    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::remove_dir_all(&dir).ok();
     run_node(
         "browser.mjs",
         &[

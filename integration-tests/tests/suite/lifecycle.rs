@@ -427,7 +427,7 @@ impl SmtpSink {
                 let mut err = String::new();
                 if let Some(mut e) = sink.child.stderr.take() {
                     use std::io::Read;
-                    let _ = e.read_to_string(&mut err);
+                    e.read_to_string(&mut err).ok();
                 }
                 panic!("aiosmtpd did not start ({status}); install it with `pip install aiosmtpd`: {err}");
             }
@@ -440,8 +440,8 @@ impl SmtpSink {
 
 impl Drop for SmtpSink {
     fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        self.child.kill().ok();
+        self.child.wait().ok();
     }
 }
 

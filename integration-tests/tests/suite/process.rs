@@ -33,7 +33,7 @@ impl Running {
 /// Starts `idp-server serve` as a separate process and waits for /healthz.
 fn spawn(db: Db, argon2_memory_kib: u32) -> Running {
     let dir = tempfile::tempdir().unwrap();
-    let database = TestDatabase::new(db, dir.path());
+    let database = test_database(db, dir.path());
     let listener = free_listener();
     let addr = listener.local_addr().unwrap();
     drop(listener);
@@ -134,7 +134,7 @@ fn sigterm_lets_in_flight_requests_finish(db: Db) {
     for h in handles {
         let (status, took) = h.join().unwrap();
         if status != 401 {
-            let _ = run.child.wait();
+            run.child.wait().ok();
         }
         assert_eq!(
             status,
@@ -236,7 +236,7 @@ fn kill_9_under_load_leaves_consistent_state(db: Db) {
                 if stop.load(Ordering::SeqCst) {
                     break;
                 }
-                let _ = client
+                client
                     .post(format!("{base}/token"))
                     .basic_auth("demo", Some(DEMO_SECRET))
                     .form(&[
@@ -244,7 +244,8 @@ fn kill_9_under_load_leaves_consistent_state(db: Db) {
                         ("code", &code),
                         ("redirect_uri", "http://127.0.0.1:8081/callback"),
                     ])
-                    .send();
+                    .send()
+                    .ok();
                 if let Ok(res) = client
                     .post(format!("{base}/token"))
                     .basic_auth("demo", Some(DEMO_SECRET))
@@ -262,10 +263,10 @@ fn kill_9_under_load_leaves_consistent_state(db: Db) {
     }
     std::thread::sleep(Duration::from_millis(700));
     signal(&run.child, "-9");
-    let _ = run.child.wait();
+    run.child.wait().ok();
     stop.store(true, Ordering::SeqCst);
     for w in workers {
-        let _ = w.join();
+        w.join().ok();
     }
 
     // Invariants, read straight from the database.

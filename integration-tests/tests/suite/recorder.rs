@@ -57,8 +57,8 @@ impl Recorder {
                             } else {
                                 b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
                             };
-                            let _ = stream.write_all(answer);
-                            let _ = tx.send(body);
+                            stream.write_all(answer).ok();
+                            tx.send(body).ok();
                             break;
                         }
                     }

@@ -38,7 +38,7 @@ impl Proxy {
             for client in listener.incoming() {
                 let Ok(client) = client else { continue };
                 if !up.load(Ordering::SeqCst) {
-                    let _ = client.shutdown(Shutdown::Both);
+                    client.shutdown(Shutdown::Both).ok();
                     continue;
                 }
                 let Ok(server) = TcpStream::connect(&upstream) else {
@@ -62,7 +62,7 @@ impl Proxy {
                                 }
                             }
                         }
-                        let _ = to.shutdown(Shutdown::Both);
+                        to.shutdown(Shutdown::Both).ok();
                     });
                 }
             }
@@ -73,7 +73,7 @@ impl Proxy {
     fn cut(&self) {
         self.up.store(false, Ordering::SeqCst);
         for c in self.conns.lock().unwrap().drain(..) {
-            let _ = c.shutdown(Shutdown::Both);
+            c.shutdown(Shutdown::Both).ok();
         }
     }
 
@@ -98,7 +98,7 @@ fn database_outage_gives_503_and_the_server_recovers_by_itself() {
     if !postgres_available() {
         return;
     }
-    let db = TestDatabase::new(Db::Postgres, std::path::Path::new("/tmp"));
+    let db = test_database(Db::Postgres, std::path::Path::new("/tmp"));
     let mut via_proxy = url::Url::parse(&db.url).unwrap();
     let upstream = format!(
         "{}:{}",
