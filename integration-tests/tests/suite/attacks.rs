@@ -7,8 +7,8 @@ use std::sync::Barrier;
 use serde_json::Value;
 
 use crate::harness::*;
-use crate::oidc::{http, seed, sign_in, SecondFactor};
 use crate::on_both_backends;
+use crate::rp::{http, seed, sign_in, SecondFactor};
 use crate::session_end::redeem;
 
 fn statuses(results: &[u16]) -> (usize, usize) {

@@ -6,8 +6,8 @@
 use std::process::Command;
 
 use crate::harness::*;
-use crate::oidc::seed;
 use crate::on_both_backends;
+use crate::rp::seed;
 
 fn password_step(server: &TestServer, browser: &Browser) -> Page {
     let page = submit_password(

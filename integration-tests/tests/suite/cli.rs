@@ -228,7 +228,7 @@ fn a_broken_config_names_the_key() {
 /// `IDP_MASTER_KEY_PREVIOUS`, `keys reseal`; afterwards the new key alone is enough.
 fn master_key_rotation_by_command(db: Db) {
     let server = TestServer::start(db);
-    crate::oidc::seed(&server, "acme", "ann@example.com", true);
+    crate::rp::seed(&server, "acme", "ann@example.com", true);
     let user = server.rt.idp.user_by_email("ann@example.com").unwrap();
     // A sign-in showing its enrollment secret (a pending secret lives in its login flow).
     let flow = server.rt.idp.create_flow(None, None).unwrap();
@@ -276,18 +276,18 @@ fn disabling_a_user_logs_them_out_of_the_apps(db: Db) {
             ..Options::default()
         },
     );
-    crate::oidc::seed(&server, "acme", "ann@example.com", false);
+    crate::rp::seed(&server, "acme", "ann@example.com", false);
     let browser = Browser::new();
-    let signed = crate::oidc::sign_in(
+    let signed = crate::rp::sign_in(
         &server,
         &browser,
         &server.demo_authorize_url(),
         "ann@example.com",
-        crate::oidc::SecondFactor::None,
+        crate::rp::SecondFactor::None,
         None,
     );
     let code = signed.callback.location_param("code").unwrap();
-    let res = crate::oidc::http()
+    let res = crate::rp::http()
         .post(server.url("/token"))
         .basic_auth("demo", Some(DEMO_SECRET))
         .form(&[

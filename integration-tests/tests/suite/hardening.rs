@@ -8,8 +8,8 @@ use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use crate::harness::*;
-use crate::oidc::{http, jwt_claims, seed, sign_in, SecondFactor};
 use crate::on_both_backends;
+use crate::rp::{http, jwt_claims, seed, sign_in, SecondFactor};
 use crate::session_end::{redeem, sid_of, verified_logout};
 
 fn client_toml(id: &str, port: u16, extra: &str) -> String {

@@ -8,8 +8,6 @@ use std::process::{Command, Stdio};
 use std::sync::mpsc;
 use std::time::Duration;
 
-use diesel::connection::SimpleConnection;
-use diesel::Connection;
 use idp_server::Runtime;
 use openidconnect::reqwest;
 

@@ -4,8 +4,8 @@
 //! markup is escaped, and nothing is stored.
 
 use crate::harness::*;
-use crate::oidc::{http, seed};
 use crate::on_both_backends;
+use crate::rp::{http, seed};
 
 /// Percent-encoded hostile values.
 const VALUES: &[&str] = &[

@@ -8,8 +8,8 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use crate::harness::*;
-use crate::oidc::{seed, sign_in, sign_in_with_password, SecondFactor};
 use crate::on_both_backends;
+use crate::rp::{seed, sign_in, sign_in_with_password, SecondFactor};
 
 const NEW_PASSWORD: &str = "a brand new passphrase, mine";
 /// A later sign-in of ann, whose app is linked: password, then the code page (never the QR code

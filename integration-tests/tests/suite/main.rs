@@ -15,4 +15,6 @@ mod protections;
 mod recorder;
 mod replicas;
 mod resilience;
+mod rp;
 mod session_end;
+mod token_endpoint;

@@ -12,8 +12,8 @@ use diesel::sql_types::BigInt;
 use idp_core::oauth::NewCode;
 
 use crate::harness::*;
-use crate::oidc::http;
 use crate::on_both_backends;
+use crate::rp::http;
 
 struct Running {
     child: Child,
@@ -108,7 +108,7 @@ fn sigterm_lets_in_flight_requests_finish(db: Db) {
     )
     .unwrap();
     rt.idp
-        .create_account("acme", "Acme", &crate::oidc::op())
+        .create_account("acme", "Acme", &crate::rp::op())
         .unwrap();
     let mut handles = Vec::new();
     for _ in 0..3 {
@@ -186,7 +186,7 @@ fn kill_9_under_load_leaves_consistent_state(db: Db) {
     )
     .unwrap();
     let idp = &rt.idp;
-    idp.create_account("acme", "Acme", &crate::oidc::op())
+    idp.create_account("acme", "Acme", &crate::rp::op())
         .unwrap();
     let user = idp
         .create_user(
@@ -196,7 +196,7 @@ fn kill_9_under_load_leaves_consistent_state(db: Db) {
                 password: Some(PASSWORD),
                 ..Default::default()
             },
-            &crate::oidc::op(),
+            &crate::rp::op(),
         )
         .unwrap();
     let (session, _) = idp

@@ -6,7 +6,7 @@ use std::sync::{Arc, Barrier};
 use serde_json::Value;
 
 use crate::harness::*;
-use crate::oidc::{http, seed, sign_in, SecondFactor};
+use crate::rp::{http, seed, sign_in, SecondFactor};
 
 fn token(server: &TestServer, form: &[(&str, &str)]) -> (u16, Value) {
     let res = http()
@@ -236,7 +236,7 @@ fn both_replicas_sweep_and_each_app_is_told_once_per_session() {
     let mut got: Vec<String> = told
         .iter()
         .map(|t| {
-            crate::oidc::jwt_claims(t)["sid"]
+            crate::rp::jwt_claims(t)["sid"]
                 .as_str()
                 .unwrap()
                 .to_string()

@@ -10,7 +10,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use crate::harness::*;
-use crate::oidc::{http, seed};
+use crate::rp::{http, seed};
 
 /// A TCP proxy to PostgreSQL that can be cut and restored.
 struct Proxy {

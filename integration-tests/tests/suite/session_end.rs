@@ -10,8 +10,8 @@ use diesel::Connection;
 use serde_json::Value;
 
 use crate::harness::*;
-use crate::oidc::{http, jwt_claims, seed, sign_in, SecondFactor};
 use crate::on_both_backends;
+use crate::rp::{http, jwt_claims, seed, sign_in, SecondFactor};
 
 /// `[[clients]]` "crm": a second confidential app with its own back-channel endpoint.
 pub fn crm_client(backchannel: &str) -> String {
