@@ -260,17 +260,38 @@ pub struct CliOutput {
     pub stderr: String,
 }
 
-/// The compiled `idp-server` binary (built by `scripts/test` before the suite runs).
+/// The `idp-server` binary of this checkout: built (by the cargo running this test, with the same
+/// profile) the first time a test asks, so a test never runs a binary left from older sources.
 pub fn binary() -> PathBuf {
-    let exe = std::env::current_exe().unwrap();
-    let dir = exe.parent().unwrap().parent().unwrap();
-    let bin = dir.join("idp-server");
-    assert!(
-        bin.exists(),
-        "{} is missing: run `cargo build -p idp-server` first (scripts/test does)",
-        bin.display()
-    );
-    bin
+    static BUILT: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
+    BUILT
+        .get_or_init(|| {
+            let exe = std::env::current_exe().unwrap();
+            // target/<profile>/deps/suite-<hash> -> target/<profile>
+            let profile_dir = exe.parent().unwrap().parent().unwrap();
+            let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+            let mut build = Command::new(cargo);
+            build.args([
+                "build",
+                "--quiet",
+                "-p",
+                "idp-server",
+                "--bin",
+                "idp-server",
+            ]);
+            if profile_dir.file_name().is_some_and(|p| p == "release") {
+                build.arg("--release");
+            }
+            let status = build
+                .current_dir(env!("CARGO_MANIFEST_DIR"))
+                .status()
+                .expect("cargo runs");
+            assert!(status.success(), "building idp-server failed");
+            let bin = profile_dir.join("idp-server");
+            assert!(bin.exists(), "{} is missing after the build", bin.display());
+            bin
+        })
+        .clone()
 }
 
 pub fn run_cli(config: &Path, args: &[&str], stdin: Option<&str>) -> CliOutput {

@@ -397,7 +397,8 @@ fn change_password_asks_the_current_one(db: Db) {
         .is_err());
 }
 
-/// Python's aiosmtpd storing what it receives in a Maildir.
+/// Python's aiosmtpd storing what it receives in a Maildir (`python/smtp_sink.py`, which binds
+/// a free port itself and tells it, so no other test can take the port in between).
 struct SmtpSink {
     child: Child,
     port: u16,
@@ -406,35 +407,31 @@ struct SmtpSink {
 
 impl SmtpSink {
     fn start(dir: &Path) -> Self {
-        let port = free_listener().local_addr().unwrap().port();
+        use std::io::{BufRead, Read};
         let maildir = dir.join("maildir");
-        let child = Command::new("python3")
-            .args(["-m", "aiosmtpd", "-n", "-l", &format!("127.0.0.1:{port}")])
-            .args(["-c", "aiosmtpd.handlers.Mailbox"])
+        let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("python/smtp_sink.py");
+        let mut child = Command::new("python3")
+            .arg(script)
             .arg(&maildir)
-            .stdout(Stdio::null())
+            .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .spawn()
             .expect("python3 is needed for the SMTP test");
-        let deadline = Instant::now() + Duration::from_secs(15);
-        let mut sink = SmtpSink {
+        let mut first = String::new();
+        std::io::BufReader::new(child.stdout.take().unwrap())
+            .read_line(&mut first)
+            .unwrap();
+        let Ok(port) = first.trim().parse::<u16>() else {
+            let mut err = String::new();
+            child.stderr.take().unwrap().read_to_string(&mut err).ok();
+            child.kill().ok();
+            panic!("the SMTP sink did not start (is aiosmtpd installed? `pip install aiosmtpd`): {err}");
+        };
+        SmtpSink {
             child,
             port,
             maildir,
-        };
-        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-            if let Ok(Some(status)) = sink.child.try_wait() {
-                let mut err = String::new();
-                if let Some(mut e) = sink.child.stderr.take() {
-                    use std::io::Read;
-                    e.read_to_string(&mut err).ok();
-                }
-                panic!("aiosmtpd did not start ({status}); install it with `pip install aiosmtpd`: {err}");
-            }
-            assert!(Instant::now() < deadline, "aiosmtpd did not listen");
-            std::thread::sleep(Duration::from_millis(100));
         }
-        sink
     }
 }
 
