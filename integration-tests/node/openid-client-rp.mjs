@@ -118,16 +118,15 @@ await new Promise((r) => setTimeout(r, 1100));
 const refreshed = await client.refreshTokenGrant(config, tokens.refresh_token);
 assert.notEqual(refreshed.refresh_token, tokens.refresh_token, 'refresh tokens rotate');
 const refreshedClaims = refreshed.claims();
-if (refreshedClaims) {
-  assert.equal(refreshedClaims.sub, claims.sub);
-  assert.ok(refreshedClaims.idle_exp > claims.idle_exp, 'idle_exp slides on refresh');
-}
+assert.ok(refreshedClaims, 'a refresh returns a new ID token');
+assert.equal(refreshedClaims.sub, claims.sub);
+assert.ok(refreshedClaims.idle_exp > claims.idle_exp, 'idle_exp slides on refresh');
 const info2 = await client.fetchUserInfo(config, refreshed.access_token, claims.sub);
 assert.equal(info2.sub, claims.sub);
 console.log('refresh ok');
 
 const logoutUrl = client.buildEndSessionUrl(config, {
-  id_token_hint: (refreshed.id_token || tokens.id_token),
+  id_token_hint: refreshed.id_token,
   post_logout_redirect_uri: postLogout,
   state: 'bye',
 });
@@ -141,6 +140,14 @@ await assert.rejects(
 );
 await assert.rejects(
   client.fetchUserInfo(config, refreshed.access_token, claims.sub),
+  (e) => {
+    // A 401 with `WWW-Authenticate: Bearer error="invalid_token"` (RFC 6750 3.1), nothing else.
+    assert.equal(e.code, 'OAUTH_WWW_AUTHENTICATE_CHALLENGE', String(e));
+    assert.equal(e.status, 401);
+    assert.equal(e.cause?.[0]?.scheme, 'bearer');
+    assert.equal(e.cause?.[0]?.parameters?.error, 'invalid_token');
+    return true;
+  },
   'the access token of an ended session is refused at userinfo',
 );
 const again = await follow(authUrl);

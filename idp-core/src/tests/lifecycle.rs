@@ -45,13 +45,19 @@ fn invitation_and_reset_links(db: &TestDb) {
         )
         .unwrap();
     let link = db.idp.issue_email_token(&u.id, Purpose::Invite).unwrap();
-    // An invitation cannot be used as a reset link, nor a reset link as an invitation.
+    // An invitation cannot be used as a reset link, nor a reset link as an invitation (while
+    // each still works for what it is).
     assert!(db.idp.user_for_email_token(&link, Purpose::Reset).is_err());
+    assert!(db.idp.user_for_email_token(&link, Purpose::Invite).is_ok());
     let reset_of_invited = db.idp.issue_email_token(&u.id, Purpose::Reset).unwrap();
     assert!(db
         .idp
         .user_for_email_token(&reset_of_invited, Purpose::Invite)
         .is_err());
+    assert!(db
+        .idp
+        .user_for_email_token(&reset_of_invited, Purpose::Reset)
+        .is_ok());
     // A refused password keeps the link usable.
     assert!(matches!(
         db.idp

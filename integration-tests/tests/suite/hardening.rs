@@ -175,7 +175,11 @@ fn max_age_zero_always_asks_for_the_password(db: Db) {
         None,
     );
     let now = browser.get(&format!("{}&max_age=0", server.demo_authorize_url()));
-    assert_ne!(now.status, 302, "no code without the password");
+    assert_eq!(
+        (now.status, now.location.as_deref()),
+        (303, Some("/login")),
+        "to the sign-in page, no code without the password"
+    );
     let page = browser.follow(&server.base, now);
     assert!(
         page.body.contains("autocomplete=\"current-password\""),

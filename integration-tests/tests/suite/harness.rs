@@ -92,6 +92,38 @@ pub fn free_listener() -> TcpListener {
     TcpListener::bind("127.0.0.1:0").unwrap()
 }
 
+/// Panics on a server's threads (its HTTP workers, their blocking pools, the hashing threads and
+/// the thread that runs it), whichever test's server they belong to: actix and tokio survive them
+/// (a 500, a restarted worker), so only this record shows them. Test threads are not watched.
+static SERVER_PANICS: std::sync::Mutex<Vec<String>> = std::sync::Mutex::new(Vec::new());
+/// Thread names: actix's runtimes and acceptor, tokio's blocking pool (`web::block`; named
+/// "tokio-rt-worker" since tokio 1.4x, "tokio-runtime-worker" before), the argon2 pool, ours.
+const SERVER_THREADS: [&str; 5] = ["actix", "tokio-rt", "tokio-runtime", "argon2-", "idp-"];
+
+fn watch_server_panics() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        let default = std::panic::take_hook();
+        std::panic::set_hook(Box::new(move |info| {
+            let thread = std::thread::current();
+            let name = thread.name().unwrap_or("");
+            if SERVER_THREADS.iter().any(|p| name.starts_with(p)) {
+                SERVER_PANICS
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .push(format!("{name}: {info}"));
+            }
+            default(info);
+        }));
+    });
+}
+
+/// Fails if any server thread of this test binary has panicked so far.
+pub fn assert_no_server_panics() {
+    let panics = SERVER_PANICS.lock().unwrap_or_else(|e| e.into_inner());
+    assert!(panics.is_empty(), "a server thread panicked: {panics:#?}");
+}
+
 pub struct TestServer {
     pub base: String,
     pub db_url: String,
@@ -188,6 +220,7 @@ impl TestServer {
     /// A server on an existing database (a second replica shares the first one's database and
     /// master key through `IDP_MASTER_KEY`-equivalent key files).
     pub fn start_on(dir: tempfile::TempDir, db_url: &str, options: Options) -> Self {
+        watch_server_panics();
         let listener = free_listener();
         let addr = listener.local_addr().unwrap();
         let base = format!("http://{addr}");
@@ -199,17 +232,20 @@ impl TestServer {
         let rt = Runtime::open(config.clone(), true).unwrap();
         let state = idp_server::app_state(&rt).unwrap();
         let (tx, rx) = mpsc::channel();
-        let thread = std::thread::spawn(move || {
-            actix_web::rt::System::new().block_on(async move {
-                let server =
-                    idp_server::web::build_server(state.clone(), listener, Some(2)).unwrap();
-                // The sweeper, the back-channel deliverer and housekeeping, as `serve` runs them.
-                let background = actix_web::rt::spawn(idp_server::background::run(state));
-                tx.send(server.handle()).unwrap();
-                server.await.ok();
-                background.abort();
-            });
-        });
+        let thread = std::thread::Builder::new()
+            .name("idp-test-server".into())
+            .spawn(move || {
+                actix_web::rt::System::new().block_on(async move {
+                    let server =
+                        idp_server::web::build_server(state.clone(), listener, Some(2)).unwrap();
+                    // The sweeper, the back-channel deliverer and housekeeping, as `serve` runs them.
+                    let background = actix_web::rt::spawn(idp_server::background::run(state));
+                    tx.send(server.handle()).unwrap();
+                    server.await.ok();
+                    background.abort();
+                });
+            })
+            .unwrap();
         let handle = rx.recv_timeout(Duration::from_secs(10)).unwrap();
         let rt = Runtime::open(config, false).unwrap();
         TestServer {
@@ -248,8 +284,13 @@ impl TestServer {
 }
 
 impl Drop for TestServer {
+    /// Stops the server; and, unless the test already failed, checks that no server thread
+    /// panicked while it ran.
     fn drop(&mut self) {
         self.stop();
+        if !std::thread::panicking() {
+            assert_no_server_panics();
+        }
     }
 }
 

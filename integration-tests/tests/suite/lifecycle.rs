@@ -66,6 +66,20 @@ pub fn wait_for_mails(dir: &Path, n: usize) -> Vec<String> {
     }
 }
 
+/// Exactly `n` mails: waits for them, then watches a while longer so that a late extra mail
+/// (sent in the background after the request was answered) is caught too.
+pub fn wait_for_exactly(dir: &Path, n: usize) -> Vec<String> {
+    let mails = wait_for_mails(dir, n);
+    assert_eq!(mails.len(), n, "{n} mails expected, got {}", mails.len());
+    let settle = Instant::now() + Duration::from_millis(1500);
+    while Instant::now() < settle {
+        let now = mails_in(dir).len();
+        assert_eq!(now, n, "{n} mails expected, a late one came ({now} now)");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    mails
+}
+
 /// The link to `path` in a mail, as a mail client would show it (quoted-printable undone).
 pub fn link_in(mail: &str, base: &str, path: &str) -> String {
     let text = mail
@@ -136,8 +150,7 @@ fn an_invitation_ends_signed_in_and_enrolled(db: Db) {
     );
     assert_eq!(out.code, 0, "{}", out.stderr);
 
-    let mails = wait_for_mails(&server.outbox(), 1);
-    assert_eq!(mails.len(), 1);
+    let mails = wait_for_exactly(&server.outbox(), 1);
     let mail = &mails[0];
     assert_eq!(header(mail, "To"), Some("ann@example.com"));
     assert!(header(mail, "Subject").unwrap().contains("Petrosoft Cloud"));
@@ -262,8 +275,7 @@ fn forgot_and_reset_keep_the_authenticator_app(db: Db) {
     assert_eq!(no_csrf.status, 403);
 
     // The enrollment above sent its notice ("an app was linked"); the reset link comes next.
-    let mails = wait_for_mails(&server.outbox(), 2);
-    assert_eq!(mails.len(), 2, "one reset mail, to the known address only");
+    let mails = wait_for_exactly(&server.outbox(), 2);
     assert!(header(&mails[0], "Subject")
         .unwrap()
         .contains("authenticator app was linked"));
@@ -461,8 +473,7 @@ fn the_reset_mail_goes_through_a_real_smtp_server() {
         &[("csrf", &form.csrf()), ("email", "ann@example.com")],
     );
     assert_eq!(sent.status, 200);
-    let mails = wait_for_mails(&smtp.maildir.join("new"), 1);
-    assert_eq!(mails.len(), 1, "the SMTP server received the reset mail");
+    let mails = wait_for_exactly(&smtp.maildir.join("new"), 1);
     assert_eq!(header(&mails[0], "To"), Some("ann@example.com"));
     let link = link_in(&mails[0], &server.base, "/reset");
     let done = set_password(

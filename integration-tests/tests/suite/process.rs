@@ -178,6 +178,8 @@ fn sigterm_lets_in_flight_requests_finish(db: Db) {
         );
         std::thread::sleep(Duration::from_millis(50));
     }
+    let log = run.log();
+    assert!(!log.contains("panicked"), "nothing panicked:\n{log}");
     drop(run.dir);
 }
 
@@ -309,6 +311,11 @@ fn kill_9_under_load_leaves_consistent_state(db: Db) {
     for w in workers {
         w.join().unwrap();
     }
+    let log = run.log();
+    assert!(
+        !log.contains("panicked"),
+        "nothing panicked before the kill:\n{log}"
+    );
     let (redeemed_ok, rotated_ok) = (
         redeemed_ok.load(Ordering::SeqCst),
         rotated_ok.load(Ordering::SeqCst),

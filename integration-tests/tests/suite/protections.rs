@@ -180,12 +180,15 @@ fn the_code_step_cannot_be_skipped(db: Db) {
             ("password", PASSWORD),
         ],
     );
-    assert_ne!(res.status, 302);
+    // Back to the sign-in page (which still asks for the code), not on to the app with a code.
+    assert_eq!((res.status, res.location.as_deref()), (303, Some("/login")));
     assert!(res
         .headers
         .get_all("set-cookie")
         .iter()
         .all(|c| !c.to_str().unwrap().starts_with("idp_session=")));
+    let still = browser.get(&server.url("/login"));
+    assert!(still.body.contains("<svg"), "the enrollment step again");
     let res = browser.post(
         &server.url("/login/totp"),
         &[("csrf", &enroll.csrf()), ("code", "12ab56")],

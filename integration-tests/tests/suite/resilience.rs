@@ -183,6 +183,7 @@ fn database_outage_gives_503_and_the_server_recovers_by_itself() {
         ],
     );
     assert_eq!(res.status, 303, "signing in works again: {}", res.body);
+    assert_no_server_panics();
     drop(server);
     drop(db);
 }
