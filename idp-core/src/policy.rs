@@ -1,8 +1,8 @@
-//! The rules that decide who may sign in and who may go on using a session, in one place:
-//! `/authorize` (session reuse), `/token` (code redemption and refresh) and `/userinfo` all ask
-//! these, inside the transaction or query that reads the session.
+//! The rules that decide who may sign in and who may go on using a session, in one place: the
+//! completion of a sign-in, `/authorize` (session reuse), `/token` (code redemption and refresh)
+//! and `/userinfo` all ask these, inside the transaction that reads the user and the session.
 
-use crate::model::{Account, MfaPolicy, SsoSession, User, UserStatus};
+use crate::model::{Account, AuthMethod, MfaPolicy, SsoSession, User, UserStatus};
 
 /// Why a live session may not be used.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -23,17 +23,27 @@ pub fn meets_mfa_policy(account: &Account, passed_second_factor: bool) -> bool {
     account.mfa_policy == MfaPolicy::Off || passed_second_factor
 }
 
+/// Whether `user` may hold a session signed in with `method`: the one predicate behind a new
+/// sign-in's completion and every later use of its session.
+pub fn may_hold_session(
+    user: &User,
+    account: &Account,
+    method: AuthMethod,
+) -> Result<(), SessionRefusal> {
+    if !may_sign_in(user) {
+        return Err(SessionRefusal::UserNotActive);
+    }
+    if !meets_mfa_policy(account, method.passed_second_factor()) {
+        return Err(SessionRefusal::SecondFactorMissing);
+    }
+    Ok(())
+}
+
 /// Whether a live session of `user` may be used (reused, refreshed, or read through).
 pub fn may_use_session(
     user: &User,
     account: &Account,
     session: &SsoSession,
 ) -> Result<(), SessionRefusal> {
-    if !may_sign_in(user) {
-        return Err(SessionRefusal::UserNotActive);
-    }
-    if !meets_mfa_policy(account, session.has_mfa()) {
-        return Err(SessionRefusal::SecondFactorMissing);
-    }
-    Ok(())
+    may_hold_session(user, account, session.auth_method())
 }

@@ -348,6 +348,10 @@ impl Idp {
             return Err(SignInError::WrongStage);
         };
         let user = self.user_by_id(uid)?.ok_or(SignInError::Expired)?;
+        // Disabled since the password step: no code is checked, no app linked.
+        if !policy::may_sign_in(&user) {
+            return Err(SignInError::Disabled);
+        }
         let enrolling = f.stage == FlowStage::MfaEnroll;
         let checked = if enrolling {
             self.confirm_enrollment(&user, flow, code, browser.ip, browser.user_agent)
@@ -396,8 +400,9 @@ impl Idp {
     }
 
     /// Completes a sign-in in one transaction: consumes the flow (once: a double submit cannot
-    /// finish twice), ends the session this browser had, starts the new one with the method
-    /// used, and issues the code for the authorization request the flow answers.
+    /// finish twice), checks that the user (as stored now) may hold a session signed in with
+    /// `method`, ends the session this browser had, starts the new one, and issues the code for
+    /// the authorization request the flow answers.
     pub fn complete_sign_in(
         &self,
         flow: &str,
@@ -413,6 +418,14 @@ impl Idp {
         let (flow, ended) = self.store().tx(|conn| {
             let flow: LoginFlow =
                 store::flows::consume(conn, &hash_token(flow), now)?.ok_or(SignInError::Expired)?;
+            let (current, account) =
+                store::users::with_account(conn, &user.id)?.ok_or(SignInError::Expired)?;
+            match policy::may_hold_session(&current, &account, method) {
+                Ok(()) => {}
+                Err(SessionRefusal::UserNotActive) => return Err(SignInError::Disabled),
+                // MFA turned on since the password step: start again (and pass it).
+                Err(SessionRefusal::SecondFactorMissing) => return Err(SignInError::Expired),
+            }
             let previous = match browser.session {
                 Some(s) => sessions::unended_by_secret(conn, &hash_token(s))?,
                 None => Vec::new(),

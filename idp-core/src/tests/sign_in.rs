@@ -437,7 +437,65 @@ fn a_sign_in_completes_once_and_replaces_the_browsers_session(db: &TestDb) {
     assert_eq!(db.idp.live_sessions(&u.id).unwrap().len(), 1);
 }
 
+/// A user disabled after the password step (the flow lives on for minutes) gets no session from
+/// the code step, whether the code links the app or comes from the linked one; nor does a user
+/// disabled between the password check and the completion of a sign-in without MFA.
+fn a_user_disabled_during_the_sign_in_is_not_signed_in(db: &TestDb) {
+    let u = user(db, "acme", "ann@example.com");
+    require_mfa(db, "acme");
+    // Enrollment: the password is accepted, then an operator disables the user.
+    let flow = db.idp.create_flow(Some(&request("openid")), None).unwrap();
+    db.idp
+        .sign_in_password(&flow, "ann@example.com", PW, Browser::default())
+        .unwrap();
+    let page = db.idp.sign_in_page(&flow).unwrap();
+    let crate::signin::SignInPage::Enroll { view, .. } = page else {
+        panic!("enrollment expected: {page:?}");
+    };
+    db.idp
+        .set_user_enabled("ann@example.com", false, &op())
+        .unwrap();
+    let code = oathtool(&view.activation_code, db.idp.now());
+    assert!(matches!(
+        db.idp.sign_in_code(&flow, &code, Browser::default()),
+        Err(SignInError::Disabled)
+    ));
+    assert!(db.idp.live_sessions(&u.id).unwrap().is_empty());
+    // With a linked app: the same.
+    db.idp
+        .set_user_enabled("ann@example.com", true, &op())
+        .unwrap();
+    let activation = enroll(db, &u);
+    db.clock.advance(30);
+    let flow = db.idp.create_flow(Some(&request("openid")), None).unwrap();
+    db.idp
+        .sign_in_password(&flow, "ann@example.com", PW, Browser::default())
+        .unwrap();
+    db.idp
+        .set_user_enabled("ann@example.com", false, &op())
+        .unwrap();
+    let code = oathtool(&activation, db.idp.now());
+    assert!(matches!(
+        db.idp.sign_in_code(&flow, &code, Browser::default()),
+        Err(SignInError::Disabled)
+    ));
+    assert!(db.idp.live_sessions(&u.id).unwrap().is_empty());
+    // Without MFA, completing for a user who is disabled by now.
+    let bo = user(db, "other", "bo@example.com");
+    let flow = db.idp.create_flow(None, None).unwrap();
+    db.idp
+        .set_user_enabled("bo@example.com", false, &op())
+        .unwrap();
+    assert!(matches!(
+        db.idp
+            .complete_sign_in(&flow, &bo, AuthMethod::Password, Browser::default()),
+        Err(SignInError::Disabled)
+    ));
+    assert!(db.idp.live_sessions(&bo.id).unwrap().is_empty());
+}
+
 crate::on_both_backends!(
+    a_user_disabled_during_the_sign_in_is_not_signed_in,
     sign_in_is_enumeration_safe,
     concurrent_attempts_all_count,
     parallel_wrong_passwords_get_at_most_the_limit,

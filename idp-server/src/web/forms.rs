@@ -81,6 +81,12 @@ pub fn refusal(state: &AppState, e: SignInError) -> AppError {
         )
         .with_product(&state.config.product_name)
         .with_retry_after(l.until - state.idp.now()),
+        SignInError::Disabled => AppError::page(
+            StatusCode::FORBIDDEN,
+            text::USER_DISABLED_TITLE,
+            text::USER_DISABLED,
+        )
+        .with_product(&state.config.product_name),
         SignInError::Store(s) => s.into(),
         other => AppError::internal(&other),
     }

@@ -238,6 +238,10 @@ pub async fn submit_totp(
             state.metrics.mfa("replayed");
             StatusCode::UNAUTHORIZED
         }
+        SignInError::Disabled => {
+            state.metrics.mfa("disabled");
+            StatusCode::FORBIDDEN
+        }
         _ => {
             state.metrics.mfa("invalid");
             StatusCode::UNAUTHORIZED

@@ -15,6 +15,7 @@ pub const SIGN_IN_EXPIRED: &str = "For your security, sign-in pages expire after
 pub const ENTER_EMAIL_AND_PASSWORD: &str = "Enter your email and password.";
 pub const INVALID_CREDENTIALS: &str = "The email or password is not correct.";
 pub const USER_DISABLED: &str = "This user is disabled. Contact your administrator.";
+pub const USER_DISABLED_TITLE: &str = "This user is disabled";
 pub const TOO_MANY_SIGN_INS_TITLE: &str = "Too many sign-ins";
 pub const WRONG_CURRENT_PASSWORD: &str = "The current password is not correct.";
 pub const PASSWORDS_DIFFER: &str = "The two passwords do not match.";
@@ -61,6 +62,7 @@ pub fn code_refusal(e: &SignInError, now: i64) -> Option<String> {
             "That code has already been used. Wait for the next code in your app.".into()
         }
         SignInError::Locked(l) => retry_after("Too many wrong codes.", l.until, now),
+        SignInError::Disabled => USER_DISABLED.into(),
         _ => return None,
     })
 }

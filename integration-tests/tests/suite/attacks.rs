@@ -423,7 +423,48 @@ fn a_stranger_cannot_stop_an_apps_code_exchanges(db: Db) {
     redeem(&server, "demo", 8081, &again);
 }
 
+/// A user disabled by an operator after the password step (the sign-in page stays open for
+/// minutes) cannot finish with the code: no app is linked, no session cookie is set, no code
+/// goes to the app.
+fn a_user_disabled_after_the_password_gets_no_session_from_the_code(db: Db) {
+    let server = TestServer::start(db);
+    seed(&server, "acme", "ann@example.com", true);
+    let browser = Browser::new();
+    let page = submit_password(
+        &server,
+        &browser,
+        &server.demo_authorize_url(),
+        "ann@example.com",
+        PASSWORD,
+    );
+    let page = browser.follow(&server.base, page);
+    let activation = page.by_id("activation-code").expect("the enrollment page");
+    let out = server.cli(&["user", "disable", "--email", "ann@example.com"], None);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    wait_for_fresh_step(5);
+    let refused = browser.post(
+        &server.url("/login/totp"),
+        &[("csrf", &page.csrf()), ("code", &oathtool(&activation, 0))],
+    );
+    assert_eq!(refused.status, 403, "{}", refused.body);
+    assert!(refused.body.contains("disabled"), "{}", refused.body);
+    assert!(refused.location.is_none());
+    assert!(refused
+        .headers
+        .get_all("set-cookie")
+        .iter()
+        .all(|c| !c.to_str().unwrap().starts_with("idp_session=")));
+    let user = server.rt.idp.user_by_email("ann@example.com").unwrap();
+    assert!(server.rt.idp.live_sessions(&user.id).unwrap().is_empty());
+    assert_ne!(
+        server.rt.idp.enrollment_state(&user.id).unwrap(),
+        idp_core::mfa::EnrollmentState::Linked,
+        "no app linked for a disabled user"
+    );
+}
+
 on_both_backends!(
+    a_user_disabled_after_the_password_gets_no_session_from_the_code,
     an_enrollment_secret_belongs_to_the_sign_in_that_showed_it,
     parallel_wrong_passwords_get_five_checks,
     parallel_wrong_codes_get_five_checks,
