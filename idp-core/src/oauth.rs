@@ -381,13 +381,10 @@ impl Idp {
         else {
             return Ok(None);
         };
-        let method = crate::model::AuthMethod::of_amr(&amr.split(' ').collect::<Vec<_>>());
-        if !policy::may_sign_in(&user)
-            || !policy::meets_mfa_policy(&account, method.passed_second_factor())
-        {
-            return Ok(None);
-        }
-        Ok(Some((user, account)))
+        let method = crate::model::AuthMethod::of_stored_amr(&amr);
+        Ok(policy::may_hold_session(&user, &account, method)
+            .is_ok()
+            .then_some((user, account)))
     }
 }
 

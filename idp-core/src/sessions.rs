@@ -76,7 +76,7 @@ impl Idp {
             last_active_at: now,
             idle_timeout_secs: s.idle_timeout_secs,
             expires_at,
-            idle_expires_at: (now + s.idle_timeout_secs).min(expires_at),
+            idle_expires_at: crate::model::idle_deadline(now, s.idle_timeout_secs, expires_at),
             ended_at: None,
             ip: ip.map(str::to_string),
             user_agent: user_agent.map(|u| u.chars().take(300).collect()),
@@ -146,15 +146,20 @@ impl Idp {
         Ok(ended)
     }
 
-    /// The user of a browser's live session (by its cookie secret), with the session.
+    /// The user of a browser's live session (by its cookie secret), with the session, if the
+    /// user may go on using it (see [`crate::policy::may_use_session`]).
     pub fn signed_in_user(&self, secret: &str) -> Result<Option<(User, SsoSession)>, StoreError> {
-        let Some(session) = self.session_by_secret(secret)? else {
+        let now = self.now();
+        let conn = &mut *self.store().conn()?;
+        let Some(session) = sessions::live_by_secret(conn, &hash_token(secret), now)? else {
             return Ok(None);
         };
-        Ok(
-            store::users::by_id(&mut *self.store().conn()?, &session.user_id)?
-                .map(|u| (u, session)),
-        )
+        let Some((user, account)) = store::users::with_account(conn, &session.user_id)? else {
+            return Ok(None);
+        };
+        Ok(crate::policy::may_use_session(&user, &account, &session)
+            .is_ok()
+            .then_some((user, session)))
     }
 
     /// Ends every session of a user (operator revoke), with back-channel logout.

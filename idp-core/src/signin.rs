@@ -201,8 +201,9 @@ impl From<GrantError> for SignInError {
 
 impl Idp {
     /// Answers a validated authorization request: a code when the browser's session may serve
-    /// it ([`Idp::reuse_session`]), else `LoginRequired` for `prompt=none`, else a new sign-in
-    /// flow for it (rate-limited per address).
+    /// it (see [`Idp::reuse_session`]; the session is slid and the code issued in the same
+    /// transaction), else `LoginRequired` for `prompt=none`, else a new sign-in flow for it
+    /// (rate-limited per address).
     pub fn authorize(
         &self,
         request: &PendingAuthorization,
@@ -211,8 +212,27 @@ impl Idp {
     ) -> Result<Authorization, SignInError> {
         if !prompt.login {
             if let Some(secret) = browser.session {
-                if let Some(session) = self.reuse_session(secret, prompt.max_age)? {
-                    return Ok(Authorization::Code(self.code_for(request, &session)?));
+                let now = self.now();
+                let code = random_token()?;
+                let code_expires = now + self.settings().code_ttl_secs;
+                let issued = self.store().tx(|conn| {
+                    let Some(session) = reuse_in(conn, now, secret, prompt.max_age)? else {
+                        return Ok::<_, StoreError>(false);
+                    };
+                    let new = NewCode {
+                        client_id: &request.client_id,
+                        redirect_uri: &request.redirect_uri,
+                        session_id: &session.id,
+                        user_id: &session.user_id,
+                        scope: &request.scope,
+                        nonce: request.nonce.as_deref(),
+                        code_challenge: request.code_challenge.as_deref(),
+                    };
+                    store::codes::insert(conn, now, &hash_token(&code), &new, code_expires)?;
+                    Ok(true)
+                })?;
+                if issued {
+                    return Ok(Authorization::Code(code));
                 }
             }
         }
@@ -224,64 +244,19 @@ impl Idp {
         ))
     }
 
-    fn code_for(
-        &self,
-        request: &PendingAuthorization,
-        session: &SsoSession,
-    ) -> Result<String, GrantError> {
-        self.issue_code(&NewCode {
-            client_id: &request.client_id,
-            redirect_uri: &request.redirect_uri,
-            session_id: &session.id,
-            user_id: &session.user_id,
-            scope: &request.scope,
-            nonce: request.nonce.as_deref(),
-            code_challenge: request.code_challenge.as_deref(),
-        })
-    }
-
     /// The browser's session (by its cookie secret), slid, if it may serve a new authorization
     /// request without signing in again: live; younger than `max_age` when one is asked
-    /// (`max_age=0` always asks again, OIDC Core 3.1.2.1); its user active; and, when the account
-    /// requires MFA, its sign-in passed a second factor and the user still has a linked app. A
-    /// session without the second factor its account requires is ended on the spot (with
-    /// back-channel logout), as at refresh.
+    /// (`max_age=0` always asks again, OIDC Core 3.1.2.1); its user may hold it (see
+    /// [`policy::may_use_session`]); and, when the account requires MFA, the user still has a
+    /// linked app. A session without the second factor its account requires is ended on the spot
+    /// (with back-channel logout), as at refresh. One transaction.
     pub fn reuse_session(
         &self,
         secret: &str,
         max_age: Option<i64>,
     ) -> Result<Option<SsoSession>, StoreError> {
-        let Some(session) = self.session_by_secret(secret)? else {
-            return Ok(None);
-        };
-        if max_age.is_some_and(|m| self.now() - session.auth_time >= m) {
-            return Ok(None);
-        }
-        let Some((user, account)) = self.user_with_account(&session.user_id)? else {
-            return Ok(None);
-        };
         let now = self.now();
-        match policy::may_use_session(&user, &account, &session) {
-            Ok(()) => {}
-            Err(SessionRefusal::UserNotActive) => return Ok(None),
-            Err(SessionRefusal::SecondFactorMissing) => {
-                self.store().tx(|conn| {
-                    sessions::end(
-                        conn,
-                        now,
-                        std::slice::from_ref(&session.id),
-                        EndReason::MfaMissing,
-                    )
-                })?;
-                return Ok(None);
-            }
-        }
-        // MFA required and the app disconnected since: sign in again (and link a new one).
-        if account.mfa_policy == MfaPolicy::Required && self.mfa_step(&user)? != MfaStep::Verify {
-            return Ok(None);
-        }
-        self.store()
-            .tx(|conn| sessions::touch(conn, now, &session.id))
+        self.store().tx(|conn| reuse_in(conn, now, secret, max_age))
     }
 
     /// What the sign-in page of a flow shows (its stage, and for enrollment this sign-in's own
@@ -453,6 +428,42 @@ impl Idp {
             ended,
         })
     }
+}
+
+/// [`Idp::reuse_session`] inside the caller's transaction.
+fn reuse_in(
+    conn: &mut store::DbConnection,
+    now: i64,
+    secret: &str,
+    max_age: Option<i64>,
+) -> Result<Option<SsoSession>, StoreError> {
+    let Some(session) = sessions::live_by_secret(conn, &hash_token(secret), now)? else {
+        return Ok(None);
+    };
+    if max_age.is_some_and(|m| now - session.auth_time >= m) {
+        return Ok(None);
+    }
+    let Some((user, account)) = store::users::with_account(conn, &session.user_id)? else {
+        return Ok(None);
+    };
+    match policy::may_use_session(&user, &account, &session) {
+        Ok(()) => {}
+        Err(SessionRefusal::UserNotActive) => return Ok(None),
+        Err(SessionRefusal::SecondFactorMissing) => {
+            sessions::end(
+                conn,
+                now,
+                std::slice::from_ref(&session.id),
+                EndReason::MfaMissing,
+            )?;
+            return Ok(None);
+        }
+    }
+    // MFA required and the app disconnected since: sign in again (and link a new one).
+    if account.mfa_policy == MfaPolicy::Required && store::totp::linked(conn, &user.id)?.is_none() {
+        return Ok(None);
+    }
+    sessions::touch(conn, now, &session.id)
 }
 
 fn mfa_error(e: MfaError) -> SignInError {

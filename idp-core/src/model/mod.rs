@@ -15,8 +15,8 @@ pub use audit::{Actor, AuditAction, AuditEvent};
 pub use flow::{FlowStage, LoginFlow, PendingAuthorization};
 pub use grant::{Issued, NewCode};
 pub use session::{
-    AuthMethod, EndReason, EndedSession, SessionSettings, SsoSession, SweepReport, ACR_MFA,
-    ACR_PASSWORD, AMR_MFA, AMR_OTP, AMR_PASSWORD,
+    idle_deadline, AuthMethod, EndReason, EndedSession, SessionSettings, SsoSession, SweepReport,
+    ACR_MFA, ACR_PASSWORD, AMR_MFA, AMR_OTP, AMR_PASSWORD,
 };
 pub use throttle::{ClientAuthFailure, CounterState, Limit, LimitKind, Locked, ThrottleSettings};
 pub use user::{normalise_email, EmailError, Purpose, User, UserStatus};

@@ -65,6 +65,10 @@ impl AuthMethod {
             AuthMethod::Password
         }
     }
+    /// The method behind `amr` as stored (space-separated).
+    pub fn of_stored_amr(amr: &str) -> Self {
+        Self::of_amr(&amr.split_whitespace().collect::<Vec<_>>())
+    }
     /// Whether a second factor was passed.
     pub fn passed_second_factor(self) -> bool {
         self == AuthMethod::PasswordAndTotp
@@ -150,9 +154,17 @@ pub struct SsoSession {
     pub user_agent: Option<String>,
 }
 
+/// When a session active at `now` idles out: `idle_timeout_secs` later, but never after its
+/// absolute end (`expires_at`). The rule behind `idle_expires_at` and the `idle_exp` claim;
+/// `store/live.rs` writes it (and [`SsoSession::is_live`]) in SQL for the queries.
+pub fn idle_deadline(now: i64, idle_timeout_secs: i64, expires_at: i64) -> i64 {
+    (now + idle_timeout_secs).min(expires_at)
+}
+
 impl SsoSession {
-    /// Live at `now`: not ended and inside its idle and absolute limits.
-    pub fn is_active(&self, now: i64) -> bool {
+    /// Live at `now`: not ended and before `idle_expires_at` (the smaller of the idle and the
+    /// absolute deadline). The one liveness rule; `store/live.rs` is its SQL form.
+    pub fn is_live(&self, now: i64) -> bool {
         self.ended_at.is_none() && now < self.idle_expires_at
     }
     /// Whether the sign-in behind this session passed a second factor.

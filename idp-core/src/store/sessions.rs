@@ -1,13 +1,13 @@
 //! The `sso_sessions` table. The one liveness rule ([`live`]) and the one way a session ends
 //! ([`end`]): every caller that ends sessions, for whatever reason, comes through it.
 
-use diesel::dsl::case_when;
 use diesel::prelude::*;
 
 pub(crate) use super::live::live;
+use super::live::{due as due_at, gone_before, slid_idle_expiry};
 use super::schema::{sso_sessions as ss, users};
 use super::{grants, outbox, DbConnection, StoreError};
-use crate::model::{EndReason, EndedSession, SsoSession, AMR_OTP};
+use crate::model::{AuthMethod, EndReason, EndedSession, SsoSession};
 
 /// A session's row.
 #[derive(Queryable, Selectable)]
@@ -118,11 +118,7 @@ pub(crate) fn touch(
     )
     .set((
         ss::last_active_at.eq(now),
-        ss::idle_expires_at.eq(case_when(
-            (ss::idle_timeout_secs + now).lt(ss::expires_at),
-            ss::idle_timeout_secs + now
-        )
-        .otherwise(ss::expires_at)),
+        ss::idle_expires_at.eq(slid_idle_expiry!(now)),
     ))
     .returning(SessionRow::as_returning())
     .get_result(c)
@@ -189,18 +185,23 @@ pub(crate) fn unended_of_user(
         .load(conn)?)
 }
 
-/// The not-yet-ended sessions of an account's users whose sign-in passed no second factor.
+/// The not-yet-ended sessions of an account's users whose sign-in passed no second factor (as
+/// `AuthMethod` reads their `amr`).
 pub(crate) fn unended_without_second_factor(
     conn: &mut DbConnection,
     account_id: &str,
 ) -> Result<Vec<String>, StoreError> {
-    Ok(ss::table
+    let unended: Vec<(String, String)> = ss::table
         .inner_join(users::table)
         .filter(users::account_id.eq(account_id))
         .filter(ss::ended_at.is_null())
-        .filter(ss::amr.not_like(format!("%{AMR_OTP}%")))
-        .select(ss::id)
-        .load(conn)?)
+        .select((ss::id, ss::amr))
+        .load(conn)?;
+    Ok(unended
+        .into_iter()
+        .filter(|(_, amr)| !AuthMethod::of_stored_amr(amr).passed_second_factor())
+        .map(|(id, _)| id)
+        .collect())
 }
 
 /// Live-looking sessions whose time is up, oldest first: id, absolute expiry. (A macro: the
@@ -208,7 +209,7 @@ pub(crate) fn unended_without_second_factor(
 macro_rules! due {
     ($now:expr, $limit:expr) => {
         ss::table
-            .filter(ss::ended_at.is_null().and(ss::idle_expires_at.le($now)))
+            .filter(due_at($now))
             .select((ss::id, ss::expires_at))
             .order(ss::idle_expires_at.asc())
             .limit($limit)
@@ -249,10 +250,5 @@ pub(crate) fn live_of_user(
 /// Deletes sessions that ended or expired before `cutoff`, with their grants, codes and refresh
 /// tokens (ON DELETE CASCADE).
 pub(crate) fn purge(conn: &mut DbConnection, cutoff: i64) -> Result<usize, StoreError> {
-    Ok(
-        diesel::delete(
-            ss::table.filter(ss::ended_at.lt(cutoff).or(ss::idle_expires_at.lt(cutoff))),
-        )
-        .execute(conn)?,
-    )
+    Ok(diesel::delete(ss::table.filter(gone_before(cutoff))).execute(conn)?)
 }

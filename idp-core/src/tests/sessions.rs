@@ -292,7 +292,76 @@ fn purge_removes_dead_sessions_with_their_tokens(db: &TestDb) {
     );
 }
 
+/// The session rules exist in Rust (`SsoSession::is_live`, `idle_deadline`) and in SQL
+/// (`store/live.rs`): at every moment of a session's life, slid now and then, up to and past its
+/// absolute end, both forms say the same (reading, sliding, sweeping and purging).
+fn the_sql_and_rust_forms_of_the_session_rules_agree(db: &TestDb) {
+    use crate::model::{idle_deadline, SessionSettings};
+    let idp = db.reopen(crate::Settings {
+        sessions: SessionSettings {
+            idle_timeout_secs: 60,
+            max_lifetime_secs: 150,
+        },
+        ..crate::testing::cheap_settings()
+    });
+    let u = user(db, "acme", "ann@example.com");
+    let (started, secret) = idp
+        .start_session(&u, AuthMethod::Password, None, None)
+        .unwrap();
+    assert_eq!(
+        started.idle_expires_at,
+        idle_deadline(started.created_at, 60, started.expires_at)
+    );
+    let (mut was_live, mut checked) = (true, 0);
+    for step in 1..=20 {
+        db.clock.advance(10);
+        let now = idp.now();
+        let stored = idp.session_by_id(&started.id).unwrap().unwrap();
+        let rust_live = stored.is_live(now);
+        let sql_live = idp.session_by_secret(&secret).unwrap().is_some();
+        assert_eq!(rust_live, sql_live, "at +{}s", step * 10);
+        // The sweeper ends exactly what is no longer live.
+        let swept = idp.sweep_expired_sessions().unwrap().ended;
+        assert_eq!(
+            swept,
+            usize::from(was_live && !rust_live),
+            "at +{}s",
+            step * 10
+        );
+        if rust_live && step % 4 == 0 {
+            let slid = idp.touch_session(&started.id).unwrap();
+            assert_eq!(
+                slid.idle_expires_at,
+                idle_deadline(now, 60, stored.expires_at),
+                "slid at +{}s",
+                step * 10
+            );
+            checked += 1;
+        }
+        was_live = rust_live;
+    }
+    assert!(
+        checked >= 3 && !was_live,
+        "slid {checked} times, then ended"
+    );
+    // Purged a day after it ended, not before.
+    let ended_at = idp
+        .session_by_id(&started.id)
+        .unwrap()
+        .unwrap()
+        .ended_at
+        .unwrap();
+    const DAY: i64 = 24 * 60 * 60;
+    db.clock.set(ended_at + DAY - 1);
+    idp.purge_expired().unwrap();
+    assert!(idp.session_by_id(&started.id).unwrap().is_some());
+    db.clock.set(ended_at + DAY + 1);
+    idp.purge_expired().unwrap();
+    assert!(idp.session_by_id(&started.id).unwrap().is_none());
+}
+
 crate::on_both_backends!(
+    the_sql_and_rust_forms_of_the_session_rules_agree,
     sessions_expire_when_idle_and_slide_on_activity,
     ending_a_session_revokes_its_grants_and_queues_its_logouts,
     the_sweeper_ends_expired_sessions_and_queues_their_logouts,
