@@ -3,6 +3,7 @@
 
 use crate::crypto::{hash_token, random_token, CryptoError};
 use crate::model::{User, UserStatus};
+use crate::policy;
 use crate::store::{self, StoreError};
 use crate::Idp;
 
@@ -14,6 +15,9 @@ pub enum EmailTokenError {
     /// The link is invalid, has expired or has already been used.
     #[error("the link is invalid, has expired or has already been used")]
     Invalid,
+    /// The user is disabled: no link is sent (enable the user first).
+    #[error("the user is disabled; enable the user first")]
+    Disabled,
     #[error(transparent)]
     /// The random generator or the sealing of a secret failed.
     Crypto(#[from] CryptoError),
@@ -48,8 +52,11 @@ impl Idp {
     }
 
     /// The link a user needs by mail: an invitation while they have not completed registration,
-    /// a password reset afterwards.
+    /// a password reset afterwards; none for a disabled user (see [`policy::may_use_links`]).
     pub fn issue_link(&self, user: &User) -> Result<(Purpose, String), EmailTokenError> {
+        if !policy::may_use_links(user) {
+            return Err(EmailTokenError::Disabled);
+        }
         let purpose = if user.status == UserStatus::Invited {
             Purpose::Invite
         } else {

@@ -2,15 +2,19 @@
 //! email and sets a permanent password) and resetting a forgotten password. Neither touches the
 //! TOTP link: an email-only reset must never let someone bind a new authenticator.
 
-use crate::crypto::hash_token;
+use crate::crypto::{hash_token, random_token, CryptoError};
 use crate::email_tokens::{EmailTokenError, Purpose};
+use crate::mfa::MfaStep;
 use crate::model::{
-    normalise_email, Actor, AuditAction, AuditEvent, EndReason, EndedSession, User, UserStatus,
+    normalise_email, Actor, AuditAction, AuditEvent, AuthMethod, Browser, EndReason, EndedSession,
+    FlowStage, SsoSession, User,
 };
+use crate::sessions::start_in;
 use crate::store::attempts::{self, key, Reserved};
 use crate::store::{self, audit, sessions, StoreError};
 use crate::users::UserError;
 use crate::Idp;
+use crate::PasswordRejection;
 
 /// Why a link could not be used, or a password not set by it.
 #[derive(Debug, thiserror::Error)]
@@ -28,6 +32,12 @@ pub enum LifecycleError {
 
 impl From<StoreError> for LifecycleError {
     fn from(e: StoreError) -> Self {
+        LifecycleError::User(e.into())
+    }
+}
+
+impl From<CryptoError> for LifecycleError {
+    fn from(e: CryptoError) -> Self {
         LifecycleError::User(e.into())
     }
 }
@@ -54,6 +64,108 @@ pub enum ResetRequest {
     Nothing,
 }
 
+/// How a link form's passwords were refused (the link stays usable).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PasswordRefusal {
+    /// The two passwords differ.
+    Differ,
+    /// The password policy refused it.
+    Policy(PasswordRejection),
+}
+
+/// After a registration was completed.
+#[derive(Debug)]
+pub enum AfterRegistration {
+    /// No second factor needed: signed in (the session and its cookie secret).
+    SignedIn {
+        /// The new session.
+        session: Box<SsoSession>,
+        /// Its cookie secret (only the hash is stored).
+        secret: String,
+    },
+    /// The account requires MFA: continue in this sign-in (its handle), at enrollment or the code.
+    SecondFactor(String),
+}
+
+/// What a link form's submission led to.
+#[derive(Debug)]
+pub enum LinkStep {
+    /// Not done: show the form again with this refusal.
+    Refused {
+        /// Whose link it is (the form greets them).
+        user: Box<User>,
+        /// Why.
+        refusal: PasswordRefusal,
+    },
+    /// A registration completed (the browser's previous session ended) and what comes next.
+    Registered {
+        /// The browser's previous session, if it had one (its apps are told).
+        ended: Vec<EndedSession>,
+        /// Signed in, or on to the second factor.
+        next: AfterRegistration,
+    },
+    /// A password was reset; every session of the user ended.
+    Reset {
+        /// Whose (they are mailed).
+        user: Box<User>,
+        /// The sessions that ended.
+        ended: Vec<EndedSession>,
+    },
+}
+
+/// A link being used: whose, for what, and the hash of the new password.
+struct Link<'a> {
+    token: &'a str,
+    purpose: Purpose,
+    user: &'a User,
+    hash: &'a str,
+}
+
+/// Consumes the link and sets the password inside the caller's transaction (see
+/// [`Idp::set_password_by_link`]); returns the sessions it ended.
+fn set_password_in(
+    conn: &mut store::DbConnection,
+    now: i64,
+    link: &Link<'_>,
+    ip: Option<&str>,
+    browser_session: Option<&str>,
+) -> Result<Vec<EndedSession>, LifecycleError> {
+    let user = link.user;
+    let owner = store::email_tokens::consume(conn, &hash_token(link.token), link.purpose, now)?;
+    if owner.as_deref() != Some(user.id.as_str()) {
+        return Err(EmailTokenError::Invalid.into());
+    }
+    store::users::set_password(conn, &user.id, link.hash, now)?;
+    let actor = Actor::User(user.id.clone());
+    let (event, detail, ended) = match link.purpose {
+        Purpose::Invite => {
+            store::users::activate(conn, &user.id, now)?;
+            let browser = match browser_session {
+                Some(s) => sessions::unended_by_secret(conn, &hash_token(s))?,
+                None => Vec::new(),
+            };
+            let ended = sessions::end(conn, now, &browser, EndReason::Registration)?;
+            (AuditAction::RegistrationCompleted, None, ended)
+        }
+        Purpose::Reset => {
+            // Following the link proves control of the address.
+            store::users::mark_email_verified(conn, &user.id)?;
+            let ids = sessions::unended_of_user(conn, &user.id)?;
+            let ended = sessions::end(conn, now, &ids, EndReason::PasswordReset)?;
+            (AuditAction::PasswordChanged, Some("by reset link"), ended)
+        }
+    };
+    let mut ev = AuditEvent::new(event, &actor)
+        .user(&user.account_id, &user.id)
+        .ip(ip);
+    if let Some(d) = detail {
+        ev = ev.detail(d);
+    }
+    audit::record(conn, now, &ev)?;
+    attempts::clear(conn, &key::password(&user.email))?;
+    Ok(ended)
+}
+
 impl Idp {
     /// The user behind a live email link (to greet them on the form).
     pub fn user_for_email_token(
@@ -64,7 +176,7 @@ impl Idp {
         let user_id = self.peek_email_token(token, purpose)?;
         let user = store::users::by_id(&mut *self.store().conn()?, &user_id)?
             .ok_or(EmailTokenError::Invalid)?;
-        if user.status == UserStatus::Disabled {
+        if !crate::policy::may_use_links(&user) {
             return Err(LifecycleError::Disabled);
         }
         Ok(user)
@@ -89,45 +201,86 @@ impl Idp {
             .map_err(UserError::from)?;
         let hash = self.hasher().hash(password).map_err(UserError::from)?;
         let now = self.now();
+        let link = Link {
+            token,
+            purpose,
+            user: &user,
+            hash: &hash,
+        };
         let ended = self
             .store()
-            .tx(|conn| -> Result<Vec<EndedSession>, LifecycleError> {
-                let owner = store::email_tokens::consume(conn, &hash_token(token), purpose, now)?;
-                if owner.as_deref() != Some(user.id.as_str()) {
-                    return Err(EmailTokenError::Invalid.into());
-                }
-                store::users::set_password(conn, &user.id, &hash, now)?;
-                let actor = Actor::User(user.id.clone());
-                let (event, detail, ended) = match purpose {
-                    Purpose::Invite => {
-                        store::users::activate(conn, &user.id, now)?;
-                        let browser = match browser_session {
-                            Some(s) => sessions::unended_by_secret(conn, &hash_token(s))?,
-                            None => Vec::new(),
-                        };
-                        let ended = sessions::end(conn, now, &browser, EndReason::Registration)?;
-                        (AuditAction::RegistrationCompleted, None, ended)
-                    }
-                    Purpose::Reset => {
-                        // Following the link proves control of the address.
-                        store::users::mark_email_verified(conn, &user.id)?;
-                        let ids = sessions::unended_of_user(conn, &user.id)?;
-                        let ended = sessions::end(conn, now, &ids, EndReason::PasswordReset)?;
-                        (AuditAction::PasswordChanged, Some("by reset link"), ended)
-                    }
-                };
-                let mut ev = AuditEvent::new(event, &actor)
-                    .user(&user.account_id, &user.id)
-                    .ip(ip);
-                if let Some(d) = detail {
-                    ev = ev.detail(d);
-                }
-                audit::record(conn, now, &ev)?;
-                attempts::clear(conn, &key::password(&user.email))?;
-                Ok(ended)
-            })?;
+            .tx(|conn| set_password_in(conn, now, &link, ip, browser_session))?;
         let user = store::users::by_id(&mut *self.store().conn()?, &user.id)?.unwrap_or(user);
         Ok((user, ended))
+    }
+
+    /// A link form sent: the two passwords must match and pass the policy (else the form is
+    /// shown again and the link stays usable). Then, in one transaction, the link is consumed
+    /// and the password set (see [`Idp::set_password_by_link`]); a completed registration also
+    /// signs this browser in: at once when the account needs no second factor, else in a new
+    /// sign-in at enrollment (or the code).
+    pub fn submit_link(
+        &self,
+        token: &str,
+        purpose: Purpose,
+        password: &str,
+        confirmation: &str,
+        browser: Browser<'_>,
+    ) -> Result<LinkStep, LifecycleError> {
+        let user = self.user_for_email_token(token, purpose)?;
+        let refused = |refusal| {
+            Ok(LinkStep::Refused {
+                user: Box::new(user.clone()),
+                refusal,
+            })
+        };
+        if password != confirmation {
+            return refused(PasswordRefusal::Differ);
+        }
+        if let Err(r) = self.password_policy().check(password, &user.email) {
+            return refused(PasswordRefusal::Policy(r));
+        }
+        let hash = self.hasher().hash(password).map_err(UserError::from)?;
+        let now = self.now();
+        let link = Link {
+            token,
+            purpose,
+            user: &user,
+            hash: &hash,
+        };
+        // What a registration may start: a session, or a sign-in at the second factor.
+        let session =
+            self.new_session(&user, AuthMethod::Password, browser.ip, browser.user_agent)?;
+        let (secret, flow) = (random_token()?, random_token()?);
+        let flow_expires = now + self.settings().login_flow_ttl_secs;
+        self.store().tx(|conn| {
+            let ended = set_password_in(conn, now, &link, browser.ip, browser.session)?;
+            let (user, account) =
+                store::users::with_account(conn, &user.id)?.ok_or(EmailTokenError::Invalid)?;
+            if purpose == Purpose::Reset {
+                return Ok(LinkStep::Reset {
+                    user: Box::new(user),
+                    ended,
+                });
+            }
+            let stage = match crate::mfa::step_in(conn, &account, &user.id)? {
+                MfaStep::None => {
+                    start_in(conn, now, &user, &session, &secret, browser.ip)?;
+                    let next = AfterRegistration::SignedIn {
+                        session: Box::new(session.clone()),
+                        secret: secret.clone(),
+                    };
+                    return Ok(LinkStep::Registered { ended, next });
+                }
+                MfaStep::Enroll => FlowStage::MfaEnroll,
+                MfaStep::Verify => FlowStage::MfaVerify,
+            };
+            let flow_id = hash_token(&flow);
+            store::flows::insert(conn, now, &flow_id, None, flow_expires)?;
+            store::flows::advance(conn, now, &flow_id, &user.id, stage)?;
+            let next = AfterRegistration::SecondFactor(flow.clone());
+            Ok(LinkStep::Registered { ended, next })
+        })
     }
 
     /// A forgot-password request: throttled per address (3 an hour) and per client IP (20 an
@@ -152,11 +305,14 @@ impl Idp {
         if let Reserved::Refused(_) = attempts::reserve(self.store(), self.now(), &keys)? {
             return Ok(ResetRequest::Nothing);
         }
-        let user = match store::users::by_email(&mut *self.store().conn()?, &normalised)? {
-            Some(u) if u.status != UserStatus::Disabled => u,
-            _ => return Ok(ResetRequest::Nothing),
+        let Some(user) = store::users::by_email(&mut *self.store().conn()?, &normalised)? else {
+            return Ok(ResetRequest::Nothing);
         };
-        let (purpose, token) = self.issue_link(&user)?;
+        let (purpose, token) = match self.issue_link(&user) {
+            Ok(link) => link,
+            Err(EmailTokenError::Disabled) => return Ok(ResetRequest::Nothing),
+            Err(e) => return Err(e.into()),
+        };
         self.audit(
             &AuditEvent::new(AuditAction::PasswordResetRequested, &Actor::Anonymous)
                 .user(&user.account_id, &user.id)

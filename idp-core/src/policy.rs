@@ -18,6 +18,12 @@ pub fn may_sign_in(user: &User) -> bool {
     user.status == UserStatus::Active
 }
 
+/// Whether this user may be sent, and may use, an invitation or reset link (not while disabled:
+/// a link would be a way back in).
+pub fn may_use_links(user: &User) -> bool {
+    user.status != UserStatus::Disabled
+}
+
 /// Whether a session whose sign-in did (or did not) pass a second factor satisfies the account.
 pub fn meets_mfa_policy(account: &Account, passed_second_factor: bool) -> bool {
     account.mfa_policy == MfaPolicy::Off || passed_second_factor

@@ -18,16 +18,7 @@ use crate::store::{self, sessions, StoreError};
 use crate::users::AuthError;
 use crate::Idp;
 
-/// What a sign-in knows of the browser it happens in.
-#[derive(Debug, Clone, Copy, Default)]
-pub struct Browser<'a> {
-    /// The client address (see the server's `trusted_proxies`).
-    pub ip: Option<&'a str>,
-    /// The `User-Agent`.
-    pub user_agent: Option<&'a str>,
-    /// The secret of the session cookie it holds, if any.
-    pub session: Option<&'a str>,
-}
+pub use crate::model::Browser;
 
 /// How an authorization request (OIDC Core 3.1.2.1) asks to treat an existing session.
 #[derive(Debug, Clone, Copy, Default)]
@@ -105,15 +96,6 @@ pub enum SignInPage {
         /// Who is signing in.
         user: User,
     },
-}
-
-/// After a registration was completed.
-#[derive(Debug)]
-pub enum AfterRegistration {
-    /// No second factor needed: signed in (session and cookie secret).
-    SignedIn(SsoSession, String),
-    /// The account requires MFA: continue in this flow (enrollment or a code).
-    SecondFactor(String),
 }
 
 /// Why a sign-in step was refused.
@@ -350,28 +332,6 @@ impl Idp {
         };
         self.advance_flow(flow, &user.id, moved_to)?;
         Ok(CodeStep::Moved)
-    }
-
-    /// Signs the browser in after a completed registration: at once when the account needs no
-    /// second factor, else in a new flow at enrollment (or the code).
-    pub fn continue_after_registration(
-        &self,
-        user: &User,
-        browser: Browser<'_>,
-    ) -> Result<AfterRegistration, SignInError> {
-        let stage = match self.mfa_step(user)? {
-            MfaStep::None => {
-                let (session, secret) = self
-                    .start_session(user, AuthMethod::Password, browser.ip, browser.user_agent)
-                    .map_err(|e| SignInError::Internal(e.to_string()))?;
-                return Ok(AfterRegistration::SignedIn(session, secret));
-            }
-            MfaStep::Enroll => FlowStage::MfaEnroll,
-            MfaStep::Verify => FlowStage::MfaVerify,
-        };
-        let flow = self.create_flow(None, browser.ip)?;
-        self.advance_flow(&flow, &user.id, stage)?;
-        Ok(AfterRegistration::SecondFactor(flow))
     }
 
     /// Completes a sign-in in one transaction: consumes the flow (once: a double submit cannot

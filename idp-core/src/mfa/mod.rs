@@ -13,7 +13,9 @@ mod totp;
 use serde::Serialize;
 
 use crate::crypto::{random_bytes, CryptoError};
-use crate::model::{Actor, AuditAction, AuditEvent, Change, CounterState, Locked, MfaPolicy, User};
+use crate::model::{
+    Account, Actor, AuditAction, AuditEvent, Change, CounterState, Locked, MfaPolicy, User,
+};
 use crate::store::attempts::{self, key, Reserved};
 use crate::store::flows::{self, PendingSecret};
 use crate::store::{self, audit, StoreError};
@@ -92,6 +94,22 @@ pub enum MfaStep {
     Verify,
 }
 
+/// [`Idp::mfa_step`] inside the caller's transaction, for a user of `account`: the one rule
+/// that turns the account's policy and the user's linked app into the next step.
+pub(crate) fn step_in(
+    conn: &mut store::DbConnection,
+    account: &Account,
+    user_id: &str,
+) -> Result<MfaStep, StoreError> {
+    if account.mfa_policy == MfaPolicy::Off {
+        return Ok(MfaStep::None);
+    }
+    Ok(match store::totp::linked(conn, user_id)? {
+        Some(_) => MfaStep::Verify,
+        None => MfaStep::Enroll,
+    })
+}
+
 /// A user's MFA state, for `mfa status`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
@@ -140,13 +158,7 @@ impl Idp {
         let mut conn = self.store().conn()?;
         let account = store::accounts::by_id(&mut conn, &user.account_id)?
             .ok_or_else(|| StoreError::Corrupt(format!("user {} has no account", user.id)))?;
-        if account.mfa_policy == MfaPolicy::Off {
-            return Ok(MfaStep::None);
-        }
-        Ok(match store::totp::linked(&mut conn, &user.id)? {
-            Some(_) => MfaStep::Verify,
-            None => MfaStep::Enroll,
-        })
+        step_in(&mut conn, &account, &user.id)
     }
 
     /// Starts (or resumes) enrollment in one sign-in (`flow` is its handle): returns the QR code

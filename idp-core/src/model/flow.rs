@@ -64,3 +64,14 @@ pub struct LoginFlow {
     /// Unix seconds; a flow lives ten minutes.
     pub expires_at: i64,
 }
+
+/// What a sign-in knows of the browser it happens in.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Browser<'a> {
+    /// The client address (see the server's `trusted_proxies`).
+    pub ip: Option<&'a str>,
+    /// The `User-Agent`.
+    pub user_agent: Option<&'a str>,
+    /// The secret of the session cookie it holds, if any.
+    pub session: Option<&'a str>,
+}

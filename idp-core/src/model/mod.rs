@@ -12,7 +12,7 @@ mod user;
 
 pub use account::{validate_display_name, validate_slug, Account, Change, MfaPolicy};
 pub use audit::{Actor, AuditAction, AuditEvent};
-pub use flow::{FlowStage, LoginFlow, PendingAuthorization};
+pub use flow::{Browser, FlowStage, LoginFlow, PendingAuthorization};
 pub use grant::{Issued, NewCode};
 pub use session::{
     idle_deadline, AuthMethod, EndReason, EndedSession, SessionSettings, SsoSession, SweepReport,

@@ -216,7 +216,127 @@ fn housekeeping_keeps_the_tables_bounded(db: &TestDb) {
     assert_eq!(count(db), (0, 0, 0));
 }
 
+/// A link form sent: refusals keep the link; a registration signs the browser in within the
+/// same transaction (its previous session ended), or hands over to the second factor; a reset
+/// ends every session; a disabled user's link is refused and no link is issued to them.
+fn a_link_form_completes_in_one_step(db: &TestDb) {
+    use crate::lifecycle::{AfterRegistration, LinkStep, PasswordRefusal};
+    use crate::model::Browser;
+    db.idp.create_account("acme", "Acme", &op()).unwrap();
+    let invited = |email: &str| {
+        let u = db
+            .idp
+            .create_user(
+                "acme",
+                NewUser {
+                    email,
+                    ..Default::default()
+                },
+                &op(),
+            )
+            .unwrap();
+        let link = db.idp.issue_email_token(&u.id, Purpose::Invite).unwrap();
+        (u, link)
+    };
+    let (ann, link) = invited("ann@example.com");
+    let someone = user(db, "acme", "someone@example.com");
+    let (theirs, their_secret) = db
+        .idp
+        .start_session(&someone, AuthMethod::Password, None, None)
+        .unwrap();
+    let browser = Browser {
+        ip: Some("192.0.2.9"),
+        user_agent: Some("test"),
+        session: Some(&their_secret),
+    };
+    let submit = |link: &str, purpose, new: &str, confirm: &str| {
+        db.idp.submit_link(link, purpose, new, confirm, browser)
+    };
+    assert!(matches!(
+        submit(&link, Purpose::Invite, PW, "something else entirely"),
+        Ok(LinkStep::Refused {
+            refusal: PasswordRefusal::Differ,
+            ..
+        })
+    ));
+    assert!(matches!(
+        submit(&link, Purpose::Invite, "short", "short"),
+        Ok(LinkStep::Refused {
+            refusal: PasswordRefusal::Policy(_),
+            ..
+        })
+    ));
+    let Ok(LinkStep::Registered { ended, next }) = submit(&link, Purpose::Invite, PW, PW) else {
+        panic!("registered");
+    };
+    assert_eq!(ended.len(), 1);
+    assert_eq!(
+        ended[0].sid, theirs.id,
+        "the browser's previous session ended"
+    );
+    let AfterRegistration::SignedIn { session: new, secret } = next else {
+        panic!("signed in at once (no MFA)");
+    };
+    assert_eq!(new.user_id, ann.id);
+    assert_eq!(
+        db.idp.session_by_secret(&secret).unwrap().unwrap().id,
+        new.id
+    );
+    assert!(
+        submit(&link, Purpose::Invite, PW, PW).is_err(),
+        "single use"
+    );
+    // With MFA required: on to enrollment in a new sign-in.
+    require_mfa(db, "acme");
+    let (bo, link) = invited("bo@example.com");
+    let Ok(LinkStep::Registered { next, .. }) = submit(&link, Purpose::Invite, PW, PW) else {
+        panic!("registered");
+    };
+    let AfterRegistration::SecondFactor(flow) = next else {
+        panic!("second factor");
+    };
+    let f = db.idp.flow(&flow).unwrap();
+    assert_eq!(
+        (f.stage, f.user_id.as_deref()),
+        (FlowStage::MfaEnroll, Some(bo.id.as_str()))
+    );
+    assert!(db.idp.live_sessions(&bo.id).unwrap().is_empty());
+    // A reset ends every session of its user.
+    let s = session(db, &someone, AuthMethod::PasswordAndTotp);
+    let reset = db
+        .idp
+        .issue_email_token(&someone.id, Purpose::Reset)
+        .unwrap();
+    let new = "another fine passphrase";
+    let Ok(LinkStep::Reset { user, ended }) = submit(&reset, Purpose::Reset, new, new) else {
+        panic!("reset");
+    };
+    assert_eq!(user.id, someone.id);
+    assert_eq!(
+        ended.iter().map(|e| e.sid.as_str()).collect::<Vec<_>>(),
+        [s.id.as_str()]
+    );
+    // Disabled: the link is refused, and none is issued.
+    let reset = db
+        .idp
+        .issue_email_token(&someone.id, Purpose::Reset)
+        .unwrap();
+    db.idp
+        .set_user_enabled("someone@example.com", false, &op())
+        .unwrap();
+    assert!(matches!(
+        submit(&reset, Purpose::Reset, new, new),
+        Err(LifecycleError::Disabled)
+    ));
+    let someone = db.idp.user_by_email("someone@example.com").unwrap();
+    assert!(matches!(
+        db.idp.issue_link(&someone),
+        Err(crate::email_tokens::EmailTokenError::Disabled)
+    ));
+}
+
 crate::on_both_backends!(
+    a_link_form_completes_in_one_step,
     a_login_flow_is_consumed_once_and_not_after_it_expired,
     invitation_and_reset_links,
     forgot_password_is_throttled_per_address,

@@ -164,12 +164,6 @@ pub fn run(cmd: &UserCmd, rt: &Runtime, out: &Output, actor: &Actor) -> Result<(
         }
         UserCmd::SendLink(EmailArg { email }) => {
             let u = idp.user_by_email(email)?;
-            if u.status == idp_core::UserStatus::Disabled {
-                return Err(CliError::Refused(format!(
-                    "{} is disabled; enable the user first",
-                    u.email
-                )));
-            }
             let purpose = send_link(rt, &u)?;
             out.say(
                 format!("sent a {} link to {}", purpose.as_str(), u.email),

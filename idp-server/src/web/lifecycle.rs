@@ -7,8 +7,9 @@ use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
 use idp_core::crypto::ct_eq;
 use idp_core::email_tokens::Purpose;
-use idp_core::lifecycle::{LifecycleError, ResetRequest};
-use idp_core::signin::AfterRegistration;
+use idp_core::lifecycle::{
+    AfterRegistration, LifecycleError, LinkStep, PasswordRefusal, ResetRequest,
+};
 use idp_core::users::{ChangePasswordError, UserError};
 use idp_core::User;
 
@@ -16,7 +17,7 @@ use super::browser::{
     cookie, cookie_value, form_cookie_name, session_cookie_name, start_sign_in, RequestBrowser,
 };
 use super::csrf::{csrf_for, csrf_ok, link_csrf};
-use super::forms::{form_expired, parse_form, refusal, see_other};
+use super::forms::{form_expired, parse_form, see_other};
 use super::pages::{html, ForgotPage, MessagePage, SetPasswordPage};
 use super::params::Params;
 use super::signin::{current_user, signed_in_page};
@@ -184,73 +185,51 @@ async fn submit_link_form(
         token: &token,
     };
     let new = params.get("new_password").unwrap_or("").to_string();
-    let confirm = params.get("confirm_password").unwrap_or("");
+    let confirm = params.get("confirm_password").unwrap_or("").to_string();
     let idp = state.idp.clone();
     let (t, purpose) = (token.clone(), page.purpose);
-    let user = match blocking(move || idp.user_for_email_token(&t, purpose)).await? {
-        Ok(u) => u,
-        Err(LifecycleError::User(UserError::Store(e))) => return Err(e.into()),
-        Err(_) => return link_invalid(state),
-    };
-    if new != confirm {
-        let msg = Some(text::PASSWORDS_DIFFER);
-        return render_link_form(state, &form, &user, msg, StatusCode::BAD_REQUEST);
-    }
-    let idp = state.idp.clone();
-    let browser = RequestBrowser::of(state, req);
-    let t = token.clone();
     // Completing a registration signs this browser in: whatever session it had ends first.
+    let browser = RequestBrowser::of(state, req);
     let b = browser.clone();
-    let result = blocking(move || {
-        idp.set_password_by_link(&t, purpose, &new, b.ip.as_deref(), b.session.as_deref())
-    })
-    .await?;
-    let (user, ended) = match result {
-        Ok(v) => v,
-        Err(LifecycleError::User(UserError::Password(reason))) => {
-            let msg = text::password_rejection(&reason);
-            return render_link_form(state, &form, &user, Some(&msg), StatusCode::BAD_REQUEST);
+    let step = blocking(move || idp.submit_link(&t, purpose, &new, &confirm, b.get())).await?;
+    match step {
+        Ok(LinkStep::Refused { user, refusal }) => {
+            let msg = match refusal {
+                PasswordRefusal::Differ => text::PASSWORDS_DIFFER.to_string(),
+                PasswordRefusal::Policy(reason) => text::password_rejection(&reason),
+            };
+            render_link_form(state, &form, &user, Some(&msg), StatusCode::BAD_REQUEST)
         }
-        Err(LifecycleError::User(UserError::Store(e))) => return Err(e.into()),
-        Err(_) => return link_invalid(state),
-    };
-    if !ended.is_empty() {
-        state.deliver_logouts();
-    }
-    match page.purpose {
-        Purpose::Invite => sign_in_after_registration(state, user, browser).await,
-        Purpose::Reset => {
+        Ok(LinkStep::Registered { ended, next }) => {
+            if !ended.is_empty() {
+                state.deliver_logouts();
+            }
+            Ok(match next {
+                AfterRegistration::SignedIn { secret, .. } => HttpResponse::SeeOther()
+                    .cookie(cookie(state, session_cookie_name(state), secret, None))
+                    .insert_header((actix_web::http::header::LOCATION, "/"))
+                    .finish(),
+                AfterRegistration::SecondFactor(handle) => start_sign_in(state, handle),
+            })
+        }
+        Ok(LinkStep::Reset { user, ended }) => {
+            if !ended.is_empty() {
+                state.deliver_logouts();
+            }
             send_in_background(&state.mailer, user.email.clone(), |m, to| {
                 m.send(&to, Mail::PasswordChanged)
             });
             message(
                 state,
                 StatusCode::OK,
-                "Your password was changed",
-                "You can now sign in with your new password. If your organisation requires a code from your authenticator app, you will still be asked for it.",
-                Some(("/login", "Sign in")),
+                text::PASSWORD_CHANGED_TITLE,
+                text::PASSWORD_RESET_DONE,
+                Some(("/login", text::SIGN_IN)),
             )
         }
+        Err(LifecycleError::User(UserError::Store(e))) => Err(e.into()),
+        Err(_) => link_invalid(state),
     }
-}
-
-/// After registration: straight in, or on to the authenticator app when the account requires it.
-async fn sign_in_after_registration(
-    state: &AppState,
-    user: User,
-    browser: RequestBrowser,
-) -> Result<HttpResponse, AppError> {
-    let idp = state.idp.clone();
-    let next = blocking(move || idp.continue_after_registration(&user, browser.get()))
-        .await?
-        .map_err(|e| refusal(state, e))?;
-    Ok(match next {
-        AfterRegistration::SignedIn(_, secret) => HttpResponse::SeeOther()
-            .cookie(cookie(state, session_cookie_name(state), secret, None))
-            .insert_header((actix_web::http::header::LOCATION, "/"))
-            .finish(),
-        AfterRegistration::SecondFactor(handle) => start_sign_in(state, handle),
-    })
 }
 
 async fn register_page(

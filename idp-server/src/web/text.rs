@@ -20,6 +20,9 @@ pub const TOO_MANY_SIGN_INS_TITLE: &str = "Too many sign-ins";
 pub const WRONG_CURRENT_PASSWORD: &str = "The current password is not correct.";
 pub const PASSWORDS_DIFFER: &str = "The two passwords do not match.";
 pub const NEW_PASSWORDS_DIFFER: &str = "The two new passwords do not match.";
+pub const PASSWORD_CHANGED_TITLE: &str = "Your password was changed";
+pub const PASSWORD_RESET_DONE: &str = "You can now sign in with your new password. If your organisation requires a code from your authenticator app, you will still be asked for it.";
+pub const SIGN_IN: &str = "Sign in";
 
 /// "Try again in N minutes" for a lock that lasts until `until`.
 pub fn retry_after(what: &str, until: i64, now: i64) -> String {

@@ -56,7 +56,8 @@ fn mails_in(dir: &Path) -> Vec<String> {
 
 /// Waits until `dir` holds at least `n` mails (some are sent in the background).
 pub fn wait_for_mails(dir: &Path, n: usize) -> Vec<String> {
-    let deadline = Instant::now() + Duration::from_secs(10);
+    // Generous: on a 2-core machine running the whole suite, a background send can wait a while.
+    let deadline = Instant::now() + Duration::from_secs(30);
     loop {
         let mails = mails_in(dir);
         if mails.len() >= n || Instant::now() > deadline {
@@ -69,12 +70,23 @@ pub fn wait_for_mails(dir: &Path, n: usize) -> Vec<String> {
 /// Exactly `n` mails: waits for them, then watches a while longer so that a late extra mail
 /// (sent in the background after the request was answered) is caught too.
 pub fn wait_for_exactly(dir: &Path, n: usize) -> Vec<String> {
+    let subjects = |mails: &[String]| -> Vec<String> {
+        mails
+            .iter()
+            .map(|m| header(m, "Subject").unwrap_or("?").to_string())
+            .collect()
+    };
     let mails = wait_for_mails(dir, n);
-    assert_eq!(mails.len(), n, "{n} mails expected, got {}", mails.len());
+    assert_eq!(mails.len(), n, "{n} mails expected: {:?}", subjects(&mails));
     let settle = Instant::now() + Duration::from_millis(1500);
     while Instant::now() < settle {
-        let now = mails_in(dir).len();
-        assert_eq!(now, n, "{n} mails expected, a late one came ({now} now)");
+        let now = mails_in(dir);
+        assert_eq!(
+            now.len(),
+            n,
+            "{n} mails expected, a late one came: {:?}",
+            subjects(&now)
+        );
         std::thread::sleep(Duration::from_millis(50));
     }
     mails
