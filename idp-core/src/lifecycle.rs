@@ -5,6 +5,7 @@
 use crate::crypto::{hash_token, random_token, CryptoError};
 use crate::email_tokens::{EmailTokenError, Purpose};
 use crate::mfa::MfaStep;
+use crate::model::Locked;
 use crate::model::{
     normalise_email, Actor, AuditAction, AuditEvent, AuthMethod, Browser, EndReason, EndedSession,
     FlowStage, SsoSession, User,
@@ -12,7 +13,7 @@ use crate::model::{
 use crate::sessions::start_in;
 use crate::store::attempts::{self, key, Reserved};
 use crate::store::{self, audit, sessions, StoreError};
-use crate::users::UserError;
+use crate::users::{ChangePasswordError, UserError};
 use crate::Idp;
 use crate::PasswordRejection;
 
@@ -109,6 +110,40 @@ pub enum LinkStep {
         /// Whose (they are mailed).
         user: Box<User>,
         /// The sessions that ended.
+        ended: Vec<EndedSession>,
+    },
+}
+
+/// Why a signed-in user's password change was refused (the form is shown again).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ChangeRefusal {
+    /// The two new passwords differ.
+    Differ,
+    /// The current password is not correct.
+    WrongPassword,
+    /// Too many wrong current passwords: locked until then.
+    Locked(Locked),
+    /// The password policy refused the new one.
+    Rejected(PasswordRejection),
+}
+
+/// What a password change by its signed-in owner led to.
+#[derive(Debug)]
+pub enum PasswordChange {
+    /// The browser has no session its user may use: sign in first.
+    NotSignedIn,
+    /// Refused: show the form again.
+    Refused {
+        /// Whose session it is.
+        user: Box<User>,
+        /// Why.
+        refusal: ChangeRefusal,
+    },
+    /// Changed; every other session of the user ended.
+    Changed {
+        /// The user as now stored.
+        user: Box<User>,
+        /// The other sessions, ended.
         ended: Vec<EndedSession>,
     },
 }
@@ -280,6 +315,44 @@ impl Idp {
             store::flows::advance(conn, now, &flow_id, &user.id, stage)?;
             let next = AfterRegistration::SecondFactor(flow.clone());
             Ok(LinkStep::Registered { ended, next })
+        })
+    }
+
+    /// A signed-in user changes their password in the browser's session (`session_secret`, its
+    /// cookie secret): the two new passwords must match, the current one is checked (throttled
+    /// like sign-in: a stolen cookie is no faster a way to guess it), the new one must meet the
+    /// policy, and every other session of the user ends (with back-channel logout).
+    pub fn change_own_password(
+        &self,
+        session_secret: &str,
+        current: &str,
+        new: &str,
+        confirmation: &str,
+        ip: Option<&str>,
+    ) -> Result<PasswordChange, UserError> {
+        let Some((user, session)) = self.signed_in_user(session_secret)? else {
+            return Ok(PasswordChange::NotSignedIn);
+        };
+        let refusal = if new != confirmation {
+            ChangeRefusal::Differ
+        } else {
+            match self.change_password(&user, &session.id, current, new, ip) {
+                Ok(ended) => {
+                    let user = self.user_by_id(&user.id)?.unwrap_or(user);
+                    return Ok(PasswordChange::Changed {
+                        user: Box::new(user),
+                        ended,
+                    });
+                }
+                Err(ChangePasswordError::WrongPassword) => ChangeRefusal::WrongPassword,
+                Err(ChangePasswordError::Locked(l)) => ChangeRefusal::Locked(l),
+                Err(ChangePasswordError::Rejected(r)) => ChangeRefusal::Rejected(r),
+                Err(ChangePasswordError::Failed(e)) => return Err(e),
+            }
+        };
+        Ok(PasswordChange::Refused {
+            user: Box::new(user),
+            refusal,
         })
     }
 

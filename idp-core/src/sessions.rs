@@ -39,6 +39,28 @@ impl From<diesel::result::Error> for SessionError {
     }
 }
 
+/// A logout request, as the end-session endpoint received it.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct LogoutRequest<'a> {
+    /// The cookie secret of the browser's session, if it sent one.
+    pub browser_session: Option<&'a str>,
+    /// The person confirmed (the confirmation form came back with its CSRF token).
+    pub confirmed: bool,
+    /// The `sid` and `sub` of a verified `id_token_hint`.
+    pub hint: Option<(&'a str, &'a str)>,
+    /// The client address.
+    pub ip: Option<&'a str>,
+}
+
+/// What a logout request leads to.
+#[derive(Debug)]
+pub enum Logout {
+    /// Ask the person to confirm (nothing ended yet).
+    Confirm,
+    /// These sessions ended (none when there was nothing to end).
+    Done(Vec<EndedSession>),
+}
+
 impl Idp {
     /// Starts a session after a completed sign-in. Returns it with the cookie secret.
     pub fn start_session(
@@ -128,22 +150,39 @@ impl Idp {
         })
     }
 
-    /// RP-initiated logout: ends each of these sessions (the browser's, the one an ID token
-    /// hint names), each recorded as its own user's action, with back-channel logout.
-    pub fn log_out(
-        &self,
-        sids: &[String],
-        ip: Option<&str>,
-    ) -> Result<Vec<EndedSession>, StoreError> {
+    /// RP-initiated logout (OpenID Connect RP-Initiated Logout 1.0 section 2-3): ends the
+    /// browser's session and the one a valid ID token hint names, each recorded as its own
+    /// user's action, with back-channel logout. A browser with a live session asks the person to
+    /// confirm first, unless the request is confirmed (the confirmation form's CSRF token) or
+    /// the hint names that session or its user: nobody else can sign a browser out by sending it
+    /// a link.
+    pub fn log_out(&self, request: &LogoutRequest<'_>) -> Result<Logout, StoreError> {
+        let live = match request.browser_session {
+            Some(secret) => self.session_by_secret(secret)?,
+            None => None,
+        };
+        let hint_matches = request.hint.is_some_and(|(sid, sub)| {
+            live.as_ref()
+                .is_none_or(|s| s.id == sid || s.user_id == sub)
+        });
+        if live.is_some() && !request.confirmed && !hint_matches {
+            return Ok(Logout::Confirm);
+        }
+        let mut sids: Vec<&str> = live.iter().map(|s| s.id.as_str()).collect();
+        if let Some((sid, _)) = request.hint {
+            if !sids.contains(&sid) {
+                sids.push(sid);
+            }
+        }
         let mut ended = Vec::new();
         for sid in sids {
             let actor = self
                 .session_by_id(sid)?
                 .map(|s| Actor::User(s.user_id))
                 .unwrap_or(Actor::Anonymous);
-            ended.extend(self.end_session(sid, &actor, ip)?);
+            ended.extend(self.end_session(sid, &actor, request.ip)?);
         }
-        Ok(ended)
+        Ok(Logout::Done(ended))
     }
 
     /// The user of a browser's live session (by its cookie secret), with the session, if the

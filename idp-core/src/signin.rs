@@ -56,13 +56,32 @@ pub struct SignedIn {
     pub ended: Vec<EndedSession>,
 }
 
-/// After a correct password.
+/// After the password step.
 #[derive(Debug)]
 pub enum PasswordStep {
     /// No second factor needed: signed in.
     SignedIn(Box<SignedIn>),
     /// The flow now asks for a second factor (enrollment or a code).
     SecondFactor,
+    /// Refused (`MissingCredentials`, `InvalidCredentials`, `Locked`, `Disabled`): show the
+    /// flow's page again with the refusal.
+    Refused {
+        /// Why.
+        refusal: SignInError,
+        /// The page to show again.
+        page: Box<SignInPage>,
+    },
+}
+
+/// What the sign-in page shows when the browser comes to it.
+#[derive(Debug)]
+pub enum SignInStart {
+    /// The step of the browser's sign-in in progress.
+    Flow(SignInPage),
+    /// No sign-in in progress and the browser is signed in: this user.
+    SignedIn(Box<User>),
+    /// A new sign-in at the provider itself (no app): its handle goes into the cookie.
+    Started(String),
 }
 
 /// After a correct code.
@@ -77,6 +96,14 @@ pub enum CodeStep {
     },
     /// The flow moved on meanwhile (an app linked or disconnected elsewhere): show it again.
     Moved,
+    /// Refused (`InvalidFormat`, `InvalidCode`, `CodeReplayed`, `Locked`, `Disabled`): show the
+    /// flow's page again with the refusal.
+    Refused {
+        /// Why.
+        refusal: SignInError,
+        /// The page to show again.
+        page: Box<SignInPage>,
+    },
 }
 
 /// What the sign-in page of a flow shows.
@@ -110,6 +137,9 @@ pub enum SignInError {
     /// Too many sign-ins were started from this address.
     #[error("too many sign-ins were started from this address")]
     TooManySignIns(Locked),
+    /// The email or the password is empty.
+    #[error("the email or the password is empty")]
+    MissingCredentials,
     /// The email or password is not correct.
     #[error("the email or password is not correct")]
     InvalidCredentials,
@@ -278,7 +308,25 @@ impl Idp {
         if self.flow(flow)?.stage != FlowStage::Password {
             return Err(SignInError::WrongStage);
         }
-        let user = self.authenticate_password(email, password, browser.ip)?;
+        let user = if email.is_empty() || password.is_empty() {
+            Err(SignInError::MissingCredentials)
+        } else {
+            self.authenticate_password(email, password, browser.ip)
+                .map_err(SignInError::from)
+        };
+        let user = match user {
+            Ok(user) => user,
+            Err(
+                refusal @ (SignInError::MissingCredentials
+                | SignInError::InvalidCredentials
+                | SignInError::Locked(_)
+                | SignInError::Disabled),
+            ) => {
+                let page = Box::new(self.sign_in_page(flow)?);
+                return Ok(PasswordStep::Refused { refusal, page });
+            }
+            Err(e) => return Err(e),
+        };
         let next = match self.mfa_step(&user)? {
             MfaStep::None => {
                 let done = self.complete_sign_in(flow, &user, AuthMethod::Password, browser)?;
@@ -305,33 +353,74 @@ impl Idp {
             return Err(SignInError::WrongStage);
         };
         let user = self.user_by_id(uid)?.ok_or(SignInError::Expired)?;
-        // Disabled since the password step: no code is checked, no app linked.
-        if !policy::may_sign_in(&user) {
-            return Err(SignInError::Disabled);
-        }
         let enrolling = f.stage == FlowStage::MfaEnroll;
-        let checked = if enrolling {
-            self.confirm_enrollment(&user, flow, code, browser.ip, browser.user_agent)
+        // Disabled since the password step: no code is checked, no app linked.
+        let checked = if !policy::may_sign_in(&user) {
+            CodeCheck::Refused(SignInError::Disabled)
         } else {
-            self.verify_totp(&user, code, browser.ip)
+            let checked = if enrolling {
+                self.confirm_enrollment(&user, flow, code, browser.ip, browser.user_agent)
+            } else {
+                self.verify_totp(&user, code, browser.ip)
+            };
+            match checked {
+                Ok(()) => CodeCheck::Passed,
+                // Linked meanwhile (another tab): continue with a code.
+                Err(MfaError::AlreadyLinked) => CodeCheck::MoveTo(FlowStage::MfaVerify),
+                // Disconnected by an operator meanwhile: enroll again.
+                Err(MfaError::NotEnrolled) if !enrolling => CodeCheck::MoveTo(FlowStage::MfaEnroll),
+                Err(e) => CodeCheck::Refused(mfa_error(e)),
+            }
         };
-        let moved_to = match checked {
-            Ok(()) => {
+        match checked {
+            CodeCheck::Passed => {
                 let signed_in =
                     self.complete_sign_in(flow, &user, AuthMethod::PasswordAndTotp, browser)?;
-                return Ok(CodeStep::SignedIn {
+                Ok(CodeStep::SignedIn {
                     signed_in: Box::new(signed_in),
                     linked_app: enrolling,
-                });
+                })
             }
-            // Linked meanwhile (another tab): continue with a code.
-            Err(MfaError::AlreadyLinked) => FlowStage::MfaVerify,
-            // Disconnected by an operator meanwhile: enroll again.
-            Err(MfaError::NotEnrolled) if !enrolling => FlowStage::MfaEnroll,
-            Err(e) => return Err(mfa_error(e)),
-        };
-        self.advance_flow(flow, &user.id, moved_to)?;
-        Ok(CodeStep::Moved)
+            CodeCheck::MoveTo(stage) => {
+                self.advance_flow(flow, &user.id, stage)?;
+                Ok(CodeStep::Moved)
+            }
+            CodeCheck::Refused(
+                refusal @ (SignInError::InvalidFormat
+                | SignInError::InvalidCode
+                | SignInError::CodeReplayed
+                | SignInError::Locked(_)
+                | SignInError::Disabled),
+            ) => {
+                let page = Box::new(self.sign_in_page(flow)?);
+                Ok(CodeStep::Refused { refusal, page })
+            }
+            CodeCheck::Refused(other) => Err(other),
+        }
+    }
+
+    /// What GET of the sign-in page shows: the step of the browser's sign-in in progress (its
+    /// flow handle); else, when the browser is signed in, who; else a new sign-in at the provider
+    /// itself (rate-limited per address like every flow).
+    pub fn open_sign_in(
+        &self,
+        flow: Option<&str>,
+        browser: Browser<'_>,
+    ) -> Result<SignInStart, SignInError> {
+        if let Some(handle) = flow {
+            match self.sign_in_page(handle) {
+                Ok(page) => return Ok(SignInStart::Flow(page)),
+                // A flow that ended: start again below.
+                Err(SignInError::Expired) => {}
+                Err(e) => return Err(e),
+            }
+        }
+        if let Some(secret) = browser.session {
+            if let Some((user, _)) = self.signed_in_user(secret)? {
+                return Ok(SignInStart::SignedIn(Box::new(user)));
+            }
+        }
+        Ok(SignInStart::Started(self.create_flow(None, browser.ip)?))
     }
 
     /// Completes a sign-in in one transaction: consumes the flow (once: a double submit cannot
@@ -424,6 +513,14 @@ fn reuse_in(
         return Ok(None);
     }
     sessions::touch(conn, now, &session.id)
+}
+
+/// The outcome of checking a code at the code step.
+enum CodeCheck {
+    Passed,
+    /// The flow's stage no longer fits: move it here and show it.
+    MoveTo(FlowStage),
+    Refused(SignInError),
 }
 
 fn mfa_error(e: MfaError) -> SignInError {

@@ -274,7 +274,11 @@ fn a_link_form_completes_in_one_step(db: &TestDb) {
         ended[0].sid, theirs.id,
         "the browser's previous session ended"
     );
-    let AfterRegistration::SignedIn { session: new, secret } = next else {
+    let AfterRegistration::SignedIn {
+        session: new,
+        secret,
+    } = next
+    else {
         panic!("signed in at once (no MFA)");
     };
     assert_eq!(new.user_id, ann.id);

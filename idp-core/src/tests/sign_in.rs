@@ -4,7 +4,7 @@
 use std::sync::Barrier;
 
 use super::*;
-use crate::signin::{Browser, SignInError};
+use crate::signin::{Browser, CodeStep, SignInError};
 use crate::store::attempts;
 use crate::throttle::{ClientAuthFailure, Limit, LimitKind, ThrottleSettings};
 use crate::users::AuthError;
@@ -458,7 +458,10 @@ fn a_user_disabled_during_the_sign_in_is_not_signed_in(db: &TestDb) {
     let code = oathtool(&view.activation_code, db.idp.now());
     assert!(matches!(
         db.idp.sign_in_code(&flow, &code, Browser::default()),
-        Err(SignInError::Disabled)
+        Ok(CodeStep::Refused {
+            refusal: SignInError::Disabled,
+            ..
+        })
     ));
     assert!(db.idp.live_sessions(&u.id).unwrap().is_empty());
     // With a linked app: the same.
@@ -477,7 +480,10 @@ fn a_user_disabled_during_the_sign_in_is_not_signed_in(db: &TestDb) {
     let code = oathtool(&activation, db.idp.now());
     assert!(matches!(
         db.idp.sign_in_code(&flow, &code, Browser::default()),
-        Err(SignInError::Disabled)
+        Ok(CodeStep::Refused {
+            refusal: SignInError::Disabled,
+            ..
+        })
     ));
     assert!(db.idp.live_sessions(&u.id).unwrap().is_empty());
     // Without MFA, completing for a user who is disabled by now.

@@ -8,9 +8,10 @@ use actix_web::{web, HttpRequest, HttpResponse};
 use idp_core::crypto::ct_eq;
 use idp_core::email_tokens::Purpose;
 use idp_core::lifecycle::{
-    AfterRegistration, LifecycleError, LinkStep, PasswordRefusal, ResetRequest,
+    AfterRegistration, ChangeRefusal, LifecycleError, LinkStep, PasswordChange, PasswordRefusal,
+    ResetRequest,
 };
-use idp_core::users::{ChangePasswordError, UserError};
+use idp_core::users::UserError;
 use idp_core::User;
 
 use super::browser::{
@@ -20,7 +21,7 @@ use super::csrf::{csrf_for, csrf_ok, link_csrf};
 use super::forms::{form_expired, parse_form, see_other};
 use super::pages::{html, ForgotPage, MessagePage, SetPasswordPage};
 use super::params::Params;
-use super::signin::{current_user, signed_in_page};
+use super::signin::{current_user, render_signed_in};
 use super::{blocking, text, AppError, AppState};
 use crate::mail::{send_in_background, Mail};
 
@@ -376,7 +377,7 @@ async fn change_submit(
     body: web::Bytes,
 ) -> Result<HttpResponse, AppError> {
     let params = parse_form(&state, &body)?;
-    let Some((user, secret, sid)) = current_user(&req, &state).await? else {
+    let Some(secret) = cookie_value(&req, session_cookie_name(&state)) else {
         return Ok(see_other("/login"));
     };
     if !csrf_ok(&secret, params.get("csrf")) {
@@ -384,42 +385,41 @@ async fn change_submit(
     }
     let current = params.get("current_password").unwrap_or("").to_string();
     let new = params.get("new_password").unwrap_or("").to_string();
-    if params.get("confirm_password").unwrap_or("") != new {
-        let msg = Some(text::NEW_PASSWORDS_DIFFER);
-        return render_change(&state, &secret, &user, msg, StatusCode::BAD_REQUEST);
-    }
+    let confirm = params.get("confirm_password").unwrap_or("").to_string();
     let idp = state.idp.clone();
-    let u = user.clone();
-    let ip = super::browser::client_ip(&state, &req);
+    let (s, ip) = (secret.clone(), super::browser::client_ip(&state, &req));
     let changed =
-        blocking(move || idp.change_password(&u, &sid, &current, &new, ip.as_deref())).await?;
-    let (msg, status) = match changed {
-        Ok(ended) => {
+        blocking(move || idp.change_own_password(&s, &current, &new, &confirm, ip.as_deref()))
+            .await?;
+    let (user, refusal) = match changed {
+        Ok(PasswordChange::NotSignedIn) => return Ok(see_other("/login")),
+        Ok(PasswordChange::Changed { user, ended }) => {
             if !ended.is_empty() {
                 state.deliver_logouts();
             }
             send_in_background(&state.mailer, user.email.clone(), |m, to| {
                 m.send(&to, Mail::PasswordChanged)
             });
-            let notice = Some("Your password was changed. Your other sessions were signed out.");
-            return match signed_in_page(&req, &state, notice).await? {
-                Some(page) => Ok(page),
-                None => Ok(see_other("/login")),
-            };
+            return render_signed_in(&state, &secret, &user, Some(text::PASSWORD_CHANGED_NOTICE));
         }
-        Err(ChangePasswordError::Locked(l)) => (
+        Ok(PasswordChange::Refused { user, refusal }) => (user, refusal),
+        Err(UserError::Store(e)) => return Err(e.into()),
+        Err(e) => return Err(AppError::internal(&e)),
+    };
+    let (msg, status) = match refusal {
+        ChangeRefusal::Differ => (
+            text::NEW_PASSWORDS_DIFFER.to_string(),
+            StatusCode::BAD_REQUEST,
+        ),
+        ChangeRefusal::Locked(l) => (
             text::retry_after("Too many wrong passwords.", l.until, state.idp.now()),
             StatusCode::TOO_MANY_REQUESTS,
         ),
-        Err(ChangePasswordError::WrongPassword) => (
+        ChangeRefusal::WrongPassword => (
             text::WRONG_CURRENT_PASSWORD.to_string(),
             StatusCode::BAD_REQUEST,
         ),
-        Err(ChangePasswordError::Rejected(r)) => {
-            (text::password_rejection(&r), StatusCode::BAD_REQUEST)
-        }
-        Err(ChangePasswordError::Failed(UserError::Store(e))) => return Err(e.into()),
-        Err(ChangePasswordError::Failed(e)) => return Err(AppError::internal(&e)),
+        ChangeRefusal::Rejected(r) => (text::password_rejection(&r), StatusCode::BAD_REQUEST),
     };
     render_change(&state, &secret, &user, Some(&msg), status)
 }

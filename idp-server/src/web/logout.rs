@@ -12,6 +12,7 @@ use super::pages::{html, LogoutConfirmPage, MessagePage};
 use super::params::Params;
 use super::{blocking, AppError, AppState};
 use crate::tokens::verify_id_token_hint;
+use idp_core::sessions::{Logout, LogoutRequest};
 
 pub async fn end_session_get(
     req: HttpRequest,
@@ -54,50 +55,42 @@ async fn end_session(
     let app_state = params.get("state").map(str::to_string);
 
     let cookie_secret = cookie_value(req, session_cookie_name(state));
+    let confirmed = cookie_secret
+        .as_deref()
+        .is_some_and(|secret| csrf_ok(secret, params.get("csrf")));
     let idp = state.idp.clone();
-    let secret = cookie_secret.clone();
-    let live = blocking(move || match secret {
-        Some(s) => idp.session_by_secret(&s),
-        None => Ok(None),
+    let (secret, ip) = (cookie_secret.clone(), client_ip(state, req));
+    let hint_ids = hint.as_ref().map(|h| (h.sid.clone(), h.sub.clone()));
+    let outcome = blocking(move || {
+        idp.log_out(&LogoutRequest {
+            browser_session: secret.as_deref(),
+            confirmed,
+            hint: hint_ids
+                .as_ref()
+                .map(|(sid, sub)| (sid.as_str(), sub.as_str())),
+            ip: ip.as_deref(),
+        })
     })
     .await??;
-
-    let confirmed = match (&cookie_secret, &live) {
-        (Some(secret), Some(_)) => csrf_ok(secret, params.get("csrf")),
-        _ => false,
-    };
-    let hint_matches = hint.as_ref().is_some_and(|h| {
-        live.as_ref()
-            .is_none_or(|s| s.id == h.sid || s.user_id == h.sub)
-    });
-    if live.is_some() && !confirmed && !hint_matches {
-        let csrf = csrf_for(cookie_secret.as_deref().unwrap_or(""));
-        return html(
-            StatusCode::OK,
-            &LogoutConfirmPage {
-                product: &state.config.product_name,
-                csrf: &csrf,
-                client_id: client_id.as_deref().unwrap_or(""),
-                post_logout_redirect_uri: redirect.as_deref().unwrap_or(""),
-                state: app_state.as_deref().unwrap_or(""),
-            },
-        );
-    }
-
-    let mut to_end: Vec<String> = Vec::new();
-    if let Some(s) = &live {
-        to_end.push(s.id.clone());
-    }
-    if let Some(h) = &hint {
-        if !to_end.contains(&h.sid) {
-            to_end.push(h.sid.clone());
+    match outcome {
+        Logout::Confirm => {
+            let csrf = csrf_for(cookie_secret.as_deref().unwrap_or(""));
+            return html(
+                StatusCode::OK,
+                &LogoutConfirmPage {
+                    product: &state.config.product_name,
+                    csrf: &csrf,
+                    client_id: client_id.as_deref().unwrap_or(""),
+                    post_logout_redirect_uri: redirect.as_deref().unwrap_or(""),
+                    state: app_state.as_deref().unwrap_or(""),
+                },
+            );
         }
-    }
-    let idp = state.idp.clone();
-    let ip = client_ip(state, req);
-    let ended = blocking(move || idp.log_out(&to_end, ip.as_deref())).await??;
-    if !ended.is_empty() {
-        state.deliver_logouts();
+        Logout::Done(ended) => {
+            if !ended.is_empty() {
+                state.deliver_logouts();
+            }
+        }
     }
 
     let removal = removal_cookie(state, session_cookie_name(state));

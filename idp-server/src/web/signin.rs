@@ -6,7 +6,7 @@
 
 use actix_web::http::{header, StatusCode};
 use actix_web::{web, HttpRequest, HttpResponse};
-use idp_core::signin::{CodeStep, PasswordStep, SignInError, SignInPage, SignedIn};
+use idp_core::signin::{CodeStep, PasswordStep, SignInError, SignInPage, SignInStart, SignedIn};
 use idp_core::User;
 
 use idp_core::flows::PendingAuthorization;
@@ -34,40 +34,22 @@ pub async fn login_page(
     req: HttpRequest,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, AppError> {
-    if let Some(handle) = cookie_value(&req, flow_cookie_name(&state)) {
-        let idp = state.idp.clone();
-        let h = handle.clone();
-        match blocking(move || idp.sign_in_page(&h)).await? {
-            Ok(page) => return render_page(&state, &handle, page, None, StatusCode::OK, ""),
-            // A flow that ended: start again below.
-            Err(SignInError::Expired) => {}
-            Err(e) => return Err(refusal(&state, e)),
+    let flow = cookie_value(&req, flow_cookie_name(&state));
+    let browser = RequestBrowser::of(&state, &req);
+    let idp = state.idp.clone();
+    let f = flow.clone();
+    let (b, secret) = (browser.clone(), browser.session.clone());
+    let start = blocking(move || idp.open_sign_in(f.as_deref(), b.get())).await?;
+    match start.map_err(|e| refusal(&state, e))? {
+        SignInStart::Flow(page) => {
+            let handle = flow.unwrap_or_default();
+            render_page(&state, &handle, page, None, StatusCode::OK, "")
         }
+        SignInStart::SignedIn(user) => {
+            render_signed_in(&state, secret.as_deref().unwrap_or(""), &user, None)
+        }
+        SignInStart::Started(handle) => Ok(start_sign_in(&state, handle)),
     }
-    if let Some(page) = signed_in_page(&req, &state, None).await? {
-        return Ok(page);
-    }
-    let idp = state.idp.clone();
-    let ip = super::browser::client_ip(&state, &req);
-    let created = blocking(move || idp.create_flow(None, ip.as_deref())).await?;
-    let handle = created.map_err(|e| refusal(&state, e.into()))?;
-    Ok(start_sign_in(&state, handle))
-}
-
-/// The page of the flow's current step, with an error from the last submission if any.
-async fn render_stage(
-    state: &AppState,
-    handle: &str,
-    error: Option<&str>,
-    status: StatusCode,
-    email: &str,
-) -> Result<HttpResponse, AppError> {
-    let idp = state.idp.clone();
-    let h = handle.to_string();
-    let page = blocking(move || idp.sign_in_page(&h))
-        .await?
-        .map_err(|e| refusal(state, e))?;
-    render_page(state, handle, page, error, status, email)
 }
 
 fn render_page(
@@ -152,15 +134,11 @@ pub async fn submit_password(
         .take(254)
         .collect();
     let password = params.get("password").unwrap_or("").to_string();
-    if email.is_empty() || password.is_empty() {
-        let msg = Some(text::ENTER_EMAIL_AND_PASSWORD);
-        return render_stage(&state, &handle, msg, StatusCode::BAD_REQUEST, &email).await;
-    }
     let browser = RequestBrowser::of(&state, &req);
     let idp = state.idp.clone();
     let (h, em) = (handle.clone(), email.clone());
     let step = blocking(move || idp.sign_in_password(&h, &em, &password, browser.get())).await?;
-    let (status, message) = match step {
+    let (refused, page) = match step {
         Ok(PasswordStep::SignedIn(done)) => {
             state.metrics.signin("password_ok");
             return signed_in_response(&state, *done);
@@ -169,27 +147,34 @@ pub async fn submit_password(
             state.metrics.signin("password_ok");
             return Ok(see_other("/login"));
         }
-        Err(SignInError::InvalidCredentials) => {
+        Ok(PasswordStep::Refused { refusal, page }) => (refusal, page),
+        Err(SignInError::WrongStage) => return Ok(see_other("/login")),
+        Err(e) => return Err(refusal(&state, e)),
+    };
+    let (status, message) = match refused {
+        SignInError::MissingCredentials => (
+            StatusCode::BAD_REQUEST,
+            text::ENTER_EMAIL_AND_PASSWORD.to_string(),
+        ),
+        SignInError::Locked(l) => {
+            state.metrics.signin("locked");
+            state.metrics.lockout("password");
+            let msg = text::retry_after("Too many failed attempts.", l.until, state.idp.now());
+            (StatusCode::TOO_MANY_REQUESTS, msg)
+        }
+        SignInError::Disabled => {
+            state.metrics.signin("disabled");
+            (StatusCode::FORBIDDEN, text::USER_DISABLED.to_string())
+        }
+        _ => {
             state.metrics.signin("invalid_credentials");
             (
                 StatusCode::UNAUTHORIZED,
                 text::INVALID_CREDENTIALS.to_string(),
             )
         }
-        Err(SignInError::Locked(l)) => {
-            state.metrics.signin("locked");
-            state.metrics.lockout("password");
-            let msg = text::retry_after("Too many failed attempts.", l.until, state.idp.now());
-            (StatusCode::TOO_MANY_REQUESTS, msg)
-        }
-        Err(SignInError::Disabled) => {
-            state.metrics.signin("disabled");
-            (StatusCode::FORBIDDEN, text::USER_DISABLED.to_string())
-        }
-        Err(SignInError::WrongStage) => return Ok(see_other("/login")),
-        Err(e) => return Err(refusal(&state, e)),
     };
-    render_stage(&state, &handle, Some(&message), status, &email).await
+    render_page(&state, &handle, *page, Some(&message), status, &email)
 }
 
 /// POST /login/totp: the enrollment confirmation or the sign-in code.
@@ -205,7 +190,7 @@ pub async fn submit_totp(
     let idp = state.idp.clone();
     let (h, b) = (handle.clone(), browser.clone());
     let step = blocking(move || idp.sign_in_code(&h, &code, b.get())).await?;
-    let e = match step {
+    let (refused, page) = match step {
         Ok(CodeStep::SignedIn {
             signed_in,
             linked_app,
@@ -219,12 +204,11 @@ pub async fn submit_totp(
             return signed_in_response(&state, *signed_in);
         }
         Ok(CodeStep::Moved) | Err(SignInError::WrongStage) => return Ok(see_other("/login")),
-        Err(e) => e,
+        Ok(CodeStep::Refused { refusal, page }) => (refusal, page),
+        Err(e) => return Err(refusal(&state, e)),
     };
-    let Some(message) = text::code_refusal(&e, state.idp.now()) else {
-        return Err(refusal(&state, e));
-    };
-    let status = match e {
+    let message = text::code_refusal(&refused, state.idp.now());
+    let status = match refused {
         SignInError::InvalidFormat => {
             state.metrics.mfa("invalid_format");
             StatusCode::BAD_REQUEST
@@ -247,7 +231,7 @@ pub async fn submit_totp(
             StatusCode::UNAUTHORIZED
         }
     };
-    render_stage(&state, &handle, Some(&message), status, "").await
+    render_page(&state, &handle, *page, Some(&message), status, "")
 }
 
 /// The user hears of every app linked to their account (when, from where, with what): if it was
@@ -312,22 +296,31 @@ pub async fn signed_in_page(
     let Some((user, secret, _)) = current_user(req, state).await? else {
         return Ok(None);
     };
-    let csrf = csrf_for(&secret);
+    render_signed_in(state, &secret, &user, notice).map(Some)
+}
+
+/// The signed-in page of `user`, whose session cookie holds `secret`.
+pub fn render_signed_in(
+    state: &AppState,
+    secret: &str,
+    user: &User,
+    notice: Option<&str>,
+) -> Result<HttpResponse, AppError> {
     let name = if user.display_name.is_empty() {
         user.email.as_str()
     } else {
         user.display_name.as_str()
     };
-    Ok(Some(html(
+    html(
         StatusCode::OK,
         &SignedInPage {
             product: &state.config.product_name,
             name,
             email: &user.email,
-            csrf: &csrf,
+            csrf: &csrf_for(secret),
             notice,
         },
-    )?))
+    )
 }
 
 /// GET / : the signed-in page, or off to sign in.

@@ -23,6 +23,9 @@ pub const NEW_PASSWORDS_DIFFER: &str = "The two new passwords do not match.";
 pub const PASSWORD_CHANGED_TITLE: &str = "Your password was changed";
 pub const PASSWORD_RESET_DONE: &str = "You can now sign in with your new password. If your organisation requires a code from your authenticator app, you will still be asked for it.";
 pub const SIGN_IN: &str = "Sign in";
+pub const CODE_NOT_CORRECT: &str = "That code is not correct. Use the newest code your app shows.";
+pub const PASSWORD_CHANGED_NOTICE: &str =
+    "Your password was changed. Your other sessions were signed out.";
 
 /// "Try again in N minutes" for a lock that lasts until `until`.
 pub fn retry_after(what: &str, until: i64, now: i64) -> String {
@@ -54,20 +57,18 @@ pub fn password_rejection(r: &PasswordRejection) -> String {
     }
 }
 
-/// What the code page says when a code is refused (`None`: not a code refusal).
-pub fn code_refusal(e: &SignInError, now: i64) -> Option<String> {
-    Some(match e {
+/// What the code page says when a code is refused.
+pub fn code_refusal(e: &SignInError, now: i64) -> String {
+    match e {
         SignInError::InvalidFormat => "Enter the 6-digit code from your authenticator app.".into(),
-        SignInError::InvalidCode => {
-            "That code is not correct. Use the newest code your app shows.".into()
-        }
+        SignInError::InvalidCode => CODE_NOT_CORRECT.into(),
         SignInError::CodeReplayed => {
             "That code has already been used. Wait for the next code in your app.".into()
         }
         SignInError::Locked(l) => retry_after("Too many wrong codes.", l.until, now),
         SignInError::Disabled => USER_DISABLED.into(),
-        _ => return None,
-    })
+        _ => CODE_NOT_CORRECT.into(),
+    }
 }
 
 #[cfg(test)]
