@@ -13,16 +13,16 @@ pub use crate::model::Change;
 /// Why an account operation was refused.
 #[derive(Debug, thiserror::Error)]
 pub enum AccountError {
-    /// Invalid account slug …: use 2-63 lowercase letters, digits and dashes, starting with a letter or digit.
+    /// The slug is not 2-63 lowercase letters, digits and dashes starting with a letter or digit.
     #[error("invalid account slug {0:?}: use 2-63 lowercase letters, digits and dashes, starting with a letter or digit")]
     InvalidSlug(String),
-    /// Invalid account name: ….
+    /// The account name is refused (empty, too long, control characters).
     #[error("invalid account name: {0}")]
     InvalidName(&'static str),
-    /// An account with the slug … already exists.
+    /// Another account already has this slug.
     #[error("an account with the slug {0:?} already exists")]
     SlugTaken(String),
-    /// No account with the slug ….
+    /// No account has this slug.
     #[error("no account with the slug {0:?}")]
     NotFound(String),
     #[error(transparent)]

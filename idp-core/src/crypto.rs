@@ -11,16 +11,16 @@ use subtle::ConstantTimeEq;
 #[derive(Debug, thiserror::Error)]
 /// Why randomness or sealing failed.
 pub enum CryptoError {
-    /// The operating system's random generator failed: ….
+    /// The operating system's random generator failed.
     #[error("the operating system's random generator failed: {0}")]
     Random(String),
     /// A sealed secret could not be opened (wrong master key or tampered data).
     #[error("a sealed secret could not be opened (wrong master key or tampered data)")]
     Unseal,
-    /// No master key with id … is configured.
+    /// The sealed data names a master key that is not configured.
     #[error("no master key with id {0} is configured")]
     UnknownKey(String),
-    /// Invalid master key: ….
+    /// A master key is not 32 bytes in hex or base64.
     #[error("invalid master key: {0}")]
     BadMasterKey(String),
     /// Sealing failed.

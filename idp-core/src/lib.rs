@@ -67,9 +67,9 @@ impl Default for Settings {
 /// Errors of setting up the domain.
 #[derive(Debug, thiserror::Error)]
 pub enum SetupError {
-    /// ….
-    #[error("{0}")]
-    Policy(String),
+    /// The password policy's minimum length is out of bounds.
+    #[error(transparent)]
+    Policy(#[from] password::PolicyError),
     #[error(transparent)]
     /// Password hashing failed.
     Hash(#[from] password::HashError),

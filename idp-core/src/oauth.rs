@@ -22,7 +22,8 @@ pub use crate::model::{Issued, NewCode};
 /// Why a grant request failed; maps to RFC 6749 `invalid_grant` with this description.
 #[derive(Debug, thiserror::Error)]
 pub enum GrantError {
-    /// ….
+    /// The code or refresh token is invalid, expired, used, or issued to another client or
+    /// redirect URI; the text says which (for the client developer, RFC 6749 5.2).
     #[error("{0}")]
     InvalidGrant(&'static str),
     /// A refresh asked for a scope beyond the grant's (RFC 6749 section 6).

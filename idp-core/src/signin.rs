@@ -10,7 +10,6 @@ use crate::model::{
     AuthMethod, EndReason, EndedSession, FlowStage, Locked, LoginFlow, MfaPolicy, NewCode,
     PendingAuthorization, SsoSession, User,
 };
-use crate::oauth::GrantError;
 use crate::password::HashError;
 use crate::policy::{self, SessionRefusal};
 use crate::sessions::start_in;
@@ -161,24 +160,20 @@ pub enum SignInError {
     #[error(transparent)]
     /// The database failed, or could not be reached.
     Store(#[from] StoreError),
-    /// Internal error: ….
-    #[error("internal error: {0}")]
-    Internal(String),
+    #[error(transparent)]
+    /// The random generator or the sealing of a secret failed.
+    Crypto(#[from] CryptoError),
+    #[error(transparent)]
+    /// Password hashing failed.
+    Hash(#[from] HashError),
+    #[error(transparent)]
+    /// The TOTP parameters or the QR code failed.
+    Mfa(MfaError),
 }
 
 impl From<diesel::result::Error> for SignInError {
     fn from(e: diesel::result::Error) -> Self {
         SignInError::Store(e.into())
-    }
-}
-impl From<CryptoError> for SignInError {
-    fn from(e: CryptoError) -> Self {
-        SignInError::Internal(e.to_string())
-    }
-}
-impl From<HashError> for SignInError {
-    fn from(e: HashError) -> Self {
-        SignInError::Internal(e.to_string())
     }
 }
 impl From<FlowError> for SignInError {
@@ -202,15 +197,6 @@ impl From<AuthError> for SignInError {
         }
     }
 }
-impl From<GrantError> for SignInError {
-    fn from(e: GrantError) -> Self {
-        match e {
-            GrantError::Store(s) => s.into(),
-            other => SignInError::Internal(other.to_string()),
-        }
-    }
-}
-
 impl Idp {
     /// Answers a validated authorization request: a code when the browser's session may serve
     /// it (see [`Idp::reuse_session`]; the session is slid and the code issued in the same
@@ -532,6 +518,6 @@ fn mfa_error(e: MfaError) -> SignInError {
         MfaError::NotEnrolled | MfaError::AlreadyLinked => SignInError::WrongStage,
         MfaError::Store(s) => s.into(),
         MfaError::Crypto(c) => c.into(),
-        MfaError::Settings(s) => SignInError::Internal(s),
+        e @ (MfaError::Settings(_) | MfaError::Qr(_)) => SignInError::Mfa(e),
     }
 }

@@ -15,25 +15,25 @@ use crate::Idp;
 /// Why a user operation was refused.
 #[derive(Debug, thiserror::Error)]
 pub enum UserError {
-    /// Invalid email: ….
+    /// The authentication email is not a valid address.
     #[error("invalid email: {0}")]
     InvalidEmail(EmailError),
-    /// Invalid work email: ….
+    /// The work email is not a valid address.
     #[error("invalid work email: {0}")]
     InvalidWorkEmail(EmailError),
-    /// Invalid name: ….
+    /// The display name is refused (too long, control characters).
     #[error("invalid name: {0}")]
     InvalidName(&'static str),
-    /// A user with the email … already exists.
+    /// Another user already has this authentication email.
     #[error("a user with the email {0:?} already exists")]
     EmailTaken(String),
-    /// No user with the email ….
+    /// No user has this authentication email.
     #[error("no user with the email {0:?}")]
     NotFound(String),
-    /// No account with the slug ….
+    /// No account has this slug.
     #[error("no account with the slug {0:?}")]
     NoSuchAccount(String),
-    /// ….
+    /// The password policy refused the password.
     #[error("{0}")]
     Password(#[from] PasswordRejection),
     #[error(transparent)]
@@ -89,7 +89,7 @@ pub enum ChangePasswordError {
     #[error("too many failed attempts; locked until {}", .0.until)]
     /// Too many failed attempts: locked until then.
     Locked(Locked),
-    /// ….
+    /// The password policy refused the new password.
     #[error("{0}")]
     Rejected(PasswordRejection),
     #[error(transparent)]

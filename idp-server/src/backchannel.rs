@@ -55,6 +55,17 @@ pub fn deliver_due(
     Ok(out)
 }
 
+/// Why one logout token did not reach its app (stored as the outbox row's last error).
+#[derive(Debug, thiserror::Error)]
+enum SendFailure {
+    #[error("the logout token could not be made: {0}")]
+    Token(crate::tokens::TokenError),
+    #[error("HTTP {0}")]
+    Status(u16),
+    #[error("{0}")]
+    Transport(ureq::ErrorKind),
+}
+
 fn deliver_one(
     idp: &Idp,
     config: &Config,
@@ -78,7 +89,7 @@ fn deliver_one(
     };
     let result = minter
         .logout_token(client, &logout.user_id, &logout.session_id)
-        .map_err(|e| e.to_string())
+        .map_err(SendFailure::Token)
         .and_then(|token| {
             agent
                 .post(uri)
@@ -86,8 +97,8 @@ fn deliver_one(
                 .send_form(&[("logout_token", token.as_str())])
                 .map(|r| r.status())
                 .map_err(|e| match e {
-                    ureq::Error::Status(code, _) => format!("HTTP {code}"),
-                    ureq::Error::Transport(t) => t.kind().to_string(),
+                    ureq::Error::Status(code, _) => SendFailure::Status(code),
+                    ureq::Error::Transport(t) => SendFailure::Transport(t.kind()),
                 })
         });
     let delivery = |ok: bool, detail: String| Delivery {
@@ -105,7 +116,7 @@ fn deliver_one(
             Ok(Some(delivery(true, format!("HTTP {status}"))))
         }
         Err(e) => {
-            let outcome = idp.logout_failed(logout, &e)?;
+            let outcome = idp.logout_failed(logout, &e.to_string())?;
             let (label, detail) = match outcome {
                 FailedAttempt::RetryAt(at) => {
                     tracing::warn!(client_id = %logout.client_id, sid = %logout.session_id, attempt = logout.attempts, error = %e, retry_at = at, "back-channel logout failed; will retry");

@@ -44,6 +44,15 @@ async fn sweep(state: AppState) {
     }
 }
 
+/// Why a delivery round did not run to its end.
+#[derive(Debug, thiserror::Error)]
+enum RoundError {
+    #[error(transparent)]
+    Store(#[from] idp_core::StoreError),
+    #[error("no signing keys loaded")]
+    NoKeys,
+}
+
 async fn deliver(state: AppState) {
     let signal: Arc<tokio::sync::Notify> = state.outbox.clone();
     loop {
@@ -53,14 +62,13 @@ async fn deliver(state: AppState) {
             .await
             .ok();
         let s = state.clone();
-        let result = web::block(move || -> Result<usize, String> {
-            if !s.idp.logouts_due().map_err(|e| e.to_string())? {
+        let result = web::block(move || -> Result<usize, RoundError> {
+            if !s.idp.logouts_due()? {
                 return Ok(0);
             }
-            let keys = crate::keys::current(&s.keys).ok_or("no signing keys loaded")?;
+            let keys = crate::keys::current(&s.keys).ok_or(RoundError::NoKeys)?;
             let done =
-                crate::backchannel::deliver_due(&s.idp, &s.config, &keys, Some(&s.metrics), None)
-                    .map_err(|e| e.to_string())?;
+                crate::backchannel::deliver_due(&s.idp, &s.config, &keys, Some(&s.metrics), None)?;
             Ok(done.len())
         })
         .await;
@@ -100,12 +108,17 @@ type Purge<'a> = &'a dyn Fn() -> Result<usize, idp_core::StoreError>;
 /// Deletes what can never be used again; says what it could not.
 fn purge(s: &AppState) {
     let idp = &s.idp;
-    let jobs: [(&str, Purge<'_>); 5] = [
+    // Retired keys are unpublished after the window; a day later nothing can need them.
+    let keys_cutoff = idp.now() - s.config.publish_retired_for() - 24 * 60 * 60;
+    let jobs: [(&str, Purge<'_>); 6] = [
         ("login flows", &|| idp.purge_flows()),
         ("sessions", &|| idp.purge_expired()),
         ("attempt counters", &|| idp.purge_attempt_counters()),
         ("email tokens", &|| idp.purge_email_tokens()),
         ("back-channel outbox", &|| idp.purge_outbox()),
+        ("retired signing keys", &|| {
+            idp.drop_retired_keys(keys_cutoff)
+        }),
     ];
     for (what, job) in jobs {
         match job() {

@@ -24,16 +24,42 @@ pub use crate::alg::SigningAlg;
 pub enum KeyError {
     #[error("key generation failed")]
     Generate,
-    #[error("stored key {kid} is unusable: {reason}")]
-    Broken { kid: String, reason: String },
+    #[error("stored key {kid} is unusable: {source}")]
+    Broken {
+        kid: String,
+        #[source]
+        source: KeyMaterialError,
+    },
     #[error("no active {0} signing key")]
     Missing(&'static str),
+    #[error("the JWKS could not be serialised: {0}")]
+    Jwks(serde_json::Error),
     #[error(transparent)]
     Store(#[from] idp_core::StoreError),
     #[error(transparent)]
     Crypto(#[from] idp_core::crypto::CryptoError),
     #[error("master key: {0}")]
     MasterKey(String),
+}
+
+/// Why a key's material (its private key, its JWK, the JWKS) could not be used.
+#[derive(Debug, thiserror::Error)]
+pub enum KeyMaterialError {
+    #[error("the private key was rejected: {0}")]
+    Rejected(#[from] aws_lc_rs::error::KeyRejected),
+    #[error(transparent)]
+    Jwt(#[from] jsonwebtoken::errors::Error),
+    #[error(transparent)]
+    Json(#[from] serde_json::Error),
+}
+
+/// Why a token could not be signed.
+#[derive(Debug, thiserror::Error)]
+pub enum SignError {
+    #[error("the claims could not be serialised: {0}")]
+    Json(#[from] serde_json::Error),
+    #[error("the signature failed")]
+    Signature(#[from] aws_lc_rs::error::Unspecified),
 }
 
 /// Loads the master key: `IDP_MASTER_KEY` (hex or base64), or `<key_dir>/master.key`, created
@@ -121,18 +147,13 @@ pub fn generate(alg: SigningAlg, secrets: &SecretBox, now: i64) -> Result<Stored
         alg.as_str().to_lowercase(),
         &idp_core::crypto::random_id()?[..16]
     );
-    let encoding = encoding_key(alg, &pkcs8).map_err(|reason| KeyError::Broken {
+    let broken = |source: KeyMaterialError| KeyError::Broken {
         kid: kid.clone(),
-        reason,
-    })?;
-    let jwk = public_jwk(&encoding, alg, &kid).map_err(|reason| KeyError::Broken {
-        kid: kid.clone(),
-        reason,
-    })?;
-    let public_jwk = serde_json::to_string(&jwk).map_err(|e| KeyError::Broken {
-        kid: kid.clone(),
-        reason: e.to_string(),
-    })?;
+        source,
+    };
+    let encoding = encoding_key(alg, &pkcs8).map_err(broken)?;
+    let jwk = public_jwk(&encoding, alg, &kid).map_err(broken)?;
+    let public_jwk = serde_json::to_string(&jwk).map_err(|e| broken(e.into()))?;
     let private_sealed = secrets.seal(&pkcs8, &idp_core::keys::signing_key_aad(&kid))?;
     Ok(StoredKey {
         kid,
@@ -144,11 +165,12 @@ pub fn generate(alg: SigningAlg, secrets: &SecretBox, now: i64) -> Result<Stored
     })
 }
 
-fn encoding_key(alg: SigningAlg, pkcs8: &[u8]) -> Result<EncodingKey, String> {
+fn encoding_key(alg: SigningAlg, pkcs8: &[u8]) -> Result<EncodingKey, KeyMaterialError> {
     match alg {
         // jsonwebtoken's RSA signer wants PKCS#1; its PEM reader unwraps PKCS#8 for us.
-        SigningAlg::Rs256 => EncodingKey::from_rsa_pem(pem("PRIVATE KEY", pkcs8).as_bytes())
-            .map_err(|e| e.to_string()),
+        SigningAlg::Rs256 => Ok(EncodingKey::from_rsa_pem(
+            pem("PRIVATE KEY", pkcs8).as_bytes(),
+        )?),
         SigningAlg::Es256 => Ok(EncodingKey::from_ec_der(pkcs8)),
         SigningAlg::EdDsa => Ok(EncodingKey::from_ed_der(pkcs8)),
     }
@@ -165,8 +187,8 @@ fn pem(label: &str, der: &[u8]) -> String {
     out
 }
 
-fn public_jwk(key: &EncodingKey, alg: SigningAlg, kid: &str) -> Result<Jwk, String> {
-    let mut jwk = Jwk::from_encoding_key(key, alg.jwt()).map_err(|e| e.to_string())?;
+fn public_jwk(key: &EncodingKey, alg: SigningAlg, kid: &str) -> Result<Jwk, KeyMaterialError> {
+    let mut jwk = Jwk::from_encoding_key(key, alg.jwt())?;
     // from_encoding_key leaves these empty; RPs select keys by kid and use.
     jwk.common.key_id = Some(kid.to_string());
     jwk.common.public_key_use = Some(PublicKeyUse::Signature);
@@ -196,15 +218,14 @@ pub struct SigningKey {
 }
 
 impl SigningKey {
-    fn from_pkcs8(kid: &str, alg: SigningAlg, pkcs8: &[u8]) -> Result<Self, String> {
+    fn from_pkcs8(kid: &str, alg: SigningAlg, pkcs8: &[u8]) -> Result<Self, KeyMaterialError> {
         let pair = match alg {
             SigningAlg::Rs256 => RsaKeyPair::from_pkcs8(pkcs8).map(KeyPair::Rsa),
             SigningAlg::Es256 => {
                 EcdsaKeyPair::from_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, pkcs8).map(KeyPair::Ec)
             }
             SigningAlg::EdDsa => Ed25519KeyPair::from_pkcs8(pkcs8).map(KeyPair::Ed),
-        }
-        .map_err(|e| e.to_string())?;
+        }?;
         Ok(SigningKey {
             kid: kid.to_string(),
             alg,
@@ -218,28 +239,21 @@ impl SigningKey {
     }
 
     /// A JWS in compact serialisation (RFC 7515 7.1) with `alg`, `kid` and `typ` in the header.
-    pub fn sign_jwt<T: Serialize>(&self, typ: &str, claims: &T) -> Result<String, String> {
+    pub fn sign_jwt<T: Serialize>(&self, typ: &str, claims: &T) -> Result<String, SignError> {
         let mut header = jsonwebtoken::Header::new(self.alg.jwt());
         header.kid = Some(self.kid.clone());
         header.typ = Some(typ.to_string());
         let part = |v: Vec<u8>| URL_SAFE_NO_PAD.encode(v);
-        let mut jws = part(serde_json::to_vec(&header).map_err(|e| e.to_string())?);
+        let mut jws = part(serde_json::to_vec(&header)?);
         jws.push('.');
-        jws.push_str(&part(
-            serde_json::to_vec(claims).map_err(|e| e.to_string())?,
-        ));
+        jws.push_str(&part(serde_json::to_vec(claims)?));
         let signature = match &self.pair {
             KeyPair::Rsa(k) => {
                 let mut sig = vec![0u8; k.public_modulus_len()];
-                k.sign(&RSA_PKCS1_SHA256, &self.rng, jws.as_bytes(), &mut sig)
-                    .map_err(|e| e.to_string())?;
+                k.sign(&RSA_PKCS1_SHA256, &self.rng, jws.as_bytes(), &mut sig)?;
                 sig
             }
-            KeyPair::Ec(k) => k
-                .sign(&self.rng, jws.as_bytes())
-                .map_err(|e| e.to_string())?
-                .as_ref()
-                .to_vec(),
+            KeyPair::Ec(k) => k.sign(&self.rng, jws.as_bytes())?.as_ref().to_vec(),
             KeyPair::Ed(k) => k.sign(jws.as_bytes()).as_ref().to_vec(),
         };
         jws.push('.');
@@ -320,13 +334,12 @@ impl Keyring {
         let mut verifying = HashMap::new();
         let mut jwks = JwkSet { keys: Vec::new() };
         for &(k, alg, signs) in &chosen {
-            let broken = |reason: String| KeyError::Broken {
+            let broken = |source: KeyMaterialError| KeyError::Broken {
                 kid: k.kid.clone(),
-                reason,
+                source,
             };
-            let jwk: Jwk =
-                serde_json::from_str(&k.public_jwk).map_err(|e| broken(e.to_string()))?;
-            let decoding = DecodingKey::from_jwk(&jwk).map_err(|e| broken(e.to_string()))?;
+            let jwk: Jwk = serde_json::from_str(&k.public_jwk).map_err(|e| broken(e.into()))?;
+            let decoding = DecodingKey::from_jwk(&jwk).map_err(|e| broken(e.into()))?;
             verifying.insert(k.kid.clone(), (alg, decoding));
             jwks.keys.push(jwk);
             if signs {
@@ -342,10 +355,7 @@ impl Keyring {
         if !signing.contains_key(&SigningAlg::Rs256) {
             return Err(KeyError::Missing("RS256"));
         }
-        let jwks = serde_json::to_vec(&jwks).map_err(|e| KeyError::Broken {
-            kid: "-".into(),
-            reason: e.to_string(),
-        })?;
+        let jwks = serde_json::to_vec(&jwks).map_err(KeyError::Jwks)?;
         Ok(Keyring {
             signing,
             verifying,

@@ -74,7 +74,7 @@ pub enum TokenError {
     #[error("no signing key for {0}")]
     NoKey(&'static str),
     #[error("token signing failed: {0}")]
-    Sign(String),
+    Sign(#[from] crate::keys::SignError),
     #[error("invalid token")]
     Invalid,
     #[error(transparent)]

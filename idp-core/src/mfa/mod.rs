@@ -65,9 +65,12 @@ pub enum MfaError {
     /// No authenticator app is linked to this user (or the sign-in shows none).
     #[error("no authenticator app is linked to this user (or the sign-in shows none)")]
     NotEnrolled,
-    /// Invalid TOTP settings: ….
+    /// The TOTP parameters were refused (a secret too short, a label with a `:`).
     #[error("invalid TOTP settings: {0}")]
-    Settings(String),
+    Settings(#[from] totp_rs::TotpUrlError),
+    /// The QR code could not be made (the URL is too long for a QR code).
+    #[error("the QR code could not be made: {0}")]
+    Qr(#[from] qrcode::types::QrError),
     #[error(transparent)]
     /// The random generator or the sealing of a secret failed.
     Crypto(#[from] CryptoError),

@@ -67,7 +67,7 @@ pub(crate) fn totp(secret: &[u8], issuer: &str, account: &str) -> Result<TOTP, M
         Some(issuer.to_string()),
         account.to_string(),
     )
-    .map_err(|e| MfaError::Settings(e.to_string()))
+    .map_err(MfaError::from)
 }
 
 /// The step whose code equals `code`, looking `drift` steps either side of `now`. Every candidate
@@ -96,8 +96,7 @@ pub fn matching_step(
 
 /// An inline SVG QR code for `data`.
 pub fn qr_svg(data: &str) -> Result<String, MfaError> {
-    let code = qrcode::QrCode::with_error_correction_level(data.as_bytes(), qrcode::EcLevel::M)
-        .map_err(|e| MfaError::Settings(format!("QR code: {e}")))?;
+    let code = qrcode::QrCode::with_error_correction_level(data.as_bytes(), qrcode::EcLevel::M)?;
     let svg = code
         .render::<qrcode::render::svg::Color<'_>>()
         .min_dimensions(220, 220)

@@ -71,18 +71,25 @@ impl Default for PasswordPolicy {
     }
 }
 
+/// A minimum length the policy cannot have.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum PolicyError {
+    /// Below NIST's floor.
+    #[error("the minimum password length cannot be below {ABSOLUTE_MIN_LENGTH}")]
+    BelowFloor,
+    /// Above the maximum length.
+    #[error("the minimum password length cannot exceed {DEFAULT_MAX_LENGTH}")]
+    AboveMaximum,
+}
+
 impl PasswordPolicy {
     /// A policy with a custom minimum; NIST's floor of 8 cannot be undercut.
-    pub fn new(min_length: usize) -> Result<Self, String> {
+    pub fn new(min_length: usize) -> Result<Self, PolicyError> {
         if min_length < ABSOLUTE_MIN_LENGTH {
-            return Err(format!(
-                "the minimum password length cannot be below {ABSOLUTE_MIN_LENGTH}"
-            ));
+            return Err(PolicyError::BelowFloor);
         }
         if min_length > DEFAULT_MAX_LENGTH {
-            return Err(format!(
-                "the minimum password length cannot exceed {DEFAULT_MAX_LENGTH}"
-            ));
+            return Err(PolicyError::AboveMaximum);
         }
         Ok(PasswordPolicy {
             min_length,

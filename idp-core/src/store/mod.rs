@@ -111,22 +111,22 @@ impl Backend {
 #[derive(Debug, thiserror::Error)]
 /// Why the database could not be used.
 pub enum StoreError {
-    /// Invalid database URL: ….
+    /// The database URL is not `sqlite://PATH` or `postgres://...`.
     #[error("invalid database URL: {0}")]
     BadUrl(String),
-    /// Cannot connect to the database: ….
+    /// The database could not be opened or connected to.
     #[error("cannot connect to the database: {0}")]
     Connect(String),
-    /// Database unavailable: ….
+    /// No connection became free in time, or the server stopped answering.
     #[error("database unavailable: {0}")]
     Unavailable(String),
     #[error("database error: {0}")]
     /// A query failed.
     Query(#[from] diesel::result::Error),
-    /// Migration failed: ….
+    /// A schema migration failed.
     #[error("migration failed: {0}")]
     Migration(String),
-    /// Stored data is inconsistent: ….
+    /// A stored row breaks an invariant (a user without an account, an unknown status).
     #[error("stored data is inconsistent: {0}")]
     Corrupt(String),
 }

@@ -66,4 +66,47 @@ fn master_key_rotation_reseals_everything(db: &TestDb) {
     ));
 }
 
-crate::on_both_backends!(master_key_rotation_reseals_everything);
+/// Rotation retires the current key of the algorithm; retired keys are deleted only once
+/// retired before the cutoff, the active one never.
+fn retired_signing_keys_are_dropped_after_the_cutoff(db: &TestDb) {
+    let key = |kid: &str| crate::keys::StoredKey {
+        kid: kid.into(),
+        alg: "RS256".into(),
+        private_sealed: "sealed".into(),
+        public_jwk: "{}".into(),
+        created_at: db.idp.now(),
+        retired_at: None,
+    };
+    db.idp.add_signing_key(&key("k1"), true, &op()).unwrap();
+    db.clock.advance(100);
+    db.idp.add_signing_key(&key("k2"), true, &op()).unwrap();
+    let retired_at = db.idp.now();
+    let kids = || -> Vec<(String, Option<i64>)> {
+        let mut k: Vec<_> = db
+            .idp
+            .signing_keys()
+            .unwrap()
+            .into_iter()
+            .map(|k| (k.kid, k.retired_at))
+            .collect();
+        k.sort();
+        k
+    };
+    assert_eq!(
+        kids(),
+        vec![("k1".into(), Some(retired_at)), ("k2".into(), None)]
+    );
+    assert_eq!(db.idp.drop_retired_keys(retired_at).unwrap(), 0);
+    assert_eq!(db.idp.drop_retired_keys(retired_at + 1).unwrap(), 1);
+    assert_eq!(kids(), vec![("k2".into(), None)]);
+    assert_eq!(
+        db.idp.drop_retired_keys(i64::MAX).unwrap(),
+        0,
+        "never the active key"
+    );
+}
+
+crate::on_both_backends!(
+    master_key_rotation_reseals_everything,
+    retired_signing_keys_are_dropped_after_the_cutoff,
+);

@@ -57,13 +57,14 @@ fn one(
         ));
     }
     for (j, uri) in c.redirect_uris.iter().enumerate() {
-        check_redirect_uri(uri).map_err(|r| bad(&format!("redirect_uris[{j}]"), &r))?;
+        check_redirect_uri(uri).map_err(|r| bad(&format!("redirect_uris[{j}]"), &r.to_string()))?;
     }
     for (j, uri) in c.post_logout_redirect_uris.iter().enumerate() {
-        check_redirect_uri(uri).map_err(|r| bad(&format!("post_logout_redirect_uris[{j}]"), &r))?;
+        check_redirect_uri(uri)
+            .map_err(|r| bad(&format!("post_logout_redirect_uris[{j}]"), &r.to_string()))?;
     }
     if let Some(uri) = &c.backchannel_logout_uri {
-        check_redirect_uri(uri).map_err(|r| bad("backchannel_logout_uri", &r))?;
+        check_redirect_uri(uri).map_err(|r| bad("backchannel_logout_uri", &r.to_string()))?;
     }
     let secret_sha256 =
         match (c.public, &c.secret_sha256, &c.secret_env) {
@@ -137,27 +138,41 @@ fn one(
     })
 }
 
+/// What is wrong with a URI to be registered.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub(super) enum UriProblem {
+    #[error("{0:?} is not an absolute URL: {1}")]
+    NotAbsolute(String, url::ParseError),
+    #[error("{0:?} must use https (http only for localhost)")]
+    NotHttps(String),
+    #[error("{0:?}: scheme {1:?} is not allowed")]
+    Scheme(String, String),
+    #[error("{0:?} must not contain a fragment")]
+    Fragment(String),
+    #[error("{0:?} must not contain user info")]
+    UserInfo(String),
+    #[error("{0:?} is not in canonical form; write it as {1:?}")]
+    NotCanonical(String, String),
+}
+
 /// A registered redirect URI: absolute, https (http only on loopback), no fragment, no user info,
 /// and already in the canonical form the URL parser would give, so exact matching is meaningful.
-pub(super) fn check_redirect_uri(uri: &str) -> Result<(), String> {
-    let url = Url::parse(uri).map_err(|e| format!("{uri:?} is not an absolute URL: {e}"))?;
+pub(super) fn check_redirect_uri(uri: &str) -> Result<(), UriProblem> {
+    let url = Url::parse(uri).map_err(|e| UriProblem::NotAbsolute(uri.into(), e))?;
     match url.scheme() {
         "https" => {}
         "http" if is_loopback(&url) => {}
-        "http" => return Err(format!("{uri:?} must use https (http only for localhost)")),
-        other => return Err(format!("{uri:?}: scheme {other:?} is not allowed")),
+        "http" => return Err(UriProblem::NotHttps(uri.into())),
+        other => return Err(UriProblem::Scheme(uri.into(), other.into())),
     }
     if url.fragment().is_some() {
-        return Err(format!("{uri:?} must not contain a fragment"));
+        return Err(UriProblem::Fragment(uri.into()));
     }
     if !url.username().is_empty() || url.password().is_some() {
-        return Err(format!("{uri:?} must not contain user info"));
+        return Err(UriProblem::UserInfo(uri.into()));
     }
     if url.as_str() != uri {
-        return Err(format!(
-            "{uri:?} is not in canonical form; write it as {:?}",
-            url.as_str()
-        ));
+        return Err(UriProblem::NotCanonical(uri.into(), url.as_str().into()));
     }
     Ok(())
 }

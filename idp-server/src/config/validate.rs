@@ -223,7 +223,8 @@ fn passwords(
     let min_length = raw
         .min_length
         .unwrap_or(idp_core::password::DEFAULT_MIN_LENGTH);
-    idp_core::PasswordPolicy::new(min_length).map_err(|e| check.bad("passwords.min_length", &e))?;
+    idp_core::PasswordPolicy::new(min_length)
+        .map_err(|e| check.bad("passwords.min_length", &e.to_string()))?;
     let defaults = idp_core::Argon2Params::default();
     let argon2 = idp_core::Argon2Params {
         memory_kib: raw.argon2_memory_kib.unwrap_or(defaults.memory_kib),

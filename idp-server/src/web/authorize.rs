@@ -5,9 +5,8 @@
 
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
+use idp_core::flows::PendingAuthorization;
 use idp_core::signin::{Authorization, Prompt};
-
-pub use idp_core::flows::PendingAuthorization;
 
 use super::browser::{start_sign_in, RequestBrowser};
 use super::forms::{found, redirect_with, refusal};
