@@ -3,8 +3,8 @@
 //! authorization request live here until the last step completes and the flow is consumed.
 
 use crate::crypto::{hash_token, random_token, CryptoError};
-use crate::model::Locked;
-use crate::store::attempts::{self, key, Reserved};
+use crate::model::{Counter, Locked};
+use crate::store::attempts::{self, Reserved};
 use crate::store::{self, StoreError};
 use crate::Idp;
 
@@ -44,9 +44,10 @@ impl Idp {
     ) -> Result<String, FlowError> {
         let now = self.now();
         if let Some(ip) = ip {
-            let k = key::login_flows_ip(ip);
-            let limit = &self.settings().throttle.login_flows_per_ip;
-            if let Reserved::Refused(l) = attempts::reserve(self.store(), now, &[(&k, limit)])? {
+            let counters = [Counter::LoginFlowsFromIp(ip)];
+            let throttle = &self.settings().throttle;
+            if let Reserved::Refused(l) = attempts::reserve(self.store(), now, throttle, &counters)?
+            {
                 return Err(FlowError::TooMany(l));
             }
         }

@@ -69,14 +69,17 @@ impl Idp {
     pub fn reseal_secrets(&self, actor: &Actor) -> Result<Resealed, ResealError> {
         let mut report = Resealed::default();
         let mut conn = self.store().conn()?;
-        for (user_id, sealed) in totp::all_sealed(&mut conn)? {
-            if let Some(fresh) = self.resealed(&sealed, &totp::linked_aad(&user_id))? {
-                report.totp_secrets += totp::reseal(&mut conn, &user_id, &sealed, &fresh)?;
+        for app in totp::all_sealed(&mut conn)? {
+            let sealed = &app.secret_sealed;
+            if let Some(fresh) = self.resealed(sealed, &totp::linked_aad(&app.user_id))? {
+                report.totp_secrets += totp::reseal(&mut conn, &app.user_id, sealed, &fresh)?;
             }
         }
-        for (flow_id, user_id, sealed) in flows::all_pending(&mut conn)? {
-            if let Some(fresh) = self.resealed(&sealed, &flows::pending_aad(&user_id, &flow_id))? {
-                report.totp_secrets += flows::reseal_pending(&mut conn, &flow_id, &sealed, &fresh)?;
+        for p in flows::all_pending(&mut conn)? {
+            let aad = flows::pending_aad(&p.user_id, &p.flow_id);
+            if let Some(fresh) = self.resealed(&p.sealed, &aad)? {
+                report.totp_secrets +=
+                    flows::reseal_pending(&mut conn, &p.flow_id, &p.sealed, &fresh)?;
             }
         }
         for key in signing_keys::all(&mut conn)? {

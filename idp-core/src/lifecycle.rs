@@ -5,13 +5,13 @@
 use crate::crypto::{hash_token, random_token, CryptoError};
 use crate::email_tokens::{EmailTokenError, Purpose};
 use crate::mfa::MfaStep;
-use crate::model::Locked;
 use crate::model::{
     normalise_email, Actor, AuditAction, AuditEvent, AuthMethod, Browser, EndReason, EndedSession,
     FlowStage, SsoSession, User,
 };
+use crate::model::{Counter, Locked};
 use crate::sessions::start_in;
-use crate::store::attempts::{self, key, Reserved};
+use crate::store::attempts::{self, Reserved};
 use crate::store::{self, audit, sessions, StoreError};
 use crate::users::{ChangePasswordError, UserError};
 use crate::Idp;
@@ -197,7 +197,7 @@ fn set_password_in(
         ev = ev.detail(d);
     }
     audit::record(conn, now, &ev)?;
-    attempts::clear(conn, &key::password(&user.email))?;
+    attempts::clear(conn, &Counter::Password(&user.email))?;
     Ok(ended)
 }
 
@@ -368,14 +368,12 @@ impl Idp {
         let Ok(normalised) = normalise_email(email) else {
             return Ok(ResetRequest::Nothing);
         };
-        let s = &self.settings().throttle;
-        let email_key = key::forgot(&normalised);
-        let ip_key = ip.map(key::forgot_ip);
-        let mut keys = vec![(email_key.as_str(), &s.forgot_per_email)];
-        if let Some(k) = &ip_key {
-            keys.push((k.as_str(), &s.forgot_per_ip));
-        }
-        if let Reserved::Refused(_) = attempts::reserve(self.store(), self.now(), &keys)? {
+        let mut counters = vec![Counter::Forgot(&normalised)];
+        counters.extend(ip.map(Counter::ForgotFromIp));
+        let throttle = &self.settings().throttle;
+        if let Reserved::Refused(_) =
+            attempts::reserve(self.store(), self.now(), throttle, &counters)?
+        {
             return Ok(ResetRequest::Nothing);
         }
         let Some(user) = store::users::by_email(&mut *self.store().conn()?, &normalised)? else {

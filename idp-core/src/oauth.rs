@@ -296,7 +296,10 @@ impl Idp {
         let outcome = self
             .store()
             .tx(|conn| -> Result<Outcome<Issued>, GrantError> {
-                let Some((grant_id, expires_at)) = refresh_tokens::claim(conn, &token_hash, now)?
+                let Some(refresh_tokens::Claimed {
+                    grant_id,
+                    expires_at,
+                }) = refresh_tokens::claim(conn, &token_hash, now)?
                 else {
                     // Unknown, or spent before: a spent token presented again means the chain
                     // leaked, so its grant is revoked.

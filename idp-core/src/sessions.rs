@@ -240,8 +240,8 @@ impl Idp {
                 let due = sessions::due(conn, now, BATCH)?;
                 let ids = |absolute: bool| -> Vec<String> {
                     due.iter()
-                        .filter(|(_, expires_at)| (*expires_at <= now) == absolute)
-                        .map(|(id, _)| id.clone())
+                        .filter(|d| (d.expires_at <= now) == absolute)
+                        .map(|d| d.id.clone())
                         .collect()
                 };
                 let mut ended = sessions::end(conn, now, &ids(false), EndReason::IdleTimeout)?;
@@ -296,8 +296,8 @@ fn record_expiries(
         .zip(&details)
         .map(|(e, detail)| {
             let ev = AuditEvent::new(AuditAction::SessionExpired, &system).detail(detail.as_str());
-            match accounts.iter().find(|(u, _)| *u == e.user_id) {
-                Some((u, a)) => ev.user(a, u),
+            match accounts.get(&e.user_id) {
+                Some(a) => ev.user(a, &e.user_id),
                 None => ev,
             }
         })

@@ -495,7 +495,9 @@ fn reuse_in(
         }
     }
     // MFA required and the app disconnected since: sign in again (and link a new one).
-    if account.mfa_policy == MfaPolicy::Required && store::totp::linked(conn, &user.id)?.is_none() {
+    if account.mfa_policy == MfaPolicy::Required
+        && crate::mfa::step_in(conn, &account, &user.id)? != MfaStep::Verify
+    {
         return Ok(None);
     }
     sessions::touch(conn, now, &session.id)

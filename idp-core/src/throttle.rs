@@ -2,7 +2,8 @@
 //! and the purge of old counters. The counting itself is `store::attempts`; every limit is in
 //! `ThrottleSettings`.
 
-use crate::store::attempts::{self, key, Reserved};
+use crate::model::Counter;
+use crate::store::attempts::{self, Reserved};
 use crate::store::StoreError;
 use crate::Idp;
 
@@ -22,7 +23,7 @@ impl Idp {
     ) -> Result<Option<Locked>, StoreError> {
         attempts::lock_of(
             &mut *self.store().conn()?,
-            &key::client_auth(client_id, ip),
+            &Counter::ClientAuth { client_id, ip },
             self.now(),
         )
     }
@@ -36,10 +37,10 @@ impl Idp {
         client_id: &str,
         ip: &str,
     ) -> Result<ClientAuthFailure, StoreError> {
-        let k = key::client_auth(client_id, ip);
-        let limit = &self.settings().throttle.client_auth;
+        let counters = [Counter::ClientAuth { client_id, ip }];
+        let throttle = &self.settings().throttle;
         Ok(
-            match attempts::reserve(self.store(), self.now(), &[(&k, limit)])? {
+            match attempts::reserve(self.store(), self.now(), throttle, &counters)? {
                 Reserved::Taken(_) => ClientAuthFailure::Counted,
                 Reserved::Refused(l) => ClientAuthFailure::Locked(l),
             },

@@ -2,13 +2,14 @@
 //! with its throttle.
 
 use crate::crypto::{random_id, CryptoError};
+use crate::model::Counter;
 use crate::model::{
     normalise_email, validate_display_name, Account, Actor, AuditAction, AuditEvent, Change,
     CounterState, EmailError, EndReason, EndedSession, Locked, User, UserStatus,
 };
 use crate::password::{HashError, PasswordRejection};
 use crate::policy;
-use crate::store::attempts::{self, key, Reserved};
+use crate::store::attempts::{self, Reserved};
 use crate::store::{self, audit, sessions, DbConnection, StoreError};
 use crate::Idp;
 
@@ -105,8 +106,10 @@ impl From<StoreError> for ChangePasswordError {
 
 /// A password attempt taken, to be given back on success.
 struct PasswordAttempt {
-    email_key: String,
-    ip_key: Option<String>,
+    /// The normalised email the attempt was for.
+    email: String,
+    /// The client address it came from.
+    ip: Option<String>,
     /// This attempt reached a limit: if it fails, its key is locked.
     locks_on_failure: bool,
 }
@@ -284,7 +287,7 @@ impl Idp {
         };
         let ended = self.store().tx(|conn| {
             store::users::set_password(conn, &user.id, &hash, now)?;
-            attempts::clear(conn, &key::password(&user.email))?;
+            attempts::clear(conn, &Counter::Password(&user.email))?;
             let ids: Vec<String> = sessions::unended_of_user(conn, &user.id)?
                 .into_iter()
                 .filter(|s| Some(s.as_str()) != keep_sid)
@@ -406,18 +409,14 @@ impl Idp {
         email: &str,
         ip: Option<&str>,
     ) -> Result<PasswordAttempt, AuthError> {
-        let s = &self.settings().throttle;
-        let email_key = key::password(email);
-        let ip_key = ip.map(key::password_ip);
-        let mut keys = vec![(email_key.as_str(), &s.password_per_email)];
-        if let Some(k) = &ip_key {
-            keys.push((k.as_str(), &s.password_per_ip));
-        }
-        match attempts::reserve(self.store(), self.now(), &keys)? {
+        let mut counters = vec![Counter::Password(email)];
+        counters.extend(ip.map(Counter::PasswordFromIp));
+        let throttle = &self.settings().throttle;
+        match attempts::reserve(self.store(), self.now(), throttle, &counters)? {
             Reserved::Taken(locks) => Ok(PasswordAttempt {
                 locks_on_failure: locks.is_some(),
-                email_key,
-                ip_key,
+                email: email.to_string(),
+                ip: ip.map(str::to_string),
             }),
             Reserved::Refused(l) => Err(AuthError::Locked(l)),
         }
@@ -429,9 +428,13 @@ impl Idp {
         conn: &mut DbConnection,
         attempt: &PasswordAttempt,
     ) -> Result<(), StoreError> {
-        attempts::clear(conn, &attempt.email_key)?;
-        if let Some(k) = &attempt.ip_key {
-            attempts::refund(conn, k, &self.settings().throttle.password_per_ip)?;
+        attempts::clear(conn, &Counter::Password(&attempt.email))?;
+        if let Some(ip) = &attempt.ip {
+            attempts::refund(
+                conn,
+                &Counter::PasswordFromIp(ip),
+                &self.settings().throttle,
+            )?;
         }
         Ok(())
     }
@@ -461,7 +464,7 @@ impl Idp {
     pub fn password_lockout(&self, user: &User) -> Result<Option<CounterState>, StoreError> {
         attempts::state(
             &mut *self.store().conn()?,
-            &key::password(&user.email),
+            &Counter::Password(&user.email),
             self.now(),
         )
     }
@@ -471,8 +474,8 @@ impl Idp {
         let user = self.user_by_email(email)?;
         let now = self.now();
         self.store().tx(|conn| {
-            attempts::clear(conn, &key::password(&user.email))?;
-            attempts::clear(conn, &key::totp(&user.id))?;
+            attempts::clear(conn, &Counter::Password(&user.email))?;
+            attempts::clear(conn, &Counter::Totp(&user.id))?;
             audit::record(
                 conn,
                 now,

@@ -14,9 +14,9 @@ use serde::Serialize;
 
 use crate::crypto::{random_bytes, CryptoError};
 use crate::model::{
-    Account, Actor, AuditAction, AuditEvent, Change, CounterState, Locked, MfaPolicy, User,
+    Account, Actor, AuditAction, AuditEvent, Change, Counter, CounterState, Locked, MfaPolicy, User,
 };
-use crate::store::attempts::{self, key, Reserved};
+use crate::store::attempts::{self, Reserved};
 use crate::store::flows::{self, PendingSecret};
 use crate::store::{self, audit, StoreError};
 use crate::Idp;
@@ -137,7 +137,7 @@ pub struct EnrollmentView {
 }
 
 impl Idp {
-    fn linked_app(&self, user_id: &str) -> Result<Option<(String, Option<i64>)>, StoreError> {
+    fn linked_app(&self, user_id: &str) -> Result<Option<store::totp::LinkedApp>, StoreError> {
         store::totp::linked(&mut *self.store().conn()?, user_id)
     }
 
@@ -250,7 +250,7 @@ impl Idp {
                 return Ok(false);
             }
             store::totp::insert_linked(conn, now, &user.id, &linked_sealed, step)?;
-            attempts::clear(conn, &key::totp(&user.id))?;
+            attempts::clear(conn, &Counter::Totp(&user.id))?;
             let actor = Actor::User(user.id.clone());
             let mut ev = AuditEvent::new(AuditAction::MfaEnrolled, &actor)
                 .user(&user.account_id, &user.id)
@@ -274,7 +274,10 @@ impl Idp {
     /// counted before the code is checked.
     pub fn verify_totp(&self, user: &User, input: &str, ip: Option<&str>) -> Result<(), MfaError> {
         let code = normalise_code(input)?;
-        let (sealed, last_used) = self.linked_app(&user.id)?.ok_or(MfaError::NotEnrolled)?;
+        let store::totp::LinkedApp {
+            secret_sealed: sealed,
+            last_used_step: last_used,
+        } = self.linked_app(&user.id)?.ok_or(MfaError::NotEnrolled)?;
         let locks = self.reserve_code_attempt(user)?;
         let secret = self
             .secrets()
@@ -289,7 +292,7 @@ impl Idp {
                 // The database decides between racing requests: one moves the step forward.
                 let won = store::totp::use_step(conn, &user.id, step)?;
                 if won {
-                    attempts::clear(conn, &key::totp(&user.id))?;
+                    attempts::clear(conn, &Counter::Totp(&user.id))?;
                 }
                 Ok::<_, StoreError>(won)
             })?;
@@ -306,9 +309,13 @@ impl Idp {
 
     /// Takes a code attempt for this user; `Some(lock)` if a failure of this attempt locks.
     fn reserve_code_attempt(&self, user: &User) -> Result<Option<Locked>, MfaError> {
-        let k = key::totp(&user.id);
-        let limit = &self.settings().throttle.totp_per_user;
-        match attempts::reserve(self.store(), self.now(), &[(&k, limit)])? {
+        let counters = [Counter::Totp(&user.id)];
+        match attempts::reserve(
+            self.store(),
+            self.now(),
+            &self.settings().throttle,
+            &counters,
+        )? {
             Reserved::Taken(locks) => Ok(locks),
             Reserved::Refused(l) => Err(MfaError::Locked(l)),
         }
@@ -338,7 +345,7 @@ impl Idp {
             if !store::totp::delete(conn, &user.id)? {
                 return Ok(Change::Already);
             }
-            attempts::clear(conn, &key::totp(&user.id))?;
+            attempts::clear(conn, &Counter::Totp(&user.id))?;
             audit::record(
                 conn,
                 now,
@@ -351,6 +358,10 @@ impl Idp {
 
     /// The TOTP lockout state of a user (for `user show`).
     pub fn totp_lockout(&self, user: &User) -> Result<Option<CounterState>, StoreError> {
-        attempts::state(&mut *self.store().conn()?, &key::totp(&user.id), self.now())
+        attempts::state(
+            &mut *self.store().conn()?,
+            &Counter::Totp(&user.id),
+            self.now(),
+        )
     }
 }

@@ -18,5 +18,7 @@ pub use session::{
     idle_deadline, AuthMethod, EndReason, EndedSession, SessionSettings, SsoSession, SweepReport,
     ACR_MFA, ACR_PASSWORD, AMR_MFA, AMR_OTP, AMR_PASSWORD,
 };
-pub use throttle::{ClientAuthFailure, CounterState, Limit, LimitKind, Locked, ThrottleSettings};
+pub use throttle::{
+    ClientAuthFailure, Counter, CounterState, Limit, LimitKind, Locked, ThrottleSettings,
+};
 pub use user::{normalise_email, EmailError, Purpose, User, UserStatus};

@@ -98,6 +98,59 @@ impl Default for ThrottleSettings {
     }
 }
 
+/// What a throttle counts, and for whom: every counter the provider keeps, its key in the
+/// `attempt_counters` table and its limit in [`ThrottleSettings`], in this one place.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Counter<'a> {
+    /// Wrong passwords for this (normalised) authentication email.
+    Password(&'a str),
+    /// Wrong passwords from this client address.
+    PasswordFromIp(&'a str),
+    /// Wrong TOTP codes of this user (by id).
+    Totp(&'a str),
+    /// Failed client authentications of this client from this address.
+    ClientAuth {
+        /// The client.
+        client_id: &'a str,
+        /// The address.
+        ip: &'a str,
+    },
+    /// Forgot-password requests for this (normalised) email.
+    Forgot(&'a str),
+    /// Forgot-password requests from this address.
+    ForgotFromIp(&'a str),
+    /// Sign-ins started from this address.
+    LoginFlowsFromIp(&'a str),
+}
+
+impl Counter<'_> {
+    /// The counter's key in the database.
+    pub fn key(&self) -> String {
+        match self {
+            Counter::Password(email) => format!("pwd:{email}"),
+            Counter::PasswordFromIp(ip) => format!("ip:{ip}"),
+            Counter::Totp(user_id) => format!("totp:{user_id}"),
+            Counter::ClientAuth { client_id, ip } => format!("client-auth:{client_id}:{ip}"),
+            Counter::Forgot(email) => format!("forgot:{email}"),
+            Counter::ForgotFromIp(ip) => format!("forgot-ip:{ip}"),
+            Counter::LoginFlowsFromIp(ip) => format!("flows-ip:{ip}"),
+        }
+    }
+
+    /// The counter's limit.
+    pub fn limit<'s>(&self, s: &'s ThrottleSettings) -> &'s Limit {
+        match self {
+            Counter::Password(_) => &s.password_per_email,
+            Counter::PasswordFromIp(_) => &s.password_per_ip,
+            Counter::Totp(_) => &s.totp_per_user,
+            Counter::ClientAuth { .. } => &s.client_auth,
+            Counter::Forgot(_) => &s.forgot_per_email,
+            Counter::ForgotFromIp(_) => &s.forgot_per_ip,
+            Counter::LoginFlowsFromIp(_) => &s.login_flows_per_ip,
+        }
+    }
+}
+
 /// A key is locked until this Unix time.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Locked {

@@ -20,32 +20,7 @@ use diesel::prelude::*;
 
 use super::schema::attempt_counters as ac;
 use super::{DbConnection, Store, StoreError};
-use crate::model::{CounterState, Limit, LimitKind, Locked};
-
-/// The names of the counters: what is counted, and for whom.
-pub(crate) mod key {
-    pub fn password(email: &str) -> String {
-        format!("pwd:{email}")
-    }
-    pub fn password_ip(ip: &str) -> String {
-        format!("ip:{ip}")
-    }
-    pub fn totp(user_id: &str) -> String {
-        format!("totp:{user_id}")
-    }
-    pub fn client_auth(client_id: &str, ip: &str) -> String {
-        format!("client-auth:{client_id}:{ip}")
-    }
-    pub fn forgot(email: &str) -> String {
-        format!("forgot:{email}")
-    }
-    pub fn forgot_ip(ip: &str) -> String {
-        format!("forgot-ip:{ip}")
-    }
-    pub fn login_flows_ip(ip: &str) -> String {
-        format!("flows-ip:{ip}")
-    }
-}
+use crate::model::{Counter, CounterState, Limit, LimitKind, Locked, ThrottleSettings};
 
 /// What [`reserve`] did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -75,17 +50,18 @@ impl From<diesel::result::Error> for Abort {
     }
 }
 
-/// Takes one attempt on every key, in one transaction, before the guess is checked. If any key
-/// is locked nothing is counted.
+/// Takes one attempt on every counter, in one transaction, before the guess is checked. If any
+/// counter is locked nothing is counted.
 pub(crate) fn reserve(
     store: &Store,
     now: i64,
-    keys: &[(&str, &Limit)],
+    settings: &ThrottleSettings,
+    counters: &[Counter<'_>],
 ) -> Result<Reserved, StoreError> {
     let result = store.tx(|conn| {
         let mut reached = None;
-        for (k, l) in keys {
-            if let Some(lock) = reserve_one(conn, now, k, l)? {
+        for c in counters {
+            if let Some(lock) = reserve_one(conn, now, &c.key(), c.limit(settings))? {
                 reached.get_or_insert(lock);
             }
         }
@@ -96,6 +72,15 @@ pub(crate) fn reserve(
         Err(Abort::Locked(l)) => Ok(Reserved::Refused(l)),
         Err(Abort::Store(e)) => Err(e),
     }
+}
+
+/// A counter as the attempt just left it.
+#[derive(Debug, Queryable, Selectable)]
+#[diesel(table_name = ac)]
+struct Counted {
+    failures: i32,
+    window_started_at: i64,
+    locked_until: Option<i64>,
 }
 
 /// One key's attempt: one statement (`INSERT ... ON CONFLICT DO UPDATE ... RETURNING`, which on
@@ -130,11 +115,15 @@ fn reserve_one(
                         .otherwise(ac::window_started_at)),
                     ac::last_failure_at.eq(case_when(locked(), ac::last_failure_at).otherwise(now)),
                 ))
-                .returning((ac::failures, ac::window_started_at, ac::locked_until))
-                .get_result::<(i32, i64, Option<i64>)>(c))?
+                .returning(Counted::as_returning())
+                .get_result(c))?
         }};
     }
-    let (failures, started, locked_until) = match l.kind {
+    let Counted {
+        failures,
+        window_started_at: started,
+        locked_until,
+    } = match l.kind {
         LimitKind::Failures { .. } => upsert!(ac::last_failure_at),
         LimitKind::Rate => upsert!(ac::window_started_at),
     };
@@ -165,8 +154,13 @@ fn reserve_one(
 
 /// Gives back an attempt that succeeded (a key many people share, such as an address): the
 /// count goes down by one, and a lock that this attempt's reservation set is lifted.
-pub(crate) fn refund(conn: &mut DbConnection, k: &str, l: &Limit) -> Result<(), StoreError> {
-    diesel::update(ac::table.find(k).filter(ac::failures.gt(0)))
+pub(crate) fn refund(
+    conn: &mut DbConnection,
+    counter: &Counter<'_>,
+    settings: &ThrottleSettings,
+) -> Result<(), StoreError> {
+    let l = counter.limit(settings);
+    diesel::update(ac::table.find(counter.key()).filter(ac::failures.gt(0)))
         .set((
             ac::failures.eq(ac::failures - 1),
             ac::locked_until
@@ -176,20 +170,21 @@ pub(crate) fn refund(conn: &mut DbConnection, k: &str, l: &Limit) -> Result<(), 
     Ok(())
 }
 
-/// Forgets the failures of a key (after a success, or by an operator).
-pub(crate) fn clear(conn: &mut DbConnection, k: &str) -> Result<(), StoreError> {
-    diesel::delete(ac::table.find(k)).execute(conn)?;
+/// Forgets the failures of a counter (after a success, or by an operator).
+pub(crate) fn clear(conn: &mut DbConnection, counter: &Counter<'_>) -> Result<(), StoreError> {
+    diesel::delete(ac::table.find(counter.key())).execute(conn)?;
     Ok(())
 }
 
 /// The lock on a key right now, if any, without counting anything.
 pub(crate) fn lock_of(
     conn: &mut DbConnection,
-    k: &str,
+    counter: &Counter<'_>,
     now: i64,
 ) -> Result<Option<Locked>, StoreError> {
+    let k = counter.key();
     let until: Option<i64> = crate::on_backend!(conn, |c| ac::table
-        .find(k)
+        .find(&k)
         .filter(ac::locked_until.gt(now))
         .select(ac::locked_until.assume_not_null())
         .get_result(c)
@@ -197,21 +192,32 @@ pub(crate) fn lock_of(
     Ok(until.map(|until| Locked { until }))
 }
 
+/// A counter as an operator sees it.
+#[derive(Debug, Queryable, Selectable)]
+#[diesel(table_name = ac)]
+struct StateRow {
+    key: String,
+    failures: i32,
+    locked_until: Option<i64>,
+}
+
+/// A counter's state (a lock shown only while in force).
 pub(crate) fn state(
     conn: &mut DbConnection,
-    k: &str,
+    counter: &Counter<'_>,
     now: i64,
 ) -> Result<Option<CounterState>, StoreError> {
-    Ok(ac::table
-        .find(k)
-        .select((ac::key, ac::failures, ac::locked_until))
-        .get_result::<(String, i32, Option<i64>)>(conn)
-        .optional()?
-        .map(|(key, failures, until)| CounterState {
-            key,
-            failures,
-            locked_until: until.filter(|u| *u > now),
-        }))
+    let k = counter.key();
+    let row: Option<StateRow> = crate::on_backend!(conn, |c| ac::table
+        .find(&k)
+        .select(StateRow::as_select())
+        .get_result(c)
+        .optional())?;
+    Ok(row.map(|r| CounterState {
+        key: r.key,
+        failures: r.failures,
+        locked_until: r.locked_until.filter(|u| *u > now),
+    }))
 }
 
 /// Deletes counters with no failure since `before` and no lock in force.

@@ -199,17 +199,41 @@ pub(crate) fn has_pending_secret(
     Ok(n > 0)
 }
 
-/// Every pending secret: (flow id, user id, sealed).
-pub(crate) fn all_pending(
-    conn: &mut DbConnection,
-) -> Result<Vec<(String, String, String)>, StoreError> {
-    let rows: Vec<(String, Option<String>, Option<String>)> = lf::table
+/// A flow's pending secret as stored (for resealing).
+#[derive(Debug, Queryable, Selectable)]
+#[diesel(table_name = lf)]
+struct PendingRow {
+    id_hash: String,
+    user_id: Option<String>,
+    pending_totp_sealed: Option<String>,
+}
+
+/// A pending enrollment secret and the sign-in it belongs to.
+#[derive(Debug)]
+pub(crate) struct StoredPending {
+    /// The flow's id (the hash of its handle).
+    pub(crate) flow_id: String,
+    /// The user the flow is for.
+    pub(crate) user_id: String,
+    /// The sealed secret.
+    pub(crate) sealed: String,
+}
+
+/// Every pending secret.
+pub(crate) fn all_pending(conn: &mut DbConnection) -> Result<Vec<StoredPending>, StoreError> {
+    let rows: Vec<PendingRow> = crate::on_backend!(conn, |c| lf::table
         .filter(lf::pending_totp_sealed.is_not_null())
-        .select((lf::id_hash, lf::user_id, lf::pending_totp_sealed))
-        .load(conn)?;
+        .select(PendingRow::as_select())
+        .load(c))?;
     Ok(rows
         .into_iter()
-        .filter_map(|(id, user, sealed)| Some((id, user?, sealed?)))
+        .filter_map(|r| {
+            Some(StoredPending {
+                flow_id: r.id_hash,
+                user_id: r.user_id?,
+                sealed: r.pending_totp_sealed?,
+            })
+        })
         .collect())
 }
 

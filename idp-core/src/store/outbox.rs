@@ -46,10 +46,7 @@ pub(crate) fn enqueue(
     let accounts = users::account_ids(conn, &user_ids)?;
     let mut rows = Vec::new();
     for e in ended {
-        let account = accounts
-            .iter()
-            .find(|(u, _)| *u == e.user_id)
-            .map(|(_, a)| a.clone());
+        let account = accounts.get(&e.user_id).cloned();
         for client in &e.clients {
             rows.push((
                 // One row per (session, app): the id says which, so a second enqueue collides.

@@ -23,18 +23,26 @@ pub(crate) fn insert(
     Ok(())
 }
 
+/// A refresh token just claimed: its grant and expiry.
+#[derive(Debug, Queryable, Selectable)]
+#[diesel(table_name = rt)]
+pub(crate) struct Claimed {
+    pub(crate) grant_id: String,
+    pub(crate) expires_at: i64,
+}
+
 /// Marks an unused token used and returns its grant and expiry (one statement); `None` if it is
 /// unknown or was used before.
 pub(crate) fn claim(
     conn: &mut DbConnection,
     token_hash: &str,
     now: i64,
-) -> Result<Option<(String, i64)>, StoreError> {
+) -> Result<Option<Claimed>, StoreError> {
     Ok(crate::on_backend!(conn, |c| diesel::update(
         rt::table.find(token_hash).filter(rt::used_at.is_null())
     )
     .set(rt::used_at.eq(Some(now)))
-    .returning((rt::grant_id, rt::expires_at))
+    .returning(Claimed::as_returning())
     .get_result(c)
     .optional())?)
 }

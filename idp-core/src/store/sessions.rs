@@ -204,13 +204,22 @@ pub(crate) fn unended_without_second_factor(
         .collect())
 }
 
-/// Live-looking sessions whose time is up, oldest first: id, absolute expiry. (A macro: the
+/// A session whose time is up.
+#[derive(Debug, Queryable, Selectable)]
+#[diesel(table_name = ss)]
+pub(crate) struct Due {
+    pub(crate) id: String,
+    /// Its absolute end: passed, it ends for its lifetime rather than for idling.
+    pub(crate) expires_at: i64,
+}
+
+/// Live-looking sessions whose time is up, oldest first. (A macro: the
 /// PostgreSQL variant adds a locking clause that SQLite's query builder does not have.)
 macro_rules! due {
     ($now:expr, $limit:expr) => {
         ss::table
             .filter(due_at($now))
-            .select((ss::id, ss::expires_at))
+            .select(Due::as_select())
             .order(ss::idle_expires_at.asc())
             .limit($limit)
     };
@@ -219,11 +228,7 @@ macro_rules! due {
 /// Up to `limit` sessions whose idle window or absolute lifetime passed, with their absolute
 /// expiry. On PostgreSQL the rows are locked, and rows another sweeper locked are skipped
 /// (`FOR UPDATE SKIP LOCKED`): replicas sweeping at once share the work instead of waiting.
-pub(crate) fn due(
-    conn: &mut DbConnection,
-    now: i64,
-    limit: i64,
-) -> Result<Vec<(String, i64)>, StoreError> {
+pub(crate) fn due(conn: &mut DbConnection, now: i64, limit: i64) -> Result<Vec<Due>, StoreError> {
     Ok(match conn {
         DbConnection::Postgres(c) => due!(now, limit).for_update().skip_locked().load(c)?,
         DbConnection::Sqlite(c) => due!(now, limit).load(c)?,

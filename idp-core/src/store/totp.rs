@@ -11,17 +11,35 @@ pub(crate) fn linked_aad(user_id: &str) -> String {
     format!("totp:{user_id}")
 }
 
-/// The linked app of a user: (sealed secret, last step used).
+/// A user's linked app, as stored.
+#[derive(Debug, Queryable, Selectable)]
+#[diesel(table_name = tc)]
+pub(crate) struct LinkedApp {
+    /// The secret, sealed with the master key and bound to the user ([`linked_aad`]).
+    pub(crate) secret_sealed: String,
+    /// The step of the last code accepted (no code of it or an earlier step is accepted again).
+    pub(crate) last_used_step: Option<i64>,
+}
+
+/// A sealed secret and whose it is (for resealing).
+#[derive(Debug, Queryable, Selectable)]
+#[diesel(table_name = tc)]
+pub(crate) struct SealedSecret {
+    pub(crate) user_id: String,
+    pub(crate) secret_sealed: String,
+}
+
+/// The linked app of a user.
 pub(crate) fn linked(
     conn: &mut DbConnection,
     user_id: &str,
-) -> Result<Option<(String, Option<i64>)>, StoreError> {
-    Ok(tc::table
+) -> Result<Option<LinkedApp>, StoreError> {
+    Ok(crate::on_backend!(conn, |c| tc::table
         .find(user_id)
         .filter(tc::linked.eq(true))
-        .select((tc::secret_sealed, tc::last_used_step))
-        .get_result(conn)
-        .optional()?)
+        .select(LinkedApp::as_select())
+        .get_result(c)
+        .optional())?)
 }
 
 /// Links an app with the step its confirmation code used. A unique violation means the user
@@ -69,11 +87,11 @@ pub(crate) fn delete(conn: &mut DbConnection, user_id: &str) -> Result<bool, Sto
     Ok(diesel::delete(tc::table.find(user_id)).execute(conn)? == 1)
 }
 
-/// Every sealed secret: (user id, sealed).
-pub(crate) fn all_sealed(conn: &mut DbConnection) -> Result<Vec<(String, String)>, StoreError> {
-    Ok(tc::table
-        .select((tc::user_id, tc::secret_sealed))
-        .load(conn)?)
+/// Every sealed secret.
+pub(crate) fn all_sealed(conn: &mut DbConnection) -> Result<Vec<SealedSecret>, StoreError> {
+    Ok(crate::on_backend!(conn, |c| tc::table
+        .select(SealedSecret::as_select())
+        .load(c))?)
 }
 
 /// Replaces a sealed secret if it is still `old`; how many rows changed (0 or 1).

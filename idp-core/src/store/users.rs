@@ -201,13 +201,14 @@ pub(crate) fn mark_email_verified(conn: &mut DbConnection, id: &str) -> Result<(
     Ok(())
 }
 
-/// (user id, account id) of these users.
+/// The account id of each of these users, by user id.
 pub(crate) fn account_ids(
     conn: &mut DbConnection,
     user_ids: &[&str],
-) -> Result<Vec<(String, String)>, StoreError> {
-    Ok(u::table
+) -> Result<std::collections::HashMap<String, String>, StoreError> {
+    let pairs: Vec<(String, String)> = u::table
         .filter(u::id.eq_any(user_ids))
         .select((u::id, u::account_id))
-        .load(conn)?)
+        .load(conn)?;
+    Ok(pairs.into_iter().collect())
 }

@@ -59,30 +59,29 @@ fn sign_in_is_enumeration_safe(db: &TestDb) {
 /// none fails on the counter row's primary key, none is lost.
 fn concurrent_attempts_all_count(db: &TestDb) {
     const N: usize = 8;
-    let limit = Limit {
-        limit: 100,
-        window_secs: 3600,
-        kind: LimitKind::Rate,
+    let throttle = ThrottleSettings {
+        forgot_per_ip: Limit {
+            limit: 100,
+            window_secs: 3600,
+            kind: LimitKind::Rate,
+        },
+        ..ThrottleSettings::default()
     };
+    let counter = crate::model::Counter::ForgotFromIp("192.0.2.77");
     let barrier = Barrier::new(N);
     std::thread::scope(|scope| {
         for _ in 0..N {
             scope.spawn(|| {
                 barrier.wait();
-                let taken =
-                    attempts::reserve(db.idp.store(), db.idp.now(), &[("test:race", &limit)])
-                        .expect("a concurrent attempt is counted, not refused");
+                let taken = attempts::reserve(db.idp.store(), db.idp.now(), &throttle, &[counter])
+                    .expect("a concurrent attempt is counted, not refused");
                 assert!(matches!(taken, attempts::Reserved::Taken(None)));
             });
         }
     });
-    let state = attempts::state(
-        &mut db.idp.store().conn().unwrap(),
-        "test:race",
-        db.idp.now(),
-    )
-    .unwrap()
-    .unwrap();
+    let state = attempts::state(&mut db.idp.store().conn().unwrap(), &counter, db.idp.now())
+        .unwrap()
+        .unwrap();
     assert_eq!(state.failures, N as i32);
 }
 
