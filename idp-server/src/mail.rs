@@ -6,6 +6,8 @@ use lettre::message::{header::ContentType, Mailbox, MultiPart, SinglePart};
 use lettre::transport::smtp::authentication::Credentials;
 use lettre::{FileTransport, Message, SmtpTransport, Transport};
 
+use idp_core::email_tokens::Purpose;
+
 use crate::config::{Config, MailTransport, SmtpTls};
 
 #[derive(Debug, thiserror::Error)]
@@ -139,10 +141,9 @@ impl Mailer {
     pub fn send_link(
         &self,
         user: &idp_core::User,
-        purpose: idp_core::email_tokens::Purpose,
+        purpose: Purpose,
         token: &str,
     ) -> Result<(), MailError> {
-        use idp_core::email_tokens::Purpose;
         match purpose {
             Purpose::Invite => {
                 let link = self.link("/register", token);
@@ -164,25 +165,27 @@ impl Mailer {
     pub fn send(&self, to: &str, mail: Mail<'_>) -> Result<(), MailError> {
         let to: Mailbox = to.parse().map_err(|_| MailError::Address(to.to_string()))?;
         let p = &self.product;
+        let invite_for = lifetime(Purpose::Invite.ttl_secs());
+        let reset_for = lifetime(Purpose::Reset.ttl_secs());
         let (subject, text, html) = match mail {
             Mail::Invitation { name, link } => (
                 format!("Complete your {p} registration"),
                 format!(
-                    "Hello {name},\n\nAn account on {p} was created for you. To confirm this email address and set your permanent password, open this link within 7 days:\n\n{link}\n\nIf you did not expect this message, you can ignore it.\n"
+                    "Hello {name},\n\nAn account on {p} was created for you. To confirm this email address and set your permanent password, open this link within {invite_for}:\n\n{link}\n\nIf you did not expect this message, you can ignore it.\n"
                 ),
                 format!(
-                    "<p>Hello {},</p><p>An account on {} was created for you. To confirm this email address and set your permanent password, open this link within 7 days:</p><p><a href=\"{}\">Complete registration</a></p><p>If you did not expect this message, you can ignore it.</p>",
-                    escape(name), escape(p), escape(link)
+                    "<p>Hello {},</p><p>An account on {} was created for you. To confirm this email address and set your permanent password, open this link within {}:</p><p><a href=\"{}\">Complete registration</a></p><p>If you did not expect this message, you can ignore it.</p>",
+                    escape(name), escape(p), invite_for, escape(link)
                 ),
             ),
             Mail::PasswordReset { link } => (
                 format!("Reset your {p} password"),
                 format!(
-                    "Someone asked to reset the password of this {p} account. To set a new password, open this link within 1 hour:\n\n{link}\n\nIf it was not you, ignore this message: your password stays as it is.\n"
+                    "Someone asked to reset the password of this {p} account. To set a new password, open this link within {reset_for}:\n\n{link}\n\nIf it was not you, ignore this message: your password stays as it is.\n"
                 ),
                 format!(
-                    "<p>Someone asked to reset the password of this {} account. To set a new password, open this link within 1 hour:</p><p><a href=\"{}\">Set a new password</a></p><p>If it was not you, ignore this message: your password stays as it is.</p>",
-                    escape(p), escape(link)
+                    "<p>Someone asked to reset the password of this {} account. To set a new password, open this link within {}:</p><p><a href=\"{}\">Set a new password</a></p><p>If it was not you, ignore this message: your password stays as it is.</p>",
+                    escape(p), reset_for, escape(link)
                 ),
             ),
             Mail::AppLinked { at, ip, browser } => {
@@ -255,4 +258,30 @@ fn escape(s: &str) -> String {
         .replace('<', "&lt;")
         .replace('>', "&gt;")
         .replace('"', "&quot;")
+}
+
+/// A link's lifetime in words ("7 days", "1 hour", "30 minutes"), from its real value.
+pub fn lifetime(secs: i64) -> String {
+    let (n, unit) = if secs >= 86_400 && secs % 86_400 == 0 {
+        (secs / 86_400, "day")
+    } else if secs >= 3_600 && secs % 3_600 == 0 {
+        (secs / 3_600, "hour")
+    } else {
+        ((secs + 59) / 60, "minute")
+    };
+    format!("{n} {unit}{}", if n == 1 { "" } else { "s" })
+}
+
+#[cfg(test)]
+mod lifetime_tests {
+    use super::*;
+
+    #[test]
+    fn link_lifetimes_read_as_their_real_values() {
+        assert_eq!(lifetime(Purpose::Invite.ttl_secs()), "7 days");
+        assert_eq!(lifetime(Purpose::Reset.ttl_secs()), "1 hour");
+        assert_eq!(lifetime(2 * 3_600), "2 hours");
+        assert_eq!(lifetime(90 * 60), "90 minutes");
+        assert_eq!(lifetime(60), "1 minute");
+    }
 }

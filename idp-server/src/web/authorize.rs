@@ -11,7 +11,7 @@ use idp_core::signin::{Authorization, Prompt};
 use super::browser::{start_sign_in, RequestBrowser};
 use super::forms::{found, redirect_with, refusal};
 use super::params::Params;
-use super::{blocking, AppError, AppState};
+use super::{blocking, text, AppError, AppState};
 
 pub async fn authorize_get(
     req: HttpRequest,
@@ -31,7 +31,7 @@ pub async fn authorize_post(
 fn error_page(state: &AppState, message: &str) -> AppError {
     AppError::page(
         StatusCode::BAD_REQUEST,
-        "This sign-in link is not valid",
+        text::SIGN_IN_LINK_INVALID_TITLE,
         message,
     )
     .with_product(&state.config.product_name)
@@ -84,23 +84,20 @@ pub fn validate_request(
     config: &crate::config::Config,
     raw: &[u8],
 ) -> Result<ValidRequest, Refusal> {
-    let params =
-        Params::parse(raw).map_err(|e| Refusal::Page(format!("The request is malformed: {e}.")))?;
+    let params = Params::parse(raw).map_err(|e| Refusal::Page(text::request_malformed(&e)))?;
 
     // 1. Client and redirect URI, before anything else.
-    let client_id = params.get("client_id").ok_or_else(|| {
-        Refusal::Page("The request does not name an application (client_id is missing).".into())
-    })?;
-    let client = config.client(client_id).ok_or_else(|| {
-        Refusal::Page("The application is not registered with this sign-in service.".into())
-    })?;
+    let client_id = params
+        .get("client_id")
+        .ok_or_else(|| Refusal::Page(text::NO_CLIENT_ID.into()))?;
+    let client = config
+        .client(client_id)
+        .ok_or_else(|| Refusal::Page(text::UNKNOWN_CLIENT.into()))?;
     let redirect_uri = params
         .get("redirect_uri")
-        .ok_or_else(|| Refusal::Page("The request has no redirect_uri.".into()))?;
+        .ok_or_else(|| Refusal::Page(text::NO_REDIRECT_URI.into()))?;
     if !client.has_redirect_uri(redirect_uri) {
-        return Err(Refusal::Page(
-            "The redirect_uri is not registered for this application.".into(),
-        ));
+        return Err(Refusal::Page(text::UNKNOWN_REDIRECT_URI.into()));
     }
     let app_state = params.get("state");
     let fail = |error: &'static str, description: &str| {

@@ -225,8 +225,8 @@ impl ResponseError for AppError {
             AppError::Unavailable { json: false } => {
                 let mut res = page_response(
                     StatusCode::SERVICE_UNAVAILABLE,
-                    "Temporarily unavailable",
-                    "The sign-in service cannot reach its database right now. Please try again in a moment.",
+                    super::text::UNAVAILABLE_TITLE,
+                    super::text::UNAVAILABLE,
                     "",
                 );
                 res.headers_mut()
@@ -235,8 +235,8 @@ impl ResponseError for AppError {
             }
             AppError::Internal => page_response(
                 StatusCode::INTERNAL_SERVER_ERROR,
-                "Something went wrong",
-                "An unexpected error occurred. Please try again.",
+                super::text::INTERNAL_TITLE,
+                super::text::INTERNAL,
                 "",
             ),
             AppError::Later { after_secs, inner } => {

@@ -13,8 +13,12 @@ use super::{text, AppError, AppState};
 /// Parses an `application/x-www-form-urlencoded` body (duplicates, NUL and bad UTF-8 refused).
 pub fn parse_form(state: &AppState, body: &[u8]) -> Result<Params, AppError> {
     Params::parse(body).map_err(|e| {
-        AppError::page(StatusCode::BAD_REQUEST, "Invalid form", &e.to_string())
-            .with_product(&state.config.product_name)
+        AppError::page(
+            StatusCode::BAD_REQUEST,
+            text::INVALID_FORM_TITLE,
+            &e.to_string(),
+        )
+        .with_product(&state.config.product_name)
     })
 }
 
@@ -73,11 +77,7 @@ pub fn refusal(state: &AppState, e: SignInError) -> AppError {
         SignInError::TooManySignIns(l) => AppError::page(
             StatusCode::TOO_MANY_REQUESTS,
             text::TOO_MANY_SIGN_INS_TITLE,
-            &text::retry_after(
-                "Too many sign-ins were started from your network.",
-                l.until,
-                state.idp.now(),
-            ),
+            &text::retry_after(text::TOO_MANY_SIGN_INS, l.until, state.idp.now()),
         )
         .with_product(&state.config.product_name)
         .with_retry_after(l.until - state.idp.now()),

@@ -58,9 +58,9 @@ fn link_invalid(state: &AppState) -> Result<HttpResponse, AppError> {
     message(
         state,
         StatusCode::BAD_REQUEST,
-        "This link cannot be used",
-        "The link is invalid, has expired or has already been used. Ask for a new one.",
-        Some(("/forgot", "Get a new link")),
+        text::LINK_INVALID_TITLE,
+        text::LINK_INVALID,
+        Some(("/forgot", text::GET_A_NEW_LINK)),
     )
 }
 
@@ -98,14 +98,14 @@ struct LinkPage {
 const REGISTER: LinkPage = LinkPage {
     purpose: Purpose::Invite,
     action: "/register",
-    title: "Complete your registration",
-    intro: "Confirm your authentication email by choosing your permanent password.",
+    title: text::REGISTER_TITLE,
+    intro: text::REGISTER_INTRO,
 };
 const RESET: LinkPage = LinkPage {
     purpose: Purpose::Reset,
     action: "/reset",
-    title: "Set a new password",
-    intro: "Choose a new password for your account.",
+    title: text::RESET_TITLE,
+    intro: text::RESET_INTRO,
 };
 
 /// A link form: which page, for which browser and link.
@@ -304,7 +304,7 @@ async fn forgot_submit(
         .take(254)
         .collect();
     if email.is_empty() {
-        let msg = Some("Enter your email address.");
+        let msg = Some(text::ENTER_EMAIL);
         return forgot_form(&state, &secret, msg, StatusCode::BAD_REQUEST);
     }
     // Everything that depends on the address (the lookup, the link, the mail) happens after the
@@ -331,9 +331,9 @@ async fn forgot_submit(
     message(
         &state,
         StatusCode::OK,
-        "Check your email",
-        "If that address has an account, we sent it a link to set a new password. The link is valid for 1 hour.",
-        Some(("/login", "Back to sign-in")),
+        text::CHECK_YOUR_EMAIL_TITLE,
+        &text::reset_link_sent(),
+        Some(("/login", text::BACK_TO_SIGN_IN)),
     )
 }
 
@@ -348,8 +348,8 @@ fn render_change(
         status,
         &SetPasswordPage {
             product: &state.config.product_name,
-            title: "Change password",
-            intro: "Enter your current password, then choose a new one. Your authenticator app stays linked.",
+            title: text::CHANGE_TITLE,
+            intro: text::CHANGE_INTRO,
             action: "/password/change",
             csrf: &csrf_for(secret),
             token: "",
@@ -412,7 +412,7 @@ async fn change_submit(
             StatusCode::BAD_REQUEST,
         ),
         ChangeRefusal::Locked(l) => (
-            text::retry_after("Too many wrong passwords.", l.until, state.idp.now()),
+            text::retry_after(text::TOO_MANY_WRONG_PASSWORDS, l.until, state.idp.now()),
             StatusCode::TOO_MANY_REQUESTS,
         ),
         ChangeRefusal::WrongPassword => (

@@ -10,7 +10,7 @@ use super::browser::{client_ip, cookie_value, removal_cookie, session_cookie_nam
 use super::csrf::{csrf_for, csrf_ok};
 use super::pages::{html, LogoutConfirmPage, MessagePage};
 use super::params::Params;
-use super::{blocking, AppError, AppState};
+use super::{blocking, text, AppError, AppState};
 use crate::tokens::verify_id_token_hint;
 use idp_core::sessions::{Logout, LogoutRequest};
 
@@ -112,9 +112,9 @@ async fn end_session(
         StatusCode::OK,
         &MessagePage {
             product: &state.config.product_name,
-            title: "You are signed out",
-            message: "You have been logged out of every app you used with this sign-in. You can close this window.",
-            link: Some(("/login", "Sign in again")),
+            title: text::SIGNED_OUT_TITLE,
+            message: text::SIGNED_OUT,
+            link: Some(("/login", text::SIGN_IN_AGAIN)),
         },
     )?;
     res.add_cookie(&removal)

@@ -147,8 +147,8 @@ async fn stylesheet() -> HttpResponse {
 async fn not_found(state: web::Data<AppState>) -> Result<HttpResponse, AppError> {
     Err(AppError::page(
         actix_web::http::StatusCode::NOT_FOUND,
-        "Page not found",
-        "There is nothing at this address.",
+        text::NOT_FOUND_TITLE,
+        text::NOT_FOUND,
     )
     .with_product(&state.config.product_name))
 }

@@ -159,7 +159,7 @@ pub async fn submit_password(
         SignInError::Locked(l) => {
             state.metrics.signin("locked");
             state.metrics.lockout("password");
-            let msg = text::retry_after("Too many failed attempts.", l.until, state.idp.now());
+            let msg = text::retry_after(text::TOO_MANY_FAILED_ATTEMPTS, l.until, state.idp.now());
             (StatusCode::TOO_MANY_REQUESTS, msg)
         }
         SignInError::Disabled => {

@@ -27,6 +27,56 @@ pub const CODE_NOT_CORRECT: &str = "That code is not correct. Use the newest cod
 pub const PASSWORD_CHANGED_NOTICE: &str =
     "Your password was changed. Your other sessions were signed out.";
 
+pub const TOO_MANY_FAILED_ATTEMPTS: &str = "Too many failed attempts.";
+pub const TOO_MANY_WRONG_PASSWORDS: &str = "Too many wrong passwords.";
+pub const TOO_MANY_SIGN_INS: &str = "Too many sign-ins were started from your network.";
+pub const LINK_INVALID_TITLE: &str = "This link cannot be used";
+pub const LINK_INVALID: &str =
+    "The link is invalid, has expired or has already been used. Ask for a new one.";
+pub const GET_A_NEW_LINK: &str = "Get a new link";
+pub const REGISTER_TITLE: &str = "Complete your registration";
+pub const REGISTER_INTRO: &str =
+    "Confirm your authentication email by choosing your permanent password.";
+pub const RESET_TITLE: &str = "Set a new password";
+pub const RESET_INTRO: &str = "Choose a new password for your account.";
+pub const CHANGE_TITLE: &str = "Change password";
+pub const CHANGE_INTRO: &str =
+    "Enter your current password, then choose a new one. Your authenticator app stays linked.";
+pub const ENTER_EMAIL: &str = "Enter your email address.";
+pub const CHECK_YOUR_EMAIL_TITLE: &str = "Check your email";
+pub const BACK_TO_SIGN_IN: &str = "Back to sign-in";
+pub const SIGN_IN_LINK_INVALID_TITLE: &str = "This sign-in link is not valid";
+pub const NO_CLIENT_ID: &str = "The request does not name an application (client_id is missing).";
+pub const UNKNOWN_CLIENT: &str = "The application is not registered with this sign-in service.";
+pub const NO_REDIRECT_URI: &str = "The request has no redirect_uri.";
+pub const UNKNOWN_REDIRECT_URI: &str = "The redirect_uri is not registered for this application.";
+pub const SIGNED_OUT_TITLE: &str = "You are signed out";
+pub const SIGNED_OUT: &str =
+    "You have been logged out of every app you used with this sign-in. You can close this window.";
+pub const SIGN_IN_AGAIN: &str = "Sign in again";
+pub const NOT_FOUND_TITLE: &str = "Page not found";
+pub const NOT_FOUND: &str = "There is nothing at this address.";
+pub const INVALID_FORM_TITLE: &str = "Invalid form";
+pub const UNAVAILABLE_TITLE: &str = "Temporarily unavailable";
+pub const UNAVAILABLE: &str =
+    "The sign-in service cannot reach its database right now. Please try again in a moment.";
+pub const INTERNAL_TITLE: &str = "Something went wrong";
+pub const INTERNAL: &str = "An unexpected error occurred. Please try again.";
+
+/// The answer to a forgot-password request (the same for every address), with the reset
+/// link's real lifetime.
+pub fn reset_link_sent() -> String {
+    format!(
+        "If that address has an account, we sent it a link to set a new password. The link is valid for {}.",
+        crate::mail::lifetime(idp_core::email_tokens::Purpose::Reset.ttl_secs())
+    )
+}
+
+/// An authorization request that could not be parsed at all.
+pub fn request_malformed(e: &impl std::fmt::Display) -> String {
+    format!("The request is malformed: {e}.")
+}
+
 /// "Try again in N minutes" for a lock that lasts until `until`.
 pub fn retry_after(what: &str, until: i64, now: i64) -> String {
     let minutes = ((until - now) as f64 / 60.0).ceil().max(1.0) as i64;
