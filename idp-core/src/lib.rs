@@ -39,7 +39,7 @@ pub struct Settings {
     /// The password policy's minimum length.
     pub password_min_length: usize,
     /// TOTP issuer label and tolerated drift.
-    pub totp: mfa::TotpSettings,
+    pub totp: model::TotpSettings,
     /// Idle timeout and absolute lifetime of sessions.
     pub sessions: model::SessionSettings,
     /// Every throttle limit.
@@ -55,7 +55,7 @@ impl Default for Settings {
         Settings {
             argon2: Argon2Params::default(),
             password_min_length: password::DEFAULT_MIN_LENGTH,
-            totp: mfa::TotpSettings::default(),
+            totp: model::TotpSettings::default(),
             sessions: model::SessionSettings::default(),
             throttle: model::ThrottleSettings::default(),
             code_ttl_secs: 60,

@@ -6,6 +6,7 @@ mod account;
 mod audit;
 mod flow;
 mod grant;
+mod mfa;
 mod session;
 mod throttle;
 mod user;
@@ -14,6 +15,7 @@ pub use account::{validate_display_name, validate_slug, Account, Change, MfaPoli
 pub use audit::{Actor, AuditAction, AuditEvent};
 pub use flow::{Browser, FlowStage, LoginFlow, PendingAuthorization};
 pub use grant::{Issued, NewCode};
+pub use mfa::TotpSettings;
 pub use session::{
     idle_deadline, AuthMethod, EndReason, EndedSession, SessionSettings, SsoSession, SweepReport,
     ACR_MFA, ACR_PASSWORD, AMR_MFA, AMR_OTP, AMR_PASSWORD,

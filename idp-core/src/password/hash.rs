@@ -8,7 +8,8 @@ use std::time::Duration;
 use argon2::password_hash::{Output, PasswordHash, SaltString};
 use argon2::{Algorithm, Argon2, Block, Params, Version};
 
-use super::normalise;
+use unicode_normalization::UnicodeNormalization;
+
 use crate::crypto::{random_bytes, CryptoError};
 
 #[derive(Debug, thiserror::Error)]
@@ -288,4 +289,9 @@ impl PasswordHasher {
         let matched = self.verify(&self.dummy_hash, password).is_some();
         debug_assert!(!matched, "the dummy hash never matches");
     }
+}
+
+/// NFKC, so the same password typed on different keyboards hashes the same (SP 800-63B 5.1.1.2).
+pub(super) fn normalise(password: &str) -> String {
+    password.nfkc().collect()
 }

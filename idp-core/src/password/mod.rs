@@ -4,12 +4,11 @@
 use std::collections::HashSet;
 use std::sync::LazyLock;
 
-use unicode_normalization::UnicodeNormalization;
-
 mod hash;
 #[cfg(test)]
 mod tests;
 
+use hash::normalise;
 pub use hash::{Argon2Params, HashError, PasswordHasher, Verified};
 
 static COMMON_PASSWORDS: LazyLock<HashSet<&'static str>> = LazyLock::new(|| {
@@ -134,9 +133,4 @@ impl PasswordPolicy {
         }
         Ok(())
     }
-}
-
-/// NFKC, so the same password typed on different keyboards hashes the same (SP 800-63B 5.1.1.2).
-pub(crate) fn normalise(password: &str) -> String {
-    password.nfkc().collect()
 }

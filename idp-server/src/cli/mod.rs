@@ -5,6 +5,7 @@
 
 mod account;
 mod args;
+mod error;
 mod keys;
 mod mfa;
 mod output;
@@ -17,44 +18,11 @@ pub use args::{
     AccountCmd, Cli, Command, EmailArg, KeysCmd, LogFormat, MfaCmd, SessionCmd, UserCmd,
 };
 
-use crate::config::{Config, ConfigError};
+pub use error::CliError;
+
+use crate::config::Config;
 use crate::Runtime;
 use output::{operator, Output};
-
-/// Why a command failed: said in one line on stderr, exit code 1.
-#[derive(Debug, thiserror::Error)]
-pub enum CliError {
-    #[error(transparent)]
-    Config(#[from] ConfigError),
-    #[error(transparent)]
-    Start(#[from] crate::StartError),
-    #[error(transparent)]
-    Store(#[from] idp_core::StoreError),
-    #[error(transparent)]
-    Account(#[from] idp_core::accounts::AccountError),
-    #[error(transparent)]
-    User(#[from] idp_core::users::UserError),
-    #[error(transparent)]
-    Mfa(#[from] idp_core::mfa::MfaError),
-    #[error(transparent)]
-    Link(#[from] idp_core::email_tokens::EmailTokenError),
-    #[error(transparent)]
-    Reseal(#[from] idp_core::keys::ResealError),
-    #[error(transparent)]
-    Keys(#[from] crate::keys::KeyError),
-    #[error(transparent)]
-    Mail(#[from] crate::mail::MailError),
-    #[error("cannot listen on {addr}: {source}")]
-    Listen {
-        addr: std::net::SocketAddr,
-        source: std::io::Error,
-    },
-    #[error(transparent)]
-    Io(#[from] std::io::Error),
-    /// A refusal with its reason (bad input, a state the command cannot act on).
-    #[error("{0}")]
-    Refused(String),
-}
 
 pub fn run(cli: Cli) -> Result<(), CliError> {
     let config = Config::load(&cli.config)?;

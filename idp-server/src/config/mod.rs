@@ -8,12 +8,8 @@ mod clients;
 mod raw;
 #[cfg(test)]
 mod tests;
+mod types;
 mod validate;
-
-use std::collections::HashMap;
-use std::net::SocketAddr;
-use std::path::PathBuf;
-use std::time::Duration;
 
 pub use raw::{
     ClientSection, CookiesSection, DatabaseSection, MailSection, MailTransport, MfaSection,
@@ -21,109 +17,7 @@ pub use raw::{
     TokensSection,
 };
 
-use crate::alg::SigningAlg;
-
-/// Why a configuration file was refused.
-#[derive(Debug, thiserror::Error)]
-pub enum ConfigError {
-    #[error("cannot read {path}: {source}")]
-    Read {
-        path: String,
-        source: std::io::Error,
-    },
-    #[error("{path}: {message}")]
-    Parse { path: String, message: String },
-    #[error("{path}: `{key}`: {reason}")]
-    Invalid {
-        path: String,
-        key: String,
-        reason: String,
-    },
-}
-
-/// The validated configuration the server runs with.
-#[derive(Debug, Clone)]
-pub struct Config {
-    pub path: String,
-    pub issuer: String,
-    pub listen: SocketAddr,
-    pub database_url: String,
-    pub product_name: String,
-    pub key_dir: PathBuf,
-    /// Peers whose `X-Forwarded-For` is believed (see `web::client_addr`).
-    pub trusted_proxies: Vec<ipnet::IpNet>,
-    pub pool_size: u32,
-    pub db_connect_timeout: Duration,
-    pub idle_timeout: Duration,
-    pub max_lifetime: Duration,
-    pub sweep_interval: Duration,
-    pub access_token_ttl: Duration,
-    pub id_token_ttl: Duration,
-    pub code_ttl: Duration,
-    pub access_token_alg: SigningAlg,
-    pub mfa_issuer: String,
-    pub mfa_drift_steps: u8,
-    pub password_min_length: usize,
-    pub argon2: idp_core::Argon2Params,
-    pub secure_cookies: bool,
-    pub mail: MailSection,
-    pub clients: Vec<Client>,
-}
-
-/// A relying party.
-#[derive(Debug, Clone)]
-pub struct Client {
-    pub client_id: String,
-    pub name: String,
-    pub redirect_uris: Vec<String>,
-    pub post_logout_redirect_uris: Vec<String>,
-    pub backchannel_logout_uri: Option<String>,
-    pub public: bool,
-    /// SHA-256 of the secret (confidential clients).
-    pub secret_sha256: Option<[u8; 32]>,
-    pub id_token_alg: SigningAlg,
-    pub require_pkce: bool,
-}
-
-impl Client {
-    /// Exact, character-for-character match (OAuth 2.0 Security BCP 4.1.3).
-    pub fn has_redirect_uri(&self, uri: &str) -> bool {
-        self.redirect_uris.iter().any(|r| r == uri)
-    }
-    pub fn has_post_logout_uri(&self, uri: &str) -> bool {
-        self.post_logout_redirect_uris.iter().any(|r| r == uri)
-    }
-}
-
-/// The environment values a configuration names (the secrets of `secret_env`), read once before
-/// validation.
-#[derive(Debug, Default)]
-pub struct Environment(HashMap<String, String>);
-
-impl Environment {
-    /// Reads the variables `raw` names from the process environment.
-    pub fn read(raw: &RawConfig) -> Self {
-        Environment(
-            raw.clients
-                .iter()
-                .filter_map(|c| c.secret_env.as_ref())
-                .filter_map(|var| std::env::var(var).ok().map(|v| (var.clone(), v)))
-                .collect(),
-        )
-    }
-    /// A fixed set of values (tests).
-    pub fn of(pairs: &[(&str, &str)]) -> Self {
-        Environment(
-            pairs
-                .iter()
-                .map(|(k, v)| (k.to_string(), v.to_string()))
-                .collect(),
-        )
-    }
-    fn get(&self, var: &str) -> Option<&str> {
-        self.0.get(var).map(String::as_str)
-    }
-}
+pub use types::{Client, Config, ConfigError, Environment};
 
 impl Config {
     /// Reads and validates a configuration file.
@@ -145,32 +39,5 @@ impl Config {
     /// Parses and validates a configuration with the given environment values.
     pub fn parse_with(path: &str, text: &str, env: &Environment) -> Result<Self, ConfigError> {
         validate::validate(path, raw::parse(path, text)?, env)
-    }
-
-    /// How long a retired signing key stays published: the longest token lifetime plus a margin.
-    pub fn publish_retired_for(&self) -> i64 {
-        self.id_token_ttl.max(self.access_token_ttl).as_secs() as i64 + 60
-    }
-
-    pub fn client(&self, client_id: &str) -> Option<&Client> {
-        self.clients.iter().find(|c| c.client_id == client_id)
-    }
-
-    /// The domain settings this configuration implies.
-    pub fn core_settings(&self) -> idp_core::Settings {
-        idp_core::Settings {
-            argon2: self.argon2,
-            password_min_length: self.password_min_length,
-            totp: idp_core::mfa::TotpSettings {
-                issuer: self.mfa_issuer.clone(),
-                drift_steps: self.mfa_drift_steps,
-            },
-            sessions: idp_core::sessions::SessionSettings {
-                idle_timeout_secs: self.idle_timeout.as_secs() as i64,
-                max_lifetime_secs: self.max_lifetime.as_secs() as i64,
-            },
-            code_ttl_secs: self.code_ttl.as_secs().max(1) as i64,
-            ..idp_core::Settings::default()
-        }
     }
 }

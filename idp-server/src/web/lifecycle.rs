@@ -19,8 +19,9 @@ use super::browser::{
 };
 use super::csrf::{csrf_for, csrf_ok, link_csrf};
 use super::forms::{form_expired, parse_form, see_other};
-use super::pages::{html, ForgotPage, MessagePage, SetPasswordPage};
+use super::pages::{ForgotPage, MessagePage, SetPasswordPage};
 use super::params::Params;
+use super::render::html;
 use super::signin::{current_user, render_signed_in};
 use super::{blocking, text, AppError, AppState};
 use crate::mail::{send_in_background, Mail};

@@ -8,8 +8,9 @@ use actix_web::{web, HttpRequest, HttpResponse};
 
 use super::browser::{client_ip, cookie_value, removal_cookie, session_cookie_name};
 use super::csrf::{csrf_for, csrf_ok};
-use super::pages::{html, LogoutConfirmPage, MessagePage};
+use super::pages::{LogoutConfirmPage, MessagePage};
 use super::params::Params;
+use super::render::html;
 use super::{blocking, text, AppError, AppState};
 use crate::tokens::verify_id_token_hint;
 use idp_core::sessions::{Logout, LogoutRequest};

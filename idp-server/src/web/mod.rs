@@ -11,12 +11,13 @@ pub mod lifecycle;
 pub mod logout;
 pub mod pages;
 pub mod params;
+pub mod render;
 pub mod signin;
+mod state;
 pub mod text;
 pub mod token;
 pub mod userinfo;
 
-use std::sync::Arc;
 use std::time::Instant;
 
 use actix_web::body::MessageBody;
@@ -24,47 +25,12 @@ use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::http::header;
 use actix_web::middleware::{from_fn, DefaultHeaders, Next};
 use actix_web::{web, App, HttpResponse, HttpServer};
-use idp_core::Idp;
 
 pub use error::AppError;
+pub use state::{blocking, AppState};
 
 use crate::config::Config;
-use crate::keys::{self, SharedKeyring};
-
-/// What every handler can reach.
-#[derive(Clone)]
-pub struct AppState {
-    pub idp: Idp,
-    pub config: Arc<Config>,
-    pub keys: SharedKeyring,
-    pub discovery: Arc<Vec<u8>>,
-    pub mailer: Arc<crate::mail::Mailer>,
-    pub metrics: Arc<crate::metrics::Metrics>,
-    /// Wakes this replica's back-channel deliverer (see `background`).
-    pub outbox: Arc<tokio::sync::Notify>,
-    /// Access tokens that verified with the current keyring (see `tokens::verify_access_token`).
-    pub verified_tokens: Arc<crate::tokens::VerifiedAccessTokens>,
-}
-
-impl AppState {
-    pub fn keyring(&self) -> Result<Arc<keys::Keyring>, AppError> {
-        keys::current(&self.keys).ok_or(AppError::Internal)
-    }
-
-    /// Sessions were ended here: deliver their back-channel logouts now.
-    pub fn deliver_logouts(&self) {
-        self.outbox.notify_one();
-    }
-}
-
-/// Runs blocking domain work on actix's blocking pool.
-pub async fn blocking<T, F>(f: F) -> Result<T, AppError>
-where
-    F: FnOnce() -> T + Send + 'static,
-    T: Send + 'static,
-{
-    web::block(f).await.map_err(|_| AppError::Internal)
-}
+use crate::keys;
 
 /// The discovery document (OIDC Discovery 1.0 section 3), serialised once at start.
 pub fn discovery_document(config: &Config) -> Vec<u8> {

@@ -1,11 +1,7 @@
 //! The hosted pages (askama templates in `templates/`): server-rendered, no JavaScript, HTML
 //! escaped by the template engine. Only the QR code SVG, which we generate, is inserted raw.
 
-use actix_web::http::{header, StatusCode};
-use actix_web::HttpResponse;
 use askama::Template;
-
-use super::AppError;
 
 #[derive(Template)]
 #[template(path = "login.html")]
@@ -89,14 +85,4 @@ pub struct ForgotPage<'a> {
     pub csrf: &'a str,
     pub email: &'a str,
     pub error: Option<&'a str>,
-}
-
-/// Renders a page with the given status; pages are never cached (they may hold a QR code,
-/// a CSRF token or personal data).
-pub fn html(status: StatusCode, page: &impl Template) -> Result<HttpResponse, AppError> {
-    let body = page.render().map_err(|e| AppError::internal(&e))?;
-    Ok(HttpResponse::build(status)
-        .content_type("text/html; charset=utf-8")
-        .insert_header((header::CACHE_CONTROL, "no-store"))
-        .body(body))
 }

@@ -18,7 +18,8 @@ use super::browser::{
 };
 use super::csrf::{csrf_for, csrf_ok};
 use super::forms::{form_expired, parse_form, refusal, see_other, sign_in_expired};
-use super::pages::{html, EnrollPage, LoginPage, SignedInPage, VerifyPage};
+use super::pages::{EnrollPage, LoginPage, SignedInPage, VerifyPage};
+use super::render::html;
 use super::{blocking, text, AppError, AppState};
 use crate::mail::{send_in_background, Mail};
 

@@ -1,0 +1,19 @@
+//! How TOTP codes are presented and checked (the settings of the `mfa` module).
+
+#[derive(Debug, Clone)]
+/// How TOTP is presented and checked.
+pub struct TotpSettings {
+    /// Shown in the app next to the account (e.g. the product name). No `:` allowed.
+    pub issuer: String,
+    /// Steps of clock drift tolerated either side of now.
+    pub drift_steps: u8,
+}
+
+impl Default for TotpSettings {
+    fn default() -> Self {
+        TotpSettings {
+            issuer: "Identity Provider".into(),
+            drift_steps: 1,
+        }
+    }
+}
