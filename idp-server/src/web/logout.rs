@@ -11,7 +11,7 @@ use super::csrf::{csrf_for, csrf_ok};
 use super::pages::{LogoutConfirmPage, MessagePage};
 use super::params::Params;
 use super::render::html;
-use super::{blocking, text, AppError, AppState};
+use super::{blocking_try, text, AppError, AppState};
 use crate::tokens::verify_id_token_hint;
 use idp_core::sessions::{Logout, LogoutRequest};
 
@@ -62,7 +62,7 @@ async fn end_session(
     let idp = state.idp.clone();
     let (secret, ip) = (cookie_secret.clone(), client_ip(state, req));
     let hint_ids = hint.as_ref().map(|h| (h.sid.clone(), h.sub.clone()));
-    let outcome = blocking(move || {
+    let outcome = blocking_try(move || {
         idp.log_out(&LogoutRequest {
             browser_session: secret.as_deref(),
             confirmed,
@@ -72,7 +72,7 @@ async fn end_session(
             ip: ip.as_deref(),
         })
     })
-    .await??;
+    .await?;
     match outcome {
         Logout::Confirm => {
             let csrf = csrf_for(cookie_secret.as_deref().unwrap_or(""));

@@ -27,7 +27,7 @@ use actix_web::middleware::{from_fn, DefaultHeaders, Next};
 use actix_web::{web, App, HttpResponse, HttpServer};
 
 pub use error::AppError;
-pub use state::{blocking, AppState};
+pub use state::{blocking, blocking_try, AppState};
 
 use crate::config::Config;
 use crate::keys;

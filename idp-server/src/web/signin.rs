@@ -20,7 +20,7 @@ use super::csrf::{csrf_for, csrf_ok};
 use super::forms::{form_expired, parse_form, refusal, see_other, sign_in_expired};
 use super::pages::{EnrollPage, LoginPage, SignedInPage, VerifyPage};
 use super::render::html;
-use super::{blocking, text, AppError, AppState};
+use super::{blocking, blocking_try, text, AppError, AppState};
 use crate::mail::{send_in_background, Mail};
 
 fn client_name<'a>(state: &'a AppState, pending: Option<&PendingAuthorization>) -> Option<&'a str> {
@@ -284,7 +284,7 @@ pub async fn current_user(
     };
     let idp = state.idp.clone();
     let s = secret.clone();
-    let found = blocking(move || idp.signed_in_user(&s)).await??;
+    let found = blocking_try(move || idp.signed_in_user(&s)).await?;
     Ok(found.map(|(u, session)| (u, secret, session.id)))
 }
 

@@ -43,3 +43,15 @@ where
 {
     web::block(f).await.map_err(|_| AppError::Internal)
 }
+
+/// [`blocking`] for work that can fail with an error that becomes an [`AppError`] (a database
+/// outage becomes a 503, and so on): one `Result`, one `?`.
+pub async fn blocking_try<T, E, F>(f: F) -> Result<T, AppError>
+where
+    F: FnOnce() -> Result<T, E> + Send + 'static,
+    T: Send + 'static,
+    E: Send + 'static,
+    AppError: From<E>,
+{
+    Ok(blocking(f).await??)
+}
