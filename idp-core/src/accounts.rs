@@ -136,4 +136,32 @@ impl Idp {
             Ok((Change::Changed, ended))
         })
     }
+
+    /// Renames an account (its slug stays: apps and operators name it by slug).
+    pub fn rename_account(
+        &self,
+        slug: &str,
+        name: &str,
+        actor: &Actor,
+    ) -> Result<(Change, Account), AccountError> {
+        let account = self.account_by_slug(slug)?;
+        let name = validate_display_name(name).map_err(AccountError::InvalidName)?;
+        if name.is_empty() {
+            return Err(AccountError::InvalidName("the name cannot be empty"));
+        }
+        let now = self.now();
+        let changed = self.store().tx(|conn| {
+            if !store::accounts::rename(conn, &account.id, &name, now)? {
+                return Ok::<_, StoreError>(false);
+            }
+            audit::record(
+                conn,
+                now,
+                &AuditEvent::new(AuditAction::AccountRenamed, actor).account(&account.id),
+            )?;
+            Ok(true)
+        })?;
+        let account = self.account_by_slug(slug)?;
+        Ok((Change::of(changed), account))
+    }
 }

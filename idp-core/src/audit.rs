@@ -4,8 +4,9 @@
 use crate::store::{audit, StoreError};
 use crate::Idp;
 
+pub use crate::model::Page;
 pub use crate::model::{Actor, AuditAction, AuditEvent};
-pub use crate::store::audit::StoredEvent;
+pub use crate::store::audit::{AuditFilter, StoredEvent};
 
 impl Idp {
     /// Records one event on its own (for events with no accompanying change, e.g. a failed sign-in).
@@ -21,13 +22,30 @@ impl Idp {
         user_id: &str,
         limit: i64,
     ) -> Result<Vec<StoredEvent>, StoreError> {
-        let mut conn = self.store().conn()?;
-        audit::for_user(&mut conn, user_id, limit)
+        let filter = AuditFilter {
+            user_id: Some(user_id),
+            ..AuditFilter::default()
+        };
+        audit::page(&mut *self.store().conn()?, &filter, limit)
     }
 
     /// The newest events of any kind, newest first.
     pub fn audit_recent(&self, limit: i64) -> Result<Vec<StoredEvent>, StoreError> {
-        let mut conn = self.store().conn()?;
-        audit::recent(&mut conn, limit)
+        audit::page(&mut *self.store().conn()?, &AuditFilter::default(), limit)
+    }
+
+    /// A page of the log, newest first: up to `limit` events (1 to 500) matching `filter`, and
+    /// the cursor of the next page when there may be one.
+    pub fn audit_page(
+        &self,
+        filter: &AuditFilter<'_>,
+        limit: i64,
+    ) -> Result<Page<StoredEvent>, StoreError> {
+        let limit = limit.clamp(1, 500);
+        let items = audit::page(&mut *self.store().conn()?, filter, limit)?;
+        let next = (items.len() as i64 == limit)
+            .then(|| items.last().map(|e| e.id.to_string()))
+            .flatten();
+        Ok(Page { items, next })
     }
 }

@@ -20,6 +20,7 @@ pub mod policy;
 pub mod sessions;
 pub mod signin;
 pub mod store;
+pub mod support;
 pub mod throttle;
 pub mod users;
 

@@ -2,10 +2,9 @@
 //! with its throttle.
 
 use crate::crypto::{random_id, CryptoError};
-use crate::model::Counter;
 use crate::model::{
     normalise_email, validate_display_name, Account, Actor, AuditAction, AuditEvent, Change,
-    CounterState, EmailError, EndReason, EndedSession, Locked, User, UserStatus,
+    Counter, CounterState, EmailError, EndReason, EndedSession, Locked, Page, User, UserStatus,
 };
 use crate::password::{HashError, PasswordRejection};
 use crate::policy;
@@ -127,6 +126,36 @@ pub struct NewUser<'a> {
     pub password: Option<&'a str>,
 }
 
+/// A change of a user's profile (what is `None` stays as it is).
+#[derive(Debug, Clone, Default)]
+pub struct ProfileChange<'a> {
+    /// The name apps show (may be emptied).
+    pub display_name: Option<&'a str>,
+    /// The work or contact address; `Some(None)`-like clearing is `Some("")`.
+    pub work_email: Option<&'a str>,
+}
+
+/// Which users to list (see [`Idp::find_users`]).
+#[derive(Debug, Clone, Default)]
+pub struct UserQuery<'a> {
+    /// Only users of this account (by slug).
+    pub account: Option<&'a str>,
+    /// Only the user with this authentication email (matched as at sign-in).
+    pub email: Option<&'a str>,
+    /// The cursor of the previous page.
+    pub cursor: Option<&'a str>,
+}
+
+/// A user's work email as given: empty means none, anything else must be an address.
+fn work_email_of(given: Option<&str>) -> Result<Option<String>, UserError> {
+    match given.map(str::trim).filter(|w| !w.is_empty()) {
+        Some(w) => Ok(Some(
+            normalise_email(w).map_err(UserError::InvalidWorkEmail)?,
+        )),
+        None => Ok(None),
+    }
+}
+
 impl Idp {
     /// Creates a user in an account: active with a password (the operator vouches for the
     /// address), or invited (they confirm it by completing registration).
@@ -139,10 +168,7 @@ impl Idp {
         let account = store::accounts::by_slug(&mut *self.store().conn()?, account_slug.trim())?
             .ok_or_else(|| UserError::NoSuchAccount(account_slug.trim().to_string()))?;
         let email = normalise_email(new.email).map_err(UserError::InvalidEmail)?;
-        let work_email = match new.work_email.map(str::trim).filter(|w| !w.is_empty()) {
-            Some(w) => Some(normalise_email(w).map_err(UserError::InvalidWorkEmail)?),
-            None => None,
-        };
+        let work_email = work_email_of(new.work_email)?;
         let display_name =
             validate_display_name(new.display_name).map_err(UserError::InvalidName)?;
         let password_hash = match new.password {
@@ -212,6 +238,77 @@ impl Idp {
         let account = store::accounts::by_slug(&mut conn, account_slug.trim())?
             .ok_or_else(|| UserError::NoSuchAccount(account_slug.trim().to_string()))?;
         Ok(store::users::list_in_account(&mut conn, &account.id)?)
+    }
+
+    /// A page of users (by id, up to `limit`, 1 to 500), filtered by account and email; the
+    /// cursor of the next page when there may be one. An email that is not an address matches
+    /// nobody; an unknown account is an error.
+    pub fn find_users(&self, query: &UserQuery<'_>, limit: i64) -> Result<Page<User>, UserError> {
+        let limit = limit.clamp(1, 500);
+        let mut conn = self.store().conn()?;
+        let account = match query.account.map(str::trim) {
+            Some(slug) => Some(
+                store::accounts::by_slug(&mut conn, slug)?
+                    .ok_or_else(|| UserError::NoSuchAccount(slug.to_string()))?,
+            ),
+            None => None,
+        };
+        let email = match query.email {
+            Some(e) => match normalise_email(e) {
+                Ok(e) => Some(e),
+                Err(_) => {
+                    return Ok(Page {
+                        items: Vec::new(),
+                        next: None,
+                    })
+                }
+            },
+            None => None,
+        };
+        let filter = store::users::UserFilter {
+            account_id: account.as_ref().map(|a| a.id.as_str()),
+            email: email.as_deref(),
+            after_id: query.cursor,
+        };
+        let items = store::users::page(&mut conn, &filter, limit)?;
+        let next = (items.len() as i64 == limit)
+            .then(|| items.last().map(|u| u.id.clone()))
+            .flatten();
+        Ok(Page { items, next })
+    }
+
+    /// Changes a user's name and work email (the authentication email never changes here).
+    pub fn update_profile(
+        &self,
+        user_id: &str,
+        change: &ProfileChange<'_>,
+        actor: &Actor,
+    ) -> Result<(Change, User), UserError> {
+        let user = self
+            .user_by_id(user_id)?
+            .ok_or_else(|| UserError::NotFound(user_id.to_string()))?;
+        let display_name = match change.display_name {
+            Some(n) => validate_display_name(n).map_err(UserError::InvalidName)?,
+            None => user.display_name.clone(),
+        };
+        let work_email = match change.work_email {
+            Some(w) => work_email_of(Some(w))?,
+            None => user.work_email.clone(),
+        };
+        if display_name == user.display_name && work_email == user.work_email {
+            return Ok((Change::Already, user));
+        }
+        let now = self.now();
+        self.store().tx(|conn| {
+            store::users::set_profile(conn, &user.id, &display_name, work_email.as_deref(), now)?;
+            audit::record(
+                conn,
+                now,
+                &AuditEvent::new(AuditAction::UserUpdated, actor).user(&user.account_id, &user.id),
+            )
+        })?;
+        let user = self.user_by_id(user_id)?.unwrap_or(user);
+        Ok((Change::Changed, user))
     }
 
     /// Number of users in an account.

@@ -57,6 +57,17 @@ pub enum Change {
     Already,
 }
 
+impl Change {
+    /// `Changed` when something changed.
+    pub fn of(changed: bool) -> Self {
+        if changed {
+            Change::Changed
+        } else {
+            Change::Already
+        }
+    }
+}
+
 /// An account slug: 2-63 lowercase letters, digits and dashes, not starting or ending with one.
 pub fn validate_slug(slug: &str) -> bool {
     (2..=63).contains(&slug.len())

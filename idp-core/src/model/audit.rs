@@ -11,16 +11,33 @@ pub enum Actor {
     System,
     /// Someone not (yet) identified, e.g. a failed sign-in for an unknown email.
     Anonymous,
+    /// A program calling the admin API with its client credentials (a help desk).
+    Client {
+        /// The admin client (authenticated).
+        client_id: String,
+        /// Who it says it acts for (its `X-Actor` header: an agent, a ticket number). Recorded,
+        /// never trusted.
+        on_behalf_of: Option<String>,
+    },
 }
 
 impl Actor {
-    /// As stored: `user:ID`, `operator:NAME`, `system`, `anonymous`.
+    /// As stored: `user:ID`, `operator:NAME`, `client:ID`, `system`, `anonymous`.
     pub fn render(&self) -> String {
         match self {
             Actor::User(id) => format!("user:{id}"),
             Actor::Operator(name) => format!("operator:{name}"),
+            Actor::Client { client_id, .. } => format!("client:{client_id}"),
             Actor::System => "system".into(),
             Actor::Anonymous => "anonymous".into(),
+        }
+    }
+
+    /// What is stored beside the actor: who an admin client said it acted for.
+    pub fn note(&self) -> Option<&str> {
+        match self {
+            Actor::Client { on_behalf_of, .. } => on_behalf_of.as_deref(),
+            _ => None,
         }
     }
 }
@@ -78,6 +95,12 @@ pub enum AuditAction {
     SigningKeyRotated,
     /// Every sealed secret was re-encrypted with a new master key.
     MasterKeyRotated,
+    /// An account was renamed.
+    AccountRenamed,
+    /// A user's name or work email changed.
+    UserUpdated,
+    /// An invitation or reset link was sent by an operator or the admin API.
+    LinkSent,
 }
 
 impl AuditAction {
@@ -109,6 +132,9 @@ impl AuditAction {
             AuditAction::RefreshTokenReused => "oauth.refresh_reused",
             AuditAction::SigningKeyRotated => "keys.rotated",
             AuditAction::MasterKeyRotated => "keys.master_rotated",
+            AuditAction::AccountRenamed => "account.renamed",
+            AuditAction::UserUpdated => "user.updated",
+            AuditAction::LinkSent => "user.link_sent",
         }
     }
 }

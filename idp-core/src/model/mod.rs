@@ -24,3 +24,12 @@ pub use throttle::{
     ClientAuthFailure, Counter, CounterState, Limit, LimitKind, Locked, ThrottleSettings,
 };
 pub use user::{normalise_email, EmailError, Purpose, User, UserStatus};
+
+/// One page of a list, and the opaque cursor of the next (none on the last page).
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Page<T> {
+    /// The items, in the list's order.
+    pub items: Vec<T>,
+    /// Where the next page starts; `None` when this one is the last.
+    pub next: Option<String>,
+}

@@ -63,6 +63,8 @@ pub struct ThrottleSettings {
     pub forgot_per_ip: Limit,
     /// Sign-ins started (login flows stored) per client address.
     pub login_flows_per_ip: Limit,
+    /// Admin API calls per admin client.
+    pub admin_per_client: Limit,
 }
 
 impl ThrottleSettings {
@@ -76,6 +78,7 @@ impl ThrottleSettings {
             self.forgot_per_email,
             self.forgot_per_ip,
             self.login_flows_per_ip,
+            self.admin_per_client,
         ]
         .iter()
         .map(|l| l.window_secs)
@@ -94,6 +97,7 @@ impl Default for ThrottleSettings {
             forgot_per_email: Limit::rate(3, 60 * 60),
             forgot_per_ip: Limit::rate(20, 60 * 60),
             login_flows_per_ip: Limit::rate(300, 10 * 60),
+            admin_per_client: Limit::rate(600, 60),
         }
     }
 }
@@ -121,6 +125,8 @@ pub enum Counter<'a> {
     ForgotFromIp(&'a str),
     /// Sign-ins started from this address.
     LoginFlowsFromIp(&'a str),
+    /// Calls of the admin API by this client.
+    AdminCalls(&'a str),
 }
 
 impl Counter<'_> {
@@ -134,6 +140,7 @@ impl Counter<'_> {
             Counter::Forgot(email) => format!("forgot:{email}"),
             Counter::ForgotFromIp(ip) => format!("forgot-ip:{ip}"),
             Counter::LoginFlowsFromIp(ip) => format!("flows-ip:{ip}"),
+            Counter::AdminCalls(client_id) => format!("admin:{client_id}"),
         }
     }
 
@@ -147,6 +154,7 @@ impl Counter<'_> {
             Counter::Forgot(_) => &s.forgot_per_email,
             Counter::ForgotFromIp(_) => &s.forgot_per_ip,
             Counter::LoginFlowsFromIp(_) => &s.login_flows_per_ip,
+            Counter::AdminCalls(_) => &s.admin_per_client,
         }
     }
 }

@@ -97,3 +97,16 @@ pub(crate) fn set_mfa_policy(
     .execute(conn)?;
     Ok(n == 1)
 }
+
+/// Renames an account; false if the name was already this one.
+pub(crate) fn rename(
+    conn: &mut DbConnection,
+    id: &str,
+    name: &str,
+    now: i64,
+) -> Result<bool, StoreError> {
+    let n = diesel::update(a::table.filter(a::id.eq(id)).filter(a::name.ne(name)))
+        .set((a::name.eq(name), a::updated_at.eq(now)))
+        .execute(conn)?;
+    Ok(n == 1)
+}

@@ -9,7 +9,8 @@ use super::{DbConnection, StoreError};
 use crate::model::AuditEvent;
 
 /// A stored event, as `audit list` shows it.
-#[derive(Debug, Clone, Queryable, Serialize)]
+#[derive(Debug, Clone, Queryable, Selectable, Serialize)]
+#[diesel(table_name = audit_events)]
 pub struct StoredEvent {
     /// Increasing.
     pub id: i64,
@@ -27,6 +28,8 @@ pub struct StoredEvent {
     pub ip: Option<String>,
     /// Free text.
     pub detail: Option<String>,
+    /// Who an admin client said it acted for (`X-Actor`), as it said it.
+    pub actor_note: Option<String>,
 }
 
 /// Records one event (in the caller's transaction, with the change it describes).
@@ -44,6 +47,7 @@ pub(crate) fn record(
             audit_events::user_id.eq(ev.user_id),
             audit_events::ip.eq(ev.ip),
             audit_events::detail.eq(ev.detail.as_deref()),
+            audit_events::actor_note.eq(ev.actor.note()),
         ))
         .execute(conn)?;
     Ok(())
@@ -69,6 +73,7 @@ pub(crate) fn record_all(
                     audit_events::user_id.eq(ev.user_id),
                     audit_events::ip.eq(ev.ip),
                     audit_events::detail.eq(ev.detail.as_deref()),
+                    audit_events::actor_note.eq(ev.actor.note()),
                 )
             })
             .collect();
@@ -79,23 +84,44 @@ pub(crate) fn record_all(
     Ok(())
 }
 
-/// The newest events about a user, newest first.
-pub(crate) fn for_user(
-    conn: &mut DbConnection,
-    user_id: &str,
-    limit: i64,
-) -> Result<Vec<StoredEvent>, StoreError> {
-    Ok(audit_events::table
-        .filter(audit_events::user_id.eq(user_id))
-        .order(audit_events::id.desc())
-        .limit(limit)
-        .load(conn)?)
+/// Which events a page of the log holds.
+#[derive(Debug, Clone, Default)]
+pub struct AuditFilter<'a> {
+    /// Only events about this account (by id).
+    pub account_id: Option<&'a str>,
+    /// Only events about this user (by id).
+    pub user_id: Option<&'a str>,
+    /// Only events at or after this time (Unix seconds).
+    pub since: Option<i64>,
+    /// Only events older than this one (the cursor of the previous page).
+    pub before_id: Option<i64>,
 }
 
-/// The newest events of any kind, newest first.
-pub(crate) fn recent(conn: &mut DbConnection, limit: i64) -> Result<Vec<StoredEvent>, StoreError> {
-    Ok(audit_events::table
-        .order(audit_events::id.desc())
-        .limit(limit)
-        .load(conn)?)
+/// Up to `limit` events matching `filter`, newest first.
+pub(crate) fn page(
+    conn: &mut DbConnection,
+    filter: &AuditFilter<'_>,
+    limit: i64,
+) -> Result<Vec<StoredEvent>, StoreError> {
+    crate::on_backend!(conn, |c| {
+        let mut q = audit_events::table
+            .select(StoredEvent::as_select())
+            .order(audit_events::id.desc())
+            .limit(limit)
+            .into_boxed();
+        if let Some(a) = filter.account_id {
+            q = q.filter(audit_events::account_id.eq(a));
+        }
+        if let Some(u) = filter.user_id {
+            q = q.filter(audit_events::user_id.eq(u));
+        }
+        if let Some(t) = filter.since {
+            q = q.filter(audit_events::at.ge(t));
+        }
+        if let Some(id) = filter.before_id {
+            q = q.filter(audit_events::id.lt(id));
+        }
+        q.load(c)
+    })
+    .map_err(StoreError::from)
 }

@@ -150,6 +150,7 @@ diesel::table! {
         user_id -> Nullable<Text>,
         ip -> Nullable<Text>,
         detail -> Nullable<Text>,
+        actor_note -> Nullable<Text>,
     }
 }
 

@@ -107,3 +107,17 @@ pub(crate) fn reseal(
             .execute(conn)?,
     )
 }
+
+/// The users of an account that have a linked app.
+pub(crate) fn linked_in_account(
+    conn: &mut DbConnection,
+    account_id: &str,
+) -> Result<Vec<String>, StoreError> {
+    use super::schema::users as u;
+    Ok(tc::table
+        .inner_join(u::table.on(u::id.eq(tc::user_id)))
+        .filter(u::account_id.eq(account_id))
+        .filter(tc::linked.eq(true))
+        .select(tc::user_id)
+        .load(conn)?)
+}

@@ -212,3 +212,55 @@ pub(crate) fn account_ids(
         .load(conn)?;
     Ok(pairs.into_iter().collect())
 }
+
+/// Which users a page holds (see `Idp::find_users`).
+#[derive(Debug, Clone, Default)]
+pub(crate) struct UserFilter<'a> {
+    pub(crate) account_id: Option<&'a str>,
+    pub(crate) email: Option<&'a str>,
+    pub(crate) after_id: Option<&'a str>,
+}
+
+/// Up to `limit` users matching `filter`, by id.
+pub(crate) fn page(
+    conn: &mut DbConnection,
+    filter: &UserFilter<'_>,
+    limit: i64,
+) -> Result<Vec<User>, StoreError> {
+    let rows: Vec<UserRow> = crate::on_backend!(conn, |c| {
+        let mut q = u::table
+            .select(UserRow::as_select())
+            .order(u::id.asc())
+            .limit(limit)
+            .into_boxed();
+        if let Some(a) = filter.account_id {
+            q = q.filter(u::account_id.eq(a));
+        }
+        if let Some(e) = filter.email {
+            q = q.filter(u::email.eq(e));
+        }
+        if let Some(id) = filter.after_id {
+            q = q.filter(u::id.gt(id));
+        }
+        q.load(c)
+    })?;
+    rows.into_iter().map(UserRow::into_user).collect()
+}
+
+/// Sets a user's name and work email.
+pub(crate) fn set_profile(
+    conn: &mut DbConnection,
+    id: &str,
+    display_name: &str,
+    work_email: Option<&str>,
+    now: i64,
+) -> Result<(), StoreError> {
+    diesel::update(u::table.filter(u::id.eq(id)))
+        .set((
+            u::display_name.eq(display_name),
+            u::work_email.eq(work_email),
+            u::updated_at.eq(now),
+        ))
+        .execute(conn)?;
+    Ok(())
+}

@@ -9,6 +9,7 @@ mod oauth;
 mod outbox;
 mod sessions;
 mod sign_in;
+mod support;
 
 use std::process::Command;
 

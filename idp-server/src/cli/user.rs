@@ -13,8 +13,8 @@ use crate::mail::Mailer;
 use crate::Runtime;
 
 /// Mails a user the link they need (invitation or reset); a failed send says how to retry.
-fn send_link(rt: &Runtime, user: &User) -> Result<Purpose, CliError> {
-    let (purpose, token) = rt.idp.issue_link(user)?;
+fn send_link(rt: &Runtime, user: &User, actor: &Actor) -> Result<Purpose, CliError> {
+    let (purpose, token) = rt.idp.link_on_request(user, actor)?;
     let mailer = Mailer::new(&rt.config)?;
     mailer.send_link(user, purpose, &token).map_err(|e| {
         CliError::Refused(format!(
@@ -52,7 +52,7 @@ pub fn run(cmd: &UserCmd, rt: &Runtime, out: &Output, actor: &Actor) -> Result<(
                 actor,
             )?;
             if *invite {
-                send_link(rt, &u).map_err(|e| {
+                send_link(rt, &u, actor).map_err(|e| {
                     CliError::Refused(format!(
                         "user {} created, but the invitation was not sent: {e}",
                         u.email
@@ -164,7 +164,7 @@ pub fn run(cmd: &UserCmd, rt: &Runtime, out: &Output, actor: &Actor) -> Result<(
         }
         UserCmd::SendLink(EmailArg { email }) => {
             let u = idp.user_by_email(email)?;
-            let purpose = send_link(rt, &u)?;
+            let purpose = send_link(rt, &u, actor)?;
             out.say(
                 format!("sent a {} link to {}", purpose.as_str(), u.email),
                 json!({"sent": purpose.as_str()}),
