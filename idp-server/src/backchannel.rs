@@ -88,7 +88,7 @@ fn deliver_one(
         now: idp.now(),
     };
     let result = minter
-        .logout_token(client, &logout.user_id, &logout.session_id)
+        .logout_token(&client, &logout.user_id, &logout.session_id)
         .map_err(SendFailure::Token)
         .and_then(|token| {
             agent

@@ -57,6 +57,37 @@ pub struct AccessTokenClaims {
     pub gid: String,
 }
 
+/// The access token of an admin client (client credentials grant, RFC 6749 4.4; JWT profile,
+/// RFC 9068): its audience is the admin API and nothing else, and it names no user or session,
+/// so it is useless at /userinfo, as a user's access token is useless at the admin API.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct AdminTokenClaims {
+    pub iss: String,
+    /// The admin client.
+    pub sub: String,
+    pub aud: String,
+    pub client_id: String,
+    pub exp: i64,
+    pub iat: i64,
+    pub jti: String,
+    /// Space-separated admin scopes.
+    pub scope: String,
+}
+
+/// The audience of admin API tokens.
+pub fn admin_audience(issuer: &str) -> String {
+    format!("{issuer}/admin/v1")
+}
+
+/// The client credentials grant's answer (no refresh token, no ID token).
+#[derive(Debug, Serialize)]
+pub struct AdminTokenResponse {
+    pub access_token: String,
+    pub token_type: &'static str,
+    pub expires_in: i64,
+    pub scope: String,
+}
+
 #[derive(Debug, Serialize)]
 pub struct LogoutTokenClaims<'a> {
     pub iss: &'a str,
@@ -171,6 +202,31 @@ impl Minter<'_> {
             refresh_token: issued.refresh_token.clone(),
             refresh_expires_in: (idle_exp - self.now).max(0),
             scope: scope.clone(),
+        })
+    }
+
+    /// An admin client's access token for `scope` (space-separated admin scopes it holds).
+    pub fn admin_token(
+        &self,
+        client: &Client,
+        scope: &str,
+    ) -> Result<AdminTokenResponse, TokenError> {
+        let ttl = self.config.access_token_ttl.as_secs() as i64;
+        let claims = AdminTokenClaims {
+            iss: self.config.issuer.clone(),
+            sub: client.client_id.clone(),
+            aud: admin_audience(&self.config.issuer),
+            client_id: client.client_id.clone(),
+            exp: self.now + ttl,
+            iat: self.now,
+            jti: idp_core::crypto::random_id()?,
+            scope: scope.to_string(),
+        };
+        Ok(AdminTokenResponse {
+            access_token: self.sign(self.config.access_token_alg, "at+jwt", &claims)?,
+            token_type: "Bearer",
+            expires_in: ttl,
+            scope: scope.to_string(),
         })
     }
 
@@ -304,6 +360,19 @@ impl VerifiedAccessTokens {
             .map(|m| if m.0 == generation { m.1.len() } else { 0 })
             .unwrap_or(0)
     }
+}
+
+/// Verifies an admin API token: signature, type, issuer, expiry and the admin audience.
+pub fn verify_admin_token(
+    token: &str,
+    keys: &Keyring,
+    issuer: &str,
+) -> Result<AdminTokenClaims, TokenError> {
+    let claims: AdminTokenClaims = decode(token, keys, issuer, Some("at+jwt"), true)?;
+    if claims.aud != admin_audience(issuer) || claims.sub != claims.client_id {
+        return Err(TokenError::Invalid);
+    }
+    Ok(claims)
 }
 
 /// Verifies an ID token we issued, ignoring its expiry (as `id_token_hint` allows).

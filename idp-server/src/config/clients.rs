@@ -7,6 +7,7 @@ use url::Url;
 
 use super::check::{is_loopback, Check};
 use super::raw::ClientSection;
+use super::types::{AdminAccess, AdminScope};
 use super::{Client, ConfigError, Environment};
 use crate::alg::SigningAlg;
 
@@ -50,7 +51,8 @@ fn one(
             "must be 1-100 characters of letters, digits, '-', '_' or '.'",
         ));
     }
-    if c.redirect_uris.is_empty() {
+    let admin = admin_access(c, &bad)?;
+    if admin.is_none() && c.redirect_uris.is_empty() {
         return Err(bad(
             "redirect_uris",
             "at least one redirect URI is required",
@@ -135,7 +137,99 @@ fn one(
         secret_sha256,
         id_token_alg,
         require_pkce: c.require_pkce,
+        admin,
     })
+}
+
+/// The admin access of a `client_credentials` client (`None` for an app users sign in to). The
+/// two kinds never mix: an admin client has no redirect URIs and is confidential; no other
+/// client has scopes.
+fn admin_access(
+    c: &ClientSection,
+    bad: &impl Fn(&str, &str) -> ConfigError,
+) -> Result<Option<AdminAccess>, ConfigError> {
+    let grants: Vec<&str> = c
+        .grant_types
+        .iter()
+        .flatten()
+        .map(String::as_str)
+        .collect();
+    for g in &grants {
+        if !matches!(*g, "authorization_code" | "refresh_token" | "client_credentials") {
+            return Err(bad(
+                "grant_types",
+                &format!("{g:?} is not supported: use authorization_code or client_credentials"),
+            ));
+        }
+    }
+    if !grants.contains(&"client_credentials") {
+        if c.scopes.is_some() || c.admin_accounts.is_some() {
+            return Err(bad(
+                "scopes",
+                "scopes and admin_accounts are for admin clients (grant_types = [\"client_credentials\"])",
+            ));
+        }
+        return Ok(None);
+    }
+    if grants.len() > 1 {
+        return Err(bad(
+            "grant_types",
+            "an admin client has only client_credentials: it never signs users in",
+        ));
+    }
+    if !c.redirect_uris.is_empty()
+        || !c.post_logout_redirect_uris.is_empty()
+        || c.backchannel_logout_uri.is_some()
+    {
+        return Err(bad(
+            "redirect_uris",
+            "an admin client has no redirect, logout or back-channel URIs",
+        ));
+    }
+    if c.public {
+        return Err(bad("public", "an admin client must be confidential (a secret)"));
+    }
+    let names = c.scopes.as_deref().unwrap_or_default();
+    if names.is_empty() {
+        return Err(bad(
+            "scopes",
+            "an admin client needs scopes: admin:read, admin:accounts, admin:users, admin:mfa, admin:sessions",
+        ));
+    }
+    let mut scopes = Vec::new();
+    for s in names {
+        let scope = AdminScope::parse(s.trim()).ok_or_else(|| {
+            bad(
+                "scopes",
+                &format!("{s:?} is not an admin scope (admin:read, admin:accounts, admin:users, admin:mfa, admin:sessions)"),
+            )
+        })?;
+        if !scopes.contains(&scope) {
+            scopes.push(scope);
+        }
+    }
+    scopes.sort();
+    let accounts = match &c.admin_accounts {
+        None => None,
+        Some(list) if list.is_empty() => {
+            return Err(bad(
+                "admin_accounts",
+                "an empty list allows nothing: omit it for every account",
+            ))
+        }
+        Some(list) => {
+            for slug in list {
+                if !idp_core::model::validate_slug(slug) {
+                    return Err(bad(
+                        "admin_accounts",
+                        &format!("{slug:?} is not an account slug"),
+                    ));
+                }
+            }
+            Some(list.clone())
+        }
+    };
+    Ok(Some(AdminAccess { scopes, accounts }))
 }
 
 /// What is wrong with a URI to be registered.

@@ -17,7 +17,7 @@ pub use raw::{
     TokensSection,
 };
 
-pub use types::{Client, Config, ConfigError, Environment};
+pub use types::{AdminAccess, AdminScope, Client, Config, ConfigError, Environment};
 
 impl Config {
     /// Reads and validates a configuration file.

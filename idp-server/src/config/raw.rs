@@ -263,6 +263,7 @@ impl Default for MailSection {
 pub struct ClientSection {
     pub client_id: String,
     pub name: String,
+    #[serde(default)]
     pub redirect_uris: Vec<String>,
     #[serde(default)]
     pub post_logout_redirect_uris: Vec<String>,
@@ -279,6 +280,13 @@ pub struct ClientSection {
     /// cannot send it.
     #[serde(default = "ClientSection::default_require_pkce")]
     pub require_pkce: bool,
+    /// `["authorization_code"]` (the default: an app users sign in to, with refresh) or
+    /// `["client_credentials"]` (a program calling the admin API).
+    pub grant_types: Option<Vec<String>>,
+    /// The admin scopes of a `client_credentials` client.
+    pub scopes: Option<Vec<String>>,
+    /// The accounts an admin client may act on (by slug); all when absent.
+    pub admin_accounts: Option<Vec<String>>,
 }
 impl ClientSection {
     fn default_require_pkce() -> bool {

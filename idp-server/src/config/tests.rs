@@ -98,6 +98,7 @@ fn client_with(uri: &str) -> Client {
         secret_sha256: None,
         id_token_alg: crate::alg::SigningAlg::Rs256,
         require_pkce: true,
+        admin: None,
     }
 }
 
@@ -193,4 +194,60 @@ fn shipped_configs_are_valid() {
         &text.replace("secret_env = \"DEMO_CLIENT_SECRET\"", "public = true"),
     )
     .unwrap();
+}
+
+const ADMIN: &str = r#"
+[[clients]]
+client_id = "helpdesk"
+name = "Help desk"
+secret_sha256 = "d080a55c0f0ff06c87f2471e5a94740e43240e555caa251643a19200fc421146"
+grant_types = ["client_credentials"]
+scopes = ["admin:read", "admin:mfa", "admin:read"]
+admin_accounts = ["acme"]
+"#;
+
+#[test]
+fn admin_clients_have_scopes_and_nothing_of_a_browser_client() {
+    let c = Config::parse("t.toml", &format!("{MIN}{ADMIN}")).unwrap();
+    let admin = c.client("helpdesk").unwrap().admin.clone().unwrap();
+    assert_eq!(admin.scopes, vec![AdminScope::Read, AdminScope::Mfa]);
+    assert!(admin.may_act_on("acme") && !admin.may_act_on("other"));
+    assert!(c.client("app").unwrap().admin.is_none());
+    // Each of these breaks one rule (appended keys override the admin client's).
+    let with = |line: &str| ADMIN.replace("admin_accounts = [\"acme\"]\n", &format!("{line}\n"));
+    for (text, key) in [
+        (
+            ADMIN.replace("\"admin:mfa\", \"admin:read\"]", "\"openid\"]"),
+            "clients[1].scopes",
+        ),
+        (with("redirect_uris = [\"https://x.example/cb\"]"), "clients[1].redirect_uris"),
+        (with("admin_accounts = []"), "clients[1].admin_accounts"),
+        (with("admin_accounts = [\"Not A Slug\"]"), "clients[1].admin_accounts"),
+        (
+            ADMIN.replace("[\"client_credentials\"]", "[\"client_credentials\", \"authorization_code\"]"),
+            "clients[1].grant_types",
+        ),
+        (ADMIN.replace("[\"client_credentials\"]", "[\"password\"]"), "clients[1].grant_types"),
+        (
+            ADMIN.replace("scopes = [\"admin:read\", \"admin:mfa\", \"admin:read\"]\n", ""),
+            "clients[1].scopes",
+        ),
+        (
+            ADMIN.replace(
+                "secret_sha256 = \"d080a55c0f0ff06c87f2471e5a94740e43240e555caa251643a19200fc421146\"\n",
+                "public = true\n",
+            ),
+            "clients[1].public",
+        ),
+    ] {
+        let err = Config::parse("t.toml", &format!("{MIN}{text}"))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains(key), "{text}\n{err}");
+    }
+    // A browser client cannot be given admin scopes.
+    let err = Config::parse("t.toml", &format!("{MIN}scopes = [\"admin:read\"]\n"))
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("clients[0].scopes"), "{err}");
 }

@@ -3,9 +3,12 @@
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Duration;
 
 use super::raw::{MailSection, RawConfig};
+use arc_swap::ArcSwap;
+
 use crate::alg::SigningAlg;
 
 /// Why a configuration file was refused.
@@ -52,7 +55,58 @@ pub struct Config {
     pub argon2: idp_core::Argon2Params,
     pub secure_cookies: bool,
     pub mail: MailSection,
-    pub clients: Vec<Client>,
+    /// The relying parties and admin clients: the part of the file a reload (SIGHUP) replaces.
+    pub clients: Clients,
+}
+
+/// The configured clients, shared by every copy of the configuration and replaced as a whole
+/// when the file is reloaded: a request sees the old list or the new one, never a mix, and
+/// reads it without a lock.
+#[derive(Clone, Default)]
+pub struct Clients(Arc<ArcSwap<Vec<Arc<Client>>>>);
+
+impl Clients {
+    pub fn new(list: Vec<Client>) -> Self {
+        Clients(Arc::new(ArcSwap::from_pointee(
+            list.into_iter().map(Arc::new).collect(),
+        )))
+    }
+
+    /// The client with this id, as configured now.
+    pub fn get(&self, client_id: &str) -> Option<Arc<Client>> {
+        self.0
+            .load()
+            .iter()
+            .find(|c| c.client_id == client_id)
+            .cloned()
+    }
+
+    /// Every client, as configured now.
+    pub fn all(&self) -> Arc<Vec<Arc<Client>>> {
+        self.0.load_full()
+    }
+
+    pub fn len(&self) -> usize {
+        self.0.load().len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Puts a new list in place, for every copy of the configuration at once.
+    pub fn replace(&self, list: Vec<Client>) {
+        self.0
+            .store(Arc::new(list.into_iter().map(Arc::new).collect()));
+    }
+}
+
+impl std::fmt::Debug for Clients {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_list()
+            .entries(self.all().iter().map(|c| &c.client_id))
+            .finish()
+    }
 }
 
 /// A relying party.
@@ -68,6 +122,68 @@ pub struct Client {
     pub secret_sha256: Option<[u8; 32]>,
     pub id_token_alg: SigningAlg,
     pub require_pkce: bool,
+    /// `Some` for an admin client (`grant_types = ["client_credentials"]`): what it may do. Such
+    /// a client can never use /authorize, and no other client can get admin scopes.
+    pub admin: Option<AdminAccess>,
+}
+
+/// What an admin client may do through the admin API.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AdminAccess {
+    /// Its scopes.
+    pub scopes: Vec<AdminScope>,
+    /// The accounts it may act on (slugs); `None`: every account.
+    pub accounts: Option<Vec<String>>,
+}
+
+impl AdminAccess {
+    /// Whether it may act on the account with this slug.
+    pub fn may_act_on(&self, slug: &str) -> bool {
+        self.accounts
+            .as_ref()
+            .is_none_or(|a| a.iter().any(|s| s == slug))
+    }
+}
+
+/// A scope of the admin API.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum AdminScope {
+    /// Read everything the API shows (accounts, users, MFA, sessions, audit).
+    Read,
+    /// Create and rename accounts.
+    Accounts,
+    /// Create, change, disable, enable, unlock users; send them links.
+    Users,
+    /// Turn an account's MFA on or off; disconnect a user's app.
+    Mfa,
+    /// End a user's sessions.
+    Sessions,
+}
+
+impl AdminScope {
+    /// Every scope.
+    pub const ALL: [AdminScope; 5] = [
+        AdminScope::Read,
+        AdminScope::Accounts,
+        AdminScope::Users,
+        AdminScope::Mfa,
+        AdminScope::Sessions,
+    ];
+
+    /// As written in the config and in tokens.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AdminScope::Read => "admin:read",
+            AdminScope::Accounts => "admin:accounts",
+            AdminScope::Users => "admin:users",
+            AdminScope::Mfa => "admin:mfa",
+            AdminScope::Sessions => "admin:sessions",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|x| x.as_str() == s)
+    }
 }
 
 impl Client {
@@ -116,8 +232,8 @@ impl Config {
         self.id_token_ttl.max(self.access_token_ttl).as_secs() as i64 + 60
     }
 
-    pub fn client(&self, client_id: &str) -> Option<&Client> {
-        self.clients.iter().find(|c| c.client_id == client_id)
+    pub fn client(&self, client_id: &str) -> Option<Arc<Client>> {
+        self.clients.get(client_id)
     }
 
     /// The domain settings this configuration implies.

@@ -72,7 +72,7 @@ pub(super) fn validate(
         argon2,
         secure_cookies,
         mail: raw.mail.clone(),
-        clients,
+        clients: super::types::Clients::new(clients),
     })
 }
 

@@ -93,6 +93,10 @@ pub fn validate_request(
     let client = config
         .client(client_id)
         .ok_or_else(|| Refusal::Page(text::UNKNOWN_CLIENT.into()))?;
+    if client.admin.is_some() {
+        // A program with client credentials: nobody signs in to it.
+        return Err(Refusal::Page(text::UNKNOWN_CLIENT.into()));
+    }
     let redirect_uri = params
         .get("redirect_uri")
         .ok_or_else(|| Refusal::Page(text::NO_REDIRECT_URI.into()))?;

@@ -23,10 +23,10 @@ use super::render::html;
 use super::{blocking, blocking_try, text, AppError, AppState};
 use crate::mail::{send_in_background, Mail};
 
-fn client_name<'a>(state: &'a AppState, pending: Option<&PendingAuthorization>) -> Option<&'a str> {
+fn client_name(state: &AppState, pending: Option<&PendingAuthorization>) -> Option<String> {
     pending
         .and_then(|p| state.config.client(&p.client_id))
-        .map(|c| c.name.as_str())
+        .map(|c| c.name.clone())
 }
 
 /// GET /login: renders whichever step the flow is at. Without a flow, starts one for a direct
@@ -74,7 +74,7 @@ fn render_page(
                 status,
                 &LoginPage {
                     product,
-                    client_name: client_name(state, pending.as_ref()),
+                    client_name: client_name(state, pending.as_ref()).as_deref(),
                     csrf: &csrf,
                     email,
                     error,

@@ -2,6 +2,8 @@
 //! `client_secret_basic` or `client_secret_post` (a SHA-256 of a high-entropy secret, compared
 //! in constant time), or none for public clients with PKCE. Every answer is `no-store`.
 
+use std::sync::Arc;
+
 use actix_web::http::{header, StatusCode};
 use actix_web::{web, HttpRequest, HttpResponse};
 use base64::engine::general_purpose::STANDARD;
@@ -12,7 +14,7 @@ use sha2::{Digest, Sha256};
 
 use super::params::Params;
 use super::{blocking, AppError, AppState};
-use crate::config::Client;
+use crate::config::{AdminAccess, Client};
 use crate::tokens::Minter;
 
 fn invalid_client(basic: bool) -> AppError {
@@ -32,6 +34,62 @@ fn invalid_client(basic: bool) -> AppError {
     e
 }
 
+fn unauthorized_client(description: &str) -> AppError {
+    AppError::oauth(StatusCode::BAD_REQUEST, "unauthorized_client", description)
+}
+
+/// The client credentials grant (RFC 6749 4.4) of an admin client: an access token for the
+/// admin API with the scopes asked for (all of the client's when none are), never more. The
+/// client's lockout at this address is honoured as for every grant.
+async fn client_credentials(
+    state: &AppState,
+    client: &Client,
+    admin: &AdminAccess,
+    params: &Params,
+    lock_ip: Option<String>,
+) -> Result<HttpResponse, AppError> {
+    let held: Vec<&str> = admin.scopes.iter().map(|s| s.as_str()).collect();
+    let scope = match params.get("scope") {
+        None => held.join(" "),
+        Some(asked) => {
+            let asked: Vec<&str> = asked.split(' ').filter(|s| !s.is_empty()).collect();
+            if asked.is_empty() || asked.iter().any(|s| !held.contains(s)) {
+                return Err(AppError::oauth(
+                    StatusCode::BAD_REQUEST,
+                    "invalid_scope",
+                    "the scope asks for more than this client holds",
+                ));
+            }
+            let mut granted: Vec<&str> = held.into_iter().filter(|h| asked.contains(h)).collect();
+            granted.dedup();
+            granted.join(" ")
+        }
+    };
+    if let Some(ip) = lock_ip {
+        let idp = state.idp.clone();
+        let cid = client.client_id.clone();
+        let lock = blocking(move || idp.client_auth_lock(&cid, &ip))
+            .await?
+            .map_err(|e| AppError::from(e).into_json())?;
+        if let Some(l) = lock {
+            return Err(locked_out(l.until, state.idp.now()));
+        }
+    }
+    let keys = state.keyring()?;
+    let minter = Minter {
+        config: &state.config,
+        keys: &keys,
+        now: state.idp.now(),
+    };
+    let response = minter
+        .admin_token(client, &scope)
+        .map_err(|e| AppError::from(e).into_json())?;
+    Ok(HttpResponse::Ok()
+        .insert_header((header::CACHE_CONTROL, "no-store"))
+        .insert_header((header::PRAGMA, "no-cache"))
+        .json(response))
+}
+
 fn invalid_grant(description: &str) -> AppError {
     AppError::oauth(StatusCode::BAD_REQUEST, "invalid_grant", description)
 }
@@ -41,7 +99,7 @@ fn invalid_grant(description: &str) -> AppError {
 /// address lives in the database (shared by replicas) and is read in the same blocking call as
 /// the grant.
 struct Caller {
-    client: Client,
+    client: Arc<Client>,
     /// The caller's address, for clients that authenticate with a secret (their lockout key is
     /// the client and the address together).
     lock_ip: Option<String>,
@@ -105,7 +163,7 @@ fn identify_client(
     req: &HttpRequest,
     state: &AppState,
     params: &Params,
-) -> Result<(Client, Option<String>, bool), AppError> {
+) -> Result<(Arc<Client>, Option<String>, bool), AppError> {
     let basic = match req.headers().get(header::AUTHORIZATION) {
         Some(value) => {
             let value = value.to_str().map_err(|_| invalid_client(true))?;
@@ -158,7 +216,7 @@ fn identify_client(
         .config
         .client(client_id)
         .ok_or_else(|| invalid_client(used_basic))?;
-    Ok((client.clone(), secret.map(str::to_string), used_basic))
+    Ok((client, secret.map(str::to_string), used_basic))
 }
 
 pub async fn token(
@@ -182,6 +240,23 @@ pub async fn token(
     let grant_type = params
         .get("grant_type")
         .ok_or_else(|| AppError::invalid_request("grant_type is required"))?;
+    // An admin client only ever gets admin tokens; an app users sign in to never does.
+    match (grant_type, &client.admin) {
+        ("client_credentials", Some(admin)) => {
+            return client_credentials(&state, &client, admin, &params, caller.lock_ip).await
+        }
+        ("client_credentials", None) => {
+            return Err(unauthorized_client(
+                "this client may not use the client_credentials grant",
+            ))
+        }
+        (_, Some(_)) => {
+            return Err(unauthorized_client(
+                "an admin client may only use the client_credentials grant",
+            ))
+        }
+        (_, None) => {}
+    }
     let grant = match grant_type {
         "authorization_code" => {
             let code = params
@@ -215,7 +290,7 @@ pub async fn token(
             return Err(AppError::oauth(
                 StatusCode::BAD_REQUEST,
                 "unsupported_grant_type",
-                "grant_type must be authorization_code or refresh_token",
+                "grant_type must be authorization_code, refresh_token or client_credentials",
             ))
         }
     };
