@@ -36,7 +36,8 @@ impl Limit {
             },
         }
     }
-    pub(crate) const fn rate(limit: i32, window_secs: i64) -> Self {
+    /// At most `limit` attempts per fixed window of `window_secs`.
+    pub const fn rate(limit: i32, window_secs: i64) -> Self {
         Limit {
             limit,
             window_secs,

@@ -148,14 +148,12 @@ fn admin_access(
     c: &ClientSection,
     bad: &impl Fn(&str, &str) -> ConfigError,
 ) -> Result<Option<AdminAccess>, ConfigError> {
-    let grants: Vec<&str> = c
-        .grant_types
-        .iter()
-        .flatten()
-        .map(String::as_str)
-        .collect();
+    let grants: Vec<&str> = c.grant_types.iter().flatten().map(String::as_str).collect();
     for g in &grants {
-        if !matches!(*g, "authorization_code" | "refresh_token" | "client_credentials") {
+        if !matches!(
+            *g,
+            "authorization_code" | "refresh_token" | "client_credentials"
+        ) {
             return Err(bad(
                 "grant_types",
                 &format!("{g:?} is not supported: use authorization_code or client_credentials"),
@@ -187,7 +185,10 @@ fn admin_access(
         ));
     }
     if c.public {
-        return Err(bad("public", "an admin client must be confidential (a secret)"));
+        return Err(bad(
+            "public",
+            "an admin client must be confidential (a secret)",
+        ));
     }
     let names = c.scopes.as_deref().unwrap_or_default();
     if names.is_empty() {

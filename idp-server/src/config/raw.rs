@@ -52,6 +52,8 @@ pub struct RawConfig {
     #[serde(default)]
     pub mail: MailSection,
     #[serde(default)]
+    pub admin: AdminSection,
+    #[serde(default)]
     pub clients: Vec<ClientSection>,
 }
 
@@ -254,6 +256,27 @@ impl Default for MailSection {
             smtp_tls: SmtpTls::Starttls,
             smtp_username_env: None,
             smtp_password_env: None,
+        }
+    }
+}
+
+/// `[admin]`: the admin API.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AdminSection {
+    /// Calls per minute allowed to each admin client (default 600).
+    #[serde(default = "AdminSection::default_calls_per_minute")]
+    pub calls_per_minute: u32,
+}
+impl AdminSection {
+    fn default_calls_per_minute() -> u32 {
+        600
+    }
+}
+impl Default for AdminSection {
+    fn default() -> Self {
+        AdminSection {
+            calls_per_minute: Self::default_calls_per_minute(),
         }
     }
 }

@@ -57,6 +57,8 @@ pub struct Config {
     pub mail: MailSection,
     /// The relying parties and admin clients: the part of the file a reload (SIGHUP) replaces.
     pub clients: Clients,
+    /// `[admin] calls_per_minute`: the admin API call rate of each admin client.
+    pub admin_calls_per_minute: u32,
 }
 
 /// The configured clients, shared by every copy of the configuration and replaced as a whole
@@ -250,6 +252,13 @@ impl Config {
                 max_lifetime_secs: self.max_lifetime.as_secs() as i64,
             },
             code_ttl_secs: self.code_ttl.as_secs().max(1) as i64,
+            throttle: idp_core::model::ThrottleSettings {
+                admin_per_client: idp_core::model::Limit::rate(
+                    self.admin_calls_per_minute as i32,
+                    60,
+                ),
+                ..idp_core::model::ThrottleSettings::default()
+            },
             ..idp_core::Settings::default()
         }
     }

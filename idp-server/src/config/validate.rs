@@ -48,6 +48,9 @@ pub(super) fn validate(
         SecureCookies::Never => false,
     };
     let clients = clients::validate(&check, &raw.clients, env)?;
+    if !(1..=100_000).contains(&raw.admin.calls_per_minute) {
+        return Err(check.bad("admin.calls_per_minute", "must be 1-100000"));
+    }
     Ok(Config {
         path: path.into(),
         issuer,
@@ -73,6 +76,7 @@ pub(super) fn validate(
         secure_cookies,
         mail: raw.mail.clone(),
         clients: super::types::Clients::new(clients),
+        admin_calls_per_minute: raw.admin.calls_per_minute,
     })
 }
 

@@ -1,6 +1,7 @@
 //! HTTP: the OIDC endpoints and the hosted pages. Handlers stay thin: parse the request, call the
 //! core on the blocking pool (database and argon2 never run on the async workers), render.
 
+pub mod admin;
 pub mod authorize;
 pub mod browser;
 pub mod client_addr;
@@ -44,7 +45,7 @@ pub fn discovery_document(config: &Config) -> Vec<u8> {
         "end_session_endpoint": format!("{i}/end_session"),
         "response_types_supported": ["code"],
         "response_modes_supported": ["query"],
-        "grant_types_supported": ["authorization_code", "refresh_token"],
+        "grant_types_supported": ["authorization_code", "refresh_token", "client_credentials"],
         "subject_types_supported": ["public"],
         "id_token_signing_alg_values_supported": ["RS256", "ES256", "EdDSA"],
         "userinfo_signing_alg_values_supported": ["none"],
@@ -154,6 +155,7 @@ async fn metrics(state: web::Data<AppState>) -> HttpResponse {
 const CSP: &str = "default-src 'none'; style-src 'self'; img-src 'self' data:; base-uri 'none'; frame-ancestors 'none'";
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.configure(admin::configure);
     cfg.route(
         "/.well-known/openid-configuration",
         web::get().to(discovery),
