@@ -70,11 +70,11 @@ fn python_dir() -> PathBuf {
 }
 
 /// Installs the pinned Python packages when they are missing (CI does it up front).
-fn ensure_python_packages() {
+pub fn ensure_python_packages() {
     static ONCE: std::sync::Once = std::sync::Once::new();
     ONCE.call_once(|| {
         let present = Command::new("python3")
-            .args(["-c", "import authlib, requests"])
+            .args(["-c", "import authlib, requests, schemathesis"])
             .status()
             .is_ok_and(|s| s.success());
         if present {
