@@ -100,10 +100,53 @@ pub fn app_state(rt: &Runtime) -> Result<web::AppState, StartError> {
 }
 
 /// Runs the HTTP server until SIGTERM/SIGINT; in-flight requests finish (10 s at most).
+/// SIGHUP reloads the configuration file (see [`reload_config`]).
 pub async fn serve(state: web::AppState, listener: std::net::TcpListener) -> std::io::Result<()> {
     let server = web::build_server(state.clone(), listener, None)?;
-    let bg = actix_web::rt::spawn(background::run(state));
+    let bg = actix_web::rt::spawn(background::run(state.clone()));
+    let hup = actix_web::rt::spawn(reload_on_hangup(state));
     let result = server.await;
     bg.abort();
+    hup.abort();
     result
+}
+
+async fn reload_on_hangup(state: web::AppState) {
+    let mut hangups = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup()) {
+        Ok(s) => s,
+        Err(e) => {
+            tracing::error!(error = %e, "cannot listen for SIGHUP; reloading needs a restart");
+            return;
+        }
+    };
+    while hangups.recv().await.is_some() {
+        let s = state.clone();
+        if actix_web::web::block(move || reload_config(&s))
+            .await
+            .is_err()
+        {
+            tracing::error!("configuration reload did not run");
+        }
+    }
+}
+
+/// Re-reads the configuration file. A valid file replaces the clients atomically (sessions,
+/// codes and tokens survive; a removed client's grants stop working at once); the other
+/// settings take effect at the next restart. An invalid file is refused with the message
+/// `check-config` prints, and the running configuration stays.
+pub fn reload_config(state: &web::AppState) -> Result<usize, config::ConfigError> {
+    match config::Config::load(&state.config.path) {
+        Ok(fresh) => {
+            state.config.clients.replace_with(&fresh.clients);
+            state.metrics.config_reload("ok");
+            let n = fresh.clients.len();
+            tracing::info!(path = %state.config.path, clients = n, "configuration reloaded: clients replaced; other settings apply at the next restart");
+            Ok(n)
+        }
+        Err(e) => {
+            state.metrics.config_reload("error");
+            tracing::error!(error = %e, "configuration reload refused; the running configuration stays");
+            Err(e)
+        }
+    }
 }

@@ -34,6 +34,12 @@ pub struct Metrics {
     lockouts: Family<OutcomeLabels, Counter>,
     backchannel: Family<OutcomeLabels, Counter>,
     sessions_swept: Counter,
+    reloads: Family<ReloadLabels, Counter>,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct ReloadLabels {
+    result: &'static str,
 }
 
 impl Default for Metrics {
@@ -54,6 +60,12 @@ impl Metrics {
         let lockouts = Family::<OutcomeLabels, Counter>::default();
         let backchannel = Family::<OutcomeLabels, Counter>::default();
         let sessions_swept = Counter::default();
+        let reloads = Family::<ReloadLabels, Counter>::default();
+        registry.register(
+            "config_reloads",
+            "Configuration reloads (SIGHUP): ok, or error (the running configuration stayed)",
+            reloads.clone(),
+        );
         registry.register(
             "http_requests",
             "HTTP requests by method, route and status",
@@ -87,6 +99,7 @@ impl Metrics {
         );
         Metrics {
             registry,
+            reloads,
             backchannel,
             sessions_swept,
             requests,
@@ -131,6 +144,11 @@ impl Metrics {
         self.backchannel
             .get_or_create(&OutcomeLabels { outcome })
             .inc();
+    }
+
+    /// A configuration reload: `ok` or `error`.
+    pub fn config_reload(&self, result: &'static str) {
+        self.reloads.get_or_create(&ReloadLabels { result }).inc();
     }
 
     pub fn sessions_expired(&self, n: u64) {

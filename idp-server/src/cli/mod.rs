@@ -84,5 +84,8 @@ fn serve(config: Config) -> Result<(), CliError> {
         })?;
     let local = listener.local_addr()?;
     tracing::info!(issuer = %rt.config.issuer, listen = %local, database = rt.idp.store().backend_name(), "identity provider started");
+    if let Some(warning) = rt.config.mail_warning() {
+        tracing::warn!("{warning}");
+    }
     Ok(actix_web::rt::System::new().block_on(crate::serve(state, listener))?)
 }

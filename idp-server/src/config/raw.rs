@@ -230,6 +230,8 @@ pub struct MailSection {
     #[serde(default = "MailSection::default_outbox")]
     pub outbox_dir: PathBuf,
     pub smtp_host: Option<String>,
+    /// Name of an environment variable holding the SMTP host (instead of `smtp_host`).
+    pub smtp_host_env: Option<String>,
     pub smtp_port: Option<u16>,
     #[serde(default)]
     pub smtp_tls: SmtpTls,
@@ -252,6 +254,7 @@ impl Default for MailSection {
             from: Self::default_from(),
             outbox_dir: Self::default_outbox(),
             smtp_host: None,
+            smtp_host_env: None,
             smtp_port: None,
             smtp_tls: SmtpTls::Starttls,
             smtp_username_env: None,

@@ -174,26 +174,35 @@ fn shipped_configs_are_valid() {
         "/../config/container.toml"
     ))
     .unwrap();
-    // deploy/idp.toml reads its client secret from the environment.
+    // deploy/idp.toml reads its client secret and its SMTP host from the environment.
     let text = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../deploy/idp.toml"))
         .unwrap();
-    let err = Config::parse_with("deploy/idp.toml", &text, &Environment::default())
+    let secret = "s".repeat(32);
+    let smtp = ("IDP_SMTP_HOST", "smtp.example.com");
+    let err = Config::parse_with("deploy/idp.toml", &text, &Environment::of(&[smtp]))
         .unwrap_err()
         .to_string();
     assert!(err.contains("DEMO_CLIENT_SECRET"), "{err}");
-    let secret = "s".repeat(32);
-    let c = Config::parse_with(
+    let err = Config::parse_with(
         "deploy/idp.toml",
         &text,
         &Environment::of(&[("DEMO_CLIENT_SECRET", &secret)]),
     )
-    .unwrap();
-    assert!(c.client("demo").unwrap().secret_sha256.is_some());
-    Config::parse(
+    .unwrap_err()
+    .to_string();
+    assert!(
+        err.contains("mail.smtp_host_env") && err.contains("IDP_SMTP_HOST"),
+        "{err}"
+    );
+    let c = Config::parse_with(
         "deploy/idp.toml",
-        &text.replace("secret_env = \"DEMO_CLIENT_SECRET\"", "public = true"),
+        &text,
+        &Environment::of(&[("DEMO_CLIENT_SECRET", &secret), smtp]),
     )
     .unwrap();
+    assert!(c.client("demo").unwrap().secret_sha256.is_some());
+    assert_eq!(c.mail.smtp_host.as_deref(), Some("smtp.example.com"));
+    assert_eq!(c.mail_warning(), None);
 }
 
 const ADMIN: &str = r#"
@@ -250,4 +259,23 @@ fn admin_clients_have_scopes_and_nothing_of_a_browser_client() {
         .unwrap_err()
         .to_string();
     assert!(err.contains("clients[0].scopes"), "{err}");
+}
+
+#[test]
+fn a_file_outbox_outside_development_is_warned_about() {
+    let c = Config::parse("t.toml", MIN).unwrap();
+    assert!(c.is_development());
+    assert_eq!(c.mail_warning(), None, "loopback issuer: development");
+    let public = MIN.replace("http://127.0.0.1:8080", "https://id.example.com");
+    let c = Config::parse("t.toml", &public).unwrap();
+    let warning = c.mail_warning().unwrap();
+    assert!(
+        warning.contains("file outbox") && warning.contains("smtp"),
+        "{warning}"
+    );
+    let smtp =
+        format!("{public}\n[mail]\ntransport = \"smtp\"\nsmtp_host = \"smtp.example.com\"\n");
+    // (the [mail] table lands after the client: TOML allows tables in any order)
+    let c = Config::parse("t.toml", &smtp).unwrap();
+    assert_eq!(c.mail_warning(), None);
 }

@@ -101,6 +101,11 @@ impl Clients {
         self.0
             .store(Arc::new(list.into_iter().map(Arc::new).collect()));
     }
+
+    /// Takes the list `other` holds now (a freshly loaded configuration's).
+    pub fn replace_with(&self, other: &Clients) {
+        self.0.store(other.all());
+    }
 }
 
 impl std::fmt::Debug for Clients {
@@ -204,12 +209,14 @@ impl Client {
 pub struct Environment(HashMap<String, String>);
 
 impl Environment {
-    /// Reads the variables `raw` names from the process environment.
+    /// Reads the variables `raw` names from the process environment (client secrets, the
+    /// SMTP host).
     pub fn read(raw: &RawConfig) -> Self {
         Environment(
             raw.clients
                 .iter()
                 .filter_map(|c| c.secret_env.as_ref())
+                .chain(raw.mail.smtp_host_env.as_ref())
                 .filter_map(|var| std::env::var(var).ok().map(|v| (var.clone(), v)))
                 .collect(),
         )
@@ -229,6 +236,22 @@ impl Environment {
 }
 
 impl Config {
+    /// A development set-up: the issuer is on this machine (localhost, 127.0.0.1, ::1).
+    pub fn is_development(&self) -> bool {
+        url::Url::parse(&self.issuer).is_ok_and(|u| super::check::is_loopback(&u))
+    }
+
+    /// What an operator must hear about mail: outside development, a file outbox means that
+    /// invitations and reset links reach nobody.
+    pub fn mail_warning(&self) -> Option<String> {
+        (self.mail.transport == super::raw::MailTransport::File && !self.is_development()).then(|| {
+            format!(
+                "mail goes to the file outbox {}: invitations and reset links reach nobody; configure [mail] transport = \"smtp\"",
+                self.mail.outbox_dir.display()
+            )
+        })
+    }
+
     /// How long a retired signing key stays published: the longest token lifetime plus a margin.
     pub fn publish_retired_for(&self) -> i64 {
         self.id_token_ttl.max(self.access_token_ttl).as_secs() as i64 + 60

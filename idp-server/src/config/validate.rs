@@ -41,7 +41,7 @@ pub(super) fn validate(
     let tokens = tokens(&check, &raw.tokens)?;
     let (mfa_issuer, mfa_drift_steps) = mfa(&check, &raw.mfa, &raw.product_name)?;
     let (password_min_length, argon2) = passwords(&check, &raw.passwords)?;
-    mail(&check, &raw.mail)?;
+    let mail = mail(&check, &raw.mail, env)?;
     let secure_cookies = match raw.cookies.secure {
         SecureCookies::Auto => issuer_url.scheme() == "https",
         SecureCookies::Always => true,
@@ -74,7 +74,7 @@ pub(super) fn validate(
         password_min_length,
         argon2,
         secure_cookies,
-        mail: raw.mail.clone(),
+        mail,
         clients: super::types::Clients::new(clients),
         admin_calls_per_minute: raw.admin.calls_per_minute,
     })
@@ -244,13 +244,40 @@ fn passwords(
     Ok((min_length, argon2))
 }
 
-fn mail(check: &Check<'_>, raw: &MailSection) -> Result<(), ConfigError> {
-    if raw.transport == MailTransport::Smtp
-        && raw.smtp_host.as_deref().is_none_or(|h| h.trim().is_empty())
+/// `[mail]`, with the SMTP host taken from `smtp_host_env` when it names one.
+fn mail(
+    check: &Check<'_>,
+    raw: &MailSection,
+    env: &Environment,
+) -> Result<MailSection, ConfigError> {
+    let mut mail = raw.clone();
+    if let Some(var) = &raw.smtp_host_env {
+        if raw.smtp_host.is_some() {
+            return Err(check.bad(
+                "mail.smtp_host_env",
+                "give either smtp_host or smtp_host_env, not both",
+            ));
+        }
+        let host = env
+            .get(var)
+            .filter(|h| !h.trim().is_empty())
+            .ok_or_else(|| {
+                check.bad(
+                    "mail.smtp_host_env",
+                    &format!("environment variable {var} is not set"),
+                )
+            })?;
+        mail.smtp_host = Some(host.trim().to_string());
+    }
+    if mail.transport == MailTransport::Smtp
+        && mail
+            .smtp_host
+            .as_deref()
+            .is_none_or(|h| h.trim().is_empty())
     {
         return Err(check.bad(
             "mail.smtp_host",
-            "is required when mail.transport = \"smtp\"",
+            "is required when mail.transport = \"smtp\" (or name a variable with smtp_host_env)",
         ));
     }
     if raw.from.parse::<lettre::message::Mailbox>().is_err() {
@@ -259,5 +286,5 @@ fn mail(check: &Check<'_>, raw: &MailSection) -> Result<(), ConfigError> {
             "must be an address like \"Acme <no-reply@acme.example>\"",
         ));
     }
-    Ok(())
+    Ok(mail)
 }

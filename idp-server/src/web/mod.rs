@@ -95,9 +95,15 @@ async fn readyz(state: web::Data<AppState>) -> HttpResponse {
     let db = blocking(move || idp.store().ping()).await;
     let keys_ok = keys::current(&state.keys).is_some();
     match db {
-        Ok(Ok(())) if keys_ok => HttpResponse::Ok()
-            .content_type("text/plain")
-            .body("ready\n"),
+        // Ready; and what an operator must fix that does not stop the service.
+        Ok(Ok(())) if keys_ok => {
+            HttpResponse::Ok()
+                .content_type("text/plain")
+                .body(match state.config.mail_warning() {
+                    Some(w) => format!("ready\nwarning: {w}\n"),
+                    None => "ready\n".into(),
+                })
+        }
         _ => HttpResponse::ServiceUnavailable()
             .content_type("text/plain")
             .body("not ready: database unreachable\n"),

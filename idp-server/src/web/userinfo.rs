@@ -40,6 +40,10 @@ pub async fn userinfo(
     let keys = state.keyring()?;
     let claims = verify_access_token(token, &keys, &state.config.issuer, &state.verified_tokens)
         .map_err(|_| invalid_token("the access token is invalid or expired"))?;
+    // A client removed from the configuration (reload) takes its tokens with it.
+    if state.config.client(&claims.client_id).is_none() {
+        return Err(invalid_token("the client is no longer configured"));
+    }
     let idp = state.idp.clone();
     let gid = claims.gid.clone();
     let found = blocking(move || idp.live_grant_subject(&gid))

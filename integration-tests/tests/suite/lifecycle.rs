@@ -508,3 +508,31 @@ on_both_backends!(
     forgot_and_reset_keep_the_authenticator_app,
     change_password_asks_the_current_one,
 );
+
+/// With a public issuer, a file outbox is reported by /readyz (the service is ready, but its
+/// invitations and reset links reach nobody); on a development machine it is not.
+#[test]
+fn readyz_reports_a_file_outbox_outside_development() {
+    let public = TestServer::start_with(
+        Db::Sqlite,
+        Options {
+            issuer: Some("https://id.example.com".into()),
+            ..Options::default()
+        },
+    );
+    let res = crate::rp::http().get(public.url("/readyz")).send().unwrap();
+    assert_eq!(res.status(), 200);
+    let body = res.text().unwrap();
+    assert!(
+        body.starts_with("ready\n") && body.contains("warning: mail goes to the file outbox"),
+        "{body}"
+    );
+    let dev = TestServer::start(Db::Sqlite);
+    let body = crate::rp::http()
+        .get(dev.url("/readyz"))
+        .send()
+        .unwrap()
+        .text()
+        .unwrap();
+    assert_eq!(body, "ready\n");
+}

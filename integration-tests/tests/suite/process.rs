@@ -371,7 +371,159 @@ fn kill_9_under_load_leaves_consistent_state(db: Db) {
     }
 }
 
+/// The value of a counter on /metrics (0 when it has not been counted yet).
+fn metric(base: &str, line_start: &str) -> u64 {
+    let text = http()
+        .get(format!("{base}/metrics"))
+        .send()
+        .unwrap()
+        .text()
+        .unwrap();
+    text.lines()
+        .find_map(|l| l.strip_prefix(line_start))
+        .map(|v| v.trim().parse::<f64>().unwrap() as u64)
+        .unwrap_or(0)
+}
+
+fn wait_for_metric(run: &Running, line_start: &str, value: u64) {
+    let start = Instant::now();
+    while metric(&run.base, line_start) < value {
+        assert!(
+            start.elapsed() < Duration::from_secs(10),
+            "{line_start} did not reach {value}:\n{}",
+            run.log()
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// SIGHUP re-reads the file: the new clients replace the old at once (a removed client's refresh
+/// token and access token stop working, a new client can start a sign-in), sessions and the
+/// database are untouched; an invalid file is refused with check-config's message and the
+/// running clients stay. Counted in `idp_config_reloads_total`.
+fn sighup_reloads_the_clients(db: Db) {
+    let mut run = spawn(db, 1024);
+    let rt = idp_server::Runtime::open(
+        idp_server::config::Config::load(run.config.to_str().unwrap()).unwrap(),
+        false,
+    )
+    .unwrap();
+    let idp = &rt.idp;
+    idp.create_account("acme", "Acme", &crate::rp::op())
+        .unwrap();
+    let user = idp
+        .create_user(
+            "acme",
+            idp_core::users::NewUser {
+                email: "ann@example.com",
+                password: Some(PASSWORD),
+                ..Default::default()
+            },
+            &crate::rp::op(),
+        )
+        .unwrap();
+    let (session, _) = idp
+        .start_session(&user, idp_core::AuthMethod::Password, None, None)
+        .unwrap();
+    let code = idp
+        .issue_code(&NewCode {
+            client_id: "demo",
+            redirect_uri: "http://127.0.0.1:8081/callback",
+            session_id: &session.id,
+            user_id: &user.id,
+            scope: "openid",
+            nonce: None,
+            code_challenge: None,
+        })
+        .unwrap();
+    let tokens: serde_json::Value = http()
+        .post(format!("{}/token", run.base))
+        .basic_auth("demo", Some(DEMO_SECRET))
+        .form(&[
+            ("grant_type", "authorization_code"),
+            ("code", &code),
+            ("redirect_uri", "http://127.0.0.1:8081/callback"),
+        ])
+        .send()
+        .unwrap()
+        .json()
+        .unwrap();
+    let refresh = tokens["refresh_token"].as_str().unwrap().to_string();
+    let access = tokens["access_token"].as_str().unwrap().to_string();
+    let userinfo = |token: &str| {
+        http()
+            .get(format!("{}/userinfo", run.base))
+            .bearer_auth(token)
+            .send()
+            .unwrap()
+            .status()
+            .as_u16()
+    };
+    assert_eq!(userinfo(&access), 200);
+    let authorize = |client: &str| {
+        http()
+            .get(format!(
+                "{}/authorize?client_id={client}&redirect_uri=http%3A%2F%2F127.0.0.1%3A8081%2Fcallback&response_type=code&scope=openid&code_challenge={CHALLENGE}&code_challenge_method=S256",
+                run.base
+            ))
+            .send()
+            .unwrap()
+            .status()
+            .as_u16()
+    };
+    assert_eq!((authorize("demo"), authorize("renamed")), (303, 400));
+    const OK: &str = "idp_config_reloads_total{result=\"ok\"} ";
+    const ERROR: &str = "idp_config_reloads_total{result=\"error\"} ";
+
+    // The app "demo" becomes "renamed".
+    let text = std::fs::read_to_string(&run.config).unwrap();
+    std::fs::write(
+        &run.config,
+        text.replace("client_id = \"demo\"", "client_id = \"renamed\""),
+    )
+    .unwrap();
+    signal(&run.child, "-HUP");
+    wait_for_metric(&run, OK, 1);
+    assert_eq!((authorize("demo"), authorize("renamed")), (400, 303));
+    let refreshed = http()
+        .post(format!("{}/token", run.base))
+        .basic_auth("demo", Some(DEMO_SECRET))
+        .form(&[("grant_type", "refresh_token"), ("refresh_token", &refresh)])
+        .send()
+        .unwrap();
+    assert_eq!(refreshed.status(), 401, "a removed client cannot refresh");
+    assert_eq!(userinfo(&access), 401, "nor use its access tokens");
+    assert!(
+        idp.session_by_id(&session.id)
+            .unwrap()
+            .unwrap()
+            .ended_at
+            .is_none(),
+        "sessions survive"
+    );
+
+    // An invalid file changes nothing and says why, as check-config would.
+    let good = std::fs::read_to_string(&run.config).unwrap();
+    std::fs::write(&run.config, format!("{good}\nno_such_key = true\n")).unwrap();
+    let check = run_cli(&run.config, &["check-config"], None);
+    assert_ne!(check.code, 0);
+    signal(&run.child, "-HUP");
+    wait_for_metric(&run, ERROR, 1);
+    assert_eq!(authorize("renamed"), 303, "the running clients stay");
+    let log = run.log();
+    let reason = check.stderr.trim().trim_start_matches("error: ");
+    assert!(
+        log.contains("configuration reload refused") && log.contains("no_such_key"),
+        "logged with check-config's reason ({reason}):\n{log}"
+    );
+    assert_eq!(metric(&run.base, OK), 1);
+    signal(&run.child, "-TERM");
+    let status = run.child.wait().unwrap();
+    assert!(status.success(), "{status:?}");
+}
+
 on_both_backends!(
     sigterm_lets_in_flight_requests_finish,
-    kill_9_under_load_leaves_consistent_state
+    kill_9_under_load_leaves_consistent_state,
+    sighup_reloads_the_clients,
 );
