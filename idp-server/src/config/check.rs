@@ -2,8 +2,6 @@
 
 use std::time::Duration;
 
-use url::Url;
-
 use super::ConfigError;
 
 /// Builds errors that name the file, the key and the reason.
@@ -52,14 +50,5 @@ impl<'a> Check<'a> {
             ));
         }
         Ok(d)
-    }
-}
-
-pub(super) fn is_loopback(url: &Url) -> bool {
-    match url.host() {
-        Some(url::Host::Domain(d)) => d == "localhost",
-        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
-        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
-        None => false,
     }
 }

@@ -5,8 +5,9 @@ use std::collections::HashSet;
 
 use url::Url;
 
-use super::check::{is_loopback, Check};
+use super::check::Check;
 use super::raw::ClientSection;
+use super::types::is_loopback;
 use super::types::{AdminAccess, AdminScope};
 use super::{Client, ConfigError, Environment};
 use crate::alg::SigningAlg;

@@ -238,7 +238,7 @@ impl Environment {
 impl Config {
     /// A development set-up: the issuer is on this machine (localhost, 127.0.0.1, ::1).
     pub fn is_development(&self) -> bool {
-        url::Url::parse(&self.issuer).is_ok_and(|u| super::check::is_loopback(&u))
+        url::Url::parse(&self.issuer).is_ok_and(|u| is_loopback(&u))
     }
 
     /// What an operator must hear about mail: outside development, a file outbox means that
@@ -284,5 +284,15 @@ impl Config {
             },
             ..idp_core::Settings::default()
         }
+    }
+}
+
+/// A host on this machine: localhost, 127.0.0.0/8, ::1.
+pub(super) fn is_loopback(url: &url::Url) -> bool {
+    match url.host() {
+        Some(url::Host::Domain(d)) => d == "localhost",
+        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+        None => false,
     }
 }

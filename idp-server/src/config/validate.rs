@@ -5,11 +5,12 @@ use std::time::Duration;
 
 use url::Url;
 
-use super::check::{is_loopback, Check};
+use super::check::Check;
 use super::raw::{
     MailSection, MailTransport, MfaSection, PasswordsSection, RawConfig, SecureCookies,
     ServerSection, SessionSection, TokensSection,
 };
+use super::types::is_loopback;
 use super::{clients, Config, ConfigError, Environment};
 use crate::alg::SigningAlg;
 
