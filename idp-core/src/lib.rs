@@ -9,6 +9,7 @@ pub mod clock;
 pub mod crypto;
 pub mod email_tokens;
 pub mod flows;
+pub mod import;
 pub mod keys;
 pub mod lifecycle;
 pub mod mfa;

@@ -492,8 +492,8 @@ impl Idp {
             None
         };
         self.store().tx(|conn| {
-            if let Some(h) = &rehash {
-                store::users::rehash(conn, &user.id, h)?;
+            if let (Some(new), Some(old)) = (&rehash, &user.password_hash) {
+                store::users::rehash(conn, &user.id, old, new)?;
             }
             self.password_attempt_succeeded(conn, &attempt)
         })?;

@@ -26,8 +26,8 @@ mod error;
 pub use crate::model::TotpSettings;
 pub use error::MfaError;
 pub use totp::{
-    base32_encode, format_activation_code, matching_step, normalise_code, qr_svg, DIGITS,
-    SECRET_BYTES, STEP_SECS,
+    base32_decode, base32_encode, format_activation_code, matching_step, normalise_code, qr_svg,
+    DIGITS, SECRET_BYTES, STEP_SECS,
 };
 
 /// What the next step of a sign-in must be, once the password is verified.
@@ -194,7 +194,7 @@ impl Idp {
             if !flows::take_pending_secret(conn, &flow_id, &sealed)? {
                 return Ok(false);
             }
-            store::totp::insert_linked(conn, now, &user.id, &linked_sealed, step)?;
+            store::totp::insert_linked(conn, now, &user.id, &linked_sealed, Some(step))?;
             attempts::clear(conn, &Counter::Totp(&user.id))?;
             let actor = Actor::User(user.id.clone());
             let mut ev = AuditEvent::new(AuditAction::MfaEnrolled, &actor)

@@ -37,6 +37,34 @@ pub fn format_activation_code(secret: &[u8]) -> String {
         .join(" ")
 }
 
+/// RFC 4648 base32 as people and other systems write it: any case, with spaces, dashes or `=`
+/// padding; `None` for anything else.
+pub fn base32_decode(text: &str) -> Option<Vec<u8>> {
+    const ALPHABET: &[u8; 32] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";
+    let mut bits: u64 = 0;
+    let mut n = 0u32;
+    let mut out = Vec::new();
+    let cleaned: Vec<u8> = text.bytes().filter(|b| !matches!(b, b' ' | b'-')).collect();
+    let unpadded = cleaned.strip_suffix(b"=").map_or(&cleaned[..], |_| {
+        let end = cleaned
+            .iter()
+            .rposition(|b| *b != b'=')
+            .map_or(0, |i| i + 1);
+        &cleaned[..end]
+    });
+    for b in unpadded {
+        let v = ALPHABET.iter().position(|a| *a == b.to_ascii_uppercase())? as u64;
+        bits = (bits << 5) | v;
+        n += 5;
+        if n >= 8 {
+            n -= 8;
+            out.push((bits >> n) as u8);
+            bits &= (1 << n) - 1;
+        }
+    }
+    Some(out)
+}
+
 /// RFC 4648 base32 without padding (what authenticator apps expect).
 pub fn base32_encode(data: &[u8]) -> String {
     const ALPHABET: &[u8; 32] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";
@@ -148,6 +176,14 @@ mod tests {
     fn activation_code_is_base32_in_groups_of_four() {
         // RFC 4648 test vector: "foobar" -> MZXW6YTBOI
         assert_eq!(base32_encode(b"foobar"), "MZXW6YTBOI");
+        assert_eq!(base32_decode("mzxw 6ytb-oi").unwrap(), b"foobar");
+        assert_eq!(base32_decode("MZXW6YTBOI======").unwrap(), b"foobar");
+        assert_eq!(base32_decode("MZXW6YTB01"), None, "0 and 1 are not base32");
+        let secret: Vec<u8> = (0..20).collect();
+        assert_eq!(
+            base32_decode(&format_activation_code(&secret)).unwrap(),
+            secret
+        );
         let code = format_activation_code(&[0u8; 20]);
         assert_eq!(code, "AAAA AAAA AAAA AAAA AAAA AAAA AAAA AAAA");
     }

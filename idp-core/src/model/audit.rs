@@ -101,6 +101,8 @@ pub enum AuditAction {
     UserUpdated,
     /// An invitation or reset link was sent by an operator or the admin API.
     LinkSent,
+    /// Users were imported from a file.
+    UsersImported,
 }
 
 impl AuditAction {
@@ -135,6 +137,7 @@ impl AuditAction {
             AuditAction::AccountRenamed => "account.renamed",
             AuditAction::UserUpdated => "user.updated",
             AuditAction::LinkSent => "user.link_sent",
+            AuditAction::UsersImported => "users.imported",
         }
     }
 }

@@ -263,6 +263,17 @@ impl PasswordHasher {
     /// `Some` when the password matches the stored hash. The hash's own parameters are used, so
     /// hashes made under older settings still verify (and report `needs_rehash`).
     pub fn verify(&self, stored: &str, password: &str) -> Option<Verified> {
+        if !stored.starts_with("$argon2") {
+            // An imported hash (bcrypt, PBKDF2, Django): verified with its own algorithm on the
+            // hashing threads, and always replaced by argon2id after a match. The password goes
+            // in as typed: the other system hashed it without our NFKC normalisation.
+            let (owned, password) = (stored.to_string(), password.to_string());
+            let matches = self
+                .pool
+                .run(move || super::legacy::matches_legacy(&owned, password.as_bytes()))
+                .ok()?;
+            return matches.then_some(Verified { needs_rehash: true });
+        }
         let parsed = PasswordHash::new(stored).ok()?;
         let (owned, password) = (stored.to_string(), normalise(password));
         let matches = self

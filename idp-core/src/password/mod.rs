@@ -5,6 +5,7 @@ use std::collections::HashSet;
 use std::sync::LazyLock;
 
 mod hash;
+pub mod legacy;
 #[cfg(test)]
 mod tests;
 

@@ -42,25 +42,53 @@ pub(crate) fn linked(
         .optional())?)
 }
 
-/// Links an app with the step its confirmation code used. A unique violation means the user
-/// has one already (another sign-in linked it first).
+/// Links an app with the step its confirmation code used (`None` for an app linked elsewhere
+/// and imported). A unique violation means the user has one already (another sign-in linked
+/// it first).
 pub(crate) fn insert_linked(
     conn: &mut DbConnection,
     now: i64,
     user_id: &str,
     sealed: &str,
-    step: i64,
+    step: Option<i64>,
 ) -> Result<(), StoreError> {
     diesel::insert_into(tc::table)
         .values((
             tc::user_id.eq(user_id),
             tc::secret_sealed.eq(sealed),
             tc::linked.eq(true),
-            tc::last_used_step.eq(Some(step)),
+            tc::last_used_step.eq(step),
             tc::created_at.eq(now),
             tc::linked_at.eq(Some(now)),
         ))
         .execute(conn)?;
+    Ok(())
+}
+
+/// Links imported apps (user id, sealed secret), a few hundred per statement.
+pub(crate) fn insert_imported(
+    conn: &mut DbConnection,
+    now: i64,
+    apps: &[(String, String)],
+) -> Result<(), StoreError> {
+    for chunk in apps.chunks(200) {
+        let rows: Vec<_> = chunk
+            .iter()
+            .map(|(user_id, sealed)| {
+                (
+                    tc::user_id.eq(user_id),
+                    tc::secret_sealed.eq(sealed),
+                    tc::linked.eq(true),
+                    tc::last_used_step.eq(None::<i64>),
+                    tc::created_at.eq(now),
+                    tc::linked_at.eq(Some(now)),
+                )
+            })
+            .collect();
+        crate::on_backend!(&mut *conn, |c| diesel::insert_into(tc::table)
+            .values(&rows)
+            .execute(c))?;
+    }
     Ok(())
 }
 

@@ -97,19 +97,72 @@ pub(crate) fn with_account(
 }
 
 pub(crate) fn insert(conn: &mut DbConnection, user: &User) -> Result<(), StoreError> {
-    diesel::insert_into(u::table)
-        .values((
-            u::id.eq(&user.id),
-            u::account_id.eq(&user.account_id),
-            u::email.eq(&user.email),
+    insert_many(conn, std::slice::from_ref(user))
+}
+
+/// Inserts users, a few hundred per statement (an import).
+pub(crate) fn insert_many(conn: &mut DbConnection, users: &[User]) -> Result<(), StoreError> {
+    for chunk in users.chunks(200) {
+        let rows: Vec<_> = chunk
+            .iter()
+            .map(|user| {
+                (
+                    u::id.eq(&user.id),
+                    u::account_id.eq(&user.account_id),
+                    u::email.eq(&user.email),
+                    u::work_email.eq(&user.work_email),
+                    u::display_name.eq(&user.display_name),
+                    u::status.eq(user.status.as_str()),
+                    u::email_verified.eq(user.email_verified),
+                    u::password_hash.eq(&user.password_hash),
+                    u::password_changed_at.eq(user.password_changed_at),
+                    u::created_at.eq(user.created_at),
+                    u::updated_at.eq(user.updated_at),
+                )
+            })
+            .collect();
+        crate::on_backend!(&mut *conn, |c| diesel::insert_into(u::table)
+            .values(&rows)
+            .execute(c))?;
+    }
+    Ok(())
+}
+
+/// The users among these (normalised) emails, by email.
+pub(crate) fn by_emails(
+    conn: &mut DbConnection,
+    emails: &[&str],
+) -> Result<std::collections::HashMap<String, User>, StoreError> {
+    let mut found = std::collections::HashMap::new();
+    for chunk in emails.chunks(500) {
+        let rows: Vec<UserRow> = crate::on_backend!(conn, |c| u::table
+            .filter(u::email.eq_any(chunk))
+            .select(UserRow::as_select())
+            .load(c))?;
+        for row in rows {
+            let user = row.into_user()?;
+            found.insert(user.email.clone(), user);
+        }
+    }
+    Ok(found)
+}
+
+/// An imported user's new details (`--update`): everything but the id, the email and the
+/// account.
+pub(crate) fn replace_details(
+    conn: &mut DbConnection,
+    user: &User,
+    now: i64,
+) -> Result<(), StoreError> {
+    diesel::update(u::table.find(&user.id))
+        .set((
             u::work_email.eq(&user.work_email),
             u::display_name.eq(&user.display_name),
             u::status.eq(user.status.as_str()),
             u::email_verified.eq(user.email_verified),
             u::password_hash.eq(&user.password_hash),
             u::password_changed_at.eq(user.password_changed_at),
-            u::created_at.eq(user.created_at),
-            u::updated_at.eq(user.updated_at),
+            u::updated_at.eq(now),
         ))
         .execute(conn)?;
     Ok(())
@@ -171,9 +224,16 @@ pub(crate) fn set_password(
 }
 
 /// The same password under new hashing parameters (not a password change).
-pub(crate) fn rehash(conn: &mut DbConnection, id: &str, hash: &str) -> Result<(), StoreError> {
-    diesel::update(u::table.find(id))
-        .set(u::password_hash.eq(Some(hash)))
+/// Replaces a hash that just verified (`old`: older parameters, or an imported format) with a
+/// fresh one of the same password; nothing if the password changed meanwhile.
+pub(crate) fn rehash(
+    conn: &mut DbConnection,
+    id: &str,
+    old: &str,
+    new: &str,
+) -> Result<(), StoreError> {
+    diesel::update(u::table.find(id).filter(u::password_hash.eq(old)))
+        .set(u::password_hash.eq(Some(new)))
         .execute(conn)?;
     Ok(())
 }

@@ -2,6 +2,7 @@
 //! (`on_both_backends!`), one file per topic. The helpers here build what most tests need.
 
 mod accounts_users;
+mod import;
 mod keys;
 mod lifecycle;
 mod mfa;

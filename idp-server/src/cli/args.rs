@@ -65,6 +65,25 @@ pub enum Command {
     /// Token-signing keys.
     #[command(subcommand)]
     Keys(KeysCmd),
+    /// Import users from JSON Lines (one object a line: account, email, work_email, name,
+    /// status, email_verified, password_hash, totp_secret). Exits 1 when a line was refused.
+    Import(ImportArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct ImportArgs {
+    /// The file to read (`-` for standard input).
+    #[arg(long)]
+    pub file: String,
+    /// Check every line and report what would happen; store nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Create the accounts the file names that do not exist yet.
+    #[arg(long)]
+    pub create_accounts: bool,
+    /// Replace the details of users that exist instead of skipping them.
+    #[arg(long)]
+    pub update: bool,
 }
 
 #[derive(Debug, Subcommand)]

@@ -35,4 +35,7 @@ pub enum CliError {
     /// A refusal with its reason (bad input, a state the command cannot act on).
     #[error("{0}")]
     Refused(String),
+    /// Done, but some lines of the input were refused (each was reported).
+    #[error("{0} line(s) were refused (see above)")]
+    Partial(usize),
 }

@@ -6,6 +6,7 @@
 mod account;
 mod args;
 mod error;
+mod import;
 mod keys;
 mod mfa;
 mod output;
@@ -71,6 +72,12 @@ pub fn run(cli: Cli) -> Result<(), CliError> {
         Command::Keys(cmd) => {
             keys::run(cmd, &Runtime::open_for_command(config, true)?, &out, &actor)
         }
+        Command::Import(args) => import::run(
+            args,
+            &Runtime::open_for_command(config, true)?,
+            &out,
+            &actor,
+        ),
     }
 }
 

@@ -8,6 +8,7 @@ mod cli;
 mod hardening;
 mod harness;
 mod hostile;
+mod import;
 mod independent_clients;
 mod lifecycle;
 mod oidc;

@@ -1,0 +1,193 @@
+//! Password hashes imported from another system: argon2id/argon2i PHC strings, bcrypt
+//! (`$2a$`, `$2b$`, `$2y$`), PBKDF2 as PHC strings (`$pbkdf2-sha256$`, `$pbkdf2-sha512$`) and
+//! Django's `pbkdf2_sha256$iterations$salt$hash`. Each is checked whole at import (an unknown
+//! or broken one is refused there, per line) and verified with its own well-kept crate at
+//! sign-in, where a match is replaced by the configured argon2id hash.
+//!
+//! Costs are capped so an imported hash cannot make one sign-in cost seconds of CPU.
+
+use argon2::password_hash::{PasswordHash, PasswordVerifier};
+use base64::engine::general_purpose::STANDARD;
+use base64::Engine;
+
+use crate::crypto::ct_eq;
+
+/// The most PBKDF2 rounds an imported hash may ask for (Django 5 uses 870,000-1,000,000).
+pub const MAX_PBKDF2_ROUNDS: u32 = 5_000_000;
+/// The highest bcrypt cost an imported hash may have (14 is about a second).
+pub const MAX_BCRYPT_COST: u32 = 14;
+
+/// The kinds of stored hash the provider can verify.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum HashFormat {
+    /// argon2id (what the provider writes) or argon2i, as a PHC string.
+    Argon2,
+    /// bcrypt, `$2a$`/`$2b$`/`$2y$`.
+    Bcrypt,
+    /// PBKDF2-HMAC-SHA256 or -SHA512 as a PHC string.
+    Pbkdf2,
+    /// Django's `pbkdf2_sha256$iterations$salt$base64(hash)`.
+    Django,
+}
+
+/// Why an imported hash was refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum HashFormatError {
+    /// Not one of the formats above.
+    #[error("not a supported password hash (argon2id/argon2i, bcrypt $2a/$2b/$2y, $pbkdf2-sha256/512, Django pbkdf2_sha256)")]
+    Unknown,
+    /// The format is known but the string is broken.
+    #[error("a {0} hash that cannot be read")]
+    Malformed(&'static str),
+    /// Its cost is over the cap.
+    #[error("the {0} cost is over what one sign-in may spend")]
+    TooCostly(&'static str),
+}
+
+/// Reads a stored hash's format, checking the whole string.
+pub fn format_of(stored: &str) -> Result<HashFormat, HashFormatError> {
+    if stored.starts_with("$argon2") {
+        let h = PasswordHash::new(stored).map_err(|_| HashFormatError::Malformed("argon2"))?;
+        if !matches!(h.algorithm.as_str(), "argon2id" | "argon2i") {
+            return Err(HashFormatError::Unknown);
+        }
+        argon2::Params::try_from(&h).map_err(|_| HashFormatError::Malformed("argon2"))?;
+        if h.salt.is_none() || h.hash.is_none() {
+            return Err(HashFormatError::Malformed("argon2"));
+        }
+        return Ok(HashFormat::Argon2);
+    }
+    if ["$2a$", "$2b$", "$2y$"]
+        .iter()
+        .any(|p| stored.starts_with(p))
+    {
+        let parts: bcrypt::HashParts = stored
+            .parse()
+            .map_err(|_| HashFormatError::Malformed("bcrypt"))?;
+        if parts.get_cost() > MAX_BCRYPT_COST {
+            return Err(HashFormatError::TooCostly("bcrypt"));
+        }
+        return Ok(HashFormat::Bcrypt);
+    }
+    if stored.starts_with("$pbkdf2-sha256$") || stored.starts_with("$pbkdf2-sha512$") {
+        let h = PasswordHash::new(stored).map_err(|_| HashFormatError::Malformed("pbkdf2"))?;
+        let params =
+            pbkdf2::Params::try_from(&h).map_err(|_| HashFormatError::Malformed("pbkdf2"))?;
+        if h.salt.is_none() || h.hash.is_none() {
+            return Err(HashFormatError::Malformed("pbkdf2"));
+        }
+        if params.rounds > MAX_PBKDF2_ROUNDS {
+            return Err(HashFormatError::TooCostly("pbkdf2"));
+        }
+        return Ok(HashFormat::Pbkdf2);
+    }
+    if stored.starts_with("pbkdf2_sha256$") {
+        let (rounds, _, hash) = django_parts(stored).ok_or(HashFormatError::Malformed("Django"))?;
+        if rounds > MAX_PBKDF2_ROUNDS {
+            return Err(HashFormatError::TooCostly("Django pbkdf2"));
+        }
+        if hash.len() != 32 {
+            return Err(HashFormatError::Malformed("Django"));
+        }
+        return Ok(HashFormat::Django);
+    }
+    Err(HashFormatError::Unknown)
+}
+
+/// `pbkdf2_sha256$rounds$salt$hash`: the rounds, the salt (as text: Django uses it as is) and
+/// the decoded hash.
+fn django_parts(stored: &str) -> Option<(u32, &str, Vec<u8>)> {
+    let mut it = stored.split('$');
+    let (Some("pbkdf2_sha256"), Some(rounds), Some(salt), Some(hash), None) =
+        (it.next(), it.next(), it.next(), it.next(), it.next())
+    else {
+        return None;
+    };
+    let rounds: u32 = rounds.parse().ok().filter(|r| *r > 0)?;
+    if salt.is_empty() {
+        return None;
+    }
+    Some((rounds, salt, STANDARD.decode(hash).ok()?))
+}
+
+/// Whether `password` matches an imported (non-argon2) hash. Costs are checked again here: a
+/// hash that got past no import (written by hand into the table) is no way around the caps.
+pub(super) fn matches_legacy(stored: &str, password: &[u8]) -> bool {
+    match format_of(stored) {
+        Ok(HashFormat::Bcrypt) => bcrypt::verify(password, stored).unwrap_or(false),
+        Ok(HashFormat::Pbkdf2) => PasswordHash::new(stored)
+            .is_ok_and(|h| pbkdf2::Pbkdf2.verify_password(password, &h).is_ok()),
+        Ok(HashFormat::Django) => {
+            let Some((rounds, salt, expected)) = django_parts(stored) else {
+                return false;
+            };
+            let mut computed = [0u8; 32];
+            pbkdf2::pbkdf2_hmac::<sha2::Sha256>(password, salt.as_bytes(), rounds, &mut computed);
+            ct_eq(&computed, &expected)
+        }
+        Ok(HashFormat::Argon2) | Err(_) => false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn formats_are_read_whole_and_costs_capped() {
+        let argon = "$argon2id$v=19$m=1024,t=1,p=1$c2FsdHNhbHRzYWx0$ZmFrZWhhc2hmYWtlaGFzaGZha2VoYXNoZmFrZWhhcw";
+        assert_eq!(format_of(argon), Ok(HashFormat::Argon2));
+        assert_eq!(
+            format_of(&argon.replace("argon2id", "argon2d")),
+            Err(HashFormatError::Unknown)
+        );
+        let bcrypt = bcrypt::hash_with_salt("pw", 4, [7u8; 16])
+            .unwrap()
+            .to_string();
+        assert_eq!(format_of(&bcrypt), Ok(HashFormat::Bcrypt));
+        assert_eq!(
+            format_of(&bcrypt.replacen("$04$", "$15$", 1)),
+            Err(HashFormatError::TooCostly("bcrypt"))
+        );
+        assert_eq!(
+            format_of("$2b$10$short"),
+            Err(HashFormatError::Malformed("bcrypt"))
+        );
+        let django = format!("pbkdf2_sha256$1000$salt${}", STANDARD.encode([1u8; 32]));
+        assert_eq!(format_of(&django), Ok(HashFormat::Django));
+        assert_eq!(
+            format_of(&django.replace("$1000$", "$9000000$")),
+            Err(HashFormatError::TooCostly("Django pbkdf2"))
+        );
+        assert_eq!(
+            format_of("pbkdf2_sha256$x$salt$aGFzaA=="),
+            Err(HashFormatError::Malformed("Django"))
+        );
+        for junk in [
+            "",
+            "plain",
+            "$1$md5crypt$",
+            "sha1$salt$hash",
+            "{SSHA}abc",
+            "$pbkdf2-sha1$i=1,l=20$c2FsdA$aGFzaA",
+        ] {
+            assert!(format_of(junk).is_err(), "{junk}");
+        }
+    }
+
+    #[test]
+    fn each_legacy_format_verifies_the_right_password_only() {
+        let bcrypt = bcrypt::hash_with_salt("correct horse", 4, [7u8; 16])
+            .unwrap()
+            .to_string();
+        assert!(matches_legacy(&bcrypt, b"correct horse"));
+        assert!(!matches_legacy(&bcrypt, b"correct horsf"));
+        // RFC 6070-style vector computed independently: PBKDF2-HMAC-SHA256("password", "salt", 1).
+        let expected =
+            hex::decode("120fb6cffcf8b32c43e7225256c4f837a86548c92ccc35480805987cb70be17b")
+                .unwrap();
+        let django = format!("pbkdf2_sha256$1$salt${}", STANDARD.encode(&expected));
+        assert!(matches_legacy(&django, b"password"));
+        assert!(!matches_legacy(&django, b"passwore"));
+    }
+}

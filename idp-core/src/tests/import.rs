@@ -1,0 +1,273 @@
+//! Importing a user base: every hash format signs in (and is replaced by argon2id), imported
+//! apps stay linked, bad lines are refused one by one and store nothing, a second run changes
+//! nothing, `update` replaces details, a dry run stores nothing.
+
+use argon2::password_hash::{PasswordHasher as _, SaltString};
+use base64::engine::general_purpose::STANDARD;
+use base64::Engine;
+
+use super::*;
+use crate::import::{ImportOptions, ImportReport};
+use crate::mfa::MfaStep;
+
+const LEGACY_PW: &str = "an imported passphrase";
+
+fn hashes() -> Vec<(&'static str, String)> {
+    let salt = SaltString::encode_b64(b"sixteen byte slt").unwrap();
+    let argon2 = |alg| {
+        argon2::Argon2::new(
+            alg,
+            argon2::Version::V0x13,
+            argon2::Params::new(2048, 1, 1, None).unwrap(),
+        )
+        .hash_password(LEGACY_PW.as_bytes(), &salt)
+        .unwrap()
+        .to_string()
+    };
+    let pbkdf2 = |alg: pbkdf2::Algorithm| {
+        pbkdf2::Pbkdf2
+            .hash_password_customized(
+                LEGACY_PW.as_bytes(),
+                Some(alg.ident()),
+                None,
+                pbkdf2::Params {
+                    rounds: 1000,
+                    output_length: 32,
+                },
+                &salt,
+            )
+            .unwrap()
+            .to_string()
+    };
+    let mut django = [0u8; 32];
+    pbkdf2::pbkdf2_hmac::<sha2::Sha256>(LEGACY_PW.as_bytes(), b"djangosalt", 1000, &mut django);
+    vec![
+        ("argon2id", argon2(argon2::Algorithm::Argon2id)),
+        ("argon2i", argon2(argon2::Algorithm::Argon2i)),
+        (
+            "bcrypt-2b",
+            bcrypt::hash_with_salt(LEGACY_PW, 4, [3u8; 16])
+                .unwrap()
+                .to_string(),
+        ),
+        (
+            "bcrypt-2y",
+            bcrypt::hash_with_salt(LEGACY_PW, 4, [3u8; 16])
+                .unwrap()
+                .format_for_version(bcrypt::Version::TwoY),
+        ),
+        ("pbkdf2-sha256", pbkdf2(pbkdf2::Algorithm::Pbkdf2Sha256)),
+        ("pbkdf2-sha512", pbkdf2(pbkdf2::Algorithm::Pbkdf2Sha512)),
+        (
+            "django",
+            format!("pbkdf2_sha256$1000$djangosalt${}", STANDARD.encode(django)),
+        ),
+    ]
+}
+
+fn import(db: &TestDb, text: &str, options: ImportOptions) -> ImportReport {
+    db.idp
+        .import_users(text.as_bytes(), options, &mut |_| {}, &op())
+        .unwrap()
+}
+
+fn every_hash_format_signs_in_and_is_replaced_by_argon2id(db: &TestDb) {
+    db.idp.create_account("acme", "Acme", &op()).unwrap();
+    let lines: Vec<String> = hashes()
+        .iter()
+        .map(|(kind, hash)| {
+            serde_json::json!({"account": "acme", "email": format!("{kind}@example.com"), "password_hash": hash, "name": kind})
+                .to_string()
+        })
+        .collect();
+    let report = import(db, &lines.join("\n"), ImportOptions::default());
+    assert_eq!(
+        (report.created, report.failed.len()),
+        (7, 0),
+        "{:?}",
+        report.failed
+    );
+    for (kind, original) in hashes() {
+        let email = format!("{kind}@example.com");
+        assert!(
+            db.idp
+                .authenticate_password(&email, "not the passphrase", None)
+                .is_err(),
+            "{kind}: a wrong password"
+        );
+        let user = db
+            .idp
+            .authenticate_password(&email, LEGACY_PW, None)
+            .unwrap();
+        assert_eq!(user.status, crate::UserStatus::Active);
+        let stored = db
+            .idp
+            .user_by_id(&user.id)
+            .unwrap()
+            .unwrap()
+            .password_hash
+            .unwrap();
+        assert!(
+            stored.starts_with("$argon2id$") && stored != original,
+            "{kind}: replaced by argon2id"
+        );
+        // And the new hash works.
+        db.idp
+            .authenticate_password(&email, LEGACY_PW, None)
+            .unwrap();
+    }
+}
+
+fn bad_lines_store_nothing_and_a_second_run_changes_nothing(db: &TestDb) {
+    db.idp.create_account("acme", "Acme", &op()).unwrap();
+    require_mfa(db, "acme");
+    let secret = "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP";
+    let file = [
+        r#"{"account": "acme", "email": "Ann@Example.com", "name": "Ann", "work_email": "ann@acme.example", "totp_secret": "JBSW Y3DP EHPK 3PXP JBSW Y3DP EHPK 3PXP", "password_hash": "$2b$04$AwMDAwMDAwMDAwMDAwMDA.5FYq6hy0w6VUgyEOAc9CLMlYVtXhLey"}"#,
+        "",
+        r#"{"account": "acme", "email": "bo@example.com", "status": "invited"}"#,
+        "not json",
+        r#"{"account": "acme", "email": "cy@example.com", "password_hash": "{SSHA}abcdef"}"#,
+        r#"{"account": "acme", "email": "dee@example.com", "status": "invited", "password_hash": "$2b$04$AwMDAwMDAwMDAwMDAwMDA.5FYq6hy0w6VUgyEOAc9CLMlYVtXhLey"}"#,
+        r#"{"account": "acme", "email": "ANN@example.com"}"#,
+        r#"{"account": "acme", "email": "eve@example.com", "totp_secret": "not base32!"}"#,
+        r#"{"account": "nowhere", "email": "fay@example.com"}"#,
+        r#"{"account": "acme", "email": "gil@example.com", "role": "admin"}"#,
+        r#"{"account": "acme", "email": "no at sign"}"#,
+        r#"{"account": "acme", "email": "hal@example.com", "status": "boss"}"#,
+    ]
+    .join("\n");
+    let dry = import(
+        db,
+        &file,
+        ImportOptions {
+            dry_run: true,
+            ..ImportOptions::default()
+        },
+    );
+    assert_eq!((dry.created, dry.failed.len()), (2, 9), "{:?}", dry.failed);
+    assert!(
+        db.idp.user_by_email("ann@example.com").is_err(),
+        "a dry run stores nothing"
+    );
+    let report = import(db, &file, ImportOptions::default());
+    let lines: Vec<usize> = report.failed.iter().map(|(l, _)| *l).collect();
+    assert_eq!(lines, [4, 5, 6, 7, 8, 9, 10, 11, 12], "{:?}", report.failed);
+    let reason = |line: usize| {
+        report
+            .failed
+            .iter()
+            .find(|(l, _)| *l == line)
+            .unwrap()
+            .1
+            .clone()
+    };
+    assert!(reason(7).contains("line 1"), "duplicate: {}", reason(7));
+    assert!(reason(5).contains("password_hash"), "{}", reason(5));
+    assert!(reason(9).contains("nowhere"), "{}", reason(9));
+    assert_eq!(report.created, 2);
+    for email in [
+        "cy@example.com",
+        "dee@example.com",
+        "eve@example.com",
+        "fay@example.com",
+    ] {
+        assert!(
+            db.idp.user_by_email(email).is_err(),
+            "{email} stored nothing"
+        );
+    }
+    // The imported app stays linked: no QR code, and its codes sign in.
+    let ann = db.idp.user_by_email("ann@example.com").unwrap();
+    assert_eq!(
+        (ann.display_name.as_str(), ann.work_email.as_deref()),
+        ("Ann", Some("ann@acme.example"))
+    );
+    assert_eq!(db.idp.mfa_step(&ann).unwrap(), MfaStep::Verify);
+    let code = oathtool(secret, db.idp.now());
+    db.idp.verify_totp(&ann, &code, None).unwrap();
+    assert!(
+        db.idp.verify_totp(&ann, &code, None).is_err(),
+        "and only once"
+    );
+    let bo = db.idp.user_by_email("bo@example.com").unwrap();
+    assert_eq!(bo.status, crate::UserStatus::Invited);
+
+    // Again: nothing changes.
+    let again = import(db, &file, ImportOptions::default());
+    assert_eq!((again.created, again.skipped), (0, 2));
+    // With update: details replaced, the session of a user disabled this way ends.
+    let s = session(db, &ann, AuthMethod::PasswordAndTotp);
+    let update = r#"{"account": "acme", "email": "ann@example.com", "name": "Ann Lee", "status": "disabled"}"#;
+    let r = import(
+        db,
+        update,
+        ImportOptions {
+            update: true,
+            ..ImportOptions::default()
+        },
+    );
+    assert_eq!(r.updated, 1);
+    let ann = db.idp.user_by_email("ann@example.com").unwrap();
+    assert_eq!(
+        (ann.display_name.as_str(), ann.status),
+        ("Ann Lee", crate::UserStatus::Disabled)
+    );
+    assert!(
+        ann.password_hash.is_some(),
+        "a line without a hash keeps the password"
+    );
+    assert!(db
+        .idp
+        .session_by_id(&s.id)
+        .unwrap()
+        .unwrap()
+        .ended_at
+        .is_some());
+    // Another account's user is not taken over.
+    db.idp.create_account("other", "Other", &op()).unwrap();
+    let moved = r#"{"account": "other", "email": "ann@example.com"}"#;
+    let r = import(
+        db,
+        moved,
+        ImportOptions {
+            update: true,
+            ..ImportOptions::default()
+        },
+    );
+    assert_eq!(r.failed.len(), 1);
+    // Accounts created on request.
+    let r = import(
+        db,
+        r#"{"account": "fresh", "email": "new@example.com"}"#,
+        ImportOptions {
+            create_accounts: true,
+            ..ImportOptions::default()
+        },
+    );
+    assert_eq!((r.accounts_created, r.created), (1, 1));
+    assert_eq!(db.idp.account_by_slug("fresh").unwrap().name, "fresh");
+}
+
+fn a_line_that_is_not_utf8_is_one_bad_line(db: &TestDb) {
+    db.idp.create_account("acme", "Acme", &op()).unwrap();
+    let mut file = b"{\"account\": \"acme\", \"email\": \"a@example.com\"}\n".to_vec();
+    file.extend_from_slice(b"{\"account\": \"acme\", \"email\": \"\xff@example.com\"}\r\n");
+    file.extend_from_slice(b"{\"account\": \"acme\", \"email\": \"b@example.com\"}\r\n");
+    let report = db
+        .idp
+        .import_users(&file[..], ImportOptions::default(), &mut |_| {}, &op())
+        .unwrap();
+    assert_eq!(report.created, 2, "{:?}", report.failed);
+    assert_eq!(report.failed, [(2, "the line is not UTF-8".to_string())]);
+    assert!(
+        db.idp.user_by_email("b@example.com").is_ok(),
+        "CRLF lines are read"
+    );
+}
+
+crate::on_both_backends!(
+    every_hash_format_signs_in_and_is_replaced_by_argon2id,
+    bad_lines_store_nothing_and_a_second_run_changes_nothing,
+    a_line_that_is_not_utf8_is_one_bad_line,
+);
