@@ -2,6 +2,7 @@
 //! over HTTP, real databases (SQLite always, PostgreSQL when IDP_TEST_POSTGRES_URL is set).
 
 mod admin_api;
+mod admin_users;
 mod attacks;
 mod authenticator;
 mod cli;
