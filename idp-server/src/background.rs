@@ -26,13 +26,16 @@ async fn sweep(state: AppState) {
     loop {
         tick.tick().await;
         let s = state.clone();
+        let started = std::time::Instant::now();
         match web::block(move || s.idp.sweep_expired_sessions()).await {
             Ok(Ok(report)) => {
+                state.metrics.sweep_pass(started.elapsed().as_secs_f64());
                 if report.ended > 0 {
                     state.metrics.sessions_expired(report.ended as u64);
                     tracing::info!(
                         ended = report.ended,
                         logouts = report.logouts_queued,
+                        ms = started.elapsed().as_millis() as u64,
                         "ended expired sessions"
                     );
                     state.outbox.notify_one();

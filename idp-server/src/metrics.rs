@@ -1,5 +1,5 @@
 //! Prometheus metrics (`GET /metrics`, OpenMetrics text): requests by route and status, latency
-//! histograms, sign-in and MFA outcomes, lockouts, back-channel logouts, expired sessions. Routes are the matched patterns, never raw
+//! histograms, sign-in and MFA outcomes, lockouts, back-channel logouts, expired sessions and the sweeper's passes. Routes are the matched patterns, never raw
 //! paths, so the label set stays small.
 
 use prometheus_client::encoding::{text::encode, EncodeLabelSet};
@@ -34,6 +34,7 @@ pub struct Metrics {
     lockouts: Family<OutcomeLabels, Counter>,
     backchannel: Family<OutcomeLabels, Counter>,
     sessions_swept: Counter,
+    sweeps: Histogram,
     reloads: Family<ReloadLabels, Counter>,
 }
 
@@ -97,8 +98,15 @@ impl Metrics {
             "Sessions the sweeper ended at idle or absolute expiry",
             sessions_swept.clone(),
         );
+        let sweeps = Histogram::new(exponential_buckets(0.001, 2.0, 14));
+        registry.register(
+            "sweep_duration_seconds",
+            "How long each pass of the session sweeper took",
+            sweeps.clone(),
+        );
         Metrics {
             registry,
+            sweeps,
             reloads,
             backchannel,
             sessions_swept,
@@ -153,6 +161,11 @@ impl Metrics {
 
     pub fn sessions_expired(&self, n: u64) {
         self.sessions_swept.inc_by(n);
+    }
+
+    /// One pass of the sweeper, whatever it found.
+    pub fn sweep_pass(&self, seconds: f64) {
+        self.sweeps.observe(seconds);
     }
 
     pub fn render(&self) -> String {

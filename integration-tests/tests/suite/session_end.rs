@@ -189,6 +189,10 @@ fn an_idle_session_ends_by_itself_and_every_app_is_told(db: Db) {
     assert_eq!(refresh(&server, "demo", &tokens).0, 400);
     assert!(metric(&server, "idp_backchannel_logouts_total{outcome=\"sent\"}") >= 2.0);
     assert!(metric(&server, "idp_sessions_expired_total") >= 1.0);
+    assert!(
+        metric(&server, "idp_sweep_duration_seconds_count") >= 1.0,
+        "every pass of the sweeper is timed"
+    );
 }
 
 /// An app that is down when its logout is due gets it later: the failure is retried with
