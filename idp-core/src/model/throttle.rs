@@ -97,7 +97,7 @@ impl Default for ThrottleSettings {
             client_auth: Limit::failures(20),
             forgot_per_email: Limit::rate(3, 60 * 60),
             forgot_per_ip: Limit::rate(20, 60 * 60),
-            login_flows_per_ip: Limit::rate(300, 10 * 60),
+            login_flows_per_ip: Limit::rate(1200, 60),
             admin_per_client: Limit::rate(600, 60),
         }
     }

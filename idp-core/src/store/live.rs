@@ -2,7 +2,7 @@
 //! written in SQL, once, for every query that reads, slides, sweeps or purges sessions (sessions,
 //! and grants through their session). `tests/sessions.rs` checks that both forms agree.
 
-use diesel::dsl::{And, Gt, IsNull, LtEq};
+use diesel::dsl::{And, Gt, IsNull, Lt, LtEq};
 use diesel::prelude::*;
 
 use super::schema::sso_sessions as ss;
@@ -18,12 +18,16 @@ pub(crate) fn due(now: i64) -> And<IsNull<ss::ended_at>, LtEq<ss::idle_expires_a
     ss::ended_at.is_null().and(ss::idle_expires_at.le(now))
 }
 
-/// Ended, or past its deadline, before `cutoff`: what the purge deletes.
-pub(crate) fn gone_before(
-    cutoff: i64,
-) -> diesel::dsl::Or<diesel::dsl::Lt<ss::ended_at, i64>, diesel::dsl::Lt<ss::idle_expires_at, i64>>
-{
-    ss::ended_at.lt(cutoff).or(ss::idle_expires_at.lt(cutoff))
+/// Ended before `cutoff`: what the purge deletes, with `unended_past(cutoff)` (two statements,
+/// because one `OR` of both could use neither partial index: `sso_sessions_ended_at` serves this
+/// one, `sso_sessions_live_by_expiry` the other).
+pub(crate) fn ended_before(cutoff: i64) -> Lt<ss::ended_at, i64> {
+    ss::ended_at.lt(cutoff)
+}
+
+/// Never ended, yet past its deadline before `cutoff` (a session the sweeper has not reached).
+pub(crate) fn unended_past(cutoff: i64) -> And<IsNull<ss::ended_at>, Lt<ss::idle_expires_at, i64>> {
+    ss::ended_at.is_null().and(ss::idle_expires_at.lt(cutoff))
 }
 
 /// `idle_deadline(now, idle_timeout_secs, expires_at)` per row: the new `idle_expires_at` of a

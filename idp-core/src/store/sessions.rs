@@ -4,7 +4,7 @@
 use diesel::prelude::*;
 
 pub(crate) use super::live::live;
-use super::live::{due as due_at, gone_before, slid_idle_expiry};
+use super::live::{due as due_at, ended_before, slid_idle_expiry, unended_past};
 use super::schema::{sso_sessions as ss, users};
 use super::{grants, outbox, DbConnection, StoreError};
 use crate::model::{AuthMethod, EndReason, EndedSession, SsoSession};
@@ -255,5 +255,6 @@ pub(crate) fn live_of_user(
 /// Deletes sessions that ended or expired before `cutoff`, with their grants, codes and refresh
 /// tokens (ON DELETE CASCADE).
 pub(crate) fn purge(conn: &mut DbConnection, cutoff: i64) -> Result<usize, StoreError> {
-    Ok(diesel::delete(ss::table.filter(gone_before(cutoff))).execute(conn)?)
+    let ended = diesel::delete(ss::table.filter(ended_before(cutoff))).execute(conn)?;
+    Ok(ended + diesel::delete(ss::table.filter(unended_past(cutoff))).execute(conn)?)
 }

@@ -269,13 +269,24 @@ fn enabling_mfa_ends_the_sessions_that_never_passed_it(db: &TestDb) {
 
 fn purge_removes_dead_sessions_with_their_tokens(db: &TestDb) {
     let u = user(db, "acme", "ann@example.com");
+    // Never ended (as if no sweeper ran), and logged out: both more than a day ago.
     let dead = session(db, &u, AuthMethod::Password);
     redeem(db, &u, &dead, "openid");
+    let logged_out = session(db, &u, AuthMethod::Password);
+    redeem(db, &u, &logged_out, "openid");
+    db.idp.end_session(&logged_out.id, &op(), None).unwrap();
     db.clock.advance(2 * 24 * 3600);
     let live = session(db, &u, AuthMethod::Password);
-    assert_eq!(db.idp.purge_expired().unwrap(), 1);
+    let just_ended = session(db, &u, AuthMethod::Password);
+    db.idp.end_session(&just_ended.id, &op(), None).unwrap();
+    assert_eq!(db.idp.purge_expired().unwrap(), 2);
     assert!(db.idp.session_by_id(&dead.id).unwrap().is_none());
+    assert!(db.idp.session_by_id(&logged_out.id).unwrap().is_none());
     assert!(db.idp.session_by_id(&live.id).unwrap().is_some());
+    assert!(
+        db.idp.session_by_id(&just_ended.id).unwrap().is_some(),
+        "ended less than a day ago: kept"
+    );
     let mut c = db.idp.store().conn().unwrap();
     let tokens: i64 = crate::store::schema::refresh_tokens::table
         .count()

@@ -57,12 +57,31 @@ pub struct RawConfig {
     pub clients: Vec<ClientSection>,
 }
 
-#[derive(Debug, Clone, Deserialize, Default)]
+#[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ServerSection {
     /// Reverse proxies (CIDRs or addresses) whose `X-Forwarded-For` is believed.
     #[serde(default)]
     pub trusted_proxies: Vec<String>,
+    /// Sign-ins (login flows) each client address may start per minute.
+    #[serde(default = "ServerSection::default_sign_ins_per_minute")]
+    pub sign_ins_per_minute: u32,
+}
+impl ServerSection {
+    /// 20 a second from one address, sustained: a company behind one NAT address signing in at
+    /// nine o'clock, while one address still cannot fill the flows table (a flow lives 10
+    /// minutes, so at most 12,000 rows of ~200 bytes).
+    fn default_sign_ins_per_minute() -> u32 {
+        1200
+    }
+}
+impl Default for ServerSection {
+    fn default() -> Self {
+        ServerSection {
+            trusted_proxies: Vec::new(),
+            sign_ins_per_minute: Self::default_sign_ins_per_minute(),
+        }
+    }
 }
 
 #[derive(Debug, Clone, Deserialize)]

@@ -25,6 +25,7 @@ fn minimal_config_gets_the_documented_defaults() {
     assert_eq!(c.database_url, "sqlite://data/idp.db");
     assert!(!c.secure_cookies);
     assert!(c.client("app").unwrap().public);
+    assert_eq!(c.sign_ins_per_minute, 1200);
     // Twice the cores plus two, at most 10.
     let cores = std::thread::available_parallelism().unwrap().get() as u32;
     assert_eq!(c.pool_size, (2 * cores + 2).min(10));
@@ -50,6 +51,10 @@ fn invalid_values_name_the_key() {
         (
             "[tokens]\naccess_token_alg = \"HS256\"",
             "tokens.access_token_alg",
+        ),
+        (
+            "[server]\nsign_ins_per_minute = 0",
+            "server.sign_ins_per_minute",
         ),
     ] {
         let err = Config::parse("t.toml", &format!("{MIN}\n{extra}\n"))

@@ -59,6 +59,8 @@ pub struct Config {
     pub clients: Clients,
     /// `[admin] calls_per_minute`: the admin API call rate of each admin client.
     pub admin_calls_per_minute: u32,
+    /// `[server] sign_ins_per_minute`: login flows each client address may start per minute.
+    pub sign_ins_per_minute: u32,
 }
 
 /// The configured clients, shared by every copy of the configuration and replaced as a whole
@@ -278,6 +280,10 @@ impl Config {
             throttle: idp_core::model::ThrottleSettings {
                 admin_per_client: idp_core::model::Limit::rate(
                     self.admin_calls_per_minute as i32,
+                    60,
+                ),
+                login_flows_per_ip: idp_core::model::Limit::rate(
+                    self.sign_ins_per_minute as i32,
                     60,
                 ),
                 ..idp_core::model::ThrottleSettings::default()

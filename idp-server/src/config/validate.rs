@@ -52,6 +52,9 @@ pub(super) fn validate(
     if !(1..=100_000).contains(&raw.admin.calls_per_minute) {
         return Err(check.bad("admin.calls_per_minute", "must be 1-100000"));
     }
+    if !(1..=100_000).contains(&raw.server.sign_ins_per_minute) {
+        return Err(check.bad("server.sign_ins_per_minute", "must be 1-100000"));
+    }
     Ok(Config {
         path: path.into(),
         issuer,
@@ -78,6 +81,7 @@ pub(super) fn validate(
         mail,
         clients: super::types::Clients::new(clients),
         admin_calls_per_minute: raw.admin.calls_per_minute,
+        sign_ins_per_minute: raw.server.sign_ins_per_minute,
     })
 }
 
