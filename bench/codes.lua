@@ -4,6 +4,8 @@
 -- whole -d duration even when its threads stopped early, so this script times the load itself
 -- (monotonic clock, from the first request to the last thread's last response) and prints
 -- "RATE <requests/s>", which bench/run.sh reports instead.
+-- Usage: wrk -t N -c N -s bench/codes.lua URL -- FILE N [code|refresh]: with "refresh" the file
+-- holds refresh tokens, each used once (the refresh grant touching as many sessions as lines).
 local ffi = require("ffi")
 ffi.cdef [[
   typedef struct { long tv_sec; long tv_nsec; } bench_timespec;
@@ -33,6 +35,7 @@ function init(args)
     if i % n == id - 1 then table.insert(codes, line) end
     i = i + 1
   end
+  kind = args[3] or "code"
   next_code = 1
   answered = 0
   auth = "Basic " .. os.getenv("BENCH_BASIC")
@@ -45,7 +48,8 @@ function request()
   return wrk.format("POST", "/token", {
     ["Content-Type"] = "application/x-www-form-urlencoded",
     ["Authorization"] = auth,
-  }, "grant_type=authorization_code&redirect_uri=http%3A%2F%2F127.0.0.1%3A8081%2Fcallback&code=" .. code)
+  }, kind == "refresh" and ("grant_type=refresh_token&refresh_token=" .. code)
+    or ("grant_type=authorization_code&code_verifier=bench-pkce-verifier-0123456789abcdefghijklmnopqrstuvwxyz&redirect_uri=http%3A%2F%2F127.0.0.1%3A8081%2Fcallback&code=" .. code))
 end
 
 function response(status, headers, body)

@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Reproducible load benchmark: builds in release, starts the provider on SQLite and then on
 # PostgreSQL, prepares users and tokens, drives wrk on loopback for a bounded time per endpoint,
-# and writes docs/performance.md. Usage: bench/run.sh [seconds per run, default 10]
+# and writes the table to bench/last-results.md (docs/performance.md quotes it). A load with
+# failed answers, or a ceiling it cannot read, stops the run with an error.
+# Usage: bench/run.sh [seconds per run, default 10]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 DURATION="${1:-10}"
@@ -21,12 +23,20 @@ argon2_ms() {
   local all
   all=$(cargo bench --locked -p idp-server --bench hot -- argon2id --warm-up-time 1 2>/dev/null \
     | grep -o 'time: *\[[^]]*\]' | awk '{print $4, $5}')
-  echo "$(echo "$all" | sed -n 1p | to_ms) $(echo "$all" | sed -n 2p | to_ms)"
+  local one both
+  one=$(echo "$all" | sed -n 1p | to_ms); both=$(echo "$all" | sed -n 2p | to_ms)
+  if [ -z "$one" ] || [ -z "$both" ]; then
+    echo "error: cannot read the argon2 ceiling from criterion's output: $all" >&2; exit 1
+  fi
+  echo "$one $both"
 }
 BIN="$PWD/target/release/idp-server"
 SECRET="demo-client-secret-change-me-0123456789"
 export BENCH_BASIC=$(printf 'demo:%s' "$SECRET" | base64 -w0)
 CB="http%3A%2F%2F127.0.0.1%3A8081%2Fcallback"
+# PKCE (required of every app): one fixed pair for the benchmark's requests.
+VERIFIER="bench-pkce-verifier-0123456789abcdefghijklmnopqrstuvwxyz"
+PKCE="code_challenge_method=S256&code_challenge=nNXSXIAPh_gvnj1fakhR9r29EIkizMk0nlEpUHWvF7c"
 PW="correct horse battery staple"
 RESULTS=$(mktemp)
 PG_BASE="${IDP_TEST_POSTGRES_URL:-postgres://postgres@127.0.0.1:5432/test}"
@@ -51,6 +61,11 @@ wrk_row() {
   p99=$(echo "$out" | awk '$1=="99%" {print $2}')
   errs=$(echo "$out" | awk '/Socket errors/ {print $0}' | sed 's/.*Socket errors: //')
   non2xx=$(echo "$out" | awk '/Non-2xx/ {print $NF}')
+  if [ -n "$non2xx" ] || [ -n "$errs" ] || [ -z "$rps" ]; then
+    echo "$out" >&2
+    echo "error: the load \"$what\" on $backend had failed answers (non-2xx: ${non2xx:-0}; socket errors: ${errs:-none})" >&2
+    exit 1
+  fi
   row "$backend" "$what" "${rps:-0}" "${p50:--}" "${p99:--}" "${non2xx:-0} non-2xx ${errs:+; $errs}"
 }
 
@@ -70,7 +85,7 @@ start_server() { # config -> pid; prints ms to first 200 on stderr via global ST
 # Password sign-in with curl; prints the authorization code. $1 jar, $2 email.
 signin_code() {
   local jar=$1 email=$2 csrf loc
-  curl -s -c "$jar" -b "$jar" -o /dev/null "$BASE/authorize?client_id=demo&redirect_uri=$CB&response_type=code&scope=openid%20email&state=s"
+  curl -s -c "$jar" -b "$jar" -o /dev/null "$BASE/authorize?client_id=demo&redirect_uri=$CB&response_type=code&scope=openid%20email&state=s&$PKCE"
   csrf=$(curl -s -c "$jar" -b "$jar" "$BASE/login" | grep -o 'name="csrf" value="[^"]*"' | head -1 | sed 's/.*value="//;s/"$//')
   loc=$(curl -s -c "$jar" -b "$jar" -o /dev/null -w '%{redirect_url}' --data-urlencode "csrf=$csrf" --data-urlencode "email=$email" --data-urlencode "password=$PW" "$BASE/login/password")
   echo "$loc" | sed -n 's/.*[?&]code=\([^&]*\).*/\1/p'
@@ -79,25 +94,25 @@ signin_code() {
 # Full sign-in with a TOTP code for an enrolled user. $1 email $2 base32 secret
 full_totp_signin() {
   local jar csrf loc code otp; jar=$(mktemp)
-  curl -s -c "$jar" -b "$jar" -o /dev/null "$BASE/authorize?client_id=demo&redirect_uri=$CB&response_type=code&scope=openid&state=s"
+  curl -s -c "$jar" -b "$jar" -o /dev/null "$BASE/authorize?client_id=demo&redirect_uri=$CB&response_type=code&scope=openid&state=s&$PKCE"
   csrf=$(curl -s -c "$jar" -b "$jar" "$BASE/login" | grep -o 'name="csrf" value="[^"]*"' | head -1 | sed 's/.*value="//;s/"$//')
   curl -s -c "$jar" -b "$jar" -o /dev/null --data-urlencode "csrf=$csrf" --data-urlencode "email=$1" --data-urlencode "password=$PW" "$BASE/login/password"
   otp=$(oathtool --totp -b "$2" -N "@$(( $(date +%s) + 30 ))")
   loc=$(curl -s -c "$jar" -b "$jar" -o /dev/null -w '%{redirect_url}' --data-urlencode "csrf=$csrf" --data-urlencode "code=$otp" "$BASE/login/totp")
   code=$(echo "$loc" | sed -n 's/.*[?&]code=\([^&]*\).*/\1/p')
-  curl -s -o /dev/null -w '%{http_code}\n' -u "demo:$SECRET" -d grant_type=authorization_code -d "code=$code" -d "redirect_uri=http://127.0.0.1:8081/callback" "$BASE/token"
+  curl -s -o /dev/null -w '%{http_code}\n' -u "demo:$SECRET" -d grant_type=authorization_code -d "code_verifier=$VERIFIER" -d "code=$code" -d "redirect_uri=http://127.0.0.1:8081/callback" "$BASE/token"
   rm -f "$jar"
 }
 export -f signin_code full_totp_signin
-export PW CB SECRET
+export PW CB SECRET PKCE VERIFIER
 
 # 16 grants of the same SSO session (cookie jar $1), one refresh chain each, into file $2.
 make_refresh_tokens() {
   local code
   : > "$2"
   for _ in $(seq 1 16); do
-    code=$(curl -s -b "$1" -o /dev/null -w '%{redirect_url}' "$BASE/authorize?client_id=demo&redirect_uri=$CB&response_type=code&scope=openid&state=s" | sed -n 's/.*[?&]code=\([^&]*\).*/\1/p')
-    curl -s -u "demo:$SECRET" -d grant_type=authorization_code -d "code=$code" -d "redirect_uri=http://127.0.0.1:8081/callback" "$BASE/token" | jq -r .refresh_token >> "$2"
+    code=$(curl -s -b "$1" -o /dev/null -w '%{redirect_url}' "$BASE/authorize?client_id=demo&redirect_uri=$CB&response_type=code&scope=openid&state=s&$PKCE" | sed -n 's/.*[?&]code=\([^&]*\).*/\1/p')
+    curl -s -u "demo:$SECRET" -d grant_type=authorization_code -d "code_verifier=$VERIFIER" -d "code=$code" -d "redirect_uri=http://127.0.0.1:8081/callback" "$BASE/token" | jq -r .refresh_token >> "$2"
   done
 }
 
@@ -136,7 +151,7 @@ run_backend() {
   printf '%s\n' "$PW" | "$BIN" --config "$dir/idp.toml" user create --account acme --email ann@acme.example --password-stdin >/dev/null
   local jar="$dir/jar" code tokens="$dir/tokens.txt" codes="$dir/codes.txt"
   code=$(signin_code "$jar" ann@acme.example)
-  local access; access=$(curl -s -u "demo:$SECRET" -d grant_type=authorization_code -d "code=$code" -d "redirect_uri=http://127.0.0.1:8081/callback" "$BASE/token" | jq -r .access_token)
+  local access; access=$(curl -s -u "demo:$SECRET" -d grant_type=authorization_code -d "code_verifier=$VERIFIER" -d "code=$code" -d "redirect_uri=http://127.0.0.1:8081/callback" "$BASE/token" | jq -r .access_token)
   make_refresh_tokens "$jar" "$tokens"
   if [ "$mode" = quick ]; then
     log "$backend: load"
@@ -149,7 +164,7 @@ run_backend() {
   fi
   : > "$codes"
   for _ in $(seq 1 4000); do
-    curl -s -b "$jar" -o /dev/null -w '%{redirect_url}\n' "$BASE/authorize?client_id=demo&redirect_uri=$CB&response_type=code&scope=openid&state=s"
+    curl -s -b "$jar" -o /dev/null -w '%{redirect_url}\n' "$BASE/authorize?client_id=demo&redirect_uri=$CB&response_type=code&scope=openid&state=s&$PKCE"
   done | sed -n 's/.*[?&]code=\([^&]*\).*/\1/p' > "$codes"
 
   log "$backend: load"
@@ -164,12 +179,13 @@ run_backend() {
     printf '%s\n' "$PW" | "$BIN" --config "$dir/idp.toml" user create --account acme --email "u$i@acme.example" --password-stdin >/dev/null
   done
   local out rate total fails one all ceiling ideal
-  read -r one all <<< "$(argon2_ms)"
+  local ms; ms=$(argon2_ms); read -r one all <<< "$ms"
   ideal=$(echo "scale=1; $(nproc) * 1000 / ${one:-1}" | bc)
   ceiling=$(echo "scale=1; $(nproc) * 1000 / ${all:-1}" | bc)
   row "$backend" "argon2id ceiling, measured just before: one verification per core at once (hashes/s; p50 = time per round)" "$ceiling" "${all} ms" "-" "criterion; one core alone ${one} ms, which would give ${ideal}/s if cores scaled perfectly"
   out=$(wrk -t8 -c8 -d"${DURATION}s" -s bench/signin.lua "$BASE" -- 8 2>/dev/null)
   read -r _ total rate fails <<< "$(echo "$out" | grep '^SIGNINS')"
+  [ "${fails:-1}" = 0 ] || { echo "error: password sign-ins failed: $out" >&2; exit 1; }
   row "$backend" "full password sign-in (authorize, page, form, token; wrk, 8 connections)" "$rate" "-" "-" "$total sign-ins, $fails failed; $(echo "scale=0; 100 * $rate / $ceiling" | bc)% of the argon2 ceiling"
   SIGNIN_RATE[$backend]=$rate
 
@@ -187,7 +203,7 @@ run_backend() {
     printf '%s\n' "$PW" | "$BIN" --config "$dir/idp.toml" user create --account secure --email "t$i@secure.example" --password-stdin >/dev/null
     # Enroll through the pages, reading the activation code as a user would.
     local j="$dir/tjar$i" csrf page secret otp
-    curl -s -c "$j" -b "$j" -o /dev/null "$BASE/authorize?client_id=demo&redirect_uri=$CB&response_type=code&scope=openid&state=s"
+    curl -s -c "$j" -b "$j" -o /dev/null "$BASE/authorize?client_id=demo&redirect_uri=$CB&response_type=code&scope=openid&state=s&$PKCE"
     csrf=$(curl -s -c "$j" -b "$j" "$BASE/login" | grep -o 'name="csrf" value="[^"]*"' | head -1 | sed 's/.*value="//;s/"$//')
     curl -s -c "$j" -b "$j" -o /dev/null --data-urlencode "csrf=$csrf" --data-urlencode "email=t$i@secure.example" --data-urlencode "password=$PW" "$BASE/login/password"
     page=$(curl -s -c "$j" -b "$j" "$BASE/login")
@@ -201,16 +217,6 @@ run_backend() {
   t1=$(date +%s%N)
   row "$backend" "full sign-in with TOTP (5 requests, curl, 8 parallel)" "$(echo "scale=1; $m * 1000000000 / ($t1 - $t0)" | bc)" "-" "-" "$(tr '\n' ' ' < "$dir/totpres.txt")"
 
-  log "$backend: 10,000 live sessions"
-  local uid now
-  uid=$("$BIN" --config "$dir/idp.toml" --json user show --email ann@acme.example | jq -r .user.id)
-  now=$(date +%s)
-  local sql="INSERT INTO sso_sessions (id, secret_hash, user_id, auth_time, amr, created_at, last_active_at, idle_timeout_secs, expires_at) "
-  if [ "$kind" = sqlite ]; then
-    sqlite3 "$dir/idp.db" "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i+1 FROM n WHERE i < 10000) $sql SELECT 'bench' || i, 'hash' || i, '$uid', $now, 'pwd', $now, $now, 1800, $now + 43200 FROM n;"
-  else
-    psql -q "$db_url" -c "$sql SELECT 'bench' || i, 'hash' || i, '$uid', $now, 'pwd', $now, $now, 1800, $now + 43200 FROM generate_series(1, 10000) i;"
-  fi
   local rss_after_all; rss_after_all=$(rss_kib "$SERVER_PID")
   # The hashing threads keep their argon2 working memory for 2 s after their last hash.
   sleep 3
@@ -230,12 +236,39 @@ run_backend() {
   sed 's#^secret_sha256 = "d080.*#&\nid_token_signed_response_alg = "ES256"#' "$dir/idp-es256.toml" > "$dir/idp-es256-client.toml"
   refresh_row_with "$dir/idp-es256-client.toml" "refresh grant, ES256 ID and access tokens (client id_token_signed_response_alg = ES256)"
 
-  # A fresh process over the database with 10,000 live sessions, after a userinfo load.
+  log "$backend: 10,000 live sessions, each refreshed once"
+  # Sessions of ann with a grant and a refresh token each ("bench-rt-N", stored as its SHA-256
+  # like every token), inserted by SQL; then every token is used once, so every session is read
+  # and slid by a request, as 10,000 users' apps would.
+  local uid now
+  uid=$("$BIN" --config "$dir/idp.toml" --json user show --email ann@acme.example | jq -r .user.id)
+  now=$(date +%s)
+  local sessions="INSERT INTO sso_sessions (id, secret_hash, user_id, auth_time, amr, created_at, last_active_at, idle_timeout_secs, expires_at, idle_expires_at) SELECT 'bench' || i, 'hash' || i, '$uid', $now, 'pwd', $now, $now, 1800, $now + 43200, $now + 1800 FROM n"
+  local grants="INSERT INTO grants (id, session_id, user_id, client_id, scope, created_at) SELECT 'bench-g-' || i, 'bench' || i, '$uid', 'demo', 'openid', $now FROM n"
+  if [ "$kind" = sqlite ]; then
+    python3 - "$dir/idp.db" "$sessions" "$grants" "$now" <<'PY'
+import hashlib, sqlite3, sys
+db, sessions, grants, now = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4])
+c = sqlite3.connect(db)
+n = "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 10000) "
+c.execute(n + sessions)
+c.execute(n + grants)
+c.executemany("INSERT INTO refresh_tokens (token_hash, grant_id, created_at, expires_at) VALUES (?, ?, ?, ?)",
+              [(hashlib.sha256(f"bench-rt-{i}".encode()).hexdigest(), f"bench-g-{i}", now, now + 43200) for i in range(1, 10001)])
+c.commit()
+PY
+  else
+    local n="WITH n(i) AS (SELECT generate_series(1, 10000)) "
+    psql -q "$db_url" -c "$n $sessions" -c "$n $grants" \
+      -c "$n INSERT INTO refresh_tokens (token_hash, grant_id, created_at, expires_at) SELECT encode(sha256(('bench-rt-' || i)::bytea), 'hex'), 'bench-g-' || i, $now, $now + 43200 FROM n"
+  fi
+  seq 1 10000 | sed 's/^/bench-rt-/' > "$dir/touch.txt"
+  # A fresh process (no argon2 working memory held), then every session touched once.
   kill -TERM "$SERVER_PID"; wait "$SERVER_PID" || true
   start_server "$dir/idp.toml" "$dir/log"
-  wrk -t2 -c32 -d3s -H "Authorization: Bearer $access" "$BASE/userinfo" >/dev/null 2>&1 || true
+  wrk_row "$backend" "refresh grant, 10,000 sessions each refreshed once" -t8 -c8 -d30s -s bench/codes.lua "$BASE" -- "$dir/touch.txt" 8 refresh
   local rss_sessions; rss_sessions=$(rss_kib "$SERVER_PID")
-  row "$backend" "RSS: idle / with 10,000 live sessions after a userinfo load / right after every load above (sign-in storms included; hashing threads still hold their working memory) / 3 s later" "-" "$((rss_idle / 1024)) MiB / $((rss_sessions / 1024)) MiB / $((rss_after_all / 1024)) MiB / $((rss_settled / 1024)) MiB" "-" "-"
+  row "$backend" "RSS: idle / right after 10,000 live sessions were each refreshed once / right after every load above (sign-in storms included; hashing threads still hold their working memory) / 3 s later" "-" "$((rss_idle / 1024)) MiB / $((rss_sessions / 1024)) MiB / $((rss_after_all / 1024)) MiB / $((rss_settled / 1024)) MiB" "-" "-"
 
   kill -TERM "$SERVER_PID"; wait "$SERVER_PID" || true
   if [ "$kind" = postgres ]; then psql -q "$PG_BASE" -c "DROP DATABASE IF EXISTS $name WITH (FORCE)"; fi

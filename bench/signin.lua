@@ -27,7 +27,7 @@ end
 
 function request()
   if step == 1 then
-    return wrk.format("GET", "/authorize?client_id=demo&redirect_uri=" .. cb .. "&response_type=code&scope=openid&state=s")
+    return wrk.format("GET", "/authorize?client_id=demo&redirect_uri=" .. cb .. "&response_type=code&scope=openid&state=s&code_challenge_method=S256&code_challenge=nNXSXIAPh_gvnj1fakhR9r29EIkizMk0nlEpUHWvF7c")
   elseif step == 2 then
     return wrk.format("GET", "/login", { ["Cookie"] = "idp_flow=" .. flow })
   elseif step == 3 then
@@ -39,7 +39,7 @@ function request()
     return wrk.format("POST", "/token", {
       ["Authorization"] = "Basic " .. basic,
       ["Content-Type"] = "application/x-www-form-urlencoded",
-    }, "grant_type=authorization_code&code=" .. code .. "&redirect_uri=http%3A%2F%2F127.0.0.1%3A8081%2Fcallback")
+    }, "grant_type=authorization_code&code_verifier=bench-pkce-verifier-0123456789abcdefghijklmnopqrstuvwxyz&code=" .. code .. "&redirect_uri=http%3A%2F%2F127.0.0.1%3A8081%2Fcallback")
   end
 end
 
