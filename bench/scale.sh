@@ -34,7 +34,8 @@ WORK=$(mktemp -d)
 RESULTS="$WORK/results.md"
 EXPLAINS="$WORK/explain.md"
 COSTS="$WORK/costs.md"
-: > "$RESULTS"; : > "$EXPLAINS"; : > "$COSTS"
+SWEEP="$WORK/sweep.md"
+: > "$RESULTS"; : > "$EXPLAINS"; : > "$COSTS"; : > "$SWEEP"
 SERVER_PID=""
 cleanup() { [ -n "$SERVER_PID" ] && kill "$SERVER_PID" 2>/dev/null; rm -rf "$WORK"; }
 trap cleanup EXIT
@@ -172,6 +173,7 @@ timed_ms() { local t0; t0=$(date +%s%N); "$@" > /dev/null; echo $(( ($(date +%s%
 measure() { # at the current size
   local expired
   expired=$(sql "SELECT COUNT(*) FROM sso_sessions WHERE ended_at IS NULL AND idle_expires_at <= $(date +%s)")
+  pgss_reset
   start_server; local startup=$STARTUP_MS
   # The sweeper's first pass runs at start: wait for it to end the expired share.
   local t0; t0=$(date +%s)
@@ -180,6 +182,11 @@ measure() { # at the current size
     sleep 0.05
   done
   local pass; pass=$(metric idp_sweep_duration_seconds_sum)
+  # Start-up and the first pass: the database's statements per ended session, and the costliest.
+  pgss_cost "start-up and the sweeper's first pass, per session it ended" "$expired"
+  if [ "$PGSS" = yes ]; then
+    psql -qAt -F ' | ' "$DB_URL" -c "SELECT '$SIZE_LABEL', calls, round(total_exec_time::numeric, 1) || ' ms', left(regexp_replace(query, '\s+', ' ', 'g'), 160) FROM pg_stat_statements WHERE dbid = (SELECT oid FROM pg_database WHERE datname = current_database()) ORDER BY total_exec_time DESC LIMIT 6" | sed 's/^/| /; s/$/ |/' >> "$SWEEP"
+  fi
   row "$BACKEND" "$SIZE_LABEL" "start to first 200 / sweeper's first pass" "-" "$startup ms / $(echo "scale=0; $pass * 1000 / 1" | bc) ms for $(sql "SELECT COUNT(*) FROM sso_sessions") sessions ($expired ended)"
   row "$BACKEND" "$SIZE_LABEL" "RSS idle" "-" "$(rss_mib "$SERVER_PID") MiB"
 
@@ -347,6 +354,14 @@ done
     echo "| size | operation | statements per operation | database time per operation |"
     echo "|---|---|---|---|"
     cat "$COSTS"
+  fi
+  if [ -s "$SWEEP" ]; then
+    echo
+    echo "PostgreSQL: the costliest statements of start-up and the sweeper's first pass:"
+    echo
+    echo "| size | calls | total time | statement |"
+    echo "|---|---|---|---|"
+    cat "$SWEEP"
   fi
   echo
   echo "Query plans at $BIG users:"
