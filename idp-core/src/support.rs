@@ -6,7 +6,8 @@
 use crate::accounts::AccountError;
 use crate::email_tokens::EmailTokenError;
 use crate::model::{
-    Account, Actor, AuditAction, AuditEvent, Counter, Locked, MfaPolicy, Purpose, User,
+    Account, Actor, AuditAction, AuditEvent, Counter, EndedSession, Locked, MfaPolicy, Purpose,
+    User,
 };
 use crate::store::attempts::Reserved;
 use crate::store::{self, audit, StoreError};
@@ -131,6 +132,19 @@ impl Idp {
                 })
                 .collect(),
         })
+    }
+
+    /// Turns MFA on or off for a whole account (`set_mfa_policy`: turning it on ends every
+    /// session that passed no second factor) and answers with the account's MFA as it now
+    /// stands. The sessions that ended are returned for their back-channel logouts.
+    pub fn set_account_mfa(
+        &self,
+        slug: &str,
+        policy: MfaPolicy,
+        actor: &Actor,
+    ) -> Result<(Vec<EndedSession>, MfaOverview), AccountError> {
+        let (_, ended) = self.set_mfa_policy(slug, policy, actor)?;
+        Ok((ended, self.mfa_overview(slug)?))
     }
 
     /// Issues the link a user needs by mail (an invitation while they have not registered, a

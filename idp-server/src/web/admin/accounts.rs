@@ -186,11 +186,7 @@ pub async fn put_mfa(
     } else {
         MfaPolicy::Off
     };
-    let (ended, overview) = run(move || {
-        let (_, ended) = idp.set_mfa_policy(&slug, policy, &actor)?;
-        Ok::<_, AccountError>((ended, idp.mfa_overview(&slug)?))
-    })
-    .await?;
+    let (ended, overview) = run(move || idp.set_account_mfa(&slug, policy, &actor)).await?;
     if !ended.is_empty() {
         state.deliver_logouts();
     }

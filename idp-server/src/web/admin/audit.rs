@@ -5,7 +5,7 @@ use idp_core::audit::AuditFilter;
 
 use super::accounts::run;
 use super::auth::AdminCaller;
-use super::dto::{AuditEventOut, AuditList, AuditQueryParams};
+use super::dto::{page_size, AuditEventOut, AuditList, AuditQueryParams};
 use super::problem::{
     ApiError, BadRequest, Forbidden, NotFoundResponse, ServiceUnavailable, TooManyRequests,
     Unauthorized,
@@ -28,10 +28,7 @@ pub async fn list(
 ) -> Result<HttpResponse, ApiError> {
     caller.require(AdminScope::Read)?;
     let q = query.into_inner().normalised();
-    let limit = q.limit.unwrap_or(100);
-    if !(1..=500).contains(&limit) {
-        return Err(ApiError::InvalidRequest("limit must be 1-500".into()));
-    }
+    let limit = page_size(q.limit)?;
     let since = match &q.since {
         None => None,
         Some(s) => Some(

@@ -180,6 +180,16 @@ fn given(v: Option<String>) -> Option<String> {
     v.filter(|s| !s.trim().is_empty())
 }
 
+/// The page size a list asked for: 1-500, 100 when absent.
+pub fn page_size(limit: Option<i64>) -> Result<i64, super::problem::ApiError> {
+    match limit.unwrap_or(100) {
+        n @ 1..=500 => Ok(n),
+        _ => Err(super::problem::ApiError::InvalidRequest(
+            "limit must be 1-500".into(),
+        )),
+    }
+}
+
 impl UserQueryParams {
     /// Empty values count as absent.
     pub fn normalised(self) -> Self {

@@ -13,8 +13,8 @@ use idp_core::{Account, Idp, User};
 use super::accounts::run;
 use super::auth::AdminCaller;
 use super::dto::{
-    Body, LinkSent, Revoked, SessionList, SessionOut, UserCreate, UserList, UserOut, UserPatch,
-    UserQueryParams,
+    page_size, Body, LinkSent, Revoked, SessionList, SessionOut, UserCreate, UserList, UserOut,
+    UserPatch, UserQueryParams,
 };
 use super::problem::{
     ApiError, BadRequest, ConflictResponse, Forbidden, NotFoundResponse, ServiceUnavailable,
@@ -144,10 +144,7 @@ pub async fn list(
             ))
         }
     };
-    let limit = q.limit.unwrap_or(100);
-    if !(1..=500).contains(&limit) {
-        return Err(ApiError::InvalidRequest("limit must be 1-500".into()));
-    }
+    let limit = page_size(q.limit)?;
     // A cursor is the last id of the previous page.
     if q.cursor.as_deref().is_some_and(|c| {
         c.len() > 64
