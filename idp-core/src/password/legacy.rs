@@ -16,6 +16,10 @@ use crate::crypto::ct_eq;
 pub const MAX_PBKDF2_ROUNDS: u32 = 5_000_000;
 /// The highest bcrypt cost an imported hash may have (14 is about a second).
 pub const MAX_BCRYPT_COST: u32 = 14;
+/// The most memory (KiB), passes and lanes an imported argon2 hash may ask for: 64 MiB,
+/// 10 passes, 8 lanes (the provider's default is 19 MiB, 2 passes, 1 lane). A hash with more
+/// would make one sign-in hold gigabytes or run for minutes on a hashing thread.
+pub const MAX_ARGON2: (u32, u32, u32) = (64 * 1024, 10, 8);
 
 /// The kinds of stored hash the provider can verify.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -51,7 +55,11 @@ pub fn format_of(stored: &str) -> Result<HashFormat, HashFormatError> {
         if !matches!(h.algorithm.as_str(), "argon2id" | "argon2i") {
             return Err(HashFormatError::Unknown);
         }
-        argon2::Params::try_from(&h).map_err(|_| HashFormatError::Malformed("argon2"))?;
+        let p = argon2::Params::try_from(&h).map_err(|_| HashFormatError::Malformed("argon2"))?;
+        let (m, t, lanes) = MAX_ARGON2;
+        if p.m_cost() > m || p.t_cost() > t || p.p_cost() > lanes {
+            return Err(HashFormatError::TooCostly("argon2"));
+        }
         if h.salt.is_none() || h.hash.is_none() {
             return Err(HashFormatError::Malformed("argon2"));
         }
@@ -173,6 +181,27 @@ mod tests {
         ] {
             assert!(format_of(junk).is_err(), "{junk}");
         }
+    }
+
+    #[test]
+    fn an_imported_argon2_hash_cannot_ask_for_gigabytes_or_minutes() {
+        let argon = "$argon2id$v=19$m=1024,t=1,p=1$c2FsdHNhbHRzYWx0$ZmFrZWhhc2hmYWtlaGFzaGZha2VoYXNoZmFrZWhhcw";
+        for costly in ["m=4194304,t=1,p=1", "m=1024,t=1000,p=1", "m=1024,t=1,p=64"] {
+            assert_eq!(
+                format_of(&argon.replace("m=1024,t=1,p=1", costly)),
+                Err(HashFormatError::TooCostly("argon2")),
+                "{costly}"
+            );
+        }
+        // The provider's own default and the highest accepted cost pass.
+        assert_eq!(
+            format_of(&argon.replace("m=1024,t=1,p=1", "m=19456,t=2,p=1")),
+            Ok(HashFormat::Argon2)
+        );
+        assert_eq!(
+            format_of(&argon.replace("m=1024,t=1,p=1", "m=65536,t=10,p=8")),
+            Ok(HashFormat::Argon2)
+        );
     }
 
     #[test]
