@@ -147,6 +147,9 @@ struct Prepared {
     slug: String,
     user: User,
     totp: Option<Vec<u8>>,
+    /// The line gave `status` / `email_verified` (else an update keeps the user's own).
+    status_given: bool,
+    verified_given: bool,
 }
 
 impl Idp {
@@ -287,6 +290,8 @@ impl Idp {
             line: line_no,
             slug,
             totp,
+            status_given: r.status.is_some(),
+            verified_given: r.email_verified.is_some(),
             user: User {
                 id: random_id().map_err(|e| field("email", e))?,
                 account_id: String::new(),
@@ -398,10 +403,19 @@ impl Idp {
     /// hash or a disabled status ends the user's sessions (with back-channel logout), as the
     /// same change by an operator would; a new secret replaces the linked app.
     fn update_imported(&self, p: &Prepared, old: &User, now: i64) -> Result<(), ImportError> {
+        // What the line leaves out stays as it is.
         let mut user = p.user.clone();
         if user.password_hash.is_none() {
             user.password_hash = old.password_hash.clone();
             user.password_changed_at = old.password_changed_at;
+        }
+        // (An invited user whose line brings a password becomes active, as at creation.)
+        let gets_password = old.status == UserStatus::Invited && p.user.password_hash.is_some();
+        if !p.status_given && !gets_password {
+            user.status = old.status;
+        }
+        if !p.verified_given {
+            user.email_verified = old.email_verified;
         }
         let sealed = match &p.totp {
             Some(secret) => Some(

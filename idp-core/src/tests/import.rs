@@ -266,8 +266,38 @@ fn a_line_that_is_not_utf8_is_one_bad_line(db: &TestDb) {
     );
 }
 
+/// `--update` with a line that leaves out the status keeps the user's: re-running the
+/// original invitation file after people registered must not turn them back into invited users.
+fn an_update_keeps_what_the_line_leaves_out(db: &TestDb) {
+    db.idp.create_account("acme", "Acme", &op()).unwrap();
+    let bcrypt = "$2b$04$AwMDAwMDAwMDAwMDAwMDA.5FYq6hy0w6VUgyEOAc9CLMlYVtXhLey";
+    let first = format!(
+        r#"{{"account": "acme", "email": "ann@example.com", "password_hash": "{bcrypt}"}}"#
+    );
+    assert_eq!(import(db, &first, ImportOptions::default()).created, 1);
+    let before = db.idp.user_by_email("ann@example.com").unwrap();
+    assert_eq!(before.status, crate::UserStatus::Active);
+    let r = import(
+        db,
+        r#"{"account": "acme", "email": "ann@example.com", "name": "Ann Lee"}"#,
+        ImportOptions {
+            update: true,
+            ..ImportOptions::default()
+        },
+    );
+    assert_eq!((r.updated, r.failed.len()), (1, 0), "{:?}", r.failed);
+    let after = db.idp.user_by_email("ann@example.com").unwrap();
+    assert_eq!(after.display_name, "Ann Lee");
+    assert_eq!(
+        (after.status, after.email_verified, after.password_hash),
+        (before.status, before.email_verified, before.password_hash),
+        "status, verification and password kept"
+    );
+}
+
 crate::on_both_backends!(
     every_hash_format_signs_in_and_is_replaced_by_argon2id,
     bad_lines_store_nothing_and_a_second_run_changes_nothing,
     a_line_that_is_not_utf8_is_one_bad_line,
+    an_update_keeps_what_the_line_leaves_out,
 );
