@@ -120,7 +120,10 @@ impl Idp {
         let account = self.account_by_slug(slug)?;
         let mut conn = self.store().conn()?;
         let users = store::users::list_in_account(&mut conn, &account.id)?;
-        let linked = store::totp::linked_in_account(&mut conn, &account.id)?;
+        let linked: std::collections::HashSet<String> =
+            store::totp::linked_in_account(&mut conn, &account.id)?
+                .into_iter()
+                .collect();
         Ok(MfaOverview {
             required: account.mfa_policy == MfaPolicy::Required,
             users: users
