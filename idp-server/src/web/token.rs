@@ -48,23 +48,7 @@ async fn client_credentials(
     params: &Params,
     lock_ip: Option<String>,
 ) -> Result<HttpResponse, AppError> {
-    let held: Vec<&str> = admin.scopes.iter().map(|s| s.as_str()).collect();
-    let scope = match params.get("scope") {
-        None => held.join(" "),
-        Some(asked) => {
-            let asked: Vec<&str> = asked.split(' ').filter(|s| !s.is_empty()).collect();
-            if asked.is_empty() || asked.iter().any(|s| !held.contains(s)) {
-                return Err(AppError::oauth(
-                    StatusCode::BAD_REQUEST,
-                    "invalid_scope",
-                    "the scope asks for more than this client holds",
-                ));
-            }
-            let mut granted: Vec<&str> = held.into_iter().filter(|h| asked.contains(h)).collect();
-            granted.dedup();
-            granted.join(" ")
-        }
-    };
+    // A locked-out client learns nothing more, not even about its scopes.
     if let Some(ip) = lock_ip {
         let idp = state.idp.clone();
         let cid = client.client_id.clone();
@@ -75,6 +59,23 @@ async fn client_credentials(
             return Err(locked_out(l.until, state.idp.now()));
         }
     }
+    let held: Vec<&str> = admin.scopes.iter().map(|s| s.as_str()).collect();
+    let scope = match params.get("scope") {
+        None => held.join(" "),
+        Some(asked) => {
+            let asked: Vec<&str> = asked.split_whitespace().collect();
+            if asked.is_empty() || asked.iter().any(|s| !held.contains(s)) {
+                return Err(AppError::oauth(
+                    StatusCode::BAD_REQUEST,
+                    "invalid_scope",
+                    "the scope asks for more than this client holds",
+                ));
+            }
+            // In the held order, each once (the held scopes are sorted and distinct).
+            let granted: Vec<&str> = held.into_iter().filter(|h| asked.contains(h)).collect();
+            granted.join(" ")
+        }
+    };
     let keys = state.keyring()?;
     let minter = Minter {
         config: &state.config,

@@ -300,7 +300,32 @@ fn each_client_has_its_call_rate(db: Db) {
     );
 }
 
+/// While an admin client is locked out at an address, the right secret tells the caller nothing
+/// more: every answer is 429, whatever the scope asks for (an `invalid_scope` answer would tell a
+/// guesser that this secret was the right one).
+fn a_locked_admin_client_learns_nothing_from_its_scope(db: Db) {
+    let server = server(db, "");
+    for i in 0..20 {
+        let (s, b) = token_response(
+            &server,
+            "helpdesk",
+            &format!("guess-{i}-0123456789abcdef0123"),
+            None,
+        );
+        assert_eq!(
+            (s, b["error"].as_str()),
+            (401, Some("invalid_client")),
+            "guess {i}"
+        );
+    }
+    for scope in [None, Some("admin:read"), Some("admin:nothing")] {
+        let (s, _) = token_response(&server, "helpdesk", HELPDESK_SECRET, scope);
+        assert_eq!(s, 429, "locked, with scope {scope:?}");
+    }
+}
+
 on_both_backends!(
     creations_repeat_safely_and_users_are_managed,
     each_client_has_its_call_rate,
+    a_locked_admin_client_learns_nothing_from_its_scope,
 );
