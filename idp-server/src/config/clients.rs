@@ -157,15 +157,27 @@ fn admin_access(
         ) {
             return Err(bad(
                 "grant_types",
-                &format!("{g:?} is not supported: use authorization_code or client_credentials"),
+                &format!("{g:?} is not supported: use authorization_code (with refresh_token) or client_credentials"),
             ));
         }
     }
     if !grants.contains(&"client_credentials") {
-        if c.scopes.is_some() || c.admin_accounts.is_some() {
+        for (key, given) in [
+            ("scopes", c.scopes.is_some()),
+            ("admin_accounts", c.admin_accounts.is_some()),
+        ] {
+            if given {
+                return Err(bad(
+                    key,
+                    "scopes and admin_accounts are for admin clients (grant_types = [\"client_credentials\"])",
+                ));
+            }
+        }
+        // An app users sign in to: a list, when given, must say so.
+        if c.grant_types.is_some() && !grants.contains(&"authorization_code") {
             return Err(bad(
-                "scopes",
-                "scopes and admin_accounts are for admin clients (grant_types = [\"client_credentials\"])",
+                "grant_types",
+                "an app users sign in to needs authorization_code (refresh_token is optional)",
             ));
         }
         return Ok(None);
@@ -176,14 +188,20 @@ fn admin_access(
             "an admin client has only client_credentials: it never signs users in",
         ));
     }
-    if !c.redirect_uris.is_empty()
-        || !c.post_logout_redirect_uris.is_empty()
-        || c.backchannel_logout_uri.is_some()
-    {
-        return Err(bad(
-            "redirect_uris",
-            "an admin client has no redirect, logout or back-channel URIs",
-        ));
+    for (key, given) in [
+        ("redirect_uris", !c.redirect_uris.is_empty()),
+        (
+            "post_logout_redirect_uris",
+            !c.post_logout_redirect_uris.is_empty(),
+        ),
+        ("backchannel_logout_uri", c.backchannel_logout_uri.is_some()),
+    ] {
+        if given {
+            return Err(bad(
+                key,
+                "an admin client has no redirect, logout or back-channel URIs",
+            ));
+        }
     }
     if c.public {
         return Err(bad(

@@ -264,6 +264,29 @@ fn admin_clients_have_scopes_and_nothing_of_a_browser_client() {
         .unwrap_err()
         .to_string();
     assert!(err.contains("clients[0].scopes"), "{err}");
+    // Each refusal names the key at fault.
+    for (extra, key) in [
+        ("admin_accounts = [\"acme\"]", "clients[0].admin_accounts"),
+        (
+            "grant_types = [\"refresh_token\"]",
+            "clients[0].grant_types",
+        ),
+    ] {
+        let err = Config::parse("t.toml", &format!("{MIN}{extra}\n"))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains(key), "{extra}\n{err}");
+    }
+    let err = Config::parse(
+        "t.toml",
+        &format!(
+            "{MIN}{}",
+            with("backchannel_logout_uri = \"https://x.example/bc\"")
+        ),
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(err.contains("clients[1].backchannel_logout_uri"), "{err}");
 }
 
 #[test]

@@ -98,13 +98,8 @@ impl Clients {
         self.len() == 0
     }
 
-    /// Puts a new list in place, for every copy of the configuration at once.
-    pub fn replace(&self, list: Vec<Client>) {
-        self.0
-            .store(Arc::new(list.into_iter().map(Arc::new).collect()));
-    }
-
-    /// Takes the list `other` holds now (a freshly loaded configuration's).
+    /// Takes the list `other` holds now (a freshly loaded configuration's), for every copy of
+    /// the configuration at once.
     pub fn replace_with(&self, other: &Clients) {
         self.0.store(other.all());
     }
