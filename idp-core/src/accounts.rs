@@ -111,6 +111,7 @@ impl Idp {
     ) -> Result<(Change, Vec<EndedSession>), AccountError> {
         let account = self.account_by_slug(slug)?;
         let now = self.now();
+        let listeners = self.logout_listeners();
         self.store().tx(|conn| {
             if !store::accounts::set_mfa_policy(conn, &account.id, policy, now)? {
                 return Ok((Change::Already, Vec::new()));
@@ -118,7 +119,7 @@ impl Idp {
             let ended = match policy {
                 MfaPolicy::Required => {
                     let weak = sessions::unended_without_second_factor(conn, &account.id)?;
-                    sessions::end(conn, now, &weak, EndReason::MfaEnabled)?
+                    sessions::end(conn, now, &weak, EndReason::MfaEnabled, &listeners)?
                 }
                 MfaPolicy::Off => Vec::new(),
             };

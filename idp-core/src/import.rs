@@ -403,6 +403,7 @@ impl Idp {
     /// hash or a disabled status ends the user's sessions (with back-channel logout), as the
     /// same change by an operator would; a new secret replaces the linked app.
     fn update_imported(&self, p: &Prepared, old: &User, now: i64) -> Result<(), ImportError> {
+        let listeners = self.logout_listeners();
         // What the line leaves out stays as it is.
         let mut user = p.user.clone();
         if user.password_hash.is_none() {
@@ -434,7 +435,7 @@ impl Idp {
             }
             if ends {
                 let ids = sessions::unended_of_user(conn, &user.id)?;
-                sessions::end(conn, now, &ids, EndReason::Revoked)?;
+                sessions::end(conn, now, &ids, EndReason::Revoked, &listeners)?;
             }
             audit::record(
                 conn,

@@ -25,7 +25,7 @@ pub mod support;
 pub mod throttle;
 pub mod users;
 
-use std::sync::Arc;
+use std::sync::{Arc, RwLock};
 
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use crypto::SecretBox;
@@ -92,6 +92,7 @@ struct Inner {
     policy: PasswordPolicy,
     secrets: SecretBox,
     settings: Settings,
+    logout_listeners: RwLock<Arc<model::LogoutListeners>>,
 }
 
 impl Idp {
@@ -113,6 +114,7 @@ impl Idp {
                 policy,
                 secrets,
                 settings,
+                logout_listeners: RwLock::default(),
             }),
         })
     }
@@ -139,6 +141,24 @@ impl Idp {
     }
     pub(crate) fn hasher(&self) -> &password::PasswordHasher {
         &self.inner.hasher
+    }
+    /// Sets which apps are queued a back-channel logout when a session they hold a grant in
+    /// ends (the server: those with a `backchannel_logout_uri`, at start and at every reload).
+    /// Until set, every app holding a grant is.
+    pub fn set_logout_listeners(&self, listeners: model::LogoutListeners) {
+        *self
+            .inner
+            .logout_listeners
+            .write()
+            .unwrap_or_else(|p| p.into_inner()) = Arc::new(listeners);
+    }
+    /// The apps told of ended sessions (see [`Idp::set_logout_listeners`]).
+    pub(crate) fn logout_listeners(&self) -> Arc<model::LogoutListeners> {
+        self.inner
+            .logout_listeners
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
     }
 }
 

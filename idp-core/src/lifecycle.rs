@@ -164,6 +164,7 @@ fn set_password_in(
     link: &Link<'_>,
     ip: Option<&str>,
     browser_session: Option<&str>,
+    listeners: &crate::model::LogoutListeners,
 ) -> Result<Vec<EndedSession>, LifecycleError> {
     let user = link.user;
     let owner = store::email_tokens::consume(conn, &hash_token(link.token), link.purpose, now)?;
@@ -179,14 +180,14 @@ fn set_password_in(
                 Some(s) => sessions::unended_by_secret(conn, &hash_token(s))?,
                 None => Vec::new(),
             };
-            let ended = sessions::end(conn, now, &browser, EndReason::Registration)?;
+            let ended = sessions::end(conn, now, &browser, EndReason::Registration, &listeners)?;
             (AuditAction::RegistrationCompleted, None, ended)
         }
         Purpose::Reset => {
             // Following the link proves control of the address.
             store::users::mark_email_verified(conn, &user.id)?;
             let ids = sessions::unended_of_user(conn, &user.id)?;
-            let ended = sessions::end(conn, now, &ids, EndReason::PasswordReset)?;
+            let ended = sessions::end(conn, now, &ids, EndReason::PasswordReset, &listeners)?;
             (AuditAction::PasswordChanged, Some("by reset link"), ended)
         }
     };
@@ -236,6 +237,7 @@ impl Idp {
             .map_err(UserError::from)?;
         let hash = self.hasher().hash(password).map_err(UserError::from)?;
         let now = self.now();
+        let listeners = self.logout_listeners();
         let link = Link {
             token,
             purpose,
@@ -244,7 +246,7 @@ impl Idp {
         };
         let ended = self
             .store()
-            .tx(|conn| set_password_in(conn, now, &link, ip, browser_session))?;
+            .tx(|conn| set_password_in(conn, now, &link, ip, browser_session, &listeners))?;
         let user = store::users::by_id(&mut *self.store().conn()?, &user.id)?.unwrap_or(user);
         Ok((user, ended))
     }
@@ -277,6 +279,7 @@ impl Idp {
         }
         let hash = self.hasher().hash(password).map_err(UserError::from)?;
         let now = self.now();
+        let listeners = self.logout_listeners();
         let link = Link {
             token,
             purpose,
@@ -289,7 +292,7 @@ impl Idp {
         let (secret, flow) = (random_token()?, random_token()?);
         let flow_expires = now + self.settings().login_flow_ttl_secs;
         self.store().tx(|conn| {
-            let ended = set_password_in(conn, now, &link, browser.ip, browser.session)?;
+            let ended = set_password_in(conn, now, &link, browser.ip, browser.session, &listeners)?;
             let (user, account) =
                 store::users::with_account(conn, &user.id)?.ok_or(EmailTokenError::Invalid)?;
             if purpose == Purpose::Reset {

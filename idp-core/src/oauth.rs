@@ -82,11 +82,18 @@ fn refuse_session(
     now: i64,
     sid: &str,
     why: SessionRefusal,
+    listeners: &crate::model::LogoutListeners,
 ) -> Result<&'static str, StoreError> {
     Ok(match why {
         SessionRefusal::UserNotActive => "the user is disabled",
         SessionRefusal::SecondFactorMissing => {
-            sessions::end(conn, now, &[sid.to_string()], EndReason::MfaMissing)?;
+            sessions::end(
+                conn,
+                now,
+                &[sid.to_string()],
+                EndReason::MfaMissing,
+                &listeners,
+            )?;
             "the account requires a second factor this session never passed; sign in again"
         }
     })
@@ -241,6 +248,7 @@ impl Idp {
                         now,
                         &c.session_id,
                         why,
+                        &self.logout_listeners(),
                     )?));
                 }
                 let grant_id = random_id()?;
@@ -352,6 +360,7 @@ impl Idp {
                         now,
                         &g.session_id,
                         why,
+                        &self.logout_listeners(),
                     )?));
                 }
                 let refresh_token = new_refresh_token(conn, now, &grant_id, session.expires_at)?;

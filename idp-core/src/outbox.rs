@@ -55,11 +55,17 @@ impl Idp {
             .tx(|conn| outbox::claim(conn, now, limit, sessions, CLAIM_LEASE_SECS))
     }
 
-    /// The app acknowledged the logout (or has no back-channel endpoint: `note` says so).
-    pub fn logout_delivered(&self, id: &str, note: Option<&str>) -> Result<(), StoreError> {
+    /// The apps acknowledged these logouts (or have no back-channel endpoint: the note says
+    /// so), recorded in one transaction.
+    pub fn logouts_delivered(&self, done: &[(&str, Option<&str>)]) -> Result<(), StoreError> {
+        if done.is_empty() {
+            return Ok(());
+        }
         let now = self.now();
-        self.store()
-            .tx(|conn| outbox::delivered(conn, now, id, note))
+        self.store().tx(|conn| {
+            done.iter()
+                .try_for_each(|(id, note)| outbox::delivered(conn, now, id, *note))
+        })
     }
 
     /// An attempt failed: schedule the next one, or give up (with an audit event) after the last.

@@ -15,8 +15,8 @@ use crate::store::{self, audit, sessions, DbConnection, StoreError};
 use crate::Idp;
 
 pub use crate::model::{
-    EndReason, EndedSession, SessionSettings, SsoSession, SweepReport, ACR_MFA, ACR_PASSWORD,
-    AMR_MFA, AMR_OTP, AMR_PASSWORD,
+    EndReason, EndedSession, LogoutListeners, SessionSettings, SsoSession, SweepReport, ACR_MFA,
+    ACR_PASSWORD, AMR_MFA, AMR_OTP, AMR_PASSWORD,
 };
 
 /// Why a session operation failed.
@@ -132,9 +132,10 @@ impl Idp {
         ip: Option<&str>,
     ) -> Result<Option<EndedSession>, StoreError> {
         let now = self.now();
+        let listeners = self.logout_listeners();
         self.store().tx(|conn| {
             let Some(ended) =
-                sessions::end(conn, now, &[sid.to_string()], EndReason::Logout)?.pop()
+                sessions::end(conn, now, &[sid.to_string()], EndReason::Logout, &listeners)?.pop()
             else {
                 return Ok(None);
             };
@@ -209,12 +210,13 @@ impl Idp {
         except_sid: Option<&str>,
     ) -> Result<Vec<EndedSession>, StoreError> {
         let now = self.now();
+        let listeners = self.logout_listeners();
         self.store().tx(|conn| {
             let ids: Vec<String> = sessions::unended_of_user(conn, &user.id)?
                 .into_iter()
                 .filter(|s| Some(s.as_str()) != except_sid)
                 .collect();
-            let ended = sessions::end(conn, now, &ids, EndReason::Revoked)?;
+            let ended = sessions::end(conn, now, &ids, EndReason::Revoked, &listeners)?;
             audit::record(
                 conn,
                 now,
@@ -236,6 +238,7 @@ impl Idp {
         let mut report = SweepReport::default();
         loop {
             let now = self.now();
+            let listeners = self.logout_listeners();
             let (found, ended) = self.store().tx(|conn| {
                 let due = sessions::due(conn, now, BATCH)?;
                 let ids = |absolute: bool| -> Vec<String> {
@@ -244,12 +247,14 @@ impl Idp {
                         .map(|d| d.id.clone())
                         .collect()
                 };
-                let mut ended = sessions::end(conn, now, &ids(false), EndReason::IdleTimeout)?;
+                let mut ended =
+                    sessions::end(conn, now, &ids(false), EndReason::IdleTimeout, &listeners)?;
                 ended.extend(sessions::end(
                     conn,
                     now,
                     &ids(true),
                     EndReason::MaxLifetime,
+                    &listeners,
                 )?);
                 record_expiries(conn, now, &ended)?;
                 Ok::<_, StoreError>((due.len(), ended))
@@ -284,8 +289,6 @@ fn record_expiries(
     if ended.is_empty() {
         return Ok(());
     }
-    let user_ids: Vec<&str> = ended.iter().map(|e| e.user_id.as_str()).collect();
-    let accounts = store::users::account_ids(conn, &user_ids)?;
     let details: Vec<String> = ended
         .iter()
         .map(|e| format!("sid={} reason={}", e.sid, e.reason.as_str()))
@@ -296,7 +299,7 @@ fn record_expiries(
         .zip(&details)
         .map(|(e, detail)| {
             let ev = AuditEvent::new(AuditAction::SessionExpired, &system).detail(detail.as_str());
-            match accounts.get(&e.user_id) {
+            match &e.account_id {
                 Some(a) => ev.user(a, &e.user_id),
                 None => ev,
             }

@@ -214,7 +214,9 @@ impl Idp {
                 let code = random_token()?;
                 let code_expires = now + self.settings().code_ttl_secs;
                 let issued = self.store().tx(|conn| {
-                    let Some(session) = reuse_in(conn, now, secret, prompt.max_age)? else {
+                    let Some(session) =
+                        reuse_in(conn, now, secret, prompt.max_age, &self.logout_listeners())?
+                    else {
                         return Ok::<_, StoreError>(false);
                     };
                     let new = NewCode {
@@ -254,7 +256,8 @@ impl Idp {
         max_age: Option<i64>,
     ) -> Result<Option<SsoSession>, StoreError> {
         let now = self.now();
-        self.store().tx(|conn| reuse_in(conn, now, secret, max_age))
+        self.store()
+            .tx(|conn| reuse_in(conn, now, secret, max_age, &self.logout_listeners()))
     }
 
     /// What the sign-in page of a flow shows (its stage, and for enrollment this sign-in's own
@@ -424,6 +427,7 @@ impl Idp {
         let session = self.new_session(user, method, browser.ip, browser.user_agent)?;
         let code = random_token()?;
         let now = self.now();
+        let listeners = self.logout_listeners();
         let code_expires = now + self.settings().code_ttl_secs;
         let (flow, ended) = self.store().tx(|conn| {
             let flow: LoginFlow =
@@ -440,7 +444,7 @@ impl Idp {
                 Some(s) => sessions::unended_by_secret(conn, &hash_token(s))?,
                 None => Vec::new(),
             };
-            let ended = sessions::end(conn, now, &previous, EndReason::Replaced)?;
+            let ended = sessions::end(conn, now, &previous, EndReason::Replaced, &listeners)?;
             start_in(conn, now, user, &session, &secret, browser.ip)?;
             if let Some(r) = &flow.request {
                 let new = NewCode {
@@ -471,6 +475,7 @@ fn reuse_in(
     now: i64,
     secret: &str,
     max_age: Option<i64>,
+    listeners: &crate::model::LogoutListeners,
 ) -> Result<Option<SsoSession>, StoreError> {
     let Some(session) = sessions::live_by_secret(conn, &hash_token(secret), now)? else {
         return Ok(None);
@@ -490,6 +495,7 @@ fn reuse_in(
                 now,
                 std::slice::from_ref(&session.id),
                 EndReason::MfaMissing,
+                &listeners,
             )?;
             return Ok(None);
         }

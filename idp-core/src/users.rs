@@ -326,6 +326,7 @@ impl Idp {
     ) -> Result<(Change, Vec<EndedSession>), UserError> {
         let user = self.user_by_email(email)?;
         let now = self.now();
+        let listeners = self.logout_listeners();
         let (from, to, action) = if enabled {
             let to = if user.has_password() {
                 UserStatus::Active
@@ -347,7 +348,7 @@ impl Idp {
                 Vec::new()
             } else {
                 let ids = sessions::unended_of_user(conn, &user.id)?;
-                sessions::end(conn, now, &ids, EndReason::UserDisabled)?
+                sessions::end(conn, now, &ids, EndReason::UserDisabled, &listeners)?
             };
             audit::record(
                 conn,
@@ -378,6 +379,7 @@ impl Idp {
         self.password_policy().check(password, &user.email)?;
         let hash = self.hasher().hash(password)?;
         let now = self.now();
+        let listeners = self.logout_listeners();
         let reason = match actor {
             Actor::User(_) => EndReason::PasswordChanged,
             _ => EndReason::PasswordSet,
@@ -389,7 +391,7 @@ impl Idp {
                 .into_iter()
                 .filter(|s| Some(s.as_str()) != keep_sid)
                 .collect();
-            let ended = sessions::end(conn, now, &ids, reason)?;
+            let ended = sessions::end(conn, now, &ids, reason, &listeners)?;
             audit::record(
                 conn,
                 now,

@@ -25,9 +25,16 @@ pub struct Delivery {
 /// Logouts claimed per round; each delivery waits at most [`TIMEOUT`].
 const BATCH: i64 = 20;
 const TIMEOUT: Duration = Duration::from_secs(5);
+/// Deliveries of a round made at once: each is a signature and a round trip to an app, so one
+/// at a time a pass that ended 10,000 sessions took 13-18 s to tell their apps here (one core
+/// signing, the database idle), and an app 50 ms away would make it minutes.
+const PARALLEL: usize = 4;
 
 /// Delivers what is due now (all of it, or only the logouts of `sessions`), blocking. Returns
-/// what was attempted; an app without a back-channel endpoint is not counted.
+/// what was attempted; an app without a back-channel endpoint is not counted. Each round claims
+/// a batch, sends it [`PARALLEL`] at a time, then records the outcomes: the deliveries in one
+/// transaction (one commit per logout held 10,000 of them to ~850/s here, whatever the apps'
+/// speed), each failure with its retry or its audit event.
 pub fn deliver_due(
     idp: &Idp,
     config: &Config,
@@ -46,8 +53,19 @@ pub fn deliver_due(
         if claimed.is_empty() {
             break;
         }
-        for logout in claimed {
-            if let Some(d) = deliver_one(idp, config, keys, metrics, &agent, &logout)? {
+        let sent = send_all(idp, config, keys, &agent, &claimed);
+        let done: Vec<(&str, Option<&str>)> = claimed
+            .iter()
+            .zip(&sent)
+            .filter_map(|(logout, s)| match s {
+                Sent::Ok(_) => Some((logout.id.as_str(), None)),
+                Sent::NotListening(why) => Some((logout.id.as_str(), Some(*why))),
+                Sent::Failed(_) => None,
+            })
+            .collect();
+        idp.logouts_delivered(&done)?;
+        for (logout, s) in claimed.iter().zip(sent) {
+            if let Some(d) = report(idp, metrics, logout, s)? {
                 out.push(d);
             }
         }
@@ -66,21 +84,54 @@ enum SendFailure {
     Transport(ureq::ErrorKind),
 }
 
-fn deliver_one(
+/// One attempt's outcome, before it is recorded.
+enum Sent {
+    /// The app answered with this 2xx status.
+    Ok(u16),
+    /// Nothing to send: the app is gone from the configuration or has no endpoint.
+    NotListening(&'static str),
+    Failed(SendFailure),
+}
+
+/// Sends every logout of a batch, [`PARALLEL`] at a time; the outcomes in the batch's order.
+fn send_all(
     idp: &Idp,
     config: &Config,
     keys: &Keyring,
-    metrics: Option<&Metrics>,
+    agent: &ureq::Agent,
+    batch: &[PendingLogout],
+) -> Vec<Sent> {
+    let per_thread = batch.len().div_ceil(PARALLEL).max(1);
+    std::thread::scope(|scope| {
+        let workers: Vec<_> = batch
+            .chunks(per_thread)
+            .map(|part| {
+                scope.spawn(move || {
+                    part.iter()
+                        .map(|logout| send_one(idp, config, keys, agent, logout))
+                        .collect::<Vec<_>>()
+                })
+            })
+            .collect();
+        workers
+            .into_iter()
+            .flat_map(|w| w.join().unwrap_or_else(|p| std::panic::resume_unwind(p)))
+            .collect()
+    })
+}
+
+fn send_one(
+    idp: &Idp,
+    config: &Config,
+    keys: &Keyring,
     agent: &ureq::Agent,
     logout: &PendingLogout,
-) -> Result<Option<Delivery>, idp_core::StoreError> {
+) -> Sent {
     let Some(client) = config.client(&logout.client_id) else {
-        idp.logout_delivered(&logout.id, Some("the client is no longer configured"))?;
-        return Ok(None);
+        return Sent::NotListening("the client is no longer configured");
     };
     let Some(uri) = client.backchannel_logout_uri.as_deref() else {
-        idp.logout_delivered(&logout.id, Some("no backchannel_logout_uri"))?;
-        return Ok(None);
+        return Sent::NotListening("no backchannel_logout_uri");
     };
     let minter = Minter {
         config,
@@ -101,21 +152,35 @@ fn deliver_one(
                     ureq::Error::Transport(t) => SendFailure::Transport(t.kind()),
                 })
         });
+    match result {
+        Ok(status) => Sent::Ok(status),
+        Err(e) => Sent::Failed(e),
+    }
+}
+
+/// Counts and logs one outcome (a failure is recorded here: retried later, or given up); the
+/// delivery for the operator's report (none for an app that does not listen).
+fn report(
+    idp: &Idp,
+    metrics: Option<&Metrics>,
+    logout: &PendingLogout,
+    sent: Sent,
+) -> Result<Option<Delivery>, idp_core::StoreError> {
     let delivery = |ok: bool, detail: String| Delivery {
         client_id: logout.client_id.clone(),
         sid: logout.session_id.clone(),
         ok,
         detail,
     };
-    match result {
-        Ok(status) => {
-            idp.logout_delivered(&logout.id, None)?;
+    match sent {
+        Sent::NotListening(_) => Ok(None),
+        Sent::Ok(status) => {
             if let Some(m) = metrics {
                 m.backchannel("sent");
             }
             Ok(Some(delivery(true, format!("HTTP {status}"))))
         }
-        Err(e) => {
+        Sent::Failed(e) => {
             let outcome = idp.logout_failed(logout, &e.to_string())?;
             let (label, detail) = match outcome {
                 FailedAttempt::RetryAt(at) => {

@@ -58,12 +58,16 @@ enum RoundError {
 
 async fn deliver(state: AppState) {
     let signal: Arc<tokio::sync::Notify> = state.outbox.clone();
+    let mut more = false;
     loop {
         // Woken by this replica's own session ends, or once a second for everyone else's (the
-        // time-out is the second case, not an error).
-        timeout(Duration::from_secs(1), signal.notified())
-            .await
-            .ok();
+        // time-out is the second case, not an error); at once while the last round had work (a
+        // round is bounded, and a second's wait per bound held 10,000 logouts to ~850/s).
+        if !more {
+            timeout(Duration::from_secs(1), signal.notified())
+                .await
+                .ok();
+        }
         let s = state.clone();
         let result = web::block(move || -> Result<usize, RoundError> {
             if !s.idp.logouts_due()? {
@@ -75,6 +79,7 @@ async fn deliver(state: AppState) {
             Ok(done.len())
         })
         .await;
+        more = matches!(result, Ok(Ok(attempted)) if attempted > 0);
         match result {
             Ok(Ok(_)) => {}
             Ok(Err(e)) => tracing::warn!(error = %e, "back-channel delivery round failed"),

@@ -71,6 +71,7 @@ impl Runtime {
             config.core_settings(),
             Arc::new(idp_core::SystemClock),
         )?;
+        idp.set_logout_listeners(config.clients.logout_listeners());
         Ok(Runtime {
             config: Arc::new(config),
             idp,
@@ -138,6 +139,9 @@ pub fn reload_config(state: &web::AppState) -> Result<usize, config::ConfigError
     match config::Config::load(&state.config.path) {
         Ok(fresh) => {
             state.config.clients.replace_with(&fresh.clients);
+            state
+                .idp
+                .set_logout_listeners(fresh.clients.logout_listeners());
             state.metrics.config_reload("ok");
             let n = fresh.clients.len();
             tracing::info!(path = %state.config.path, clients = n, "configuration reloaded: clients replaced; other settings apply at the next restart");

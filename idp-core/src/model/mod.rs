@@ -17,8 +17,8 @@ pub use flow::{Browser, FlowStage, LoginFlow, PendingAuthorization};
 pub use grant::{Issued, NewCode};
 pub use mfa::TotpSettings;
 pub use session::{
-    idle_deadline, AuthMethod, EndReason, EndedSession, SessionSettings, SsoSession, SweepReport,
-    ACR_MFA, ACR_PASSWORD, AMR_MFA, AMR_OTP, AMR_PASSWORD,
+    idle_deadline, AuthMethod, EndReason, EndedSession, LogoutListeners, SessionSettings,
+    SsoSession, SweepReport, ACR_MFA, ACR_PASSWORD, AMR_MFA, AMR_OTP, AMR_PASSWORD,
 };
 pub use throttle::{
     ClientAuthFailure, Counter, CounterState, Limit, LimitKind, Locked, ThrottleSettings,

@@ -177,18 +177,47 @@ impl SsoSession {
     }
 }
 
-/// A session that was just ended, with the apps that hold a grant in it (each is sent a
-/// back-channel logout through the outbox).
+/// A session that was just ended, with the apps to tell (each is sent a back-channel logout
+/// through the outbox).
 #[derive(Debug, Clone, Serialize)]
 pub struct EndedSession {
     /// The session's public id.
     pub sid: String,
     /// Whose it was.
     pub user_id: String,
-    /// The apps that held a grant in it (sorted).
+    /// Their account (`None` only if the user was deleted meanwhile).
+    pub account_id: Option<String>,
+    /// The apps that held a grant in it and listen for back-channel logout (sorted).
     pub clients: Vec<String>,
     /// Why it ended.
     pub reason: EndReason,
+}
+
+/// Which apps are told, through the outbox, that a session they hold a grant in has ended: the
+/// server names those with a `backchannel_logout_uri` (at start and at every reload). Every
+/// grant is revoked either way; an app that does not listen gets no outbox row, which the
+/// deliverer would only claim and drop.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub enum LogoutListeners {
+    /// Every app holding a grant (what a domain without a configuration assumes).
+    #[default]
+    All,
+    /// Only these apps.
+    Only(std::collections::BTreeSet<String>),
+}
+
+impl LogoutListeners {
+    /// Only the apps named.
+    pub fn only<S: Into<String>>(clients: impl IntoIterator<Item = S>) -> Self {
+        LogoutListeners::Only(clients.into_iter().map(Into::into).collect())
+    }
+    /// Whether `client_id` is told.
+    pub fn listens(&self, client_id: &str) -> bool {
+        match self {
+            LogoutListeners::All => true,
+            LogoutListeners::Only(set) => set.contains(client_id),
+        }
+    }
 }
 
 /// What one sweep found and did.

@@ -5,7 +5,7 @@ use diesel::prelude::*;
 use serde::Serialize;
 
 use super::schema::logout_outbox as lo;
-use super::{users, DbConnection, StoreError};
+use super::{DbConnection, StoreError};
 use crate::crypto::hash_token;
 use crate::model::EndedSession;
 
@@ -35,25 +35,15 @@ pub(crate) fn enqueue(
     now: i64,
     ended: &[EndedSession],
 ) -> Result<usize, StoreError> {
-    let user_ids: Vec<&str> = ended
-        .iter()
-        .filter(|e| !e.clients.is_empty())
-        .map(|e| e.user_id.as_str())
-        .collect();
-    if user_ids.is_empty() {
-        return Ok(0);
-    }
-    let accounts = users::account_ids(conn, &user_ids)?;
     let mut rows = Vec::new();
     for e in ended {
-        let account = accounts.get(&e.user_id).cloned();
         for client in &e.clients {
             rows.push((
                 // One row per (session, app): the id says which, so a second enqueue collides.
                 lo::id.eq(hash_token(&format!("{}\0{client}", e.sid))),
                 lo::session_id.eq(e.sid.clone()),
                 lo::user_id.eq(e.user_id.clone()),
-                lo::account_id.eq(account.clone()),
+                lo::account_id.eq(e.account_id.clone()),
                 lo::client_id.eq(client.clone()),
                 lo::reason.eq(e.reason.as_str()),
                 lo::created_at.eq(now),

@@ -1,13 +1,15 @@
 //! The `sso_sessions` table. The one liveness rule ([`live`]) and the one way a session ends
 //! ([`end`]): every caller that ends sessions, for whatever reason, comes through it.
 
+use std::collections::HashMap;
+
 use diesel::prelude::*;
 
 pub(crate) use super::live::live;
 use super::live::{due as due_at, ended_before, slid_idle_expiry, unended_past};
 use super::schema::{sso_sessions as ss, users};
 use super::{grants, outbox, DbConnection, StoreError};
-use crate::model::{AuthMethod, EndReason, EndedSession, SsoSession};
+use crate::model::{AuthMethod, EndReason, EndedSession, LogoutListeners, SsoSession};
 
 /// A session's row.
 #[derive(Queryable, Selectable)]
@@ -128,13 +130,14 @@ pub(crate) fn touch(
 
 /// Ends those of `ids` that have not ended yet: marks them ended (the conditional update decides
 /// between racing callers, on one replica or many), revokes their grants and queues a
-/// back-channel logout per app that holds a grant in them. Returns what this call ended. Runs
-/// in the caller's transaction.
+/// back-channel logout per app that holds a grant in them and is one of `listeners`. Returns
+/// what this call ended. Runs in the caller's transaction.
 pub(crate) fn end(
     conn: &mut DbConnection,
     now: i64,
     ids: &[String],
     reason: EndReason,
+    listeners: &LogoutListeners,
 ) -> Result<Vec<EndedSession>, StoreError> {
     let mut ended = Vec::new();
     for chunk in ids.chunks(500) {
@@ -154,17 +157,20 @@ pub(crate) fn end(
         }
         let sids: Vec<&str> = rows.iter().map(|(s, _)| s.as_str()).collect();
         grants::revoke_in_sessions(conn, now, &sids)?;
-        let holders = grants::holders(conn, &sids)?;
+        let mut told: HashMap<String, Vec<String>> = HashMap::new();
+        for (sid, client) in grants::holders(conn, &sids)? {
+            if listeners.listens(&client) {
+                told.entry(sid).or_default().push(client);
+            }
+        }
+        let user_ids: Vec<&str> = rows.iter().map(|(_, u)| u.as_str()).collect();
+        let accounts = super::users::account_ids(conn, &user_ids)?;
         for (sid, user_id) in rows {
-            let clients = holders
-                .iter()
-                .filter(|(s, _)| *s == sid)
-                .map(|(_, c)| c.clone())
-                .collect();
             ended.push(EndedSession {
+                clients: told.remove(&sid).unwrap_or_default(),
+                account_id: accounts.get(&user_id).cloned(),
                 sid,
                 user_id,
-                clients,
                 reason,
             });
         }

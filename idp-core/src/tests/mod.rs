@@ -16,7 +16,7 @@ use std::process::Command;
 
 use diesel::prelude::*;
 
-use crate::model::{AuthMethod, FlowStage, PendingAuthorization};
+use crate::model::{AuthMethod, FlowStage, LogoutListeners, PendingAuthorization};
 use crate::oauth::{Issued, NewCode};
 use crate::sessions::SsoSession;
 use crate::testing::TestDb;

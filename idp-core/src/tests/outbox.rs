@@ -34,7 +34,7 @@ fn a_claimed_logout_is_not_claimed_twice(db: &TestDb) {
         .claim_logouts(10, Some(&["another".to_string()]))
         .unwrap()
         .is_empty());
-    db.idp.logout_delivered(&mine[0].id, None).unwrap();
+    db.idp.logouts_delivered(&[(&mine[0].id, None)]).unwrap();
     db.clock.advance(CLAIM_LEASE_SECS + 1);
     assert!(
         other.claim_logouts(10, None).unwrap().is_empty(),

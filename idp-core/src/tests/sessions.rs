@@ -371,7 +371,48 @@ fn the_sql_and_rust_forms_of_the_session_rules_agree(db: &TestDb) {
     assert!(idp.session_by_id(&started.id).unwrap().is_none());
 }
 
+/// Only apps that listen for back-channel logout (those with a `backchannel_logout_uri`, as the
+/// server tells the domain) get an outbox row; an app without one would have its row claimed
+/// and dropped by the deliverer, a write per ended session for nothing.
+fn only_listening_apps_get_a_logout_queued(db: &TestDb) {
+    db.idp
+        .set_logout_listeners(LogoutListeners::only(["app-a"]));
+    let u = user(db, "acme", "ann@example.com");
+    let s = session(db, &u, AuthMethod::Password);
+    grant_for(db, "app-a", &u, &s, "openid");
+    let b = grant_for(db, "app-b", &u, &s, "openid");
+    let quiet = session(db, &u, AuthMethod::Password);
+    grant_for(db, "app-b", &u, &quiet, "openid");
+    let ended = db
+        .idp
+        .end_session(&s.id, &Actor::User(u.id.clone()), None)
+        .unwrap()
+        .unwrap();
+    assert_eq!(ended.clients, vec!["app-a".to_string()]);
+    assert_eq!(ended.account_id.as_deref(), Some(u.account_id.as_str()));
+    assert!(
+        db.idp.refresh(&b.refresh_token, "app-b").is_err(),
+        "every grant is revoked, listening or not"
+    );
+    db.clock.advance(1801);
+    let report = db.idp.sweep_expired_sessions().unwrap();
+    assert_eq!((report.ended, report.logouts_queued), (1, 0));
+    assert_eq!(
+        queued_logouts(db),
+        vec![(s.id.clone(), "app-a".into(), "logout".into())]
+    );
+    // A reload that gives app-b an endpoint: sessions ended from then on tell it.
+    db.idp
+        .set_logout_listeners(LogoutListeners::only(["app-a", "app-b"]));
+    let later = session(db, &u, AuthMethod::Password);
+    grant_for(db, "app-b", &u, &later, "openid");
+    let ended = db.idp.end_user_sessions(&u, &op(), None).unwrap();
+    assert_eq!(ended.len(), 1);
+    assert_eq!(ended[0].clients, vec!["app-b".to_string()]);
+}
+
 crate::on_both_backends!(
+    only_listening_apps_get_a_logout_queued,
     the_sql_and_rust_forms_of_the_session_rules_agree,
     sessions_expire_when_idle_and_slide_on_activity,
     ending_a_session_revokes_its_grants_and_queues_its_logouts,

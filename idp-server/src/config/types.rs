@@ -98,6 +98,17 @@ impl Clients {
         self.len() == 0
     }
 
+    /// The apps told of ended sessions: those with a `backchannel_logout_uri`.
+    pub fn logout_listeners(&self) -> idp_core::sessions::LogoutListeners {
+        idp_core::sessions::LogoutListeners::only(
+            self.0
+                .load()
+                .iter()
+                .filter(|c| c.backchannel_logout_uri.is_some())
+                .map(|c| c.client_id.clone()),
+        )
+    }
+
     /// Takes the list `other` holds now (a freshly loaded configuration's), for every copy of
     /// the configuration at once.
     pub fn replace_with(&self, other: &Clients) {

@@ -339,7 +339,43 @@ fn an_operator_password_reset_ends_every_session(db: Db) {
     }
 }
 
+/// Only apps with a `backchannel_logout_uri` get an outbox row: "demo" here has none, so its
+/// grant is revoked and nothing is queued for it (before, a row was queued for it and the
+/// deliverer claimed and dropped it, two writes per ended session for nothing).
+fn only_apps_with_a_backchannel_endpoint_are_queued_a_logout(db: Db) {
+    let crm = Recorder::start();
+    let server = TestServer::start_with(
+        db,
+        Options {
+            extra_toml: crm_client(&crm.url),
+            ..Options::default()
+        },
+    );
+    seed(&server, "acme", "ann@example.com", false);
+    let browser = Browser::new();
+    let tokens = demo_tokens(&server, &browser, SecondFactor::None);
+    let sso = browser.get(&authorize_url(&server, "crm", 8083));
+    redeem(&server, "crm", 8083, &sso.location_param("code").unwrap());
+    let confirm = browser.get(&server.url("/end_session"));
+    let out = browser.post(&server.url("/end_session"), &[("csrf", &confirm.csrf())]);
+    assert!(out.body.contains("signed out"), "{}", out.body);
+    let told = crm.logout_tokens(Duration::from_secs(5), Duration::from_millis(500));
+    assert_eq!(told.len(), 1);
+    assert_eq!(jwt_claims(&told[0])["sid"], sid_of(&tokens));
+    assert_eq!(
+        server.rt.idp.outbox_counts().unwrap(),
+        (0, 1, 0),
+        "one row, the CRM's"
+    );
+    assert_eq!(
+        refresh(&server, "demo", &tokens).0,
+        400,
+        "demo's grant revoked"
+    );
+}
+
 on_both_backends!(
+    only_apps_with_a_backchannel_endpoint_are_queued_a_logout,
     an_idle_session_ends_by_itself_and_every_app_is_told,
     a_failed_logout_is_retried_even_after_a_restart,
     turning_mfa_on_ends_the_sessions_that_never_passed_it,
