@@ -37,8 +37,33 @@ COSTS="$WORK/costs.md"
 SWEEP="$WORK/sweep.md"
 : > "$RESULTS"; : > "$EXPLAINS"; : > "$COSTS"; : > "$SWEEP"
 SERVER_PID=""
-cleanup() { [ -n "$SERVER_PID" ] && kill "$SERVER_PID" 2>/dev/null; rm -rf "$WORK"; }
+SINK_PID=""
+cleanup() { [ -n "$SERVER_PID" ] && kill "$SERVER_PID" 2>/dev/null; [ -n "$SINK_PID" ] && kill "$SINK_PID" 2>/dev/null; rm -rf "$WORK"; }
 trap cleanup EXIT
+
+# The demo app's back-channel logout endpoint: answers 200 to every POST, as an app would.
+SINK_PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+python3 - "$SINK_PORT" <<'PY' &
+import asyncio, sys
+async def serve(reader, writer):  # HTTP/1.1 keep-alive: 200 with no body to every request
+    try:
+        while True:
+            head = await reader.readuntil(b"\r\n\r\n")
+            length = 0
+            for line in head.split(b"\r\n"):
+                if line.lower().startswith(b"content-length:"):
+                    length = int(line.split(b":", 1)[1])
+            await reader.readexactly(length)
+            writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n")
+            await writer.drain()
+    except (asyncio.IncompleteReadError, ConnectionError):
+        writer.close()
+async def main():
+    server = await asyncio.start_server(serve, "127.0.0.1", int(sys.argv[1]))
+    await server.serve_forever()
+asyncio.run(main())
+PY
+SINK_PID=$!
 
 log() { echo "== $*" >&2; }
 die() { echo "error: $*" >&2; exit 1; }
@@ -168,10 +193,48 @@ load() { # $1 label, rest: wrk arguments
   echo "$rps"
 }
 
+# COUNT live sessions of the seed user with one grant (demo) each, for the logout load; their
+# cookie secrets go to $DIR/logouts (stored, like every secret, as their SHA-256).
+LOGOUT_ROUND=0
+seed_logouts() {
+  local count=$1 now; now=$(date +%s)
+  LOGOUT_ROUND=$((LOGOUT_ROUND + 1))
+  local p="bench-l$LOGOUT_ROUND"
+  local uid; uid=$(sql "SELECT id FROM users WHERE email = 'seed@acme.example'")
+  local nums="WITH RECURSIVE c(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM c WHERE n < $count)"
+  local cols="INSERT INTO sso_sessions (id, secret_hash, user_id, auth_time, amr, created_at, last_active_at, idle_timeout_secs, expires_at, idle_expires_at)"
+  local vals="'$p-s-' || n, HASH, '$uid', $now - 60, 'pwd', $now - 60, $now - 60, 1800, $now + 43200, $now + 1740 FROM c"
+  local grants="INSERT INTO grants (id, session_id, user_id, client_id, scope, created_at) SELECT '$p-g-' || SUBSTR(id, LENGTH('$p-s-') + 1), id, user_id, 'demo', 'openid', $now - 60 FROM sso_sessions WHERE id LIKE '$p-s-%'"
+  if [ "$KIND" = sqlite ]; then
+    local hash="h('$p-c-' || n)"
+    python3 - "$DIR/idp.db" "$nums $cols SELECT ${vals/HASH/$hash}" "$grants" <<'PY'
+import hashlib, sqlite3, sys
+c = sqlite3.connect(sys.argv[1])
+c.create_function("h", 1, lambda s: hashlib.sha256(s.encode()).hexdigest())
+c.execute(sys.argv[2]); c.execute(sys.argv[3]); c.commit()
+PY
+  else
+    local hash="encode(sha256(('$p-c-' || n)::bytea), 'hex')"
+    psql -q "$DB_URL" -c "$nums $cols SELECT ${vals/HASH/$hash}" -c "$grants"
+  fi
+  seq 1 "$count" | sed "s/^/$p-c-/" > "$DIR/logouts"
+}
+
+# Waits until the back-channel logouts sent since start reach $1 (bounded; a load cut off by
+# wrk may have had a few more logouts done than it counted).
+drained() {
+  local t0; t0=$(date +%s)
+  until [ "$(metric 'idp_backchannel_logouts_total{outcome="sent"}' | cut -d. -f1)" -ge "$1" ] 2>/dev/null; do
+    [ $(( $(date +%s) - t0 )) -lt 300 ] || die "$1 back-channel logouts were not delivered (sent: $(metric 'idp_backchannel_logouts_total{outcome="sent"}'))"
+    sleep 0.05
+  done
+}
+
 timed_ms() { local t0; t0=$(date +%s%N); "$@" > /dev/null; echo $(( ($(date +%s%N) - t0) / 1000000 )); }
 
 measure() { # at the current size
   local expired
+  seed_logouts 20000
   expired=$(sql "SELECT COUNT(*) FROM sso_sessions WHERE ended_at IS NULL AND idle_expires_at <= $(date +%s)")
   pgss_reset
   start_server; local startup=$STARTUP_MS
@@ -182,12 +245,18 @@ measure() { # at the current size
     sleep 0.05
   done
   local pass; pass=$(metric idp_sweep_duration_seconds_sum)
-  # Start-up and the first pass: the database's statements per ended session, and the costliest.
-  pgss_cost "start-up and the sweeper's first pass, per session it ended" "$expired"
+  # Then the deliverer: one logout token (an RS256 signature) and one POST to the app per session.
+  local t_swept; t_swept=$(date +%s%N)
+  drained "$expired"
+  local t_drain=$(( ($(date +%s%N) - t_swept) / 1000000 ))
+  # Start-up, the first pass and the delivery of its logouts: statements per ended session, and
+  # the costliest.
+  pgss_cost "start-up, the sweeper's first pass and the delivery of its logouts, per session it ended" "$expired"
   if [ "$PGSS" = yes ]; then
     psql -qAt -F ' | ' "$DB_URL" -c "SELECT '$SIZE_LABEL', calls, round(total_exec_time::numeric, 1) || ' ms', left(regexp_replace(query, '\s+', ' ', 'g'), 160) FROM pg_stat_statements WHERE dbid = (SELECT oid FROM pg_database WHERE datname = current_database()) ORDER BY total_exec_time DESC LIMIT 6" | sed 's/^/| /; s/$/ |/' >> "$SWEEP"
   fi
   row "$BACKEND" "$SIZE_LABEL" "start to first 200 / sweeper's first pass" "-" "$startup ms / $(echo "scale=0; $pass * 1000 / 1" | bc) ms for $(sql "SELECT COUNT(*) FROM sso_sessions") sessions ($expired ended)"
+  row "$BACKEND" "$SIZE_LABEL" "back-channel logouts of that pass delivered (after it)" "$(echo "scale=0; $expired * 1000 / ($t_drain + 1)" | bc)" "$expired in $t_drain ms, one app each"
   row "$BACKEND" "$SIZE_LABEL" "RSS idle" "-" "$(rss_mib "$SERVER_PID") MiB"
 
   local jar="$DIR/jar" code access tokens="$DIR/tokens" codes="$DIR/codes" seeded="$DIR/seeded"
@@ -211,7 +280,18 @@ measure() { # at the current size
   load "refresh grant (16 chains of 16 seeded sessions across the table)" -t16 -c16 -d"${DURATION}s" -s bench/refresh.lua "$BASE" -- "$seeded" >/dev/null
   load "code grant (2,000 fresh codes)" -t8 -c8 -d"${DURATION}s" -s bench/codes.lua "$BASE" -- "$codes" 8 >/dev/null
 
-  local out rate total fails c0 c1
+  local out rate total fails c0 c1 out_of
+  # Logouts (confirmation page, then the form): each ends one session with a grant for demo.
+  pgss_reset
+  c0=$(cpu_ticks "$SERVER_PID")
+  out=$(wrk -t8 -c8 -d"${DURATION}s" -s bench/logout.lua "$BASE" -- "$DIR/logouts" 8 2>/dev/null)
+  c1=$(cpu_ticks "$SERVER_PID")
+  read -r _ total rate fails out_of <<< "$(echo "$out" | grep '^LOGOUTS')"
+  [ "${fails:-1}" = 0 ] && [ "${out_of:-1}" = 0 ] || die "logouts failed or ran out of sessions: $out"
+  drained $((expired + total))
+  row "$BACKEND" "$SIZE_LABEL" "logout (confirmation page and form; 8 connections)" "$rate" "$total logouts; provider CPU $(echo "scale=0; ($c1 - $c0) * 1000000 / $(getconf CLK_TCK) / $total" | bc) µs/logout (2 requests; the back-channel deliveries it queues run meanwhile)"
+  pgss_cost "logout (2 requests, and delivering its back-channel logout)" "$total"
+
   pgss_reset
   c0=$(cpu_ticks "$SERVER_PID")
   out=$(wrk -t8 -c8 -d"${DURATION}s" -s bench/signin.lua "$BASE" -- 8 2>/dev/null)
@@ -263,7 +343,8 @@ run_backend() {
   CONF="$DIR/idp.toml"
   sed -e "0,/^issuer = /s#^issuer = .*#issuer = \"$BASE\"#" -e "s#^listen = .*#listen = \"127.0.0.1:$port\"#" \
       -e "s#^database_url = .*#database_url = \"$DB_URL\"#" -e "s#\"data/keys\"#\"$DIR/keys\"#" \
-      -e "s#\"data/outbox\"#\"$DIR/outbox\"#" -e 's#^code_ttl = .*#code_ttl = "10m"#' config/idp.toml > "$CONF"
+      -e "s#\"data/outbox\"#\"$DIR/outbox\"#" -e 's#^code_ttl = .*#code_ttl = "10m"#' \
+      -e "/^client_id = \"demo\"/a backchannel_logout_uri = \"http://127.0.0.1:$SINK_PORT/backchannel\"" config/idp.toml > "$CONF"
   cat >> "$CONF" <<EOF
 
 [[clients]]
