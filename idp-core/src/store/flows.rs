@@ -199,6 +199,23 @@ pub(crate) fn has_pending_secret(
     Ok(n > 0)
 }
 
+/// The users of an account that a live sign-in is showing a pending secret to.
+pub(crate) fn pending_in_account(
+    conn: &mut DbConnection,
+    now: i64,
+    account_id: &str,
+) -> Result<Vec<String>, StoreError> {
+    use super::schema::users as u;
+    Ok(lf::table
+        .inner_join(u::table.on(lf::user_id.eq(u::id.nullable())))
+        .filter(u::account_id.eq(account_id))
+        .filter(lf::pending_totp_sealed.is_not_null())
+        .filter(lf::expires_at.gt(now))
+        .select(u::id)
+        .distinct()
+        .load(conn)?)
+}
+
 /// A flow's pending secret as stored (for resealing).
 #[derive(Debug, Queryable, Selectable)]
 #[diesel(table_name = lf)]

@@ -356,7 +356,46 @@ fn concurrent_enrollment_confirmations_have_one_winner(db: &TestDb) {
     );
 }
 
+/// The account-wide listing gives each user the state `enrollment_state` gives them one by one.
+fn an_accounts_users_come_with_their_enrollment_state(db: &TestDb) {
+    let linked = user(db, "acme", "ann@example.com");
+    let pending = user(db, "acme", "bob@example.com");
+    let none = user(db, "acme", "cy@example.com");
+    let elsewhere = user(db, "other", "dee@example.com");
+    require_mfa(db, "acme");
+    require_mfa(db, "other");
+    enroll(db, &linked);
+    db.idp
+        .begin_enrollment(&pending, &enrollment_flow(db, &pending))
+        .unwrap();
+    db.idp
+        .begin_enrollment(&elsewhere, &enrollment_flow(db, &elsewhere))
+        .unwrap();
+    let mut listed: Vec<(String, EnrollmentState)> = db
+        .idp
+        .users_with_enrollment(" acme ")
+        .unwrap()
+        .into_iter()
+        .map(|(u, s)| (u.email, s))
+        .collect();
+    listed.sort_by(|a, b| a.0.cmp(&b.0));
+    assert_eq!(
+        listed,
+        vec![
+            (linked.email.clone(), EnrollmentState::Linked),
+            (pending.email.clone(), EnrollmentState::Pending),
+            (none.email.clone(), EnrollmentState::NotEnrolled),
+        ]
+    );
+    for u in [&linked, &pending, &none] {
+        let one = db.idp.enrollment_state(&u.id).unwrap();
+        assert!(listed.contains(&(u.email.clone(), one)), "{}", u.email);
+    }
+    assert!(db.idp.users_with_enrollment("nope").is_err());
+}
+
 crate::on_both_backends!(
+    an_accounts_users_come_with_their_enrollment_state,
     mfa_policy_decides_for_every_user,
     enrollment_links_one_app_and_refuses_a_second,
     an_enrollment_secret_belongs_to_the_sign_in_that_showed_it,

@@ -70,14 +70,15 @@ pub fn run(cmd: &UserCmd, rt: &Runtime, out: &Output, actor: &Actor) -> Result<(
             }
         }
         UserCmd::List { account } => {
-            let users = idp.list_users(account)?;
+            let users = idp.users_with_enrollment(account)?;
             if out.json {
+                let users: Vec<_> = users.into_iter().map(|(u, _)| u).collect();
                 out.say("", json!({"users": users}));
             } else if users.is_empty() {
                 println!("no users in {account}");
             } else {
-                for u in &users {
-                    let mfa = idp.enrollment_state(&u.id)?;
+                for (u, mfa) in &users {
+                    let mfa = *mfa;
                     println!(
                         "{}\t{}\t{}\tmfa={}",
                         u.email,
