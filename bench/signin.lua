@@ -1,6 +1,8 @@
 -- Full password sign-ins with wrk: each connection loops authorize -> sign-in page -> password
 -- form -> token, like a browser plus its app would (one argon2 verification per loop).
--- Usage: wrk -t N -c N -s bench/signin.lua URL -- USERS   (users u1..uUSERS@acme.example)
+-- Usage: wrk -t N -c N -s bench/signin.lua URL -- USERS [forwarded]
+--   (users u1..uUSERS@acme.example; with "forwarded", each connection is a browser at its own
+--   address, 10.0.x.y in X-Forwarded-For, for a provider that trusts 127.0.0.1 as its proxy)
 -- Counts completed sign-ins (token endpoint answered 200) and failures per step.
 
 local counter = 0
@@ -14,7 +16,7 @@ end
 
 local step, flow, csrf, code
 signins, failures = 0, 0 -- globals, read by done() through thread:get
-local email, basic
+local email, basic, browser
 local cb = "http%3A%2F%2F127.0.0.1%3A8081%2Fcallback"
 local pw = "correct+horse+battery+staple"
 
@@ -22,17 +24,22 @@ function init(args)
   local users = tonumber(args[1] or "8")
   email = "u" .. ((id - 1) % users + 1) .. "%40acme.example"
   basic = os.getenv("BENCH_BASIC")
+  browser = {}
+  if args[2] == "forwarded" then
+    browser["X-Forwarded-For"] = string.format("10.0.%d.%d", math.floor(id / 256), id % 256)
+  end
   step = 1
 end
 
 function request()
   if step == 1 then
-    return wrk.format("GET", "/authorize?client_id=demo&redirect_uri=" .. cb .. "&response_type=code&scope=openid&state=s&code_challenge_method=S256&code_challenge=nNXSXIAPh_gvnj1fakhR9r29EIkizMk0nlEpUHWvF7c")
+    return wrk.format("GET", "/authorize?client_id=demo&redirect_uri=" .. cb .. "&response_type=code&scope=openid&state=s&code_challenge_method=S256&code_challenge=nNXSXIAPh_gvnj1fakhR9r29EIkizMk0nlEpUHWvF7c", browser)
   elseif step == 2 then
-    return wrk.format("GET", "/login", { ["Cookie"] = "idp_flow=" .. flow })
+    return wrk.format("GET", "/login", { ["Cookie"] = "idp_flow=" .. flow, ["X-Forwarded-For"] = browser["X-Forwarded-For"] })
   elseif step == 3 then
     return wrk.format("POST", "/login/password", {
       ["Cookie"] = "idp_flow=" .. flow,
+      ["X-Forwarded-For"] = browser["X-Forwarded-For"],
       ["Content-Type"] = "application/x-www-form-urlencoded",
     }, "csrf=" .. csrf .. "&email=" .. email .. "&password=" .. pw)
   else

@@ -1,0 +1,197 @@
+#!/usr/bin/env bash
+# Sign-ins and refreshes under any concurrency, against ceilings measured in the same run.
+# Per backend, ROUNDS interleaved rounds (the order of the concurrencies turns each round, so a
+# drift of the machine's speed falls on all of them alike); each round measures:
+# - the argon2id ceiling: the provider's own verification (criterion, one per core at once);
+# - full password sign-ins (authorize, page, form, token) with 4, 16 and 64 concurrent browsers,
+#   while a probe asks /userinfo every 10 ms and records each answer's latency;
+# - the RS256 signing ceiling: the provider's own signing (criterion, one core, times the cores),
+#   and a refresh load (16 chains), each refresh signing two tokens (access and ID token).
+# Writes bench/concurrency-results.md. Bounded: about 3 minutes per backend at the defaults.
+# Usage: bench/concurrency.sh [seconds per load, default 8] [rounds, default 3]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+DURATION="${1:-8}"
+ROUNDS="${2:-3}"
+for tool in wrk jq curl python3 bc psql; do
+  command -v "$tool" >/dev/null || { echo "error: $tool is required" >&2; exit 1; }
+done
+cargo build --release --locked -p idp-server >&2
+cargo bench --locked -p idp-server --bench hot --no-run >&2
+BIN="$PWD/target/release/idp-server"
+SECRET="demo-client-secret-change-me-0123456789"
+export BENCH_BASIC=$(printf 'demo:%s' "$SECRET" | base64 -w0)
+CB="http%3A%2F%2F127.0.0.1%3A8081%2Fcallback"
+VERIFIER="bench-pkce-verifier-0123456789abcdefghijklmnopqrstuvwxyz"
+PKCE="code_challenge_method=S256&code_challenge=nNXSXIAPh_gvnj1fakhR9r29EIkizMk0nlEpUHWvF7c"
+PW="correct horse battery staple"
+PG_BASE="${IDP_TEST_POSTGRES_URL:-postgres://postgres@127.0.0.1:5432/test}"
+WORK=$(mktemp -d)
+RESULTS="$WORK/results.md"; SUMMARY="$WORK/summary.md"
+: > "$RESULTS"; : > "$SUMMARY"
+SERVER_PID=""
+cleanup() { [ -n "$SERVER_PID" ] && kill "$SERVER_PID" 2>/dev/null; [ -n "${BENCH_KEEP:-}" ] || rm -rf "$WORK"; }
+trap cleanup EXIT
+log() { echo "== $*" >&2; }
+die() { echo "error: $*" >&2; [ -n "${DIR:-}" ] && [ -f "$DIR/log" ] && tail -5 "$DIR/log" >&2; exit 1; }
+
+# Criterion's "time: [low mid high]" -> the mid value in ms.
+crit_ms() { # $1: benchmark filter; prints the mid time of each matching benchmark, one per line
+  cargo bench --locked -p idp-server --bench hot -- "$1" --warm-up-time 1 --measurement-time 3 2>/dev/null \
+    | grep -o 'time: *\[[^]]*\]' | awk '{v=$4; u=$5; if (u=="µs") v/=1000; if (u=="s") v*=1000; print v}'
+}
+argon2_ceiling() { # hashes/s with one verification per core at once
+  local both; both=$(crit_ms "argon2id" | sed -n 2p)
+  [ -n "$both" ] || die "cannot read the argon2 ceiling from criterion"
+  echo "scale=1; $(nproc) * 1000 / $both" | bc
+}
+refresh_ceiling() { # refreshes/s if both signatures of each ran on every core, nothing else
+  local one; one=$(crit_ms "sign RS256" | sed -n 1p)
+  [ -n "$one" ] || die "cannot read the RS256 signing time from criterion"
+  echo "scale=1; $(nproc) * 1000 / (2 * $one)" | bc
+}
+
+# /userinfo every 10 ms on one kept-alive connection until $2 exists; "p50 p99 max n" in ms.
+probe() {
+  python3 - "$BASE" "$1" "$2" <<'PY'
+import http.client, os, sys, time, urllib.parse
+base, token, stop = sys.argv[1], sys.argv[2], sys.argv[3]
+u = urllib.parse.urlparse(base)
+conn = http.client.HTTPConnection(u.hostname, u.port, timeout=10)
+lat = []
+while not os.path.exists(stop):
+    t0 = time.perf_counter()
+    conn.request("GET", "/userinfo", headers={"Authorization": "Bearer " + token})
+    r = conn.getresponse(); r.read()
+    if r.status != 200:
+        print(f"error: userinfo answered {r.status}", file=sys.stderr); sys.exit(1)
+    lat.append((time.perf_counter() - t0) * 1000)
+    time.sleep(max(0.0, 0.010 - (time.perf_counter() - t0)))
+lat.sort()
+q = lambda p: lat[min(len(lat) - 1, int(p * len(lat)))]
+print(f"{q(0.5):.2f} {q(0.99):.2f} {lat[-1]:.2f} {len(lat)}")
+PY
+}
+
+start_server() {
+  "$BIN" --config "$CONF" serve >> "$DIR/log" 2>&1 &
+  SERVER_PID=$!
+  until curl -sf "$BASE/healthz" >/dev/null 2>&1; do
+    kill -0 "$SERVER_PID" 2>/dev/null || { cat "$DIR/log" >&2; die "the server did not start"; }
+    sleep 0.02
+  done
+}
+
+new_code() {
+  curl -s -b "$1" -o /dev/null -w '%{redirect_url}' "$BASE/authorize?client_id=demo&redirect_uri=$CB&response_type=code&scope=openid&state=s&$PKCE" | sed -n 's/.*[?&]code=\([^&]*\).*/\1/p'
+}
+redeem() {
+  curl -s -u "demo:$SECRET" -d grant_type=authorization_code -d "code_verifier=$VERIFIER" -d "code=$1" -d "redirect_uri=http://127.0.0.1:8081/callback" "$BASE/token"
+}
+
+signins() { # $1 concurrency -> "rate userinfo-p50 p99 max n"
+  local stop="$DIR/stop" out p
+  rm -f "$stop"
+  probe "$ACCESS" "$stop" > "$DIR/probe" &
+  p=$!
+  out=$(wrk -t"$1" -c"$1" -d"${DURATION}s" -s bench/signin.lua "$BASE" -- 64 forwarded 2>/dev/null)
+  touch "$stop"; wait "$p" || die "the userinfo probe failed"
+  local total rate fails
+  read -r _ total rate fails <<< "$(echo "$out" | grep '^SIGNINS')"
+  [ "${fails:-1}" = 0 ] || die "sign-ins failed at $1: $out"
+  echo "$rate $(cat "$DIR/probe")"
+}
+
+run_backend() {
+  BACKEND=$1
+  DIR=$(mktemp -d -p "$WORK")
+  local port; port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+  BASE="http://127.0.0.1:$port"; export BASE
+  if [ "$BACKEND" = sqlite ]; then DB_URL="sqlite://$DIR/idp.db"; else
+    local name="idp_conc_$$"
+    psql -q "$PG_BASE" -c "DROP DATABASE IF EXISTS $name" -c "CREATE DATABASE $name"
+    DB_URL="${PG_BASE%/*}/$name"
+  fi
+  CONF="$DIR/idp.toml"
+  sed -e "0,/^issuer = /s#^issuer = .*#issuer = \"$BASE\"#" -e "s#^listen = .*#listen = \"127.0.0.1:$port\"#" \
+      -e "s#^database_url = .*#database_url = \"$DB_URL\"#" -e "s#\"data/keys\"#\"$DIR/keys\"#" \
+      -e "s#\"data/outbox\"#\"$DIR/outbox\"#" -e 's#^code_ttl = .*#code_ttl = "10m"#' config/idp.toml > "$CONF"
+  # Each browser has its own address (X-Forwarded-For from bench/signin.lua, believed from
+  # 127.0.0.1 as from a proxy): the per-address limits count each browser, as in production.
+  printf '\n[server]\ntrusted_proxies = ["127.0.0.1"]\n' >> "$CONF"
+  "$BIN" --config "$CONF" migrate >/dev/null
+  "$BIN" --config "$CONF" account create acme --name Acme >/dev/null
+  printf '%s\n' "$PW" | "$BIN" --config "$CONF" user create --account acme --email u1@acme.example --password-stdin >/dev/null
+  local hash
+  if [ "$BACKEND" = sqlite ]; then hash=$(python3 -c "import sqlite3,sys; print(sqlite3.connect(sys.argv[1]).execute(\"SELECT password_hash FROM users\").fetchone()[0])" "$DIR/idp.db")
+  else hash=$(psql -qAt "$DB_URL" -c "SELECT password_hash FROM users"); fi
+  for i in $(seq 2 64); do
+    printf '{"account":"acme","email":"u%d@acme.example","status":"active","password_hash":"%s"}\n' "$i" "$hash"
+  done | "$BIN" --config "$CONF" import --file - >/dev/null
+  start_server
+  local jar="$DIR/jar" csrf loc
+  curl -s -c "$jar" -b "$jar" -o /dev/null "$BASE/authorize?client_id=demo&redirect_uri=$CB&response_type=code&scope=openid%20email&state=s&$PKCE"
+  csrf=$(curl -s -c "$jar" -b "$jar" "$BASE/login" | grep -o 'name="csrf" value="[^"]*"' | head -1 | sed 's/.*value="//;s/"$//')
+  loc=$(curl -s -c "$jar" -b "$jar" -o /dev/null -w '%{redirect_url}' --data-urlencode "csrf=$csrf" --data-urlencode "email=u1@acme.example" --data-urlencode "password=$PW" "$BASE/login/password")
+  ACCESS=$(redeem "$(echo "$loc" | sed -n 's/.*[?&]code=\([^&]*\).*/\1/p')" | jq -r .access_token)
+  [ -n "$ACCESS" ] && [ "$ACCESS" != null ] || die "the benchmark user cannot sign in"
+  local tokens="$DIR/tokens"
+
+  local order=(${BENCH_ORDER:-4 16 64})
+  declare -A ratio_sum ratio_min p99_max
+  local r c
+  for r in $(seq 1 "$ROUNDS"); do
+    log "$BACKEND: round $r of $ROUNDS (${order[*]})"
+    local ceiling; ceiling=$(argon2_ceiling)
+    echo "| $BACKEND | $r | argon2id ceiling (one verification per core at once) | $ceiling/s | - |" >> "$RESULTS"
+    for c in "${order[@]}"; do
+      local rate p50 p99 max n pct
+      read -r rate p50 p99 max n <<< "$(signins "$c")"
+      [ -n "$n" ] || die "the sign-in load at $c failed"
+      pct=$(echo "scale=1; 100 * $rate / $ceiling" | bc)
+      echo "| $BACKEND | $r | sign-ins, $c concurrent browsers | $rate/s ($pct% of the ceiling) | userinfo p50 $p50 ms, p99 $p99 ms, max $max ms ($n probes) |" >> "$RESULTS"
+      ratio_sum[$c]=$(echo "${ratio_sum[$c]:-0} + $pct" | bc)
+      if [ -z "${ratio_min[$c]:-}" ] || [ "$(echo "$pct < ${ratio_min[$c]}" | bc)" = 1 ]; then ratio_min[$c]=$pct; fi
+      if [ -z "${p99_max[$c]:-}" ] || [ "$(echo "$p99 > ${p99_max[$c]}" | bc)" = 1 ]; then p99_max[$c]=$p99; fi
+    done
+    order=("${order[@]:1}" "${order[0]}")
+    local rceil rrate
+    rceil=$(refresh_ceiling)
+    # Fresh chains each round (a chain's tokens are spent by the load that used them).
+    : > "$tokens"
+    for _ in $(seq 1 16); do redeem "$(new_code "$jar")" | jq -r .refresh_token >> "$tokens"; done
+    local rout; rout=$(wrk -t16 -c16 -d"${DURATION}s" -s bench/refresh.lua "$BASE" -- "$tokens" 2>&1)
+    if echo "$rout" | grep -q 'Non-2xx\|Socket errors'; then echo "$rout" >&2; die "the refresh load had failed requests"; fi
+    rrate=$(echo "$rout" | awk '/Requests\/sec/ {print $2}')
+    [ -n "$rrate" ] || die "the refresh load gave no rate"
+    local rpct; rpct=$(echo "scale=1; 100 * $rrate / $rceil" | bc)
+    echo "| $BACKEND | $r | refresh, 16 chains (two RS256 signatures each; ceiling $rceil/s) | $rrate/s ($rpct% of the ceiling) | - |" >> "$RESULTS"
+    ratio_sum[refresh]=$(echo "${ratio_sum[refresh]:-0} + $rpct" | bc)
+  done
+  for c in ${BENCH_ORDER:-4 16 64}; do
+    echo "| $BACKEND | sign-ins, $c concurrent browsers | $(echo "scale=1; ${ratio_sum[$c]} / $ROUNDS" | bc)% (lowest round ${ratio_min[$c]}%) | ${p99_max[$c]} ms |" >> "$SUMMARY"
+  done
+  echo "| $BACKEND | refresh, 16 chains | $(echo "scale=1; ${ratio_sum[refresh]} / $ROUNDS" | bc)% of the two-signature ceiling | - |" >> "$SUMMARY"
+  kill -TERM "$SERVER_PID"; wait "$SERVER_PID" || true; SERVER_PID=""
+  if [ "$BACKEND" = postgres ]; then psql -q "$PG_BASE" -c "DROP DATABASE IF EXISTS idp_conc_$$ WITH (FORCE)"; fi
+}
+
+for b in ${BENCH_BACKENDS:-sqlite postgres}; do
+  if [ "$b" = postgres ] && ! pg_isready -q -h 127.0.0.1 -p 5432; then log "PostgreSQL not reachable: skipped"; continue; fi
+  run_backend "$b"
+done
+
+{
+  echo "<!-- generated by bench/concurrency.sh; see docs/performance.md -->"
+  echo "Machine: $(nproc) cores ($(awk -F': ' '/^model name/ {print $2; exit}' /proc/cpuinfo)); date: $(date -u +%Y-%m-%d); ${DURATION}s per load, $ROUNDS rounds."
+  echo "OpenSSL's own RS256 signing here, for comparison: $(openssl speed -seconds 2 -multi "$(nproc)" rsa2048 2>/dev/null | awk '/^rsa 2048/ {print $6}') signatures/s on all cores."
+  echo
+  echo "| backend | measurement | mean share of the ceiling over the rounds | worst userinfo p99 |"
+  echo "|---|---|---|---|"
+  cat "$SUMMARY"
+  echo
+  echo "| backend | round | measurement | rate | notes |"
+  echo "|---|---|---|---|---|"
+  cat "$RESULTS"
+} > bench/concurrency-results.md
+cat bench/concurrency-results.md
