@@ -234,7 +234,6 @@ timed_ms() { local t0; t0=$(date +%s%N); "$@" > /dev/null; echo $(( ($(date +%s%
 
 measure() { # at the current size
   local expired
-  seed_logouts 20000
   expired=$(sql "SELECT COUNT(*) FROM sso_sessions WHERE ended_at IS NULL AND idle_expires_at <= $(date +%s)")
   pgss_reset
   start_server; local startup=$STARTUP_MS
@@ -281,7 +280,9 @@ measure() { # at the current size
   load "code grant (2,000 fresh codes)" -t8 -c8 -d"${DURATION}s" -s bench/codes.lua "$BASE" -- "$codes" 8 >/dev/null
 
   local out rate total fails c0 c1 out_of
-  # Logouts (confirmation page, then the form): each ends one session with a grant for demo.
+  # Logouts (confirmation page, then the form): each ends one session with a grant for demo,
+  # seeded now (and ended by the load) so the other measurements see the sessions of their size.
+  seed_logouts $((DURATION * 5000 + 5000))
   pgss_reset
   c0=$(cpu_ticks "$SERVER_PID")
   out=$(wrk -t8 -c8 -d"${DURATION}s" -s bench/logout.lua "$BASE" -- "$DIR/logouts" 8 2>/dev/null)
