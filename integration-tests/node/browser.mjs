@@ -2,9 +2,15 @@
 // a small test app (a relying party served here, using openid-client for the code exchange).
 // App → sign-in page → wrong password → MFA enrollment (QR + activation code) → code → back at
 // the app with a verified ID token; sign out; a second visit with a fresh code (no QR); sign out.
-// Also visits the other pages a user meets, so every page has a screenshot.
+// Also visits the other pages a user meets, so every page has a screenshot. On every page of the
+// provider: axe-core finds no WCAG 2.1 A or AA violation, the page has a `lang` and one h1, and
+// at 320 CSS px (what 400% zoom of a 1280 px window gives, WCAG 1.4.10) nothing overflows
+// sideways (a second screenshot at that width). The first sign-in (wrong password, enrollment,
+// code) is done with the keyboard only: Tab, Shift+Tab, typing and Enter, focus visible at each
+// step and moved to the error message after the refusal.
 // Driven by the Rust test `independent_clients::a_real_browser_*`, which passes:
-//   ISSUER, RP_PORT, CLIENT_ID, CLIENT_SECRET, EMAIL, PASSWORD, SCREENSHOT_DIR, REGISTER_LINK
+//   ISSUER, RP_PORT, CLIENT_ID, CLIENT_SECRET, EMAIL, PASSWORD, SCREENSHOT_DIR, REGISTER_LINK,
+//   OUTBOX_DIR (the file mail outbox, for the reset link)
 // Exit code 0 and a last line "OK" when every check held.
 import { chromium } from 'playwright-core';
 import * as client from 'openid-client';
@@ -105,6 +111,22 @@ const app = http.createServer(async (req, res) => {
 });
 await new Promise((r) => app.listen(Number(env('RP_PORT')), '127.0.0.1', r));
 
+// The newest link to `pathname` in the file outbox (the mail the last request caused).
+const linkFromOutbox = async (pathname) => {
+  const dir = env('OUTBOX_DIR');
+  const prefix = `${issuer}${pathname}?token=`;
+  for (let i = 0; i < 100; i += 1) {
+    const files = fs.readdirSync(dir).map((f) => path.join(dir, f)).sort((a, b) => fs.statSync(b).mtimeMs - fs.statSync(a).mtimeMs);
+    for (const f of files) {
+      const text = fs.readFileSync(f, 'utf8').replace(/=\r?\n/g, '').replace(/=3D/g, '=');
+      const at = text.indexOf(prefix);
+      if (at >= 0) return prefix + text.slice(at + prefix.length).match(/^[A-Za-z0-9_-]+/)[0];
+    }
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error(`no ${pathname} link in ${dir}`);
+};
+
 // ---- The browser ----
 const totp = (secret, offsetSteps = 0) => {
   const at = Math.floor(Date.now() / 1000) + offsetSteps * 30;
@@ -116,10 +138,58 @@ const browser = await chromium.launch({
   args: ['--no-sandbox', '--disable-background-networking', '--disable-dev-shm-usage'],
 });
 let n = 0;
-const tab = await browser.newPage({ viewport: { width: 900, height: 760 } });
+// bypassCSP lets the test inject axe-core; the pages' own policy allows no script at all.
+const context = await browser.newContext({ viewport: { width: 900, height: 760 }, bypassCSP: true });
+const tab = await context.newPage();
+const axeSource = fs.readFileSync(new URL('./node_modules/axe-core/axe.min.js', import.meta.url), 'utf8');
+const audited = [];
+// axe-core at WCAG 2.1 A and AA, the document's language and its one h1.
+const audit = async (name) => {
+  await tab.addScriptTag({ content: axeSource });
+  const result = await tab.evaluate(() =>
+    // eslint-disable-next-line no-undef
+    axe.run(document, { runOnly: { type: 'tag', values: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa'] } }));
+  const found = result.violations.map((v) => `${v.id} (${v.impact}): ${v.help} at ${v.nodes.map((x) => x.target.join(' ')).join(', ')}`);
+  assert.deepEqual(found, [], `${name}: axe-core found WCAG 2.1 A/AA violations`);
+  assert.ok(await tab.evaluate(() => document.documentElement.lang.length > 0), `${name}: a lang attribute`);
+  assert.equal(await tab.locator('h1').count(), 1, `${name}: one h1`);
+  audited.push(name);
+};
+// The same page at 320 CSS px: no sideways scrolling, and a screenshot.
+const narrow = async (name) => {
+  await tab.setViewportSize({ width: 320, height: 640 });
+  const overflow = await tab.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+  assert.ok(overflow <= 0, `${name}: ${overflow} px wider than a 320 px screen`);
+  await tab.screenshot({ path: path.join(shots, `${String(n).padStart(2, '0')}-${name}-320px.png`), fullPage: true });
+  await tab.setViewportSize({ width: 900, height: 760 });
+};
 const shot = async (name) => {
   n += 1;
   await tab.screenshot({ path: path.join(shots, `${String(n).padStart(2, '0')}-${name}.png`), fullPage: true });
+  if (tab.url().startsWith(issuer)) {
+    await audit(name);
+    await narrow(name);
+  }
+};
+// Keyboard only: the focused element, and that its focus is visible (an outline is drawn).
+const focused = () => tab.evaluate(() => {
+  const el = document.activeElement;
+  const st = getComputedStyle(el);
+  return { id: el.id, tag: el.tagName.toLowerCase(), name: el.getAttribute('name'), visible: st.outlineStyle !== 'none' && parseFloat(st.outlineWidth) > 0 };
+});
+const expectFocus = async (want, step) => {
+  const f = await focused();
+  assert.ok(f.id === want || f.name === want, `${step}: focus on ${want}, is on ${JSON.stringify(f)}`);
+  assert.ok(f.visible, `${step}: the focus on ${want} is visible`);
+};
+const tabTo = async (want, step, key = 'Tab') => {
+  for (let i = 0; i < 4; i += 1) {
+    await tab.keyboard.press(key);
+    const f = await focused();
+    assert.ok(f.visible, `${step}: every focused element shows its focus (${JSON.stringify(f)})`);
+    if (f.id === want || f.name === want) return;
+  }
+  assert.fail(`${step}: ${key} never reached ${want}`);
 };
 const text = async (sel) => (await tab.locator(sel).innerText()).trim();
 const at = (prefix) => assert.ok(tab.url().startsWith(prefix), `expected ${prefix}, at ${tab.url()}`);
@@ -135,24 +205,45 @@ try {
   at(`${issuer}/login`);
   assert.match(await tab.title(), /Sign in/);
   await shot('sign-in');
-  await tab.fill('input[name="email"]', email.toUpperCase());
-  await tab.fill('input[name="password"]', 'not the password');
-  await tab.click('button[type="submit"]');
+  // From here to the app, the keyboard only.
+  await expectFocus('email', 'sign-in page');
+  await tab.keyboard.type(email.toUpperCase());
+  await tabTo('password', 'email to password');
+  await tabTo('email', 'back to the email', 'Shift+Tab');
+  await tabTo('password', 'email to password again');
+  await tab.keyboard.type('not the password');
+  await tab.keyboard.press('Enter');
   await tab.waitForSelector('#form-error');
   assert.equal(await text('#form-error'), 'The email or password is not correct.');
+  await expectFocus('form-error', 'after the refusal');
+  for (const field of ['email', 'password']) {
+    const el = tab.locator(`input[name="${field}"]`);
+    assert.equal(await el.getAttribute('aria-invalid'), 'true', `${field} marked invalid`);
+    assert.equal(await el.getAttribute('aria-describedby'), 'form-error', `${field} described by the error`);
+  }
   await shot('sign-in-error');
-  await tab.fill('input[name="email"]', email);
-  await tab.fill('input[name="password"]', password);
-  await tab.click('button[type="submit"]');
+  await tabTo('email', 'error to email');
+  await tab.keyboard.press('Control+A');
+  await tab.keyboard.type(email);
+  await tabTo('password', 'email to password');
+  await tab.keyboard.type(password);
+  await tab.keyboard.press('Enter');
   await tab.waitForSelector('#activation-code');
+  assert.equal(await tab.locator('figure.qr[role="img"][aria-describedby="activation-code"]').count(), 1,
+    'the QR code has a text alternative pointing to the activation code');
+  assert.match(await tab.locator('figure.qr').getAttribute('aria-label'), /activation code/);
   assert.equal(await tab.locator('svg').count(), 1, 'one QR code');
   const activation = await text('#activation-code');
   assert.match(activation, /^([A-Z2-7]{4} ){7}[A-Z2-7]{4}$/);
   await shot('mfa-enroll');
   const firstStep = Math.floor(Date.now() / 1000 / 30);
   const code = totp(activation);
-  await tab.fill('input[name="code"]', `${code.slice(0, 3)} ${code.slice(3)}`);
-  await tab.click('button[type="submit"]');
+  await expectFocus('code', 'enrollment page');
+  const codeField = tab.locator('input[name="code"]');
+  assert.equal(await codeField.getAttribute('inputmode'), 'numeric');
+  assert.equal(await codeField.getAttribute('autocomplete'), 'one-time-code');
+  await tab.keyboard.type(`${code.slice(0, 3)} ${code.slice(3)}`);
+  await tab.keyboard.press('Enter');
   await tab.waitForURL(`${rpBase}/`);
   assert.equal(await text('#who'), `Signed in as ${email}`);
   assert.match(await text('#amr'), /otp/);
@@ -181,6 +272,12 @@ try {
   assert.equal(await tab.locator('svg').count(), 0, 'no QR code once linked');
   assert.equal(await tab.locator('#activation-code').count(), 0);
   await shot('mfa-code');
+  await tab.fill('input[name="code"]', '000000');
+  await tab.click('button[type="submit"]');
+  await tab.waitForSelector('#form-error');
+  await expectFocus('form-error', 'after a wrong code');
+  assert.equal(await tab.locator('input[name="code"]').getAttribute('aria-invalid'), 'true');
+  await shot('mfa-code-refused');
   // The code of step `firstStep` was used: take the current step if it moved on, else the next one
   // (within the tolerated drift).
   const fresh = Math.floor(Date.now() / 1000 / 30) > firstStep ? totp(activation) : totp(activation, 1);
@@ -208,6 +305,10 @@ try {
   await tab.waitForSelector('h1');
   assert.equal(await text('h1'), 'Check your email');
   await shot('forgot-password-sent');
+  const resetLink = await linkFromOutbox('/reset');
+  await tab.goto(resetLink);
+  await tab.waitForSelector('input[name="new_password"]');
+  await shot('reset-password');
   await tab.goto(env('REGISTER_LINK'));
   await tab.waitForSelector('input[name="new_password"]');
   await shot('complete-registration');
@@ -220,6 +321,24 @@ try {
   await shot('link-invalid');
   await tab.goto(`${issuer}/authorize?client_id=unknown&response_type=code`);
   await shot('authorize-error');
+  await tab.goto(`${issuer}/no-such-page`);
+  await shot('not-found');
+  // Locked out: five wrong passwords for one address (an unknown one, so ann is not locked).
+  await tab.goto(`${rpBase}/login`);
+  await tab.waitForSelector('input[name="password"]');
+  for (let i = 0; i < 6; i += 1) {
+    await tab.fill('input[name="email"]', 'nobody@example.com');
+    await tab.fill('input[name="password"]', `wrong password ${i}`);
+    await tab.click('button[type="submit"]');
+    await tab.waitForSelector('#form-error');
+  }
+  assert.match(await text('#form-error'), /Too many/);
+  await shot('locked-out');
+
+  const expected = ['sign-in', 'sign-in-error', 'mfa-enroll', 'provider-signed-in', 'change-password', 'mfa-code',
+    'mfa-code-refused', 'sign-out-confirm', 'signed-out', 'forgot-password', 'forgot-password-sent', 'reset-password',
+    'complete-registration', 'complete-registration-refused', 'link-invalid', 'authorize-error', 'not-found', 'locked-out'];
+  assert.deepEqual([...audited].sort(), [...expected].sort(), 'axe-core ran on every page');
 
   assert.deepEqual(appErrors, [], 'the test app saw no error');
   console.log(`screenshots in ${shots}`);
