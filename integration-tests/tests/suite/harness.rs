@@ -408,8 +408,9 @@ impl Page {
 
     /// Text of the element with this id.
     pub fn by_id(&self, id: &str) -> Option<String> {
-        let needle = format!("id=\"{id}\">");
-        let start = self.body.find(&needle)? + needle.len();
+        let needle = format!(" id=\"{id}\"");
+        let at = self.body.find(&needle)? + needle.len();
+        let start = self.body[at..].find('>')? + at + 1;
         let end = self.body[start..].find('<')? + start;
         Some(html_unescape(self.body[start..end].trim()))
     }

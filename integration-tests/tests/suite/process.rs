@@ -517,6 +517,66 @@ fn sighup_reloads_the_clients(db: Db) {
         "logged with check-config's reason ({reason}):\n{log}"
     );
     assert_eq!(metric(&run.base, OK), 1);
+
+    // A reload that gives "renamed" a back-channel endpoint: sessions that end from then on
+    // tell it (the server queues logouts only for apps that listen, as its configuration says).
+    let app = crate::recorder::Recorder::start();
+    std::fs::write(
+        &run.config,
+        good.replace(
+            "client_id = \"renamed\"",
+            &format!(
+                "client_id = \"renamed\"\nbackchannel_logout_uri = \"{}\"",
+                app.url
+            ),
+        ),
+    )
+    .unwrap();
+    signal(&run.child, "-HUP");
+    wait_for_metric(&run, OK, 2);
+    let code = idp
+        .issue_code(&NewCode {
+            client_id: "renamed",
+            redirect_uri: "http://127.0.0.1:8081/callback",
+            session_id: &session.id,
+            user_id: &user.id,
+            scope: "openid",
+            nonce: None,
+            code_challenge: None,
+        })
+        .unwrap();
+    let tokens: serde_json::Value = http()
+        .post(format!("{}/token", run.base))
+        .basic_auth("renamed", Some(DEMO_SECRET))
+        .form(&[
+            ("grant_type", "authorization_code"),
+            ("code", &code),
+            ("redirect_uri", "http://127.0.0.1:8081/callback"),
+        ])
+        .send()
+        .unwrap()
+        .json()
+        .unwrap();
+    let hint = tokens["id_token"]
+        .as_str()
+        .expect("an ID token")
+        .to_string();
+    let out = http()
+        .get(format!("{}/end_session", run.base))
+        .query(&[("id_token_hint", hint.as_str())])
+        .send()
+        .unwrap();
+    assert_eq!(out.status(), 200);
+    let told = app.logout_tokens(Duration::from_secs(10), Duration::from_millis(500));
+    assert_eq!(
+        told.len(),
+        1,
+        "the app that gained an endpoint by the reload is told"
+    );
+    assert_eq!(
+        crate::rp::jwt_claims(&told[0])["sid"],
+        serde_json::Value::String(session.id.clone())
+    );
     signal(&run.child, "-TERM");
     let status = run.child.wait().unwrap();
     assert!(status.success(), "{status:?}");
