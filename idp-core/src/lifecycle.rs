@@ -180,14 +180,14 @@ fn set_password_in(
                 Some(s) => sessions::unended_by_secret(conn, &hash_token(s))?,
                 None => Vec::new(),
             };
-            let ended = sessions::end(conn, now, &browser, EndReason::Registration, &listeners)?;
+            let ended = sessions::end(conn, now, &browser, EndReason::Registration, listeners)?;
             (AuditAction::RegistrationCompleted, None, ended)
         }
         Purpose::Reset => {
             // Following the link proves control of the address.
             store::users::mark_email_verified(conn, &user.id)?;
             let ids = sessions::unended_of_user(conn, &user.id)?;
-            let ended = sessions::end(conn, now, &ids, EndReason::PasswordReset, &listeners)?;
+            let ended = sessions::end(conn, now, &ids, EndReason::PasswordReset, listeners)?;
             (AuditAction::PasswordChanged, Some("by reset link"), ended)
         }
     };

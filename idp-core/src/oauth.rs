@@ -92,7 +92,7 @@ fn refuse_session(
                 now,
                 &[sid.to_string()],
                 EndReason::MfaMissing,
-                &listeners,
+                listeners,
             )?;
             "the account requires a second factor this session never passed; sign in again"
         }

@@ -495,7 +495,7 @@ fn reuse_in(
                 now,
                 std::slice::from_ref(&session.id),
                 EndReason::MfaMissing,
-                &listeners,
+                listeners,
             )?;
             return Ok(None);
         }
