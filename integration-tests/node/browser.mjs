@@ -204,6 +204,13 @@ try {
   await tab.waitForSelector('input[name="password"]');
   at(`${issuer}/login`);
   assert.match(await tab.title(), /Sign in/);
+  // The app's brand: its logo and its accent colour (a generated stylesheet, no inline style).
+  const logo = tab.locator('.brand img.logo');
+  assert.equal(await logo.count(), 1, "the app's logo");
+  assert.match(await logo.getAttribute('src'), /^\/branding\/[0-9a-f]{24}\.svg$/);
+  assert.ok(await logo.evaluate((img) => img.complete && img.naturalWidth > 0), 'the logo loads under the CSP');
+  assert.equal(await tab.locator('button[type="submit"]').evaluate((b) => getComputedStyle(b).backgroundColor),
+    'rgb(122, 46, 142)', "the button takes the app's accent colour");
   await shot('sign-in');
   // From here to the app, the keyboard only.
   await expectFocus('email', 'sign-in page');

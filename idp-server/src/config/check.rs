@@ -14,6 +14,11 @@ impl<'a> Check<'a> {
         Check { path }
     }
 
+    /// The configuration file's path (relative files, such as a logo, are read beside it).
+    pub(super) fn path(&self) -> &str {
+        self.path
+    }
+
     pub(super) fn bad(&self, key: &str, reason: &str) -> ConfigError {
         ConfigError::Invalid {
             path: self.path.into(),

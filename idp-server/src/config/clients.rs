@@ -16,11 +16,12 @@ pub(super) fn validate(
     check: &Check<'_>,
     raw: &[ClientSection],
     env: &Environment,
+    brand: &super::Brand,
 ) -> Result<Vec<Client>, ConfigError> {
     let mut clients = Vec::new();
     let mut seen = HashSet::new();
     for (i, c) in raw.iter().enumerate() {
-        let client = one(check, i, c, env)?;
+        let client = one(check, i, c, env, brand)?;
         if !seen.insert(client.client_id.clone()) {
             return Err(check.bad(
                 &format!("clients[{i}].client_id"),
@@ -37,6 +38,7 @@ fn one(
     i: usize,
     c: &ClientSection,
     env: &Environment,
+    brand: &super::Brand,
 ) -> Result<Client, ConfigError> {
     let k = |field: &str| format!("clients[{i}].{field}");
     let bad = |field: &str, reason: &str| check.bad(&k(field), reason);
@@ -128,7 +130,15 @@ fn one(
             )
         })?,
     };
+    let brand = match &c.ui {
+        Some(_) if admin.is_some() => {
+            return Err(bad("ui", "an admin client has no pages to brand"));
+        }
+        Some(ui) => brand.for_client(check, &format!("clients[{i}]"), ui)?,
+        None => brand.clone(),
+    };
     Ok(Client {
+        brand,
         client_id: id.to_string(),
         name: c.name.trim().to_string(),
         redirect_uris: c.redirect_uris.clone(),

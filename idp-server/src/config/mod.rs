@@ -3,6 +3,7 @@
 //! reason. The environment (secrets named by `secret_env`) is read before validation, which is
 //! then a pure function of the file and those values.
 
+mod branding;
 mod check;
 mod clients;
 mod raw;
@@ -17,7 +18,8 @@ pub use raw::{
     TokensSection,
 };
 
-pub use types::{AdminAccess, AdminScope, Client, Config, ConfigError, Environment};
+pub use branding::MAX_LOGO_BYTES;
+pub use types::{AdminAccess, AdminScope, Asset, Brand, Client, Config, ConfigError, Environment};
 
 impl Config {
     /// Reads and validates a configuration file.

@@ -11,7 +11,7 @@ fn default_listen() -> String {
 fn default_database_url() -> String {
     "sqlite://data/idp.db".into()
 }
-fn default_product_name() -> String {
+pub(super) fn default_product_name() -> String {
     "Identity Provider".into()
 }
 fn default_key_dir() -> PathBuf {
@@ -53,6 +53,9 @@ pub struct RawConfig {
     pub mail: MailSection,
     #[serde(default)]
     pub admin: AdminSection,
+    /// Product name, logo and accent colour of the pages.
+    #[serde(default)]
+    pub ui: UiSection,
     #[serde(default)]
     pub clients: Vec<ClientSection>,
 }
@@ -332,6 +335,8 @@ pub struct ClientSection {
     pub scopes: Option<Vec<String>>,
     /// The accounts an admin client may act on (by slug); all when absent.
     pub admin_accounts: Option<Vec<String>>,
+    /// This app's product name, logo and accent colour on the pages it sends people to.
+    pub ui: Option<UiSection>,
 }
 impl ClientSection {
     fn default_require_pkce() -> bool {
@@ -351,4 +356,16 @@ pub(super) fn parse(path: &str, text: &str) -> Result<RawConfig, super::ConfigEr
             .collect::<Vec<_>>()
             .join(" "),
     })
+}
+
+/// `[ui]`, or a client's `ui = {...}`, as written.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UiSection {
+    /// Shown on every page and in mails (the top-level `product_name` is the older spelling).
+    pub product_name: Option<String>,
+    /// A PNG or SVG file, relative to the configuration file's directory.
+    pub logo: Option<String>,
+    /// `#rrggbb`: buttons and links (white text on it must reach WCAG AA's 4.5:1).
+    pub accent_color: Option<String>,
 }

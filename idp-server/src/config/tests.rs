@@ -104,6 +104,11 @@ fn client_with(uri: &str) -> Client {
         id_token_alg: crate::alg::SigningAlg::Rs256,
         require_pkce: true,
         admin: None,
+        brand: Brand {
+            product: "Identity Provider".into(),
+            logo: None,
+            theme: None,
+        },
     }
 }
 

@@ -36,7 +36,10 @@ pub struct Config {
     pub issuer: String,
     pub listen: SocketAddr,
     pub database_url: String,
+    /// The product name of the pages and mails (`[ui] product_name`, or the older top-level key).
     pub product_name: String,
+    /// How the pages look when no app is known (`[ui]`).
+    pub brand: Brand,
     pub key_dir: PathBuf,
     /// Peers whose `X-Forwarded-For` is believed (see `web::client_addr`).
     pub trusted_proxies: Vec<ipnet::IpNet>,
@@ -140,6 +143,8 @@ pub struct Client {
     /// `Some` for an admin client (`grant_types = ["client_credentials"]`): what it may do. Such
     /// a client can never use /authorize, and no other client can get admin scopes.
     pub admin: Option<AdminAccess>,
+    /// How the pages look for this app (`[ui]` with its own `ui` keys over it).
+    pub brand: Brand,
 }
 
 /// What an admin client may do through the admin API.
@@ -306,5 +311,29 @@ pub(super) fn is_loopback(url: &url::Url) -> bool {
         Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
         Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
         None => false,
+    }
+}
+
+/// A file the provider serves under `/branding/`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Asset {
+    /// `/branding/<digest>.<ext>`.
+    pub href: String,
+    pub content_type: &'static str,
+    pub bytes: Arc<Vec<u8>>,
+}
+
+/// What the pages of one app (or of none) look like.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Brand {
+    pub product: String,
+    pub logo: Option<Asset>,
+    /// The stylesheet that sets the accent colour.
+    pub theme: Option<Asset>,
+}
+
+impl std::fmt::Display for Brand {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.product)
     }
 }

@@ -28,9 +28,13 @@ pub(super) fn validate(
         .map_err(|_| check.bad("listen", "expected an address like 127.0.0.1:8080"))?;
     idp_core::store::Backend::from_url(&raw.database_url)
         .map_err(|e| check.bad("database_url", &e.to_string()))?;
-    if raw.product_name.trim().is_empty() || raw.product_name.len() > 100 {
-        return Err(check.bad("product_name", "must be 1-100 characters"));
+    if raw.ui.product_name.is_some() && raw.product_name != super::raw::default_product_name() {
+        return Err(check.bad(
+            "product_name",
+            "is also set as [ui] product_name; keep that one only",
+        ));
     }
+    let brand = super::Brand::global(&check, &raw.ui, &raw.product_name)?;
     if raw.trust_forwarded_headers.is_some() {
         return Err(check.bad(
             "trust_forwarded_headers",
@@ -40,7 +44,7 @@ pub(super) fn validate(
     let trusted_proxies = server(&check, &raw.server)?;
     let sessions = session(&check, &raw.session)?;
     let tokens = tokens(&check, &raw.tokens)?;
-    let (mfa_issuer, mfa_drift_steps) = mfa(&check, &raw.mfa, &raw.product_name)?;
+    let (mfa_issuer, mfa_drift_steps) = mfa(&check, &raw.mfa, &brand.product)?;
     let (password_min_length, argon2) = passwords(&check, &raw.passwords)?;
     let mail = mail(&check, &raw.mail, env)?;
     let secure_cookies = match raw.cookies.secure {
@@ -48,7 +52,7 @@ pub(super) fn validate(
         SecureCookies::Always => true,
         SecureCookies::Never => false,
     };
-    let clients = clients::validate(&check, &raw.clients, env)?;
+    let clients = clients::validate(&check, &raw.clients, env, &brand)?;
     if !(1..=100_000).contains(&raw.admin.calls_per_minute) {
         return Err(check.bad("admin.calls_per_minute", "must be 1-100000"));
     }
@@ -60,7 +64,8 @@ pub(super) fn validate(
         issuer,
         listen,
         database_url: raw.database_url.trim().to_string(),
-        product_name: raw.product_name.trim().to_string(),
+        product_name: brand.product.clone(),
+        brand,
         key_dir: raw.key_dir.clone(),
         trusted_proxies,
         pool_size: raw.database.pool_size.clamp(1, 100),

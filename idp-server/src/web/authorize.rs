@@ -34,7 +34,7 @@ fn error_page(state: &AppState, message: &str) -> AppError {
         text::SIGN_IN_LINK_INVALID_TITLE,
         message,
     )
-    .with_product(&state.config.product_name)
+    .with_brand(&state.config.brand)
 }
 
 /// An error returned to the app's (validated) redirect URI.

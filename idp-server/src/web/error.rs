@@ -14,7 +14,8 @@ pub enum AppError {
         status: StatusCode,
         title: String,
         message: String,
-        product: String,
+        /// The brand of the page (the provider's unless set).
+        product: Option<Box<crate::config::Brand>>,
     },
     /// RFC 6749 section 5.2 error (token endpoint) or RFC 6750 (userinfo).
     OAuth {
@@ -55,13 +56,13 @@ impl AppError {
             status,
             title: title.into(),
             message: message.into(),
-            product: String::new(),
+            product: None,
         }
     }
 
-    pub fn with_product(mut self, name: &str) -> Self {
+    pub fn with_brand(mut self, brand: &crate::config::Brand) -> Self {
         if let AppError::Page { product, .. } = &mut self {
-            *product = name.to_string();
+            *product = Some(Box::new(brand.clone()));
         }
         self
     }
@@ -160,11 +161,23 @@ struct OAuthBody<'a> {
     error_description: &'a str,
 }
 
-fn page_response(status: StatusCode, title: &str, message: &str, product: &str) -> HttpResponse {
-    let product = if product.is_empty() {
-        "Sign-in"
-    } else {
-        product
+fn page_response(
+    status: StatusCode,
+    title: &str,
+    message: &str,
+    product: Option<&crate::config::Brand>,
+) -> HttpResponse {
+    let plain;
+    let product = match product {
+        Some(b) => b,
+        None => {
+            plain = crate::config::Brand {
+                product: "Sign-in".into(),
+                logo: None,
+                theme: None,
+            };
+            &plain
+        }
     };
     let body = MessagePage {
         product,
@@ -197,7 +210,7 @@ impl ResponseError for AppError {
                 title,
                 message,
                 product,
-            } => page_response(*status, title, message, product),
+            } => page_response(*status, title, message, product.as_deref()),
             AppError::OAuth {
                 status,
                 error,
@@ -227,7 +240,7 @@ impl ResponseError for AppError {
                     StatusCode::SERVICE_UNAVAILABLE,
                     super::text::UNAVAILABLE_TITLE,
                     super::text::UNAVAILABLE,
-                    "",
+                    None,
                 );
                 res.headers_mut()
                     .insert(header::RETRY_AFTER, header::HeaderValue::from_static("5"));
@@ -237,7 +250,7 @@ impl ResponseError for AppError {
                 StatusCode::INTERNAL_SERVER_ERROR,
                 super::text::INTERNAL_TITLE,
                 super::text::INTERNAL,
-                "",
+                None,
             ),
             AppError::Later { after_secs, inner } => {
                 let mut res = inner.error_response();

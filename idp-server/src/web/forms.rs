@@ -18,7 +18,7 @@ pub fn parse_form(state: &AppState, body: &[u8]) -> Result<Params, AppError> {
             text::INVALID_FORM_TITLE,
             &e.to_string(),
         )
-        .with_product(&state.config.product_name)
+        .with_brand(&state.config.brand)
     })
 }
 
@@ -57,7 +57,7 @@ pub fn redirect_with(
 /// The refusal for a form whose CSRF token does not match its cookie secret.
 pub fn form_expired(state: &AppState, hint: &str) -> AppError {
     AppError::page(StatusCode::FORBIDDEN, text::FORM_EXPIRED_TITLE, hint)
-        .with_product(&state.config.product_name)
+        .with_brand(&state.config.brand)
 }
 
 /// The page for a sign-in that expired (or a form sent twice).
@@ -67,7 +67,7 @@ pub fn sign_in_expired(state: &AppState) -> AppError {
         text::SIGN_IN_EXPIRED_TITLE,
         text::SIGN_IN_EXPIRED,
     )
-    .with_product(&state.config.product_name)
+    .with_brand(&state.config.brand)
 }
 
 /// The answer to a sign-in refusal that is not shown on the form itself.
@@ -79,14 +79,14 @@ pub fn refusal(state: &AppState, e: SignInError) -> AppError {
             text::TOO_MANY_SIGN_INS_TITLE,
             &text::retry_after(text::TOO_MANY_SIGN_INS, l.until, state.idp.now()),
         )
-        .with_product(&state.config.product_name)
+        .with_brand(&state.config.brand)
         .with_retry_after(l.until - state.idp.now()),
         SignInError::Disabled => AppError::page(
             StatusCode::FORBIDDEN,
             text::USER_DISABLED_TITLE,
             text::USER_DISABLED,
         )
-        .with_product(&state.config.product_name),
+        .with_brand(&state.config.brand),
         SignInError::Store(s) => s.into(),
         other => AppError::internal(&other),
     }

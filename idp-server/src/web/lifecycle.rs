@@ -47,7 +47,7 @@ fn message(
     html(
         status,
         &MessagePage {
-            product: &state.config.product_name,
+            product: &state.config.brand,
             title,
             message: text,
             link,
@@ -126,7 +126,7 @@ fn render_link_form(
     html(
         status,
         &SetPasswordPage {
-            product: &state.config.product_name,
+            product: &state.config.brand,
             title: form.page.title,
             intro: form.page.intro,
             action: form.page.action,
@@ -270,7 +270,7 @@ fn forgot_form(
     html(
         status,
         &ForgotPage {
-            product: &state.config.product_name,
+            product: &state.config.brand,
             csrf: &csrf_for(secret),
             email: "",
             error,
@@ -348,7 +348,7 @@ fn render_change(
     html(
         status,
         &SetPasswordPage {
-            product: &state.config.product_name,
+            product: &state.config.brand,
             title: text::CHANGE_TITLE,
             intro: text::CHANGE_INTRO,
             action: "/password/change",

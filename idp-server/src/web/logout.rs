@@ -79,7 +79,7 @@ async fn end_session(
             return html(
                 StatusCode::OK,
                 &LogoutConfirmPage {
-                    product: &state.config.product_name,
+                    product: &state.config.brand,
                     csrf: &csrf,
                     client_id: client_id.as_deref().unwrap_or(""),
                     post_logout_redirect_uri: redirect.as_deref().unwrap_or(""),
@@ -112,7 +112,7 @@ async fn end_session(
     let mut res = html(
         StatusCode::OK,
         &MessagePage {
-            product: &state.config.product_name,
+            product: &state.config.brand,
             title: text::SIGNED_OUT_TITLE,
             message: text::SIGNED_OUT,
             link: Some(("/login", text::SIGN_IN_AGAIN)),

@@ -3,6 +3,7 @@
 
 pub mod admin;
 pub mod authorize;
+pub mod branding;
 pub mod browser;
 pub mod client_addr;
 pub mod csrf;
@@ -123,7 +124,7 @@ async fn not_found(state: web::Data<AppState>) -> Result<HttpResponse, AppError>
         text::NOT_FOUND_TITLE,
         text::NOT_FOUND,
     )
-    .with_product(&state.config.product_name))
+    .with_brand(&state.config.brand))
 }
 
 /// Request log without query strings (they may hold `id_token_hint`) or bodies, and the
@@ -181,7 +182,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     .route("/healthz", web::get().to(healthz))
     .route("/readyz", web::get().to(readyz))
     .route("/metrics", web::get().to(metrics))
-    .route("/static/style.css", web::get().to(stylesheet));
+    .route("/static/style.css", web::get().to(stylesheet))
+    .route("/branding/{file}", web::get().to(branding::asset));
     lifecycle::configure(cfg);
 }
 

@@ -3,10 +3,12 @@
 
 use askama::Template;
 
+use crate::config::Brand;
+
 #[derive(Template)]
 #[template(path = "login.html")]
 pub struct LoginPage<'a> {
-    pub product: &'a str,
+    pub product: &'a Brand,
     pub client_name: Option<&'a str>,
     pub csrf: &'a str,
     pub email: &'a str,
@@ -17,7 +19,7 @@ pub struct LoginPage<'a> {
 #[derive(Template)]
 #[template(path = "mfa_enroll.html")]
 pub struct EnrollPage<'a> {
-    pub product: &'a str,
+    pub product: &'a Brand,
     pub csrf: &'a str,
     pub email: &'a str,
     pub qr_svg: &'a str,
@@ -28,7 +30,7 @@ pub struct EnrollPage<'a> {
 #[derive(Template)]
 #[template(path = "mfa_verify.html")]
 pub struct VerifyPage<'a> {
-    pub product: &'a str,
+    pub product: &'a Brand,
     pub csrf: &'a str,
     pub email: &'a str,
     pub error: Option<&'a str>,
@@ -37,7 +39,7 @@ pub struct VerifyPage<'a> {
 #[derive(Template)]
 #[template(path = "message.html")]
 pub struct MessagePage<'a> {
-    pub product: &'a str,
+    pub product: &'a Brand,
     pub title: &'a str,
     pub message: &'a str,
     pub link: Option<(&'a str, &'a str)>,
@@ -46,7 +48,7 @@ pub struct MessagePage<'a> {
 #[derive(Template)]
 #[template(path = "signed_in.html")]
 pub struct SignedInPage<'a> {
-    pub product: &'a str,
+    pub product: &'a Brand,
     pub name: &'a str,
     pub email: &'a str,
     pub csrf: &'a str,
@@ -56,7 +58,7 @@ pub struct SignedInPage<'a> {
 #[derive(Template)]
 #[template(path = "logout_confirm.html")]
 pub struct LogoutConfirmPage<'a> {
-    pub product: &'a str,
+    pub product: &'a Brand,
     pub csrf: &'a str,
     pub client_id: &'a str,
     pub post_logout_redirect_uri: &'a str,
@@ -66,7 +68,7 @@ pub struct LogoutConfirmPage<'a> {
 #[derive(Template)]
 #[template(path = "set_password.html")]
 pub struct SetPasswordPage<'a> {
-    pub product: &'a str,
+    pub product: &'a Brand,
     pub title: &'a str,
     pub intro: &'a str,
     pub action: &'a str,
@@ -81,7 +83,7 @@ pub struct SetPasswordPage<'a> {
 #[derive(Template)]
 #[template(path = "forgot.html")]
 pub struct ForgotPage<'a> {
-    pub product: &'a str,
+    pub product: &'a Brand,
     pub csrf: &'a str,
     pub email: &'a str,
     pub error: Option<&'a str>,

@@ -23,10 +23,12 @@ use super::render::html;
 use super::{blocking, blocking_try, text, AppError, AppState};
 use crate::mail::{send_in_background, Mail};
 
-fn client_name(state: &AppState, pending: Option<&PendingAuthorization>) -> Option<String> {
-    pending
-        .and_then(|p| state.config.client(&p.client_id))
-        .map(|c| c.name.clone())
+/// The app that sent the person here: its name and the brand of its pages.
+fn client_of(
+    state: &AppState,
+    pending: Option<&PendingAuthorization>,
+) -> Option<std::sync::Arc<crate::config::Client>> {
+    pending.and_then(|p| state.config.client(&p.client_id))
 }
 
 /// GET /login: renders whichever step the flow is at. Without a flow, starts one for a direct
@@ -62,7 +64,7 @@ fn render_page(
     email: &str,
 ) -> Result<HttpResponse, AppError> {
     let csrf = csrf_for(handle);
-    let product = &state.config.product_name;
+    let product = &state.config.brand;
     match page {
         SignInPage::Password(pending) => {
             let hint = pending
@@ -70,11 +72,12 @@ fn render_page(
                 .and_then(|p| p.login_hint.clone())
                 .unwrap_or_default();
             let email = if email.is_empty() { &hint } else { email };
+            let client = client_of(state, pending.as_ref());
             html(
                 status,
                 &LoginPage {
-                    product,
-                    client_name: client_name(state, pending.as_ref()).as_deref(),
+                    product: client.as_ref().map_or(product, |c| &c.brand),
+                    client_name: client.as_ref().map(|c| c.name.as_str()),
                     csrf: &csrf,
                     email,
                     error,
@@ -315,7 +318,7 @@ pub fn render_signed_in(
     html(
         StatusCode::OK,
         &SignedInPage {
-            product: &state.config.product_name,
+            product: &state.config.brand,
             name,
             email: &user.email,
             csrf: &csrf_for(secret),

@@ -61,6 +61,9 @@ pub struct Options {
     pub key_dir: Option<PathBuf>,
     /// The issuer, when it is not this server's own URL (replicas behind one name share it).
     pub issuer: Option<String>,
+    /// Files written beside the configuration before it is read (a logo, say): relative path
+    /// and contents.
+    pub files: Vec<(&'static str, Vec<u8>)>,
 }
 
 impl Default for Options {
@@ -73,6 +76,7 @@ impl Default for Options {
             extra_toml: String::new(),
             key_dir: None,
             issuer: None,
+            files: Vec::new(),
         }
     }
 }
@@ -226,6 +230,11 @@ impl TestServer {
         let base = format!("http://{addr}");
         let text = config_text(&base, &addr.to_string(), db_url, dir.path(), &options);
         let config_path = dir.path().join("idp.toml");
+        for (name, bytes) in &options.files {
+            let path = dir.path().join(name);
+            std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+            std::fs::write(path, bytes).unwrap();
+        }
         std::fs::write(&config_path, &text).unwrap();
         let config =
             idp_server::config::Config::parse(config_path.to_str().unwrap(), &text).unwrap();

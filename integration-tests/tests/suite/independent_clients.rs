@@ -162,6 +162,9 @@ fn screenshot_dir() -> PathBuf {
     target.join("screenshots")
 }
 
+/// The logo of the browser test's app (its pages carry it and its accent colour).
+pub const DEMO_LOGO: &str = r##"<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 120 32" width="120" height="32"><rect width="32" height="32" rx="6" fill="#7a2e8e"/><path d="M9 22 L16 9 L23 22 Z" fill="#fff"/><text x="40" y="22" font-family="sans-serif" font-size="14" fill="#7a2e8e">Demo App</text></svg>"##;
+
 /// The app's port is found free and released, then node binds it; if another test took it in
 /// between, node fails with EADDRINUSE and the test starts over on another port.
 #[test]
@@ -183,15 +186,17 @@ fn browser_signs_in(rp_port: u16) -> Result<(), String> {
         Db::Sqlite,
         Options {
             extra_toml: format!(
-                r#"
+                r##"
 [[clients]]
 client_id = "browser-app"
 name = "Demo App"
 redirect_uris = ["http://127.0.0.1:{rp_port}/callback"]
 post_logout_redirect_uris = ["http://127.0.0.1:{rp_port}/"]
 secret_sha256 = "{secret_hash}"
-"#
+ui = {{ logo = "branding/demo-app.svg", accent_color = "#7a2e8e" }}
+"##
             ),
+            files: vec![("branding/demo-app.svg", DEMO_LOGO.as_bytes().to_vec())],
             ..Options::default()
         },
     );

@@ -5,6 +5,7 @@ mod admin_api;
 mod admin_users;
 mod attacks;
 mod authenticator;
+mod branding;
 mod cli;
 mod hardening;
 mod harness;
