@@ -116,11 +116,15 @@ pub enum SignInPage {
         user: Box<User>,
         /// What the page shows.
         view: EnrollmentView,
+        /// The app the sign-in is for, if one asked (its pages carry its brand).
+        client_id: Option<String>,
     },
     /// A code from the linked app.
     Verify {
         /// Who is signing in.
         user: User,
+        /// The app the sign-in is for, if one asked.
+        client_id: Option<String>,
     },
 }
 
@@ -269,16 +273,18 @@ impl Idp {
             (_, Some(uid)) => self.user_by_id(uid)?.ok_or(SignInError::Expired)?,
             (_, None) => return Err(SignInError::Expired),
         };
+        let client_id = f.request.map(|r| r.client_id);
         if f.stage == FlowStage::MfaVerify {
-            return Ok(SignInPage::Verify { user });
+            return Ok(SignInPage::Verify { user, client_id });
         }
         match self.begin_enrollment(&user, flow) {
             Ok(view) => Ok(SignInPage::Enroll {
                 user: Box::new(user),
                 view,
+                client_id,
             }),
             // Linked meanwhile (another tab): ask for a code instead.
-            Err(MfaError::AlreadyLinked) => Ok(SignInPage::Verify { user }),
+            Err(MfaError::AlreadyLinked) => Ok(SignInPage::Verify { user, client_id }),
             Err(MfaError::NotEnrolled) => Err(SignInError::Expired),
             Err(e) => Err(mfa_error(e)),
         }

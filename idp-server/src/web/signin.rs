@@ -23,6 +23,13 @@ use super::render::html;
 use super::{blocking, blocking_try, text, AppError, AppState};
 use crate::mail::{send_in_background, Mail};
 
+/// The brand of the app a sign-in is for (the provider's when none asked or it is gone).
+fn brand_of(state: &AppState, client_id: Option<&str>) -> crate::config::Brand {
+    client_id
+        .and_then(|id| state.config.client(id))
+        .map_or_else(|| state.config.brand.clone(), |c| c.brand.clone())
+}
+
 /// The app that sent the person here: its name and the brand of its pages.
 fn client_of(
     state: &AppState,
@@ -85,10 +92,14 @@ fn render_page(
                 },
             )
         }
-        SignInPage::Enroll { user, view } => html(
+        SignInPage::Enroll {
+            user,
+            view,
+            client_id,
+        } => html(
             status,
             &EnrollPage {
-                product,
+                product: &brand_of(state, client_id.as_deref()),
                 csrf: &csrf,
                 email: &user.email,
                 qr_svg: &view.qr_svg,
@@ -96,10 +107,10 @@ fn render_page(
                 error,
             },
         ),
-        SignInPage::Verify { user } => html(
+        SignInPage::Verify { user, client_id } => html(
             status,
             &VerifyPage {
-                product,
+                product: &brand_of(state, client_id.as_deref()),
                 csrf: &csrf,
                 email: &user.email,
                 error,

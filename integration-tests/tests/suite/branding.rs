@@ -5,7 +5,7 @@
 
 use crate::harness::*;
 use crate::independent_clients::DEMO_LOGO;
-use crate::rp::{authorize_url, http};
+use crate::rp::{authorize_url, http, seed};
 
 fn branded() -> TestServer {
     TestServer::start_with(
@@ -98,6 +98,7 @@ fn an_apps_brand_is_on_its_sign_in_page_and_the_providers_elsewhere() {
         "{}?client_id=cso&redirect_uri=http%3A%2F%2F127.0.0.1%3A8089%2Fcallback&response_type=code&scope=openid&state=s&code_challenge={CHALLENGE}&code_challenge_method=S256",
         server.url("/authorize")
     );
+    seed(&server, "acme", "ann@example.com", true);
     let page = browser.follow(&server.base, browser.get(&url));
     assert!(
         page.body.contains("to continue to CStoreOffice"),
@@ -116,6 +117,21 @@ fn an_apps_brand_is_on_its_sign_in_page_and_the_providers_elsewhere() {
         "text/css; charset=utf-8"
     );
     assert!(css.text().unwrap().contains("--accent: #8a2b0e;"));
+    // The next step of the same sign-in (MFA is required: the enrollment page) keeps the brand.
+    let enroll = browser.follow(
+        &server.base,
+        browser.post(
+            &server.url("/login/password"),
+            &[
+                ("csrf", &page.csrf()),
+                ("email", "ann@example.com"),
+                ("password", PASSWORD),
+            ],
+        ),
+    );
+    assert!(enroll.body.contains("activation-code"), "{}", enroll.body);
+    assert_eq!(theme_of(&enroll.body).as_deref(), Some(app_theme.as_str()));
+    assert!(enroll.body.contains("· CStoreOffice</title>"));
     // The provider's own pages (no app known) carry the provider's brand.
     let forgot = browser.get(&server.url("/forgot"));
     let own = theme_of(&forgot.body).expect("the provider's stylesheet");
