@@ -127,7 +127,7 @@ impl Mailer {
         Ok(Mailer {
             outbox,
             from,
-            product: config.product_name.clone(),
+            product: config.brand.product.clone(),
             issuer: config.issuer.clone(),
         })
     }

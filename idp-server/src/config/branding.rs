@@ -15,6 +15,9 @@ use super::raw::UiSection;
 use super::types::{Asset, Brand};
 use super::ConfigError;
 
+/// The product name when neither `[ui] product_name` nor the top-level key gives one.
+pub const DEFAULT_PRODUCT_NAME: &str = "Identity Provider";
+
 /// The largest logo accepted.
 pub const MAX_LOGO_BYTES: usize = 256 * 1024;
 
@@ -29,15 +32,23 @@ fn asset(ext: &str, content_type: &'static str, bytes: Vec<u8>) -> Asset {
 }
 
 impl Brand {
-    /// The provider's own brand: `[ui]` over the defaults.
+    /// The provider's own brand: `[ui]` over the defaults; `old_product_name` is the top-level
+    /// `product_name`, the older spelling of `[ui] product_name` (both at once is refused).
     pub(super) fn global(
         check: &Check<'_>,
         ui: &UiSection,
-        product_name: &str,
+        old_product_name: Option<&str>,
     ) -> Result<Brand, ConfigError> {
-        let product = match &ui.product_name {
-            Some(p) => product(check, "ui.product_name", p)?,
-            None => product(check, "product_name", product_name)?,
+        let product = match (&ui.product_name, old_product_name) {
+            (Some(_), Some(_)) => {
+                return Err(check.bad(
+                    "product_name",
+                    "is also set as [ui] product_name; keep that one only",
+                ))
+            }
+            (Some(p), None) => product(check, "ui.product_name", p)?,
+            (None, Some(p)) => product(check, "product_name", p)?,
+            (None, None) => DEFAULT_PRODUCT_NAME.to_string(),
         };
         Ok(Brand {
             product,
@@ -237,7 +248,7 @@ mod tests {
             ),
         )
         .unwrap();
-        assert_eq!(c.product_name, "Petrosoft Cloud");
+        assert_eq!(c.brand.product, "Petrosoft Cloud");
         let logo = c.brand.logo.as_ref().unwrap();
         assert_eq!(logo.content_type, "image/svg+xml");
         assert!(logo.href.starts_with("/branding/") && logo.href.ends_with(".svg"));

@@ -11,9 +11,6 @@ fn default_listen() -> String {
 fn default_database_url() -> String {
     "sqlite://data/idp.db".into()
 }
-pub(super) fn default_product_name() -> String {
-    "Identity Provider".into()
-}
 fn default_key_dir() -> PathBuf {
     PathBuf::from("data/keys")
 }
@@ -26,9 +23,8 @@ pub struct RawConfig {
     pub listen: String,
     #[serde(default = "default_database_url")]
     pub database_url: String,
-    /// Shown on every page and in mails.
-    #[serde(default = "default_product_name")]
-    pub product_name: String,
+    /// Shown on every page and in mails: the older spelling of `[ui] product_name`.
+    pub product_name: Option<String>,
     /// Holds `master.key` when no `IDP_MASTER_KEY` is given.
     #[serde(default = "default_key_dir")]
     pub key_dir: PathBuf,

@@ -36,9 +36,8 @@ pub struct Config {
     pub issuer: String,
     pub listen: SocketAddr,
     pub database_url: String,
-    /// The product name of the pages and mails (`[ui] product_name`, or the older top-level key).
-    pub product_name: String,
-    /// How the pages look when no app is known (`[ui]`).
+    /// How the pages look when no app is known (`[ui]`); its `product` names the provider in
+    /// mails too.
     pub brand: Brand,
     pub key_dir: PathBuf,
     /// Peers whose `X-Forwarded-For` is believed (see `web::client_addr`).

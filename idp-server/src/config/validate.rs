@@ -28,13 +28,7 @@ pub(super) fn validate(
         .map_err(|_| check.bad("listen", "expected an address like 127.0.0.1:8080"))?;
     idp_core::store::Backend::from_url(&raw.database_url)
         .map_err(|e| check.bad("database_url", &e.to_string()))?;
-    if raw.ui.product_name.is_some() && raw.product_name != super::raw::default_product_name() {
-        return Err(check.bad(
-            "product_name",
-            "is also set as [ui] product_name; keep that one only",
-        ));
-    }
-    let brand = super::Brand::global(&check, &raw.ui, &raw.product_name)?;
+    let brand = super::Brand::global(&check, &raw.ui, raw.product_name.as_deref())?;
     if raw.trust_forwarded_headers.is_some() {
         return Err(check.bad(
             "trust_forwarded_headers",
@@ -64,7 +58,6 @@ pub(super) fn validate(
         issuer,
         listen,
         database_url: raw.database_url.trim().to_string(),
-        product_name: brand.product.clone(),
         brand,
         key_dir: raw.key_dir.clone(),
         trusted_proxies,
