@@ -9,8 +9,6 @@ use actix_web::{web, HttpRequest, HttpResponse};
 use idp_core::signin::{CodeStep, PasswordStep, SignInError, SignInPage, SignInStart, SignedIn};
 use idp_core::User;
 
-use idp_core::flows::PendingAuthorization;
-
 use super::authorize::code_redirect;
 use super::browser::{
     cookie, cookie_value, flow_cookie_name, removal_cookie, session_cookie_name, start_sign_in,
@@ -23,19 +21,13 @@ use super::render::html;
 use super::{blocking, blocking_try, text, AppError, AppState};
 use crate::mail::{send_in_background, Mail};
 
-/// The brand of the app a sign-in is for (the provider's when none asked or it is gone).
-fn brand_of(state: &AppState, client_id: Option<&str>) -> crate::config::Brand {
-    client_id
-        .and_then(|id| state.config.client(id))
-        .map_or_else(|| state.config.brand.clone(), |c| c.brand.clone())
-}
-
-/// The app that sent the person here: its name and the brand of its pages.
+/// The app a sign-in is for, if one asked and is still configured: its name and the brand of
+/// the sign-in's pages.
 fn client_of(
     state: &AppState,
-    pending: Option<&PendingAuthorization>,
+    client_id: Option<&str>,
 ) -> Option<std::sync::Arc<crate::config::Client>> {
-    pending.and_then(|p| state.config.client(&p.client_id))
+    client_id.and_then(|id| state.config.client(id))
 }
 
 /// GET /login: renders whichever step the flow is at. Without a flow, starts one for a direct
@@ -79,7 +71,7 @@ fn render_page(
                 .and_then(|p| p.login_hint.clone())
                 .unwrap_or_default();
             let email = if email.is_empty() { &hint } else { email };
-            let client = client_of(state, pending.as_ref());
+            let client = client_of(state, pending.as_ref().map(|p| p.client_id.as_str()));
             html(
                 status,
                 &LoginPage {
@@ -96,26 +88,32 @@ fn render_page(
             user,
             view,
             client_id,
-        } => html(
-            status,
-            &EnrollPage {
-                product: &brand_of(state, client_id.as_deref()),
-                csrf: &csrf,
-                email: &user.email,
-                qr_svg: &view.qr_svg,
-                activation_code: &view.activation_code,
-                error,
-            },
-        ),
-        SignInPage::Verify { user, client_id } => html(
-            status,
-            &VerifyPage {
-                product: &brand_of(state, client_id.as_deref()),
-                csrf: &csrf,
-                email: &user.email,
-                error,
-            },
-        ),
+        } => {
+            let client = client_of(state, client_id.as_deref());
+            html(
+                status,
+                &EnrollPage {
+                    product: client.as_ref().map_or(product, |c| &c.brand),
+                    csrf: &csrf,
+                    email: &user.email,
+                    qr_svg: &view.qr_svg,
+                    activation_code: &view.activation_code,
+                    error,
+                },
+            )
+        }
+        SignInPage::Verify { user, client_id } => {
+            let client = client_of(state, client_id.as_deref());
+            html(
+                status,
+                &VerifyPage {
+                    product: client.as_ref().map_or(product, |c| &c.brand),
+                    csrf: &csrf,
+                    email: &user.email,
+                    error,
+                },
+            )
+        }
     }
 }
 
