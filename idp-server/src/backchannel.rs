@@ -29,6 +29,13 @@ const TIMEOUT: Duration = Duration::from_secs(5);
 /// at a time a pass that ended 10,000 sessions took 13-18 s to tell their apps here (one core
 /// signing, the database idle), and an app 50 ms away would make it minutes.
 const PARALLEL: usize = 4;
+// A batch is recorded after its last send: the slowest batch (each thread's share timing out in
+// turn) must end well within the claim's lease, or another replica could claim and send the
+// same logouts again.
+const _: () = assert!(
+    (BATCH as u64).div_ceil(PARALLEL as u64) * TIMEOUT.as_secs()
+        < idp_core::outbox::CLAIM_LEASE_SECS as u64 / 2
+);
 
 /// Delivers what is due now (all of it, or only the logouts of `sessions`), blocking. Returns
 /// what was attempted; an app without a back-channel endpoint is not counted. Each round claims
