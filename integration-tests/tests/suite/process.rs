@@ -397,6 +397,40 @@ fn wait_for_metric(run: &Running, line_start: &str, value: u64) {
     }
 }
 
+/// A code issued by the domain for `client_id` in the session, redeemed at the running server's
+/// token endpoint (as the app would): the token response.
+fn tokens_for(
+    run: &Running,
+    idp: &idp_core::Idp,
+    client_id: &str,
+    user_id: &str,
+    session_id: &str,
+) -> serde_json::Value {
+    let code = idp
+        .issue_code(&NewCode {
+            client_id,
+            redirect_uri: "http://127.0.0.1:8081/callback",
+            session_id,
+            user_id,
+            scope: "openid",
+            nonce: None,
+            code_challenge: None,
+        })
+        .unwrap();
+    http()
+        .post(format!("{}/token", run.base))
+        .basic_auth(client_id, Some(DEMO_SECRET))
+        .form(&[
+            ("grant_type", "authorization_code"),
+            ("code", &code),
+            ("redirect_uri", "http://127.0.0.1:8081/callback"),
+        ])
+        .send()
+        .unwrap()
+        .json()
+        .unwrap()
+}
+
 /// SIGHUP re-reads the file: the new clients replace the old at once (a removed client's refresh
 /// token and access token stop working, a new client can start a sign-in), sessions and the
 /// database are untouched; an invalid file is refused with check-config's message and the
@@ -425,29 +459,7 @@ fn sighup_reloads_the_clients(db: Db) {
     let (session, _) = idp
         .start_session(&user, idp_core::AuthMethod::Password, None, None)
         .unwrap();
-    let code = idp
-        .issue_code(&NewCode {
-            client_id: "demo",
-            redirect_uri: "http://127.0.0.1:8081/callback",
-            session_id: &session.id,
-            user_id: &user.id,
-            scope: "openid",
-            nonce: None,
-            code_challenge: None,
-        })
-        .unwrap();
-    let tokens: serde_json::Value = http()
-        .post(format!("{}/token", run.base))
-        .basic_auth("demo", Some(DEMO_SECRET))
-        .form(&[
-            ("grant_type", "authorization_code"),
-            ("code", &code),
-            ("redirect_uri", "http://127.0.0.1:8081/callback"),
-        ])
-        .send()
-        .unwrap()
-        .json()
-        .unwrap();
+    let tokens = tokens_for(&run, idp, "demo", &user.id, &session.id);
     let refresh = tokens["refresh_token"].as_str().unwrap().to_string();
     let access = tokens["access_token"].as_str().unwrap().to_string();
     let userinfo = |token: &str| {
@@ -534,29 +546,7 @@ fn sighup_reloads_the_clients(db: Db) {
     .unwrap();
     signal(&run.child, "-HUP");
     wait_for_metric(&run, OK, 2);
-    let code = idp
-        .issue_code(&NewCode {
-            client_id: "renamed",
-            redirect_uri: "http://127.0.0.1:8081/callback",
-            session_id: &session.id,
-            user_id: &user.id,
-            scope: "openid",
-            nonce: None,
-            code_challenge: None,
-        })
-        .unwrap();
-    let tokens: serde_json::Value = http()
-        .post(format!("{}/token", run.base))
-        .basic_auth("renamed", Some(DEMO_SECRET))
-        .form(&[
-            ("grant_type", "authorization_code"),
-            ("code", &code),
-            ("redirect_uri", "http://127.0.0.1:8081/callback"),
-        ])
-        .send()
-        .unwrap()
-        .json()
-        .unwrap();
+    let tokens = tokens_for(&run, idp, "renamed", &user.id, &session.id);
     let hint = tokens["id_token"]
         .as_str()
         .expect("an ID token")
