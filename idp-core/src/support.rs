@@ -3,6 +3,8 @@
 //! reset link sent on request. The CLI and the admin API both call these, so a rule written here
 //! is written once.
 
+use std::collections::HashSet;
+
 use crate::accounts::AccountError;
 use crate::email_tokens::EmailTokenError;
 use crate::mfa::EnrollmentState;
@@ -127,13 +129,11 @@ impl Idp {
         let account = store::accounts::by_slug(&mut conn, slug)?
             .ok_or_else(|| UserError::NoSuchAccount(slug.to_string()))?;
         let users = store::users::list_in_account(&mut conn, &account.id)?;
-        let set = |ids: Vec<String>| ids.into_iter().collect::<std::collections::HashSet<_>>();
-        let linked = set(store::totp::linked_in_account(&mut conn, &account.id)?);
-        let pending = set(store::flows::pending_in_account(
-            &mut conn,
-            self.now(),
-            &account.id,
-        )?);
+        let linked = linked_in(&mut conn, &account.id)?;
+        let pending: HashSet<String> =
+            store::flows::pending_in_account(&mut conn, self.now(), &account.id)?
+                .into_iter()
+                .collect();
         Ok(users
             .into_iter()
             .map(|u| {
@@ -148,10 +148,7 @@ impl Idp {
         let account = self.account_by_slug(slug)?;
         let mut conn = self.store().conn()?;
         let users = store::users::list_in_account(&mut conn, &account.id)?;
-        let linked: std::collections::HashSet<String> =
-            store::totp::linked_in_account(&mut conn, &account.id)?
-                .into_iter()
-                .collect();
+        let linked = linked_in(&mut conn, &account.id)?;
         Ok(MfaOverview {
             required: account.mfa_policy == MfaPolicy::Required,
             users: users
@@ -209,4 +206,14 @@ impl Idp {
             },
         )
     }
+}
+
+/// The users of an account with a linked app.
+fn linked_in(
+    conn: &mut store::DbConnection,
+    account_id: &str,
+) -> Result<HashSet<String>, StoreError> {
+    Ok(store::totp::linked_in_account(conn, account_id)?
+        .into_iter()
+        .collect())
 }
