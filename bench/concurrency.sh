@@ -18,14 +18,8 @@ for tool in wrk jq curl python3 bc psql; do
 done
 cargo build --release --locked -p idp-server >&2
 cargo bench --locked -p idp-server --bench hot --no-run >&2
-BIN="$PWD/target/release/idp-server"
-SECRET="demo-client-secret-change-me-0123456789"
-export BENCH_BASIC=$(printf 'demo:%s' "$SECRET" | base64 -w0)
-CB="http%3A%2F%2F127.0.0.1%3A8081%2Fcallback"
-VERIFIER="bench-pkce-verifier-0123456789abcdefghijklmnopqrstuvwxyz"
-PKCE="code_challenge_method=S256&code_challenge=nNXSXIAPh_gvnj1fakhR9r29EIkizMk0nlEpUHWvF7c"
-PW="correct horse battery staple"
-PG_BASE="${IDP_TEST_POSTGRES_URL:-postgres://postgres@127.0.0.1:5432/test}"
+# shellcheck source=bench/common.sh
+. bench/common.sh
 WORK=$(mktemp -d)
 RESULTS="$WORK/results.md"; SUMMARY="$WORK/summary.md"
 : > "$RESULTS"; : > "$SUMMARY"
@@ -82,12 +76,6 @@ start_server() {
   done
 }
 
-new_code() {
-  curl -s -b "$1" -o /dev/null -w '%{redirect_url}' "$BASE/authorize?client_id=demo&redirect_uri=$CB&response_type=code&scope=openid&state=s&$PKCE" | sed -n 's/.*[?&]code=\([^&]*\).*/\1/p'
-}
-redeem() {
-  curl -s -u "demo:$SECRET" -d grant_type=authorization_code -d "code_verifier=$VERIFIER" -d "code=$1" -d "redirect_uri=http://127.0.0.1:8081/callback" "$BASE/token"
-}
 
 signins() { # $1 concurrency -> "rate userinfo-p50 p99 max n"
   local stop="$DIR/stop" out p

@@ -20,16 +20,9 @@ for tool in wrk jq curl python3 sqlite3 psql bc; do
   command -v "$tool" >/dev/null || { echo "error: $tool is required (apt-get install wrk jq curl sqlite3 postgresql-client bc)" >&2; exit 1; }
 done
 cargo build --release --locked -p idp-server >&2
-BIN="$PWD/target/release/idp-server"
-SECRET="demo-client-secret-change-me-0123456789"
-export BENCH_BASIC=$(printf 'demo:%s' "$SECRET" | base64 -w0)
+# shellcheck source=bench/common.sh
+. bench/common.sh
 HELPDESK_SECRET="helpdesk-bench-secret-0123456789abcdefghij"
-CB="http%3A%2F%2F127.0.0.1%3A8081%2Fcallback"
-# PKCE (required of every app): one fixed pair for the benchmark's requests.
-VERIFIER="bench-pkce-verifier-0123456789abcdefghijklmnopqrstuvwxyz"
-PKCE="code_challenge_method=S256&code_challenge=nNXSXIAPh_gvnj1fakhR9r29EIkizMk0nlEpUHWvF7c"
-PW="correct horse battery staple"
-PG_BASE="${IDP_TEST_POSTGRES_URL:-postgres://postgres@127.0.0.1:5432/test}"
 WORK=$(mktemp -d)
 RESULTS="$WORK/results.md"
 EXPLAINS="$WORK/explain.md"
@@ -161,12 +154,6 @@ signin_code() {
   csrf=$(curl -s -c "$jar" -b "$jar" "$BASE/login" | grep -o 'name="csrf" value="[^"]*"' | head -1 | sed 's/.*value="//;s/"$//')
   loc=$(curl -s -c "$jar" -b "$jar" -o /dev/null -w '%{redirect_url}' --data-urlencode "csrf=$csrf" --data-urlencode "email=u1@acme.example" --data-urlencode "password=$PW" "$BASE/login/password")
   echo "$loc" | sed -n 's/.*[?&]code=\([^&]*\).*/\1/p'
-}
-new_code() {
-  curl -s -b "$1" -o /dev/null -w '%{redirect_url}' "$BASE/authorize?client_id=demo&redirect_uri=$CB&response_type=code&scope=openid&state=s&$PKCE" | sed -n 's/.*[?&]code=\([^&]*\).*/\1/p'
-}
-redeem() {
-  curl -s -u "demo:$SECRET" -d grant_type=authorization_code -d "code_verifier=$VERIFIER" -d "code=$1" -d "redirect_uri=http://127.0.0.1:8081/callback" "$BASE/token"
 }
 
 # pg_stat_statements, when the server has it loaded: reset before a load, then per operation.
