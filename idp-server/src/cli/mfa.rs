@@ -39,11 +39,11 @@ pub fn run(cmd: &MfaCmd, rt: &Runtime, out: &Output, actor: &Actor) -> Result<()
         }
         MfaCmd::Status { account } => {
             let a = idp.account_by_slug(account)?;
-            let users = idp.list_users(account)?;
-            let mut rows = Vec::new();
-            for u in &users {
-                rows.push((u.email.clone(), idp.enrollment_state(&u.id)?));
-            }
+            let rows: Vec<_> = idp
+                .users_with_enrollment(account)?
+                .into_iter()
+                .map(|(u, state)| (u.email, state))
+                .collect();
             if out.json {
                 let users: Vec<_> = rows
                     .iter()
