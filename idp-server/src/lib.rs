@@ -6,6 +6,7 @@ pub mod backchannel;
 pub mod background;
 pub mod cli;
 pub mod config;
+pub mod i18n;
 pub mod keys;
 pub mod mail;
 pub mod metrics;

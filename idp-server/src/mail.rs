@@ -9,6 +9,7 @@ use lettre::{FileTransport, Message, SmtpTransport, Transport};
 use idp_core::email_tokens::Purpose;
 
 use crate::config::{Config, MailTransport, SmtpTls};
+use crate::i18n::{escape_html, msg, Lang, Msg, Tr};
 
 #[derive(Debug, thiserror::Error)]
 pub enum MailError {
@@ -32,6 +33,7 @@ pub struct Mailer {
     from: Mailbox,
     product: String,
     issuer: String,
+    default_lang: Lang,
 }
 
 /// The messages we send.
@@ -129,6 +131,7 @@ impl Mailer {
             from,
             product: config.brand.product.clone(),
             issuer: config.issuer.clone(),
+            default_lang: config.default_locale,
         })
     }
 
@@ -137,18 +140,25 @@ impl Mailer {
         format!("{}{path}?token={token}", self.issuer)
     }
 
+    /// The language of mails no page caused (an operator's invitation or disconnection).
+    pub fn default_lang(&self) -> Lang {
+        self.default_lang
+    }
+
     /// Mails an email-token link: an invitation (registration completion) or a reset link.
     pub fn send_link(
         &self,
         user: &idp_core::User,
         purpose: Purpose,
         token: &str,
+        lang: Lang,
     ) -> Result<(), MailError> {
         match purpose {
             Purpose::Invite => {
                 let link = self.link("/register", token);
                 self.send(
                     &user.email,
+                    lang,
                     Mail::Invitation {
                         name: &user.display_name,
                         link: &link,
@@ -157,71 +167,19 @@ impl Mailer {
             }
             Purpose::Reset => {
                 let link = self.link("/reset", token);
-                self.send(&user.email, Mail::PasswordReset { link: &link })
+                self.send(&user.email, lang, Mail::PasswordReset { link: &link })
             }
         }
     }
 
-    pub fn send(&self, to: &str, mail: Mail<'_>) -> Result<(), MailError> {
+    /// Sends `mail` in `lang`.
+    pub fn send(&self, to: &str, lang: Lang, mail: Mail<'_>) -> Result<(), MailError> {
         let to: Mailbox = to.parse().map_err(|_| MailError::Address(to.to_string()))?;
-        let p = &self.product;
-        let invite_for = lifetime(Purpose::Invite.ttl_secs());
-        let reset_for = lifetime(Purpose::Reset.ttl_secs());
-        let (subject, text, html) = match mail {
-            Mail::Invitation { name, link } => (
-                format!("Complete your {p} registration"),
-                format!(
-                    "Hello {name},\n\nAn account on {p} was created for you. To confirm this email address and set your permanent password, open this link within {invite_for}:\n\n{link}\n\nIf you did not expect this message, you can ignore it.\n"
-                ),
-                format!(
-                    "<p>Hello {},</p><p>An account on {} was created for you. To confirm this email address and set your permanent password, open this link within {}:</p><p><a href=\"{}\">Complete registration</a></p><p>If you did not expect this message, you can ignore it.</p>",
-                    escape(name), escape(p), invite_for, escape(link)
-                ),
-            ),
-            Mail::PasswordReset { link } => (
-                format!("Reset your {p} password"),
-                format!(
-                    "Someone asked to reset the password of this {p} account. To set a new password, open this link within {reset_for}:\n\n{link}\n\nIf it was not you, ignore this message: your password stays as it is.\n"
-                ),
-                format!(
-                    "<p>Someone asked to reset the password of this {} account. To set a new password, open this link within {}:</p><p><a href=\"{}\">Set a new password</a></p><p>If it was not you, ignore this message: your password stays as it is.</p>",
-                    escape(p), reset_for, escape(link)
-                ),
-            ),
-            Mail::AppLinked { at, ip, browser } => {
-                let at = when(at);
-                let ip = ip.unwrap_or("unknown");
-                let browser = browser.unwrap_or("unknown");
-                (
-                    format!("An authenticator app was linked to your {p} account"),
-                    format!(
-                        "An authenticator app was linked to your {p} account on {at}, from the address {ip} with the browser \"{browser}\". From now on its codes are your second factor.\n\nIf this was not you, someone knows your password: contact your administrator at once, so they can disconnect that app and reset your password.\n"
-                    ),
-                    format!(
-                        "<p>An authenticator app was linked to your {} account on {}, from the address {} with the browser &quot;{}&quot;. From now on its codes are your second factor.</p><p><strong>If this was not you</strong>, someone knows your password: contact your administrator at once, so they can disconnect that app and reset your password.</p>",
-                        escape(p), escape(&at), escape(ip), escape(browser)
-                    ),
-                )
-            }
-            Mail::AppDisconnected { at } => {
-                let at = when(at);
-                (
-                    format!("The authenticator app of your {p} account was disconnected"),
-                    format!(
-                        "Your administrator disconnected the authenticator app of your {p} account on {at}. At your next sign-in you will link a new app by scanning a QR code.\n\nIf you did not ask for this, contact your administrator at once.\n"
-                    ),
-                    format!(
-                        "<p>Your administrator disconnected the authenticator app of your {} account on {}. At your next sign-in you will link a new app by scanning a QR code.</p><p>If you did not ask for this, contact your administrator at once.</p>",
-                        escape(p), escape(&at)
-                    ),
-                )
-            }
-            Mail::PasswordChanged => (
-                format!("Your {p} password was changed"),
-                format!("The password of your {p} account was just changed. If you did not do this, contact your administrator at once.\n"),
-                format!("<p>The password of your {} account was just changed. If you did not do this, contact your administrator at once.</p>", escape(p)),
-            ),
-        };
+        let Written {
+            subject,
+            text,
+            html,
+        } = write(Tr::new(lang), &self.product, &mail);
         let message = Message::builder()
             .from(self.from.clone())
             .to(to)
@@ -253,35 +211,93 @@ impl Mailer {
     }
 }
 
-fn escape(s: &str) -> String {
-    s.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-        .replace('"', "&quot;")
+/// A mail in words: its subject, plain text and HTML.
+struct Written {
+    subject: String,
+    text: String,
+    html: String,
 }
 
-/// A link's lifetime in words ("7 days", "1 hour", "30 minutes"), from its real value.
-pub fn lifetime(secs: i64) -> String {
-    let (n, unit) = if secs >= 86_400 && secs % 86_400 == 0 {
-        (secs / 86_400, "day")
-    } else if secs >= 3_600 && secs % 3_600 == 0 {
-        (secs / 3_600, "hour")
-    } else {
-        ((secs + 59) / 60, "minute")
-    };
-    format!("{n} {unit}{}", if n == 1 { "" } else { "s" })
+/// Writes `mail` in `t`'s language: paragraphs, then (for a link mail) the link and a last
+/// paragraph. Every paragraph is escaped for the HTML part.
+fn write(t: Tr, product: &str, mail: &Mail<'_>) -> Written {
+    let p = |m: Msg| m.with("product", product);
+    let (subject, paragraphs, link, last): (Msg, Vec<Msg>, Option<(&str, Msg)>, Option<Msg>) =
+        match *mail {
+            Mail::Invitation { name, link } => (
+                p(msg("mail-invitation-subject")),
+                vec![
+                    msg("mail-hello").with("name", name),
+                    p(msg("mail-invitation-body"))
+                        .with("lifetime", t.lifetime(Purpose::Invite.ttl_secs())),
+                ],
+                Some((link, msg("mail-invitation-link"))),
+                Some(msg("mail-invitation-ignore")),
+            ),
+            Mail::PasswordReset { link } => (
+                p(msg("mail-reset-subject")),
+                vec![p(msg("mail-reset-body"))
+                    .with("lifetime", t.lifetime(Purpose::Reset.ttl_secs()))],
+                Some((link, msg("mail-reset-link"))),
+                Some(msg("mail-reset-ignore")),
+            ),
+            Mail::PasswordChanged => (
+                p(msg("mail-password-changed-subject")),
+                vec![p(msg("mail-password-changed-body"))],
+                None,
+                None,
+            ),
+            Mail::AppLinked { at, ip, browser } => {
+                let unknown = t.tr("mail-unknown");
+                (
+                    p(msg("mail-app-linked-subject")),
+                    vec![
+                        p(msg("mail-app-linked-body"))
+                            .with("at", when(at))
+                            .with("ip", ip.unwrap_or(&unknown))
+                            .with("browser", browser.unwrap_or(&unknown)),
+                        msg("mail-app-linked-warning"),
+                    ],
+                    None,
+                    None,
+                )
+            }
+            Mail::AppDisconnected { at } => (
+                p(msg("mail-app-disconnected-subject")),
+                vec![
+                    p(msg("mail-app-disconnected-body")).with("at", when(at)),
+                    msg("mail-app-disconnected-warning"),
+                ],
+                None,
+                None,
+            ),
+        };
+    let mut text = Vec::new();
+    let mut html = String::new();
+    for m in &paragraphs {
+        let words = t.show(m);
+        html.push_str(&format!("<p>{}</p>", escape_html(&words)));
+        text.push(words);
+    }
+    if let Some((href, label)) = &link {
+        text.push(href.to_string());
+        html.push_str(&format!(
+            "<p><a href=\"{}\">{}</a></p>",
+            escape_html(href),
+            escape_html(&t.show(label))
+        ));
+    }
+    if let Some(m) = &last {
+        let words = t.show(m);
+        html.push_str(&format!("<p>{}</p>", escape_html(&words)));
+        text.push(words);
+    }
+    Written {
+        subject: t.show(&subject),
+        text: text.join("\n\n") + "\n",
+        html,
+    }
 }
 
 #[cfg(test)]
-mod lifetime_tests {
-    use super::*;
-
-    #[test]
-    fn link_lifetimes_read_as_their_real_values() {
-        assert_eq!(lifetime(Purpose::Invite.ttl_secs()), "7 days");
-        assert_eq!(lifetime(Purpose::Reset.ttl_secs()), "1 hour");
-        assert_eq!(lifetime(2 * 3_600), "2 hours");
-        assert_eq!(lifetime(90 * 60), "90 minutes");
-        assert_eq!(lifetime(60), "1 minute");
-    }
-}
+mod tests;

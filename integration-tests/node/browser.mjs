@@ -2,7 +2,9 @@
 // a small test app (a relying party served here, using openid-client for the code exchange).
 // App → sign-in page → wrong password → MFA enrollment (QR + activation code) → code → back at
 // the app with a verified ID token; sign out; a second visit with a fresh code (no QR); sign out.
-// Also visits the other pages a user meets, so every page has a screenshot. On every page of the
+// Also visits the other pages a user meets, so every page has a screenshot. All of it twice: in
+// English (browser locale en-US), then in Spanish (browser locale es-ES, and the app asks for
+// `ui_locales=es`), with a user each, every page checked to speak its language. On every page of the
 // provider: axe-core finds no WCAG 2.1 A or AA violation, the page has a `lang` and one h1, and
 // at 320 CSS px (what 400% zoom of a 1280 px window gives, WCAG 1.4.10) nothing overflows
 // sideways (a second screenshot at that width). The first sign-in (wrong password, enrollment,
@@ -10,7 +12,7 @@
 // step and moved to the error message after the refusal.
 // Driven by the Rust test `independent_clients::a_real_browser_*`, which passes:
 //   ISSUER, RP_PORT, CLIENT_ID, CLIENT_SECRET, EMAIL, PASSWORD, SCREENSHOT_DIR, REGISTER_LINK,
-//   OUTBOX_DIR (the file mail outbox, for the reset link)
+//   OUTBOX_DIR (the file mail outbox, for the reset link), EMAIL_ES (the Spanish walk's user)
 // Exit code 0 and a last line "OK" when every check held.
 import { chromium } from 'playwright-core';
 import * as client from 'openid-client';
@@ -43,6 +45,7 @@ const config = await client.discovery(
 client.enableNonRepudiationChecks(config);
 const pending = new Map(); // state -> { verifier, nonce }
 let session = null; // { claims, idToken }
+let appLocale = null; // the ui_locales the app sends, if any
 const appErrors = [];
 const esc = (s) => String(s).replace(/[&<>"]/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;' })[c]);
 const page = (title, body) =>
@@ -78,6 +81,7 @@ const app = http.createServer(async (req, res) => {
         code_challenge_method: 'S256',
         nonce,
         state,
+        ...(appLocale ? { ui_locales: appLocale } : {}),
       });
       send(302, '', { location: to.href });
     } else if (url.pathname === '/callback') {
@@ -139,8 +143,10 @@ const browser = await chromium.launch({
 });
 let n = 0;
 // bypassCSP lets the test inject axe-core; the pages' own policy allows no script at all.
-const context = await browser.newContext({ viewport: { width: 900, height: 760 }, bypassCSP: true });
-const tab = await context.newPage();
+let context;
+let tab;
+let lang = 'en'; // the walk's language: pages must declare it
+let suffix = ''; // of screenshot and page names: '' in English, '-es' in Spanish
 const axeSource = fs.readFileSync(new URL('./node_modules/axe-core/axe.min.js', import.meta.url), 'utf8');
 const audited = [];
 // axe-core at WCAG 2.1 A and AA, the document's language and its one h1.
@@ -151,7 +157,7 @@ const audit = async (name) => {
     axe.run(document, { runOnly: { type: 'tag', values: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa'] } }));
   const found = result.violations.map((v) => `${v.id} (${v.impact}): ${v.help} at ${v.nodes.map((x) => x.target.join(' ')).join(', ')}`);
   assert.deepEqual(found, [], `${name}: axe-core found WCAG 2.1 A/AA violations`);
-  assert.ok(await tab.evaluate(() => document.documentElement.lang.length > 0), `${name}: a lang attribute`);
+  assert.equal(await tab.evaluate(() => document.documentElement.lang), lang, `${name}: lang attribute`);
   assert.equal(await tab.locator('h1').count(), 1, `${name}: one h1`);
   audited.push(name);
 };
@@ -160,16 +166,23 @@ const narrow = async (name) => {
   await tab.setViewportSize({ width: 320, height: 640 });
   const overflow = await tab.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
   assert.ok(overflow <= 0, `${name}: ${overflow} px wider than a 320 px screen`);
-  await tab.screenshot({ path: path.join(shots, `${String(n).padStart(2, '0')}-${name}-320px.png`), fullPage: true });
+  await tab.screenshot({ path: path.join(shots, `${String(n).padStart(2, '0')}-${name}${suffix}-320px.png`), fullPage: true });
   await tab.setViewportSize({ width: 900, height: 760 });
 };
 const shot = async (name) => {
   n += 1;
-  await tab.screenshot({ path: path.join(shots, `${String(n).padStart(2, '0')}-${name}.png`), fullPage: true });
+  await tab.screenshot({ path: path.join(shots, `${String(n).padStart(2, '0')}-${name}${suffix}.png`), fullPage: true });
   if (tab.url().startsWith(issuer)) {
-    await audit(name);
+    await audit(`${name}${suffix}`);
     await narrow(name);
   }
+};
+// What the walk reads on the pages, per language.
+const words = {
+  en: { locale: 'en-US', signIn: /Sign in/, wrong: 'The email or password is not correct.',
+    qr: /activation code/, sent: 'Check your email', tooMany: /Too many/ },
+  es: { locale: 'es-ES', signIn: /Iniciar sesión/, wrong: 'El correo electrónico o la contraseña no son correctos.',
+    qr: /código de activación/, sent: 'Revise su correo', tooMany: /Demasiados/ },
 };
 // Keyboard only: the focused element, and that its focus is visible (an outline is drawn).
 const focused = () => tab.evaluate(() => {
@@ -194,7 +207,9 @@ const tabTo = async (want, step, key = 'Tab') => {
 const text = async (sel) => (await tab.locator(sel).innerText()).trim();
 const at = (prefix) => assert.ok(tab.url().startsWith(prefix), `expected ${prefix}, at ${tab.url()}`);
 
-try {
+// One walk through every page, as `email`, in the language `lang` of this pass.
+const walk = async (email) => {
+  const W = words[lang];
   await tab.goto(`${rpBase}/`);
   assert.equal(await text('#who'), 'Not signed in');
   await shot('app-signed-out');
@@ -203,7 +218,7 @@ try {
   await tab.click('#signin');
   await tab.waitForSelector('input[name="password"]');
   at(`${issuer}/login`);
-  assert.match(await tab.title(), /Sign in/);
+  assert.match(await tab.title(), W.signIn);
   // The app's brand: its logo and its accent colour (a generated stylesheet, no inline style).
   const logo = tab.locator('.brand img.logo');
   assert.equal(await logo.count(), 1, "the app's logo");
@@ -221,7 +236,7 @@ try {
   await tab.keyboard.type('not the password');
   await tab.keyboard.press('Enter');
   await tab.waitForSelector('#form-error');
-  assert.equal(await text('#form-error'), 'The email or password is not correct.');
+  assert.equal(await text('#form-error'), W.wrong);
   await expectFocus('form-error', 'after the refusal');
   for (const field of ['email', 'password']) {
     const el = tab.locator(`input[name="${field}"]`);
@@ -238,7 +253,7 @@ try {
   await tab.waitForSelector('#activation-code');
   assert.equal(await tab.locator('figure.qr[role="img"][aria-describedby="activation-code"]').count(), 1,
     'the QR code has a text alternative pointing to the activation code');
-  assert.match(await tab.locator('figure.qr').getAttribute('aria-label'), /activation code/);
+  assert.match(await tab.locator('figure.qr').getAttribute('aria-label'), W.qr);
   assert.equal(await tab.locator('svg').count(), 1, 'one QR code');
   const activation = await text('#activation-code');
   assert.match(activation, /^([A-Z2-7]{4} ){7}[A-Z2-7]{4}$/);
@@ -310,7 +325,7 @@ try {
   await tab.fill('input[name="email"]', email);
   await tab.click('button[type="submit"]');
   await tab.waitForSelector('h1');
-  assert.equal(await text('h1'), 'Check your email');
+  assert.equal(await text('h1'), W.sent);
   await shot('forgot-password-sent');
   const resetLink = await linkFromOutbox('/reset');
   await tab.goto(resetLink);
@@ -339,12 +354,25 @@ try {
     await tab.click('button[type="submit"]');
     await tab.waitForSelector('#form-error');
   }
-  assert.match(await text('#form-error'), /Too many/);
+  assert.match(await text('#form-error'), W.tooMany);
   await shot('locked-out');
+};
 
-  const expected = ['sign-in', 'sign-in-error', 'mfa-enroll', 'provider-signed-in', 'change-password', 'mfa-code',
+try {
+  for (const [l, user] of [['en', email], ['es', env('EMAIL_ES')]]) {
+    lang = l;
+    suffix = l === 'en' ? '' : `-${l}`;
+    appLocale = l === 'en' ? null : l;
+    context = await browser.newContext({ viewport: { width: 900, height: 760 }, bypassCSP: true, locale: words[l].locale });
+    tab = await context.newPage();
+    await walk(user);
+    await context.close();
+  }
+
+  const pages = ['sign-in', 'sign-in-error', 'mfa-enroll', 'provider-signed-in', 'change-password', 'mfa-code',
     'mfa-code-refused', 'sign-out-confirm', 'signed-out', 'forgot-password', 'forgot-password-sent', 'reset-password',
     'complete-registration', 'complete-registration-refused', 'link-invalid', 'authorize-error', 'not-found', 'locked-out'];
+  const expected = [...pages, ...pages.map((p) => `${p}-es`)];
   assert.deepEqual([...audited].sort(), [...expected].sort(), 'axe-core ran on every page');
 
   assert.deepEqual(appErrors, [], 'the test app saw no error');

@@ -68,6 +68,7 @@ pub fn run(cmd: &MfaCmd, rt: &Runtime, out: &Output, actor: &Actor) -> Result<()
                 let mailer = Mailer::new(&rt.config)?;
                 if let Err(e) = mailer.send(
                     &u.email,
+                    mailer.default_lang(),
                     crate::mail::Mail::AppDisconnected { at: idp.now() },
                 ) {
                     eprintln!("warning: the notice to {} was not sent: {e}", u.email);

@@ -16,12 +16,14 @@ use crate::Runtime;
 fn send_link(rt: &Runtime, user: &User, actor: &Actor) -> Result<Purpose, CliError> {
     let (purpose, token) = rt.idp.link_on_request(user, actor)?;
     let mailer = Mailer::new(&rt.config)?;
-    mailer.send_link(user, purpose, &token).map_err(|e| {
-        CliError::Refused(format!(
-            "{e} (the link stays valid; run `user send-link --email {}` to retry)",
-            user.email
-        ))
-    })?;
+    mailer
+        .send_link(user, purpose, &token, mailer.default_lang())
+        .map_err(|e| {
+            CliError::Refused(format!(
+                "{e} (the link stays valid; run `user send-link --email {}` to retry)",
+                user.email
+            ))
+        })?;
     Ok(purpose)
 }
 

@@ -134,6 +134,12 @@ fn one(
         Some(_) if admin.is_some() => {
             return Err(bad("ui", "an admin client has no pages to brand"));
         }
+        Some(ui) if ui.default_locale.is_some() => {
+            return Err(bad(
+                "ui.default_locale",
+                "is set in [ui] only (an app chooses the language of its sign-ins with ui_locales)",
+            ));
+        }
         Some(ui) => brand.for_client(check, &format!("clients[{i}]"), ui)?,
         None => brand.clone(),
     };

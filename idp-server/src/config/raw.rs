@@ -364,4 +364,7 @@ pub struct UiSection {
     pub logo: Option<String>,
     /// `#rrggbb`: buttons and links (white text on it must reach WCAG AA's 4.5:1).
     pub accent_color: Option<String>,
+    /// The pages' and mails' language when neither the app (`ui_locales`) nor the browser
+    /// (`Accept-Language`) names one we have: `en` (the default) or `es`. `[ui]` only.
+    pub default_locale: Option<String>,
 }

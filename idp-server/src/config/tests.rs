@@ -56,6 +56,8 @@ fn invalid_values_name_the_key() {
             "[server]\nsign_ins_per_minute = 0",
             "server.sign_ins_per_minute",
         ),
+        ("[ui]\ndefault_locale = \"fr\"", "ui.default_locale"),
+        ("[ui]\ndefault_locale = \"ES\"", "ui.default_locale"),
     ] {
         let err = Config::parse("t.toml", &format!("{MIN}\n{extra}\n"))
             .unwrap_err()
@@ -76,6 +78,22 @@ fn invalid_values_name_the_key() {
     .unwrap_err()
     .to_string();
     assert!(err.contains("issuer"), "{err}");
+    let err = Config::parse(
+        "t.toml",
+        &MIN.replace(
+            "public = true",
+            "public = true\nui = { default_locale = \"es\" }",
+        ),
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(err.contains("clients[0].ui.default_locale"), "{err}");
+    let c = Config::parse("t.toml", &format!("{MIN}\n[ui]\ndefault_locale = \"es\"\n")).unwrap();
+    assert_eq!(c.default_locale, crate::i18n::Lang::Es);
+    assert_eq!(
+        Config::parse("t.toml", MIN).unwrap().default_locale,
+        crate::i18n::Lang::En
+    );
     let err = Config::parse("t.toml", &MIN.replace("public = true", "public = false"))
         .unwrap_err()
         .to_string();

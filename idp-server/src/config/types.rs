@@ -39,6 +39,8 @@ pub struct Config {
     /// How the pages look when no app is known (`[ui]`); its `product` names the provider in
     /// mails too.
     pub brand: Brand,
+    /// `[ui] default_locale`: the language of pages and mails when nothing else chooses one.
+    pub default_locale: crate::i18n::Lang,
     pub key_dir: PathBuf,
     /// Peers whose `X-Forwarded-For` is believed (see `web::client_addr`).
     pub trusted_proxies: Vec<ipnet::IpNet>,

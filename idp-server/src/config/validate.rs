@@ -29,6 +29,22 @@ pub(super) fn validate(
     idp_core::store::Backend::from_url(&raw.database_url)
         .map_err(|e| check.bad("database_url", &e.to_string()))?;
     let brand = super::Brand::global(&check, &raw.ui, raw.product_name.as_deref())?;
+    let default_locale = match raw.ui.default_locale.as_deref() {
+        None => crate::i18n::Lang::default(),
+        Some(tag) => crate::i18n::Lang::ALL
+            .into_iter()
+            .find(|l| l.tag() == tag.trim())
+            .ok_or_else(|| {
+                let have: Vec<_> = crate::i18n::Lang::ALL.map(|l| l.tag()).into();
+                check.bad(
+                    "ui.default_locale",
+                    &format!(
+                        "{tag:?} is not a language of the pages; use one of {}",
+                        have.join(", ")
+                    ),
+                )
+            })?,
+    };
     if raw.trust_forwarded_headers.is_some() {
         return Err(check.bad(
             "trust_forwarded_headers",
@@ -59,6 +75,7 @@ pub(super) fn validate(
         listen,
         database_url: raw.database_url.trim().to_string(),
         brand,
+        default_locale,
         key_dir: raw.key_dir.clone(),
         trusted_proxies,
         pool_size: raw.database.pool_size.clamp(1, 100),

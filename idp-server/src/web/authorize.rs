@@ -11,7 +11,8 @@ use idp_core::signin::{Authorization, Prompt};
 use super::browser::{start_sign_in, RequestBrowser};
 use super::forms::{found, redirect_with, refusal};
 use super::params::Params;
-use super::{blocking, text, AppError, AppState};
+use super::{blocking, locale, AppError, AppState};
+use crate::i18n::{msg, Msg};
 
 pub async fn authorize_get(
     req: HttpRequest,
@@ -28,10 +29,10 @@ pub async fn authorize_post(
     authorize(&req, &state, &body).await
 }
 
-fn error_page(state: &AppState, message: &str) -> AppError {
+fn error_page(state: &AppState, message: Msg) -> AppError {
     AppError::page(
         StatusCode::BAD_REQUEST,
-        text::SIGN_IN_LINK_INVALID_TITLE,
+        msg("sign-in-link-invalid-title"),
         message,
     )
     .with_brand(&state.config.brand)
@@ -69,7 +70,7 @@ pub struct ValidRequest {
 /// redirect URI, malformed request). `Redirect`: sent back to the validated redirect URI.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Refusal {
-    Page(String),
+    Page(Msg),
     Redirect {
         redirect_uri: String,
         state: Option<String>,
@@ -84,24 +85,25 @@ pub fn validate_request(
     config: &crate::config::Config,
     raw: &[u8],
 ) -> Result<ValidRequest, Refusal> {
-    let params = Params::parse(raw).map_err(|e| Refusal::Page(text::request_malformed(&e)))?;
+    let params = Params::parse(raw)
+        .map_err(|e| Refusal::Page(msg("request-malformed").with("reason", e.to_string())))?;
 
     // 1. Client and redirect URI, before anything else.
     let client_id = params
         .get("client_id")
-        .ok_or_else(|| Refusal::Page(text::NO_CLIENT_ID.into()))?;
+        .ok_or_else(|| Refusal::Page(msg("no-client-id")))?;
     let client = config
         .client(client_id)
-        .ok_or_else(|| Refusal::Page(text::UNKNOWN_CLIENT.into()))?;
+        .ok_or_else(|| Refusal::Page(msg("unknown-client")))?;
     if client.admin.is_some() {
         // A program with client credentials: nobody signs in to it.
-        return Err(Refusal::Page(text::UNKNOWN_CLIENT.into()));
+        return Err(Refusal::Page(msg("unknown-client")));
     }
     let redirect_uri = params
         .get("redirect_uri")
-        .ok_or_else(|| Refusal::Page(text::NO_REDIRECT_URI.into()))?;
+        .ok_or_else(|| Refusal::Page(msg("no-redirect-uri")))?;
     if !client.has_redirect_uri(redirect_uri) {
-        return Err(Refusal::Page(text::UNKNOWN_REDIRECT_URI.into()));
+        return Err(Refusal::Page(msg("unknown-redirect-uri")));
     }
     let app_state = params.get("state");
     let fail = |error: &'static str, description: &str| {
@@ -227,6 +229,11 @@ async fn authorize(
     state: &AppState,
     raw: &[u8],
 ) -> Result<HttpResponse, AppError> {
+    // The app's language for this page and the browser's next ones, even when it is refused.
+    let ui_locales = Params::parse(raw)
+        .ok()
+        .and_then(|p| p.get("ui_locales").map(str::to_string));
+    locale::choose(req, ui_locales.as_deref());
     let ValidRequest {
         pending,
         prompt_none,
@@ -234,7 +241,7 @@ async fn authorize(
         max_age,
     } = match validate_request(&state.config, raw) {
         Ok(v) => v,
-        Err(Refusal::Page(message)) => return Err(error_page(state, &message)),
+        Err(Refusal::Page(message)) => return Err(error_page(state, message)),
         Err(Refusal::Redirect {
             redirect_uri,
             state: app_state,
@@ -353,7 +360,7 @@ require_pkce = false
 
     fn shown(query: &str) -> String {
         match validate(query) {
-            Err(Refusal::Page(message)) => message,
+            Err(Refusal::Page(message)) => crate::i18n::Tr::default().show(&message),
             other => panic!("expected an error page for {query}, got {other:?}"),
         }
     }

@@ -36,6 +36,16 @@ pub fn form_cookie_name(state: &AppState) -> &'static str {
     }
 }
 
+/// The cookie that keeps the language an app asked for (`ui_locales`) for the browser's later
+/// pages.
+pub fn locale_cookie_name(state: &AppState) -> &'static str {
+    if state.config.secure_cookies {
+        "__Host-idp_locale"
+    } else {
+        "idp_locale"
+    }
+}
+
 /// A cookie the browser sends back only to us: HttpOnly, SameSite=Lax, Path=/, and Secure (with
 /// the `__Host-` prefix) when the issuer is https.
 pub fn cookie(

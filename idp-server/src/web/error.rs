@@ -6,14 +6,16 @@ use actix_web::{HttpResponse, ResponseError};
 use askama::Template;
 
 use super::pages::MessagePage;
+use crate::config::Brand;
+use crate::i18n::{msg, Msg, Tr};
 
 #[derive(Debug)]
 pub enum AppError {
     /// A page telling a person what went wrong, in plain words.
     Page {
         status: StatusCode,
-        title: String,
-        message: String,
+        title: Msg,
+        message: Msg,
         /// The brand of the page (the provider's unless set).
         product: Option<Box<crate::config::Brand>>,
     },
@@ -39,7 +41,7 @@ pub enum AppError {
 impl std::fmt::Display for AppError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
-            AppError::Page { status, title, .. } => write!(f, "{status}: {title}"),
+            AppError::Page { status, title, .. } => write!(f, "{status}: {}", title.id()),
             AppError::OAuth {
                 error, description, ..
             } => write!(f, "{error}: {description}"),
@@ -51,16 +53,17 @@ impl std::fmt::Display for AppError {
 }
 
 impl AppError {
-    pub fn page(status: StatusCode, title: &str, message: &str) -> Self {
+    /// A page saying `message` under `title`, in the request's language (see `web::locale`).
+    pub fn page(status: StatusCode, title: Msg, message: Msg) -> Self {
         AppError::Page {
             status,
-            title: title.into(),
-            message: message.into(),
+            title,
+            message,
             product: None,
         }
     }
 
-    pub fn with_brand(mut self, brand: &crate::config::Brand) -> Self {
+    pub fn with_brand(mut self, brand: &Brand) -> Self {
         if let AppError::Page { product, .. } = &mut self {
             *product = Some(Box::new(brand.clone()));
         }
@@ -94,7 +97,7 @@ impl AppError {
             AppError::Unavailable { .. } => AppError::Unavailable { json: true },
             AppError::Page {
                 status, message, ..
-            } => Self::oauth(status, "invalid_request", message),
+            } => Self::oauth(status, "invalid_request", Tr::default().show(&message)),
             other => other,
         }
     }
@@ -161,36 +164,53 @@ struct OAuthBody<'a> {
     error_description: &'a str,
 }
 
-fn page_response(
-    status: StatusCode,
-    title: &str,
-    message: &str,
-    product: Option<&crate::config::Brand>,
-) -> HttpResponse {
-    let plain;
-    let product = match product {
-        Some(b) => b,
-        None => {
-            plain = crate::config::Brand {
-                product: "Sign-in".into(),
-                logo: None,
-                theme: None,
-            };
-            &plain
-        }
-    };
-    let body = MessagePage {
+fn page_html(tr: Tr, title: &Msg, message: &Msg, product: &Brand) -> String {
+    let (title, message) = (tr.show(title), tr.show(message));
+    MessagePage {
+        t: tr,
         product,
-        title,
-        message,
+        title: &title,
+        message: &message,
         link: None,
     }
     .render()
-    .unwrap_or_else(|_| format!("{title}: {message}"));
+    .unwrap_or_else(|_| format!("{title}: {message}"))
+}
+
+fn page_response(status: StatusCode, body: String) -> HttpResponse {
     HttpResponse::build(status)
         .content_type("text/html; charset=utf-8")
         .insert_header((header::CACHE_CONTROL, "no-store"))
         .body(body)
+}
+
+impl AppError {
+    /// The title and message of the page this error shows, if it shows one.
+    fn page_words(&self) -> Option<(&Msg, &Msg, Option<&Brand>)> {
+        static UNAVAILABLE: std::sync::LazyLock<(Msg, Msg)> =
+            std::sync::LazyLock::new(|| (msg("unavailable-title"), msg("unavailable")));
+        static INTERNAL: std::sync::LazyLock<(Msg, Msg)> =
+            std::sync::LazyLock::new(|| (msg("internal-title"), msg("internal")));
+        match self {
+            AppError::Page {
+                title,
+                message,
+                product,
+                ..
+            } => Some((title, message, product.as_deref())),
+            AppError::Unavailable { json: false } => Some((&UNAVAILABLE.0, &UNAVAILABLE.1, None)),
+            AppError::Internal => Some((&INTERNAL.0, &INTERNAL.1, None)),
+            AppError::Later { inner, .. } => inner.page_words(),
+            AppError::OAuth { .. } | AppError::Unavailable { json: true } => None,
+        }
+    }
+
+    /// The HTML of this error's page in `tr`'s language (`brand` when the error names none),
+    /// or `None` when it answers with JSON.
+    pub fn page_body(&self, tr: Tr, brand: &Brand) -> Option<String> {
+        let (title, message, product) = self.page_words()?;
+        Some(page_html(tr, title, message, product.unwrap_or(brand)))
+    }
 }
 
 impl ResponseError for AppError {
@@ -203,14 +223,20 @@ impl ResponseError for AppError {
         }
     }
 
+    /// The response without a request: an error page in English with a neutral brand, which
+    /// the `web::locale` middleware renders again in the request's language and brand.
     fn error_response(&self) -> HttpResponse {
+        let neutral = || Brand {
+            product: "Sign-in".into(),
+            logo: None,
+            theme: None,
+        };
         match self {
-            AppError::Page {
-                status,
-                title,
-                message,
-                product,
-            } => page_response(*status, title, message, product.as_deref()),
+            AppError::Page { status, .. } => page_response(
+                *status,
+                self.page_body(Tr::default(), &neutral())
+                    .unwrap_or_default(),
+            ),
             AppError::OAuth {
                 status,
                 error,
@@ -238,9 +264,8 @@ impl ResponseError for AppError {
             AppError::Unavailable { json: false } => {
                 let mut res = page_response(
                     StatusCode::SERVICE_UNAVAILABLE,
-                    super::text::UNAVAILABLE_TITLE,
-                    super::text::UNAVAILABLE,
-                    None,
+                    self.page_body(Tr::default(), &neutral())
+                        .unwrap_or_default(),
                 );
                 res.headers_mut()
                     .insert(header::RETRY_AFTER, header::HeaderValue::from_static("5"));
@@ -248,9 +273,8 @@ impl ResponseError for AppError {
             }
             AppError::Internal => page_response(
                 StatusCode::INTERNAL_SERVER_ERROR,
-                super::text::INTERNAL_TITLE,
-                super::text::INTERNAL,
-                None,
+                self.page_body(Tr::default(), &neutral())
+                    .unwrap_or_default(),
             ),
             AppError::Later { after_secs, inner } => {
                 let mut res = inner.error_response();

@@ -9,14 +9,15 @@ use idp_core::signin::SignInError;
 
 use super::params::Params;
 use super::{text, AppError, AppState};
+use crate::i18n::{msg, Msg};
 
 /// Parses an `application/x-www-form-urlencoded` body (duplicates, NUL and bad UTF-8 refused).
 pub fn parse_form(state: &AppState, body: &[u8]) -> Result<Params, AppError> {
     Params::parse(body).map_err(|e| {
         AppError::page(
             StatusCode::BAD_REQUEST,
-            text::INVALID_FORM_TITLE,
-            &e.to_string(),
+            msg("invalid-form-title"),
+            msg("invalid-form").with("reason", e.to_string()),
         )
         .with_brand(&state.config.brand)
     })
@@ -55,8 +56,8 @@ pub fn redirect_with(
 }
 
 /// The refusal for a form whose CSRF token does not match its cookie secret.
-pub fn form_expired(state: &AppState, hint: &str) -> AppError {
-    AppError::page(StatusCode::FORBIDDEN, text::FORM_EXPIRED_TITLE, hint)
+pub fn form_expired(state: &AppState, hint: Msg) -> AppError {
+    AppError::page(StatusCode::FORBIDDEN, msg("form-expired-title"), hint)
         .with_brand(&state.config.brand)
 }
 
@@ -64,8 +65,8 @@ pub fn form_expired(state: &AppState, hint: &str) -> AppError {
 pub fn sign_in_expired(state: &AppState) -> AppError {
     AppError::page(
         StatusCode::BAD_REQUEST,
-        text::SIGN_IN_EXPIRED_TITLE,
-        text::SIGN_IN_EXPIRED,
+        msg("sign-in-expired-title"),
+        msg("sign-in-expired"),
     )
     .with_brand(&state.config.brand)
 }
@@ -76,15 +77,15 @@ pub fn refusal(state: &AppState, e: SignInError) -> AppError {
         SignInError::Expired | SignInError::WrongStage => sign_in_expired(state),
         SignInError::TooManySignIns(l) => AppError::page(
             StatusCode::TOO_MANY_REQUESTS,
-            text::TOO_MANY_SIGN_INS_TITLE,
-            &text::retry_after(text::TOO_MANY_SIGN_INS, l.until, state.idp.now()),
+            msg("too-many-sign-ins-title"),
+            msg("too-many-sign-ins").with("minutes", text::minutes_until(l.until, state.idp.now())),
         )
         .with_brand(&state.config.brand)
         .with_retry_after(l.until - state.idp.now()),
         SignInError::Disabled => AppError::page(
             StatusCode::FORBIDDEN,
-            text::USER_DISABLED_TITLE,
-            text::USER_DISABLED,
+            msg("user-disabled-title"),
+            msg("user-disabled"),
         )
         .with_brand(&state.config.brand),
         SignInError::Store(s) => s.into(),

@@ -23,7 +23,8 @@ use super::pages::{ForgotPage, MessagePage, SetPasswordPage};
 use super::params::Params;
 use super::render::html;
 use super::signin::{current_user, render_signed_in};
-use super::{blocking, text, AppError, AppState};
+use super::{blocking, locale, text, AppError, AppState};
+use crate::i18n::{msg, Msg, Tr};
 use crate::mail::{send_in_background, Mail};
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
@@ -39,29 +40,35 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
 
 fn message(
     state: &AppState,
+    t: Tr,
     status: StatusCode,
-    title: &str,
-    text: &str,
-    link: Option<(&str, &str)>,
+    title: &Msg,
+    text: &Msg,
+    link: Option<(&str, &Msg)>,
 ) -> Result<HttpResponse, AppError> {
+    let link_text = link.map(|(_, m)| t.show(m));
     html(
         status,
         &MessagePage {
+            t,
             product: &state.config.brand,
-            title,
-            message: text,
-            link,
+            title: &t.show(title),
+            message: &t.show(text),
+            link: link
+                .zip(link_text.as_deref())
+                .map(|((href, _), text)| (href, text)),
         },
     )
 }
 
-fn link_invalid(state: &AppState) -> Result<HttpResponse, AppError> {
+fn link_invalid(state: &AppState, t: Tr) -> Result<HttpResponse, AppError> {
     message(
         state,
+        t,
         StatusCode::BAD_REQUEST,
-        text::LINK_INVALID_TITLE,
-        text::LINK_INVALID,
-        Some(("/forgot", text::GET_A_NEW_LINK)),
+        &msg("link-invalid-title"),
+        &msg("link-invalid"),
+        Some(("/forgot", &msg("get-a-new-link"))),
     )
 }
 
@@ -92,21 +99,19 @@ fn with_form_cookie(
 struct LinkPage {
     purpose: Purpose,
     action: &'static str,
-    title: &'static str,
-    intro: &'static str,
+    /// The page's title and introduction, in `t`'s words.
+    words: fn(Tr) -> (String, String),
 }
 
 const REGISTER: LinkPage = LinkPage {
     purpose: Purpose::Invite,
     action: "/register",
-    title: text::REGISTER_TITLE,
-    intro: text::REGISTER_INTRO,
+    words: |t| (t.tr("register-title"), t.tr("register-intro")),
 };
 const RESET: LinkPage = LinkPage {
     purpose: Purpose::Reset,
     action: "/reset",
-    title: text::RESET_TITLE,
-    intro: text::RESET_INTRO,
+    words: |t| (t.tr("reset-title"), t.tr("reset-intro")),
 };
 
 /// A link form: which page, for which browser and link.
@@ -118,17 +123,20 @@ struct LinkForm<'a> {
 
 fn render_link_form(
     state: &AppState,
+    t: Tr,
     form: &LinkForm<'_>,
     user: &User,
     error: Option<&str>,
     status: StatusCode,
 ) -> Result<HttpResponse, AppError> {
+    let (title, intro) = (form.page.words)(t);
     html(
         status,
         &SetPasswordPage {
+            t,
             product: &state.config.brand,
-            title: form.page.title,
-            intro: form.page.intro,
+            title: &title,
+            intro: &intro,
             action: form.page.action,
             csrf: &link_csrf(form.form_secret, form.token),
             token: form.token,
@@ -145,22 +153,23 @@ async fn show_link_form(
     state: &AppState,
     page: &LinkPage,
 ) -> Result<HttpResponse, AppError> {
+    let t = locale::of(req);
     let params = Params::parse(req.query_string().as_bytes()).unwrap_or_default();
     let Some(token) = params.get("token").map(str::to_string) else {
-        return link_invalid(state);
+        return link_invalid(state, t);
     };
     let idp = state.idp.clone();
-    let (t, purpose) = (token.clone(), page.purpose);
+    let (tok, purpose) = (token.clone(), page.purpose);
     let secret = form_secret(req, state)?;
     let form = LinkForm {
         page,
         form_secret: &secret,
         token: &token,
     };
-    let res = match blocking(move || idp.user_for_email_token(&t, purpose)).await? {
-        Ok(user) => render_link_form(state, &form, &user, None, StatusCode::OK),
+    let res = match blocking(move || idp.user_for_email_token(&tok, purpose)).await? {
+        Ok(user) => render_link_form(state, t, &form, &user, None, StatusCode::OK),
         Err(LifecycleError::User(UserError::Store(e))) => Err(e.into()),
-        Err(_) => link_invalid(state),
+        Err(_) => link_invalid(state, t),
     }?;
     with_form_cookie(state, res, secret)
 }
@@ -171,15 +180,16 @@ async fn submit_link_form(
     page: &LinkPage,
     body: &[u8],
 ) -> Result<HttpResponse, AppError> {
+    let t = locale::of(req);
     let params = parse_form(state, body)?;
     let Some(token) = params.get("token").map(str::to_string) else {
-        return link_invalid(state);
+        return link_invalid(state, t);
     };
     let presented = params.get("csrf").unwrap_or("").as_bytes();
     let Some(secret) =
         form_secret_of(req, state).filter(|s| ct_eq(link_csrf(s, &token).as_bytes(), presented))
     else {
-        return Err(form_expired(state, text::OPEN_LINK_AGAIN));
+        return Err(form_expired(state, msg("open-link-again")));
     };
     let form = LinkForm {
         page,
@@ -189,18 +199,25 @@ async fn submit_link_form(
     let new = params.get("new_password").unwrap_or("").to_string();
     let confirm = params.get("confirm_password").unwrap_or("").to_string();
     let idp = state.idp.clone();
-    let (t, purpose) = (token.clone(), page.purpose);
+    let (tok, purpose) = (token.clone(), page.purpose);
     // Completing a registration signs this browser in: whatever session it had ends first.
     let browser = RequestBrowser::of(state, req);
     let b = browser.clone();
-    let step = blocking(move || idp.submit_link(&t, purpose, &new, &confirm, b.get())).await?;
+    let step = blocking(move || idp.submit_link(&tok, purpose, &new, &confirm, b.get())).await?;
     match step {
         Ok(LinkStep::Refused { user, refusal }) => {
-            let msg = match refusal {
-                PasswordRefusal::Differ => text::PASSWORDS_DIFFER.to_string(),
+            let refused = t.show(&match refusal {
+                PasswordRefusal::Differ => msg("passwords-differ"),
                 PasswordRefusal::Policy(reason) => text::password_rejection(&reason),
-            };
-            render_link_form(state, &form, &user, Some(&msg), StatusCode::BAD_REQUEST)
+            });
+            render_link_form(
+                state,
+                t,
+                &form,
+                &user,
+                Some(&refused),
+                StatusCode::BAD_REQUEST,
+            )
         }
         Ok(LinkStep::Registered { ended, next }) => {
             if !ended.is_empty() {
@@ -218,19 +235,21 @@ async fn submit_link_form(
             if !ended.is_empty() {
                 state.deliver_logouts();
             }
-            send_in_background(&state.mailer, user.email.clone(), |m, to| {
-                m.send(&to, Mail::PasswordChanged)
+            let lang = t.lang();
+            send_in_background(&state.mailer, user.email.clone(), move |m, to| {
+                m.send(&to, lang, Mail::PasswordChanged)
             });
             message(
                 state,
+                t,
                 StatusCode::OK,
-                text::PASSWORD_CHANGED_TITLE,
-                text::PASSWORD_RESET_DONE,
-                Some(("/login", text::SIGN_IN)),
+                &msg("password-changed-title"),
+                &msg("password-reset-done"),
+                Some(("/login", &msg("sign-in-link"))),
             )
         }
         Err(LifecycleError::User(UserError::Store(e))) => Err(e.into()),
-        Err(_) => link_invalid(state),
+        Err(_) => link_invalid(state, t),
     }
 }
 
@@ -263,6 +282,7 @@ async fn reset_submit(
 
 fn forgot_form(
     state: &AppState,
+    t: Tr,
     secret: &str,
     error: Option<&str>,
     status: StatusCode,
@@ -270,6 +290,7 @@ fn forgot_form(
     html(
         status,
         &ForgotPage {
+            t,
             product: &state.config.brand,
             csrf: &csrf_for(secret),
             email: "",
@@ -283,7 +304,7 @@ async fn forgot_page(
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, AppError> {
     let secret = form_secret(&req, &state)?;
-    let res = forgot_form(&state, &secret, None, StatusCode::OK)?;
+    let res = forgot_form(&state, locale::of(&req), &secret, None, StatusCode::OK)?;
     with_form_cookie(&state, res, secret)
 }
 
@@ -292,10 +313,11 @@ async fn forgot_submit(
     state: web::Data<AppState>,
     body: web::Bytes,
 ) -> Result<HttpResponse, AppError> {
+    let t = locale::of(&req);
     let params = parse_form(&state, &body)?;
     let secret = form_secret_of(&req, &state).unwrap_or_default();
     if secret.is_empty() || !csrf_ok(&secret, params.get("csrf")) {
-        return Err(form_expired(&state, text::OPEN_AGAIN));
+        return Err(form_expired(&state, msg("open-again")));
     }
     let email: String = params
         .get("email")
@@ -305,8 +327,8 @@ async fn forgot_submit(
         .take(254)
         .collect();
     if email.is_empty() {
-        let msg = Some(text::ENTER_EMAIL);
-        return forgot_form(&state, &secret, msg, StatusCode::BAD_REQUEST);
+        let refused = t.tr("enter-email");
+        return forgot_form(&state, t, &secret, Some(&refused), StatusCode::BAD_REQUEST);
     }
     // Everything that depends on the address (the lookup, the link, the mail) happens after the
     // answer, in the background: the page answers alike and at once for known and unknown
@@ -314,6 +336,7 @@ async fn forgot_submit(
     let idp = state.idp.clone();
     let ip = super::browser::client_ip(&state, &req);
     let mailer = state.mailer.clone();
+    let lang = t.lang();
     actix_web::rt::task::spawn_blocking(move || {
         match idp.request_password_reset(&email, ip.as_deref()) {
             Ok(ResetRequest::Send {
@@ -321,7 +344,7 @@ async fn forgot_submit(
                 purpose,
                 token,
             }) => {
-                if let Err(e) = mailer.send_link(&user, purpose, &token) {
+                if let Err(e) = mailer.send_link(&user, purpose, &token, lang) {
                     tracing::error!(error = %e, user_id = %user.id, "password reset mail not sent; the link stays valid for a retry");
                 }
             }
@@ -329,17 +352,20 @@ async fn forgot_submit(
             Err(e) => tracing::error!(error = %e, "forgot-password request failed"),
         }
     });
+    let valid_for = t.lifetime(Purpose::Reset.ttl_secs());
     message(
         &state,
+        t,
         StatusCode::OK,
-        text::CHECK_YOUR_EMAIL_TITLE,
-        &text::reset_link_sent(),
-        Some(("/login", text::BACK_TO_SIGN_IN)),
+        &msg("check-your-email-title"),
+        &msg("reset-link-sent").with("lifetime", valid_for),
+        Some(("/login", &msg("back-to-sign-in"))),
     )
 }
 
 fn render_change(
     state: &AppState,
+    t: Tr,
     secret: &str,
     user: &User,
     error: Option<&str>,
@@ -348,9 +374,10 @@ fn render_change(
     html(
         status,
         &SetPasswordPage {
+            t,
             product: &state.config.brand,
-            title: text::CHANGE_TITLE,
-            intro: text::CHANGE_INTRO,
+            title: &t.tr("change-title"),
+            intro: &t.tr("change-intro"),
             action: "/password/change",
             csrf: &csrf_for(secret),
             token: "",
@@ -367,7 +394,14 @@ async fn change_page(
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, AppError> {
     match current_user(&req, &state).await? {
-        Some((user, secret, _)) => render_change(&state, &secret, &user, None, StatusCode::OK),
+        Some((user, secret, _)) => render_change(
+            &state,
+            locale::of(&req),
+            &secret,
+            &user,
+            None,
+            StatusCode::OK,
+        ),
         None => Ok(see_other("/login")),
     }
 }
@@ -377,12 +411,13 @@ async fn change_submit(
     state: web::Data<AppState>,
     body: web::Bytes,
 ) -> Result<HttpResponse, AppError> {
+    let t = locale::of(&req);
     let params = parse_form(&state, &body)?;
     let Some(secret) = cookie_value(&req, session_cookie_name(&state)) else {
         return Ok(see_other("/login"));
     };
     if !csrf_ok(&secret, params.get("csrf")) {
-        return Err(form_expired(&state, text::OPEN_AGAIN));
+        return Err(form_expired(&state, msg("open-again")));
     }
     let current = params.get("current_password").unwrap_or("").to_string();
     let new = params.get("new_password").unwrap_or("").to_string();
@@ -398,29 +433,26 @@ async fn change_submit(
             if !ended.is_empty() {
                 state.deliver_logouts();
             }
-            send_in_background(&state.mailer, user.email.clone(), |m, to| {
-                m.send(&to, Mail::PasswordChanged)
+            let lang = t.lang();
+            send_in_background(&state.mailer, user.email.clone(), move |m, to| {
+                m.send(&to, lang, Mail::PasswordChanged)
             });
-            return render_signed_in(&state, &secret, &user, Some(text::PASSWORD_CHANGED_NOTICE));
+            let notice = t.tr("password-changed-notice");
+            return render_signed_in(&state, t, &secret, &user, Some(&notice));
         }
         Ok(PasswordChange::Refused { user, refusal }) => (user, refusal),
         Err(UserError::Store(e)) => return Err(e.into()),
         Err(e) => return Err(AppError::internal(&e)),
     };
-    let (msg, status) = match refusal {
-        ChangeRefusal::Differ => (
-            text::NEW_PASSWORDS_DIFFER.to_string(),
-            StatusCode::BAD_REQUEST,
-        ),
+    let (refused, status) = match refusal {
+        ChangeRefusal::Differ => (msg("new-passwords-differ"), StatusCode::BAD_REQUEST),
         ChangeRefusal::Locked(l) => (
-            text::retry_after(text::TOO_MANY_WRONG_PASSWORDS, l.until, state.idp.now()),
+            msg("too-many-wrong-passwords")
+                .with("minutes", text::minutes_until(l.until, state.idp.now())),
             StatusCode::TOO_MANY_REQUESTS,
         ),
-        ChangeRefusal::WrongPassword => (
-            text::WRONG_CURRENT_PASSWORD.to_string(),
-            StatusCode::BAD_REQUEST,
-        ),
+        ChangeRefusal::WrongPassword => (msg("wrong-current-password"), StatusCode::BAD_REQUEST),
         ChangeRefusal::Rejected(r) => (text::password_rejection(&r), StatusCode::BAD_REQUEST),
     };
-    render_change(&state, &secret, &user, Some(&msg), status)
+    render_change(&state, t, &secret, &user, Some(&t.show(&refused)), status)
 }

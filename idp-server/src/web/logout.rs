@@ -11,7 +11,7 @@ use super::csrf::{csrf_for, csrf_ok};
 use super::pages::{LogoutConfirmPage, MessagePage};
 use super::params::Params;
 use super::render::html;
-use super::{blocking_try, text, AppError, AppState};
+use super::{blocking_try, locale, AppError, AppState};
 use crate::tokens::verify_id_token_hint;
 use idp_core::sessions::{Logout, LogoutRequest};
 
@@ -73,12 +73,14 @@ async fn end_session(
         })
     })
     .await?;
+    let t = locale::of(req);
     match outcome {
         Logout::Confirm => {
             let csrf = csrf_for(cookie_secret.as_deref().unwrap_or(""));
             return html(
                 StatusCode::OK,
                 &LogoutConfirmPage {
+                    t,
                     product: &state.config.brand,
                     csrf: &csrf,
                     client_id: client_id.as_deref().unwrap_or(""),
@@ -112,10 +114,11 @@ async fn end_session(
     let mut res = html(
         StatusCode::OK,
         &MessagePage {
+            t,
             product: &state.config.brand,
-            title: text::SIGNED_OUT_TITLE,
-            message: text::SIGNED_OUT,
-            link: Some(("/login", text::SIGN_IN_AGAIN)),
+            title: &t.tr("signed-out-title"),
+            message: &t.tr("signed-out"),
+            link: Some(("/login", &t.tr("sign-in-again"))),
         },
     )?;
     res.add_cookie(&removal)

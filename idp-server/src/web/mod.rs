@@ -10,6 +10,7 @@ pub mod csrf;
 pub mod error;
 pub mod forms;
 pub mod lifecycle;
+pub mod locale;
 pub mod logout;
 pub mod pages;
 pub mod params;
@@ -32,6 +33,7 @@ pub use error::AppError;
 pub use state::{blocking, blocking_try, AppState};
 
 use crate::config::Config;
+use crate::i18n::{msg, Lang};
 use crate::keys;
 
 /// The discovery document (OIDC Discovery 1.0 section 3), serialised once at start.
@@ -56,6 +58,7 @@ pub fn discovery_document(config: &Config) -> Vec<u8> {
         "token_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post", "none"],
         "code_challenge_methods_supported": ["S256"],
         "prompt_values_supported": ["none", "login"],
+        "ui_locales_supported": Lang::ALL.map(Lang::tag),
         "acr_values_supported": [idp_core::sessions::ACR_PASSWORD, idp_core::sessions::ACR_MFA],
         "claims_parameter_supported": false,
         "request_parameter_supported": false,
@@ -121,8 +124,8 @@ async fn stylesheet() -> HttpResponse {
 async fn not_found(state: web::Data<AppState>) -> Result<HttpResponse, AppError> {
     Err(AppError::page(
         actix_web::http::StatusCode::NOT_FOUND,
-        text::NOT_FOUND_TITLE,
-        text::NOT_FOUND,
+        msg("not-found-title"),
+        msg("not-found"),
     )
     .with_brand(&state.config.brand))
 }
@@ -205,6 +208,7 @@ pub fn build_server(
                     .add((header::X_FRAME_OPTIONS, "DENY"))
                     .add((header::CONTENT_SECURITY_POLICY, CSP)),
             )
+            .wrap(from_fn(locale::localize))
             .wrap(from_fn(access_log))
             .configure(configure)
             .default_service(web::to(not_found))

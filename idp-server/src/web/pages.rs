@@ -1,13 +1,18 @@
 //! The hosted pages (askama templates in `templates/`): server-rendered, no JavaScript, HTML
-//! escaped by the template engine. Only the QR code SVG, which we generate, is inserted raw.
+//! escaped by the template engine. Their words come from the message catalogues (`t`, see
+//! `crate::i18n`). Inserted raw: the QR code SVG, which we generate, and sentences with an
+//! emphasised value, which `Tr::strong1` escapes.
 
 use askama::Template;
 
 use crate::config::Brand;
+use crate::i18n::Tr;
 
 #[derive(Template)]
 #[template(path = "login.html")]
 pub struct LoginPage<'a> {
+    /// The page's language (its words come from the catalogues through it).
+    pub t: Tr,
     pub product: &'a Brand,
     pub client_name: Option<&'a str>,
     pub csrf: &'a str,
@@ -19,6 +24,8 @@ pub struct LoginPage<'a> {
 #[derive(Template)]
 #[template(path = "mfa_enroll.html")]
 pub struct EnrollPage<'a> {
+    /// The page's language (its words come from the catalogues through it).
+    pub t: Tr,
     pub product: &'a Brand,
     pub csrf: &'a str,
     pub email: &'a str,
@@ -30,6 +37,8 @@ pub struct EnrollPage<'a> {
 #[derive(Template)]
 #[template(path = "mfa_verify.html")]
 pub struct VerifyPage<'a> {
+    /// The page's language (its words come from the catalogues through it).
+    pub t: Tr,
     pub product: &'a Brand,
     pub csrf: &'a str,
     pub email: &'a str,
@@ -39,6 +48,8 @@ pub struct VerifyPage<'a> {
 #[derive(Template)]
 #[template(path = "message.html")]
 pub struct MessagePage<'a> {
+    /// The page's language (its words come from the catalogues through it).
+    pub t: Tr,
     pub product: &'a Brand,
     pub title: &'a str,
     pub message: &'a str,
@@ -48,9 +59,11 @@ pub struct MessagePage<'a> {
 #[derive(Template)]
 #[template(path = "signed_in.html")]
 pub struct SignedInPage<'a> {
+    /// The page's language (its words come from the catalogues through it).
+    pub t: Tr,
     pub product: &'a Brand,
-    pub name: &'a str,
-    pub email: &'a str,
+    /// "Signed in as <strong>name</strong> (email).", as HTML (`Tr::strong`).
+    pub signed_in_as: &'a str,
     pub csrf: &'a str,
     pub notice: Option<&'a str>,
 }
@@ -58,6 +71,8 @@ pub struct SignedInPage<'a> {
 #[derive(Template)]
 #[template(path = "logout_confirm.html")]
 pub struct LogoutConfirmPage<'a> {
+    /// The page's language (its words come from the catalogues through it).
+    pub t: Tr,
     pub product: &'a Brand,
     pub csrf: &'a str,
     pub client_id: &'a str,
@@ -68,6 +83,8 @@ pub struct LogoutConfirmPage<'a> {
 #[derive(Template)]
 #[template(path = "set_password.html")]
 pub struct SetPasswordPage<'a> {
+    /// The page's language (its words come from the catalogues through it).
+    pub t: Tr,
     pub product: &'a Brand,
     pub title: &'a str,
     pub intro: &'a str,
@@ -83,6 +100,8 @@ pub struct SetPasswordPage<'a> {
 #[derive(Template)]
 #[template(path = "forgot.html")]
 pub struct ForgotPage<'a> {
+    /// The page's language (its words come from the catalogues through it).
+    pub t: Tr,
     pub product: &'a Brand,
     pub csrf: &'a str,
     pub email: &'a str,

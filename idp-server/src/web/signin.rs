@@ -18,7 +18,8 @@ use super::csrf::{csrf_for, csrf_ok};
 use super::forms::{form_expired, parse_form, refusal, see_other, sign_in_expired};
 use super::pages::{EnrollPage, LoginPage, SignedInPage, VerifyPage};
 use super::render::html;
-use super::{blocking, blocking_try, text, AppError, AppState};
+use super::{blocking, blocking_try, locale, text, AppError, AppState};
+use crate::i18n::{msg, Tr};
 use crate::mail::{send_in_background, Mail};
 
 /// The app a sign-in is for, if one asked and is still configured: its name and the brand of
@@ -36,6 +37,7 @@ pub async fn login_page(
     req: HttpRequest,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, AppError> {
+    let t = locale::of(&req);
     let flow = cookie_value(&req, flow_cookie_name(&state));
     let browser = RequestBrowser::of(&state, &req);
     let idp = state.idp.clone();
@@ -45,10 +47,10 @@ pub async fn login_page(
     match start.map_err(|e| refusal(&state, e))? {
         SignInStart::Flow(page) => {
             let handle = flow.unwrap_or_default();
-            render_page(&state, &handle, page, None, StatusCode::OK, "")
+            render_page(&state, t, &handle, page, None, StatusCode::OK, "")
         }
         SignInStart::SignedIn(user) => {
-            render_signed_in(&state, secret.as_deref().unwrap_or(""), &user, None)
+            render_signed_in(&state, t, secret.as_deref().unwrap_or(""), &user, None)
         }
         SignInStart::Started(handle) => Ok(start_sign_in(&state, handle)),
     }
@@ -56,6 +58,7 @@ pub async fn login_page(
 
 fn render_page(
     state: &AppState,
+    t: Tr,
     handle: &str,
     page: SignInPage,
     error: Option<&str>,
@@ -75,6 +78,7 @@ fn render_page(
             html(
                 status,
                 &LoginPage {
+                    t,
                     product: client.as_ref().map_or(product, |c| &c.brand),
                     client_name: client.as_ref().map(|c| c.name.as_str()),
                     csrf: &csrf,
@@ -93,6 +97,7 @@ fn render_page(
             html(
                 status,
                 &EnrollPage {
+                    t,
                     product: client.as_ref().map_or(product, |c| &c.brand),
                     csrf: &csrf,
                     email: &user.email,
@@ -107,6 +112,7 @@ fn render_page(
             html(
                 status,
                 &VerifyPage {
+                    t,
                     product: client.as_ref().map_or(product, |c| &c.brand),
                     csrf: &csrf,
                     email: &user.email,
@@ -126,7 +132,7 @@ fn flow_of_form(
     let handle =
         cookie_value(req, flow_cookie_name(state)).ok_or_else(|| sign_in_expired(state))?;
     if !csrf_ok(&handle, csrf) {
-        return Err(form_expired(state, text::FORM_STALE));
+        return Err(form_expired(state, msg("form-stale")));
     }
     Ok(handle)
 }
@@ -137,6 +143,7 @@ pub async fn submit_password(
     state: web::Data<AppState>,
     body: web::Bytes,
 ) -> Result<HttpResponse, AppError> {
+    let t = locale::of(&req);
     let params = parse_form(&state, &body)?;
     let handle = flow_of_form(&req, &state, params.get("csrf"))?;
     let email: String = params
@@ -165,29 +172,29 @@ pub async fn submit_password(
         Err(e) => return Err(refusal(&state, e)),
     };
     let (status, message) = match refused {
-        SignInError::MissingCredentials => (
-            StatusCode::BAD_REQUEST,
-            text::ENTER_EMAIL_AND_PASSWORD.to_string(),
-        ),
+        SignInError::MissingCredentials => {
+            (StatusCode::BAD_REQUEST, msg("enter-email-and-password"))
+        }
         SignInError::Locked(l) => {
             state.metrics.signin("locked");
             state.metrics.lockout("password");
-            let msg = text::retry_after(text::TOO_MANY_FAILED_ATTEMPTS, l.until, state.idp.now());
-            (StatusCode::TOO_MANY_REQUESTS, msg)
+            let minutes = text::minutes_until(l.until, state.idp.now());
+            (
+                StatusCode::TOO_MANY_REQUESTS,
+                msg("too-many-failed-attempts").with("minutes", minutes),
+            )
         }
         SignInError::Disabled => {
             state.metrics.signin("disabled");
-            (StatusCode::FORBIDDEN, text::USER_DISABLED.to_string())
+            (StatusCode::FORBIDDEN, msg("user-disabled"))
         }
         _ => {
             state.metrics.signin("invalid_credentials");
-            (
-                StatusCode::UNAUTHORIZED,
-                text::INVALID_CREDENTIALS.to_string(),
-            )
+            (StatusCode::UNAUTHORIZED, msg("invalid-credentials"))
         }
     };
-    render_page(&state, &handle, *page, Some(&message), status, &email)
+    let message = t.show(&message);
+    render_page(&state, t, &handle, *page, Some(&message), status, &email)
 }
 
 /// POST /login/totp: the enrollment confirmation or the sign-in code.
@@ -196,6 +203,7 @@ pub async fn submit_totp(
     state: web::Data<AppState>,
     body: web::Bytes,
 ) -> Result<HttpResponse, AppError> {
+    let t = locale::of(&req);
     let params = parse_form(&state, &body)?;
     let handle = flow_of_form(&req, &state, params.get("csrf"))?;
     let code: String = params.get("code").unwrap_or("").chars().take(32).collect();
@@ -210,7 +218,7 @@ pub async fn submit_totp(
         }) => {
             if linked_app {
                 state.metrics.mfa("enrolled");
-                notify_app_linked(&state, &signed_in, browser);
+                notify_app_linked(&state, &signed_in, browser, t);
             } else {
                 state.metrics.mfa("verified");
             }
@@ -220,7 +228,7 @@ pub async fn submit_totp(
         Ok(CodeStep::Refused { refusal, page }) => (refusal, page),
         Err(e) => return Err(refusal(&state, e)),
     };
-    let message = text::code_refusal(&refused, state.idp.now());
+    let message = t.show(&text::code_refusal(&refused, state.idp.now()));
     let status = match refused {
         SignInError::InvalidFormat => {
             state.metrics.mfa("invalid_format");
@@ -244,12 +252,12 @@ pub async fn submit_totp(
             StatusCode::UNAUTHORIZED
         }
     };
-    render_page(&state, &handle, *page, Some(&message), status, "")
+    render_page(&state, t, &handle, *page, Some(&message), status, "")
 }
 
 /// The user hears of every app linked to their account (when, from where, with what): if it was
 /// not them, the mail says what to do.
-fn notify_app_linked(state: &AppState, signed_in: &SignedIn, browser: RequestBrowser) {
+fn notify_app_linked(state: &AppState, signed_in: &SignedIn, browser: RequestBrowser, t: Tr) {
     let at = signed_in.session.auth_time;
     let user_id = signed_in.session.user_id.clone();
     let idp = state.idp.clone();
@@ -259,6 +267,7 @@ fn notify_app_linked(state: &AppState, signed_in: &SignedIn, browser: RequestBro
         };
         m.send(
             &user.email,
+            t.lang(),
             Mail::AppLinked {
                 at,
                 ip: browser.ip.as_deref(),
@@ -309,12 +318,13 @@ pub async fn signed_in_page(
     let Some((user, secret, _)) = current_user(req, state).await? else {
         return Ok(None);
     };
-    render_signed_in(state, &secret, &user, notice).map(Some)
+    render_signed_in(state, locale::of(req), &secret, &user, notice).map(Some)
 }
 
 /// The signed-in page of `user`, whose session cookie holds `secret`.
 pub fn render_signed_in(
     state: &AppState,
+    t: Tr,
     secret: &str,
     user: &User,
     notice: Option<&str>,
@@ -327,9 +337,13 @@ pub fn render_signed_in(
     html(
         StatusCode::OK,
         &SignedInPage {
+            t,
             product: &state.config.brand,
-            name,
-            email: &user.email,
+            signed_in_as: &t.strong(
+                &msg("signed-in-as").with("email", user.email.as_str()),
+                "name",
+                name,
+            ),
             csrf: &csrf_for(secret),
             notice,
         },

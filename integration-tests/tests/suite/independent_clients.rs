@@ -201,6 +201,8 @@ ui = {{ logo = "branding/demo-app.svg", accent_color = "#7a2e8e" }}
         },
     );
     seed(&server, "acme", "ann@example.com", true);
+    // The Spanish walk's user.
+    seed(&server, "acme", "eva@example.com", true);
     // An invited colleague, for the registration page's screenshot.
     let invited = server.cli(
         &[
@@ -227,20 +229,26 @@ ui = {{ logo = "branding/demo-app.svg", accent_color = "#7a2e8e" }}
             ("CLIENT_ID", "browser-app"),
             ("CLIENT_SECRET", RP_SECRET),
             ("EMAIL", "ann@example.com"),
+            ("EMAIL_ES", "eva@example.com"),
             ("PASSWORD", PASSWORD),
             ("SCREENSHOT_DIR", dir.to_str().unwrap()),
             ("REGISTER_LINK", &register),
             ("OUTBOX_DIR", server.outbox().to_str().unwrap()),
         ],
     )?;
-    let user = server.rt.idp.user_by_email("ann@example.com").unwrap();
-    assert_eq!(
-        server.rt.idp.enrollment_state(&user.id).unwrap(),
-        idp_core::mfa::EnrollmentState::Linked
-    );
-    assert!(server.rt.idp.live_sessions(&user.id).unwrap().is_empty());
+    for email in ["ann@example.com", "eva@example.com"] {
+        let user = server.rt.idp.user_by_email(email).unwrap();
+        assert_eq!(
+            server.rt.idp.enrollment_state(&user.id).unwrap(),
+            idp_core::mfa::EnrollmentState::Linked
+        );
+        assert!(server.rt.idp.live_sessions(&user.id).unwrap().is_empty());
+    }
     let shots = std::fs::read_dir(&dir).unwrap().count();
-    assert!(shots >= 36, "every page at two widths: {shots}");
+    assert!(
+        shots >= 72,
+        "every page at two widths in two languages: {shots}"
+    );
     Ok(())
 }
 

@@ -12,6 +12,7 @@ mod harness;
 mod hostile;
 mod import;
 mod independent_clients;
+mod languages;
 mod lifecycle;
 mod oidc;
 mod process;

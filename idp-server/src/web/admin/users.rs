@@ -109,7 +109,11 @@ async fn mail_link(
     token: String,
 ) -> Result<(), ApiError> {
     let mailer = state.mailer.clone();
-    let sent = blocking(move || mailer.send_link(&user, purpose, &token)).await?;
+    let sent = blocking(move || {
+        let lang = mailer.default_lang();
+        mailer.send_link(&user, purpose, &token, lang)
+    })
+    .await?;
     sent.map_err(|e| {
         tracing::error!(error = %e, "link mail not sent");
         ApiError::Unavailable
@@ -407,7 +411,7 @@ pub async fn delete_totp(
     if change == idp_core::accounts::Change::Changed {
         let at = state.idp.now();
         crate::mail::send_in_background(&state.mailer, user.email, move |m: &Mailer, to| {
-            m.send(&to, Mail::AppDisconnected { at })
+            m.send(&to, m.default_lang(), Mail::AppDisconnected { at })
         });
     }
     Ok(HttpResponse::NoContent().finish())

@@ -1,0 +1,80 @@
+//! Every mail in every language: written from the catalogues, the link in both parts, and
+//! nothing a user controls reaching the HTML part unescaped.
+
+use super::*;
+
+fn all<'a>(link: &'a str) -> Vec<Mail<'a>> {
+    vec![
+        Mail::Invitation {
+            name: "Ana <b>",
+            link,
+        },
+        Mail::PasswordReset { link },
+        Mail::PasswordChanged,
+        Mail::AppLinked {
+            at: 1_700_000_000,
+            ip: Some("203.0.113.9"),
+            browser: Some("Firefox <script>"),
+        },
+        Mail::AppLinked {
+            at: 1_700_000_000,
+            ip: None,
+            browser: None,
+        },
+        Mail::AppDisconnected { at: 1_700_000_000 },
+    ]
+}
+
+#[test]
+fn every_mail_is_written_in_each_language_with_its_link_and_escaped_html() {
+    let link = "https://id.example/reset?token=abc&x=1";
+    for lang in Lang::ALL {
+        for mail in all(link) {
+            let w = write(Tr::new(lang), "Acme & Co", &mail);
+            assert!(w.subject.contains("Acme & Co"), "{}", w.subject);
+            assert!(!w.subject.contains('\n') && !w.subject.contains('{'));
+            assert!(
+                w.text.ends_with('\n') && !w.text.contains('{'),
+                "{}",
+                w.text
+            );
+            assert!(w.html.starts_with("<p>") && w.html.ends_with("</p>"));
+            assert!(
+                !w.html.contains("<b>") && !w.html.contains("<script>"),
+                "{}",
+                w.html
+            );
+            assert!(w.html.contains("Acme &amp; Co") || !w.text.contains("Acme"));
+            if matches!(mail, Mail::Invitation { .. } | Mail::PasswordReset { .. }) {
+                assert!(w.text.contains(&format!("\n\n{link}\n\n")), "{}", w.text);
+                assert!(w
+                    .html
+                    .contains("href=\"https://id.example/reset?token=abc&amp;x=1\""));
+            }
+            if let Mail::AppLinked { ip: None, .. } = mail {
+                let unknown = Tr::new(lang).tr("mail-unknown");
+                assert!(w.text.contains(&unknown), "{}", w.text);
+            }
+        }
+    }
+}
+
+#[test]
+fn the_language_of_a_mail_is_the_one_asked_for() {
+    let reset = Mail::PasswordReset {
+        link: "https://id.example/reset?token=t",
+    };
+    let en = write(Tr::new(Lang::En), "Acme", &reset);
+    let es = write(Tr::new(Lang::Es), "Acme", &reset);
+    assert_eq!(en.subject, "Reset your Acme password");
+    assert_eq!(es.subject, "Restablezca su contraseña de Acme");
+    assert!(en.text.contains("within 1 hour"), "{}", en.text);
+    assert!(es.text.contains("en un plazo de 1 hora"), "{}", es.text);
+    let invite = Mail::Invitation {
+        name: "Ana",
+        link: "https://id.example/register?token=t",
+    };
+    let es = write(Tr::new(Lang::Es), "Acme", &invite);
+    assert!(es.text.starts_with("Hola, Ana:\n\n"), "{}", es.text);
+    assert!(es.text.contains("7 días"), "{}", es.text);
+}

@@ -1,0 +1,94 @@
+//! Which language a request's pages speak: the `ui_locales` an app sent to /authorize (kept
+//! for the browser in a cookie, so every page of that sign-in and the mails they cause follow
+//! it), else the browser's `Accept-Language`, else `[ui] default_locale`.
+//!
+//! The middleware decides before the handler runs (handlers take it as the `Tr` extractor),
+//! lets /authorize change it, and renders error pages in it afterwards: an `AppError` page is
+//! built without a request, so its words are put in the request's language here.
+
+use actix_web::body::{BoxBody, EitherBody, MessageBody};
+use actix_web::dev::{Payload, ServiceRequest, ServiceResponse};
+use actix_web::middleware::Next;
+use actix_web::{web, FromRequest, HttpMessage, HttpRequest};
+
+use super::browser::{cookie, locale_cookie_name};
+use super::{AppError, AppState};
+use crate::i18n::{Lang, Tr};
+
+/// Set when /authorize chose a language from `ui_locales`: the response remembers it.
+#[derive(Clone, Copy)]
+struct Chosen(Lang);
+
+/// The language of a request before its handler runs.
+fn negotiate(state: &AppState, req: &HttpRequest) -> Lang {
+    req.cookie(locale_cookie_name(state))
+        .and_then(|c| Lang::from_tag(c.value()))
+        .or_else(|| {
+            req.headers()
+                .get(actix_web::http::header::ACCEPT_LANGUAGE)
+                .and_then(|v| v.to_str().ok())
+                .and_then(Lang::from_accept_language)
+        })
+        .unwrap_or(state.config.default_locale)
+}
+
+/// The request's language (the middleware's choice, or /authorize's).
+pub fn of(req: &HttpRequest) -> Tr {
+    match req.extensions().get::<Lang>() {
+        Some(l) => Tr::new(*l),
+        None => match req.app_data::<web::Data<AppState>>() {
+            Some(state) => Tr::new(negotiate(state, req)),
+            None => Tr::default(),
+        },
+    }
+}
+
+/// /authorize: an app's `ui_locales` choose the language of this page and of the browser's
+/// later pages (when one of them is a language we have; otherwise nothing changes).
+pub fn choose(req: &HttpRequest, ui_locales: Option<&str>) -> Tr {
+    if let Some(lang) = ui_locales.and_then(Lang::from_ui_locales) {
+        req.extensions_mut().insert(lang);
+        req.extensions_mut().insert(Chosen(lang));
+    }
+    of(req)
+}
+
+impl FromRequest for Tr {
+    type Error = actix_web::Error;
+    type Future = std::future::Ready<Result<Tr, actix_web::Error>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        std::future::ready(Ok(of(req)))
+    }
+}
+
+/// The middleware (see the module's documentation).
+pub async fn localize(
+    req: ServiceRequest,
+    next: Next<impl MessageBody>,
+) -> Result<ServiceResponse<EitherBody<impl MessageBody, BoxBody>>, actix_web::Error> {
+    let Some(state) = req.app_data::<web::Data<AppState>>().cloned() else {
+        return Ok(next.call(req).await?.map_into_left_body());
+    };
+    let lang = negotiate(&state, req.request());
+    req.extensions_mut().insert(lang);
+    let mut res = next.call(req).await?;
+    let tr = of(res.request());
+    let chosen = res.request().extensions().get::<Chosen>().copied();
+    if let Some(Chosen(lang)) = chosen {
+        let c = cookie(&state, locale_cookie_name(&state), lang.tag().into(), None);
+        // A cookie that cannot be added leaves the language to Accept-Language later on.
+        if let Err(e) = res.response_mut().add_cookie(&c) {
+            tracing::warn!(error = %e, "language cookie not set");
+        }
+    }
+    let page = res
+        .response()
+        .error()
+        .and_then(|e| e.as_error::<AppError>())
+        .and_then(|e| e.page_body(tr, &state.config.brand));
+    Ok(match page {
+        Some(body) => res.map_body(|_, _| EitherBody::right(BoxBody::new(body))),
+        None => res.map_into_left_body(),
+    })
+}
