@@ -218,60 +218,80 @@ struct Written {
     html: String,
 }
 
+/// What a mail says, before it is put into words.
+struct Parts<'a> {
+    subject: Msg,
+    paragraphs: Vec<Msg>,
+    /// The link (for a link mail) and its label, after the paragraphs.
+    link: Option<(&'a str, Msg)>,
+    /// A paragraph after the link.
+    last: Option<Msg>,
+}
+
+/// What `mail` says; `t` words the values that are themselves words (a lifetime, "unknown").
+fn parts<'a>(t: Tr, product: &str, mail: &Mail<'a>) -> Parts<'a> {
+    let p = |m: Msg| m.with("product", product);
+    let plain = |subject: Msg, paragraphs: Vec<Msg>| Parts {
+        subject,
+        paragraphs,
+        link: None,
+        last: None,
+    };
+    match *mail {
+        Mail::Invitation { name, link } => Parts {
+            subject: p(msg("mail-invitation-subject")),
+            paragraphs: vec![
+                msg("mail-hello").with("name", name),
+                p(msg("mail-invitation-body"))
+                    .with("lifetime", t.lifetime(Purpose::Invite.ttl_secs())),
+            ],
+            link: Some((link, msg("mail-invitation-link"))),
+            last: Some(msg("mail-invitation-ignore")),
+        },
+        Mail::PasswordReset { link } => Parts {
+            subject: p(msg("mail-reset-subject")),
+            paragraphs: vec![
+                p(msg("mail-reset-body")).with("lifetime", t.lifetime(Purpose::Reset.ttl_secs()))
+            ],
+            link: Some((link, msg("mail-reset-link"))),
+            last: Some(msg("mail-reset-ignore")),
+        },
+        Mail::PasswordChanged => plain(
+            p(msg("mail-password-changed-subject")),
+            vec![p(msg("mail-password-changed-body"))],
+        ),
+        Mail::AppLinked { at, ip, browser } => {
+            let unknown = t.tr("mail-unknown");
+            plain(
+                p(msg("mail-app-linked-subject")),
+                vec![
+                    p(msg("mail-app-linked-body"))
+                        .with("at", when(at))
+                        .with("ip", ip.unwrap_or(&unknown))
+                        .with("browser", browser.unwrap_or(&unknown)),
+                    msg("mail-app-linked-warning"),
+                ],
+            )
+        }
+        Mail::AppDisconnected { at } => plain(
+            p(msg("mail-app-disconnected-subject")),
+            vec![
+                p(msg("mail-app-disconnected-body")).with("at", when(at)),
+                msg("mail-app-disconnected-warning"),
+            ],
+        ),
+    }
+}
+
 /// Writes `mail` in `t`'s language: paragraphs, then (for a link mail) the link and a last
 /// paragraph. Every paragraph is escaped for the HTML part.
 fn write(t: Tr, product: &str, mail: &Mail<'_>) -> Written {
-    let p = |m: Msg| m.with("product", product);
-    let (subject, paragraphs, link, last): (Msg, Vec<Msg>, Option<(&str, Msg)>, Option<Msg>) =
-        match *mail {
-            Mail::Invitation { name, link } => (
-                p(msg("mail-invitation-subject")),
-                vec![
-                    msg("mail-hello").with("name", name),
-                    p(msg("mail-invitation-body"))
-                        .with("lifetime", t.lifetime(Purpose::Invite.ttl_secs())),
-                ],
-                Some((link, msg("mail-invitation-link"))),
-                Some(msg("mail-invitation-ignore")),
-            ),
-            Mail::PasswordReset { link } => (
-                p(msg("mail-reset-subject")),
-                vec![p(msg("mail-reset-body"))
-                    .with("lifetime", t.lifetime(Purpose::Reset.ttl_secs()))],
-                Some((link, msg("mail-reset-link"))),
-                Some(msg("mail-reset-ignore")),
-            ),
-            Mail::PasswordChanged => (
-                p(msg("mail-password-changed-subject")),
-                vec![p(msg("mail-password-changed-body"))],
-                None,
-                None,
-            ),
-            Mail::AppLinked { at, ip, browser } => {
-                let unknown = t.tr("mail-unknown");
-                (
-                    p(msg("mail-app-linked-subject")),
-                    vec![
-                        p(msg("mail-app-linked-body"))
-                            .with("at", when(at))
-                            .with("ip", ip.unwrap_or(&unknown))
-                            .with("browser", browser.unwrap_or(&unknown)),
-                        msg("mail-app-linked-warning"),
-                    ],
-                    None,
-                    None,
-                )
-            }
-            Mail::AppDisconnected { at } => (
-                p(msg("mail-app-disconnected-subject")),
-                vec![
-                    p(msg("mail-app-disconnected-body")).with("at", when(at)),
-                    msg("mail-app-disconnected-warning"),
-                ],
-                None,
-                None,
-            ),
-        };
+    let Parts {
+        subject,
+        paragraphs,
+        link,
+        last,
+    } = parts(t, product, mail);
     let mut text = Vec::new();
     let mut html = String::new();
     for m in &paragraphs {

@@ -4,10 +4,12 @@
 //!
 //! The middleware decides before the handler runs (handlers take it as the `Tr` extractor),
 //! lets /authorize change it, and renders error pages in it afterwards: an `AppError` page is
-//! built without a request, so its words are put in the request's language here.
+//! built without a request, so its words are put in the request's language here. Every page
+//! says its language in `Content-Language` too.
 
 use actix_web::body::{BoxBody, EitherBody, MessageBody};
 use actix_web::dev::{Payload, ServiceRequest, ServiceResponse};
+use actix_web::http::header;
 use actix_web::middleware::Next;
 use actix_web::{web, FromRequest, HttpMessage, HttpRequest};
 
@@ -25,7 +27,7 @@ fn negotiate(state: &AppState, req: &HttpRequest) -> Lang {
         .and_then(|c| Lang::from_tag(c.value()))
         .or_else(|| {
             req.headers()
-                .get(actix_web::http::header::ACCEPT_LANGUAGE)
+                .get(header::ACCEPT_LANGUAGE)
                 .and_then(|v| v.to_str().ok())
                 .and_then(Lang::from_accept_language)
         })
@@ -81,6 +83,16 @@ pub async fn localize(
         if let Err(e) = res.response_mut().add_cookie(&c) {
             tracing::warn!(error = %e, "language cookie not set");
         }
+    }
+    let is_page = res
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .is_some_and(|v| v.as_bytes().starts_with(b"text/html"));
+    if is_page {
+        res.headers_mut().insert(
+            header::CONTENT_LANGUAGE,
+            header::HeaderValue::from_static(tr.tag()),
+        );
     }
     let page = res
         .response()

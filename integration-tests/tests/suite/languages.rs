@@ -101,6 +101,7 @@ fn an_apps_ui_locales_hold_for_the_whole_sign_in_and_its_mails() {
     );
     let login = browser.follow(&server.base, first);
     assert_eq!(lang_of(&login), "es");
+    assert_eq!(login.headers.get("content-language").unwrap(), "es");
     assert!(
         login.body.contains("<h1>Iniciar sesión</h1>"),
         "{}",
@@ -234,6 +235,7 @@ fn accept_language_chooses_when_no_app_did_and_the_default_otherwise() {
     // Error pages speak the request's language.
     let missing = get_in(&server, &Browser::new(), &server.url("/no/such/page"), "es");
     assert_eq!((missing.status, lang_of(&missing)), (404, "es"));
+    assert_eq!(missing.headers.get("content-language").unwrap(), "es");
     assert!(
         missing.body.contains("<h1>Página no encontrada</h1>"),
         "{}",
