@@ -11,7 +11,7 @@ use std::borrow::Cow;
 use std::collections::HashMap;
 
 use fluent_templates::fluent_bundle::FluentValue;
-use fluent_templates::{LanguageIdentifier, Loader};
+use fluent_templates::LanguageIdentifier;
 
 fluent_templates::static_loader! {
     static CATALOGUES = {
@@ -81,7 +81,10 @@ impl Lang {
                 continue;
             };
             let weight = parts
-                .find_map(|p| p.trim().strip_prefix("q=").or(p.trim().strip_prefix("Q=")))
+                .find_map(|p| {
+                    let (k, v) = p.split_once('=')?;
+                    k.trim().eq_ignore_ascii_case("q").then_some(v.trim())
+                })
                 .map_or(Some(1000), quality)
                 .unwrap_or(0);
             if weight > 0 && best.is_none_or(|(_, w)| weight > w) {
@@ -115,6 +118,8 @@ fn quality(q: &str) -> Option<u16> {
 pub enum Arg {
     Text(String),
     Number(i64),
+    /// Text a page shows emphasised (`<strong>`, see [`Tr::html`]); plain elsewhere.
+    Strong(String),
 }
 
 impl From<&str> for Arg {
@@ -160,6 +165,12 @@ impl Msg {
         self
     }
 
+    /// This message with the variable `name` set to `value`, emphasised on a page.
+    pub fn with_strong(mut self, name: &'static str, value: &str) -> Self {
+        self.args.push((name, Arg::Strong(value.to_string())));
+        self
+    }
+
     pub fn id(&self) -> &'static str {
         self.id
     }
@@ -171,9 +182,9 @@ pub struct Tr {
     lang: Lang,
 }
 
-/// Marks where an emphasised value goes while a sentence is escaped (a private-use character,
-/// which no catalogue and no escaping produces).
-const SLOT: &str = "\u{E000}";
+/// The first private-use character, which marks where an emphasised value goes while a
+/// sentence is escaped ([`Tr::html`]).
+const SLOT: u32 = 0xE000;
 
 impl Tr {
     pub fn new(lang: Lang) -> Self {
@@ -189,31 +200,38 @@ impl Tr {
         self.lang.tag()
     }
 
-    /// A message in words.
+    /// A message in words. A message this language lacks (or cannot format) is logged and
+    /// shown in English; one no catalogue has shows its id.
     pub fn show(&self, m: &Msg) -> String {
+        let values = m.args.iter().map(|(_, a)| match a {
+            Arg::Text(s) | Arg::Strong(s) => FluentValue::from(s.as_str()),
+            Arg::Number(n) => FluentValue::from(*n),
+        });
+        self.format(m, values.collect())
+    }
+
+    /// `m` formatted with `values`, one per argument of `m`, in order.
+    fn format(&self, m: &Msg, values: Vec<FluentValue<'_>>) -> String {
         let args: HashMap<Cow<'static, str>, FluentValue<'_>> = m
             .args
             .iter()
-            .map(|(k, v)| {
-                let value = match v {
-                    Arg::Text(s) => FluentValue::from(s.as_str()),
-                    Arg::Number(n) => FluentValue::from(*n),
-                };
-                (Cow::Borrowed(*k), value)
-            })
+            .zip(values)
+            .map(|((k, _), v)| (Cow::Borrowed(*k), v))
             .collect();
         let args = (!args.is_empty()).then_some(&args);
-        match CATALOGUES.try_lookup_complete(self.lang.id(), m.id, args) {
-            Some(text) => text,
-            None => {
-                tracing::error!(
-                    id = m.id,
-                    lang = self.tag(),
-                    "message missing from the catalogues"
-                );
-                m.id.to_string()
+        let mut langs = vec![self.lang];
+        if self.lang != Lang::En {
+            langs.push(Lang::En);
+        }
+        for lang in langs {
+            match CATALOGUES.lookup_single_language(lang.id(), m.id, args) {
+                Ok(text) => return text,
+                Err(e) => {
+                    tracing::error!(id = m.id, lang = lang.tag(), error = %e, "message not in words")
+                }
             }
         }
+        m.id.to_string()
     }
 
     /// A message without arguments, in words.
@@ -226,20 +244,42 @@ impl Tr {
         self.show(&msg(id).with(name, value))
     }
 
-    /// A message with one argument, as HTML with that argument in `<strong>`: for a page to
-    /// insert unescaped (everything else in it is escaped here).
+    /// A message with one argument, as HTML with that argument in `<strong>` (see
+    /// [`Tr::html`]).
     pub fn strong1(&self, id: &'static str, name: &'static str, value: &str) -> String {
-        self.strong(&msg(id), name, value)
+        self.html(&msg(id).with_strong(name, value))
     }
 
-    /// `m` with `name` set to `value` shown in `<strong>`, as HTML (see [`Tr::strong1`]).
-    pub fn strong(&self, m: &Msg, name: &'static str, value: &str) -> String {
-        let sentence = self.show(&m.clone().with(name, SLOT));
-        escape_html(&sentence).replacen(
-            SLOT,
-            &format!("<strong>{}</strong>", escape_html(value)),
-            1,
-        )
+    /// A message as HTML for a page to insert unescaped: everything escaped, the values set
+    /// with [`Msg::with_strong`] in `<strong>`.
+    pub fn html(&self, m: &Msg) -> String {
+        // Each emphasised value is first a private-use character (which no catalogue and no
+        // escaping produces) so that the sentence can be escaped around it.
+        let slot = |i: usize| char::from_u32(SLOT + i as u32).unwrap_or('\u{E000}');
+        let strong: Vec<&str> = m
+            .args
+            .iter()
+            .filter_map(|(_, a)| match a {
+                Arg::Strong(s) => Some(s.as_str()),
+                _ => None,
+            })
+            .collect();
+        let mut slots = (0..strong.len()).map(|i| slot(i).to_string());
+        let values = m.args.iter().map(|(_, a)| match a {
+            Arg::Text(s) => FluentValue::from(s.as_str()),
+            Arg::Number(n) => FluentValue::from(*n),
+            Arg::Strong(_) => FluentValue::from(slots.next().unwrap_or_default()),
+        });
+        let sentence = self.format(m, values.collect());
+        let mut html = escape_html(&sentence);
+        for (i, value) in strong.iter().enumerate() {
+            html = html.replacen(
+                slot(i),
+                &format!("<strong>{}</strong>", escape_html(value)),
+                1,
+            );
+        }
+        html
     }
 
     /// A link's lifetime in words ("7 days", "1 hour", "30 minutes"), from its real value.

@@ -230,7 +230,6 @@ struct Parts<'a> {
 
 /// What `mail` says; `t` words the values that are themselves words (a lifetime, "unknown").
 fn parts<'a>(t: Tr, product: &str, mail: &Mail<'a>) -> Parts<'a> {
-    let p = |m: Msg| m.with("product", product);
     let plain = |subject: Msg, paragraphs: Vec<Msg>| Parts {
         subject,
         paragraphs,
@@ -239,44 +238,48 @@ fn parts<'a>(t: Tr, product: &str, mail: &Mail<'a>) -> Parts<'a> {
     };
     match *mail {
         Mail::Invitation { name, link } => Parts {
-            subject: p(msg("mail-invitation-subject")),
+            subject: msg("mail-invitation-subject").with("product", product),
             paragraphs: vec![
                 msg("mail-hello").with("name", name),
-                p(msg("mail-invitation-body"))
+                msg("mail-invitation-body")
+                    .with("product", product)
                     .with("lifetime", t.lifetime(Purpose::Invite.ttl_secs())),
             ],
             link: Some((link, msg("mail-invitation-link"))),
             last: Some(msg("mail-invitation-ignore")),
         },
         Mail::PasswordReset { link } => Parts {
-            subject: p(msg("mail-reset-subject")),
-            paragraphs: vec![
-                p(msg("mail-reset-body")).with("lifetime", t.lifetime(Purpose::Reset.ttl_secs()))
-            ],
+            subject: msg("mail-reset-subject").with("product", product),
+            paragraphs: vec![msg("mail-reset-body")
+                .with("product", product)
+                .with("lifetime", t.lifetime(Purpose::Reset.ttl_secs()))],
             link: Some((link, msg("mail-reset-link"))),
             last: Some(msg("mail-reset-ignore")),
         },
         Mail::PasswordChanged => plain(
-            p(msg("mail-password-changed-subject")),
-            vec![p(msg("mail-password-changed-body"))],
+            msg("mail-password-changed-subject").with("product", product),
+            vec![msg("mail-password-changed-body").with("product", product)],
         ),
         Mail::AppLinked { at, ip, browser } => {
-            let unknown = t.tr("mail-unknown");
+            let (no_ip, no_browser) = (t.tr("mail-unknown-address"), t.tr("mail-unknown-browser"));
             plain(
-                p(msg("mail-app-linked-subject")),
+                msg("mail-app-linked-subject").with("product", product),
                 vec![
-                    p(msg("mail-app-linked-body"))
+                    msg("mail-app-linked-body")
+                        .with("product", product)
                         .with("at", when(at))
-                        .with("ip", ip.unwrap_or(&unknown))
-                        .with("browser", browser.unwrap_or(&unknown)),
+                        .with("ip", ip.unwrap_or(&no_ip))
+                        .with("browser", browser.unwrap_or(&no_browser)),
                     msg("mail-app-linked-warning"),
                 ],
             )
         }
         Mail::AppDisconnected { at } => plain(
-            p(msg("mail-app-disconnected-subject")),
+            msg("mail-app-disconnected-subject").with("product", product),
             vec![
-                p(msg("mail-app-disconnected-body")).with("at", when(at)),
+                msg("mail-app-disconnected-body")
+                    .with("product", product)
+                    .with("at", when(at)),
                 msg("mail-app-disconnected-warning"),
             ],
         ),
@@ -315,7 +318,7 @@ fn write(t: Tr, product: &str, mail: &Mail<'_>) -> Written {
     Written {
         subject: t.show(&subject),
         text: text.join("\n\n") + "\n",
-        html,
+        html: format!("<div lang=\"{}\">{html}</div>", t.tag()),
     }
 }
 

@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 use fluent_syntax::ast::{Entry, Expression, InlineExpression, Pattern, PatternElement};
 
 use super::*;
+use fluent_templates::Loader;
 
 const CRATE: &str = env!("CARGO_MANIFEST_DIR");
 
@@ -93,10 +94,77 @@ fn files(dir: &Path, ext: &str) -> Vec<PathBuf> {
 /// The functions that take a message id as their first argument.
 const LOOKUPS: [&str; 4] = ["msg(", "tr(", "tr1(", "strong1("];
 
-/// Every message id the code and the templates name, with where; and the calls whose id is not
-/// a literal (which the scan could not check).
-fn ids_in_code() -> (BTreeMap<String, String>, Vec<String>) {
-    let mut ids = BTreeMap::new();
+/// A message the code names: its id, the variables it sets, where.
+struct Named {
+    id: String,
+    vars: BTreeSet<String>,
+    place: String,
+}
+
+/// A string literal at the start of `s` (after blanks): its text and the rest.
+fn literal(s: &str) -> Option<(&str, &str)> {
+    s.trim_start().strip_prefix('"')?.split_once('"')
+}
+
+/// `s` after the closing parenthesis that matches an opening one just before it (string
+/// literals skipped).
+fn after_call(s: &str) -> &str {
+    let (mut depth, mut in_str, mut escaped) = (1, false, false);
+    for (i, c) in s.char_indices() {
+        match (in_str, c) {
+            (true, _) if escaped => escaped = false,
+            (true, '\\') => escaped = true,
+            (true, '"') => in_str = false,
+            (true, _) => {}
+            (false, '"') => in_str = true,
+            (false, '(') => depth += 1,
+            (false, ')') => {
+                depth -= 1;
+                if depth == 0 {
+                    return &s[i + 1..];
+                }
+            }
+            _ => {}
+        }
+    }
+    ""
+}
+
+/// One call at the start of `rest` (just after `lookup`): the id and the variables it sets
+/// (`msg("id").with("a", ..).with_strong("b", ..)`, `tr1("id", "a", ..)`), or `None` when the
+/// id is not a literal.
+fn named_call(lookup: &str, rest: &str) -> Option<(String, BTreeSet<String>)> {
+    let (id, after_id) = literal(rest)?;
+    let mut vars = BTreeSet::new();
+    match lookup {
+        "tr1(" | "strong1(" => {
+            let (name, _) = literal(after_id.trim_start().strip_prefix(',')?)?;
+            vars.insert(name.to_string());
+        }
+        "msg(" => {
+            let mut chain = after_call(after_id);
+            loop {
+                let t = chain.trim_start();
+                let Some(args) = t
+                    .strip_prefix(".with(")
+                    .or_else(|| t.strip_prefix(".with_strong("))
+                else {
+                    break;
+                };
+                let (name, _) = literal(args)?;
+                vars.insert(name.to_string());
+                chain = after_call(args);
+            }
+        }
+        _ => {}
+    }
+    Some((id.to_string(), vars))
+}
+
+/// Every message the code and the templates name; and the calls whose id is not a literal
+/// (which the scan could not check).
+fn named_in_code() -> (Vec<Named>, Vec<String>) {
+    let mut named = Vec::new();
     let mut dynamic = Vec::new();
     let src = Path::new(CRATE).join("src");
     let sources = files(&src, "rs")
@@ -105,26 +173,22 @@ fn ids_in_code() -> (BTreeMap<String, String>, Vec<String>) {
         .filter(|p| !p.starts_with(src.join("i18n")) && *p != src.join("i18n.rs"));
     for file in sources {
         let text = std::fs::read_to_string(&file).unwrap();
-        for (n, line) in text.lines().enumerate() {
-            let place = format!("{}:{}", file.display(), n + 1);
-            for lookup in LOOKUPS {
-                for (at, _) in line.match_indices(lookup) {
-                    let before = line[..at].chars().next_back();
-                    if before.is_some_and(|c| c.is_alphanumeric() || c == '_') {
-                        continue; // another function whose name ends the same way
-                    }
-                    let rest = line[at + lookup.len()..].trim_start();
-                    match rest.strip_prefix('"').and_then(|r| r.split_once('"')) {
-                        Some((id, _)) => {
-                            ids.entry(id.to_string()).or_insert(place.clone());
-                        }
-                        None => dynamic.push(format!("{place}: {}", line.trim())),
-                    }
+        for lookup in LOOKUPS {
+            for (at, _) in text.match_indices(lookup) {
+                let before = text[..at].chars().next_back();
+                if before.is_some_and(|c| c.is_alphanumeric() || c == '_') {
+                    continue; // another function whose name ends the same way
+                }
+                let line = text[..at].lines().count().max(1);
+                let place = format!("{}:{line}", file.display());
+                match named_call(lookup, &text[at + lookup.len()..]) {
+                    Some((id, vars)) => named.push(Named { id, vars, place }),
+                    None => dynamic.push(place),
                 }
             }
         }
     }
-    (ids, dynamic)
+    (named, dynamic)
 }
 
 #[test]
@@ -149,29 +213,37 @@ fn every_language_has_every_message_with_the_same_variables() {
 }
 
 #[test]
-fn every_message_the_code_names_exists_and_every_message_is_used() {
+fn every_message_the_code_names_exists_with_its_variables_and_every_message_is_used() {
     let english = catalogue(Lang::En);
-    let (ids, dynamic) = ids_in_code();
+    let (named, dynamic) = named_in_code();
     assert!(
         dynamic.is_empty(),
         "message ids must be literals: {dynamic:#?}"
     );
-    let unknown: Vec<_> = ids
-        .iter()
-        .filter(|(id, _)| !english.contains_key(*id))
-        .collect();
-    assert!(unknown.is_empty(), "not in the catalogues: {unknown:#?}");
+    let mut wrong = Vec::new();
+    for n in &named {
+        match english.get(&n.id) {
+            None => wrong.push(format!("{}: {} is not in the catalogues", n.place, n.id)),
+            Some(vars) if *vars != n.vars => wrong.push(format!(
+                "{}: {} sets {:?}, the catalogues use {vars:?}",
+                n.place, n.id, n.vars
+            )),
+            Some(_) => {}
+        }
+    }
+    assert!(wrong.is_empty(), "{wrong:#?}");
     // Ids the code reaches through a helper of this module rather than a literal call.
     let by_helper = ["lifetime-days", "lifetime-hours", "lifetime-minutes"];
+    let used: BTreeSet<&str> = named.iter().map(|n| n.id.as_str()).collect();
     let unused: Vec<_> = english
         .keys()
-        .filter(|k| !ids.contains_key(*k) && !by_helper.contains(&k.as_str()))
+        .filter(|k| !used.contains(k.as_str()) && !by_helper.contains(&k.as_str()))
         .collect();
     assert!(
         unused.is_empty(),
         "in the catalogues but never used: {unused:?}"
     );
-    assert!(ids.len() > 100, "the scan found only {} ids", ids.len());
+    assert!(used.len() > 100, "the scan found only {} ids", used.len());
 }
 
 #[test]
@@ -229,14 +301,17 @@ fn emphasis_escapes_the_value_and_the_sentence() {
         html,
         "Your organisation requires a one-time code at every sign-in for <strong>&lt;a@b.example&gt;</strong>."
     );
-    let es = Tr::new(Lang::Es).strong(
-        &msg("signed-in-as").with("email", "x&y@b.example"),
-        "name",
-        "Ana \"Ñ\"",
-    );
+    let m = msg("signed-in-as")
+        .with_strong("name", "Ana \"Ñ\"")
+        .with_strong("email", "x&y@b.example");
     assert_eq!(
-        es,
-        "Ha iniciado sesión como <strong>Ana &quot;Ñ&quot;</strong> (x&amp;y@b.example)."
+        Tr::new(Lang::Es).html(&m),
+        "Ha iniciado sesión como <strong>Ana &quot;Ñ&quot;</strong> (<strong>x&amp;y@b.example</strong>)."
+    );
+    // Plain words (a mail, a log) show the same values unadorned.
+    assert_eq!(
+        Tr::new(Lang::En).show(&m),
+        "Signed in as Ana \"Ñ\" (x&y@b.example)."
     );
 }
 
@@ -269,5 +344,7 @@ fn accept_language_takes_the_highest_weight_we_have() {
     assert_eq!(al("es;q=abc, en;q=0.3"), Some(Lang::En));
     assert_eq!(al("es;q=0.5555, en;q=0.3"), Some(Lang::En));
     assert_eq!(al("es ; q=0.9 , en ; q=0.8"), Some(Lang::Es));
+    assert_eq!(al("es;q = 0.1, en;q=0.9"), Some(Lang::En));
+    assert_eq!(al("es;level=1, en;q=0.9"), Some(Lang::Es));
     assert_eq!(al("en;q=1.0,es;q=1.000"), Some(Lang::En));
 }

@@ -38,7 +38,12 @@ fn every_mail_is_written_in_each_language_with_its_link_and_escaped_html() {
                 "{}",
                 w.text
             );
-            assert!(w.html.starts_with("<p>") && w.html.ends_with("</p>"));
+            let open = format!("<div lang=\"{}\"><p>", lang.tag());
+            assert!(
+                w.html.starts_with(&open) && w.html.ends_with("</p></div>"),
+                "{}",
+                w.html
+            );
             assert!(
                 !w.html.contains("<b>") && !w.html.contains("<script>"),
                 "{}",
@@ -52,8 +57,10 @@ fn every_mail_is_written_in_each_language_with_its_link_and_escaped_html() {
                     .contains("href=\"https://id.example/reset?token=abc&amp;x=1\""));
             }
             if let Mail::AppLinked { ip: None, .. } = mail {
-                let unknown = Tr::new(lang).tr("mail-unknown");
-                assert!(w.text.contains(&unknown), "{}", w.text);
+                let t = Tr::new(lang);
+                for unknown in [t.tr("mail-unknown-address"), t.tr("mail-unknown-browser")] {
+                    assert!(w.text.contains(&unknown), "{}", w.text);
+                }
             }
         }
     }

@@ -11,7 +11,7 @@ use idp_core::signin::{Authorization, Prompt};
 use super::browser::{start_sign_in, RequestBrowser};
 use super::forms::{found, redirect_with, refusal};
 use super::params::Params;
-use super::{blocking, locale, AppError, AppState};
+use super::{blocking, locale, text, AppError, AppState};
 use crate::i18n::{msg, Msg};
 
 pub async fn authorize_get(
@@ -85,8 +85,7 @@ pub fn validate_request(
     config: &crate::config::Config,
     raw: &[u8],
 ) -> Result<ValidRequest, Refusal> {
-    let params = Params::parse(raw)
-        .map_err(|e| Refusal::Page(msg("request-malformed").with("reason", e.to_string())))?;
+    let params = Params::parse(raw).map_err(|e| Refusal::Page(text::request_refusal(&e)))?;
 
     // 1. Client and redirect URI, before anything else.
     let client_id = params
@@ -233,7 +232,7 @@ async fn authorize(
     let ui_locales = Params::parse(raw)
         .ok()
         .and_then(|p| p.get("ui_locales").map(str::to_string));
-    locale::choose(req, ui_locales.as_deref());
+    let chosen = locale::choose(req, ui_locales.as_deref());
     let ValidRequest {
         pending,
         prompt_none,
@@ -257,6 +256,9 @@ async fn authorize(
             );
         }
     };
+    if let Some(lang) = chosen {
+        locale::remember(req, lang);
+    }
     let prompt = Prompt {
         none: prompt_none,
         login: force_login,

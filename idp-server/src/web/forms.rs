@@ -17,7 +17,7 @@ pub fn parse_form(state: &AppState, body: &[u8]) -> Result<Params, AppError> {
         AppError::page(
             StatusCode::BAD_REQUEST,
             msg("invalid-form-title"),
-            msg("invalid-form").with("reason", e.to_string()),
+            text::form_refusal(&e),
         )
         .with_brand(&state.config.brand)
     })

@@ -26,10 +26,13 @@ fn negotiate(state: &AppState, req: &HttpRequest) -> Lang {
     req.cookie(locale_cookie_name(state))
         .and_then(|c| Lang::from_tag(c.value()))
         .or_else(|| {
-            req.headers()
-                .get(header::ACCEPT_LANGUAGE)
-                .and_then(|v| v.to_str().ok())
-                .and_then(Lang::from_accept_language)
+            // The header may come as several lines (RFC 9110 5.3): one list.
+            let lines: Vec<&str> = req
+                .headers()
+                .get_all(header::ACCEPT_LANGUAGE)
+                .filter_map(|v| v.to_str().ok())
+                .collect();
+            Lang::from_accept_language(&lines.join(","))
         })
         .unwrap_or(state.config.default_locale)
 }
@@ -45,14 +48,18 @@ pub fn of(req: &HttpRequest) -> Tr {
     }
 }
 
-/// /authorize: an app's `ui_locales` choose the language of this page and of the browser's
-/// later pages (when one of them is a language we have; otherwise nothing changes).
-pub fn choose(req: &HttpRequest, ui_locales: Option<&str>) -> Tr {
-    if let Some(lang) = ui_locales.and_then(Lang::from_ui_locales) {
-        req.extensions_mut().insert(lang);
-        req.extensions_mut().insert(Chosen(lang));
-    }
-    of(req)
+/// An app's `ui_locales` (at /authorize or /end_session) choose the language of this answer,
+/// when one of them is a language we have (otherwise nothing changes); that language, if any.
+pub fn choose(req: &HttpRequest, ui_locales: Option<&str>) -> Option<Lang> {
+    let lang = ui_locales.and_then(Lang::from_ui_locales)?;
+    req.extensions_mut().insert(lang);
+    Some(lang)
+}
+
+/// The browser keeps `lang` for its later pages (/authorize, once the app and its redirect URI
+/// are known good: a link to a refused request cannot change the browser's language).
+pub fn remember(req: &HttpRequest, lang: Lang) {
+    req.extensions_mut().insert(Chosen(lang));
 }
 
 impl FromRequest for Tr {

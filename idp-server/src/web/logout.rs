@@ -54,6 +54,9 @@ async fn end_session(
         .filter(|uri| client.is_some_and(|c| c.has_post_logout_uri(uri)))
         .map(str::to_string);
     let app_state = params.get("state").map(str::to_string);
+    // RP-Initiated Logout 1.0 section 2: the app may name the pages' language.
+    let ui_locales = params.get("ui_locales").map(str::to_string);
+    locale::choose(req, ui_locales.as_deref());
 
     let cookie_secret = cookie_value(req, session_cookie_name(state));
     let confirmed = cookie_secret
@@ -86,6 +89,7 @@ async fn end_session(
                     client_id: client_id.as_deref().unwrap_or(""),
                     post_logout_redirect_uri: redirect.as_deref().unwrap_or(""),
                     state: app_state.as_deref().unwrap_or(""),
+                    ui_locales: ui_locales.as_deref().unwrap_or(""),
                 },
             );
         }

@@ -78,6 +78,8 @@ pub struct LogoutConfirmPage<'a> {
     pub client_id: &'a str,
     pub post_logout_redirect_uri: &'a str,
     pub state: &'a str,
+    /// The app's `ui_locales`, carried to the signed-out page.
+    pub ui_locales: &'a str,
 }
 
 #[derive(Template)]

@@ -339,10 +339,10 @@ pub fn render_signed_in(
         &SignedInPage {
             t,
             product: &state.config.brand,
-            signed_in_as: &t.strong(
-                &msg("signed-in-as").with("email", user.email.as_str()),
-                "name",
-                name,
+            signed_in_as: &t.html(
+                &msg("signed-in-as")
+                    .with_strong("name", name)
+                    .with("email", user.email.as_str()),
             ),
             csrf: &csrf_for(secret),
             notice,

@@ -5,7 +5,24 @@
 use idp_core::signin::SignInError;
 use idp_core::PasswordRejection;
 
+use super::params::ParamError;
 use crate::i18n::{msg, Msg};
+
+/// A form that could not be read (a field repeated, or not text).
+pub fn form_refusal(e: &ParamError) -> Msg {
+    match e {
+        ParamError::Duplicate(name) => msg("invalid-form-repeated").with("name", name.as_str()),
+        ParamError::Invalid(name) => msg("invalid-form-invalid").with("name", name.as_str()),
+    }
+}
+
+/// An authorization request that could not be read.
+pub fn request_refusal(e: &ParamError) -> Msg {
+    match e {
+        ParamError::Duplicate(name) => msg("request-repeated").with("name", name.as_str()),
+        ParamError::Invalid(name) => msg("request-invalid").with("name", name.as_str()),
+    }
+}
 
 /// Whole minutes until `until` (at least 1): "try again in N minutes".
 pub fn minutes_until(until: i64, now: i64) -> i64 {

@@ -144,7 +144,7 @@ fn an_apps_ui_locales_hold_for_the_whole_sign_in_and_its_mails() {
             .contains("<h1>Configure su aplicación de autenticación</h1>")
             && enroll
                 .body
-                .contains("sesión de <strong>ann@example.com</strong>."),
+                .contains("sesión con <strong>ann@example.com</strong>."),
         "{}",
         enroll.body
     );
@@ -157,7 +157,26 @@ fn an_apps_ui_locales_hold_for_the_whole_sign_in_and_its_mails() {
         Some("Introduzca el código de 6 dígitos de su aplicación de autenticación.")
     );
 
-    // Pages outside the sign-in follow the app's choice too, and so does the mail they cause.
+    // The code links the app: the notice goes out in the language of the page.
+    let activation = enroll.by_id("activation-code").unwrap();
+    wait_for_fresh_step(5);
+    let done = browser.post(
+        &server.url("/login/totp"),
+        &[
+            ("csrf", &refused.csrf()),
+            ("code", &oathtool(&activation, 0)),
+        ],
+    );
+    assert_eq!(done.status, 303, "{}", done.body);
+    let mails = wait_for_exactly(&server.outbox(), 1);
+    let linked = decoded(&mails[0]);
+    assert!(
+        linked.contains("Se vinculó una aplicación de autenticación a su cuenta"),
+        "{linked}"
+    );
+    assert!(linked.contains("<div lang=\"es\">"), "{linked}");
+
+    // Pages outside the sign-in follow the app's choice too, and so do the mails they cause.
     let forgot = browser.get(&server.url("/forgot"));
     assert_eq!(lang_of(&forgot), "es");
     let sent = browser.post(
@@ -170,18 +189,127 @@ fn an_apps_ui_locales_hold_for_the_whole_sign_in_and_its_mails() {
         sent.body
     );
     assert!(sent.body.contains("válido durante 1 hora"), "{}", sent.body);
-    let mails = wait_for_exactly(&server.outbox(), 1);
-    let mail = decoded(&mails[0]);
+    let mails = wait_for_exactly(&server.outbox(), 2);
+    let mail = decoded(&mails[1]);
     assert!(
         mail.contains("Alguien ha pedido restablecer la contraseña"),
         "{mail}"
     );
     assert!(mail.contains("Establecer una nueva contraseña"), "{mail}");
-    let link = link_in(&mails[0], &server.base, "/reset");
+    let link = link_in(&mails[1], &server.base, "/reset");
     // The link opened in another browser (no cookie, no Accept-Language): the default.
     let elsewhere = Browser::new().get(&link);
     assert_eq!(lang_of(&elsewhere), "en");
     assert!(elsewhere.body.contains("<h1>Set a new password</h1>"));
+    // In this browser: Spanish, and so is the notice that the password changed.
+    let form = browser.get(&link);
+    assert!(form
+        .body
+        .contains("<h1>Establezca una nueva contraseña</h1>"));
+    let reset = browser.post(
+        &server.url("/reset"),
+        &[
+            ("csrf", &form.csrf()),
+            ("token", &form.input("token").unwrap()),
+            ("new_password", "a new and long passphrase 42"),
+            ("confirm_password", "a new and long passphrase 42"),
+        ],
+    );
+    assert!(
+        reset.body.contains("<h1>Su contraseña se ha cambiado</h1>"),
+        "{}",
+        reset.body
+    );
+    let mails = wait_for_exactly(&server.outbox(), 3);
+    let changed = decoded(&mails[2]);
+    assert!(changed.contains("se acaba de cambiar"), "{changed}");
+}
+
+#[test]
+fn refusals_and_the_logout_pages_speak_the_requests_language() {
+    let server = TestServer::start(Db::Sqlite);
+    let b = Browser::new();
+    // A form that does not verify (no flow, wrong CSRF), one that cannot be read (a field twice).
+    let login = get_in(&server, &b, &server.url("/login"), "es");
+    let res = b
+        .client
+        .post(server.url("/login/password"))
+        .header("accept-language", "es")
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body("csrf=forged&email=a%40b.example&password=x")
+        .send()
+        .unwrap();
+    assert_eq!(res.status(), 403);
+    assert_eq!(res.headers().get("content-language").unwrap(), "es");
+    let body = res.text().unwrap();
+    assert!(
+        body.contains("<h1>Este formulario ha caducado</h1>"),
+        "{body}"
+    );
+    let twice = format!("csrf={}&email=a&email=b&password=x", login.csrf());
+    let res = b
+        .client
+        .post(server.url("/login/password"))
+        .header("accept-language", "es")
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(twice)
+        .send()
+        .unwrap();
+    assert_eq!(res.status(), 400);
+    let body = res.text().unwrap();
+    assert!(
+        body.contains("El formulario envió el campo email más de una vez."),
+        "{body}"
+    );
+    // POST /authorize takes ui_locales from the form.
+    let res = Browser::new()
+        .client
+        .post(server.url("/authorize"))
+        .form(&[("client_id", "demo"), ("ui_locales", "es")])
+        .send()
+        .unwrap();
+    assert_eq!(res.status(), 400);
+    assert!(res.text().unwrap().contains("lang=\"es\""));
+    // RP-Initiated Logout's ui_locales: the confirmation, and the page after it.
+    seed(&server, "acme", "ann@example.com", false);
+    let b = Browser::new();
+    let signed = submit_password(
+        &server,
+        &b,
+        &authorize_url(&server, ""),
+        "ann@example.com",
+        PASSWORD,
+    );
+    assert_eq!(signed.status, 303);
+    let confirm = get_in(&server, &b, &server.url("/end_session?ui_locales=es"), "en");
+    assert_eq!(lang_of(&confirm), "es");
+    assert!(
+        confirm.body.contains("<h1>¿Cerrar sesión?</h1>"),
+        "{}",
+        confirm.body
+    );
+    assert_eq!(confirm.input("ui_locales").as_deref(), Some("es"));
+    let res = b
+        .client
+        .post(server.url("/end_session"))
+        .header("accept-language", "en")
+        .form(&[("csrf", confirm.csrf().as_str()), ("ui_locales", "es")])
+        .send()
+        .unwrap();
+    let body = res.text().unwrap();
+    assert!(body.contains("<h1>Ha cerrado la sesión</h1>"), "{body}");
+    // Without a session there is nothing to confirm: signed out, in the app's language.
+    let done = get_in(
+        &server,
+        &Browser::new(),
+        &server.url("/end_session?ui_locales=es"),
+        "en",
+    );
+    assert!(
+        done.body.contains("<h1>Ha cerrado la sesión</h1>"),
+        "{}",
+        done.body
+    );
 }
 
 #[test]
@@ -252,8 +380,12 @@ fn accept_language_chooses_when_no_app_did_and_the_default_otherwise() {
     );
     assert_eq!((bad.status, lang_of(&bad)), (400, "es"));
     assert!(
+        bad.headers.get("set-cookie").is_none(),
+        "a refused request does not change the browser's language"
+    );
+    assert!(
         bad.body
-            .contains("El redirect_uri no está registrado para esta aplicación."),
+            .contains("El parámetro redirect_uri no está registrado para esta aplicación."),
         "{}",
         bad.body
     );
