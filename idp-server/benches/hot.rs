@@ -1,5 +1,6 @@
-//! The hot pure functions: token signing and verification per algorithm, TOTP verification, and
-//! argon2id at the default (OWASP) parameters, which is the floor of a password sign-in.
+//! The hot pure functions: token signing and verification per algorithm, TOTP verification,
+//! argon2id at the default (OWASP) parameters, which is the floor of a password sign-in, and a
+//! page rendered with its words from the catalogues.
 //! Run: `cargo bench -p idp-server`.
 // A benchmark that cannot set itself up has nothing to measure: it stops there.
 #![allow(clippy::expect_used)]
@@ -124,5 +125,49 @@ fn argon2(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, tokens, totp, argon2);
+/// A page in words: the sign-in page and the enrollment page (the one with the most messages)
+/// rendered with their words from the catalogues, in each language.
+fn pages(c: &mut Criterion) {
+    use askama::Template;
+    use idp_server::i18n::{Lang, Tr};
+    use idp_server::web::pages::{EnrollPage, LoginPage};
+    let brand = idp_server::config::Brand {
+        product: "Petrosoft Cloud".into(),
+        logo: None,
+        theme: None,
+    };
+    for lang in Lang::ALL {
+        let t = Tr::new(lang);
+        c.bench_function(&format!("render sign-in page ({})", lang.tag()), |b| {
+            b.iter(|| {
+                LoginPage {
+                    t,
+                    product: &brand,
+                    client_name: Some("CStoreOffice"),
+                    csrf: "csrf-token",
+                    email: "ann@example.com",
+                    error: Some("The email or password is not correct."),
+                    notice: None,
+                }
+                .render()
+            })
+        });
+        c.bench_function(&format!("render enrollment page ({})", lang.tag()), |b| {
+            b.iter(|| {
+                EnrollPage {
+                    t,
+                    product: &brand,
+                    csrf: "csrf-token",
+                    email: "ann@example.com",
+                    qr_svg: "<svg></svg>",
+                    activation_code: "ABCD EFGH IJKL MNOP QRST UVWX YZ23 4567",
+                    error: None,
+                }
+                .render()
+            })
+        });
+    }
+}
+
+criterion_group!(benches, tokens, totp, argon2, pages);
 criterion_main!(benches);
