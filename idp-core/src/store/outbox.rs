@@ -127,18 +127,30 @@ pub(crate) fn claim(
     if ids.is_empty() {
         return Ok(Vec::new());
     }
-    // The same conditions again: another claimer that got in first leaves nothing here.
-    Ok(crate::on_backend!(conn, |c| diesel::update(
-        lo::table
-            .filter(lo::id.eq_any(&ids))
-            .filter(claimable!(now))
-    )
-    .set((
+    let claim = (
         lo::claimed_until.eq(Some(now + lease_secs)),
         lo::attempts.eq(lo::attempts + 1),
-    ))
-    .returning(PendingLogout::as_returning())
-    .get_results(c))?)
+    );
+    Ok(match conn {
+        // The rows are locked by this transaction since the select: by their ids alone. (With
+        // the conditions again, a plan cached while the table's statistics were still those of
+        // an almost empty table scanned every due row through `logout_outbox_due` for each
+        // claim: 8-11 ms per claim of 20 with 10,000 due, 0.4 ms by the primary key.)
+        DbConnection::Postgres(c) => diesel::update(lo::table.filter(lo::id.eq_any(&ids)))
+            .set(claim)
+            .returning(PendingLogout::as_returning())
+            .get_results(c)?,
+        // No row locks: the same conditions again, so that a claimer that got in first (SQLite
+        // serialises the writes) leaves nothing here.
+        DbConnection::Sqlite(c) => diesel::update(
+            lo::table
+                .filter(lo::id.eq_any(&ids))
+                .filter(claimable!(now)),
+        )
+        .set(claim)
+        .returning(PendingLogout::as_returning())
+        .get_results(c)?,
+    })
 }
 
 pub(crate) fn delivered(

@@ -103,7 +103,56 @@ fn failures_are_retried_with_backoff_then_audited(db: &TestDb) {
     assert!(detail.contains(&s.id) && detail.contains("client=app") && detail.contains("HTTP 503"));
 }
 
+/// Replicas claiming at the same moment: every logout is claimed by exactly one of them (on
+/// PostgreSQL the rows a claimer selected are locked until its claim commits; on SQLite the
+/// claim's update checks the conditions again).
+fn concurrent_claimers_each_get_their_own_logouts(db: &TestDb) {
+    let mut queued = std::collections::BTreeSet::new();
+    for i in 0..40 {
+        let u = user(db, "acme", &format!("u{i}@example.com"));
+        let s = session(db, &u, AuthMethod::Password);
+        redeem(db, &u, &s, "openid");
+        db.idp.end_session(&s.id, &op(), None).unwrap();
+        queued.insert(s.id);
+    }
+    let claimers: Vec<_> = (0..4)
+        .map(|_| db.reopen(crate::testing::cheap_settings()))
+        .collect();
+    let start = std::sync::Barrier::new(claimers.len());
+    let claimed: Vec<Vec<String>> = std::thread::scope(|scope| {
+        let handles: Vec<_> = claimers
+            .iter()
+            .map(|idp| {
+                let start = &start;
+                scope.spawn(move || {
+                    start.wait();
+                    let mut mine = Vec::new();
+                    loop {
+                        let batch = idp.claim_logouts(3, None).unwrap();
+                        if batch.is_empty() {
+                            return mine;
+                        }
+                        mine.extend(batch.into_iter().map(|l| l.session_id));
+                    }
+                })
+            })
+            .collect();
+        handles.into_iter().map(|h| h.join().unwrap()).collect()
+    });
+    let all: Vec<&String> = claimed.iter().flatten().collect();
+    let distinct: std::collections::BTreeSet<String> = all.iter().map(|s| s.to_string()).collect();
+    assert_eq!(
+        all.len(),
+        distinct.len(),
+        "{} claims of {} logouts",
+        all.len(),
+        distinct.len()
+    );
+    assert_eq!(distinct, queued, "every logout claimed");
+}
+
 crate::on_both_backends!(
+    concurrent_claimers_each_get_their_own_logouts,
     a_claimed_logout_is_not_claimed_twice,
     a_lost_claim_is_taken_over_after_its_lease,
     failures_are_retried_with_backoff_then_audited,
