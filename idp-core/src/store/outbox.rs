@@ -103,14 +103,20 @@ pub(crate) fn claim(
             .for_update()
             .skip_locked()
             .load(c)?,
+        // The sessions' rows (one per app that listens) by the sessions' index, the claim
+        // conditions read with them rather than searched by: with them in the filter, a
+        // generic plan over stale statistics searched the due rows instead (2-4 ms with
+        // 10,000 due, against 0.04 ms).
         (DbConnection::Postgres(c), Some(s)) => lo::table
-            .filter(claimable!(now))
             .filter(lo::session_id.eq_any(s))
-            .select(lo::id)
+            .select((lo::id, claimable!(now)))
             .limit(limit)
             .for_update()
             .skip_locked()
-            .load(c)?,
+            .load::<(String, Option<bool>)>(c)?
+            .into_iter()
+            .filter_map(|(id, due)| (due == Some(true)).then_some(id))
+            .collect(),
         (DbConnection::Sqlite(c), None) => lo::table
             .filter(claimable!(now))
             .select(lo::id)

@@ -46,14 +46,27 @@ fn a_claimed_logout_is_not_claimed_twice(db: &TestDb) {
 /// A replica that dies holding a claim: after the lease another one takes the logout over, and
 /// the lost attempt counts.
 fn a_lost_claim_is_taken_over_after_its_lease(db: &TestDb) {
-    one_logout(db);
+    let (_, s) = one_logout(db);
+    let only = [s.id.clone()];
     let first = db.idp.claim_logouts(10, None).unwrap();
     assert_eq!(first.len(), 1);
     db.clock.advance(CLAIM_LEASE_SECS - 1);
     assert!(db.idp.claim_logouts(10, None).unwrap().is_empty());
+    assert!(db.idp.claim_logouts(10, Some(&only)).unwrap().is_empty());
     db.clock.advance(1);
-    let again = db.idp.claim_logouts(10, None).unwrap();
+    // Taken over by a claim for that session as by any other.
+    let again = db.idp.claim_logouts(10, Some(&only)).unwrap();
     assert_eq!((again.len(), again[0].attempts), (1, 2));
+    assert!(db.idp.claim_logouts(10, None).unwrap().is_empty());
+    db.clock.advance(CLAIM_LEASE_SECS);
+    let third = db.idp.claim_logouts(10, None).unwrap();
+    assert_eq!((third.len(), third[0].attempts), (1, 3));
+    db.idp.logouts_delivered(&[(&third[0].id, None)]).unwrap();
+    db.clock.advance(CLAIM_LEASE_SECS + 1);
+    assert!(
+        db.idp.claim_logouts(10, Some(&only)).unwrap().is_empty(),
+        "delivered: not claimed again for its session"
+    );
 }
 
 /// Failures are retried with backoff (at least three attempts over at least a minute); after the
@@ -103,9 +116,10 @@ fn failures_are_retried_with_backoff_then_audited(db: &TestDb) {
     assert!(detail.contains(&s.id) && detail.contains("client=app") && detail.contains("HTTP 503"));
 }
 
-/// Replicas claiming at the same moment: every logout is claimed by exactly one of them (on
-/// PostgreSQL the rows a claimer selected are locked until its claim commits; on SQLite the
-/// claim's update checks the conditions again).
+/// Replicas claiming at the same moment, half of them for the given sessions (as right after a
+/// logout): every logout is claimed by exactly one of them (on PostgreSQL the rows a claimer
+/// selected are locked until its claim commits; on SQLite the claim's update checks the
+/// conditions again).
 fn concurrent_claimers_each_get_their_own_logouts(db: &TestDb) {
     let mut queued = std::collections::BTreeSet::new();
     for i in 0..40 {
@@ -119,16 +133,18 @@ fn concurrent_claimers_each_get_their_own_logouts(db: &TestDb) {
         .map(|_| db.reopen(crate::testing::cheap_settings()))
         .collect();
     let start = std::sync::Barrier::new(claimers.len());
+    let sessions: Vec<String> = queued.iter().cloned().collect();
     let claimed: Vec<Vec<String>> = std::thread::scope(|scope| {
         let handles: Vec<_> = claimers
             .iter()
-            .map(|idp| {
-                let start = &start;
+            .enumerate()
+            .map(|(i, idp)| {
+                let (start, only) = (&start, (i % 2 == 1).then_some(sessions.as_slice()));
                 scope.spawn(move || {
                     start.wait();
                     let mut mine = Vec::new();
                     loop {
-                        let batch = idp.claim_logouts(3, None).unwrap();
+                        let batch = idp.claim_logouts(3, only).unwrap();
                         if batch.is_empty() {
                             return mine;
                         }
