@@ -86,7 +86,14 @@ pub fn validate_request(
     raw: &[u8],
 ) -> Result<ValidRequest, Refusal> {
     let params = Params::parse(raw).map_err(|e| Refusal::Page(text::request_refusal(&e)))?;
+    validate_params(config, &params)
+}
 
+/// [`validate_request`] of parameters already parsed.
+fn validate_params(
+    config: &crate::config::Config,
+    params: &Params,
+) -> Result<ValidRequest, Refusal> {
     // 1. Client and redirect URI, before anything else.
     let client_id = params
         .get("client_id")
@@ -228,17 +235,15 @@ async fn authorize(
     state: &AppState,
     raw: &[u8],
 ) -> Result<HttpResponse, AppError> {
+    let params = Params::parse(raw).map_err(|e| error_page(state, text::request_refusal(&e)))?;
     // The app's language for this page and the browser's next ones, even when it is refused.
-    let ui_locales = Params::parse(raw)
-        .ok()
-        .and_then(|p| p.get("ui_locales").map(str::to_string));
-    let chosen = locale::choose(req, ui_locales.as_deref());
+    let chosen = locale::choose(req, params.get("ui_locales"));
     let ValidRequest {
         pending,
         prompt_none,
         force_login,
         max_age,
-    } = match validate_request(&state.config, raw) {
+    } = match validate_params(&state.config, &params) {
         Ok(v) => v,
         Err(Refusal::Page(message)) => return Err(error_page(state, message)),
         Err(Refusal::Redirect {

@@ -177,39 +177,36 @@ fn page_html(tr: Tr, title: &Msg, message: &Msg, product: &Brand) -> String {
     .unwrap_or_else(|_| format!("{title}: {message}"))
 }
 
-fn page_response(status: StatusCode, body: String) -> HttpResponse {
+/// An error page's head; its body is the page in the request's language, which the
+/// `web::locale` middleware (around every route) writes from [`AppError::page_body`].
+fn page_response(status: StatusCode) -> HttpResponse {
     HttpResponse::build(status)
         .content_type("text/html; charset=utf-8")
         .insert_header((header::CACHE_CONTROL, "no-store"))
-        .body(body)
+        .finish()
 }
 
 impl AppError {
-    /// The title and message of the page this error shows, if it shows one.
-    fn page_words(&self) -> Option<(&Msg, &Msg, Option<&Brand>)> {
-        static UNAVAILABLE: std::sync::LazyLock<(Msg, Msg)> =
-            std::sync::LazyLock::new(|| (msg("unavailable-title"), msg("unavailable")));
-        static INTERNAL: std::sync::LazyLock<(Msg, Msg)> =
-            std::sync::LazyLock::new(|| (msg("internal-title"), msg("internal")));
+    /// The HTML of this error's page in `tr`'s language (`brand` when the error names none),
+    /// or `None` when it answers with JSON.
+    pub fn page_body(&self, tr: Tr, brand: &Brand) -> Option<String> {
+        let page = |title: &Msg, message: &Msg, own: Option<&Brand>| {
+            page_html(tr, title, message, own.unwrap_or(brand))
+        };
         match self {
             AppError::Page {
                 title,
                 message,
                 product,
                 ..
-            } => Some((title, message, product.as_deref())),
-            AppError::Unavailable { json: false } => Some((&UNAVAILABLE.0, &UNAVAILABLE.1, None)),
-            AppError::Internal => Some((&INTERNAL.0, &INTERNAL.1, None)),
-            AppError::Later { inner, .. } => inner.page_words(),
+            } => Some(page(title, message, product.as_deref())),
+            AppError::Unavailable { json: false } => {
+                Some(page(&msg("unavailable-title"), &msg("unavailable"), None))
+            }
+            AppError::Internal => Some(page(&msg("internal-title"), &msg("internal"), None)),
+            AppError::Later { inner, .. } => inner.page_body(tr, brand),
             AppError::OAuth { .. } | AppError::Unavailable { json: true } => None,
         }
-    }
-
-    /// The HTML of this error's page in `tr`'s language (`brand` when the error names none),
-    /// or `None` when it answers with JSON.
-    pub fn page_body(&self, tr: Tr, brand: &Brand) -> Option<String> {
-        let (title, message, product) = self.page_words()?;
-        Some(page_html(tr, title, message, product.unwrap_or(brand)))
     }
 }
 
@@ -223,20 +220,11 @@ impl ResponseError for AppError {
         }
     }
 
-    /// The response without a request: an error page in English with a neutral brand, which
-    /// the `web::locale` middleware renders again in the request's language and brand.
+    /// The response without its page: the `web::locale` middleware writes the page in the
+    /// request's language and brand (the words depend on the request, which this has not).
     fn error_response(&self) -> HttpResponse {
-        let neutral = || Brand {
-            product: "Sign-in".into(),
-            logo: None,
-            theme: None,
-        };
         match self {
-            AppError::Page { status, .. } => page_response(
-                *status,
-                self.page_body(Tr::default(), &neutral())
-                    .unwrap_or_default(),
-            ),
+            AppError::Page { status, .. } => page_response(*status),
             AppError::OAuth {
                 status,
                 error,
@@ -262,20 +250,12 @@ impl ResponseError for AppError {
                     error_description: "the service is temporarily unavailable; try again shortly",
                 }),
             AppError::Unavailable { json: false } => {
-                let mut res = page_response(
-                    StatusCode::SERVICE_UNAVAILABLE,
-                    self.page_body(Tr::default(), &neutral())
-                        .unwrap_or_default(),
-                );
+                let mut res = page_response(StatusCode::SERVICE_UNAVAILABLE);
                 res.headers_mut()
                     .insert(header::RETRY_AFTER, header::HeaderValue::from_static("5"));
                 res
             }
-            AppError::Internal => page_response(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                self.page_body(Tr::default(), &neutral())
-                    .unwrap_or_default(),
-            ),
+            AppError::Internal => page_response(StatusCode::INTERNAL_SERVER_ERROR),
             AppError::Later { after_secs, inner } => {
                 let mut res = inner.error_response();
                 if let Ok(v) = header::HeaderValue::from_str(&after_secs.to_string()) {

@@ -46,7 +46,7 @@ fn message(
     text: &Msg,
     link: Option<(&str, &Msg)>,
 ) -> Result<HttpResponse, AppError> {
-    let link_text = link.map(|(_, m)| t.show(m));
+    let link = link.map(|(href, m)| (href, t.show(m)));
     html(
         status,
         &MessagePage {
@@ -54,9 +54,7 @@ fn message(
             product: &state.config.brand,
             title: &t.show(title),
             message: &t.show(text),
-            link: link
-                .zip(link_text.as_deref())
-                .map(|((href, _), text)| (href, text)),
+            link: link.as_ref().map(|(href, words)| (*href, words.as_str())),
         },
     )
 }

@@ -39,13 +39,7 @@ fn negotiate(state: &AppState, req: &HttpRequest) -> Lang {
 
 /// The request's language (the middleware's choice, or /authorize's).
 pub fn of(req: &HttpRequest) -> Tr {
-    match req.extensions().get::<Lang>() {
-        Some(l) => Tr::new(*l),
-        None => match req.app_data::<web::Data<AppState>>() {
-            Some(state) => Tr::new(negotiate(state, req)),
-            None => Tr::default(),
-        },
-    }
+    Tr::new(req.extensions().get::<Lang>().copied().unwrap_or_default())
 }
 
 /// An app's `ui_locales` (at /authorize or /end_session) choose the language of this answer,

@@ -22,15 +22,6 @@ use super::{blocking, blocking_try, locale, text, AppError, AppState};
 use crate::i18n::{msg, Tr};
 use crate::mail::{send_in_background, Mail};
 
-/// The app a sign-in is for, if one asked and is still configured: its name and the brand of
-/// the sign-in's pages.
-fn client_of(
-    state: &AppState,
-    client_id: Option<&str>,
-) -> Option<std::sync::Arc<crate::config::Client>> {
-    client_id.and_then(|id| state.config.client(id))
-}
-
 /// GET /login: renders whichever step the flow is at. Without a flow, starts one for a direct
 /// sign-in (no app), or shows the signed-in page when a session exists.
 pub async fn login_page(
@@ -66,7 +57,16 @@ fn render_page(
     email: &str,
 ) -> Result<HttpResponse, AppError> {
     let csrf = csrf_for(handle);
-    let product = &state.config.brand;
+    // The app the sign-in is for, if one asked and is still configured: its name, and the brand
+    // of every step's page.
+    let client_id = match &page {
+        SignInPage::Password(pending) => pending.as_ref().map(|p| p.client_id.as_str()),
+        SignInPage::Enroll { client_id, .. } | SignInPage::Verify { client_id, .. } => {
+            client_id.as_deref()
+        }
+    };
+    let client = client_id.and_then(|id| state.config.client(id));
+    let product = client.as_ref().map_or(&state.config.brand, |c| &c.brand);
     match page {
         SignInPage::Password(pending) => {
             let hint = pending
@@ -74,12 +74,11 @@ fn render_page(
                 .and_then(|p| p.login_hint.clone())
                 .unwrap_or_default();
             let email = if email.is_empty() { &hint } else { email };
-            let client = client_of(state, pending.as_ref().map(|p| p.client_id.as_str()));
             html(
                 status,
                 &LoginPage {
                     t,
-                    product: client.as_ref().map_or(product, |c| &c.brand),
+                    product,
                     client_name: client.as_ref().map(|c| c.name.as_str()),
                     csrf: &csrf,
                     email,
@@ -88,38 +87,28 @@ fn render_page(
                 },
             )
         }
-        SignInPage::Enroll {
-            user,
-            view,
-            client_id,
-        } => {
-            let client = client_of(state, client_id.as_deref());
-            html(
-                status,
-                &EnrollPage {
-                    t,
-                    product: client.as_ref().map_or(product, |c| &c.brand),
-                    csrf: &csrf,
-                    email: &user.email,
-                    qr_svg: &view.qr_svg,
-                    activation_code: &view.activation_code,
-                    error,
-                },
-            )
-        }
-        SignInPage::Verify { user, client_id } => {
-            let client = client_of(state, client_id.as_deref());
-            html(
-                status,
-                &VerifyPage {
-                    t,
-                    product: client.as_ref().map_or(product, |c| &c.brand),
-                    csrf: &csrf,
-                    email: &user.email,
-                    error,
-                },
-            )
-        }
+        SignInPage::Enroll { user, view, .. } => html(
+            status,
+            &EnrollPage {
+                t,
+                product,
+                csrf: &csrf,
+                email: &user.email,
+                qr_svg: &view.qr_svg,
+                activation_code: &view.activation_code,
+                error,
+            },
+        ),
+        SignInPage::Verify { user, .. } => html(
+            status,
+            &VerifyPage {
+                t,
+                product,
+                csrf: &csrf,
+                email: &user.email,
+                error,
+            },
+        ),
     }
 }
 
