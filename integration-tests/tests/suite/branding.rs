@@ -120,14 +120,7 @@ fn an_apps_brand_is_on_its_sign_in_page_and_the_providers_elsewhere() {
     // The next step of the same sign-in (MFA is required: the enrollment page) keeps the brand.
     let enroll = browser.follow(
         &server.base,
-        browser.post(
-            &server.url("/login/password"),
-            &[
-                ("csrf", &page.csrf()),
-                ("email", "ann@example.com"),
-                ("password", PASSWORD),
-            ],
-        ),
+        post_password(&server, &browser, &page, "ann@example.com", PASSWORD),
     );
     assert!(enroll.body.contains("activation-code"), "{}", enroll.body);
     assert_eq!(theme_of(&enroll.body).as_deref(), Some(app_theme.as_str()));

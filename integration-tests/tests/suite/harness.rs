@@ -477,7 +477,16 @@ impl Browser {
     }
 
     pub fn get(&self, url: &str) -> Page {
-        Self::page(self.client.get(url).send().unwrap())
+        self.get_with(url, &[])
+    }
+
+    /// `GET url` with extra request headers (`Accept-Language`, say).
+    pub fn get_with(&self, url: &str, headers: &[(&str, &str)]) -> Page {
+        let mut req = self.client.get(url);
+        for (k, v) in headers {
+            req = req.header(*k, *v);
+        }
+        Self::page(req.send().unwrap())
     }
 
     pub fn post(&self, url: &str, form: &[(&str, &str)]) -> Page {
@@ -486,7 +495,12 @@ impl Browser {
 
     /// Follows redirects that stay on `base` (relative or absolute); stops at the first page or
     /// at a redirect elsewhere (the app's callback).
-    pub fn follow(&self, base: &str, mut page: Page) -> Page {
+    pub fn follow(&self, base: &str, page: Page) -> Page {
+        self.follow_with(base, page, &[])
+    }
+
+    /// [`Browser::follow`], sending `headers` with every request it makes.
+    pub fn follow_with(&self, base: &str, mut page: Page, headers: &[(&str, &str)]) -> Page {
         for _ in 0..10 {
             let Some(loc) = page.location.clone() else {
                 return page;
@@ -498,7 +512,7 @@ impl Browser {
             } else {
                 return page;
             };
-            page = self.get(&next);
+            page = self.get_with(&next, headers);
         }
         page
     }
@@ -520,6 +534,18 @@ pub fn submit_password(
         "sign-in page expected: {}",
         page.body
     );
+    post_password(server, browser, &page, email, password)
+}
+
+/// Sends the email + password form of a sign-in page already shown; returns the answer (not
+/// followed).
+pub fn post_password(
+    server: &TestServer,
+    browser: &Browser,
+    page: &Page,
+    email: &str,
+    password: &str,
+) -> Page {
     browser.post(
         &server.url("/login/password"),
         &[

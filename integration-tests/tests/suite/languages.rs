@@ -9,33 +9,8 @@ use crate::rp::{authorize_url, http, seed};
 
 /// `GET url` with an `Accept-Language`, following redirects on the server.
 fn get_in(server: &TestServer, browser: &Browser, url: &str, accept: &str) -> Page {
-    let mut url = url.to_string();
-    for _ in 0..5 {
-        let res = browser
-            .client
-            .get(&url)
-            .header("accept-language", accept)
-            .send()
-            .unwrap();
-        let status = res.status().as_u16();
-        let headers = res.headers().clone();
-        let location = headers
-            .get("location")
-            .map(|v| v.to_str().unwrap().to_string());
-        let body = res.text().unwrap();
-        match location {
-            Some(l) if l.starts_with('/') && status != 200 => url = server.url(&l),
-            _ => {
-                return Page {
-                    status,
-                    location,
-                    body,
-                    headers,
-                }
-            }
-        }
-    }
-    panic!("too many redirects from {url}");
+    let h = [("accept-language", accept)];
+    browser.follow_with(&server.base, browser.get_with(url, &h), &h)
 }
 
 fn lang_of(page: &Page) -> &str {
@@ -113,13 +88,12 @@ fn an_apps_ui_locales_hold_for_the_whole_sign_in_and_its_mails() {
         login.body
     );
 
-    let wrong = browser.post(
-        &server.url("/login/password"),
-        &[
-            ("csrf", &login.csrf()),
-            ("email", "ann@example.com"),
-            ("password", "not the password"),
-        ],
+    let wrong = post_password(
+        &server,
+        &browser,
+        &login,
+        "ann@example.com",
+        "not the password",
     );
     assert_eq!(wrong.status, 401);
     assert_eq!(
@@ -128,14 +102,7 @@ fn an_apps_ui_locales_hold_for_the_whole_sign_in_and_its_mails() {
     );
     let enroll = browser.follow(
         &server.base,
-        browser.post(
-            &server.url("/login/password"),
-            &[
-                ("csrf", &wrong.csrf()),
-                ("email", "ann@example.com"),
-                ("password", PASSWORD),
-            ],
-        ),
+        post_password(&server, &browser, &wrong, "ann@example.com", PASSWORD),
     );
     assert_eq!(lang_of(&enroll), "es");
     assert!(
