@@ -173,7 +173,7 @@ fn a_totp_code_used_on_one_replica_is_refused_on_the_other() {
         let page = browser.follow(&server.base, browser.get(&server.demo_authorize_url()));
         let page = browser.follow(
             &server.base,
-            post_password(&server, &browser, &page, "ann@example.com", PASSWORD),
+            post_password(server, &browser, &page, "ann@example.com", PASSWORD),
         );
         let res = browser.post(
             &server.url("/login/totp"),
