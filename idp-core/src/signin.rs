@@ -20,7 +20,7 @@ use crate::Idp;
 pub use crate::model::Browser;
 
 /// How an authorization request (OIDC Core 3.1.2.1) asks to treat an existing session.
-#[derive(Debug, Clone, Copy, Default)]
+#[derive(Debug, Clone, Default)]
 pub struct Prompt {
     /// `prompt=none`: never show a page.
     pub none: bool,
@@ -28,6 +28,8 @@ pub struct Prompt {
     pub login: bool,
     /// `max_age`: a sign-in older than this many seconds asks again (0: always).
     pub max_age: Option<i64>,
+    /// The user an `id_token_hint` names: only that user's session may serve the request.
+    pub subject: Option<String>,
 }
 
 /// The answer to an authorization request.
@@ -219,7 +221,7 @@ impl Idp {
                 let code_expires = now + self.settings().code_ttl_secs;
                 let issued = self.store().tx(|conn| {
                     let Some(session) =
-                        reuse_in(conn, now, secret, prompt.max_age, &self.logout_listeners())?
+                        reuse_in(conn, now, secret, &prompt, &self.logout_listeners())?
                     else {
                         return Ok::<_, StoreError>(false);
                     };
@@ -260,8 +262,12 @@ impl Idp {
         max_age: Option<i64>,
     ) -> Result<Option<SsoSession>, StoreError> {
         let now = self.now();
+        let prompt = Prompt {
+            max_age,
+            ..Prompt::default()
+        };
         self.store()
-            .tx(|conn| reuse_in(conn, now, secret, max_age, &self.logout_listeners()))
+            .tx(|conn| reuse_in(conn, now, secret, &prompt, &self.logout_listeners()))
     }
 
     /// What the sign-in page of a flow shows (its stage, and for enrollment this sign-in's own
@@ -480,13 +486,21 @@ fn reuse_in(
     conn: &mut store::DbConnection,
     now: i64,
     secret: &str,
-    max_age: Option<i64>,
+    prompt: &Prompt,
     listeners: &crate::model::LogoutListeners,
 ) -> Result<Option<SsoSession>, StoreError> {
     let Some(session) = sessions::live_by_secret(conn, &hash_token(secret), now)? else {
         return Ok(None);
     };
-    if max_age.is_some_and(|m| now - session.auth_time >= m) {
+    if prompt.max_age.is_some_and(|m| now - session.auth_time >= m) {
+        return Ok(None);
+    }
+    // OIDC Core 3.1.2.1: the hinted user must be the one signed in.
+    if prompt
+        .subject
+        .as_deref()
+        .is_some_and(|sub| sub != session.user_id)
+    {
         return Ok(None);
     }
     let Some((user, account)) = store::users::with_account(conn, &session.user_id)? else {

@@ -118,10 +118,17 @@ impl Metrics {
         }
     }
 
+    /// Counts a request. The method label is one of HTTP's own (RFC 9110 9.3, and PATCH) or
+    /// `other`: a caller inventing methods must not add a series per method, since each series
+    /// lives as long as the process.
     pub fn observe_request(&self, method: &str, route: &str, status: u16, seconds: f64) {
+        const KNOWN: [&str; 8] = [
+            "GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "TRACE",
+        ];
+        let method = KNOWN.iter().find(|m| **m == method).unwrap_or(&"other");
         self.requests
             .get_or_create(&RequestLabels {
-                method: method.to_string(),
+                method: (*method).to_string(),
                 route: route.to_string(),
                 status,
             })

@@ -122,7 +122,10 @@ pub struct TokenResponse {
     pub access_token: String,
     pub token_type: &'static str,
     pub expires_in: i64,
-    pub id_token: String,
+    /// Absent when the scope (narrowed at a refresh) no longer holds `openid`: the answer is then
+    /// an OAuth access token only (OIDC Core 12.2).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub id_token: Option<String>,
     pub refresh_token: String,
     /// Seconds left in the idle window: refresh before then or the session ends.
     pub refresh_expires_in: i64,
@@ -195,7 +198,11 @@ impl Minter<'_> {
             gid: issued.grant_id.clone(),
         };
         Ok(TokenResponse {
-            id_token: self.sign(client.id_token_alg, "JWT", &id_claims)?,
+            id_token: if has_scope(scope, "openid") {
+                Some(self.sign(client.id_token_alg, "JWT", &id_claims)?)
+            } else {
+                None
+            },
             access_token: self.sign(self.config.access_token_alg, "at+jwt", &access_claims)?,
             token_type: "Bearer",
             expires_in: access_ttl,

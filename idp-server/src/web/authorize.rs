@@ -13,6 +13,7 @@ use super::forms::{found, redirect_with, refusal};
 use super::params::Params;
 use super::{blocking, locale, text, AppError, AppState};
 use crate::i18n::{msg, Msg};
+use crate::tokens::verify_id_token_hint;
 
 pub async fn authorize_get(
     req: HttpRequest,
@@ -264,10 +265,28 @@ async fn authorize(
     if let Some(lang) = chosen {
         locale::remember(req, lang);
     }
+    // OIDC Core 3.1.2.1: an ID token this provider issued (expired or not) naming the user the
+    // app expects; one it did not issue is a malformed request.
+    let subject = match params.get("id_token_hint") {
+        None => None,
+        Some(t) => match verify_id_token_hint(t, &*state.keyring()?, &state.config.issuer) {
+            Ok(claims) => Some(claims.sub),
+            Err(_) => {
+                return redirect_error(
+                    state,
+                    &pending.redirect_uri,
+                    pending.state.as_deref(),
+                    "invalid_request",
+                    "id_token_hint is not an ID token issued by this provider",
+                )
+            }
+        },
+    };
     let prompt = Prompt {
         none: prompt_none,
         login: force_login,
         max_age,
+        subject,
     };
     let browser = RequestBrowser::of(state, req);
     let idp = state.idp.clone();

@@ -42,11 +42,17 @@ async fn end_session(
     let hint = params
         .get("id_token_hint")
         .and_then(|t| verify_id_token_hint(t, &keys, &state.config.issuer).ok());
-    let client_id = match (params.get("client_id"), &hint) {
-        (Some(c), Some(h)) if c != h.aud => None,
-        (Some(c), _) => Some(c.to_string()),
-        (None, Some(h)) => Some(h.aud.clone()),
-        (None, None) => None,
+    // RP-Initiated Logout 1.0 section 2: with both, the hint must have been issued to that
+    // client. One that was not is trusted for nothing (neither the session it names nor the
+    // app's redirect): the browser is asked to confirm, as without a hint.
+    let (hint, client_id) = match (params.get("client_id"), hint) {
+        (Some(c), Some(h)) if c != h.aud => (None, None),
+        (Some(c), h) => (h, Some(c.to_string())),
+        (None, Some(h)) => {
+            let aud = h.aud.clone();
+            (Some(h), Some(aud))
+        }
+        (None, None) => (None, None),
     };
     let client = client_id.as_deref().and_then(|c| state.config.client(c));
     let redirect = params

@@ -164,6 +164,20 @@ async fn metrics(state: web::Data<AppState>) -> HttpResponse {
 
 const CSP: &str = "default-src 'none'; style-src 'self'; img-src 'self' data:; base-uri 'none'; frame-ancestors 'none'";
 
+/// CORS for an endpoint that a browser-based app calls from script (the token endpoint and
+/// /userinfo; OAuth 2.0 for Browser-Based Apps). Any origin: these endpoints take no cookie and
+/// no ambient authority, every call carries its own credential (a code with its PKCE verifier, a
+/// refresh token, a Bearer token), so an origin list would protect nothing the credential does
+/// not. Never with credentials (`Access-Control-Allow-Credentials` stays unset).
+fn script_cors(methods: &[&'static str]) -> actix_cors::Cors {
+    actix_cors::Cors::default()
+        .allow_any_origin()
+        .send_wildcard()
+        .allowed_methods(methods.iter().copied())
+        .allowed_headers([header::AUTHORIZATION, header::CONTENT_TYPE, header::ACCEPT])
+        .max_age(3600)
+}
+
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.configure(admin::configure);
     cfg.route(
@@ -173,9 +187,17 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     .route("/jwks", web::get().to(jwks))
     .route("/authorize", web::get().to(authorize::authorize_get))
     .route("/authorize", web::post().to(authorize::authorize_post))
-    .route("/token", web::post().to(token::token))
-    .route("/userinfo", web::get().to(userinfo::userinfo))
-    .route("/userinfo", web::post().to(userinfo::userinfo))
+    .service(
+        web::resource("/token")
+            .wrap(script_cors(&["POST"]))
+            .route(web::post().to(token::token)),
+    )
+    .service(
+        web::resource("/userinfo")
+            .wrap(script_cors(&["GET", "POST"]))
+            .route(web::get().to(userinfo::userinfo))
+            .route(web::post().to(userinfo::userinfo)),
+    )
     .route("/end_session", web::get().to(logout::end_session_get))
     .route("/end_session", web::post().to(logout::end_session_post))
     .route("/login", web::get().to(signin::login_page))

@@ -40,6 +40,16 @@ pub async fn userinfo(
     let keys = state.keyring()?;
     let claims = verify_access_token(token, &keys, &state.config.issuer, &state.verified_tokens)
         .map_err(|_| invalid_token("the access token is invalid or expired"))?;
+    // OIDC Core 5.3.1: the UserInfo Endpoint answers tokens issued for OpenID Connect (a
+    // refresh may have narrowed the scope to leave `openid` out); RFC 6750 3.1.
+    if !has_scope(&claims.scope, "openid") {
+        return Err(AppError::OAuth {
+            status: StatusCode::FORBIDDEN,
+            error: "insufficient_scope",
+            description: "the access token was not issued for the openid scope".into(),
+            www_authenticate: Some("Bearer error=\"insufficient_scope\", scope=\"openid\"".into()),
+        });
+    }
     // A client removed from the configuration (reload) takes its tokens with it.
     if state.config.client(&claims.client_id).is_none() {
         return Err(invalid_token("the client is no longer configured"));
@@ -50,7 +60,9 @@ pub async fn userinfo(
         .await?
         .map_err(|e| AppError::from(e).into_json())?;
     let Some((user, account)) = found else {
-        return Err(invalid_token("the session has ended"));
+        return Err(invalid_token(
+            "the grant was revoked or its session has ended",
+        ));
     };
     let mut body = json!({ "sub": user.id });
     if has_scope(&claims.scope, "email") {
