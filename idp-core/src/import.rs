@@ -147,9 +147,22 @@ struct Prepared {
     slug: String,
     user: User,
     totp: Option<Vec<u8>>,
-    /// The line gave `status` / `email_verified` (else an update keeps the user's own).
+    /// The line gave `status` / `email_verified` / `name` / `work_email` (else an update keeps
+    /// the user's own).
     status_given: bool,
     verified_given: bool,
+    name_given: bool,
+    work_email_given: bool,
+}
+
+/// What `update` makes of an existing user: the line's details over the user's own.
+enum Update {
+    /// The line gives nothing the user does not have already (a re-run of the same file).
+    Unchanged,
+    /// The line cannot apply to this user.
+    Refused(LineError),
+    /// The user as it will be stored, and the secret to link when the line brings another one.
+    Changed { user: User, totp: Option<Vec<u8>> },
 }
 
 impl Idp {
@@ -193,11 +206,12 @@ impl Idp {
                     options,
                     &mut accounts,
                     &mut report,
+                    actor,
                 )?;
                 progress(read);
             }
         }
-        self.store_batch(batch, options, &mut accounts, &mut report)?;
+        self.store_batch(batch, options, &mut accounts, &mut report, actor)?;
         progress(read);
         if !options.dry_run && report.created + report.updated > 0 {
             self.audit(
@@ -292,6 +306,8 @@ impl Idp {
             totp,
             status_given: r.status.is_some(),
             verified_given: r.email_verified.is_some(),
+            name_given: r.name.is_some(),
+            work_email_given: r.work_email.is_some(),
             user: User {
                 id: random_id().map_err(|e| field("email", e))?,
                 account_id: String::new(),
@@ -316,6 +332,7 @@ impl Idp {
         options: ImportOptions,
         accounts: &mut HashMap<String, Option<Account>>,
         report: &mut ImportReport,
+        actor: &Actor,
     ) -> Result<(), ImportError> {
         if batch.is_empty() {
             return Ok(());
@@ -338,7 +355,7 @@ impl Idp {
                         updated_at: now,
                     }
                 } else {
-                    self.create_account(&p.slug, &p.slug, &Actor::System)
+                    self.create_account(&p.slug, &p.slug, actor)
                         .map_err(|e| match e {
                             crate::accounts::AccountError::Store(s) => ImportError::Store(s),
                             other => ImportError::Store(StoreError::Corrupt(other.to_string())),
@@ -370,7 +387,11 @@ impl Idp {
                 Some(old) => {
                     p.user.id = old.id.clone();
                     p.user.created_at = old.created_at;
-                    changed.push((p, old.clone()));
+                    match self.plan_update(&p, old)? {
+                        Update::Unchanged => report.skipped += 1,
+                        Update::Refused(e) => report.failed.push((p.line, e.to_string())),
+                        Update::Changed { user, totp } => changed.push((user, totp, old.clone())),
+                    }
                 }
             }
         }
@@ -392,23 +413,28 @@ impl Idp {
             store::totp::insert_imported(conn, now, &sealed)
         })?;
         report.created += users.len();
-        for (p, old) in changed {
-            self.update_imported(&p, &old, now)?;
+        for (user, totp, old) in changed {
+            self.update_imported(&user, totp.as_deref(), &old, now, actor)?;
             report.updated += 1;
         }
         Ok(())
     }
 
-    /// `update`: an existing user takes the line's details in one transaction. A new password
-    /// hash or a disabled status ends the user's sessions (with back-channel logout), as the
-    /// same change by an operator would; a new secret replaces the linked app.
-    fn update_imported(&self, p: &Prepared, old: &User, now: i64) -> Result<(), ImportError> {
-        let listeners = self.logout_listeners();
-        // What the line leaves out stays as it is.
+    /// The line's details over an existing user's: what the line leaves out stays as it is; an
+    /// unchanged line (the same details, the secret already linked) changes nothing, so a
+    /// re-run neither relinks the app (its last used code stays spent) nor audits or ends
+    /// sessions.
+    fn plan_update(&self, p: &Prepared, old: &User) -> Result<Update, ImportError> {
         let mut user = p.user.clone();
         if user.password_hash.is_none() {
             user.password_hash = old.password_hash.clone();
             user.password_changed_at = old.password_changed_at;
+        }
+        if !p.name_given {
+            user.display_name = old.display_name.clone();
+        }
+        if !p.work_email_given {
+            user.work_email = old.work_email.clone();
         }
         // (An invited user whose line brings a password becomes active, as at creation.)
         let gets_password = old.status == UserStatus::Invited && p.user.password_hash.is_some();
@@ -418,7 +444,49 @@ impl Idp {
         if !p.verified_given {
             user.email_verified = old.email_verified;
         }
-        let sealed = match &p.totp {
+        if user.status == UserStatus::Invited && user.password_hash.is_some() {
+            return Ok(Update::Refused(field(
+                "status",
+                "a user with a password cannot be invited again (send them a reset link)",
+            )));
+        }
+        let totp = match &p.totp {
+            Some(secret) => {
+                let linked = store::totp::linked(&mut *self.store().conn()?, &user.id)?;
+                let aad = store::totp::linked_aad(&user.id);
+                let same = match linked {
+                    Some(app) => self.secrets().open(&app.secret_sealed, &aad)? == *secret,
+                    None => false,
+                };
+                (!same).then(|| secret.clone())
+            }
+            None => None,
+        };
+        let same = user.display_name == old.display_name
+            && user.work_email == old.work_email
+            && user.email_verified == old.email_verified
+            && user.status == old.status
+            && user.password_hash == old.password_hash;
+        Ok(if same && totp.is_none() {
+            Update::Unchanged
+        } else {
+            Update::Changed { user, totp }
+        })
+    }
+
+    /// `update`: an existing user takes its planned details in one transaction. A new password
+    /// hash or a disabled status ends the user's sessions (with back-channel logout), as the
+    /// same change by an operator would; a new secret replaces the linked app.
+    fn update_imported(
+        &self,
+        user: &User,
+        totp: Option<&[u8]>,
+        old: &User,
+        now: i64,
+        actor: &Actor,
+    ) -> Result<(), ImportError> {
+        let listeners = self.logout_listeners();
+        let sealed = match totp {
             Some(secret) => Some(
                 self.secrets()
                     .seal(secret, &store::totp::linked_aad(&user.id))?,
@@ -428,7 +496,7 @@ impl Idp {
         let ends = (user.status == UserStatus::Disabled && old.status != UserStatus::Disabled)
             || user.password_hash != old.password_hash;
         self.store().tx(|conn| {
-            store::users::replace_details(conn, &user, now)?;
+            store::users::replace_details(conn, user, now)?;
             if let Some(s) = &sealed {
                 store::totp::delete(conn, &user.id)?;
                 store::totp::insert_linked(conn, now, &user.id, s, None)?;
@@ -440,7 +508,7 @@ impl Idp {
             audit::record(
                 conn,
                 now,
-                &AuditEvent::new(AuditAction::UserUpdated, &Actor::System)
+                &AuditEvent::new(AuditAction::UserUpdated, actor)
                     .user(&user.account_id, &user.id)
                     .detail("by import"),
             )

@@ -295,9 +295,69 @@ fn an_update_keeps_what_the_line_leaves_out(db: &TestDb) {
     );
 }
 
+/// A scheduled re-run of the same file with `update` changes nothing: an unchanged line is
+/// skipped, so the linked app keeps the step of its last accepted code (found by a review: the
+/// re-run relinked the same secret with no step and a code already used signed in again).
+/// A line updates only the details it gives, names the operator in the audit, and cannot make
+/// a user with a password "invited" (who could then neither sign in nor register).
+fn a_rerun_changes_nothing_and_an_update_only_what_the_line_gives(db: &TestDb) {
+    db.idp.create_account("acme", "Acme", &op()).unwrap();
+    let secret = "KRSXG5CTMVRXEZLUKN2XAZLSKNSWG4TF";
+    let bcrypt = "$2b$04$AwMDAwMDAwMDAwMDAwMDA.5FYq6hy0w6VUgyEOAc9CLMlYVtXhLey";
+    let line = format!(
+        r#"{{"account": "acme", "email": "ann@example.com", "name": "Ann", "work_email": "ann@acme.example", "password_hash": "{bcrypt}", "totp_secret": "{secret}"}}"#
+    );
+    let update = ImportOptions {
+        update: true,
+        ..ImportOptions::default()
+    };
+    assert_eq!(import(db, &line, ImportOptions::default()).created, 1);
+    let ann = db.idp.user_by_email("ann@example.com").unwrap();
+    let code = oathtool(secret, db.idp.now());
+    db.idp.verify_totp(&ann, &code, None).unwrap();
+
+    let r = import(db, &line, update);
+    assert_eq!((r.updated, r.skipped), (0, 1), "{:?}", r.failed);
+    assert!(
+        matches!(
+            db.idp.verify_totp(&ann, &code, None),
+            Err(crate::mfa::MfaError::CodeReplayed)
+        ),
+        "a code is accepted once, re-run or not"
+    );
+
+    let r = import(
+        db,
+        r#"{"account": "acme", "email": "ann@example.com", "email_verified": false}"#,
+        update,
+    );
+    assert_eq!(r.updated, 1, "{:?}", r.failed);
+    let after = db.idp.user_by_email("ann@example.com").unwrap();
+    assert_eq!(
+        (after.display_name.as_str(), after.work_email.as_deref()),
+        ("Ann", Some("ann@acme.example")),
+        "name and work email kept"
+    );
+    assert!(!after.email_verified);
+    let events = db.idp.audit_for_user(&ann.id, 1).unwrap();
+    assert_eq!(events[0].actor, op().render(), "the operator who imported");
+
+    let r = import(
+        db,
+        r#"{"account": "acme", "email": "ann@example.com", "status": "invited"}"#,
+        update,
+    );
+    assert_eq!((r.updated, r.failed.len()), (0, 1));
+    assert_eq!(
+        db.idp.user_by_email("ann@example.com").unwrap().status,
+        crate::UserStatus::Active
+    );
+}
+
 crate::on_both_backends!(
     every_hash_format_signs_in_and_is_replaced_by_argon2id,
     bad_lines_store_nothing_and_a_second_run_changes_nothing,
     a_line_that_is_not_utf8_is_one_bad_line,
     an_update_keeps_what_the_line_leaves_out,
+    a_rerun_changes_nothing_and_an_update_only_what_the_line_gives,
 );
