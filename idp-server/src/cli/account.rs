@@ -23,10 +23,10 @@ pub fn run(cmd: &AccountCmd, rt: &Runtime, out: &Output, actor: &Actor) -> Resul
             if out.json {
                 out.say("", json!({"accounts": list}));
             } else if list.is_empty() {
-                println!("no accounts");
+                outln!("no accounts");
             } else {
                 for a in &list {
-                    println!("{}\t{}\tmfa={}", a.slug, a.name, a.mfa_policy.as_str());
+                    outln!("{}\t{}\tmfa={}", a.slug, a.name, a.mfa_policy.as_str());
                 }
             }
         }

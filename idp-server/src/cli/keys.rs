@@ -39,7 +39,7 @@ pub fn run(cmd: &KeysCmd, rt: &Runtime, out: &Output, actor: &Actor) -> Result<(
                 out.say("", json!({"keys": v}));
             } else {
                 for k in &list {
-                    println!(
+                    outln!(
                         "{}\t{}\tcreated {}\t{}",
                         k.kid,
                         k.alg,

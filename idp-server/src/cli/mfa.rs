@@ -54,9 +54,9 @@ pub fn run(cmd: &MfaCmd, rt: &Runtime, out: &Output, actor: &Actor) -> Result<()
                     json!({"account": a.slug, "policy": a.mfa_policy, "users": users}),
                 );
             } else {
-                println!("{}: MFA {}", a.slug, a.mfa_policy.as_str());
+                outln!("{}: MFA {}", a.slug, a.mfa_policy.as_str());
                 for (email, s) in rows {
-                    println!("{email}\t{}", mfa_state(s));
+                    outln!("{email}\t{}", mfa_state(s));
                 }
             }
         }

@@ -3,6 +3,13 @@
 //! the same config, answers in one line (or `--json`), exits non-zero with a one-line reason on
 //! error (a [`CliError`]), and is safe to run twice.
 
+/// `println!` for command output, through [`output::write_line`] (a closed pipe is no panic).
+macro_rules! outln {
+    ($($arg:tt)*) => {
+        $crate::cli::output::write_line(format_args!($($arg)*))
+    };
+}
+
 mod account;
 mod args;
 mod error;

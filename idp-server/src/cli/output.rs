@@ -19,10 +19,25 @@ pub struct Output {
 impl Output {
     pub fn say(&self, text: impl AsRef<str>, value: serde_json::Value) {
         if self.json {
-            println!("{value}");
+            outln!("{value}");
         } else {
-            println!("{}", text.as_ref());
+            outln!("{}", text.as_ref());
         }
+    }
+}
+
+/// One line of a command's output on stdout. Rust ignores SIGPIPE, so `println!` panics when the
+/// reader went away (`... | head`); here a closed pipe ends the command quietly (what it did is
+/// done; the reader wanted no more), and any other write error ends it with the reason.
+pub fn write_line(line: std::fmt::Arguments<'_>) {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    if let Err(e) = out.write_fmt(line).and_then(|()| out.write_all(b"\n")) {
+        if e.kind() == std::io::ErrorKind::BrokenPipe {
+            std::process::exit(0);
+        }
+        eprintln!("error: cannot write the output: {e}");
+        std::process::exit(1);
     }
 }
 

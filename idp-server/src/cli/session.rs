@@ -17,10 +17,10 @@ pub fn run(cmd: &SessionCmd, rt: &Runtime, out: &Output, actor: &Actor) -> Resul
             if out.json {
                 out.say("", json!({"sessions": sessions}));
             } else if sessions.is_empty() {
-                println!("{} has no live session", u.email);
+                outln!("{} has no live session", u.email);
             } else {
                 for s in &sessions {
-                    println!(
+                    outln!(
                         "{}\tsigned in {}\tlast active {}\tidle expiry {}\tamr={}\tip={}",
                         s.id,
                         ts(s.auth_time),

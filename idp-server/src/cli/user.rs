@@ -77,11 +77,11 @@ pub fn run(cmd: &UserCmd, rt: &Runtime, out: &Output, actor: &Actor) -> Result<(
                 let users: Vec<_> = users.into_iter().map(|(u, _)| u).collect();
                 out.say("", json!({"users": users}));
             } else if users.is_empty() {
-                println!("no users in {account}");
+                outln!("no users in {account}");
             } else {
                 for (u, mfa) in &users {
                     let mfa = *mfa;
-                    println!(
+                    outln!(
                         "{}\t{}\t{}\tmfa={}",
                         u.email,
                         u.display_name,

@@ -31,6 +31,13 @@ fn minimal_config_gets_the_documented_defaults() {
     assert_eq!(c.pool_size, (2 * cores + 2).min(10));
     let c = Config::parse("t.toml", &format!("{MIN}\n[database]\npool_size = 32\n")).unwrap();
     assert_eq!(c.pool_size, 32, "an explicit size is kept");
+    // Outside 1-100 (the documented range) it is refused, not quietly clamped.
+    for bad in [0, 101] {
+        let err = Config::parse("t.toml", &format!("{MIN}\n[database]\npool_size = {bad}\n"))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("database.pool_size"), "{err}");
+    }
 }
 
 #[test]

@@ -66,6 +66,9 @@ pub(super) fn validate(
     if !(1..=100_000).contains(&raw.admin.calls_per_minute) {
         return Err(check.bad("admin.calls_per_minute", "must be 1-100000"));
     }
+    if !(1..=100).contains(&raw.database.pool_size) {
+        return Err(check.bad("database.pool_size", "must be 1-100"));
+    }
     if !(1..=100_000).contains(&raw.server.sign_ins_per_minute) {
         return Err(check.bad("server.sign_ins_per_minute", "must be 1-100000"));
     }
@@ -78,7 +81,7 @@ pub(super) fn validate(
         default_locale,
         key_dir: raw.key_dir.clone(),
         trusted_proxies,
-        pool_size: raw.database.pool_size.clamp(1, 100),
+        pool_size: raw.database.pool_size,
         db_connect_timeout: check
             .duration("database.connect_timeout", &raw.database.connect_timeout)?,
         idle_timeout: sessions.idle,

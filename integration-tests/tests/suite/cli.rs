@@ -316,6 +316,30 @@ fn disabling_a_user_logs_them_out_of_the_apps(db: Db) {
     );
 }
 
+/// A reader that goes away early (`idp-server user list ... | head`) ends the command quietly:
+/// no panic (Rust ignores SIGPIPE, so a plain println! panics on the broken pipe) and not the
+/// panic's exit code 101.
+#[test]
+fn output_to_a_closed_pipe_ends_the_command_quietly() {
+    let server = TestServer::start(Db::Sqlite);
+    crate::rp::seed(&server, "acme", "ann@example.com", false);
+    let mut child = std::process::Command::new(binary())
+        .arg("--config")
+        .arg(&server.config_path)
+        .args(["--json", "user", "list", "--account", "acme"])
+        .env_remove("IDP_CONFIG")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Closed before the command opens its database, so its first line meets a broken pipe.
+    drop(child.stdout.take());
+    let out = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+}
+
 #[test]
 fn broken_config_is_refused_with_the_key() {
     a_broken_config_names_the_key();
