@@ -33,6 +33,12 @@ pub enum UserError {
     /// No account has this slug.
     #[error("no account with the slug {0:?}")]
     NoSuchAccount(String),
+    /// The user was invited and has not completed registration: they choose their password
+    /// through the invitation (send it again), nobody sets it for them.
+    #[error(
+        "{0} has not completed registration yet: send the invitation again (`user send-link`)"
+    )]
+    NotRegistered(String),
     /// The password policy refused the password.
     #[error("{0}")]
     Password(#[from] PasswordRejection),
@@ -376,6 +382,9 @@ impl Idp {
         let user = self
             .user_by_id(user_id)?
             .ok_or_else(|| UserError::NotFound(user_id.to_string()))?;
+        if user.status == UserStatus::Invited {
+            return Err(UserError::NotRegistered(user.email));
+        }
         self.password_policy().check(password, &user.email)?;
         let hash = self.hasher().hash(password)?;
         let now = self.now();

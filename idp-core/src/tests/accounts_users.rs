@@ -29,6 +29,20 @@ fn accounts_and_users(db: &TestDb) {
     assert_eq!(u.status, UserStatus::Invited);
     assert!(!u.email_verified);
     assert_eq!(u.work_email.as_deref(), Some("ann@work.example"));
+    // An invited user gets a password by completing registration, not from an operator: that
+    // left them "invited" with a password, refused at sign-in as if disabled.
+    assert!(matches!(
+        db.idp
+            .set_password(&u.id, "a fine long passphrase", &op(), None, None),
+        Err(UserError::NotRegistered(_))
+    ));
+    assert!(db
+        .idp
+        .user_by_id(&u.id)
+        .unwrap()
+        .unwrap()
+        .password_hash
+        .is_none());
     // The authentication email is unique whatever its case.
     let dup = db.idp.create_user(
         "acme",

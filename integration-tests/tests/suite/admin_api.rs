@@ -417,6 +417,19 @@ fn tokens_scopes_and_accounts_are_enforced(db: Db) {
         None,
     );
     assert_eq!(audit.status, 403);
+    // Names that exist nowhere answer as foreign ones do: the audit filter tells a limited
+    // client nothing about which slugs or user ids exist elsewhere.
+    for probe in [
+        "/admin/v1/audit?account=nonexist",
+        "/admin/v1/audit?user=nonexist",
+    ] {
+        let res = call(&server, "GET", probe, r, None, None);
+        assert_eq!(
+            (res.status, problem_type(&res)),
+            (403, "urn:idp:problem:foreign-account"),
+            "{probe}"
+        );
+    }
     let scope = call(
         &server,
         "DELETE",

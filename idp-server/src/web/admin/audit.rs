@@ -46,7 +46,13 @@ pub async fn list(
                 .ok_or_else(|| ApiError::InvalidRequest("the cursor is not valid".into()))?,
         ),
     };
-    // Which account the filter names, and that the client may act on it.
+    // Which account the filter names, and that the client may act on it: a limited client is
+    // refused a slug or user it may not see before either is looked up, so a name that exists
+    // nowhere answers as a foreign one does.
+    if let Some(slug) = &q.account {
+        caller.may_act_on(slug)?;
+    }
+    let limited = caller.accounts().is_some();
     let idp = state.idp.clone();
     let (account, user) = (q.account.clone(), q.user.clone());
     let (account_id, account_slug) = run(move || {
@@ -54,7 +60,13 @@ pub async fn list(
             (Some(slug), _) => Some(idp.account_by_slug(slug)?),
             (None, Some(uid)) => Some(
                 idp.user_with_account(uid)?
-                    .ok_or_else(|| ApiError::NotFound(format!("no user with the id {uid:?}")))?
+                    .ok_or_else(|| {
+                        if limited {
+                            ApiError::ForeignAccount
+                        } else {
+                            ApiError::NotFound(format!("no user with the id {uid:?}"))
+                        }
+                    })?
                     .1,
             ),
             (None, None) => None,

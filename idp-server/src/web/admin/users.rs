@@ -31,7 +31,9 @@ impl From<UserError> for ApiError {
             | UserError::InvalidWorkEmail(_)
             | UserError::InvalidName(_)
             | UserError::Password(_) => ApiError::InvalidRequest(e.to_string()),
-            UserError::EmailTaken(_) => ApiError::Conflict(e.to_string()),
+            UserError::EmailTaken(_) | UserError::NotRegistered(_) => {
+                ApiError::Conflict(e.to_string())
+            }
             UserError::NotFound(_) | UserError::NoSuchAccount(_) => {
                 ApiError::NotFound(e.to_string())
             }
