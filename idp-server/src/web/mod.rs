@@ -7,6 +7,7 @@ pub mod branding;
 pub mod browser;
 pub mod client_addr;
 pub mod csrf;
+mod deadline;
 pub mod error;
 pub mod forms;
 pub mod lifecycle;
@@ -231,6 +232,7 @@ pub fn build_server(
                     .add((header::CONTENT_SECURITY_POLICY, CSP)),
             )
             .wrap(from_fn(locale::localize))
+            .wrap(from_fn(deadline::limit))
             .wrap(from_fn(access_log))
             .configure(configure)
             .default_service(web::to(not_found))

@@ -187,3 +187,41 @@ fn database_outage_gives_503_and_the_server_recovers_by_itself() {
     drop(server);
     drop(db);
 }
+
+/// A body that never arrives in full (a slow-body attack: the headers promise 100 bytes, 12
+/// come) does not hold the connection for ever: the request is answered with an error and the
+/// connection closed once the body deadline passes (found by a review: no answer after 300 s,
+/// while incomplete headers got 408 after 5 s). Each such connection held a socket and a file
+/// descriptor; enough of them starve the process.
+#[test]
+fn a_body_that_never_arrives_is_cut_off() {
+    let server = TestServer::start(Db::Sqlite);
+    let addr = server.base.trim_start_matches("http://").to_string();
+    let mut conn = TcpStream::connect(&addr).unwrap();
+    conn.set_read_timeout(Some(Duration::from_secs(60)))
+        .unwrap();
+    conn.write_all(
+        b"POST /token HTTP/1.1\r\nHost: x\r\nContent-Type: application/x-www-form-urlencoded\r\n\
+          Content-Length: 100\r\n\r\ngrant_type=a",
+    )
+    .unwrap();
+    let started = Instant::now();
+    let mut answer = Vec::new();
+    // Read until the server closes (a timeout of the read is a failure).
+    let mut buf = [0u8; 4096];
+    loop {
+        match conn.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => answer.extend_from_slice(&buf[..n]),
+            Err(e) => panic!("no answer and no close after {:?}: {e}", started.elapsed()),
+        }
+    }
+    let answer = String::from_utf8_lossy(&answer);
+    assert!(answer.starts_with("HTTP/1.1 4"), "a client error: {answer}");
+    assert!(started.elapsed() < Duration::from_secs(30));
+    // The server itself is fine.
+    assert_eq!(
+        http().get(server.url("/healthz")).send().unwrap().status(),
+        200
+    );
+}
