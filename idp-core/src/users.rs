@@ -117,6 +117,8 @@ struct PasswordAttempt {
     ip: Option<String>,
     /// This attempt reached a limit: if it fails, its key is locked.
     locks_on_failure: bool,
+    /// The lock this attempt set on the address, which a success lifts.
+    ip_lock: Option<Locked>,
 }
 
 /// Input of `create_user`.
@@ -521,8 +523,9 @@ impl Idp {
         counters.extend(ip.map(Counter::PasswordFromIp));
         let throttle = &self.settings().throttle;
         match attempts::reserve(self.store(), self.now(), throttle, &counters)? {
-            Reserved::Taken(locks) => Ok(PasswordAttempt {
-                locks_on_failure: locks.is_some(),
+            Reserved::Taken(taken) => Ok(PasswordAttempt {
+                locks_on_failure: taken.reached().is_some(),
+                ip_lock: taken.set_on(1),
                 email: email.to_string(),
                 ip: ip.map(str::to_string),
             }),
@@ -538,11 +541,7 @@ impl Idp {
     ) -> Result<(), StoreError> {
         attempts::clear(conn, &Counter::Password(&attempt.email))?;
         if let Some(ip) = &attempt.ip {
-            attempts::refund(
-                conn,
-                &Counter::PasswordFromIp(ip),
-                &self.settings().throttle,
-            )?;
+            attempts::refund(conn, &Counter::PasswordFromIp(ip), attempt.ip_lock)?;
         }
         Ok(())
     }

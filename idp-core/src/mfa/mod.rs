@@ -267,7 +267,7 @@ impl Idp {
             &self.settings().throttle,
             &counters,
         )? {
-            Reserved::Taken(locks) => Ok(locks),
+            Reserved::Taken(taken) => Ok(taken.reached()),
             Reserved::Refused(l) => Err(MfaError::Locked(l)),
         }
     }

@@ -23,13 +23,30 @@ use super::{DbConnection, Store, StoreError};
 use crate::model::{Counter, CounterState, Limit, LimitKind, Locked, ThrottleSettings};
 
 /// What [`reserve`] did.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) enum Reserved {
-    /// The attempt is counted; `Some(lock)` when it reached a limit (its key is now locked,
-    /// unless the attempt succeeds and gives it back).
-    Taken(Option<Locked>),
+    /// The attempt is counted on every counter.
+    Taken(Taken),
     /// A key is locked: nothing was counted.
     Refused(Locked),
+}
+
+/// A counted attempt: the lock it set on each counter (in the order given to [`reserve`]) when
+/// it reached that counter's limit. The key stays locked unless the attempt succeeds and gives
+/// it back ([`refund`] with that lock).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Taken(Vec<Option<Locked>>);
+
+impl Taken {
+    /// The first lock this attempt set, if it reached any limit.
+    pub(crate) fn reached(&self) -> Option<Locked> {
+        self.0.iter().flatten().next().copied()
+    }
+
+    /// The lock this attempt set on the `i`-th counter.
+    pub(crate) fn set_on(&self, i: usize) -> Option<Locked> {
+        self.0.get(i).copied().flatten()
+    }
 }
 
 /// A reservation that must roll its transaction back.
@@ -59,16 +76,14 @@ pub(crate) fn reserve(
     counters: &[Counter<'_>],
 ) -> Result<Reserved, StoreError> {
     let result = store.tx(|conn| {
-        let mut reached = None;
+        let mut set = Vec::with_capacity(counters.len());
         for c in counters {
-            if let Some(lock) = reserve_one(conn, now, &c.key(), c.limit(settings))? {
-                reached.get_or_insert(lock);
-            }
+            set.push(reserve_one(conn, now, &c.key(), c.limit(settings))?);
         }
-        Ok::<_, Abort>(reached)
+        Ok::<_, Abort>(set)
     });
     match result {
-        Ok(reached) => Ok(Reserved::Taken(reached)),
+        Ok(set) => Ok(Reserved::Taken(Taken(set))),
         Err(Abort::Locked(l)) => Ok(Reserved::Refused(l)),
         Err(Abort::Store(e)) => Err(e),
     }
@@ -114,6 +129,8 @@ fn reserve_one(
                         .when($since.lt(stale), now)
                         .otherwise(ac::window_started_at)),
                     ac::last_failure_at.eq(case_when(locked(), ac::last_failure_at).otherwise(now)),
+                    ac::prev_failure_at.eq(case_when(locked(), ac::prev_failure_at)
+                        .otherwise(ac::last_failure_at.nullable())),
                 ))
                 .returning(Counted::as_returning())
                 .get_result(c))?
@@ -153,20 +170,34 @@ fn reserve_one(
 }
 
 /// Gives back an attempt that succeeded (a key many people share, such as an address): the
-/// count goes down by one, and a lock that this attempt's reservation set is lifted.
+/// count goes down by one, the last failure is again the one before this attempt (a success
+/// does not slide the window), and the lock this attempt's reservation set (`set`, from
+/// [`Taken::set_on`]) is lifted; a lock a real failure set meanwhile is a different moment and
+/// stays.
 pub(crate) fn refund(
     conn: &mut DbConnection,
     counter: &Counter<'_>,
-    settings: &ThrottleSettings,
+    set: Option<Locked>,
 ) -> Result<(), StoreError> {
-    let l = counter.limit(settings);
-    diesel::update(ac::table.find(counter.key()).filter(ac::failures.gt(0)))
-        .set((
-            ac::failures.eq(ac::failures - 1),
-            ac::locked_until
-                .eq(case_when(ac::failures.le(l.limit), None::<i64>).otherwise(ac::locked_until)),
-        ))
-        .execute(conn)?;
+    let target = ac::table.find(counter.key()).filter(ac::failures.gt(0));
+    let failures = ac::failures.eq(ac::failures - 1);
+    let last = ac::last_failure_at.eq(case_when(
+        ac::prev_failure_at.is_not_null(),
+        ac::prev_failure_at.assume_not_null(),
+    )
+    .otherwise(ac::last_failure_at));
+    match set {
+        Some(Locked { until }) => diesel::update(target)
+            .set((
+                failures,
+                last,
+                ac::locked_until
+                    .eq(case_when(ac::locked_until.eq(until), None::<i64>)
+                        .otherwise(ac::locked_until)),
+            ))
+            .execute(conn)?,
+        None => diesel::update(target).set((failures, last)).execute(conn)?,
+    };
     Ok(())
 }
 

@@ -126,6 +126,7 @@ diesel::table! {
         window_started_at -> BigInt,
         last_failure_at -> BigInt,
         locked_until -> Nullable<BigInt>,
+        prev_failure_at -> Nullable<BigInt>,
     }
 }
 

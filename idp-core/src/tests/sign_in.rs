@@ -75,7 +75,7 @@ fn concurrent_attempts_all_count(db: &TestDb) {
                 barrier.wait();
                 let taken = attempts::reserve(db.idp.store(), db.idp.now(), &throttle, &[counter])
                     .expect("a concurrent attempt is counted, not refused");
-                assert!(matches!(taken, attempts::Reserved::Taken(None)));
+                assert!(matches!(taken, attempts::Reserved::Taken(t) if t.reached().is_none()));
             });
         }
     });
@@ -499,7 +499,62 @@ fn a_user_disabled_during_the_sign_in_is_not_signed_in(db: &TestDb) {
     assert!(db.idp.live_sessions(&bo.id).unwrap().is_empty());
 }
 
+/// An address that reached its failure limit (an office behind one NAT): once the lock has run
+/// out, correct passwords from it neither lock it again nor keep its count alive (found by a
+/// review: each success's reservation set a lock its refund kept, so the office got one sign-in
+/// a minute, and moved the window so the count never aged out). Each real failure past the
+/// limit still locks, for longer each time.
+fn successes_from_a_locked_out_address_neither_relock_it_nor_keep_its_count(db: &TestDb) {
+    let ip = Some("203.0.113.9");
+    for i in 0..5 {
+        user(db, "acme", &format!("u{i}@example.com"));
+    }
+    for i in 0..50 {
+        let _ =
+            db.idp
+                .authenticate_password(&format!("nobody{i}@example.com"), "wrong password!!", ip);
+    }
+    assert!(matches!(
+        db.idp.authenticate_password("u0@example.com", PW, ip),
+        Err(AuthError::Locked(_))
+    ));
+    db.clock.advance(31);
+    for i in 0..5 {
+        let signed = db
+            .idp
+            .authenticate_password(&format!("u{i}@example.com"), PW, ip);
+        assert!(signed.is_ok(), "success {i} after the lock: {signed:?}");
+    }
+    // A real failure past the limit locks again.
+    let _ = db
+        .idp
+        .authenticate_password("nobody@example.com", "wrong password!!", ip);
+    assert!(matches!(
+        db.idp.authenticate_password("u0@example.com", PW, ip),
+        Err(AuthError::Locked(_))
+    ));
+    // An hour after that failure, with successes meanwhile, the count starts again.
+    db.clock.advance(61);
+    for i in 0..5 {
+        assert!(db
+            .idp
+            .authenticate_password(&format!("u{i}@example.com"), PW, ip)
+            .is_ok());
+        db.clock.advance(12 * 60);
+    }
+    let _ = db
+        .idp
+        .authenticate_password("nobody@example.com", "wrong password!!", ip);
+    assert!(
+        db.idp
+            .authenticate_password("u1@example.com", PW, ip)
+            .is_ok(),
+        "one failure of a new count does not lock"
+    );
+}
+
 crate::on_both_backends!(
+    successes_from_a_locked_out_address_neither_relock_it_nor_keep_its_count,
     a_user_disabled_during_the_sign_in_is_not_signed_in,
     sign_in_is_enumeration_safe,
     concurrent_attempts_all_count,
