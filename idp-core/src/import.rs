@@ -501,6 +501,9 @@ impl Idp {
                 store::totp::delete(conn, &user.id)?;
                 store::totp::insert_linked(conn, now, &user.id, s, None)?;
             }
+            if user.password_hash != old.password_hash {
+                store::email_tokens::revoke(conn, &user.id, crate::model::Purpose::Reset, now)?;
+            }
             if ends {
                 let ids = sessions::unended_of_user(conn, &user.id)?;
                 sessions::end(conn, now, &ids, EndReason::Revoked, &listeners)?;

@@ -397,6 +397,8 @@ impl Idp {
         };
         let ended = self.store().tx(|conn| {
             store::users::set_password(conn, &user.id, &hash, now)?;
+            // A reset link mailed before this change must not undo it.
+            store::email_tokens::revoke(conn, &user.id, crate::model::Purpose::Reset, now)?;
             attempts::clear(conn, &Counter::Password(&user.email))?;
             let ids: Vec<String> = sessions::unended_of_user(conn, &user.id)?
                 .into_iter()

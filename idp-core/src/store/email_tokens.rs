@@ -74,6 +74,25 @@ pub(crate) fn consume(
     Ok(user_id)
 }
 
+/// Ends every unused token of a user for this purpose (a password changed another way ends the
+/// reset links still out).
+pub(crate) fn revoke(
+    conn: &mut DbConnection,
+    user_id: &str,
+    purpose: Purpose,
+    now: i64,
+) -> Result<(), StoreError> {
+    diesel::update(
+        et::table
+            .filter(et::user_id.eq(user_id))
+            .filter(et::purpose.eq(purpose.as_str()))
+            .filter(et::used_at.is_null()),
+    )
+    .set(et::used_at.eq(Some(now)))
+    .execute(conn)?;
+    Ok(())
+}
+
 /// Deletes tokens used or expired before `cutoff`.
 pub(crate) fn purge(conn: &mut DbConnection, cutoff: i64) -> Result<usize, StoreError> {
     Ok(

@@ -123,6 +123,18 @@ fn invitation_and_reset_links(db: &TestDb) {
         MfaStep::Verify,
         "reset keeps the app linked"
     );
+    // A password changed any other way ends the reset links still out (found by review: an
+    // operator's set-password, the answer to a compromised account, left them working).
+    for by in [Actor::User(u.id.clone()), op()] {
+        let out = db.idp.issue_email_token(&u.id, Purpose::Reset).unwrap();
+        db.idp
+            .set_password(&u.id, "a changed fine passphrase", &by, None, None)
+            .unwrap();
+        assert!(
+            db.idp.user_for_email_token(&out, Purpose::Reset).is_err(),
+            "the link mailed before the change, by {by:?}"
+        );
+    }
     let late = db.idp.issue_email_token(&u.id, Purpose::Reset).unwrap();
     db.clock.advance(3601);
     assert!(db
