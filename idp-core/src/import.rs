@@ -16,7 +16,7 @@ use serde::Deserialize;
 use crate::crypto::{random_id, CryptoError};
 use crate::mfa::base32_decode;
 use crate::model::{
-    normalise_email, validate_display_name, validate_slug, Account, Actor, AuditAction, AuditEvent,
+    new_address, validate_display_name, validate_slug, Account, Actor, AuditAction, AuditEvent,
     EndReason, MfaPolicy, User, UserStatus,
 };
 use crate::password::legacy::{format_of, HashFormatError};
@@ -244,14 +244,14 @@ impl Idp {
         if !validate_slug(&slug) {
             return Err(field("account", "not an account slug"));
         }
-        let email = normalise_email(&r.email).map_err(|e| field("email", e))?;
+        let email = new_address(&r.email).map_err(|e| field("email", e))?;
         let work_email = match r
             .work_email
             .as_deref()
             .map(str::trim)
             .filter(|w| !w.is_empty())
         {
-            Some(w) => Some(normalise_email(w).map_err(|e| field("work_email", e))?),
+            Some(w) => Some(new_address(w).map_err(|e| field("work_email", e))?),
             None => None,
         };
         let display_name =

@@ -3,8 +3,9 @@
 
 use crate::crypto::{random_id, CryptoError};
 use crate::model::{
-    normalise_email, validate_display_name, Account, Actor, AuditAction, AuditEvent, Change,
-    Counter, CounterState, EmailError, EndReason, EndedSession, Locked, Page, User, UserStatus,
+    new_address, normalise_email, validate_display_name, Account, Actor, AuditAction, AuditEvent,
+    Change, Counter, CounterState, EmailError, EndReason, EndedSession, Locked, Page, User,
+    UserStatus,
 };
 use crate::password::{HashError, PasswordRejection};
 use crate::policy;
@@ -157,9 +158,7 @@ pub struct UserQuery<'a> {
 /// A user's work email as given: empty means none, anything else must be an address.
 fn work_email_of(given: Option<&str>) -> Result<Option<String>, UserError> {
     match given.map(str::trim).filter(|w| !w.is_empty()) {
-        Some(w) => Ok(Some(
-            normalise_email(w).map_err(UserError::InvalidWorkEmail)?,
-        )),
+        Some(w) => Ok(Some(new_address(w).map_err(UserError::InvalidWorkEmail)?)),
         None => Ok(None),
     }
 }
@@ -175,7 +174,7 @@ impl Idp {
     ) -> Result<User, UserError> {
         let account = store::accounts::by_slug(&mut *self.store().conn()?, account_slug.trim())?
             .ok_or_else(|| UserError::NoSuchAccount(account_slug.trim().to_string()))?;
-        let email = normalise_email(new.email).map_err(UserError::InvalidEmail)?;
+        let email = new_address(new.email).map_err(UserError::InvalidEmail)?;
         let work_email = work_email_of(new.work_email)?;
         let display_name =
             validate_display_name(new.display_name).map_err(UserError::InvalidName)?;

@@ -23,7 +23,7 @@ pub use session::{
 pub use throttle::{
     ClientAuthFailure, Counter, CounterState, Limit, LimitKind, Locked, ThrottleSettings,
 };
-pub use user::{normalise_email, EmailError, Purpose, User, UserStatus};
+pub use user::{new_address, normalise_email, EmailError, Purpose, User, UserStatus};
 
 /// One page of a list, and the opaque cursor of the next (none on the last page).
 #[derive(Debug, Clone, serde::Serialize)]
