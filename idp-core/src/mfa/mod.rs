@@ -14,7 +14,8 @@ use serde::Serialize;
 
 use crate::crypto::random_bytes;
 use crate::model::{
-    Account, Actor, AuditAction, AuditEvent, Change, Counter, CounterState, Locked, MfaPolicy, User,
+    Account, Actor, AuditAction, AuditEvent, Change, Counter, CounterState, EndReason, Locked,
+    MfaPolicy, User,
 };
 use crate::store::attempts::{self, Reserved};
 use crate::store::flows::{self, PendingSecret};
@@ -289,14 +290,20 @@ impl Idp {
         })
     }
 
-    /// Removes a user's linked app: their next sign-in shows a new QR code.
+    /// Removes a user's linked app and ends their sessions: their next sign-in shows a new QR
+    /// code.
     pub fn disconnect_mfa(&self, user: &User, actor: &Actor) -> Result<Change, MfaError> {
         let now = self.now();
+        let listeners = self.logout_listeners();
         Ok(self.store().tx(|conn| {
             if !store::totp::delete(conn, &user.id)? {
                 return Ok(Change::Already);
             }
             attempts::clear(conn, &Counter::Totp(&user.id))?;
+            // The lost phone's codes opened these sessions: they end with it, with back-channel
+            // logout (delivered by the running servers), and the next sign-in links a new app.
+            let ids = store::sessions::unended_of_user(conn, &user.id)?;
+            store::sessions::end(conn, now, &ids, EndReason::AppDisconnected, &listeners)?;
             audit::record(
                 conn,
                 now,

@@ -97,6 +97,9 @@ pub enum EndReason {
     MfaEnabled,
     /// Found in use without the second factor its account requires (defence in depth).
     MfaMissing,
+    /// An operator disconnected the user's authenticator app (lost phone): the sessions its
+    /// codes opened end with it.
+    AppDisconnected,
     /// A registration was completed in the same browser.
     Registration,
     /// 30 minutes (by default) without activity.
@@ -118,6 +121,7 @@ impl EndReason {
             EndReason::PasswordSet => "password_set",
             EndReason::MfaEnabled => "mfa_enabled",
             EndReason::MfaMissing => "mfa_missing",
+            EndReason::AppDisconnected => "app_disconnected",
             EndReason::Registration => "registration",
             EndReason::IdleTimeout => "idle_timeout",
             EndReason::MaxLifetime => "max_lifetime",

@@ -300,8 +300,15 @@ fn disconnect_then_reenroll_and_reset_keeps_link(db: &TestDb) {
         .idp
         .authenticate_password("ann@example.com", "a brand new passphrase", None)
         .is_ok());
-    // Lost phone: the operator disconnects; the next sign-in enrolls a new secret.
+    // Lost phone: the operator disconnects; the sessions its codes opened end (a refresh kept
+    // them going while reuse at /authorize refused them, found by review); the next sign-in
+    // enrolls a new secret.
+    let s = session(db, &u, AuthMethod::PasswordAndTotp);
     assert_eq!(db.idp.disconnect_mfa(&u, &op()).unwrap(), Change::Changed);
+    assert!(
+        db.idp.touch_session(&s.id).is_err(),
+        "signed out everywhere"
+    );
     assert_eq!(db.idp.disconnect_mfa(&u, &op()).unwrap(), Change::Already);
     assert_eq!(db.idp.mfa_step(&u).unwrap(), MfaStep::Enroll);
     db.clock.advance(30);
