@@ -88,5 +88,36 @@ pub fn validate_display_name(name: &str) -> Result<String, &'static str> {
     if name.chars().any(char::is_control) {
         return Err("control characters are not allowed");
     }
+    if name.chars().any(is_invisible_formatting) {
+        return Err("bidirectional controls and line separators are not allowed");
+    }
     Ok(name.to_string())
+}
+
+/// Characters that change how the text around them reads without showing themselves: the
+/// bidirectional embeddings, overrides and isolates (a name with U+202E reads backwards in a
+/// help desk's list, Trojan Source style) and the Unicode line and paragraph separators.
+pub fn is_invisible_formatting(c: char) -> bool {
+    matches!(c, '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}' | '\u{2028}' | '\u{2029}')
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_refuse_what_would_disguise_the_text_around_them() {
+        assert_eq!(
+            validate_display_name("  Jos\u{e9} Lee ").unwrap(),
+            "Jos\u{e9} Lee"
+        );
+        for bad in [
+            "Ann\u{202e}eeL",
+            "a\u{2066}b",
+            "one\u{2028}two",
+            "tab\there",
+        ] {
+            assert!(validate_display_name(bad).is_err(), "{bad:?}");
+        }
+    }
 }

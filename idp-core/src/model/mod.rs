@@ -11,7 +11,9 @@ mod session;
 mod throttle;
 mod user;
 
-pub use account::{validate_display_name, validate_slug, Account, Change, MfaPolicy};
+pub use account::{
+    is_invisible_formatting, validate_display_name, validate_slug, Account, Change, MfaPolicy,
+};
 pub use audit::{Actor, AuditAction, AuditEvent};
 pub use flow::{Browser, FlowStage, LoginFlow, PendingAuthorization};
 pub use grant::{Issued, NewCode};

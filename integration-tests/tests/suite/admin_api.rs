@@ -100,7 +100,9 @@ pub fn call(
         req = req.bearer_auth(t);
     }
     if let Some(a) = actor {
-        req = req.header("X-Actor", a);
+        // As bytes: a note in UTF-8 ("José") is not a visible-ASCII string.
+        let value = openidconnect::reqwest::header::HeaderValue::from_bytes(a.as_bytes()).unwrap();
+        req = req.header("X-Actor", value);
     }
     if let Some(b) = body {
         req = req.json(&b);
@@ -179,7 +181,7 @@ fn a_help_desk_disconnects_a_lost_app(db: Db) {
         &format!("/admin/v1/users/{id}/totp"),
         t,
         None,
-        Some("agent Smith, ticket T-42"),
+        Some("agent Jos\u{e9} \u{202e}Smith, ticket T-42"),
     );
     assert_eq!(gone.status, 204, "{:?}", gone.body);
     let mfa = call(&server, "GET", "/admin/v1/accounts/acme/mfa", t, None, None);
@@ -219,7 +221,11 @@ fn a_help_desk_disconnects_a_lost_app(db: Db) {
         .collect();
     assert_eq!(disconnected.len(), 1, "{:?}", audit.body);
     assert_eq!(disconnected[0]["actor"], "client:helpdesk");
-    assert_eq!(disconnected[0]["actor_note"], "agent Smith, ticket T-42");
+    // UTF-8 kept (it was dropped when not ASCII), the bidi override taken out.
+    assert_eq!(
+        disconnected[0]["actor_note"],
+        "agent Jos\u{e9} Smith, ticket T-42"
+    );
 
     // MFA for the whole account: off keeps the link, on again asks for it.
     let off = call(

@@ -56,14 +56,15 @@ impl AdminCaller {
     }
 }
 
-/// The free-text `X-Actor` header (an agent, a ticket number): printable, at most 200
-/// characters. Recorded beside the audit actor; never used to decide anything.
+/// The free-text `X-Actor` header (an agent, a ticket number): UTF-8 ("José, ticket 5"; it was
+/// dropped when not ASCII), printable, at most 200 characters. Recorded beside the audit actor;
+/// never used to decide anything.
 fn on_behalf_of(req: &HttpRequest) -> Option<String> {
-    let value = req.headers().get("x-actor")?.to_str().ok()?;
+    let value = std::str::from_utf8(req.headers().get("x-actor")?.as_bytes()).ok()?;
     let cleaned: String = value
         .trim()
         .chars()
-        .filter(|c| !c.is_control())
+        .filter(|c| !c.is_control() && !idp_core::model::is_invisible_formatting(*c))
         .take(200)
         .collect();
     (!cleaned.is_empty()).then_some(cleaned)
