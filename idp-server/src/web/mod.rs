@@ -179,13 +179,21 @@ fn script_cors(methods: &[&'static str]) -> actix_cors::Cors {
         .max_age(3600)
 }
 
+/// GET, and HEAD (RFC 9110 9.3.2: the same answer without its body, which actix-http leaves
+/// out), for the documents caches and monitors ask about: discovery, JWKS, health, static files.
+/// The pages and OIDC endpoints stay GET only (a HEAD there would start sign-ins).
+fn get_or_head() -> actix_web::Route {
+    use actix_web::guard;
+    web::route().guard(guard::Any(guard::Get()).or(guard::Head()))
+}
+
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.configure(admin::configure);
     cfg.route(
         "/.well-known/openid-configuration",
-        web::get().to(discovery),
+        get_or_head().to(discovery),
     )
-    .route("/jwks", web::get().to(jwks))
+    .route("/jwks", get_or_head().to(jwks))
     .route("/authorize", web::get().to(authorize::authorize_get))
     .route("/authorize", web::post().to(authorize::authorize_post))
     .service(
@@ -205,11 +213,11 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     .route("/login/password", web::post().to(signin::submit_password))
     .route("/login/totp", web::post().to(signin::submit_totp))
     .route("/", web::get().to(signin::home))
-    .route("/healthz", web::get().to(healthz))
-    .route("/readyz", web::get().to(readyz))
+    .route("/healthz", get_or_head().to(healthz))
+    .route("/readyz", get_or_head().to(readyz))
     .route("/metrics", web::get().to(metrics))
-    .route("/static/style.css", web::get().to(stylesheet))
-    .route("/branding/{file}", web::get().to(branding::asset));
+    .route("/static/style.css", get_or_head().to(stylesheet))
+    .route("/branding/{file}", get_or_head().to(branding::asset));
     lifecycle::configure(cfg);
 }
 

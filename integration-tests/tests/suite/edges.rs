@@ -121,6 +121,29 @@ fn made_up_methods_do_not_multiply_the_request_metrics() {
     );
 }
 
+/// RFC 9110 9.3.2: HEAD answers as GET does, without the body, for what caches and monitors
+/// ask about (it was a 404).
+#[test]
+fn discovery_jwks_and_health_answer_head() {
+    let server = TestServer::start(Db::Sqlite);
+    for path in [
+        "/.well-known/openid-configuration",
+        "/jwks",
+        "/healthz",
+        "/static/style.css",
+    ] {
+        let get = http().get(server.url(path)).send().unwrap();
+        let head = http().head(server.url(path)).send().unwrap();
+        assert_eq!(head.status(), 200, "{path}");
+        assert_eq!(
+            header(&head, "content-type"),
+            header(&get, "content-type"),
+            "{path}"
+        );
+        assert!(head.bytes().unwrap().is_empty(), "{path}: no body");
+    }
+}
+
 fn sign_in_tokens(server: &TestServer, browser: &Browser, email: &str) -> Value {
     let signed = sign_in(
         server,
