@@ -62,14 +62,7 @@ pub(crate) fn consume(
     .get_result(c)
     .optional())?;
     if let Some(user) = &user_id {
-        diesel::update(
-            et::table
-                .filter(et::user_id.eq(user))
-                .filter(et::purpose.eq(purpose.as_str()))
-                .filter(et::used_at.is_null()),
-        )
-        .set(et::used_at.eq(Some(now)))
-        .execute(conn)?;
+        revoke(conn, user, purpose, now)?;
     }
     Ok(user_id)
 }
