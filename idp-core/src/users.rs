@@ -565,7 +565,14 @@ impl Idp {
         if let Some(u) = user {
             ev = ev.user(&u.account_id, &u.id);
         }
-        self.audit(&ev)
+        let now = self.now();
+        // Unknown email or wrong password alike (the same statements, the same time).
+        self.store().tx(|conn| {
+            if let Some(ip) = ip {
+                attempts::failed(conn, &Counter::PasswordFromIp(ip), now)?;
+            }
+            audit::record(conn, now, &ev)
+        })
     }
 
     /// Lockout state of a user's password sign-in (for `user show`).

@@ -145,6 +145,14 @@ impl Counter<'_> {
         }
     }
 
+    /// A key many people share (a client address): a success gives its attempt back
+    /// (`attempts::refund`) instead of forgetting the key, so its failure time is stamped when a
+    /// failure is confirmed (`attempts::failed`), never by the reservation, and successes, even
+    /// overlapping ones, never keep its count alive.
+    pub fn is_shared(&self) -> bool {
+        matches!(self, Counter::PasswordFromIp(_))
+    }
+
     /// The counter's limit.
     pub fn limit<'s>(&self, s: &'s ThrottleSettings) -> &'s Limit {
         match self {

@@ -78,7 +78,7 @@ pub(crate) fn reserve(
     let result = store.tx(|conn| {
         let mut set = Vec::with_capacity(counters.len());
         for c in counters {
-            set.push(reserve_one(conn, now, &c.key(), c.limit(settings))?);
+            set.push(reserve_one(conn, now, c, c.limit(settings))?);
         }
         Ok::<_, Abort>(set)
     });
@@ -104,13 +104,17 @@ struct Counted {
 fn reserve_one(
     conn: &mut DbConnection,
     now: i64,
-    k: &str,
+    counter: &Counter<'_>,
     l: &Limit,
 ) -> Result<Option<Locked>, Abort> {
+    let key = counter.key();
+    let k = key.as_str();
     let stale = now - l.window_secs;
-    // The window slides from the last failure (failure counts) or is fixed from the first (rates).
+    // The window slides from the last failure (failure counts) or is fixed from the first
+    // (rates). `$last`: the failure time the attempt leaves (a shared key's moves only when its
+    // count starts again; a confirmed failure stamps it, see [`failed`]).
     macro_rules! upsert {
-        ($since:expr) => {{
+        ($since:expr, $last:expr) => {{
             let locked = || ac::locked_until.gt(now);
             crate::on_backend!(&mut *conn, |c| diesel::insert_into(ac::table)
                 .values((
@@ -128,9 +132,7 @@ fn reserve_one(
                     ac::window_started_at.eq(case_when(locked(), ac::window_started_at)
                         .when($since.lt(stale), now)
                         .otherwise(ac::window_started_at)),
-                    ac::last_failure_at.eq(case_when(locked(), ac::last_failure_at).otherwise(now)),
-                    ac::prev_failure_at.eq(case_when(locked(), ac::prev_failure_at)
-                        .otherwise(ac::last_failure_at.nullable())),
+                    ac::last_failure_at.eq($last),
                 ))
                 .returning(Counted::as_returning())
                 .get_result(c))?
@@ -141,8 +143,20 @@ fn reserve_one(
         window_started_at: started,
         locked_until,
     } = match l.kind {
-        LimitKind::Failures { .. } => upsert!(ac::last_failure_at),
-        LimitKind::Rate => upsert!(ac::window_started_at),
+        LimitKind::Failures { .. } if counter.is_shared() => upsert!(
+            ac::last_failure_at,
+            case_when(ac::locked_until.gt(now), ac::last_failure_at)
+                .when(ac::last_failure_at.lt(stale), now)
+                .otherwise(ac::last_failure_at)
+        ),
+        LimitKind::Failures { .. } => upsert!(
+            ac::last_failure_at,
+            case_when(ac::locked_until.gt(now), ac::last_failure_at).otherwise(now)
+        ),
+        LimitKind::Rate => upsert!(
+            ac::window_started_at,
+            case_when(ac::locked_until.gt(now), ac::last_failure_at).otherwise(now)
+        ),
     };
     // RETURNING gives the row as updated; a lock still in force was there before this attempt.
     if let Some(until) = locked_until.filter(|u| *u > now) {
@@ -169,11 +183,10 @@ fn reserve_one(
     Ok(Some(Locked { until }))
 }
 
-/// Gives back an attempt that succeeded (a key many people share, such as an address): the
-/// count goes down by one, the last failure is again the one before this attempt (a success
-/// does not slide the window), and the lock this attempt's reservation set (`set`, from
+/// Gives back an attempt that succeeded on a shared key ([`Counter::is_shared`]): the count
+/// goes down by one and the lock this attempt's reservation set (`set`, from
 /// [`Taken::set_on`]) is lifted; a lock a real failure set meanwhile is a different moment and
-/// stays.
+/// stays. The failure time is untouched: the reservation never moved it.
 pub(crate) fn refund(
     conn: &mut DbConnection,
     counter: &Counter<'_>,
@@ -181,23 +194,29 @@ pub(crate) fn refund(
 ) -> Result<(), StoreError> {
     let target = ac::table.find(counter.key()).filter(ac::failures.gt(0));
     let failures = ac::failures.eq(ac::failures - 1);
-    let last = ac::last_failure_at.eq(case_when(
-        ac::prev_failure_at.is_not_null(),
-        ac::prev_failure_at.assume_not_null(),
-    )
-    .otherwise(ac::last_failure_at));
     match set {
         Some(Locked { until }) => diesel::update(target)
             .set((
                 failures,
-                last,
                 ac::locked_until
                     .eq(case_when(ac::locked_until.eq(until), None::<i64>)
                         .otherwise(ac::locked_until)),
             ))
             .execute(conn)?,
-        None => diesel::update(target).set((failures, last)).execute(conn)?,
+        None => diesel::update(target).set(failures).execute(conn)?,
     };
+    Ok(())
+}
+
+/// A failure on a shared key is confirmed: its window slides from now.
+pub(crate) fn failed(
+    conn: &mut DbConnection,
+    counter: &Counter<'_>,
+    now: i64,
+) -> Result<(), StoreError> {
+    diesel::update(ac::table.find(counter.key()))
+        .set(ac::last_failure_at.eq(now))
+        .execute(conn)?;
     Ok(())
 }
 

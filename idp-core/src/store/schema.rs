@@ -126,7 +126,6 @@ diesel::table! {
         window_started_at -> BigInt,
         last_failure_at -> BigInt,
         locked_until -> Nullable<BigInt>,
-        prev_failure_at -> Nullable<BigInt>,
     }
 }
 

@@ -1,1 +1,0 @@
-ALTER TABLE attempt_counters DROP COLUMN prev_failure_at;
