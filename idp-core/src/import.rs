@@ -493,8 +493,11 @@ impl Idp {
             ),
             None => None,
         };
+        // As an operator's same change would: disabling, a new password, or another app (the
+        // sessions the old app's codes opened end with it, as at a disconnect).
         let ends = (user.status == UserStatus::Disabled && old.status != UserStatus::Disabled)
-            || user.password_hash != old.password_hash;
+            || user.password_hash != old.password_hash
+            || totp.is_some();
         self.store().tx(|conn| {
             store::users::replace_details(conn, user, now)?;
             if let Some(s) = &sealed {
@@ -502,7 +505,11 @@ impl Idp {
                 store::totp::insert_linked(conn, now, &user.id, s, None)?;
             }
             if user.password_hash != old.password_hash {
-                store::email_tokens::revoke(conn, &user.id, crate::model::Purpose::Reset, now)?;
+                // Links mailed before must not undo it (an invitation included, when this line
+                // activates an invited user).
+                for purpose in [crate::model::Purpose::Reset, crate::model::Purpose::Invite] {
+                    store::email_tokens::revoke(conn, &user.id, purpose, now)?;
+                }
             }
             if ends {
                 let ids = sessions::unended_of_user(conn, &user.id)?;

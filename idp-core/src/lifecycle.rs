@@ -171,6 +171,11 @@ fn set_password_in(
     if owner.as_deref() != Some(user.id.as_str()) {
         return Err(EmailTokenError::Invalid.into());
     }
+    // An invitation is for a user still invited: one who got a password another way (an import)
+    // cannot have it replaced by an old invitation mail.
+    if link.purpose == Purpose::Invite && user.status != crate::UserStatus::Invited {
+        return Err(EmailTokenError::Invalid.into());
+    }
     store::users::set_password(conn, &user.id, link.hash, now)?;
     let actor = Actor::User(user.id.clone());
     let (event, detail, ended) = match link.purpose {

@@ -348,6 +348,36 @@ fn a_rerun_changes_nothing_and_an_update_only_what_the_line_gives(db: &TestDb) {
         update,
     );
     assert_eq!((r.updated, r.failed.len()), (0, 1));
+
+    // An invitation mailed before an import gave the user a password cannot replace it.
+    let bo = db
+        .idp
+        .create_user(
+            "acme",
+            crate::users::NewUser {
+                email: "bo@example.com",
+                ..Default::default()
+            },
+            &op(),
+        )
+        .unwrap();
+    let invite = db
+        .idp
+        .issue_email_token(&bo.id, crate::email_tokens::Purpose::Invite)
+        .unwrap();
+    let line =
+        format!(r#"{{"account": "acme", "email": "bo@example.com", "password_hash": "{bcrypt}"}}"#);
+    assert_eq!(import(db, &line, update).updated, 1);
+    assert!(db
+        .idp
+        .set_password_by_link(
+            &invite,
+            crate::email_tokens::Purpose::Invite,
+            "an attacker's passphrase",
+            None,
+            None
+        )
+        .is_err());
     assert_eq!(
         db.idp.user_by_email("ann@example.com").unwrap().status,
         crate::UserStatus::Active

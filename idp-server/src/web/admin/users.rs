@@ -411,6 +411,8 @@ pub async fn delete_totp(
     let u = user.clone();
     let change = run(move || idp.disconnect_mfa(&u, &actor)).await?;
     if change == idp_core::accounts::Change::Changed {
+        // The user's sessions ended with the app: their back-channel logouts go now.
+        state.deliver_logouts();
         let at = state.idp.now();
         crate::mail::send_in_background(&state.mailer, user.email, move |m: &Mailer, to| {
             m.send(&to, m.default_lang(), Mail::AppDisconnected { at })
