@@ -13,13 +13,14 @@ use std::io::BufRead;
 
 use serde::Deserialize;
 
-use crate::crypto::{random_id, CryptoError};
+use crate::crypto::{random_id, sha256_b64url, CryptoError};
 use crate::mfa::base32_decode;
 use crate::model::{
     new_address, validate_display_name, validate_slug, Account, Actor, AuditAction, AuditEvent,
     EndReason, MfaPolicy, User, UserStatus,
 };
 use crate::password::legacy::{format_of, HashFormatError};
+use crate::store::import_marks::Mark;
 use crate::store::{self, audit, sessions, StoreError};
 use crate::Idp;
 
@@ -162,7 +163,12 @@ enum Update {
     /// The line cannot apply to this user.
     Refused(LineError),
     /// The user as it will be stored, and the secret to link when the line brings another one.
-    Changed { user: User, totp: Option<Vec<u8>> },
+    Changed {
+        user: User,
+        totp: Option<Vec<u8>>,
+        /// What this import brought, to remember (see `store::import_marks`).
+        mark: Mark,
+    },
 }
 
 impl Idp {
@@ -390,7 +396,9 @@ impl Idp {
                     match self.plan_update(&p, old)? {
                         Update::Unchanged => report.skipped += 1,
                         Update::Refused(e) => report.failed.push((p.line, e.to_string())),
-                        Update::Changed { user, totp } => changed.push((user, totp, old.clone())),
+                        Update::Changed { user, totp, mark } => {
+                            changed.push((user, totp, mark, old.clone()))
+                        }
                     }
                 }
             }
@@ -408,13 +416,19 @@ impl Idp {
             }
         }
         let users: Vec<User> = fresh.iter().map(|p| p.user.clone()).collect();
+        let marks: Vec<Mark> = fresh
+            .iter()
+            .map(|p| mark_of(p, &Mark::default()))
+            .filter(|m| m.password_hash_sha256.is_some() || m.totp_secret_sha256.is_some())
+            .collect();
         self.store().tx(|conn| {
             store::users::insert_many(conn, &users)?;
-            store::totp::insert_imported(conn, now, &sealed)
+            store::totp::insert_imported(conn, now, &sealed)?;
+            store::import_marks::insert_many(conn, &marks)
         })?;
         report.created += users.len();
-        for (user, totp, old) in changed {
-            self.update_imported(&user, totp.as_deref(), &old, now, actor)?;
+        for (user, totp, mark, old) in changed {
+            self.update_imported(&user, totp.as_deref(), &mark, &old, now, actor)?;
             report.updated += 1;
         }
         Ok(())
@@ -425,8 +439,20 @@ impl Idp {
     /// re-run neither relinks the app (its last used code stays spent) nor audits or ends
     /// sessions.
     fn plan_update(&self, p: &Prepared, old: &User) -> Result<Update, ImportError> {
+        let mut conn = self.store().conn()?;
+        let before = store::import_marks::of(&mut conn, &old.id)?.unwrap_or_default();
+        let mark = mark_of(p, &before);
         let mut user = p.user.clone();
-        if user.password_hash.is_none() {
+        // A credential the line brings again, as the last import brought it, is no change: what
+        // happened here since (a password the user changed, the argon2id hash of their first
+        // sign-in, an app linked after a lost phone) stays.
+        let hash_again = mark.password_hash_sha256.is_some()
+            && p.user.password_hash.is_some()
+            && mark.password_hash_sha256 == before.password_hash_sha256;
+        let secret_again = mark.totp_secret_sha256.is_some()
+            && p.totp.is_some()
+            && mark.totp_secret_sha256 == before.totp_secret_sha256;
+        if user.password_hash.is_none() || hash_again {
             user.password_hash = old.password_hash.clone();
             user.password_changed_at = old.password_changed_at;
         }
@@ -451,8 +477,9 @@ impl Idp {
             )));
         }
         let totp = match &p.totp {
+            Some(_) if secret_again => None,
             Some(secret) => {
-                let linked = store::totp::linked(&mut *self.store().conn()?, &user.id)?;
+                let linked = store::totp::linked(&mut conn, &user.id)?;
                 let aad = store::totp::linked_aad(&user.id);
                 let same = match linked {
                     Some(app) => self.secrets().open(&app.secret_sealed, &aad)? == *secret,
@@ -467,10 +494,10 @@ impl Idp {
             && user.email_verified == old.email_verified
             && user.status == old.status
             && user.password_hash == old.password_hash;
-        Ok(if same && totp.is_none() {
+        Ok(if same && totp.is_none() && mark == before {
             Update::Unchanged
         } else {
-            Update::Changed { user, totp }
+            Update::Changed { user, totp, mark }
         })
     }
 
@@ -481,6 +508,7 @@ impl Idp {
         &self,
         user: &User,
         totp: Option<&[u8]>,
+        mark: &Mark,
         old: &User,
         now: i64,
         actor: &Actor,
@@ -500,6 +528,7 @@ impl Idp {
             || totp.is_some();
         self.store().tx(|conn| {
             store::users::replace_details(conn, user, now)?;
+            store::import_marks::put(conn, mark)?;
             if let Some(s) = &sealed {
                 store::totp::delete(conn, &user.id)?;
                 store::totp::insert_linked(conn, now, &user.id, s, None)?;
@@ -524,5 +553,24 @@ impl Idp {
             )
         })?;
         Ok(())
+    }
+}
+
+/// What importing this line leaves remembered: the digests of the credentials it brings, the
+/// ones `before` remembered for those it does not.
+fn mark_of(p: &Prepared, before: &Mark) -> Mark {
+    Mark {
+        user_id: p.user.id.clone(),
+        password_hash_sha256: p
+            .user
+            .password_hash
+            .as_deref()
+            .map(|h| sha256_b64url(h.as_bytes()))
+            .or_else(|| before.password_hash_sha256.clone()),
+        totp_secret_sha256: p
+            .totp
+            .as_deref()
+            .map(sha256_b64url)
+            .or_else(|| before.totp_secret_sha256.clone()),
     }
 }

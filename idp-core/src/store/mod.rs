@@ -14,6 +14,7 @@ pub(crate) mod codes;
 pub(crate) mod email_tokens;
 pub(crate) mod flows;
 pub(crate) mod grants;
+pub(crate) mod import_marks;
 mod live;
 pub(crate) mod outbox;
 pub(crate) mod refresh_tokens;

@@ -178,6 +178,14 @@ diesel::joinable!(sso_sessions -> users (user_id));
 diesel::joinable!(grants -> sso_sessions (session_id));
 diesel::joinable!(refresh_tokens -> grants (grant_id));
 
+diesel::table! {
+    import_marks (user_id) {
+        user_id -> Text,
+        password_hash_sha256 -> Nullable<Text>,
+        totp_secret_sha256 -> Nullable<Text>,
+    }
+}
+
 diesel::allow_tables_to_appear_in_same_query!(
     accounts,
     users,
@@ -192,4 +200,5 @@ diesel::allow_tables_to_appear_in_same_query!(
     signing_keys,
     audit_events,
     logout_outbox,
+    import_marks,
 );

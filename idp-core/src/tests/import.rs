@@ -325,6 +325,30 @@ fn a_rerun_changes_nothing_and_an_update_only_what_the_line_gives(db: &TestDb) {
         ),
         "a code is accepted once, re-run or not"
     );
+    // What happened here since the import stays when the file runs again (found by review: it
+    // put the old hash and the lost phone's secret back): a password the user changed, and an
+    // app linked after a disconnect.
+    db.idp
+        .set_password(&ann.id, "a password changed here", &op(), None, None)
+        .unwrap();
+    db.idp.disconnect_mfa(&ann, &op()).unwrap();
+    let new_phone = enroll(db, &ann);
+    let r = import(db, &line, update);
+    assert_eq!((r.updated, r.skipped), (0, 1), "{:?}", r.failed);
+    assert!(db
+        .idp
+        .authenticate_password("ann@example.com", "a password changed here", None)
+        .is_ok());
+    db.clock.advance(30);
+    assert!(
+        db.idp
+            .verify_totp(&ann, &oathtool(secret, db.idp.now()), None)
+            .is_err(),
+        "the lost phone's secret is not linked again"
+    );
+    db.idp
+        .verify_totp(&ann, &oathtool(&new_phone, db.idp.now()), None)
+        .unwrap();
 
     let r = import(
         db,
