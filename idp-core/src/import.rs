@@ -164,7 +164,7 @@ enum Update {
     Refused(LineError),
     /// The user as it will be stored, and the secret to link when the line brings another one.
     Changed {
-        user: User,
+        user: Box<User>,
         totp: Option<Vec<u8>>,
         /// What this import brought, to remember (see `store::import_marks`).
         mark: Mark,
@@ -497,7 +497,11 @@ impl Idp {
         Ok(if same && totp.is_none() && mark == before {
             Update::Unchanged
         } else {
-            Update::Changed { user, totp, mark }
+            Update::Changed {
+                user: Box::new(user),
+                totp,
+                mark,
+            }
         })
     }
 
