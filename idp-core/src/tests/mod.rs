@@ -5,6 +5,7 @@ mod accounts_users;
 mod import;
 mod keys;
 mod lifecycle;
+mod lockouts;
 mod mfa;
 mod oauth;
 mod outbox;
