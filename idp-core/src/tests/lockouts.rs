@@ -4,15 +4,20 @@
 use super::*;
 use crate::users::AuthError;
 
+/// A wrong password, refused as wrong (not as locked).
+fn wrong(db: &TestDb, email: &str, ip: Option<&str>) {
+    let guess = db.idp.authenticate_password(email, "wrong password!!", ip);
+    assert!(
+        matches!(guess, Err(AuthError::InvalidCredentials)),
+        "{email}: {guess:?}"
+    );
+}
+
 fn password_lockout_and_expiry(db: &TestDb) {
     user(db, "acme", "ann@example.com");
     // Five failures are allowed; the fifth locks for 30 s.
     for _ in 0..5 {
-        assert!(matches!(
-            db.idp
-                .authenticate_password("ann@example.com", "wrong password!!", None),
-            Err(AuthError::InvalidCredentials)
-        ));
+        wrong(db, "ann@example.com", None);
     }
     // While locked even the right password is refused, without being checked.
     assert!(matches!(
@@ -38,11 +43,7 @@ fn password_lockout_and_expiry(db: &TestDb) {
         .is_ok());
     // After the lock, each further failure doubles it.
     db.clock.advance(31);
-    assert!(matches!(
-        db.idp
-            .authenticate_password("ann@example.com", "wrong password!!", None),
-        Err(AuthError::InvalidCredentials)
-    ));
+    wrong(db, "ann@example.com", None);
     assert!(matches!(
         db.idp.authenticate_password("ann@example.com", PW, None),
         Err(AuthError::Locked(l)) if l.until == db.idp.now() + 60
@@ -56,11 +57,7 @@ fn password_lockout_and_expiry(db: &TestDb) {
     // where 5 in a row would.
     for round in 0..2 {
         for _ in 0..3 {
-            assert!(matches!(
-                db.idp
-                    .authenticate_password("bob@example.com", "wrong password!!", None),
-                Err(AuthError::InvalidCredentials)
-            ));
+            wrong(db, "bob@example.com", None);
         }
         assert!(
             db.idp
@@ -77,11 +74,7 @@ fn password_lockout_and_expiry(db: &TestDb) {
 fn the_failure_window_slides_from_the_last_failure(db: &TestDb) {
     user(db, "acme", "ann@example.com");
     for _ in 0..5 {
-        assert!(matches!(
-            db.idp
-                .authenticate_password("ann@example.com", "wrong password!!", None),
-            Err(AuthError::InvalidCredentials)
-        ));
+        wrong(db, "ann@example.com", None);
         db.clock.advance(50 * 60);
     }
     let state = db
@@ -92,11 +85,7 @@ fn the_failure_window_slides_from_the_last_failure(db: &TestDb) {
     assert_eq!(state.failures, 5, "the count never started again");
     // Quiet for more than the window: the next failure is the first of a new count.
     db.clock.advance(61 * 60);
-    assert!(matches!(
-        db.idp
-            .authenticate_password("ann@example.com", "wrong password!!", None),
-        Err(AuthError::InvalidCredentials)
-    ));
+    wrong(db, "ann@example.com", None);
     let state = db
         .idp
         .password_lockout(&db.idp.user_by_email("ann@example.com").unwrap())
@@ -116,10 +105,7 @@ fn successes_from_a_locked_out_address_neither_relock_it_nor_keep_its_count(db: 
         user(db, "acme", &format!("u{i}@example.com"));
     }
     for i in 0..50 {
-        let guess =
-            db.idp
-                .authenticate_password(&format!("nobody{i}@example.com"), "wrong password!!", ip);
-        assert!(matches!(guess, Err(AuthError::InvalidCredentials)));
+        wrong(db, &format!("nobody{i}@example.com"), ip);
     }
     assert!(matches!(
         db.idp.authenticate_password("u0@example.com", PW, ip),
@@ -133,11 +119,7 @@ fn successes_from_a_locked_out_address_neither_relock_it_nor_keep_its_count(db: 
         assert!(signed.is_ok(), "success {i} after the lock: {signed:?}");
     }
     // A real failure past the limit locks again.
-    assert!(matches!(
-        db.idp
-            .authenticate_password("nobody@example.com", "wrong password!!", ip),
-        Err(AuthError::InvalidCredentials)
-    ));
+    wrong(db, "nobody@example.com", ip);
     assert!(matches!(
         db.idp.authenticate_password("u0@example.com", PW, ip),
         Err(AuthError::Locked(_))
@@ -151,11 +133,7 @@ fn successes_from_a_locked_out_address_neither_relock_it_nor_keep_its_count(db: 
             .is_ok());
         db.clock.advance(12 * 60);
     }
-    assert!(matches!(
-        db.idp
-            .authenticate_password("nobody@example.com", "wrong password!!", ip),
-        Err(AuthError::InvalidCredentials)
-    ));
+    wrong(db, "nobody@example.com", ip);
     assert!(
         db.idp
             .authenticate_password("u1@example.com", PW, ip)
