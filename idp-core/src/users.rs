@@ -526,6 +526,7 @@ impl Idp {
         match attempts::reserve(self.store(), self.now(), throttle, &counters)? {
             Reserved::Taken(taken) => Ok(PasswordAttempt {
                 locks_on_failure: taken.reached().is_some(),
+                // The address's counter comes second in `counters`, after the email's.
                 ip_lock: taken.set_on(1),
                 email: email.to_string(),
                 ip: ip.map(str::to_string),

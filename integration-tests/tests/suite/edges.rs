@@ -264,7 +264,36 @@ fn an_access_token_without_openid_gets_no_id_token_and_no_userinfo(db: Db) {
     assert!(challenge.contains("insufficient_scope"), "{challenge}");
 }
 
+/// A refresh token is bound to its app: presented by another one (here the public `spa`) it is
+/// refused, and since it has leaked its grant is revoked (RFC 9700 4.14.2), as
+/// docs/relying-parties.md says: the owning app's next refresh fails too.
+fn a_refresh_token_presented_by_another_app_is_refused_and_revokes_its_grant(db: Db) {
+    let server = TestServer::start(db);
+    seed(&server, "acme", "ann@example.com", false);
+    let tokens = sign_in_tokens(&server, &Browser::new(), "ann@example.com");
+    let token = tokens["refresh_token"].as_str().unwrap();
+    let res = http()
+        .post(server.url("/token"))
+        .form(&[
+            ("grant_type", "refresh_token"),
+            ("client_id", "spa"),
+            ("refresh_token", token),
+        ])
+        .send()
+        .unwrap();
+    assert_eq!(res.status(), 400);
+    let body: Value = res.json().unwrap();
+    assert_eq!(body["error"], "invalid_grant", "{body}");
+    let (status, again) = refresh(&server, token);
+    assert_eq!(
+        (status, again["error"].as_str()),
+        (400, Some("invalid_grant")),
+        "{again}"
+    );
+}
+
 on_both_backends!(
+    a_refresh_token_presented_by_another_app_is_refused_and_revokes_its_grant,
     an_id_token_hint_at_authorize_names_the_user_the_session_must_be,
     end_session_trusts_no_hint_issued_to_another_client,
     an_access_token_without_openid_gets_no_id_token_and_no_userinfo,
