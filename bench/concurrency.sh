@@ -6,7 +6,8 @@
 # - full password sign-ins (authorize, page, form, token) with 4, 16 and 64 concurrent browsers,
 #   while a probe asks /userinfo every 10 ms and records each answer's latency;
 # - the RS256 signing ceiling: the provider's own signing (criterion, one core, times the cores),
-#   and a refresh load (16 chains), each refresh signing two tokens (access and ID token).
+#   and a refresh load (16 chains, one per signed-in user), each refresh signing two tokens
+#   (access and ID token).
 # Writes bench/concurrency-results.md. Bounded: about 3 minutes per backend at the defaults.
 # Usage: bench/concurrency.sh [seconds per load, default 8] [rounds, default 3]
 set -euo pipefail
@@ -117,11 +118,13 @@ run_backend() {
     printf '{"account":"acme","email":"u%d@acme.example","status":"active","password_hash":"%s"}\n' "$i" "$hash"
   done | "$BIN" --config "$CONF" import --file - >/dev/null
   start_server
-  local jar="$DIR/jar" csrf loc
-  curl -s -c "$jar" -b "$jar" -o /dev/null "$BASE/authorize?client_id=demo&redirect_uri=$CB&response_type=code&scope=openid%20email&state=s&$PKCE"
-  csrf=$(curl -s -c "$jar" -b "$jar" "$BASE/login" | grep -o 'name="csrf" value="[^"]*"' | head -1 | sed 's/.*value="//;s/"$//')
-  loc=$(curl -s -c "$jar" -b "$jar" -o /dev/null -w '%{redirect_url}' --data-urlencode "csrf=$csrf" --data-urlencode "email=u1@acme.example" --data-urlencode "password=$PW" "$BASE/login/password")
-  ACCESS=$(redeem "$(echo "$loc" | sed -n 's/.*[?&]code=\([^&]*\).*/\1/p')" | jq -r .access_token)
+  # 16 signed-in browsers (users u1-u16, a session each): the refresh load spreads its chains
+  # over them as real users do (16 chains of one session would queue on that session's row).
+  local i
+  for i in $(seq 1 16); do
+    local loc; loc=$(sign_in_jar "$DIR/jar$i" "u$i@acme.example")
+    [ "$i" = 1 ] && ACCESS=$(redeem "$(echo "$loc" | sed -n 's/.*[?&]code=\([^&]*\).*/\1/p')" | jq -r .access_token)
+  done
   [ -n "$ACCESS" ] && [ "$ACCESS" != null ] || die "the benchmark user cannot sign in"
   local tokens="$DIR/tokens"
 
@@ -147,19 +150,19 @@ run_backend() {
     rceil=$(refresh_ceiling)
     # Fresh chains each round (a chain's tokens are spent by the load that used them).
     : > "$tokens"
-    for _ in $(seq 1 16); do redeem "$(new_code "$jar")" | jq -r .refresh_token >> "$tokens"; done
+    for i in $(seq 1 16); do redeem "$(new_code "$DIR/jar$i")" | jq -r .refresh_token >> "$tokens"; done
     local rout; rout=$(wrk -t16 -c16 -d"${DURATION}s" -s bench/refresh.lua "$BASE" -- "$tokens" 2>&1)
     if echo "$rout" | grep -q 'Non-2xx\|Socket errors'; then echo "$rout" >&2; die "the refresh load had failed requests"; fi
     rrate=$(echo "$rout" | awk '/Requests\/sec/ {print $2}')
     [ -n "$rrate" ] || die "the refresh load gave no rate"
     local rpct; rpct=$(echo "scale=1; 100 * $rrate / $rceil" | bc)
-    echo "| $BACKEND | $r | refresh, 16 chains (two RS256 signatures each; ceiling $rceil/s) | $rrate/s ($rpct% of the ceiling) | - |" >> "$RESULTS"
+    echo "| $BACKEND | $r | refresh, 16 chains of 16 sessions (two RS256 signatures each; ceiling $rceil/s) | $rrate/s ($rpct% of the ceiling) | - |" >> "$RESULTS"
     ratio_sum[refresh]=$(echo "${ratio_sum[refresh]:-0} + $rpct" | bc)
   done
   for c in ${BENCH_ORDER:-4 16 64}; do
     echo "| $BACKEND | sign-ins, $c concurrent browsers | $(echo "scale=1; ${ratio_sum[$c]} / $ROUNDS" | bc)% (lowest round ${ratio_min[$c]}%) | ${p99_max[$c]} ms |" >> "$SUMMARY"
   done
-  echo "| $BACKEND | refresh, 16 chains | $(echo "scale=1; ${ratio_sum[refresh]} / $ROUNDS" | bc)% of the two-signature ceiling | - |" >> "$SUMMARY"
+  echo "| $BACKEND | refresh, 16 chains of 16 sessions | $(echo "scale=1; ${ratio_sum[refresh]} / $ROUNDS" | bc)% of the two-signature ceiling | - |" >> "$SUMMARY"
   kill -TERM "$SERVER_PID"; wait "$SERVER_PID" || true; SERVER_PID=""
   if [ "$BACKEND" = postgres ]; then psql -q "$PG_BASE" -c "DROP DATABASE IF EXISTS idp_conc_$$ WITH (FORCE)"; fi
 }

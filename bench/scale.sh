@@ -149,11 +149,7 @@ PY
 
 # The tokens of one real sign-in: an access token, 16 refresh chains, 2,000 codes.
 signin_code() {
-  local jar=$1 csrf loc
-  curl -s -c "$jar" -b "$jar" -o /dev/null "$BASE/authorize?client_id=demo&redirect_uri=$CB&response_type=code&scope=openid%20email&state=s&$PKCE"
-  csrf=$(curl -s -c "$jar" -b "$jar" "$BASE/login" | grep -o 'name="csrf" value="[^"]*"' | head -1 | sed 's/.*value="//;s/"$//')
-  loc=$(curl -s -c "$jar" -b "$jar" -o /dev/null -w '%{redirect_url}' --data-urlencode "csrf=$csrf" --data-urlencode "email=u1@acme.example" --data-urlencode "password=$PW" "$BASE/login/password")
-  echo "$loc" | sed -n 's/.*[?&]code=\([^&]*\).*/\1/p'
+  sign_in_jar "$1" u1@acme.example | sed -n 's/.*[?&]code=\([^&]*\).*/\1/p'
 }
 
 # pg_stat_statements, when the server has it loaded: reset before a load, then per operation.

@@ -77,7 +77,10 @@ pub fn run(cmd: &MfaCmd, rt: &Runtime, out: &Output, actor: &Actor) -> Result<()
             say_change(
                 out,
                 change,
-                &format!("disconnected the authenticator app of {}; the next sign-in shows a new QR code", u.email),
+                &format!(
+                    "disconnected the authenticator app of {} and ended their sessions; the next sign-in shows a new QR code",
+                    u.email
+                ),
                 &format!("{} has no authenticator app linked", u.email),
             );
         }
