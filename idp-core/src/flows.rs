@@ -3,7 +3,7 @@
 //! authorization request live here until the last step completes and the flow is consumed.
 
 use crate::crypto::{hash_token, random_token, CryptoError};
-use crate::model::{Counter, Locked};
+use crate::model::{Counter, Locked, User};
 use crate::store::attempts::{self, Reserved};
 use crate::store::{self, StoreError};
 use crate::Idp;
@@ -70,21 +70,26 @@ impl Idp {
             .ok_or(FlowError::Expired)
     }
 
-    /// Moves a flow to its next stage for this user (after the password was verified).
+    /// Moves a flow to its next stage for this user (after the password was verified), while
+    /// the password checked (`user` as read then) is still theirs: a password set since has
+    /// cancelled the sign-in (see `store::sessions::end_all_of_user`).
     pub fn advance_flow(
         &self,
         handle: &str,
-        user_id: &str,
+        user: &User,
         stage: FlowStage,
     ) -> Result<(), FlowError> {
         let now = self.now();
-        if store::flows::advance(
-            &mut *self.store().conn()?,
-            now,
-            &hash_token(handle),
-            user_id,
-            stage,
-        )? {
+        let Some(checked) = user.password_hash.as_deref() else {
+            return Err(FlowError::Expired);
+        };
+        let advanced = self.store().tx(|conn| {
+            Ok::<_, StoreError>(
+                store::users::hold_if_password(conn, &user.id, checked)?
+                    && store::flows::advance(conn, now, &hash_token(handle), &user.id, stage)?,
+            )
+        })?;
+        if advanced {
             Ok(())
         } else {
             Err(FlowError::Expired)

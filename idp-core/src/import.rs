@@ -545,8 +545,14 @@ impl Idp {
                 }
             }
             if ends {
-                let ids = sessions::unended_of_user(conn, &user.id)?;
-                sessions::end(conn, now, &ids, EndReason::Revoked, &listeners)?;
+                sessions::end_all_of_user(
+                    conn,
+                    now,
+                    &user.id,
+                    None,
+                    EndReason::Revoked,
+                    &listeners,
+                )?;
             }
             audit::record(
                 conn,

@@ -191,8 +191,14 @@ fn set_password_in(
         Purpose::Reset => {
             // Following the link proves control of the address.
             store::users::mark_email_verified(conn, &user.id)?;
-            let ids = sessions::unended_of_user(conn, &user.id)?;
-            let ended = sessions::end(conn, now, &ids, EndReason::PasswordReset, listeners)?;
+            let ended = sessions::end_all_of_user(
+                conn,
+                now,
+                &user.id,
+                None,
+                EndReason::PasswordReset,
+                listeners,
+            )?;
             (AuditAction::PasswordChanged, Some("by reset link"), ended)
         }
     };

@@ -212,11 +212,14 @@ impl Idp {
         let now = self.now();
         let listeners = self.logout_listeners();
         self.store().tx(|conn| {
-            let ids: Vec<String> = sessions::unended_of_user(conn, &user.id)?
-                .into_iter()
-                .filter(|s| Some(s.as_str()) != except_sid)
-                .collect();
-            let ended = sessions::end(conn, now, &ids, EndReason::Revoked, &listeners)?;
+            let ended = sessions::end_all_of_user(
+                conn,
+                now,
+                &user.id,
+                except_sid,
+                EndReason::Revoked,
+                &listeners,
+            )?;
             audit::record(
                 conn,
                 now,

@@ -336,7 +336,7 @@ impl Idp {
             MfaStep::Enroll => FlowStage::MfaEnroll,
             MfaStep::Verify => FlowStage::MfaVerify,
         };
-        self.advance_flow(flow, &user.id, next)?;
+        self.advance_flow(flow, &user, next)?;
         Ok(PasswordStep::SecondFactor)
     }
 
@@ -383,7 +383,7 @@ impl Idp {
                 })
             }
             CodeCheck::MoveTo(stage) => {
-                self.advance_flow(flow, &user.id, stage)?;
+                self.advance_flow(flow, &user, stage)?;
                 Ok(CodeStep::Moved)
             }
             CodeCheck::Refused(
@@ -424,7 +424,9 @@ impl Idp {
         Ok(SignInStart::Started(self.create_flow(None, browser.ip)?))
     }
 
-    /// Completes a sign-in in one transaction: consumes the flow (once: a double submit cannot
+    /// Completes a sign-in in one transaction: holds the user to the password this sign-in
+    /// checked (`user` as read then; set since, the sign-in has expired), consumes the flow
+    /// (once: a double submit cannot
     /// finish twice), checks that the user (as stored now) may hold a session signed in with
     /// `method`, ends the session this browser had, starts the new one, and issues the code for
     /// the authorization request the flow answers.
@@ -442,6 +444,11 @@ impl Idp {
         let listeners = self.logout_listeners();
         let code_expires = now + self.settings().code_ttl_secs;
         let (flow, ended) = self.store().tx(|conn| {
+            // Only on the password this sign-in checked: one set since cancelled it.
+            let checked = user.password_hash.as_deref().ok_or(SignInError::Expired)?;
+            if !store::users::hold_if_password(conn, &user.id, checked)? {
+                return Err(SignInError::Expired);
+            }
             let flow: LoginFlow =
                 store::flows::consume(conn, &hash_token(flow), now)?.ok_or(SignInError::Expired)?;
             let (current, account) =

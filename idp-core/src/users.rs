@@ -354,8 +354,14 @@ impl Idp {
             let ended = if enabled {
                 Vec::new()
             } else {
-                let ids = sessions::unended_of_user(conn, &user.id)?;
-                sessions::end(conn, now, &ids, EndReason::UserDisabled, &listeners)?
+                sessions::end_all_of_user(
+                    conn,
+                    now,
+                    &user.id,
+                    None,
+                    EndReason::UserDisabled,
+                    &listeners,
+                )?
             };
             audit::record(
                 conn,
@@ -399,11 +405,8 @@ impl Idp {
             // A reset link mailed before this change must not undo it.
             store::email_tokens::revoke(conn, &user.id, crate::model::Purpose::Reset, now)?;
             attempts::clear(conn, &Counter::Password(&user.email))?;
-            let ids: Vec<String> = sessions::unended_of_user(conn, &user.id)?
-                .into_iter()
-                .filter(|s| Some(s.as_str()) != keep_sid)
-                .collect();
-            let ended = sessions::end(conn, now, &ids, reason, &listeners)?;
+            let ended =
+                sessions::end_all_of_user(conn, now, &user.id, keep_sid, reason, &listeners)?;
             audit::record(
                 conn,
                 now,
@@ -505,13 +508,22 @@ impl Idp {
         } else {
             None
         };
-        self.store().tx(|conn| {
-            if let (Some(new), Some(old)) = (&rehash, &user.password_hash) {
-                store::users::rehash(conn, &user.id, old, new)?;
-            }
-            self.password_attempt_succeeded(conn, &attempt)
+        let rehashed = self.store().tx(|conn| {
+            let rehashed = match (&rehash, &user.password_hash) {
+                (Some(new), Some(old)) => store::users::rehash(conn, &user.id, old, new)?,
+                _ => false,
+            };
+            self.password_attempt_succeeded(conn, &attempt)?;
+            Ok::<_, StoreError>(rehashed)
         })?;
-        Ok(user)
+        // The user as stored now: the sign-in's next steps hold to this hash.
+        Ok(match rehash {
+            Some(new) if rehashed => User {
+                password_hash: Some(new),
+                ..user
+            },
+            _ => user,
+        })
     }
 
     /// Takes a password attempt for this email and address.

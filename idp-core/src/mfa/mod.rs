@@ -302,8 +302,14 @@ impl Idp {
             attempts::clear(conn, &Counter::Totp(&user.id))?;
             // The lost phone's codes opened these sessions: they end with it, with back-channel
             // logout (delivered by the running servers), and the next sign-in links a new app.
-            let ids = store::sessions::unended_of_user(conn, &user.id)?;
-            store::sessions::end(conn, now, &ids, EndReason::AppDisconnected, &listeners)?;
+            store::sessions::end_all_of_user(
+                conn,
+                now,
+                &user.id,
+                None,
+                EndReason::AppDisconnected,
+                &listeners,
+            )?;
             audit::record(
                 conn,
                 now,

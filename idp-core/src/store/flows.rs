@@ -69,6 +69,12 @@ pub(crate) fn insert(
     Ok(())
 }
 
+/// Cancels the user's sign-ins past their password step (see
+/// [`super::sessions::end_all_of_user`]).
+pub(crate) fn cancel_of_user(conn: &mut DbConnection, user_id: &str) -> Result<usize, StoreError> {
+    Ok(diesel::delete(lf::table.filter(lf::user_id.eq(user_id))).execute(conn)?)
+}
+
 /// The live flow with this id.
 pub(crate) fn live(
     conn: &mut DbConnection,

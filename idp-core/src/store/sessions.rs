@@ -179,11 +179,28 @@ pub(crate) fn end(
     Ok(ended)
 }
 
-/// The ids of a user's sessions that have not ended.
-pub(crate) fn unended_of_user(
+/// Ends every session of a user but `keep` (with back-channel logout) and cancels their
+/// sign-ins in progress: whatever ends a user's sessions (a password set, disabling, a
+/// disconnected app, an operator's revoke) must not let a sign-in begun before it finish after
+/// it. Call it after the change that causes it, in the same transaction.
+pub(crate) fn end_all_of_user(
     conn: &mut DbConnection,
+    now: i64,
     user_id: &str,
-) -> Result<Vec<String>, StoreError> {
+    keep: Option<&str>,
+    reason: EndReason,
+    listeners: &LogoutListeners,
+) -> Result<Vec<EndedSession>, StoreError> {
+    super::flows::cancel_of_user(conn, user_id)?;
+    let ids: Vec<String> = unended_of_user(conn, user_id)?
+        .into_iter()
+        .filter(|s| Some(s.as_str()) != keep)
+        .collect();
+    end(conn, now, &ids, reason, listeners)
+}
+
+/// The ids of a user's sessions that have not ended.
+fn unended_of_user(conn: &mut DbConnection, user_id: &str) -> Result<Vec<String>, StoreError> {
     Ok(ss::table
         .filter(ss::user_id.eq(user_id))
         .filter(ss::ended_at.is_null())

@@ -223,6 +223,21 @@ pub(crate) fn set_password(
     Ok(())
 }
 
+/// Holds the user's row for the rest of the transaction if their password hash is still `hash`
+/// (the one a sign-in checked); false once it was replaced. A password set at the same moment
+/// waits for this transaction to end (and then ends what it started), or this one waits for it
+/// and sees the new hash: a sign-in never completes on a password replaced before it did.
+pub(crate) fn hold_if_password(
+    conn: &mut DbConnection,
+    id: &str,
+    hash: &str,
+) -> Result<bool, StoreError> {
+    let n = diesel::update(u::table.find(id).filter(u::password_hash.eq(hash)))
+        .set(u::password_hash.eq(hash))
+        .execute(conn)?;
+    Ok(n == 1)
+}
+
 /// The same password under new hashing parameters (not a password change).
 /// Replaces a hash that just verified (`old`: older parameters, or an imported format) with a
 /// fresh one of the same password; nothing if the password changed meanwhile.
@@ -231,11 +246,11 @@ pub(crate) fn rehash(
     id: &str,
     old: &str,
     new: &str,
-) -> Result<(), StoreError> {
-    diesel::update(u::table.find(id).filter(u::password_hash.eq(old)))
+) -> Result<bool, StoreError> {
+    let n = diesel::update(u::table.find(id).filter(u::password_hash.eq(old)))
         .set(u::password_hash.eq(Some(new)))
         .execute(conn)?;
-    Ok(())
+    Ok(n == 1)
 }
 
 /// The email verified and the user active (registration completed), unless disabled.

@@ -11,6 +11,7 @@ mod oauth;
 mod outbox;
 mod sessions;
 mod sign_in;
+mod stale_sign_ins;
 mod support;
 
 use std::process::Command;
@@ -73,9 +74,9 @@ fn oathtool(activation_code: &str, at: i64) -> String {
 /// A sign-in of `u` that passed the password and now shows the enrollment page: its handle.
 fn enrollment_flow(db: &TestDb, u: &User) -> String {
     let h = db.idp.create_flow(None, None).unwrap();
-    db.idp
-        .advance_flow(&h, &u.id, FlowStage::MfaEnroll)
-        .unwrap();
+    // As stored now (a test may have set the password since `u` was read).
+    let u = db.idp.user_by_id(&u.id).unwrap().unwrap();
+    db.idp.advance_flow(&h, &u, FlowStage::MfaEnroll).unwrap();
     h
 }
 

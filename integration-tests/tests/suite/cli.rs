@@ -235,7 +235,7 @@ fn master_key_rotation_by_command(db: Db) {
     server
         .rt
         .idp
-        .advance_flow(&flow, &user.id, idp_core::flows::FlowStage::MfaEnroll)
+        .advance_flow(&flow, &user, idp_core::flows::FlowStage::MfaEnroll)
         .unwrap();
     server.rt.idp.begin_enrollment(&user, &flow).unwrap();
     let old = std::fs::read_to_string(server.dir.path().join("keys/master.key")).unwrap();

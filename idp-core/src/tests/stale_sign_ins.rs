@@ -1,0 +1,146 @@
+//! A sign-in holds only while the password it checked is the user's: a password set meanwhile
+//! (by the user, an operator, a reset link or an import) cancels the sign-ins already past
+//! their password step, and one whose password check overlapped the change completes nothing.
+
+use super::*;
+use crate::model::Purpose;
+use crate::on_both_backends;
+use crate::signin::{Browser, CodeStep, PasswordStep, SignInError, SignInPage};
+use crate::store;
+
+const NEW_PW: &str = "a brand new passphrase";
+
+/// The activation code a sign-in parked at enrollment shows.
+fn shown_secret(db: &TestDb, flow: &str) -> String {
+    match db.idp.sign_in_page(flow).unwrap() {
+        SignInPage::Enroll { view, .. } => view.activation_code,
+        other => panic!("enrollment expected: {other:?}"),
+    }
+}
+
+/// A sign-in of ann past her password, at the second factor.
+fn parked(db: &TestDb, password: &str) -> String {
+    let flow = db.idp.create_flow(Some(&request("openid")), None).unwrap();
+    assert!(matches!(
+        db.idp
+            .sign_in_password(&flow, "ann@example.com", password, Browser::default())
+            .unwrap(),
+        PasswordStep::SecondFactor
+    ));
+    flow
+}
+
+fn linked(db: &TestDb, u: &User) -> bool {
+    store::totp::linked(&mut db.idp.store().conn().unwrap(), &u.id)
+        .unwrap()
+        .is_some()
+}
+
+/// The attacker knows the old password and parks a sign-in at enrollment; the user resets
+/// their password (or an operator sets one). The parked sign-in must not link the attacker's
+/// app nor open a session.
+fn a_password_set_cancels_sign_ins_past_their_password_step(db: &TestDb) {
+    let u = user(db, "acme", "ann@example.com");
+    require_mfa(db, "acme");
+    // Each way sets the password the next one's sign-in starts with.
+    let ways: [(&str, &dyn Fn()); 2] = [
+        (PW, &|| {
+            db.idp
+                .set_password(&u.id, NEW_PW, &op(), None, None)
+                .unwrap();
+        }),
+        (NEW_PW, &|| {
+            let crate::lifecycle::ResetRequest::Send { token, .. } = db
+                .idp
+                .request_password_reset("ann@example.com", None)
+                .unwrap()
+            else {
+                panic!("a reset link expected");
+            };
+            db.idp
+                .set_password_by_link(&token, Purpose::Reset, PW, None, None)
+                .unwrap();
+        }),
+    ];
+    for (password, set) in ways {
+        let flow = parked(db, password);
+        let activation = shown_secret(db, &flow);
+        set();
+        let code = oathtool(&activation, db.idp.now());
+        assert!(
+            matches!(
+                db.idp.sign_in_code(&flow, &code, Browser::default()),
+                Err(SignInError::Expired)
+            ),
+            "the parked sign-in ended with the old password"
+        );
+        assert!(!linked(db, &u), "no app linked by the parked sign-in");
+        assert!(db.idp.live_sessions(&u.id).unwrap().is_empty());
+    }
+    // The same at the code step of a user with a linked app.
+    let activation = enroll(db, &u);
+    db.clock.advance(30);
+    let flow = db.idp.create_flow(Some(&request("openid")), None).unwrap();
+    db.idp
+        .sign_in_password(&flow, "ann@example.com", PW, Browser::default())
+        .unwrap();
+    db.idp
+        .set_password(&u.id, NEW_PW, &op(), None, None)
+        .unwrap();
+    let code = oathtool(&activation, db.idp.now());
+    assert!(matches!(
+        db.idp.sign_in_code(&flow, &code, Browser::default()),
+        Err(SignInError::Expired)
+    ));
+    assert!(db.idp.live_sessions(&u.id).unwrap().is_empty());
+    // A sign-in with the new password goes on as before.
+    let flow = db.idp.create_flow(Some(&request("openid")), None).unwrap();
+    db.idp
+        .sign_in_password(&flow, "ann@example.com", NEW_PW, Browser::default())
+        .unwrap();
+    let code = oathtool(&activation, db.idp.now() + 30);
+    db.clock.advance(30);
+    assert!(matches!(
+        db.idp.sign_in_code(&flow, &code, Browser::default()),
+        Ok(CodeStep::SignedIn { .. })
+    ));
+}
+
+/// The password was checked (the user as read then), then changed before the sign-in took its
+/// next step: neither completing it nor moving it to the second factor is possible any more.
+fn a_password_checked_before_a_change_completes_nothing(db: &TestDb) {
+    let u = user(db, "acme", "ann@example.com");
+    let checked = db
+        .idp
+        .authenticate_password("ann@example.com", PW, None)
+        .unwrap();
+    db.idp
+        .set_password(&u.id, NEW_PW, &op(), None, None)
+        .unwrap();
+    let flow = db.idp.create_flow(Some(&request("openid")), None).unwrap();
+    assert!(matches!(
+        db.idp
+            .complete_sign_in(&flow, &checked, AuthMethod::Password, Browser::default()),
+        Err(SignInError::Expired)
+    ));
+    assert!(matches!(
+        db.idp.advance_flow(&flow, &checked, FlowStage::MfaEnroll),
+        Err(crate::flows::FlowError::Expired)
+    ));
+    assert!(db.idp.live_sessions(&u.id).unwrap().is_empty());
+    // Checked after the change, it completes.
+    let checked = db
+        .idp
+        .authenticate_password("ann@example.com", NEW_PW, None)
+        .unwrap();
+    let flow = db.idp.create_flow(Some(&request("openid")), None).unwrap();
+    db.idp
+        .complete_sign_in(&flow, &checked, AuthMethod::Password, Browser::default())
+        .unwrap();
+    assert_eq!(db.idp.live_sessions(&u.id).unwrap().len(), 1);
+}
+
+on_both_backends!(
+    a_password_set_cancels_sign_ins_past_their_password_step,
+    a_password_checked_before_a_change_completes_nothing,
+);
