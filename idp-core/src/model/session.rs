@@ -109,6 +109,21 @@ pub enum EndReason {
 }
 
 impl EndReason {
+    /// Whether ending a user's sessions for this reason also cancels their sign-ins in progress
+    /// (see `store::sessions::end_all_of_user`): when a credential changed or an operator ends
+    /// everything (a password set or reset, a disconnected app, a revoke or an import). A
+    /// disabled user's sign-in is refused at each of its steps anyway, saying why.
+    pub fn cancels_sign_ins(self) -> bool {
+        matches!(
+            self,
+            EndReason::PasswordChanged
+                | EndReason::PasswordReset
+                | EndReason::PasswordSet
+                | EndReason::AppDisconnected
+                | EndReason::Revoked
+        )
+    }
+
     /// As stored and sent: `idle_timeout`, `logout`, ...
     pub fn as_str(self) -> &'static str {
         match self {

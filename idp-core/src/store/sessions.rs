@@ -179,10 +179,10 @@ pub(crate) fn end(
     Ok(ended)
 }
 
-/// Ends every session of a user but `keep` (with back-channel logout) and cancels their
-/// sign-ins in progress: whatever ends a user's sessions (a password set, disabling, a
-/// disconnected app, an operator's revoke) must not let a sign-in begun before it finish after
-/// it. Call it after the change that causes it, in the same transaction.
+/// Ends every session of a user but `keep` (with back-channel logout) and, when the reason
+/// says so ([`EndReason::cancels_sign_ins`]: a password set, a disconnected app, an operator's
+/// revoke), cancels their sign-ins in progress, so that a sign-in begun before the change
+/// cannot finish after it. Call it after the change that causes it, in the same transaction.
 pub(crate) fn end_all_of_user(
     conn: &mut DbConnection,
     now: i64,
@@ -191,7 +191,9 @@ pub(crate) fn end_all_of_user(
     reason: EndReason,
     listeners: &LogoutListeners,
 ) -> Result<Vec<EndedSession>, StoreError> {
-    super::flows::cancel_of_user(conn, user_id)?;
+    if reason.cancels_sign_ins() {
+        super::flows::cancel_of_user(conn, user_id)?;
+    }
     let ids: Vec<String> = unended_of_user(conn, user_id)?
         .into_iter()
         .filter(|s| Some(s.as_str()) != keep)

@@ -4,7 +4,7 @@
 use std::sync::Barrier;
 
 use super::*;
-use crate::signin::{Browser, SignInError};
+use crate::signin::{Browser, CodeStep, SignInError};
 use crate::store::attempts;
 use crate::throttle::{ClientAuthFailure, Limit, LimitKind, ThrottleSettings};
 use crate::users::AuthError;
@@ -336,8 +336,8 @@ fn a_sign_in_completes_once_and_replaces_the_browsers_session(db: &TestDb) {
 }
 
 /// A user disabled after the password step (the flow lives on for minutes) gets no session from
-/// the code step (disabling cancels the sign-ins in progress), whether the code would link the
-/// app or comes from the linked one; nor does a user
+/// the code step (which says why), whether the code would link the app or comes from the
+/// linked one; nor does a user
 /// disabled between the password check and the completion of a sign-in without MFA.
 fn a_user_disabled_during_the_sign_in_is_not_signed_in(db: &TestDb) {
     let u = user(db, "acme", "ann@example.com");
@@ -355,10 +355,12 @@ fn a_user_disabled_during_the_sign_in_is_not_signed_in(db: &TestDb) {
         .set_user_enabled("ann@example.com", false, &op())
         .unwrap();
     let code = oathtool(&view.activation_code, db.idp.now());
-    // Disabling cancelled the sign-in with the sessions.
     assert!(matches!(
         db.idp.sign_in_code(&flow, &code, Browser::default()),
-        Err(SignInError::Expired)
+        Ok(CodeStep::Refused {
+            refusal: SignInError::Disabled,
+            ..
+        })
     ));
     assert!(db.idp.live_sessions(&u.id).unwrap().is_empty());
     // With a linked app: the same.
@@ -377,7 +379,10 @@ fn a_user_disabled_during_the_sign_in_is_not_signed_in(db: &TestDb) {
     let code = oathtool(&activation, db.idp.now());
     assert!(matches!(
         db.idp.sign_in_code(&flow, &code, Browser::default()),
-        Err(SignInError::Expired)
+        Ok(CodeStep::Refused {
+            refusal: SignInError::Disabled,
+            ..
+        })
     ));
     assert!(db.idp.live_sessions(&u.id).unwrap().is_empty());
     // Without MFA, completing for a user who is disabled by now.
