@@ -83,9 +83,24 @@ impl Brand {
 }
 
 fn product(check: &Check<'_>, key: &str, value: &str) -> Result<String, ConfigError> {
+    shown_name(check, key, value)
+}
+
+/// A name the pages and mails show (the product's, an app's): 1-100 characters, trimmed, with
+/// no control characters (a line break in a mail's subject) and nothing that disguises the text
+/// around it (U+202E would turn the sign-in page's sentence around).
+pub(super) fn shown_name(check: &Check<'_>, key: &str, value: &str) -> Result<String, ConfigError> {
     let v = value.trim();
     if v.is_empty() || v.chars().count() > 100 {
         return Err(check.bad(key, "must be 1-100 characters"));
+    }
+    if v.chars()
+        .any(|c| c.is_control() || idp_core::model::is_invisible_formatting(c))
+    {
+        return Err(check.bad(
+            key,
+            "must not contain control characters, bidirectional controls or line separators",
+        ));
     }
     Ok(v.to_string())
 }
@@ -111,6 +126,20 @@ fn logo(check: &Check<'_>, key: &str, value: Option<&str>) -> Result<Option<Asse
     let path = dir.join(rel_path);
     let meta = std::fs::metadata(&path)
         .map_err(|e| check.bad(key, &format!("cannot read {}: {e}", path.display())))?;
+    // A symbolic link is followed only to a file under that directory too.
+    let inside = match (dir.canonicalize(), path.canonicalize()) {
+        (Ok(d), Ok(p)) => p.starts_with(d),
+        _ => false,
+    };
+    if !inside {
+        return Err(check.bad(
+            key,
+            &format!(
+                "{} leads outside the configuration file's directory",
+                path.display()
+            ),
+        ));
+    }
     if !meta.is_file() {
         return Err(check.bad(key, &format!("{} is not a file", path.display())));
     }
@@ -277,12 +306,33 @@ mod tests {
         .unwrap();
         std::fs::write(dir.path().join("logo.gif"), b"GIF89a....").unwrap();
         std::fs::write(dir.path().join("ok.svg"), SVG).unwrap();
+        // A link out of the configuration's directory (to an image, even).
+        let outside = tempfile::tempdir().unwrap();
+        std::fs::write(outside.path().join("elsewhere.svg"), SVG).unwrap();
+        std::os::unix::fs::symlink(
+            outside.path().join("elsewhere.svg"),
+            dir.path().join("out.svg"),
+        )
+        .unwrap();
         for (ui, client_ui, key, why) in [
             ("logo = \"missing.png\"", "", "ui.logo", "cannot read"),
             ("logo = \"big.png\"", "", "ui.logo", "at most"),
             ("logo = \"logo.gif\"", "", "ui.logo", "not a PNG or SVG"),
             ("logo = \"../ok.svg\"", "", "ui.logo", "without .."),
             ("logo = \"/etc/passwd\"", "", "ui.logo", "relative"),
+            ("logo = \"out.svg\"", "", "ui.logo", "outside"),
+            (
+                "product_name = \"Acme\\u202e\"",
+                "",
+                "ui.product_name",
+                "bidirectional",
+            ),
+            (
+                "product_name = \"Acme\\nBcc: x\"",
+                "",
+                "ui.product_name",
+                "control",
+            ),
             (
                 "accent_color = \"blue\"",
                 "",
@@ -333,6 +383,11 @@ mod tests {
                 err.contains(key) && err.contains(why),
                 "{ui} {client_ui}: {err}"
             );
+        }
+        for name in ["   ", "CStore\\u202eOffice", "CStore\\u0007"] {
+            let text = base("", "").replacen("CStoreOffice", name, 1);
+            let err = config(dir.path(), &text).unwrap_err().to_string();
+            assert!(err.contains("clients[0].name"), "{name}: {err}");
         }
         let both = format!(
             "product_name = \"Old\"\n{}",

@@ -146,7 +146,7 @@ fn one(
     Ok(Client {
         brand,
         client_id: id.to_string(),
-        name: c.name.trim().to_string(),
+        name: super::branding::shown_name(check, &k("name"), &c.name)?,
         redirect_uris: c.redirect_uris.clone(),
         post_logout_redirect_uris: c.post_logout_redirect_uris.clone(),
         backchannel_logout_uri: c.backchannel_logout_uri.clone(),

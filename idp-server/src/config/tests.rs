@@ -337,3 +337,22 @@ fn a_file_outbox_outside_development_is_warned_about() {
     let c = Config::parse("t.toml", &smtp).unwrap();
     assert_eq!(c.mail_warning(), None);
 }
+
+/// Any product name the documentation allows (1-100 characters, ':' included) gives the
+/// authenticator apps' label when `[mfa] issuer` is unset: without ':', at most 64 bytes.
+#[test]
+fn a_long_product_name_gives_the_authenticator_label() {
+    let long = format!("Acme: {}", "Fuel ".repeat(18));
+    let c = Config::parse(
+        "t.toml",
+        &format!("{MIN}\n[ui]\nproduct_name = \"{long}\"\n"),
+    )
+    .unwrap();
+    assert!(
+        !c.mfa_issuer.contains(':') && c.mfa_issuer.len() <= 64,
+        "{}",
+        c.mfa_issuer
+    );
+    assert!(c.mfa_issuer.starts_with("Acme Fuel"), "{}", c.mfa_issuer);
+    assert_eq!(c.brand.product, long.trim());
+}

@@ -221,12 +221,21 @@ fn mfa(
     raw: &MfaSection,
     product_name: &str,
 ) -> Result<(String, u8), ConfigError> {
-    let issuer = raw
-        .issuer
-        .clone()
-        .unwrap_or_else(|| product_name.to_string())
-        .trim()
-        .to_string();
+    // Unset, the product's name (which may be longer and hold ':') gives it: without ':', cut
+    // to 64 bytes, so a product name the documentation allows never fails as `mfa.issuer`.
+    let issuer = match &raw.issuer {
+        Some(i) => i.trim().to_string(),
+        None => {
+            let mut label = String::new();
+            for c in product_name.chars().filter(|c| *c != ':') {
+                if label.len() + c.len_utf8() > 64 {
+                    break;
+                }
+                label.push(c);
+            }
+            label.trim().to_string()
+        }
+    };
     if issuer.is_empty() || issuer.contains(':') || issuer.len() > 64 {
         return Err(check.bad(
             "mfa.issuer",
