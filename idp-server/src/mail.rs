@@ -60,6 +60,25 @@ pub enum Mail<'a> {
     },
 }
 
+/// The browser and system a User-Agent names, in words from a fixed list ("Firefox on
+/// Linux"); `None` when it names none we know. Never the header's own text: whoever signs in
+/// writes it, and the mail that quotes it warns the user about that very person.
+fn browser_of(t: &Tr, user_agent: &str) -> Option<String> {
+    let found = woothee::parser::Parser::new().parse(user_agent)?;
+    let known = |s: &str| !s.is_empty() && s != woothee::woothee::VALUE_UNKNOWN;
+    match (known(found.name), known(found.os)) {
+        (true, true) => Some(
+            t.show(
+                &msg("mail-browser-on-system")
+                    .with("browser", found.name)
+                    .with("system", found.os),
+            ),
+        ),
+        (true, false) => Some(found.name.to_string()),
+        _ => None,
+    }
+}
+
 /// A time as mails show it.
 fn when(at: i64) -> String {
     chrono::DateTime::from_timestamp(at, 0)
@@ -240,7 +259,12 @@ fn parts<'a>(t: Tr, product: &str, mail: &Mail<'a>) -> Parts<'a> {
         Mail::Invitation { name, link } => Parts {
             subject: msg("mail-invitation-subject").with("product", product),
             paragraphs: vec![
-                msg("mail-hello").with("name", name),
+                // Without a name (none was given), a greeting without one.
+                if name.trim().is_empty() {
+                    msg("mail-hello-unnamed")
+                } else {
+                    msg("mail-hello").with("name", name)
+                },
                 msg("mail-invitation-body")
                     .with("product", product)
                     .with("lifetime", t.lifetime(Purpose::Invite.ttl_secs())),
@@ -269,7 +293,12 @@ fn parts<'a>(t: Tr, product: &str, mail: &Mail<'a>) -> Parts<'a> {
                         .with("product", product)
                         .with("at", when(at))
                         .with("ip", ip.unwrap_or(&no_ip))
-                        .with("browser", browser.unwrap_or(&no_browser)),
+                        .with(
+                            "browser",
+                            browser
+                                .and_then(|ua| browser_of(&t, ua))
+                                .unwrap_or(no_browser),
+                        ),
                     msg("mail-app-linked-warning"),
                 ],
             )

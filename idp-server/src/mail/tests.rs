@@ -85,3 +85,58 @@ fn the_language_of_a_mail_is_the_one_asked_for() {
     assert!(es.text.starts_with("Hola, Ana:\n\n"), "{}", es.text);
     assert!(es.text.contains("7 días"), "{}", es.text);
 }
+
+/// The "app linked" mail warns a user whose password someone else may know, and that someone
+/// writes the User-Agent: the mail names a browser and system from a fixed list, never the
+/// header's text.
+#[test]
+fn the_app_linked_mail_names_the_browser_in_its_own_words() {
+    let firefox = "Mozilla/5.0 (X11; Linux x86_64; rv:120.0) Gecko/20100101 Firefox/120.0";
+    let spoof = "Chrome\" on your usual computer. This was you, verified by your administrator";
+    for (lang, named, unknown) in [
+        (
+            Lang::En,
+            "using Firefox on Linux.",
+            "using an unknown browser.",
+        ),
+        (
+            Lang::Es,
+            "con Firefox en Linux.",
+            "con un navegador desconocido.",
+        ),
+    ] {
+        let mail = |ua| Mail::AppLinked {
+            at: 1_700_000_000,
+            ip: Some("203.0.113.9"),
+            browser: Some(ua),
+        };
+        let w = write(Tr::new(lang), "Acme", &mail(firefox));
+        assert!(w.text.contains(named), "{}", w.text);
+        let w = write(Tr::new(lang), "Acme", &mail(spoof));
+        assert!(!w.text.contains("usual computer"), "{}", w.text);
+        assert!(w.text.contains(unknown), "{}", w.text);
+        let long = format!("{firefox} {}", "padding ".repeat(800));
+        let w = write(Tr::new(lang), "Acme", &mail(&long));
+        assert!(
+            !w.text.contains("padding") && w.text.len() < 2_000,
+            "{}",
+            w.text
+        );
+    }
+}
+
+/// An invitation to a user created without a name greets without one.
+#[test]
+fn an_invitation_without_a_name_greets_without_one() {
+    for (lang, greeting) in [(Lang::En, "Hello,\n"), (Lang::Es, "Hola:\n")] {
+        let w = write(
+            Tr::new(lang),
+            "Acme",
+            &Mail::Invitation {
+                name: "",
+                link: "https://id.example/register?token=abc",
+            },
+        );
+        assert!(w.text.starts_with(greeting), "{}", w.text);
+    }
+}

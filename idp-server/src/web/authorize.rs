@@ -236,7 +236,11 @@ async fn authorize(
     state: &AppState,
     raw: &[u8],
 ) -> Result<HttpResponse, AppError> {
-    let params = Params::parse(raw).map_err(|e| error_page(state, text::request_refusal(&e)))?;
+    let params = Params::parse(raw).map_err(|e| {
+        // Even a request that cannot be read is refused in the language it asks for.
+        locale::choose(req, Params::first_readable(raw, "ui_locales").as_deref());
+        error_page(state, text::request_refusal(&e))
+    })?;
     // The app's language for this page and the browser's next ones, even when it is refused.
     let chosen = locale::choose(req, params.get("ui_locales"));
     let ValidRequest {

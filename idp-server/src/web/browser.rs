@@ -36,6 +36,17 @@ pub fn form_cookie_name(state: &AppState) -> &'static str {
     }
 }
 
+/// The cookie that carries a notice across the redirect after a form succeeded (once: the page
+/// that shows it removes it), so reloading that page resends nothing. Only we can set it: a link
+/// cannot make the page claim something happened.
+pub fn notice_cookie_name(state: &AppState) -> &'static str {
+    if state.config.secure_cookies {
+        "__Host-idp_notice"
+    } else {
+        "idp_notice"
+    }
+}
+
 /// The cookie that keeps the language an app asked for (`ui_locales`) for the browser's later
 /// pages.
 pub fn locale_cookie_name(state: &AppState) -> &'static str {
@@ -125,9 +136,14 @@ impl RequestBrowser {
 
 /// Sets the flow cookie of a sign-in just started and sends the browser to the sign-in page.
 pub fn start_sign_in(state: &AppState, handle: String) -> HttpResponse {
-    let ttl = state.idp.settings().login_flow_ttl_secs;
     HttpResponse::SeeOther()
-        .cookie(cookie(state, flow_cookie_name(state), handle, Some(ttl)))
+        .cookie(flow_cookie(state, handle))
         .insert_header((header::LOCATION, "/login"))
         .finish()
+}
+
+/// The cookie that carries a sign-in flow's handle for its lifetime.
+pub fn flow_cookie(state: &AppState, handle: String) -> Cookie<'static> {
+    let ttl = state.idp.settings().login_flow_ttl_secs;
+    cookie(state, flow_cookie_name(state), handle, Some(ttl))
 }

@@ -71,6 +71,17 @@ pub fn sign_in_expired(state: &AppState) -> AppError {
     .with_brand(&state.config.brand)
 }
 
+/// A form page refused for a lockout says when to come back (RFC 6585 4, RFC 9110 10.2.3).
+pub fn retry_after(mut res: HttpResponse, refusal: &SignInError, now: i64) -> HttpResponse {
+    if let SignInError::Locked(l) = refusal {
+        res.headers_mut().insert(
+            header::RETRY_AFTER,
+            header::HeaderValue::from((l.until - now).max(1)),
+        );
+    }
+    res
+}
+
 /// The answer to a sign-in refusal that is not shown on the form itself.
 pub fn refusal(state: &AppState, e: SignInError) -> AppError {
     match e {

@@ -3,7 +3,7 @@
 //! token: link pages bind it to the browser's form cookie and the link's token, the forgot page
 //! to the form cookie, the change page to the session.
 
-use actix_web::http::StatusCode;
+use actix_web::http::{header, StatusCode};
 use actix_web::{web, HttpRequest, HttpResponse};
 use idp_core::crypto::ct_eq;
 use idp_core::email_tokens::Purpose;
@@ -15,14 +15,15 @@ use idp_core::users::UserError;
 use idp_core::User;
 
 use super::browser::{
-    cookie, cookie_value, form_cookie_name, session_cookie_name, start_sign_in, RequestBrowser,
+    cookie, cookie_value, form_cookie_name, notice_cookie_name, session_cookie_name, start_sign_in,
+    RequestBrowser,
 };
 use super::csrf::{csrf_for, csrf_ok, link_csrf};
 use super::forms::{form_expired, parse_form, see_other};
 use super::pages::{ForgotPage, MessagePage, SetPasswordPage};
 use super::params::Params;
 use super::render::html;
-use super::signin::{current_user, render_signed_in};
+use super::signin::{current_user, PASSWORD_CHANGED};
 use super::{blocking, locale, text, AppError, AppState};
 use crate::i18n::{msg, Msg, Tr};
 use crate::mail::{send_in_background, Mail};
@@ -435,8 +436,16 @@ async fn change_submit(
             send_in_background(&state.mailer, user.email.clone(), move |m, to| {
                 m.send(&to, lang, Mail::PasswordChanged)
             });
-            let notice = t.tr("password-changed-notice");
-            return render_signed_in(&state, t, &secret, &user, Some(&notice));
+            // Post/redirect/get: reloading the page that says so resends no password.
+            return Ok(HttpResponse::SeeOther()
+                .cookie(cookie(
+                    &state,
+                    notice_cookie_name(&state),
+                    PASSWORD_CHANGED.into(),
+                    Some(60),
+                ))
+                .insert_header((header::LOCATION, "/"))
+                .finish());
         }
         Ok(PasswordChange::Refused { user, refusal }) => (user, refusal),
         Err(UserError::Store(e)) => return Err(e.into()),

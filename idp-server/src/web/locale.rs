@@ -9,13 +9,13 @@
 
 use actix_web::body::{BoxBody, EitherBody, MessageBody};
 use actix_web::dev::{Payload, ServiceRequest, ServiceResponse};
-use actix_web::http::header;
+use actix_web::http::{header, StatusCode};
 use actix_web::middleware::Next;
-use actix_web::{web, FromRequest, HttpMessage, HttpRequest};
+use actix_web::{web, FromRequest, HttpMessage, HttpRequest, ResponseError};
 
 use super::browser::{cookie, locale_cookie_name};
 use super::{AppError, AppState};
-use crate::i18n::{Lang, Tr};
+use crate::i18n::{msg, Lang, Tr};
 
 /// Set when /authorize chose a language from `ui_locales`: the response remembers it.
 #[derive(Clone, Copy)]
@@ -65,6 +65,25 @@ impl FromRequest for Tr {
     }
 }
 
+/// A form too large to read (actix's payload limit answers it before any handler, in plain
+/// English text) gets a page like every other refusal; the JSON endpoints keep their answer.
+fn too_large_form<B>(res: &ServiceResponse<B>, state: &AppState) -> Option<AppError> {
+    let path = res.request().path();
+    let api = path == "/token" || path == "/userinfo" || path.starts_with("/admin/");
+    let foreign = res
+        .response()
+        .error()
+        .is_some_and(|e| e.as_error::<AppError>().is_none());
+    (res.status() == StatusCode::PAYLOAD_TOO_LARGE && foreign && !api).then(|| {
+        AppError::page(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            msg("form-too-large-title"),
+            msg("form-too-large"),
+        )
+        .with_brand(&state.config.brand)
+    })
+}
+
 /// The middleware (see the module's documentation).
 pub async fn localize(
     req: ServiceRequest,
@@ -77,6 +96,15 @@ pub async fn localize(
     req.extensions_mut().insert(lang);
     let mut res = next.call(req).await?;
     let tr = of(res.request());
+    if let Some(err) = too_large_form(&res, &state) {
+        let body = err.page_body(tr, &state.config.brand).unwrap_or_default();
+        let mut page = err.error_response().set_body(BoxBody::new(body));
+        page.headers_mut().insert(
+            header::CONTENT_LANGUAGE,
+            header::HeaderValue::from_static(tr.tag()),
+        );
+        return Ok(res.into_response(page).map_into_right_body());
+    }
     let chosen = res.request().extensions().get::<Chosen>().copied();
     if let Some(Chosen(lang)) = chosen {
         let c = cookie(&state, locale_cookie_name(&state), lang.tag().into(), None);

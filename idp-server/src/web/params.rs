@@ -7,17 +7,65 @@ use std::collections::HashMap;
 #[derive(Debug, Default, Clone)]
 pub struct Params(HashMap<String, String>);
 
+/// A parameter that could not be taken, named only when it is one the provider reads: the
+/// name comes from the request, and an error page must not show text a stranger wrote (a link
+/// with `?Your_account_is_suspended...=1&...=1` would put it on our page).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ParamError {
-    Duplicate(String),
-    Invalid(String),
+    Duplicate(Option<&'static str>),
+    Invalid(Option<&'static str>),
+}
+
+/// Every parameter and form field an endpoint of the provider reads.
+const KNOWN: &[&str] = &[
+    "acr_values",
+    "claims",
+    "client_assertion",
+    "client_assertion_type",
+    "client_id",
+    "client_secret",
+    "code",
+    "code_challenge",
+    "code_challenge_method",
+    "code_verifier",
+    "confirm_password",
+    "csrf",
+    "current_password",
+    "display",
+    "email",
+    "grant_type",
+    "id_token_hint",
+    "login_hint",
+    "max_age",
+    "new_password",
+    "nonce",
+    "password",
+    "post_logout_redirect_uri",
+    "prompt",
+    "redirect_uri",
+    "refresh_token",
+    "registration",
+    "request",
+    "request_uri",
+    "response_mode",
+    "response_type",
+    "scope",
+    "state",
+    "token",
+    "ui_locales",
+];
+
+fn known(name: &str) -> Option<&'static str> {
+    KNOWN.iter().copied().find(|k| *k == name)
 }
 
 impl std::fmt::Display for ParamError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
-            ParamError::Duplicate(k) => write!(f, "the parameter {k} is repeated"),
-            ParamError::Invalid(k) => write!(f, "the parameter {k} is not valid"),
+            ParamError::Duplicate(Some(k)) => write!(f, "the parameter {k} is repeated"),
+            ParamError::Duplicate(None) => write!(f, "a parameter is repeated"),
+            ParamError::Invalid(Some(k)) => write!(f, "the parameter {k} is not valid"),
+            ParamError::Invalid(None) => write!(f, "a parameter is not valid"),
         }
     }
 }
@@ -31,19 +79,27 @@ impl Params {
             // form_urlencoded replaces malformed UTF-8 with U+FFFD; refuse that and NUL outright.
             let bad = |s: &str| s.contains('\u{FFFD}') || s.contains('\0') || s.len() > MAX_VALUE;
             if bad(&k) || bad(&v) {
-                return Err(ParamError::Invalid(
-                    k.chars().filter(|c| !c.is_control()).take(40).collect(),
-                ));
+                return Err(ParamError::Invalid(known(&k)));
             }
             if v.is_empty() {
                 // RFC 6749 3.1: parameters sent without a value are treated as omitted.
                 continue;
             }
             if map.insert(k.to_string(), v.to_string()).is_some() {
-                return Err(ParamError::Duplicate(k.to_string()));
+                return Err(ParamError::Duplicate(known(&k)));
             }
         }
         Ok(Params(map))
+    }
+
+    /// The first value of `key` that can be read, from parameters that as a whole could not
+    /// (so a refused request's page is still in the language it asked for).
+    pub fn first_readable(raw: &[u8], key: &str) -> Option<String> {
+        url::form_urlencoded::parse(raw)
+            .find(|(k, v)| {
+                k == key && !v.is_empty() && v.len() <= MAX_VALUE && !v.contains('\u{FFFD}')
+            })
+            .map(|(_, v)| v.into_owned())
     }
 
     pub fn get(&self, key: &str) -> Option<&str> {
@@ -62,13 +118,45 @@ mod tests {
     #[test]
     fn duplicates_are_refused_and_empty_values_ignored() {
         assert_eq!(
-            Params::parse(b"a=1&a=2").unwrap_err(),
-            ParamError::Duplicate("a".into())
+            Params::parse(b"state=1&state=2").unwrap_err(),
+            ParamError::Duplicate(Some("state"))
         );
         let p = Params::parse(b"a=1&b=&c=x%20y").unwrap();
         assert_eq!(p.get("a"), Some("1"));
         assert_eq!(p.get("b"), None);
         assert_eq!(p.get("c"), Some("x y"));
+    }
+
+    #[test]
+    fn only_names_the_provider_reads_are_named() {
+        let spoof = "Your_account_is_suspended_call_555";
+        let raw = format!("{spoof}=1&{spoof}=2");
+        assert_eq!(
+            Params::parse(raw.as_bytes()).unwrap_err(),
+            ParamError::Duplicate(None)
+        );
+        assert_eq!(
+            Params::parse(format!("{spoof}=%00").as_bytes()).unwrap_err(),
+            ParamError::Invalid(None)
+        );
+        assert_eq!(
+            Params::parse(b"nonce=%ff").unwrap_err(),
+            ParamError::Invalid(Some("nonce"))
+        );
+    }
+
+    #[test]
+    fn a_refused_requests_language_can_still_be_read() {
+        let raw = b"client_id=a&client_id=b&ui_locales=es";
+        assert!(Params::parse(raw).is_err());
+        assert_eq!(
+            Params::first_readable(raw, "ui_locales").as_deref(),
+            Some("es")
+        );
+        assert_eq!(
+            Params::first_readable(b"ui_locales=%ff", "ui_locales"),
+            None
+        );
     }
 
     #[test]

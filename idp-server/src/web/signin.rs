@@ -11,11 +11,11 @@ use idp_core::User;
 
 use super::authorize::code_redirect;
 use super::browser::{
-    cookie, cookie_value, flow_cookie_name, removal_cookie, session_cookie_name, start_sign_in,
-    RequestBrowser,
+    cookie, cookie_value, flow_cookie, flow_cookie_name, notice_cookie_name, removal_cookie,
+    session_cookie_name, RequestBrowser,
 };
 use super::csrf::{csrf_for, csrf_ok};
-use super::forms::{form_expired, parse_form, refusal, see_other, sign_in_expired};
+use super::forms::{form_expired, parse_form, refusal, retry_after, see_other, sign_in_expired};
 use super::pages::{EnrollPage, LoginPage, SignedInPage, VerifyPage};
 use super::render::html;
 use super::{blocking, blocking_try, locale, text, AppError, AppState};
@@ -43,7 +43,26 @@ pub async fn login_page(
         SignInStart::SignedIn(user) => {
             render_signed_in(&state, t, secret.as_deref().unwrap_or(""), &user, None)
         }
-        SignInStart::Started(handle) => Ok(start_sign_in(&state, handle)),
+        SignInStart::Started(handle) => {
+            // The page at once, not a redirect to itself: a browser that keeps no cookies
+            // would be sent round that redirect for ever (its form then says the sign-in
+            // expired).
+            let csrf_handle = handle.clone();
+            let mut res = render_page(
+                &state,
+                t,
+                &csrf_handle,
+                SignInPage::Password(None),
+                None,
+                StatusCode::OK,
+                "",
+            )?;
+            res.add_cookie(&flow_cookie(&state, handle)).map_err(|e| {
+                tracing::error!(error = %e, "flow cookie not set");
+                AppError::Internal
+            })?;
+            Ok(res)
+        }
     }
 }
 
@@ -183,7 +202,8 @@ pub async fn submit_password(
         }
     };
     let message = t.show(&message);
-    render_page(&state, t, &handle, *page, Some(&message), status, &email)
+    let res = render_page(&state, t, &handle, *page, Some(&message), status, &email)?;
+    Ok(retry_after(res, &refused, state.idp.now()))
 }
 
 /// POST /login/totp: the enrollment confirmation or the sign-in code.
@@ -241,7 +261,8 @@ pub async fn submit_totp(
             StatusCode::UNAUTHORIZED
         }
     };
-    render_page(&state, t, &handle, *page, Some(&message), status, "")
+    let res = render_page(&state, t, &handle, *page, Some(&message), status, "")?;
+    Ok(retry_after(res, &refused, state.idp.now()))
 }
 
 /// The user hears of every app linked to their account (when, from where, with what): if it was
@@ -339,10 +360,26 @@ pub fn render_signed_in(
     )
 }
 
-/// GET / : the signed-in page, or off to sign in.
+/// A notice set for the redirect after a form (the only one: a password changed).
+pub const PASSWORD_CHANGED: &str = "password-changed";
+
+/// GET / : the signed-in page (with the notice a form left for it, shown once), or off to sign
+/// in.
 pub async fn home(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpResponse, AppError> {
-    match signed_in_page(&req, &state, None).await? {
-        Some(page) => Ok(page),
-        None => Ok(see_other("/login")),
+    let t = locale::of(&req);
+    let left = cookie_value(&req, notice_cookie_name(&state));
+    let notice =
+        (left.as_deref() == Some(PASSWORD_CHANGED)).then(|| t.tr("password-changed-notice"));
+    let mut res = match signed_in_page(&req, &state, notice.as_deref()).await? {
+        Some(page) => page,
+        None => see_other("/login"),
+    };
+    if left.is_some() {
+        res.add_cookie(&removal_cookie(&state, notice_cookie_name(&state)))
+            .map_err(|e| {
+                tracing::error!(error = %e, "notice cookie not removed");
+                AppError::Internal
+            })?;
     }
+    Ok(res)
 }

@@ -264,4 +264,54 @@ fn every_endpoint_refuses_hostile_input_cleanly(db: Db) {
         .any(|e| e.action == "signin.succeeded"));
 }
 
+/// A parameter's name comes from whoever wrote the link: an error page names only parameters the
+/// provider reads, so a link cannot put "your account is suspended, call ..." on our page. The
+/// refusal still speaks the language the request asked for.
+#[test]
+fn error_pages_never_show_a_strangers_words() {
+    let server = TestServer::start(Db::Sqlite);
+    let browser = Browser::new();
+    let spoof = "client_id.%20Your%20account%20is%20suspended!%20Call%20%2B1-555-0100";
+    let typed = "client_id. Your account is suspended! Call +1-555-0100";
+    for (url, form) in [
+        (format!("/authorize?{spoof}=1&{spoof}=1"), false),
+        (format!("/authorize?{spoof}=%00"), false),
+        ("/login/password".to_string(), true),
+    ] {
+        let page = if form {
+            browser.post(&server.url(&url), &[(typed, "1"), (typed, "2")])
+        } else {
+            browser.get(&server.url(&url))
+        };
+        assert_eq!(page.status, 400, "{url}: {}", page.body);
+        assert!(
+            !page.body.contains("suspended") && !page.body.contains("555"),
+            "{url}: {}",
+            page.body
+        );
+    }
+    // A parameter the provider reads is still named.
+    let page = browser.get(&server.url("/authorize?client_id=demo&client_id=demo"));
+    assert!(page.body.contains("client_id"), "{}", page.body);
+    // And a request that cannot be read is refused in its ui_locales.
+    let page = browser.get(&server.url("/authorize?client_id=demo&client_id=demo&ui_locales=es"));
+    assert_eq!(page.status, 400);
+    assert!(page.body.contains("<html lang=\"es\""), "{}", page.body);
+    // A form too large to read is a page too, in the browser's language.
+    let big = "x".repeat(70 * 1024);
+    let res = browser
+        .client
+        .post(server.url("/login/password"))
+        .header("accept-language", "es")
+        .form(&[("email", big.as_str())])
+        .send()
+        .unwrap();
+    assert_eq!(res.status(), 413);
+    assert!(res.headers()["content-type"]
+        .to_str()
+        .unwrap()
+        .starts_with("text/html"));
+    assert!(res.text().unwrap().contains("<html lang=\"es\""));
+}
+
 on_both_backends!(every_endpoint_refuses_hostile_input_cleanly);

@@ -399,9 +399,16 @@ fn change_password_asks_the_current_one(db: Db) {
         .authenticate_password("ann@example.com", PASSWORD, None)
         .is_ok());
 
+    // Post/redirect/get: the page that says so can be reloaded without resending anything, and
+    // says so once.
     let done = change(PASSWORD, NEW_PASSWORD, NEW_PASSWORD);
-    assert_eq!(done.status, 200, "{}", done.body);
-    assert!(done.body.contains("Your password was changed"));
+    assert_eq!((done.status, done.location.as_deref()), (303, Some("/")));
+    let shown = browser.follow(&server.base, done);
+    assert_eq!(shown.status, 200, "{}", shown.body);
+    assert!(shown.body.contains("Your password was changed"));
+    let reloaded = browser.get(&server.url("/"));
+    assert_eq!(reloaded.status, 200);
+    assert!(!reloaded.body.contains("Your password was changed"));
     assert_eq!(
         server.rt.idp.live_sessions(&user.id).unwrap().len(),
         1,

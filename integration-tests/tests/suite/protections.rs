@@ -260,6 +260,37 @@ fn sign_in_answers_alike_for_unknown_email_and_wrong_password(db: Db) {
     assert_eq!(answers[0].0, 401);
 }
 
+/// A lockout's page says when to come back (`Retry-After`), as the other 429s do.
+#[test]
+fn a_locked_out_sign_in_says_when_to_come_back() {
+    let server = TestServer::start(Db::Sqlite);
+    seed(&server, "acme", "ann@example.com", false);
+    let browser = Browser::new();
+    let page = browser.follow(&server.base, browser.get(&authorize_url(&server, "")));
+    let statuses: Vec<_> = (0..6)
+        .map(|_| {
+            post_password(
+                &server,
+                &browser,
+                &page,
+                "ann@example.com",
+                "not the password",
+            )
+        })
+        .collect();
+    let locked = statuses.last().unwrap();
+    assert_eq!(locked.status, 429, "{}", locked.body);
+    let after: i64 = locked
+        .headers
+        .get("retry-after")
+        .expect("a Retry-After")
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!((1..=3600).contains(&after), "{after}");
+}
+
 fn pages_carry_security_headers(db: Db) {
     let server = TestServer::start(db);
     let browser = Browser::new();
@@ -318,6 +349,41 @@ fn metrics_count_requests_and_outcomes(db: Db) {
         !text.contains("ann@example.com"),
         "no personal data in metrics"
     );
+}
+
+/// A browser that keeps no cookies gets the sign-in page, not a redirect to itself for ever
+/// (each round of which started a sign-in), and its form then says the sign-in expired.
+#[test]
+fn the_sign_in_page_needs_no_round_trip_to_itself() {
+    let server = TestServer::start(Db::Sqlite);
+    let cookieless = http();
+    let res = cookieless.get(server.url("/login")).send().unwrap();
+    assert_eq!(res.status(), 200, "the page at once");
+    assert!(res
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .any(|c| c.to_str().unwrap().starts_with("idp_flow=")));
+    let body = res.text().unwrap();
+    assert!(body.contains("autocomplete=\"current-password\""), "{body}");
+    let csrf = Page {
+        status: 200,
+        location: None,
+        headers: Default::default(),
+        body,
+    }
+    .csrf();
+    let res = cookieless
+        .post(server.url("/login/password"))
+        .form(&[
+            ("csrf", csrf.as_str()),
+            ("email", "a@example.com"),
+            ("password", "x"),
+        ])
+        .send()
+        .unwrap();
+    assert!(res.status().is_client_error(), "{}", res.status());
+    assert!(res.text().unwrap().contains("expired"));
 }
 
 on_both_backends!(
