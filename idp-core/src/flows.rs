@@ -80,12 +80,9 @@ impl Idp {
         stage: FlowStage,
     ) -> Result<(), FlowError> {
         let now = self.now();
-        let Some(checked) = user.password_hash.as_deref() else {
-            return Err(FlowError::Expired);
-        };
         let advanced = self.store().tx(|conn| {
             Ok::<_, StoreError>(
-                store::users::hold_if_password(conn, &user.id, checked)?
+                store::users::hold_checked(conn, user)?
                     && store::flows::advance(conn, now, &hash_token(handle), &user.id, stage)?,
             )
         })?;

@@ -98,6 +98,9 @@ pub enum LineError {
     /// The password hash is refused.
     #[error("password_hash: {0}")]
     Hash(HashFormatError),
+    /// The user changed (a password set, a disable) between the batch's read and its write.
+    #[error("the user changed while the import ran; run the import again")]
+    ChangedMeanwhile,
 }
 
 fn field(field: &'static str, reason: impl std::fmt::Display) -> LineError {
@@ -397,7 +400,7 @@ impl Idp {
                         Update::Unchanged => report.skipped += 1,
                         Update::Refused(e) => report.failed.push((p.line, e.to_string())),
                         Update::Changed { user, totp, mark } => {
-                            changed.push((user, totp, mark, old.clone()))
+                            changed.push((p.line, user, totp, mark, old.clone()))
                         }
                     }
                 }
@@ -427,9 +430,14 @@ impl Idp {
             store::import_marks::insert_many(conn, &marks)
         })?;
         report.created += users.len();
-        for (user, totp, mark, old) in changed {
-            self.update_imported(&user, totp.as_deref(), &mark, &old, now, actor)?;
-            report.updated += 1;
+        for (line, user, totp, mark, old) in changed {
+            if self.update_imported(&user, totp.as_deref(), &mark, &old, now, actor)? {
+                report.updated += 1;
+            } else {
+                report
+                    .failed
+                    .push((line, LineError::ChangedMeanwhile.to_string()));
+            }
         }
         Ok(())
     }
@@ -507,7 +515,8 @@ impl Idp {
 
     /// `update`: an existing user takes its planned details in one transaction. A new password
     /// hash or a disabled status ends the user's sessions (with back-channel logout), as the
-    /// same change by an operator would; a new secret replaces the linked app.
+    /// same change by an operator would; a new secret replaces the linked app. False (nothing
+    /// written) when the user changed since the batch read them.
     fn update_imported(
         &self,
         user: &User,
@@ -516,7 +525,7 @@ impl Idp {
         old: &User,
         now: i64,
         actor: &Actor,
-    ) -> Result<(), ImportError> {
+    ) -> Result<bool, ImportError> {
         let listeners = self.logout_listeners();
         let sealed = match totp {
             Some(secret) => Some(
@@ -530,8 +539,10 @@ impl Idp {
         let ends = (user.status == UserStatus::Disabled && old.status != UserStatus::Disabled)
             || user.password_hash != old.password_hash
             || totp.is_some();
-        self.store().tx(|conn| {
-            store::users::replace_details(conn, user, now)?;
+        Ok(self.store().tx(|conn| {
+            if !store::users::replace_details(conn, user, old, now)? {
+                return Ok(false);
+            }
             store::import_marks::put(conn, mark)?;
             if let Some(s) = &sealed {
                 store::totp::delete(conn, &user.id)?;
@@ -560,9 +571,9 @@ impl Idp {
                 &AuditEvent::new(AuditAction::UserUpdated, actor)
                     .user(&user.account_id, &user.id)
                     .detail("by import"),
-            )
-        })?;
-        Ok(())
+            )?;
+            Ok::<_, StoreError>(true)
+        })?)
     }
 }
 

@@ -13,7 +13,7 @@ use crate::model::{Counter, Locked};
 use crate::sessions::start_in;
 use crate::store::attempts::{self, Reserved};
 use crate::store::{self, audit, sessions, StoreError};
-use crate::users::{ChangePasswordError, UserError};
+use crate::users::{AuthError, ChangePasswordError, OwnChange, UserError};
 use crate::Idp;
 use crate::PasswordRejection;
 
@@ -351,6 +351,14 @@ impl Idp {
             ChangeRefusal::Differ
         } else {
             match self.change_password(&user, &session.id, current, new, ip) {
+                // Replaced meanwhile: with the session, the user must sign in again; else the
+                // password they confirmed is no longer theirs.
+                Err(ChangePasswordError::Failed(UserError::Superseded)) => {
+                    if self.signed_in_user(session_secret)?.is_none() {
+                        return Ok(PasswordChange::NotSignedIn);
+                    }
+                    ChangeRefusal::WrongPassword
+                }
                 Ok(ended) => {
                     let user = self.user_by_id(&user.id)?.unwrap_or(user);
                     return Ok(PasswordChange::Changed {
@@ -368,6 +376,40 @@ impl Idp {
             user: Box::new(user),
             refusal,
         })
+    }
+
+    /// [`Idp::change_own_password`] in session `sid`: the current password is checked
+    /// (throttled like sign-in), the new one must meet the policy, and every other session of
+    /// the user ends (with back-channel logout); all while the password checked and the session
+    /// are still theirs.
+    fn change_password(
+        &self,
+        user: &User,
+        sid: &str,
+        current: &str,
+        new: &str,
+        ip: Option<&str>,
+    ) -> Result<Vec<EndedSession>, ChangePasswordError> {
+        match self.verify_current_password(user, current, ip) {
+            Ok(()) => {}
+            Err(AuthError::Locked(l)) => return Err(ChangePasswordError::Locked(l)),
+            Err(AuthError::Store(e)) => return Err(e.into()),
+            Err(AuthError::Hash(e)) => return Err(ChangePasswordError::Failed(e.into())),
+            Err(AuthError::InvalidCredentials | AuthError::Disabled) => {
+                return Err(ChangePasswordError::WrongPassword)
+            }
+        }
+        let checked = user
+            .password_hash
+            .as_deref()
+            .ok_or(ChangePasswordError::WrongPassword)?;
+        let me = Actor::User(user.id.clone());
+        let own = OwnChange { sid, checked };
+        match self.set_password(&user.id, new, &me, ip, Some(own)) {
+            Ok((_, ended)) => Ok(ended),
+            Err(UserError::Password(r)) => Err(ChangePasswordError::Rejected(r)),
+            Err(e) => Err(ChangePasswordError::Failed(e)),
+        }
     }
 
     /// A forgot-password request: throttled per address (3 an hour) and per client IP (20 an

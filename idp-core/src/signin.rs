@@ -426,10 +426,9 @@ impl Idp {
 
     /// Completes a sign-in in one transaction: holds the user to the password this sign-in
     /// checked (`user` as read then; set since, the sign-in has expired), consumes the flow
-    /// (once: a double submit cannot
-    /// finish twice), checks that the user (as stored now) may hold a session signed in with
-    /// `method`, ends the session this browser had, starts the new one, and issues the code for
-    /// the authorization request the flow answers.
+    /// (once: a double submit cannot finish twice), checks that the user (as stored now) may
+    /// hold a session signed in with `method`, ends the session this browser had, starts the new
+    /// one, and issues the code for the authorization request the flow answers.
     pub fn complete_sign_in(
         &self,
         flow: &str,
@@ -445,8 +444,7 @@ impl Idp {
         let code_expires = now + self.settings().code_ttl_secs;
         let (flow, ended) = self.store().tx(|conn| {
             // Only on the password this sign-in checked: one set since cancelled it.
-            let checked = user.password_hash.as_deref().ok_or(SignInError::Expired)?;
-            if !store::users::hold_if_password(conn, &user.id, checked)? {
+            if !store::users::hold_checked(conn, user)? {
                 return Err(SignInError::Expired);
             }
             let flow: LoginFlow =

@@ -9,10 +9,10 @@ use crate::accounts::AccountError;
 use crate::email_tokens::EmailTokenError;
 use crate::mfa::EnrollmentState;
 use crate::model::{
-    Account, Actor, AuditAction, AuditEvent, Counter, EndedSession, Locked, MfaPolicy, Purpose,
-    User,
+    Account, Actor, AuditAction, AuditEvent, Counter, CounterState, EndedSession, Locked,
+    MfaPolicy, Purpose, User,
 };
-use crate::store::attempts::Reserved;
+use crate::store::attempts::{self, Reserved};
 use crate::store::{self, audit, StoreError};
 use crate::users::{NewUser, UserError};
 use crate::Idp;
@@ -205,6 +205,31 @@ impl Idp {
                 Reserved::Refused(l) => AdminCall::Limited(l),
             },
         )
+    }
+
+    /// Lockout state of a user's password sign-in (for `user show`).
+    pub fn password_lockout(&self, user: &User) -> Result<Option<CounterState>, StoreError> {
+        attempts::state(
+            &mut *self.store().conn()?,
+            &Counter::Password(&user.email),
+            self.now(),
+        )
+    }
+
+    /// Clears the password and TOTP lockouts of a user.
+    pub fn unlock_user(&self, email: &str, actor: &Actor) -> Result<(), UserError> {
+        let user = self.user_by_email(email)?;
+        let now = self.now();
+        self.store().tx(|conn| {
+            attempts::clear(conn, &Counter::Password(&user.email))?;
+            attempts::clear(conn, &Counter::Totp(&user.id))?;
+            audit::record(
+                conn,
+                now,
+                &AuditEvent::new(AuditAction::UserUnlocked, actor).user(&user.account_id, &user.id),
+            )?;
+            Ok::<_, UserError>(())
+        })
     }
 }
 

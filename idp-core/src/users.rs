@@ -4,8 +4,7 @@
 use crate::crypto::{random_id, CryptoError};
 use crate::model::{
     new_address, normalise_email, validate_display_name, Account, Actor, AuditAction, AuditEvent,
-    Change, Counter, CounterState, EmailError, EndReason, EndedSession, Locked, Page, User,
-    UserStatus,
+    Change, Counter, EmailError, EndReason, EndedSession, Locked, Page, User, UserStatus,
 };
 use crate::password::{HashError, PasswordRejection};
 use crate::policy;
@@ -43,6 +42,10 @@ pub enum UserError {
     /// The password policy refused the password.
     #[error("{0}")]
     Password(#[from] PasswordRejection),
+    /// A user's own change found the password they confirmed, or the session they made it in,
+    /// replaced meanwhile (an operator's set-password or a reset link got there first).
+    #[error("the password or the session changed meanwhile")]
+    Superseded,
     #[error(transparent)]
     /// Password hashing failed.
     Hash(#[from] HashError),
@@ -120,6 +123,16 @@ struct PasswordAttempt {
     locks_on_failure: bool,
     /// The lock this attempt set on the address, which a success lifts.
     ip_lock: Option<Locked>,
+}
+
+/// A user's own password change (see [`Idp::set_password`]): the session it is made in (which
+/// stays) and the hash of the current password they just confirmed.
+#[derive(Debug, Clone, Copy)]
+pub struct OwnChange<'a> {
+    /// The session the change is made in: it stays, and must still be live.
+    pub sid: &'a str,
+    /// The stored hash the current password verified against: it must still be the stored one.
+    pub checked: &'a str,
 }
 
 /// Input of `create_user`.
@@ -384,7 +397,7 @@ impl Idp {
         password: &str,
         actor: &Actor,
         ip: Option<&str>,
-        keep_sid: Option<&str>,
+        own: Option<OwnChange<'_>>,
     ) -> Result<(User, Vec<EndedSession>), UserError> {
         let user = self
             .user_by_id(user_id)?
@@ -400,10 +413,20 @@ impl Idp {
             Actor::User(_) => EndReason::PasswordChanged,
             _ => EndReason::PasswordSet,
         };
+        let keep_sid = own.as_ref().map(|o| o.sid);
         let ended = self.store().tx(|conn| {
-            store::users::set_password(conn, &user.id, &hash, now)?;
-            // A reset link mailed before this change must not undo it.
+            // A reset link mailed before this change must not undo it. (Links before the user's
+            // row: the order a reset link's own transaction takes them in.)
             store::email_tokens::revoke(conn, &user.id, crate::model::Purpose::Reset, now)?;
+            if let Some(own) = &own {
+                // Only while the password just confirmed and the session are still theirs: an
+                // operator's set-password or a reset in between must not be undone by it.
+                let live = sessions::by_id(conn, own.sid)?.is_some_and(|s| s.ended_at.is_none());
+                if !live || !store::users::hold_if_password(conn, &user.id, own.checked)? {
+                    return Err(UserError::Superseded);
+                }
+            }
+            store::users::set_password(conn, &user.id, &hash, now)?;
             attempts::clear(conn, &Counter::Password(&user.email))?;
             let ended =
                 sessions::end_all_of_user(conn, now, &user.id, keep_sid, reason, &listeners)?;
@@ -418,34 +441,6 @@ impl Idp {
             Ok::<_, UserError>(ended)
         })?;
         Ok((self.user_by_id(user_id)?.unwrap_or(user), ended))
-    }
-
-    /// A signed-in user changes their password in session `sid`: the current one is checked
-    /// (throttled like sign-in), the new one must meet the policy, and every other session of
-    /// the user ends (with back-channel logout).
-    pub fn change_password(
-        &self,
-        user: &User,
-        sid: &str,
-        current: &str,
-        new: &str,
-        ip: Option<&str>,
-    ) -> Result<Vec<EndedSession>, ChangePasswordError> {
-        match self.verify_current_password(user, current, ip) {
-            Ok(()) => {}
-            Err(AuthError::Locked(l)) => return Err(ChangePasswordError::Locked(l)),
-            Err(AuthError::Store(e)) => return Err(e.into()),
-            Err(AuthError::Hash(e)) => return Err(ChangePasswordError::Failed(e.into())),
-            Err(AuthError::InvalidCredentials | AuthError::Disabled) => {
-                return Err(ChangePasswordError::WrongPassword)
-            }
-        }
-        let me = Actor::User(user.id.clone());
-        match self.set_password(&user.id, new, &me, ip, Some(sid)) {
-            Ok((_, ended)) => Ok(ended),
-            Err(UserError::Password(r)) => Err(ChangePasswordError::Rejected(r)),
-            Err(e) => Err(ChangePasswordError::Failed(e)),
-        }
     }
 
     /// Checks the current password of a signed-in user (password change) under the same
@@ -585,31 +580,6 @@ impl Idp {
                 attempts::failed(conn, &Counter::PasswordFromIp(ip), now)?;
             }
             audit::record(conn, now, &ev)
-        })
-    }
-
-    /// Lockout state of a user's password sign-in (for `user show`).
-    pub fn password_lockout(&self, user: &User) -> Result<Option<CounterState>, StoreError> {
-        attempts::state(
-            &mut *self.store().conn()?,
-            &Counter::Password(&user.email),
-            self.now(),
-        )
-    }
-
-    /// Clears the password and TOTP lockouts of a user.
-    pub fn unlock_user(&self, email: &str, actor: &Actor) -> Result<(), UserError> {
-        let user = self.user_by_email(email)?;
-        let now = self.now();
-        self.store().tx(|conn| {
-            attempts::clear(conn, &Counter::Password(&user.email))?;
-            attempts::clear(conn, &Counter::Totp(&user.id))?;
-            audit::record(
-                conn,
-                now,
-                &AuditEvent::new(AuditAction::UserUnlocked, actor).user(&user.account_id, &user.id),
-            )?;
-            Ok::<_, UserError>(())
         })
     }
 }

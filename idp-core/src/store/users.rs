@@ -148,24 +148,49 @@ pub(crate) fn by_emails(
 }
 
 /// An imported user's new details (`--update`): everything but the id, the email and the
-/// account.
+/// account; only while the row is still as `old` was read (its status, password hash and last
+/// change), so a password set or a disable since the import read it is never overwritten.
 pub(crate) fn replace_details(
     conn: &mut DbConnection,
     user: &User,
+    old: &User,
     now: i64,
-) -> Result<(), StoreError> {
-    diesel::update(u::table.find(&user.id))
-        .set((
-            u::work_email.eq(&user.work_email),
-            u::display_name.eq(&user.display_name),
-            u::status.eq(user.status.as_str()),
-            u::email_verified.eq(user.email_verified),
-            u::password_hash.eq(&user.password_hash),
-            u::password_changed_at.eq(user.password_changed_at),
-            u::updated_at.eq(now),
-        ))
-        .execute(conn)?;
-    Ok(())
+) -> Result<bool, StoreError> {
+    let unchanged = u::table
+        .find(&user.id)
+        .filter(u::status.eq(old.status.as_str()))
+        .filter(u::updated_at.eq(old.updated_at));
+    let n = match &old.password_hash {
+        Some(h) => diesel::update(unchanged.filter(u::password_hash.eq(h)))
+            .set(details(user, now))
+            .execute(conn)?,
+        None => diesel::update(unchanged.filter(u::password_hash.is_null()))
+            .set(details(user, now))
+            .execute(conn)?,
+    };
+    Ok(n == 1)
+}
+
+type Details<'a> = (
+    diesel::dsl::Eq<u::work_email, &'a Option<String>>,
+    diesel::dsl::Eq<u::display_name, &'a String>,
+    diesel::dsl::Eq<u::status, &'static str>,
+    diesel::dsl::Eq<u::email_verified, bool>,
+    diesel::dsl::Eq<u::password_hash, &'a Option<String>>,
+    diesel::dsl::Eq<u::password_changed_at, Option<i64>>,
+    diesel::dsl::Eq<u::updated_at, i64>,
+);
+
+fn details(user: &User, now: i64) -> Details<'_> {
+    (
+        u::work_email.eq(&user.work_email),
+        u::display_name.eq(&user.display_name),
+        u::status.eq(user.status.as_str()),
+        u::email_verified.eq(user.email_verified),
+        u::password_hash.eq(&user.password_hash),
+        u::password_changed_at.eq(user.password_changed_at),
+        u::updated_at.eq(now),
+    )
 }
 
 pub(crate) fn list_in_account(
@@ -236,6 +261,15 @@ pub(crate) fn hold_if_password(
         .set(u::password_hash.eq(hash))
         .execute(conn)?;
     Ok(n == 1)
+}
+
+/// [`hold_if_password`] for a user as read when their password was checked (none: nothing to
+/// hold to).
+pub(crate) fn hold_checked(conn: &mut DbConnection, user: &User) -> Result<bool, StoreError> {
+    match user.password_hash.as_deref() {
+        Some(hash) => hold_if_password(conn, &user.id, hash),
+        None => Ok(false),
+    }
 }
 
 /// The same password under new hashing parameters (not a password change).

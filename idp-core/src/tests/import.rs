@@ -408,7 +408,46 @@ fn a_rerun_changes_nothing_and_an_update_only_what_the_line_gives(db: &TestDb) {
     );
 }
 
+/// `import --update` writes a user's planned details only while the row is as the batch read
+/// it: a password set or a disable in between is kept, not overwritten with the file's values.
+fn an_update_never_overwrites_a_change_made_while_it_ran(db: &TestDb) {
+    let read = user(db, "acme", "ann@example.com");
+    let mut planned = read.clone();
+    planned.display_name = "From the file".into();
+    db.idp
+        .set_password(&read.id, "a password set meanwhile", &op(), None, None)
+        .unwrap();
+    let mut conn = db.idp.store().conn().unwrap();
+    assert!(
+        !crate::store::users::replace_details(&mut conn, &planned, &read, db.idp.now()).unwrap()
+    );
+    drop(conn);
+    let now = db.idp.user_by_id(&read.id).unwrap().unwrap();
+    assert_eq!(now.display_name, read.display_name);
+    assert!(db
+        .idp
+        .authenticate_password("ann@example.com", "a password set meanwhile", None)
+        .is_ok());
+    // As read now, it goes through.
+    let mut conn = db.idp.store().conn().unwrap();
+    assert!(crate::store::users::replace_details(
+        &mut conn,
+        &planned_from(&now),
+        &now,
+        db.idp.now()
+    )
+    .unwrap());
+}
+
+fn planned_from(u: &User) -> User {
+    User {
+        display_name: "From the file".into(),
+        ..u.clone()
+    }
+}
+
 crate::on_both_backends!(
+    an_update_never_overwrites_a_change_made_while_it_ran,
     every_hash_format_signs_in_and_is_replaced_by_argon2id,
     bad_lines_store_nothing_and_a_second_run_changes_nothing,
     a_line_that_is_not_utf8_is_one_bad_line,

@@ -208,7 +208,10 @@ fn every_way_a_session_ends_queues_its_logouts(db: &TestDb) {
             "another fine passphrase",
             &Actor::User(ann.id.clone()),
             None,
-            Some(&keep.id),
+            Some(crate::users::OwnChange {
+                sid: &keep.id,
+                checked: ann.password_hash.as_deref().unwrap(),
+            }),
         )
         .unwrap();
     assert_eq!(ended.len(), 1);

@@ -140,7 +140,55 @@ fn a_password_checked_before_a_change_completes_nothing(db: &TestDb) {
     assert_eq!(db.idp.live_sessions(&u.id).unwrap().len(), 1);
 }
 
+/// A user's own change confirms the current password, then hashes the new one: an operator's
+/// set-password (or a reset) that commits in between wins, and the own change is refused rather
+/// than putting back a password the person changing it chose (they may be the intruder).
+fn an_own_change_does_not_undo_a_password_set_meanwhile(db: &TestDb) {
+    let u = user(db, "acme", "ann@example.com");
+    let s = session(db, &u, AuthMethod::Password);
+    let own = crate::users::OwnChange {
+        sid: &s.id,
+        checked: u.password_hash.as_deref().unwrap(),
+    };
+    let me = crate::Actor::User(u.id.clone());
+    // The operator first (ending the session the change is made in).
+    db.idp
+        .set_password(&u.id, NEW_PW, &op(), None, None)
+        .unwrap();
+    assert!(matches!(
+        db.idp
+            .set_password(&u.id, "the intruders passphrase", &me, None, Some(own)),
+        Err(crate::users::UserError::Superseded)
+    ));
+    assert!(db
+        .idp
+        .authenticate_password("ann@example.com", NEW_PW, None)
+        .is_ok());
+    // A live session whose password changed meanwhile (another tab): refused as well.
+    let u = db.idp.user_by_id(&u.id).unwrap().unwrap();
+    let s = session(db, &u, AuthMethod::Password);
+    let stale = crate::users::OwnChange {
+        sid: &s.id,
+        checked: "$argon2id$v=19$m=19456,t=2,p=1$c29tZXNhbHQ$aGFzaA",
+    };
+    assert!(matches!(
+        db.idp
+            .set_password(&u.id, "the intruders passphrase", &me, None, Some(stale)),
+        Err(crate::users::UserError::Superseded)
+    ));
+    // With both still current, it goes through and keeps its session.
+    let own = crate::users::OwnChange {
+        sid: &s.id,
+        checked: u.password_hash.as_deref().unwrap(),
+    };
+    db.idp
+        .set_password(&u.id, "a passphrase of my own", &me, None, Some(own))
+        .unwrap();
+    assert_eq!(db.idp.live_sessions(&u.id).unwrap().len(), 1);
+}
+
 on_both_backends!(
+    an_own_change_does_not_undo_a_password_set_meanwhile,
     a_password_set_cancels_sign_ins_past_their_password_step,
     a_password_checked_before_a_change_completes_nothing,
 );
