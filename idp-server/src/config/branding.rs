@@ -128,10 +128,10 @@ fn logo(check: &Check<'_>, key: &str, value: Option<&str>) -> Result<Option<Asse
         .map_err(|e| check.bad(key, &format!("cannot read {}: {e}", path.display())))?;
     // A symbolic link is followed only to a file under that directory too.
     let inside = match (dir.canonicalize(), path.canonicalize()) {
-        (Ok(d), Ok(p)) => p.starts_with(d),
-        _ => false,
+        (Ok(d), Ok(p)) if p.starts_with(&d) => Some(p),
+        _ => None,
     };
-    if !inside {
+    let Some(path) = inside else {
         return Err(check.bad(
             key,
             &format!(
@@ -139,7 +139,7 @@ fn logo(check: &Check<'_>, key: &str, value: Option<&str>) -> Result<Option<Asse
                 path.display()
             ),
         ));
-    }
+    };
     if !meta.is_file() {
         return Err(check.bad(key, &format!("{} is not a file", path.display())));
     }

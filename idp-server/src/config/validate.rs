@@ -236,10 +236,16 @@ fn mfa(
             label.trim().to_string()
         }
     };
-    if issuer.is_empty() || issuer.contains(':') || issuer.len() > 64 {
+    if issuer.is_empty()
+        || issuer.contains(':')
+        || issuer.len() > 64
+        || issuer
+            .chars()
+            .any(|c| c.is_control() || idp_core::model::is_invisible_formatting(c))
+    {
         return Err(check.bad(
             "mfa.issuer",
-            "must be 1-64 characters without ':' (the otpauth URI uses ':' as separator)",
+            "must be 1-64 characters without ':' (the otpauth URI uses ':' as separator) or control characters",
         ));
     }
     let drift = raw.drift_steps.unwrap_or(1);

@@ -71,15 +71,24 @@ pub fn sign_in_expired(state: &AppState) -> AppError {
     .with_brand(&state.config.brand)
 }
 
-/// A form page refused for a lockout says when to come back (RFC 6585 4, RFC 9110 10.2.3).
-pub fn retry_after(mut res: HttpResponse, refusal: &SignInError, now: i64) -> HttpResponse {
-    if let SignInError::Locked(l) = refusal {
+/// A form page refused for a lockout (locked `until`) says when to come back (RFC 6585 4,
+/// RFC 9110 10.2.3).
+pub fn retry_after(mut res: HttpResponse, until: Option<i64>, now: i64) -> HttpResponse {
+    if let Some(until) = until {
         res.headers_mut().insert(
             header::RETRY_AFTER,
-            header::HeaderValue::from((l.until - now).max(1)),
+            header::HeaderValue::from((until - now).max(1)),
         );
     }
     res
+}
+
+/// Until when a refusal is locked, if it is a lockout.
+pub fn locked_until(refusal: &SignInError) -> Option<i64> {
+    match refusal {
+        SignInError::Locked(l) => Some(l.until),
+        _ => None,
+    }
 }
 
 /// The answer to a sign-in refusal that is not shown on the form itself.

@@ -19,7 +19,7 @@ use super::browser::{
     RequestBrowser,
 };
 use super::csrf::{csrf_for, csrf_ok, link_csrf};
-use super::forms::{form_expired, parse_form, see_other};
+use super::forms::{form_expired, parse_form, retry_after, see_other};
 use super::pages::{ForgotPage, MessagePage, SetPasswordPage};
 use super::params::Params;
 use super::render::html;
@@ -451,6 +451,10 @@ async fn change_submit(
         Err(UserError::Store(e)) => return Err(e.into()),
         Err(e) => return Err(AppError::internal(&e)),
     };
+    let until = match &refusal {
+        ChangeRefusal::Locked(l) => Some(l.until),
+        _ => None,
+    };
     let (refused, status) = match refusal {
         ChangeRefusal::Differ => (msg("new-passwords-differ"), StatusCode::BAD_REQUEST),
         ChangeRefusal::Locked(l) => (
@@ -461,5 +465,6 @@ async fn change_submit(
         ChangeRefusal::WrongPassword => (msg("wrong-current-password"), StatusCode::BAD_REQUEST),
         ChangeRefusal::Rejected(r) => (text::password_rejection(&r), StatusCode::BAD_REQUEST),
     };
-    render_change(&state, t, &secret, &user, Some(&t.show(&refused)), status)
+    let res = render_change(&state, t, &secret, &user, Some(&t.show(&refused)), status)?;
+    Ok(retry_after(res, until, state.idp.now()))
 }

@@ -99,6 +99,12 @@ pub async fn localize(
     if let Some(err) = too_large_form(&res, &state) {
         let body = err.page_body(tr, &state.config.brand).unwrap_or_default();
         let mut page = err.error_response().set_body(BoxBody::new(body));
+        // The security headers (CSP, frame and sniffing rules) the answer already carries.
+        for (name, value) in res.headers() {
+            if !page.headers().contains_key(name) && name != header::CONTENT_LENGTH {
+                page.headers_mut().insert(name.clone(), value.clone());
+            }
+        }
         page.headers_mut().insert(
             header::CONTENT_LANGUAGE,
             header::HeaderValue::from_static(tr.tag()),

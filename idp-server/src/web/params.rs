@@ -53,6 +53,7 @@ const KNOWN: &[&str] = &[
     "state",
     "token",
     "ui_locales",
+    "username",
 ];
 
 fn known(name: &str) -> Option<&'static str> {
@@ -143,6 +144,29 @@ mod tests {
             Params::parse(b"nonce=%ff").unwrap_err(),
             ParamError::Invalid(Some("nonce"))
         );
+    }
+
+    /// Every field of every page's forms is one the list names (so its refusal can say which).
+    #[test]
+    fn every_form_field_is_known() {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("templates");
+        let mut seen = 0;
+        for entry in std::fs::read_dir(dir).unwrap() {
+            let text = std::fs::read_to_string(entry.unwrap().path()).unwrap();
+            for tag in text.split('<').filter(|t| {
+                ["input ", "select ", "textarea ", "button "]
+                    .iter()
+                    .any(|k| t.starts_with(k))
+            }) {
+                if let Some(at) = tag.find(" name=\"") {
+                    let name = &tag[at + 7..];
+                    let name = &name[..name.find('"').unwrap()];
+                    assert!(known(name).is_some(), "{name} is not in KNOWN");
+                    seen += 1;
+                }
+            }
+        }
+        assert!(seen > 10, "the templates' fields were found ({seen})");
     }
 
     #[test]

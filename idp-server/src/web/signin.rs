@@ -15,7 +15,9 @@ use super::browser::{
     session_cookie_name, RequestBrowser,
 };
 use super::csrf::{csrf_for, csrf_ok};
-use super::forms::{form_expired, parse_form, refusal, retry_after, see_other, sign_in_expired};
+use super::forms::{
+    form_expired, locked_until, parse_form, refusal, retry_after, see_other, sign_in_expired,
+};
 use super::pages::{EnrollPage, LoginPage, SignedInPage, VerifyPage};
 use super::render::html;
 use super::{blocking, blocking_try, locale, text, AppError, AppState};
@@ -47,11 +49,10 @@ pub async fn login_page(
             // The page at once, not a redirect to itself: a browser that keeps no cookies
             // would be sent round that redirect for ever (its form then says the sign-in
             // expired).
-            let csrf_handle = handle.clone();
             let mut res = render_page(
                 &state,
                 t,
-                &csrf_handle,
+                &handle,
                 SignInPage::Password(None),
                 None,
                 StatusCode::OK,
@@ -179,6 +180,7 @@ pub async fn submit_password(
         Err(SignInError::WrongStage) => return Ok(see_other("/login")),
         Err(e) => return Err(refusal(&state, e)),
     };
+    let until = locked_until(&refused);
     let (status, message) = match refused {
         SignInError::MissingCredentials => {
             (StatusCode::BAD_REQUEST, msg("enter-email-and-password"))
@@ -203,7 +205,7 @@ pub async fn submit_password(
     };
     let message = t.show(&message);
     let res = render_page(&state, t, &handle, *page, Some(&message), status, &email)?;
-    Ok(retry_after(res, &refused, state.idp.now()))
+    Ok(retry_after(res, until, state.idp.now()))
 }
 
 /// POST /login/totp: the enrollment confirmation or the sign-in code.
@@ -238,6 +240,7 @@ pub async fn submit_totp(
         Err(e) => return Err(refusal(&state, e)),
     };
     let message = t.show(&text::code_refusal(&refused, state.idp.now()));
+    let until = locked_until(&refused);
     let status = match refused {
         SignInError::InvalidFormat => {
             state.metrics.mfa("invalid_format");
@@ -262,7 +265,7 @@ pub async fn submit_totp(
         }
     };
     let res = render_page(&state, t, &handle, *page, Some(&message), status, "")?;
-    Ok(retry_after(res, &refused, state.idp.now()))
+    Ok(retry_after(res, until, state.idp.now()))
 }
 
 /// The user hears of every app linked to their account (when, from where, with what): if it was

@@ -311,6 +311,13 @@ fn error_pages_never_show_a_strangers_words() {
         .to_str()
         .unwrap()
         .starts_with("text/html"));
+    for h in [
+        "content-security-policy",
+        "x-frame-options",
+        "x-content-type-options",
+    ] {
+        assert!(res.headers().contains_key(h), "{h} on the 413 page");
+    }
     assert!(res.text().unwrap().contains("<html lang=\"es\""));
 }
 
