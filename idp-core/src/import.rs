@@ -527,33 +527,32 @@ impl Idp {
         actor: &Actor,
     ) -> Result<bool, ImportError> {
         let listeners = self.logout_listeners();
-        let sealed = match totp {
-            Some(secret) => Some(
-                self.secrets()
-                    .seal(secret, &store::totp::linked_aad(&user.id))?,
-            ),
-            None => None,
-        };
+        let aad = store::totp::linked_aad(&user.id);
+        let sealed = totp.map(|t| self.secrets().seal(t, &aad)).transpose()?;
         // As an operator's same change would: disabling, a new password, or another app (the
         // sessions the old app's codes opened end with it, as at a disconnect).
         let ends = (user.status == UserStatus::Disabled && old.status != UserStatus::Disabled)
             || user.password_hash != old.password_hash
             || totp.is_some();
-        Ok(self.store().tx(|conn| {
+        let written = self.store().tx(|conn| {
+            if user.password_hash != old.password_hash {
+                // Links mailed before must not undo it (an invitation included, when this line
+                // activates an invited user). Links before the user's row: the order a reset
+                // link's own transaction takes them in.
+                for purpose in [crate::model::Purpose::Reset, crate::model::Purpose::Invite] {
+                    store::email_tokens::revoke(conn, &user.id, purpose, now)?;
+                }
+            }
             if !store::users::replace_details(conn, user, old, now)? {
-                return Ok(false);
+                // Changed since the batch read it: roll the revocations back too.
+                return Err(StoreError::Query(
+                    diesel::result::Error::RollbackTransaction,
+                ));
             }
             store::import_marks::put(conn, mark)?;
             if let Some(s) = &sealed {
                 store::totp::delete(conn, &user.id)?;
                 store::totp::insert_linked(conn, now, &user.id, s, None)?;
-            }
-            if user.password_hash != old.password_hash {
-                // Links mailed before must not undo it (an invitation included, when this line
-                // activates an invited user).
-                for purpose in [crate::model::Purpose::Reset, crate::model::Purpose::Invite] {
-                    store::email_tokens::revoke(conn, &user.id, purpose, now)?;
-                }
             }
             if ends {
                 sessions::end_all_of_user(
@@ -572,8 +571,13 @@ impl Idp {
                     .user(&user.account_id, &user.id)
                     .detail("by import"),
             )?;
-            Ok::<_, StoreError>(true)
-        })?)
+            Ok(())
+        });
+        match written {
+            Ok(()) => Ok(true),
+            Err(StoreError::Query(diesel::result::Error::RollbackTransaction)) => Ok(false),
+            Err(e) => Err(e.into()),
+        }
     }
 }
 
