@@ -29,7 +29,17 @@ pub struct Prompt {
     /// `max_age`: a sign-in older than this many seconds asks again (0: always).
     pub max_age: Option<i64>,
     /// The user an `id_token_hint` names: only that user's session may serve the request.
-    pub subject: Option<String>,
+    pub subject: Option<Hinted>,
+}
+
+/// Whom an `id_token_hint` names.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Hinted {
+    /// This user (the hint verified).
+    User(String),
+    /// Nobody the provider can vouch for: the hint was signed by a key it no longer has (retired
+    /// long ago). No session serves the request; `prompt=none` gets `login_required`.
+    Unknown,
 }
 
 /// The answer to an authorization request.
@@ -501,12 +511,10 @@ fn reuse_in(
         return Ok(None);
     }
     // OIDC Core 3.1.2.1: the hinted user must be the one signed in.
-    if prompt
-        .subject
-        .as_deref()
-        .is_some_and(|sub| sub != session.user_id)
-    {
-        return Ok(None);
+    match &prompt.subject {
+        Some(Hinted::User(sub)) if *sub != session.user_id => return Ok(None),
+        Some(Hinted::Unknown) => return Ok(None),
+        _ => {}
     }
     let Some((user, account)) = store::users::with_account(conn, &session.user_id)? else {
         return Ok(None);

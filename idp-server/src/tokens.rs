@@ -108,6 +108,9 @@ pub enum TokenError {
     Sign(#[from] crate::keys::SignError),
     #[error("invalid token")]
     Invalid,
+    /// Signed under a key id this provider does not have (any more).
+    #[error("signed by a key this provider does not have")]
+    UnknownKey,
     #[error(transparent)]
     Crypto(#[from] idp_core::crypto::CryptoError),
 }
@@ -278,7 +281,7 @@ fn decode<T: serde::de::DeserializeOwned>(
 ) -> Result<T, TokenError> {
     let header = jsonwebtoken::decode_header(token).map_err(|_| TokenError::Invalid)?;
     let kid = header.kid.ok_or(TokenError::Invalid)?;
-    let (alg, key) = keys.verifier(&kid).ok_or(TokenError::Invalid)?;
+    let (alg, key) = keys.verifier(&kid).ok_or(TokenError::UnknownKey)?;
     if header.alg != alg.jwt() {
         return Err(TokenError::Invalid);
     }

@@ -6,14 +6,14 @@
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
 use idp_core::flows::PendingAuthorization;
-use idp_core::signin::{Authorization, Prompt};
+use idp_core::signin::{Authorization, Hinted, Prompt};
 
 use super::browser::{start_sign_in, RequestBrowser};
 use super::forms::{found, redirect_with, refusal};
 use super::params::Params;
 use super::{blocking, locale, text, AppError, AppState};
 use crate::i18n::{msg, Msg};
-use crate::tokens::verify_id_token_hint;
+use crate::tokens::{verify_id_token_hint, TokenError};
 
 pub async fn authorize_get(
     req: HttpRequest,
@@ -270,11 +270,13 @@ async fn authorize(
         locale::remember(req, lang);
     }
     // OIDC Core 3.1.2.1: an ID token this provider issued (expired or not) naming the user the
-    // app expects; one it did not issue is a malformed request.
+    // app expects; one signed by a key it no longer has names nobody it can vouch for; anything
+    // else is a malformed request.
     let subject = match params.get("id_token_hint") {
         None => None,
         Some(t) => match verify_id_token_hint(t, &*state.keyring()?, &state.config.issuer) {
-            Ok(claims) => Some(claims.sub),
+            Ok(claims) => Some(Hinted::User(claims.sub)),
+            Err(TokenError::UnknownKey) => Some(Hinted::Unknown),
             Err(_) => {
                 return redirect_error(
                     state,

@@ -196,6 +196,32 @@ fn an_id_token_hint_at_authorize_names_the_user_the_session_must_be(db: Db) {
     );
     assert_eq!(res.location_param("state").as_deref(), Some("st"));
 
+    // A hint signed by a key the provider no longer has (retired long ago) names nobody it can
+    // vouch for: the session does not serve it, and the app hears `login_required` as for a
+    // signed-out user (OIDC Core 3.1.2.6), not an error it cannot act on.
+    let b64 = |v: &Value| {
+        use base64::Engine as _;
+        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(v.to_string())
+    };
+    let retired = format!(
+        "{}.{}.c2lnbmF0dXJl",
+        b64(&serde_json::json!({"alg": "RS256", "typ": "JWT", "kid": "a-key-retired-long-ago"})),
+        b64(
+            &serde_json::json!({"iss": server.base, "sub": "someone", "aud": "demo", "exp": 1, "iat": 1})
+        )
+    );
+    let res = ann.get(&authorize_url(
+        &server,
+        &format!("&prompt=none&id_token_hint={retired}"),
+    ));
+    assert_eq!(
+        res.location_param("error").as_deref(),
+        Some("login_required"),
+        "{:?}",
+        res.location
+    );
+    assert_eq!(res.location_param("code"), None);
+
     // Without prompt=none a mismatched hint asks for a sign-in instead of reusing ann's session.
     let res = ann.get(&authorize_url(
         &server,
