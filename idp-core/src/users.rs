@@ -365,6 +365,10 @@ impl Idp {
                 return Ok((Change::Already, Vec::new()));
             }
             let ended = if enabled {
+                // A sign-in parked while the user was disabled (refused at each step then) does
+                // not come back to life: whatever it showed, an enrollment's QR code included,
+                // is void.
+                store::flows::cancel_of_user(conn, &user.id)?;
                 Vec::new()
             } else {
                 sessions::end_all_of_user(

@@ -94,11 +94,27 @@ pub fn validate_display_name(name: &str) -> Result<String, &'static str> {
     Ok(name.to_string())
 }
 
-/// Characters that change how the text around them reads without showing themselves: the
-/// bidirectional embeddings, overrides and isolates (a name with U+202E reads backwards in a
-/// help desk's list, Trojan Source style) and the Unicode line and paragraph separators.
+/// Characters that change how the text around them reads without showing themselves: Unicode's
+/// Bidi_Control set (embeddings, overrides, isolates and the directional marks: a name with
+/// U+202E reads backwards in a help desk's list, Trojan Source style), the line and paragraph
+/// separators, and the invisible spaces (zero width space, word joiner, the byte order mark,
+/// the Hangul filler) that make two names look the same. The zero-width joiner and non-joiner
+/// stay allowed: Persian and Indic names need them.
 pub fn is_invisible_formatting(c: char) -> bool {
-    matches!(c, '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}' | '\u{2028}' | '\u{2029}')
+    matches!(
+        c,
+        '\u{061c}'
+            | '\u{200e}'
+            | '\u{200f}'
+            | '\u{202a}'..='\u{202e}'
+            | '\u{2066}'..='\u{2069}'
+            | '\u{2028}'
+            | '\u{2029}'
+            | '\u{200b}'
+            | '\u{2060}'
+            | '\u{feff}'
+            | '\u{3164}'
+    )
 }
 
 #[cfg(test)]
@@ -116,8 +132,16 @@ mod tests {
             "a\u{2066}b",
             "one\u{2028}two",
             "tab\there",
+            "Ann\u{200f}",
+            "\u{061c}Lee",
+            "An\u{200b}n",
+            "\u{feff}Ann",
         ] {
             assert!(validate_display_name(bad).is_err(), "{bad:?}");
+        }
+        // The zero-width non-joiner and joiner belong to Persian and Indic names.
+        for good in ["Mehr\u{200c}dad", "\u{0915}\u{094d}\u{200d}\u{0937}"] {
+            assert!(validate_display_name(good).is_ok(), "{good:?}");
         }
     }
 }

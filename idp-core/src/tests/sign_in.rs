@@ -363,6 +363,17 @@ fn a_user_disabled_during_the_sign_in_is_not_signed_in(db: &TestDb) {
         })
     ));
     assert!(db.idp.live_sessions(&u.id).unwrap().is_empty());
+    // Enabled again, that parked sign-in (and the QR code it showed) is void.
+    db.idp
+        .set_user_enabled("ann@example.com", true, &op())
+        .unwrap();
+    assert!(matches!(
+        db.idp.sign_in_code(&flow, &code, Browser::default()),
+        Err(SignInError::Expired)
+    ));
+    db.idp
+        .set_user_enabled("ann@example.com", false, &op())
+        .unwrap();
     // With a linked app: the same.
     db.idp
         .set_user_enabled("ann@example.com", true, &op())

@@ -384,6 +384,16 @@ mod tests {
                 "{ui} {client_ui}: {err}"
             );
         }
+        let from = base("", "").replacen(
+            "[ui]",
+            "[mail]\nfrom = \"Review \\u202eCloud <a@b.example>\"\n[ui]",
+            1,
+        );
+        let err = config(dir.path(), &from).unwrap_err().to_string();
+        assert!(
+            err.contains("mail.from") && err.contains("bidirectional"),
+            "{err}"
+        );
         for name in ["   ", "CStore\\u202eOffice", "CStore\\u0007"] {
             let text = base("", "").replacen("CStoreOffice", name, 1);
             let err = config(dir.path(), &text).unwrap_err().to_string();

@@ -318,11 +318,19 @@ fn mail(
             "is required when mail.transport = \"smtp\" (or name a variable with smtp_host_env)",
         ));
     }
-    if raw.from.parse::<lettre::message::Mailbox>().is_err() {
-        return Err(check.bad(
-            "mail.from",
-            "must be an address like \"Acme <no-reply@acme.example>\"",
-        ));
+    match raw.from.parse::<lettre::message::Mailbox>() {
+        Err(_) => {
+            return Err(check.bad(
+                "mail.from",
+                "must be an address like \"Acme <no-reply@acme.example>\"",
+            ))
+        }
+        // The sender's name is shown to every user like the product's.
+        Ok(m) => {
+            if let Some(name) = &m.name {
+                super::branding::shown_name(check, "mail.from", name)?;
+            }
+        }
     }
     Ok(mail)
 }
