@@ -92,6 +92,18 @@ fn enroll(db: &TestDb, u: &User) -> String {
     view.activation_code
 }
 
+/// A sign-in of ann (of an account that requires MFA) past her password, at the second factor.
+fn parked(db: &TestDb, password: &str) -> String {
+    let flow = db.idp.create_flow(Some(&request("openid")), None).unwrap();
+    assert!(matches!(
+        db.idp
+            .sign_in_password(&flow, "ann@example.com", password, Default::default())
+            .unwrap(),
+        crate::signin::PasswordStep::SecondFactor
+    ));
+    flow
+}
+
 fn session(db: &TestDb, u: &User, method: AuthMethod) -> SsoSession {
     db.idp.start_session(u, method, None, None).unwrap().0
 }

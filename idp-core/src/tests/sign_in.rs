@@ -343,10 +343,7 @@ fn a_user_disabled_during_the_sign_in_is_not_signed_in(db: &TestDb) {
     let u = user(db, "acme", "ann@example.com");
     require_mfa(db, "acme");
     // Enrollment: the password is accepted, then an operator disables the user.
-    let flow = db.idp.create_flow(Some(&request("openid")), None).unwrap();
-    db.idp
-        .sign_in_password(&flow, "ann@example.com", PW, Browser::default())
-        .unwrap();
+    let flow = parked(db, PW);
     let page = db.idp.sign_in_page(&flow).unwrap();
     let crate::signin::SignInPage::Enroll { view, .. } = page else {
         panic!("enrollment expected: {page:?}");
@@ -380,10 +377,7 @@ fn a_user_disabled_during_the_sign_in_is_not_signed_in(db: &TestDb) {
         .unwrap();
     let activation = enroll(db, &u);
     db.clock.advance(30);
-    let flow = db.idp.create_flow(Some(&request("openid")), None).unwrap();
-    db.idp
-        .sign_in_password(&flow, "ann@example.com", PW, Browser::default())
-        .unwrap();
+    let flow = parked(db, PW);
     db.idp
         .set_user_enabled("ann@example.com", false, &op())
         .unwrap();

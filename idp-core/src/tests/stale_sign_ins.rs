@@ -5,7 +5,7 @@
 use super::*;
 use crate::model::Purpose;
 use crate::on_both_backends;
-use crate::signin::{Browser, CodeStep, PasswordStep, SignInError, SignInPage};
+use crate::signin::{Browser, CodeStep, SignInError, SignInPage};
 use crate::store;
 
 const NEW_PW: &str = "a brand new passphrase";
@@ -16,18 +16,6 @@ fn shown_secret(db: &TestDb, flow: &str) -> String {
         SignInPage::Enroll { view, .. } => view.activation_code,
         other => panic!("enrollment expected: {other:?}"),
     }
-}
-
-/// A sign-in of ann past her password, at the second factor.
-fn parked(db: &TestDb, password: &str) -> String {
-    let flow = db.idp.create_flow(Some(&request("openid")), None).unwrap();
-    assert!(matches!(
-        db.idp
-            .sign_in_password(&flow, "ann@example.com", password, Browser::default())
-            .unwrap(),
-        PasswordStep::SecondFactor
-    ));
-    flow
 }
 
 fn linked(db: &TestDb, u: &User) -> bool {
@@ -80,10 +68,7 @@ fn a_password_set_cancels_sign_ins_past_their_password_step(db: &TestDb) {
     // The same at the code step of a user with a linked app.
     let activation = enroll(db, &u);
     db.clock.advance(30);
-    let flow = db.idp.create_flow(Some(&request("openid")), None).unwrap();
-    db.idp
-        .sign_in_password(&flow, "ann@example.com", PW, Browser::default())
-        .unwrap();
+    let flow = parked(db, PW);
     db.idp
         .set_password(&u.id, NEW_PW, &op(), None, None)
         .unwrap();
@@ -94,10 +79,7 @@ fn a_password_set_cancels_sign_ins_past_their_password_step(db: &TestDb) {
     ));
     assert!(db.idp.live_sessions(&u.id).unwrap().is_empty());
     // A sign-in with the new password goes on as before.
-    let flow = db.idp.create_flow(Some(&request("openid")), None).unwrap();
-    db.idp
-        .sign_in_password(&flow, "ann@example.com", NEW_PW, Browser::default())
-        .unwrap();
+    let flow = parked(db, NEW_PW);
     let code = oathtool(&activation, db.idp.now() + 30);
     db.clock.advance(30);
     assert!(matches!(
