@@ -359,8 +359,7 @@ impl Idp {
                     }
                     ChangeRefusal::WrongPassword
                 }
-                Ok(ended) => {
-                    let user = self.user_by_id(&user.id)?.unwrap_or(user);
+                Ok((user, ended)) => {
                     return Ok(PasswordChange::Changed {
                         user: Box::new(user),
                         ended,
@@ -389,7 +388,7 @@ impl Idp {
         current: &str,
         new: &str,
         ip: Option<&str>,
-    ) -> Result<Vec<EndedSession>, ChangePasswordError> {
+    ) -> Result<(User, Vec<EndedSession>), ChangePasswordError> {
         match self.verify_current_password(user, current, ip) {
             Ok(()) => {}
             Err(AuthError::Locked(l)) => return Err(ChangePasswordError::Locked(l)),
@@ -406,7 +405,7 @@ impl Idp {
         let me = Actor::User(user.id.clone());
         let own = OwnChange { sid, checked };
         match self.set_password(&user.id, new, &me, ip, Some(own)) {
-            Ok((_, ended)) => Ok(ended),
+            Ok(changed) => Ok(changed),
             Err(UserError::Password(r)) => Err(ChangePasswordError::Rejected(r)),
             Err(e) => Err(ChangePasswordError::Failed(e)),
         }

@@ -425,7 +425,7 @@ impl Idp {
             if let Some(own) = &own {
                 // Only while the password just confirmed and the session are still theirs: an
                 // operator's set-password or a reset in between must not be undone by it.
-                let live = sessions::by_id(conn, own.sid)?.is_some_and(|s| s.ended_at.is_none());
+                let live = sessions::by_id(conn, own.sid)?.is_some_and(|s| s.is_live(now));
                 if !live || !store::users::hold_if_password(conn, &user.id, own.checked)? {
                     return Err(UserError::Superseded);
                 }
