@@ -89,7 +89,7 @@ pub fn validate_display_name(name: &str) -> Result<String, &'static str> {
         return Err("control characters are not allowed");
     }
     if name.chars().any(is_invisible_formatting) {
-        return Err("bidirectional controls and line separators are not allowed");
+        return Err("bidirectional controls, line separators and invisible spaces are not allowed");
     }
     Ok(name.to_string())
 }
@@ -117,6 +117,11 @@ pub fn is_invisible_formatting(c: char) -> bool {
     )
 }
 
+/// A character a shown name must not hold: a control character or [`is_invisible_formatting`].
+pub fn disguises(c: char) -> bool {
+    c.is_control() || is_invisible_formatting(c)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -136,6 +141,8 @@ mod tests {
             "\u{061c}Lee",
             "An\u{200b}n",
             "\u{feff}Ann",
+            "An\u{2060}n",
+            "\u{3164}",
         ] {
             assert!(validate_display_name(bad).is_err(), "{bad:?}");
         }

@@ -46,8 +46,8 @@ impl Brand {
                     "is also set as [ui] product_name; keep that one only",
                 ))
             }
-            (Some(p), None) => product(check, "ui.product_name", p)?,
-            (None, Some(p)) => product(check, "product_name", p)?,
+            (Some(p), None) => shown_name(check, "ui.product_name", p)?,
+            (None, Some(p)) => shown_name(check, "product_name", p)?,
             (None, None) => DEFAULT_PRODUCT_NAME.to_string(),
         };
         Ok(Brand {
@@ -67,7 +67,7 @@ impl Brand {
         let k = |field: &str| format!("{key}.ui.{field}");
         Ok(Brand {
             product: match &ui.product_name {
-                Some(p) => product(check, &k("product_name"), p)?,
+                Some(p) => shown_name(check, &k("product_name"), p)?,
                 None => self.product.clone(),
             },
             logo: match ui.logo.as_deref() {
@@ -82,10 +82,6 @@ impl Brand {
     }
 }
 
-fn product(check: &Check<'_>, key: &str, value: &str) -> Result<String, ConfigError> {
-    shown_name(check, key, value)
-}
-
 /// A name the pages and mails show (the product's, an app's): 1-100 characters, trimmed, with
 /// no control characters (a line break in a mail's subject) and nothing that disguises the text
 /// around it (U+202E would turn the sign-in page's sentence around).
@@ -94,12 +90,10 @@ pub(super) fn shown_name(check: &Check<'_>, key: &str, value: &str) -> Result<St
     if v.is_empty() || v.chars().count() > 100 {
         return Err(check.bad(key, "must be 1-100 characters"));
     }
-    if v.chars()
-        .any(|c| c.is_control() || idp_core::model::is_invisible_formatting(c))
-    {
+    if v.chars().any(idp_core::model::disguises) {
         return Err(check.bad(
             key,
-            "must not contain control characters, bidirectional controls or line separators",
+            "must not contain control characters, bidirectional controls, line separators or invisible spaces",
         ));
     }
     Ok(v.to_string())

@@ -239,9 +239,7 @@ fn mfa(
     if issuer.is_empty()
         || issuer.contains(':')
         || issuer.len() > 64
-        || issuer
-            .chars()
-            .any(|c| c.is_control() || idp_core::model::is_invisible_formatting(c))
+        || issuer.chars().any(idp_core::model::disguises)
     {
         return Err(check.bad(
             "mfa.issuer",

@@ -73,13 +73,17 @@ impl std::fmt::Display for ParamError {
 
 const MAX_VALUE: usize = 4096;
 
+/// A name or value that cannot be taken: form_urlencoded replaces malformed UTF-8 with U+FFFD;
+/// that, NUL and oversized text are refused outright.
+fn unreadable(s: &str) -> bool {
+    s.contains('\u{FFFD}') || s.contains('\0') || s.len() > MAX_VALUE
+}
+
 impl Params {
     pub fn parse(raw: &[u8]) -> Result<Self, ParamError> {
         let mut map = HashMap::new();
         for (k, v) in url::form_urlencoded::parse(raw) {
-            // form_urlencoded replaces malformed UTF-8 with U+FFFD; refuse that and NUL outright.
-            let bad = |s: &str| s.contains('\u{FFFD}') || s.contains('\0') || s.len() > MAX_VALUE;
-            if bad(&k) || bad(&v) {
+            if unreadable(&k) || unreadable(&v) {
                 return Err(ParamError::Invalid(known(&k)));
             }
             if v.is_empty() {
@@ -97,9 +101,7 @@ impl Params {
     /// (so a refused request's page is still in the language it asked for).
     pub fn first_readable(raw: &[u8], key: &str) -> Option<String> {
         url::form_urlencoded::parse(raw)
-            .find(|(k, v)| {
-                k == key && !v.is_empty() && v.len() <= MAX_VALUE && !v.contains('\u{FFFD}')
-            })
+            .find(|(k, v)| k == key && !v.is_empty() && !unreadable(v))
             .map(|(_, v)| v.into_owned())
     }
 

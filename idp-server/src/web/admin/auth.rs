@@ -64,7 +64,7 @@ fn on_behalf_of(req: &HttpRequest) -> Option<String> {
     let cleaned: String = value
         .trim()
         .chars()
-        .filter(|c| !c.is_control() && !idp_core::model::is_invisible_formatting(*c))
+        .filter(|c| !idp_core::model::disguises(*c))
         .take(200)
         .collect();
     (!cleaned.is_empty()).then_some(cleaned)
