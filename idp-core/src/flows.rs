@@ -71,8 +71,9 @@ impl Idp {
     }
 
     /// Moves a flow to its next stage for this user (after the password was verified), while
-    /// the password checked (`user` as read then) is still theirs: a password set since has
-    /// cancelled the sign-in (see `store::sessions::end_all_of_user`).
+    /// the hash `user` was read with is still theirs. A password set after that read fails the
+    /// hold; one set earlier has cancelled the flow (see `store::sessions::end_all_of_user`),
+    /// so `advance` finds nothing.
     pub fn advance_flow(
         &self,
         handle: &str,

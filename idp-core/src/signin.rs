@@ -37,8 +37,9 @@ pub struct Prompt {
 pub enum Hinted {
     /// This user (the hint verified).
     User(String),
-    /// Nobody the provider can vouch for: the hint was signed by a key it no longer has (retired
-    /// long ago). No session serves the request; `prompt=none` gets `login_required`.
+    /// Nobody the provider can vouch for: the hint names a key id it does not have (a key retired
+    /// and unpublished since, or an invented one; unverifiable either way). It only withholds
+    /// the session: no session serves the request, and `prompt=none` gets `login_required`.
     Unknown,
 }
 
@@ -453,7 +454,9 @@ impl Idp {
         let listeners = self.logout_listeners();
         let code_expires = now + self.settings().code_ttl_secs;
         let (flow, ended) = self.store().tx(|conn| {
-            // Only on the password this sign-in checked: one set since cancelled it.
+            // Only on the hash `user` was read with: at the password step the one just verified;
+            // at the code step the one stored when that step read the user (a password set
+            // before then has already cancelled this flow, so `consume` below finds nothing).
             if !store::users::hold_checked(conn, user)? {
                 return Err(SignInError::Expired);
             }

@@ -108,8 +108,8 @@ pub enum TokenError {
     Sign(#[from] crate::keys::SignError),
     #[error("invalid token")]
     Invalid,
-    /// Signed under a key id this provider does not have (any more).
-    #[error("signed by a key this provider does not have")]
+    /// Names a key id this provider does not have (any more): unverifiable.
+    #[error("names a key id this provider does not have")]
     UnknownKey,
     #[error(transparent)]
     Crypto(#[from] idp_core::crypto::CryptoError),

@@ -94,13 +94,18 @@ fn two_spellings_of_one_address_are_one_user(db: &TestDb) {
             },
             &op(),
         );
-        assert!(
+        // Taken; the sharp-s spelling is refused before that, as an address folding changes.
+        let refused = if other.contains('\u{df}') {
             matches!(
                 dup,
-                Err(UserError::EmailTaken(_) | UserError::InvalidEmail(_))
-            ),
-            "{other:?}"
-        );
+                Err(UserError::InvalidEmail(
+                    crate::model::EmailError::FoldsIntoAnother
+                ))
+            )
+        } else {
+            matches!(dup, Err(UserError::EmailTaken(_)))
+        };
+        assert!(refused, "{other:?}: {dup:?}");
         assert_eq!(db.idp.user_by_email(other).unwrap().id, first.id);
         assert_eq!(
             db.idp.authenticate_password(other, PW, None).unwrap().id,

@@ -95,12 +95,14 @@ fn enroll(db: &TestDb, u: &User) -> String {
 /// A sign-in of ann (of an account that requires MFA) past her password, at the second factor.
 fn parked(db: &TestDb, password: &str) -> String {
     let flow = db.idp.create_flow(Some(&request("openid")), None).unwrap();
-    assert!(matches!(
-        db.idp
-            .sign_in_password(&flow, "ann@example.com", password, Default::default())
-            .unwrap(),
-        crate::signin::PasswordStep::SecondFactor
-    ));
+    let step = db
+        .idp
+        .sign_in_password(&flow, "ann@example.com", password, Default::default())
+        .unwrap();
+    assert!(
+        matches!(step, crate::signin::PasswordStep::SecondFactor),
+        "{step:?}"
+    );
     flow
 }
 

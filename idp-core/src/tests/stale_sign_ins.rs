@@ -30,12 +30,14 @@ fn linked(db: &TestDb, u: &User) -> bool {
 fn a_password_set_cancels_sign_ins_past_their_password_step(db: &TestDb) {
     let u = user(db, "acme", "ann@example.com");
     require_mfa(db, "acme");
-    // Each way sets the password the next one's sign-in starts with.
-    let ways: [(&str, &dyn Fn()); 2] = [
+    // Each way sets the password the next one's sign-in starts with, and says how many
+    // sessions it leaves (the user's own change keeps the one it is made in).
+    let ways: [(&str, &dyn Fn() -> usize); 4] = [
         (PW, &|| {
             db.idp
                 .set_password(&u.id, NEW_PW, &op(), None, None)
                 .unwrap();
+            0
         }),
         (NEW_PW, &|| {
             let crate::lifecycle::ResetRequest::Send { token, .. } = db
@@ -48,12 +50,30 @@ fn a_password_set_cancels_sign_ins_past_their_password_step(db: &TestDb) {
             db.idp
                 .set_password_by_link(&token, Purpose::Reset, PW, None, None)
                 .unwrap();
+            0
+        }),
+        (PW, &|| {
+            let now = db.idp.user_by_id(&u.id).unwrap().unwrap();
+            let s = session(db, &now, AuthMethod::Password);
+            let own = crate::users::OwnChange {
+                sid: &s.id,
+                checked: now.password_hash.as_deref().unwrap(),
+            };
+            let me = crate::Actor::User(u.id.clone());
+            db.idp
+                .set_password(&u.id, NEW_PW, &me, None, Some(own))
+                .unwrap();
+            1
+        }),
+        (NEW_PW, &|| {
+            db.idp.end_user_sessions(&u, &op(), None).unwrap();
+            0
         }),
     ];
     for (password, set) in ways {
         let flow = parked(db, password);
         let activation = shown_secret(db, &flow);
-        set();
+        let kept = set();
         let code = oathtool(&activation, db.idp.now());
         assert!(
             matches!(
@@ -63,15 +83,14 @@ fn a_password_set_cancels_sign_ins_past_their_password_step(db: &TestDb) {
             "the parked sign-in ended with the old password"
         );
         assert!(!linked(db, &u), "no app linked by the parked sign-in");
-        assert!(db.idp.live_sessions(&u.id).unwrap().is_empty());
+        assert_eq!(db.idp.live_sessions(&u.id).unwrap().len(), kept);
     }
     // The same at the code step of a user with a linked app.
     let activation = enroll(db, &u);
     db.clock.advance(30);
-    let flow = parked(db, PW);
-    db.idp
-        .set_password(&u.id, NEW_PW, &op(), None, None)
-        .unwrap();
+    // (The ways above left NEW_PW.)
+    let flow = parked(db, NEW_PW);
+    db.idp.set_password(&u.id, PW, &op(), None, None).unwrap();
     let code = oathtool(&activation, db.idp.now());
     assert!(matches!(
         db.idp.sign_in_code(&flow, &code, Browser::default()),
@@ -79,12 +98,21 @@ fn a_password_set_cancels_sign_ins_past_their_password_step(db: &TestDb) {
     ));
     assert!(db.idp.live_sessions(&u.id).unwrap().is_empty());
     // A sign-in with the new password goes on as before.
-    let flow = parked(db, NEW_PW);
+    let flow = parked(db, PW);
     let code = oathtool(&activation, db.idp.now() + 30);
     db.clock.advance(30);
     assert!(matches!(
         db.idp.sign_in_code(&flow, &code, Browser::default()),
         Ok(CodeStep::SignedIn { .. })
+    ));
+    // A disconnected app (the lost-phone ticket) cancels a sign-in parked at its code.
+    db.clock.advance(30);
+    let flow = parked(db, PW);
+    let code = oathtool(&activation, db.idp.now());
+    db.idp.disconnect_mfa(&u, &op()).unwrap();
+    assert!(matches!(
+        db.idp.sign_in_code(&flow, &code, Browser::default()),
+        Err(SignInError::Expired)
     ));
 }
 

@@ -270,7 +270,8 @@ async fn authorize(
         locale::remember(req, lang);
     }
     // OIDC Core 3.1.2.1: an ID token this provider issued (expired or not) naming the user the
-    // app expects; one signed by a key it no longer has names nobody it can vouch for; anything
+    // app expects; one naming a key id it does not have (retired long ago, or invented) is
+    // unverifiable and names nobody it can vouch for (no session serves it); anything
     // else is a malformed request.
     let subject = match params.get("id_token_hint") {
         None => None,

@@ -201,22 +201,27 @@ fn a_body_that_never_arrives_is_cut_off() {
     // Also chunked (actix-http reads the rest of a chunked body its handler did not take, to
     // discard it, so a client sending a chunk now and then held the connection), and to a
     // route that reads no body at all.
-    for (what, request) in [
+    // What each gets before the close: a refusal of the unfinished body, or (a route that reads
+    // none) its answer.
+    for (what, answers, request) in [
         (
             "a short Content-Length body",
+            "HTTP/1.1 4",
             format!("POST /token HTTP/1.1\r\nHost: x\r\n{form}Content-Length: 100\r\n\r\ngrant_type=a"),
         ),
         (
             "a chunked body that stops",
+            "HTTP/1.1 4",
             format!("POST /token HTTP/1.1\r\nHost: x\r\n{form}Transfer-Encoding: chunked\r\n\r\n5\r\ngrant\r\n"),
         ),
         (
             "a chunked body to a route that reads none",
+            "HTTP/1.1 200",
             "GET /jwks HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nstate\r\n"
                 .to_string(),
         ),
     ] {
-        cut_off(&addr, what, request.as_bytes());
+        cut_off(&addr, what, answers, request.as_bytes());
     }
     // The server itself is fine.
     assert_eq!(
@@ -226,7 +231,7 @@ fn a_body_that_never_arrives_is_cut_off() {
 }
 
 /// Sends `request` and reads until the server closes; a read that times out is a failure.
-fn cut_off(addr: &str, what: &str, request: &[u8]) {
+fn cut_off(addr: &str, what: &str, answers: &str, request: &[u8]) {
     let mut conn = TcpStream::connect(addr).unwrap();
     conn.set_read_timeout(Some(Duration::from_secs(60)))
         .unwrap();
@@ -245,6 +250,6 @@ fn cut_off(addr: &str, what: &str, request: &[u8]) {
         }
     }
     let answer = String::from_utf8_lossy(&answer);
-    assert!(answer.starts_with("HTTP/1.1 "), "{what}: {answer}");
+    assert!(answer.starts_with(answers), "{what}: {answer}");
     assert!(started.elapsed() < Duration::from_secs(30), "{what}");
 }
