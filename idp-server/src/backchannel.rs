@@ -93,7 +93,7 @@ enum SendFailure {
 
 /// One attempt's outcome, before it is recorded.
 enum Sent {
-    /// The app answered with this 2xx status.
+    /// The app answered with this status (200 or 204).
     Ok(u16),
     /// Nothing to send: the app is gone from the configuration or has no endpoint.
     NotListening(&'static str),
@@ -153,11 +153,16 @@ fn send_one(
                 .post(uri)
                 .set("Cache-Control", "no-store")
                 .send_form(&[("logout_token", token.as_str())])
-                .map(|r| r.status())
                 .map_err(|e| match e {
                     ureq::Error::Status(code, _) => SendFailure::Status(code),
                     ureq::Error::Transport(t) => SendFailure::Transport(t.kind()),
                 })
+        })
+        // Back-Channel Logout 1.0 section 2.8: 200 (or 204) says the app logged the user out;
+        // anything else (a redirect to its sign-in page, say) did not.
+        .and_then(|r| match r.status() {
+            status @ (200 | 204) => Ok(status),
+            other => Err(SendFailure::Status(other)),
         });
     match result {
         Ok(status) => Sent::Ok(status),

@@ -312,17 +312,19 @@ pub fn verify_access_token(
 ) -> Result<AccessTokenClaims, TokenError> {
     let digest: [u8; 32] = Sha256::digest(token.as_bytes()).into();
     if let Some(claims) = remembered.get(keys.generation(), &digest) {
-        // The same rule as jsonwebtoken's (no leeway): valid up to and including `exp`.
-        let now = i64::try_from(jsonwebtoken::get_current_timestamp()).unwrap_or(i64::MAX);
-        return if claims.exp >= now {
-            Ok(claims)
-        } else {
-            Err(TokenError::Invalid)
-        };
+        return unexpired(claims.exp)
+            .then_some(claims)
+            .ok_or(TokenError::Invalid);
     }
     let claims = verify_access_token_signature(token, keys, issuer)?;
     remembered.insert(keys.generation(), digest, claims.clone());
     Ok(claims)
+}
+
+/// RFC 7519 4.1.4: a token is not accepted on or after its `exp` (jsonwebtoken, even without
+/// leeway, still takes it in that very second).
+fn unexpired(exp: i64) -> bool {
+    i64::try_from(jsonwebtoken::get_current_timestamp()).is_ok_and(|now| now < exp)
 }
 
 /// The full verification of an access token (signature, type, issuer, expiry), never remembered.
@@ -331,7 +333,10 @@ pub fn verify_access_token_signature(
     keys: &Keyring,
     issuer: &str,
 ) -> Result<AccessTokenClaims, TokenError> {
-    decode(token, keys, issuer, Some("at+jwt"), true)
+    let claims: AccessTokenClaims = decode(token, keys, issuer, Some("at+jwt"), true)?;
+    unexpired(claims.exp)
+        .then_some(claims)
+        .ok_or(TokenError::Invalid)
 }
 
 /// How many verified access tokens are remembered (about 400 bytes each); when full, the
@@ -379,7 +384,10 @@ pub fn verify_admin_token(
     issuer: &str,
 ) -> Result<AdminTokenClaims, TokenError> {
     let claims: AdminTokenClaims = decode(token, keys, issuer, Some("at+jwt"), true)?;
-    if claims.aud != admin_audience(issuer) || claims.sub != claims.client_id {
+    if !unexpired(claims.exp)
+        || claims.aud != admin_audience(issuer)
+        || claims.sub != claims.client_id
+    {
         return Err(TokenError::Invalid);
     }
     Ok(claims)
@@ -458,6 +466,19 @@ mod tests {
             0,
             "a refusal is not remembered"
         );
+    }
+
+    /// RFC 7519 4.1.4: a token must not be accepted on or after its `exp`, remembered or not.
+    #[test]
+    fn an_access_token_is_refused_from_its_expiry_second() {
+        let keys = keyring();
+        let memory = VerifiedAccessTokens::default();
+        let token = sign(&keys, &claims(0));
+        assert!(verify_access_token(&token, &keys, ISSUER, &memory).is_err());
+        let fresh = sign(&keys, &claims(300));
+        let digest: [u8; 32] = Sha256::digest(fresh.as_bytes()).into();
+        memory.insert(keys.generation(), digest, claims(0));
+        assert!(verify_access_token(&fresh, &keys, ISSUER, &memory).is_err());
     }
 
     #[test]

@@ -52,7 +52,6 @@ pub fn discovery_document(config: &Config) -> Vec<u8> {
         "grant_types_supported": ["authorization_code", "refresh_token", "client_credentials"],
         "subject_types_supported": ["public"],
         "id_token_signing_alg_values_supported": ["RS256", "ES256", "EdDSA"],
-        "userinfo_signing_alg_values_supported": ["none"],
         "scopes_supported": ["openid", "profile", "email"],
         "claims_supported": ["iss", "sub", "aud", "exp", "iat", "auth_time", "nonce", "sid", "amr", "acr", "azp",
             "idle_exp", "email", "email_verified", "name", "account"],
@@ -69,7 +68,6 @@ pub fn discovery_document(config: &Config) -> Vec<u8> {
         "backchannel_logout_supported": true,
         "backchannel_logout_session_supported": true,
         "frontchannel_logout_supported": false,
-        "service_documentation": format!("{i}/"),
     });
     serde_json::to_vec(&doc).unwrap_or_default()
 }
@@ -199,13 +197,15 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     .service(
         web::resource("/token")
             .wrap(script_cors(&["POST"]))
-            .route(web::post().to(token::token)),
+            .route(web::post().to(token::token))
+            .default_service(web::to(|| token::wrong_method("POST"))),
     )
     .service(
         web::resource("/userinfo")
             .wrap(script_cors(&["GET", "POST"]))
             .route(web::get().to(userinfo::userinfo))
-            .route(web::post().to(userinfo::userinfo)),
+            .route(web::post().to(userinfo::userinfo))
+            .default_service(web::to(|| token::wrong_method("GET, POST"))),
     )
     .route("/end_session", web::get().to(logout::end_session_get))
     .route("/end_session", web::post().to(logout::end_session_post))

@@ -3,21 +3,25 @@
 
 use std::collections::HashMap;
 
+use actix_web::http::header;
+use actix_web::HttpRequest;
+
 /// Parsed `application/x-www-form-urlencoded` parameters.
 #[derive(Debug, Default, Clone)]
-pub struct Params(HashMap<String, String>);
+pub struct Params(HashMap<&'static str, String>);
 
-/// A parameter that could not be taken, named only when it is one the provider reads: the
-/// name comes from the request, and an error page must not show text a stranger wrote (a link
-/// with `?Your_account_is_suspended...=1&...=1` would put it on our page).
+/// A parameter the provider reads that could not be taken. Only such names are ever named (the
+/// name is the provider's own, not the request's text): any other parameter is ignored, so a
+/// link with `?Your_account_is_suspended...=1&...=1` puts nothing on our page.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ParamError {
-    Duplicate(Option<&'static str>),
-    Invalid(Option<&'static str>),
+    Duplicate(&'static str),
+    Invalid(&'static str),
 }
 
 /// Every parameter and form field an endpoint of the provider reads.
 const KNOWN: &[&str] = &[
+    "access_token",
     "acr_values",
     "claims",
     "client_assertion",
@@ -63,10 +67,8 @@ fn known(name: &str) -> Option<&'static str> {
 impl std::fmt::Display for ParamError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
-            ParamError::Duplicate(Some(k)) => write!(f, "the parameter {k} is repeated"),
-            ParamError::Duplicate(None) => write!(f, "a parameter is repeated"),
-            ParamError::Invalid(Some(k)) => write!(f, "the parameter {k} is not valid"),
-            ParamError::Invalid(None) => write!(f, "a parameter is not valid"),
+            ParamError::Duplicate(k) => write!(f, "the parameter {k} is repeated"),
+            ParamError::Invalid(k) => write!(f, "the parameter {k} is not valid"),
         }
     }
 }
@@ -79,19 +81,34 @@ fn unreadable(s: &str) -> bool {
     s.contains('\u{FFFD}') || s.contains('\0') || s.len() > MAX_VALUE
 }
 
+/// The request's body is a form (`application/x-www-form-urlencoded`; the media type's name is
+/// case-insensitive, RFC 9110 8.3.1).
+pub fn is_form(req: &HttpRequest) -> bool {
+    req.headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .is_some_and(|t| {
+            t.trim()
+                .eq_ignore_ascii_case("application/x-www-form-urlencoded")
+        })
+}
+
 impl Params {
     pub fn parse(raw: &[u8]) -> Result<Self, ParamError> {
         let mut map = HashMap::new();
         for (k, v) in url::form_urlencoded::parse(raw) {
-            if unreadable(&k) || unreadable(&v) {
-                return Err(ParamError::Invalid(known(&k)));
+            // RFC 6749 3.1: a parameter the provider does not read is ignored.
+            let Some(name) = known(&k) else { continue };
+            if unreadable(&v) {
+                return Err(ParamError::Invalid(name));
             }
             if v.is_empty() {
                 // RFC 6749 3.1: parameters sent without a value are treated as omitted.
                 continue;
             }
-            if map.insert(k.to_string(), v.to_string()).is_some() {
-                return Err(ParamError::Duplicate(known(&k)));
+            if map.insert(name, v.into_owned()).is_some() {
+                return Err(ParamError::Duplicate(name));
             }
         }
         Ok(Params(map))
@@ -106,10 +123,12 @@ impl Params {
     }
 
     pub fn get(&self, key: &str) -> Option<&str> {
+        debug_assert!(known(key).is_some(), "{key} is read but not in KNOWN");
         self.0.get(key).map(String::as_str)
     }
 
     pub fn has(&self, key: &str) -> bool {
+        debug_assert!(known(key).is_some(), "{key} is read but not in KNOWN");
         self.0.contains_key(key)
     }
 }
@@ -122,29 +141,26 @@ mod tests {
     fn duplicates_are_refused_and_empty_values_ignored() {
         assert_eq!(
             Params::parse(b"state=1&state=2").unwrap_err(),
-            ParamError::Duplicate(Some("state"))
+            ParamError::Duplicate("state")
         );
-        let p = Params::parse(b"a=1&b=&c=x%20y").unwrap();
-        assert_eq!(p.get("a"), Some("1"));
-        assert_eq!(p.get("b"), None);
-        assert_eq!(p.get("c"), Some("x y"));
+        let p = Params::parse(b"state=1&nonce=&code=x%20y").unwrap();
+        assert_eq!(p.get("state"), Some("1"));
+        assert_eq!(p.get("nonce"), None);
+        assert_eq!(p.get("code"), Some("x y"));
     }
 
+    /// RFC 6749 3.1: a parameter the provider does not read is ignored, however it is written
+    /// or repeated (so a refusal never names one a stranger made up).
     #[test]
-    fn only_names_the_provider_reads_are_named() {
+    fn parameters_nobody_reads_are_ignored() {
         let spoof = "Your_account_is_suspended_call_555";
-        let raw = format!("{spoof}=1&{spoof}=2");
-        assert_eq!(
-            Params::parse(raw.as_bytes()).unwrap_err(),
-            ParamError::Duplicate(None)
-        );
-        assert_eq!(
-            Params::parse(format!("{spoof}=%00").as_bytes()).unwrap_err(),
-            ParamError::Invalid(None)
-        );
+        let p = Params::parse(format!("{spoof}=1&{spoof}=2&state=s").as_bytes()).unwrap();
+        assert_eq!(p.get("state"), Some("s"));
+        let p = Params::parse(format!("{spoof}=%00&x=%ff&nonce=n").as_bytes()).unwrap();
+        assert_eq!(p.get("nonce"), Some("n"));
         assert_eq!(
             Params::parse(b"nonce=%ff").unwrap_err(),
-            ParamError::Invalid(Some("nonce"))
+            ParamError::Invalid("nonce")
         );
     }
 
@@ -187,8 +203,8 @@ mod tests {
 
     #[test]
     fn nul_and_malformed_utf8_are_refused() {
-        assert!(Params::parse(b"a=%00").is_err());
-        assert!(Params::parse(b"a=%ff%fe").is_err());
-        assert!(Params::parse(format!("a={}", "x".repeat(5000)).as_bytes()).is_err());
+        assert!(Params::parse(b"state=%00").is_err());
+        assert!(Params::parse(b"state=%ff%fe").is_err());
+        assert!(Params::parse(format!("state={}", "x".repeat(5000)).as_bytes()).is_err());
     }
 }

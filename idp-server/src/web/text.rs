@@ -11,20 +11,16 @@ use crate::i18n::{msg, Msg};
 /// A form that could not be read (a field repeated, or not text).
 pub fn form_refusal(e: &ParamError) -> Msg {
     match e {
-        ParamError::Duplicate(Some(name)) => msg("invalid-form-repeated").with("name", *name),
-        ParamError::Duplicate(None) => msg("invalid-form-repeated-unnamed"),
-        ParamError::Invalid(Some(name)) => msg("invalid-form-invalid").with("name", *name),
-        ParamError::Invalid(None) => msg("invalid-form-invalid-unnamed"),
+        ParamError::Duplicate(name) => msg("invalid-form-repeated").with("name", *name),
+        ParamError::Invalid(name) => msg("invalid-form-invalid").with("name", *name),
     }
 }
 
 /// An authorization request that could not be read.
 pub fn request_refusal(e: &ParamError) -> Msg {
     match e {
-        ParamError::Duplicate(Some(name)) => msg("request-repeated").with("name", *name),
-        ParamError::Duplicate(None) => msg("request-repeated-unnamed"),
-        ParamError::Invalid(Some(name)) => msg("request-invalid").with("name", *name),
-        ParamError::Invalid(None) => msg("request-invalid-unnamed"),
+        ParamError::Duplicate(name) => msg("request-repeated").with("name", *name),
+        ParamError::Invalid(name) => msg("request-invalid").with("name", *name),
     }
 }
 

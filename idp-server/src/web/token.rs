@@ -12,26 +12,32 @@ use idp_core::oauth::{GrantError, TokenGrant};
 use idp_core::throttle::ClientAuthFailure;
 use sha2::{Digest, Sha256};
 
-use super::params::Params;
+use super::params::{is_form, Params};
 use super::{blocking, AppError, AppState};
 use crate::config::{AdminAccess, Client};
 use crate::tokens::Minter;
 
-fn invalid_client(basic: bool) -> AppError {
-    let mut e = AppError::oauth(
-        StatusCode::UNAUTHORIZED,
-        "invalid_client",
-        "client authentication failed",
-    );
-    if basic {
-        if let AppError::OAuth {
-            www_authenticate, ..
-        } = &mut e
-        {
-            *www_authenticate = Some("Basic realm=\"token\"".into());
-        }
+/// RFC 6749 5.2: a 401, and (RFC 7235 3.1) every 401 names the scheme to authenticate with,
+/// whichever way the client tried (or did not).
+fn invalid_client() -> AppError {
+    AppError::OAuth {
+        status: StatusCode::UNAUTHORIZED,
+        error: "invalid_client",
+        description: "client authentication failed".into(),
+        www_authenticate: Some("Basic realm=\"token\"".into()),
     }
-    e
+}
+
+/// Another method than the endpoint takes: 405 with `Allow`, in JSON and `no-store` like every
+/// other answer an app's OAuth library reads from it.
+pub async fn wrong_method(allow: &'static str) -> HttpResponse {
+    HttpResponse::MethodNotAllowed()
+        .insert_header((header::ALLOW, allow))
+        .insert_header((header::CACHE_CONTROL, "no-store"))
+        .json(serde_json::json!({
+            "error": "invalid_request",
+            "error_description": format!("this endpoint takes {allow}"),
+        }))
 }
 
 fn unauthorized_client(description: &str) -> AppError {
@@ -126,7 +132,7 @@ async fn authenticate_client(
     state: &AppState,
     params: &Params,
 ) -> Result<Caller, AppError> {
-    let (client, presented, basic) = identify_client(req, state, params)?;
+    let (client, presented) = identify_client(req, state, params)?;
     let Some(expected) = client.secret_sha256 else {
         return if presented.is_none() && client.public {
             Ok(Caller {
@@ -134,7 +140,7 @@ async fn authenticate_client(
                 lock_ip: None,
             })
         } else {
-            Err(invalid_client(basic))
+            Err(invalid_client())
         };
     };
     let ip = super::browser::client_ip(state, req).unwrap_or_default();
@@ -154,7 +160,7 @@ async fn authenticate_client(
         .await?
         .map_err(|e| AppError::from(e).into_json())?;
     Err(match failure {
-        ClientAuthFailure::Counted => invalid_client(basic),
+        ClientAuthFailure::Counted => invalid_client(),
         ClientAuthFailure::Locked(l) => locked_out(l.until, state.idp.now()),
     })
 }
@@ -164,20 +170,21 @@ fn identify_client(
     req: &HttpRequest,
     state: &AppState,
     params: &Params,
-) -> Result<(Arc<Client>, Option<String>, bool), AppError> {
+) -> Result<(Arc<Client>, Option<String>), AppError> {
     let basic = match req.headers().get(header::AUTHORIZATION) {
         Some(value) => {
-            let value = value.to_str().map_err(|_| invalid_client(true))?;
+            let value = value.to_str().map_err(|_| invalid_client())?;
+            // RFC 7235 2.1: the scheme's name is case-insensitive.
             let encoded = value
-                .strip_prefix("Basic ")
-                .ok_or_else(|| invalid_client(true))?;
+                .get(..6)
+                .filter(|scheme| scheme.eq_ignore_ascii_case("basic "))
+                .map(|_| &value[6..])
+                .ok_or_else(invalid_client)?;
             let decoded = STANDARD
                 .decode(encoded.trim())
-                .map_err(|_| invalid_client(true))?;
-            let decoded = String::from_utf8(decoded).map_err(|_| invalid_client(true))?;
-            let (id, secret) = decoded
-                .split_once(':')
-                .ok_or_else(|| invalid_client(true))?;
+                .map_err(|_| invalid_client())?;
+            let decoded = String::from_utf8(decoded).map_err(|_| invalid_client())?;
+            let (id, secret) = decoded.split_once(':').ok_or_else(invalid_client)?;
             // RFC 6749 2.3.1: both parts are form-urlencoded before base64.
             let decode = |s: &str| {
                 url::form_urlencoded::parse(format!("v={s}").as_bytes())
@@ -185,8 +192,8 @@ fn identify_client(
                     .map(|(_, v)| v.into_owned())
             };
             Some((
-                decode(id).ok_or_else(|| invalid_client(true))?,
-                decode(secret).ok_or_else(|| invalid_client(true))?,
+                decode(id).ok_or_else(invalid_client)?,
+                decode(secret).ok_or_else(invalid_client)?,
             ))
         }
         None => None,
@@ -196,41 +203,41 @@ fn identify_client(
             "use one client authentication method, not two",
         ));
     }
-    let (client_id, secret, used_basic) = match &basic {
+    let (client_id, secret) = match &basic {
         Some((id, secret)) => {
             if params.get("client_id").is_some_and(|b| b != id) {
                 return Err(AppError::invalid_request(
                     "client_id does not match the authenticated client",
                 ));
             }
-            (id.as_str(), Some(secret.as_str()), true)
+            (id.as_str(), Some(secret.as_str()))
         }
+        // RFC 6749 5.2: no client authentication at all is `invalid_client` too.
         None => (
-            params
-                .get("client_id")
-                .ok_or_else(|| AppError::invalid_request("client_id is required"))?,
+            params.get("client_id").ok_or_else(invalid_client)?,
             params.get("client_secret"),
-            false,
         ),
     };
-    let client = state
-        .config
-        .client(client_id)
-        .ok_or_else(|| invalid_client(used_basic))?;
-    Ok((client, secret.map(str::to_string), used_basic))
+    let client = state.config.client(client_id).ok_or_else(invalid_client)?;
+    Ok((client, secret.map(str::to_string)))
 }
 
 pub async fn token(
     req: HttpRequest,
     state: web::Data<AppState>,
-    body: web::Bytes,
+    body: Result<web::Bytes, actix_web::Error>,
 ) -> Result<HttpResponse, AppError> {
-    let content_type = req
-        .headers()
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("");
-    if !content_type.starts_with("application/x-www-form-urlencoded") {
+    // A body that could not be read (over the size limit, or cut off) is refused as OAuth
+    // refuses, in JSON: an app's library reads this answer, not a person.
+    let body = body.map_err(|e| {
+        let status = e.as_response_error().status_code();
+        AppError::oauth(
+            status,
+            "invalid_request",
+            "the request body could not be read",
+        )
+    })?;
+    if !is_form(&req) {
         return Err(AppError::invalid_request(
             "the body must be application/x-www-form-urlencoded",
         ));

@@ -4,6 +4,7 @@ use actix_web::http::{header, StatusCode};
 use actix_web::{web, HttpRequest, HttpResponse};
 use serde_json::json;
 
+use super::params::{is_form, Params};
 use super::{blocking, AppError, AppState};
 use crate::tokens::{has_scope, verify_access_token};
 
@@ -21,22 +22,52 @@ fn invalid_token(description: &str) -> AppError {
 pub async fn userinfo(
     req: HttpRequest,
     state: web::Data<AppState>,
+    body: Result<web::Bytes, actix_web::Error>,
 ) -> Result<HttpResponse, AppError> {
-    let token = req
+    let body = body.map_err(|e| {
+        let status = e.as_response_error().status_code();
+        AppError::oauth(
+            status,
+            "invalid_request",
+            "the request body could not be read",
+        )
+    })?;
+    // RFC 6750 2.1 (the scheme's name case-insensitive, RFC 7235 2.1), or 2.2: a form body's
+    // `access_token`; never both (3.1: more than one method is an invalid request).
+    let header_token = req
         .headers()
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| {
-            v.strip_prefix("Bearer ")
-                .or_else(|| v.strip_prefix("bearer "))
-        })
-        .map(str::trim)
-        .ok_or_else(|| AppError::OAuth {
-            status: StatusCode::UNAUTHORIZED,
-            error: "invalid_request",
-            description: "a Bearer access token is required".into(),
-            www_authenticate: Some("Bearer".into()),
-        })?;
+            v.get(..7)
+                .filter(|scheme| scheme.eq_ignore_ascii_case("bearer "))
+                .map(|_| v[7..].trim().to_string())
+        });
+    let form_token = if is_form(&req) {
+        Params::parse(&body)
+            .map_err(|e| AppError::invalid_request(e.to_string()))?
+            .get("access_token")
+            .map(str::to_string)
+    } else {
+        None
+    };
+    let token = match (header_token, form_token) {
+        (Some(_), Some(_)) => {
+            return Err(AppError::invalid_request(
+                "send the access token one way, not two",
+            ))
+        }
+        (Some(t), None) | (None, Some(t)) => t,
+        (None, None) => {
+            return Err(AppError::OAuth {
+                status: StatusCode::UNAUTHORIZED,
+                error: "invalid_request",
+                description: "a Bearer access token is required".into(),
+                www_authenticate: Some("Bearer".into()),
+            })
+        }
+    };
+    let token = token.as_str();
     let keys = state.keyring()?;
     let claims = verify_access_token(token, &keys, &state.config.issuer, &state.verified_tokens)
         .map_err(|_| invalid_token("the access token is invalid or expired"))?;

@@ -264,8 +264,9 @@ fn every_endpoint_refuses_hostile_input_cleanly(db: Db) {
         .any(|e| e.action == "signin.succeeded"));
 }
 
-/// A parameter's name comes from whoever wrote the link: an error page names only parameters the
-/// provider reads, so a link cannot put "your account is suspended, call ..." on our page. The
+/// A parameter's name comes from whoever wrote the link: parameters the provider does not read
+/// are ignored and an error page names only those it does, so a link cannot put "your account
+/// is suspended, call ..." on our page. The
 /// refusal still speaks the language the request asked for.
 #[test]
 fn error_pages_never_show_a_strangers_words() {
@@ -283,6 +284,7 @@ fn error_pages_never_show_a_strangers_words() {
         } else {
             browser.get(&server.url(&url))
         };
+        // Ignored (RFC 6749 3.1): the request is refused for what it lacks, in our words.
         assert_eq!(page.status, 400, "{url}: {}", page.body);
         assert!(
             !page.body.contains("suspended") && !page.body.contains("555"),

@@ -309,6 +309,14 @@ fn discovery_and_jwks_are_complete(db: Db) {
         .unwrap()
         .contains(&"RS256".into()));
     assert_eq!(doc["backchannel_logout_supported"], true);
+    // Only what is there: /userinfo answers plain JSON (no signed answer to advertise), and
+    // the issuer's root is the sign-in page, not documentation for developers.
+    for absent in [
+        "userinfo_signing_alg_values_supported",
+        "service_documentation",
+    ] {
+        assert!(doc.get(absent).is_none(), "{absent} advertised");
+    }
     let jwks: Value = http()
         .get(server.url("/jwks"))
         .send()

@@ -22,6 +22,15 @@ impl Recorder {
     /// A recorder that answers the first `failures` requests with 503 (an app that is down);
     /// every request's body is recorded, failed or not.
     pub fn start_failing(failures: usize) -> Self {
+        Self::start_answering(
+            failures,
+            b"HTTP/1.1 503 Service Unavailable\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
+        )
+    }
+
+    /// A recorder that answers the first `failures` requests with `refusal` (a whole HTTP
+    /// response), the others with 200.
+    pub fn start_answering(failures: usize, refusal: &'static [u8]) -> Self {
         let listener = free_listener();
         let url = format!("http://{}/backchannel", listener.local_addr().unwrap());
         let (tx, rx) = mpsc::channel();
@@ -53,7 +62,7 @@ impl Recorder {
                                 String::from_utf8_lossy(&buf[idx + 4..idx + 4 + len]).to_string();
                             served += 1;
                             let answer: &[u8] = if served <= failures {
-                                b"HTTP/1.1 503 Service Unavailable\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+                                refusal
                             } else {
                                 b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
                             };

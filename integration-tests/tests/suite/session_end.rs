@@ -242,6 +242,42 @@ fn a_failed_logout_is_retried_even_after_a_restart(db: Db) {
     );
 }
 
+/// Back-Channel Logout 1.0 section 2.8: an app confirms a logout with 200 (or 204). A redirect
+/// (an endpoint behind the app's own sign-in, say) has not logged anyone out: it is a failure,
+/// retried, never recorded as delivered.
+fn a_logout_answered_with_a_redirect_is_not_delivered(db: Db) {
+    let app = Recorder::start_answering(
+        1,
+        b"HTTP/1.1 302 Found\r\nLocation: /login\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
+    );
+    let server = TestServer::start_with(
+        db,
+        Options {
+            backchannel_logout_uri: Some(app.url.clone()),
+            ..Options::default()
+        },
+    );
+    seed(&server, "acme", "ann@example.com", false);
+    let browser = Browser::new();
+    demo_tokens(&server, &browser, SecondFactor::None);
+    let confirm = browser.get(&server.url("/end_session"));
+    browser.post(&server.url("/end_session"), &[("csrf", &confirm.csrf())]);
+    let first = app.logout_tokens(Duration::from_secs(5), Duration::from_millis(500));
+    assert_eq!(first.len(), 1, "the first attempt (answered 302)");
+    assert_eq!(
+        server.rt.idp.outbox_counts().unwrap().0,
+        1,
+        "still pending after the redirect"
+    );
+    assert_eq!(
+        metric(
+            &server,
+            "idp_backchannel_logouts_total{outcome=\"retried\"}"
+        ),
+        1.0
+    );
+}
+
 /// `mfa enable` ends every session of the account that was signed in with the password alone,
 /// and the apps are told: the refresh token and the access token stop working at once.
 fn turning_mfa_on_ends_the_sessions_that_never_passed_it(db: Db) {
@@ -378,6 +414,7 @@ on_both_backends!(
     only_apps_with_a_backchannel_endpoint_are_queued_a_logout,
     an_idle_session_ends_by_itself_and_every_app_is_told,
     a_failed_logout_is_retried_even_after_a_restart,
+    a_logout_answered_with_a_redirect_is_not_delivered,
     turning_mfa_on_ends_the_sessions_that_never_passed_it,
     a_session_without_the_required_second_factor_is_refused,
     an_operator_password_reset_ends_every_session,

@@ -1,6 +1,8 @@
 //! A negative test for every protection of the token endpoint: single-use codes, PKCE, refresh
 //! rotation with reuse detection, client authentication and its lock, and the ES256 option.
 
+use base64::engine::general_purpose::STANDARD;
+use base64::Engine;
 use serde_json::Value;
 
 use crate::harness::*;
@@ -286,6 +288,113 @@ fn client_authentication_is_enforced(db: Db) {
         .send()
         .unwrap();
     assert_eq!(res.status(), 401);
+}
+
+/// RFC 6749 5.2 and RFC 7235: a request with no client authentication at all is `invalid_client`
+/// too, and every 401 says how to authenticate; the scheme and the media type are compared
+/// case-insensitively (RFC 7235 2.1, RFC 9110 8.3.1); parameters the provider does not read are
+/// ignored however often they come (RFC 6749 3.1); a body too large is refused in JSON.
+#[test]
+fn the_token_endpoint_answers_as_rfc_6749_and_7235_say() {
+    let server = TestServer::start(Db::Sqlite);
+    seed(&server, "acme", "ann@example.com", false);
+    let challenged = |res: reqwest::blocking::Response, what: &str| {
+        assert_eq!(res.status(), 401, "{what}");
+        assert!(
+            res.headers()
+                .get("www-authenticate")
+                .is_some_and(|v| v.to_str().unwrap().starts_with("Basic")),
+            "{what}: a challenge"
+        );
+        assert_eq!(
+            res.json::<Value>().unwrap()["error"],
+            "invalid_client",
+            "{what}"
+        );
+    };
+    let form = [("grant_type", "refresh_token"), ("refresh_token", "x")];
+    challenged(
+        http()
+            .post(server.url("/token"))
+            .form(&form)
+            .send()
+            .unwrap(),
+        "no client authentication",
+    );
+    let posted = [
+        ("grant_type", "refresh_token"),
+        ("refresh_token", "x"),
+        ("client_id", "demo"),
+        ("client_secret", "wrong"),
+    ];
+    challenged(
+        http()
+            .post(server.url("/token"))
+            .form(&posted)
+            .send()
+            .unwrap(),
+        "a wrong client_secret_post",
+    );
+    // A lower-case scheme and an upper-case media type, with a parameter nobody reads sent twice.
+    let code = signed_in_code(&server, &Browser::new());
+    let credentials = STANDARD.encode(format!("demo:{DEMO_SECRET}"));
+    let res = http()
+        .post(server.url("/token"))
+        .header("authorization", format!("basic {credentials}"))
+        .header("content-type", "Application/X-WWW-Form-Urlencoded; charset=UTF-8")
+        .body(format!(
+            "grant_type=authorization_code&code={code}&redirect_uri=http%3A%2F%2F127.0.0.1%3A8081%2Fcallback&code_verifier={VERIFIER}&foo=1&foo=2"
+        ))
+        .send()
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    let tokens: Value = res.json().unwrap();
+    let res = http()
+        .get(server.url("/userinfo"))
+        .header(
+            "authorization",
+            format!("BEARER {}", tokens["access_token"].as_str().unwrap()),
+        )
+        .send()
+        .unwrap();
+    assert_eq!(res.status(), 200, "the bearer scheme in capitals");
+    // RFC 6750 2.2: the token in a form body, but never two ways at once (3.1).
+    let access = tokens["access_token"].as_str().unwrap();
+    let res = http()
+        .post(server.url("/userinfo"))
+        .form(&[("access_token", access)])
+        .send()
+        .unwrap();
+    assert_eq!(res.status(), 200, "in the form body");
+    let res = http()
+        .post(server.url("/userinfo"))
+        .bearer_auth(access)
+        .form(&[("access_token", access)])
+        .send()
+        .unwrap();
+    assert_eq!(res.status(), 400, "in the header and the body");
+    // Another method: 405, and still JSON.
+    for (path, method, allow) in [("/token", "GET", "POST"), ("/userinfo", "PUT", "GET, POST")] {
+        let res = http()
+            .request(method.parse().unwrap(), server.url(path))
+            .send()
+            .unwrap();
+        assert_eq!(res.status(), 405, "{method} {path}");
+        assert_eq!(res.headers()["allow"], allow);
+        assert_eq!(res.headers()["cache-control"], "no-store");
+        assert_eq!(res.json::<Value>().unwrap()["error"], "invalid_request");
+    }
+    // An app's OAuth library reads a refusal of a body too large as it reads every other one.
+    let big = "x".repeat(70 * 1024);
+    let res = http()
+        .post(server.url("/token"))
+        .basic_auth("demo", Some(DEMO_SECRET))
+        .form(&[("grant_type", "authorization_code"), ("code", big.as_str())])
+        .send()
+        .unwrap();
+    assert_eq!(res.status(), 413);
+    assert_eq!(res.headers()["cache-control"], "no-store");
+    assert_eq!(res.json::<Value>().unwrap()["error"], "invalid_request");
 }
 
 on_both_backends!(
