@@ -43,6 +43,22 @@ struct ReloadLabels {
     result: &'static str,
 }
 
+/// Every label value each outcome family takes: their series exist (at 0) from the start, so a
+/// dashboard or an alert on a rate finds them before the first event.
+const SIGNIN_OUTCOMES: [&str; 4] = ["password_ok", "invalid_credentials", "locked", "disabled"];
+const MFA_OUTCOMES: [&str; 7] = [
+    "enrolled",
+    "verified",
+    "invalid",
+    "invalid_format",
+    "replayed",
+    "locked",
+    "disabled",
+];
+const LOCKED: [&str; 2] = ["password", "totp"];
+const BACKCHANNEL_OUTCOMES: [&str; 3] = ["sent", "retried", "failed"];
+const RELOAD_RESULTS: [&str; 2] = ["ok", "error"];
+
 impl Default for Metrics {
     fn default() -> Self {
         Self::new()
@@ -85,7 +101,7 @@ impl Metrics {
         );
         registry.register(
             "lockouts",
-            "Lockouts started, by what was locked",
+            "Sign-in steps refused while a lockout was in force, by what was locked",
             lockouts.clone(),
         );
         registry.register(
@@ -104,6 +120,19 @@ impl Metrics {
             "How long each pass of the session sweeper took",
             sweeps.clone(),
         );
+        for (family, outcomes) in [
+            (&signins, &SIGNIN_OUTCOMES[..]),
+            (&mfa, &MFA_OUTCOMES[..]),
+            (&lockouts, &LOCKED[..]),
+            (&backchannel, &BACKCHANNEL_OUTCOMES[..]),
+        ] {
+            for &outcome in outcomes {
+                drop(family.get_or_create(&OutcomeLabels { outcome }));
+            }
+        }
+        for result in RELOAD_RESULTS {
+            drop(reloads.get_or_create(&ReloadLabels { result }));
+        }
         Metrics {
             registry,
             sweeps,
@@ -141,14 +170,17 @@ impl Metrics {
     }
 
     pub fn signin(&self, outcome: &'static str) {
+        debug_assert!(SIGNIN_OUTCOMES.contains(&outcome), "{outcome}");
         self.signins.get_or_create(&OutcomeLabels { outcome }).inc();
     }
 
     pub fn mfa(&self, outcome: &'static str) {
+        debug_assert!(MFA_OUTCOMES.contains(&outcome), "{outcome}");
         self.mfa.get_or_create(&OutcomeLabels { outcome }).inc();
     }
 
     pub fn lockout(&self, what: &'static str) {
+        debug_assert!(LOCKED.contains(&what), "{what}");
         self.lockouts
             .get_or_create(&OutcomeLabels { outcome: what })
             .inc();
@@ -156,6 +188,7 @@ impl Metrics {
 
     /// A back-channel logout attempt: `sent`, `retried` or `failed`.
     pub fn backchannel(&self, outcome: &'static str) {
+        debug_assert!(BACKCHANNEL_OUTCOMES.contains(&outcome), "{outcome}");
         self.backchannel
             .get_or_create(&OutcomeLabels { outcome })
             .inc();
@@ -163,6 +196,7 @@ impl Metrics {
 
     /// A configuration reload: `ok` or `error`.
     pub fn config_reload(&self, result: &'static str) {
+        debug_assert!(RELOAD_RESULTS.contains(&result), "{result}");
         self.reloads.get_or_create(&ReloadLabels { result }).inc();
     }
 
@@ -181,5 +215,30 @@ impl Metrics {
             out.clear();
         }
         out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A fresh process shows every outcome series at 0 (an alert on a rate needs the series
+    /// before its first event).
+    #[test]
+    fn every_outcome_series_exists_from_the_start() {
+        let text = Metrics::new().render();
+        for series in [
+            "idp_config_reloads_total{result=\"ok\"} 0",
+            "idp_config_reloads_total{result=\"error\"} 0",
+            "idp_backchannel_logouts_total{outcome=\"sent\"} 0",
+            "idp_backchannel_logouts_total{outcome=\"failed\"} 0",
+            "idp_lockouts_total{outcome=\"password\"} 0",
+            "idp_lockouts_total{outcome=\"totp\"} 0",
+            "idp_signins_total{outcome=\"password_ok\"} 0",
+            "idp_mfa_codes_total{outcome=\"replayed\"} 0",
+            "idp_sessions_expired_total 0",
+        ] {
+            assert!(text.contains(series), "{series} in\n{text}");
+        }
     }
 }

@@ -110,6 +110,9 @@ pub struct EmailArg {
 #[derive(Debug, Subcommand)]
 pub enum UserCmd {
     /// Create a user: invite by email (they set their password) or set the password from stdin.
+    #[command(group(
+        clap::ArgGroup::new("how").required(true).args(["invite", "password_stdin"])
+    ))]
     Create {
         #[arg(long)]
         account: String,
@@ -120,11 +123,7 @@ pub enum UserCmd {
         #[arg(long)]
         work_email: Option<String>,
         /// Send an invitation to confirm the email and set a password.
-        #[arg(
-            long,
-            conflicts_with = "password_stdin",
-            required_unless_present = "password_stdin"
-        )]
+        #[arg(long)]
         invite: bool,
         /// Read the password from standard input (one line).
         #[arg(long)]

@@ -169,7 +169,14 @@ pub fn run(cmd: &UserCmd, rt: &Runtime, out: &Output, actor: &Actor) -> Result<(
             let u = idp.user_by_email(email)?;
             let purpose = send_link(rt, &u, actor)?;
             out.say(
-                format!("sent a {} link to {}", purpose.as_str(), u.email),
+                format!(
+                    "sent {} to {}",
+                    match purpose {
+                        Purpose::Invite => "an invitation link",
+                        Purpose::Reset => "a password reset link",
+                    },
+                    u.email
+                ),
                 json!({"sent": purpose.as_str()}),
             );
         }
