@@ -139,12 +139,14 @@ pub enum PasswordChange {
         /// Why.
         refusal: ChangeRefusal,
     },
-    /// Changed; every other session of the user ended.
+    /// Changed; every other session of the user ended, and this one has a new cookie secret.
     Changed {
         /// The user as now stored.
         user: Box<User>,
         /// The other sessions, ended.
         ended: Vec<EndedSession>,
+        /// The session's new cookie secret (the old one opens nothing any more).
+        session_secret: String,
     },
 }
 
@@ -359,10 +361,11 @@ impl Idp {
                     }
                     ChangeRefusal::WrongPassword
                 }
-                Ok((user, ended)) => {
+                Ok((user, ended, session_secret)) => {
                     return Ok(PasswordChange::Changed {
                         user: Box::new(user),
                         ended,
+                        session_secret,
                     });
                 }
                 Err(ChangePasswordError::WrongPassword) => ChangeRefusal::WrongPassword,
@@ -388,7 +391,7 @@ impl Idp {
         current: &str,
         new: &str,
         ip: Option<&str>,
-    ) -> Result<(User, Vec<EndedSession>), ChangePasswordError> {
+    ) -> Result<(User, Vec<EndedSession>, String), ChangePasswordError> {
         match self.verify_current_password(user, current, ip) {
             Ok(()) => {}
             Err(AuthError::Locked(l)) => return Err(ChangePasswordError::Locked(l)),
@@ -403,9 +406,14 @@ impl Idp {
             .as_deref()
             .ok_or(ChangePasswordError::WrongPassword)?;
         let me = Actor::User(user.id.clone());
-        let own = OwnChange { sid, checked };
+        let secret = random_token().map_err(|e| ChangePasswordError::Failed(e.into()))?;
+        let own = OwnChange {
+            sid,
+            checked,
+            renewed_secret_hash: &hash_token(&secret),
+        };
         match self.set_password(&user.id, new, &me, ip, Some(own)) {
-            Ok(changed) => Ok(changed),
+            Ok((user, ended)) => Ok((user, ended, secret)),
             Err(UserError::Password(r)) => Err(ChangePasswordError::Rejected(r)),
             Err(e) => Err(ChangePasswordError::Failed(e)),
         }

@@ -126,13 +126,16 @@ struct PasswordAttempt {
 }
 
 /// A user's own password change (see [`Idp::set_password`]): the session it is made in (which
-/// stays) and the hash of the current password they just confirmed.
+/// stays, under a new cookie secret) and the hash of the current password they just confirmed.
 #[derive(Debug, Clone, Copy)]
 pub struct OwnChange<'a> {
     /// The session the change is made in: it stays, and must still be live.
     pub sid: &'a str,
     /// The stored hash the current password verified against: it must still be the stored one.
     pub checked: &'a str,
+    /// The hash of the session's new cookie secret: a copy of the old cookie (the reason a user
+    /// may be changing the password) opens nothing afterwards.
+    pub renewed_secret_hash: &'a str,
 }
 
 /// Input of `create_user`.
@@ -429,6 +432,7 @@ impl Idp {
                 if !live || !store::users::hold_if_password(conn, &user.id, own.checked)? {
                     return Err(UserError::Superseded);
                 }
+                sessions::renew_secret(conn, own.sid, own.renewed_secret_hash)?;
             }
             store::users::set_password(conn, &user.id, &hash, now)?;
             attempts::clear(conn, &Counter::Password(&user.email))?;

@@ -211,6 +211,7 @@ fn every_way_a_session_ends_queues_its_logouts(db: &TestDb) {
             Some(crate::users::OwnChange {
                 sid: &keep.id,
                 checked: ann.password_hash.as_deref().unwrap(),
+                renewed_secret_hash: "renewed",
             }),
         )
         .unwrap();

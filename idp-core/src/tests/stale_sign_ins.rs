@@ -58,6 +58,7 @@ fn a_password_set_cancels_sign_ins_past_their_password_step(db: &TestDb) {
             let own = crate::users::OwnChange {
                 sid: &s.id,
                 checked: now.password_hash.as_deref().unwrap(),
+                renewed_secret_hash: "renewed",
             };
             let me = crate::Actor::User(u.id.clone());
             db.idp
@@ -159,6 +160,7 @@ fn an_own_change_does_not_undo_a_password_set_meanwhile(db: &TestDb) {
     let own = crate::users::OwnChange {
         sid: &s.id,
         checked: u.password_hash.as_deref().unwrap(),
+        renewed_secret_hash: "renewed",
     };
     let me = crate::Actor::User(u.id.clone());
     // The operator first (ending the session the change is made in).
@@ -180,6 +182,7 @@ fn an_own_change_does_not_undo_a_password_set_meanwhile(db: &TestDb) {
     let stale = crate::users::OwnChange {
         sid: &s.id,
         checked: "$argon2id$v=19$m=19456,t=2,p=1$c29tZXNhbHQ$aGFzaA",
+        renewed_secret_hash: "renewed",
     };
     assert!(matches!(
         db.idp
@@ -190,6 +193,7 @@ fn an_own_change_does_not_undo_a_password_set_meanwhile(db: &TestDb) {
     let own = crate::users::OwnChange {
         sid: &s.id,
         checked: u.password_hash.as_deref().unwrap(),
+        renewed_secret_hash: "renewed",
     };
     db.idp
         .set_password(&u.id, "a passphrase of my own", &me, None, Some(own))

@@ -428,7 +428,11 @@ async fn change_submit(
             .await?;
     let (user, refusal) = match changed {
         Ok(PasswordChange::NotSignedIn) => return Ok(see_other("/login")),
-        Ok(PasswordChange::Changed { user, ended }) => {
+        Ok(PasswordChange::Changed {
+            user,
+            ended,
+            session_secret,
+        }) => {
             if !ended.is_empty() {
                 state.deliver_logouts();
             }
@@ -436,8 +440,15 @@ async fn change_submit(
             send_in_background(&state.mailer, user.email.clone(), move |m, to| {
                 m.send(&to, lang, Mail::PasswordChanged)
             });
-            // Post/redirect/get: reloading the page that says so resends no password.
+            // Post/redirect/get: reloading the page that says so resends no password. The
+            // session goes on under its new secret.
             return Ok(HttpResponse::SeeOther()
+                .cookie(cookie(
+                    &state,
+                    session_cookie_name(&state),
+                    session_secret,
+                    None,
+                ))
                 .cookie(cookie(
                     &state,
                     notice_cookie_name(&state),

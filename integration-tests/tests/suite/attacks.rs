@@ -468,6 +468,75 @@ fn a_user_disabled_after_the_password_gets_no_session_from_the_code(db: Db) {
     );
 }
 
+/// A user who suspects a stolen cookie changes their password in the same browser: the copy the
+/// thief holds is worth nothing afterwards (OWASP session management: a new session identifier
+/// on a password change), while the user's browser stays signed in with the new one.
+fn a_password_change_renews_the_cookie_it_was_made_with(db: Db) {
+    let server = TestServer::start(db);
+    seed(&server, "acme", "ann@example.com", false);
+    let browser = Browser::new();
+    let signed = sign_in(
+        &server,
+        &browser,
+        &server.demo_authorize_url(),
+        "ann@example.com",
+        SecondFactor::None,
+        None,
+    );
+    let stolen = session_cookie_of(&signed.callback).expect("the sign-in sets the cookie");
+    let thief = Browser::new();
+    let header = [("cookie", stolen.as_str())];
+    assert_eq!(
+        thief.get_with(&server.url("/"), &header).status,
+        200,
+        "the copy works"
+    );
+    let form = browser.get(&server.url("/password/change"));
+    let done = browser.post(
+        &server.url("/password/change"),
+        &[
+            ("csrf", &form.csrf()),
+            ("current_password", PASSWORD),
+            ("new_password", "a brand new passphrase"),
+            ("confirm_password", "a brand new passphrase"),
+        ],
+    );
+    assert_eq!(done.status, 303, "{}", done.body);
+    let renewed = session_cookie_of(&done).expect("a new session cookie");
+    assert_ne!(renewed, stolen);
+    let home = thief.get_with(&server.url("/"), &header);
+    assert_ne!(
+        home.status, 200,
+        "the stolen copy is signed out: {}",
+        home.body
+    );
+    let silent = thief.get_with(
+        &format!("{}&prompt=none", server.demo_authorize_url()),
+        &header,
+    );
+    assert_eq!(
+        silent.location_param("error").as_deref(),
+        Some("login_required"),
+        "no code for the stolen copy"
+    );
+    assert_eq!(
+        browser.get(&server.url("/")).status,
+        200,
+        "the user stays signed in"
+    );
+}
+
+/// The `name=value` of the session cookie a response sets.
+fn session_cookie_of(page: &Page) -> Option<String> {
+    page.headers
+        .get_all("set-cookie")
+        .iter()
+        .filter_map(|c| c.to_str().ok())
+        .find(|c| c.starts_with("idp_session="))
+        .and_then(|c| c.split(';').next())
+        .map(str::to_string)
+}
+
 on_both_backends!(
     a_user_disabled_after_the_password_gets_no_session_from_the_code,
     an_enrollment_secret_belongs_to_the_sign_in_that_showed_it,
@@ -477,4 +546,5 @@ on_both_backends!(
     parallel_wrong_client_secrets_get_the_limit,
     the_client_address_cannot_be_forged,
     a_stranger_cannot_stop_an_apps_code_exchanges,
+    a_password_change_renews_the_cookie_it_was_made_with,
 );
