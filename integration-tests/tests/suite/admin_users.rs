@@ -127,6 +127,23 @@ fn creations_repeat_safely_and_users_are_managed(db: Db) {
         ),
         (200, &json!("Cy Young"), &json!("cy.young@acme.example"))
     );
+    // JSON merge patch (RFC 7396): null removes a field; an absent one stays.
+    let cleared = call(
+        &server,
+        "PATCH",
+        &format!("/admin/v1/users/{id}"),
+        t,
+        Some(json!({"work_email": null})),
+        None,
+    );
+    assert_eq!(
+        (
+            cleared.status,
+            &cleared.body["work_email"],
+            &cleared.body["name"]
+        ),
+        (200, &json!(null), &json!("Cy Young"))
+    );
     let link = call(
         &server,
         "POST",

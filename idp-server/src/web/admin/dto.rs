@@ -154,17 +154,33 @@ pub struct UserCreate {
     pub invite: bool,
 }
 
-/// A change of a user's name or work email (the authentication email never changes here);
-/// absent fields stay as they are, an empty `work_email` removes it.
+/// A change of a user's name or work email (the authentication email never changes here), as a
+/// JSON merge patch (RFC 7396): absent fields stay as they are; `work_email` null or empty
+/// removes it.
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct UserPatch {
     /// The name apps show (no control characters).
     #[schema(max_length = 200, pattern = "^[^\\u0000-\\u001f\\u007f-\\u009f]*$")]
     pub name: Option<String>,
-    /// The work or contact address; empty removes it.
-    #[schema(max_length = 254, pattern = "^$|^[^@\\s]{1,64}@[^@\\s]+\\.[^@\\s]+$")]
-    pub work_email: Option<String>,
+    /// The work or contact address; null or empty removes it.
+    #[schema(
+        value_type = Option<String>,
+        nullable,
+        max_length = 254,
+        pattern = "^$|^[^@\\s]{1,64}@[^@\\s]+\\.[^@\\s]+$"
+    )]
+    #[serde(default, deserialize_with = "present")]
+    pub work_email: Option<Option<String>>,
+}
+
+/// A field that is in the body: `Some(None)` when it is null (absent fields stay `None`).
+fn present<'de, D, T>(d: D) -> Result<Option<Option<T>>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: Deserialize<'de>,
+{
+    Option::<T>::deserialize(d).map(Some)
 }
 
 /// A page of users.

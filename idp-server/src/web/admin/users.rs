@@ -272,7 +272,8 @@ pub async fn patch(
     let (_, updated) = run(move || {
         let change = ProfileChange {
             display_name: body.name.as_deref(),
-            work_email: body.work_email.as_deref(),
+            // Null removes it, as empty does.
+            work_email: body.work_email.as_ref().map(|w| w.as_deref().unwrap_or("")),
         };
         idp.update_profile(&user.id, &change, &actor)
     })
