@@ -17,13 +17,17 @@ pub(crate) struct Mark {
     pub(crate) totp_secret_sha256: Option<String>,
 }
 
-/// The mark of a user, if an import ever brought them a credential.
-pub(crate) fn of(conn: &mut DbConnection, user_id: &str) -> Result<Option<Mark>, StoreError> {
-    Ok(crate::on_backend!(conn, |c| im::table
-        .find(user_id)
+/// The marks of those of `user_ids` an import ever brought a credential, by user id (one
+/// statement for a batch).
+pub(crate) fn of_many(
+    conn: &mut DbConnection,
+    user_ids: &[&str],
+) -> Result<std::collections::HashMap<String, Mark>, StoreError> {
+    let marks: Vec<Mark> = crate::on_backend!(conn, |c| im::table
+        .filter(im::user_id.eq_any(user_ids))
         .select(Mark::as_select())
-        .get_result(c)
-        .optional())?)
+        .load(c))?;
+    Ok(marks.into_iter().map(|m| (m.user_id.clone(), m)).collect())
 }
 
 /// Records marks (new users), a few hundred per statement.

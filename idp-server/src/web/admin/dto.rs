@@ -170,17 +170,17 @@ pub struct UserPatch {
         max_length = 254,
         pattern = "^$|^[^@\\s]{1,64}@[^@\\s]+\\.[^@\\s]+$"
     )]
-    #[serde(default, deserialize_with = "present")]
-    pub work_email: Option<Option<String>>,
+    #[serde(default, deserialize_with = "null_removes")]
+    pub work_email: Option<String>,
 }
 
-/// A field that is in the body: `Some(None)` when it is null (absent fields stay `None`).
-fn present<'de, D, T>(d: D) -> Result<Option<Option<T>>, D::Error>
+/// A field that is in the body: null there means the same as empty (removed); absent stays
+/// `None` (kept).
+fn null_removes<'de, D>(d: D) -> Result<Option<String>, D::Error>
 where
     D: serde::Deserializer<'de>,
-    T: Deserialize<'de>,
 {
-    Option::<T>::deserialize(d).map(Some)
+    Option::<String>::deserialize(d).map(|v| Some(v.unwrap_or_default()))
 }
 
 /// A page of users.

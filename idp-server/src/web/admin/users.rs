@@ -272,8 +272,7 @@ pub async fn patch(
     let (_, updated) = run(move || {
         let change = ProfileChange {
             display_name: body.name.as_deref(),
-            // Null removes it, as empty does.
-            work_email: body.work_email.as_ref().map(|w| w.as_deref().unwrap_or("")),
+            work_email: body.work_email.as_deref(),
         };
         idp.update_profile(&user.id, &change, &actor)
     })
