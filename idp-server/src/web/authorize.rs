@@ -10,7 +10,7 @@ use idp_core::signin::{Authorization, Hinted, Prompt};
 
 use super::browser::{start_sign_in, RequestBrowser};
 use super::forms::{found, redirect_with, refusal};
-use super::params::Params;
+use super::params::{ParamError, Params};
 use super::{blocking, locale, text, AppError, AppState};
 use crate::i18n::{msg, Msg};
 use crate::tokens::{verify_id_token_hint, TokenError};
@@ -86,8 +86,33 @@ pub fn validate_request(
     config: &crate::config::Config,
     raw: &[u8],
 ) -> Result<ValidRequest, Refusal> {
-    let params = Params::parse(raw).map_err(|e| Refusal::Page(text::request_refusal(&e)))?;
+    let params = Params::parse(raw).map_err(|e| unreadable(config, raw, &e))?;
     validate_params(config, &params)
+}
+
+/// A request with a parameter the provider reads repeated or unreadable: the app hears of it
+/// (RFC 6749 4.1.2.1) when its client and redirect URI are beyond doubt (each sent once, the URI
+/// registered for the client), else the person sees a page.
+fn unreadable(config: &crate::config::Config, raw: &[u8], e: &ParamError) -> Refusal {
+    let page = Refusal::Page(text::request_refusal(e));
+    let (ParamError::Duplicate(name) | ParamError::Invalid(name)) = e;
+    let (Some(client_id), Some(redirect_uri)) = (
+        Params::single(raw, "client_id"),
+        Params::single(raw, "redirect_uri"),
+    ) else {
+        return page;
+    };
+    match config.client(&client_id) {
+        Some(c) if c.admin.is_none() && c.has_redirect_uri(&redirect_uri) => Refusal::Redirect {
+            redirect_uri,
+            state: (*name != "state")
+                .then(|| Params::single(raw, "state"))
+                .flatten(),
+            error: "invalid_request",
+            description: e.to_string(),
+        },
+        _ => page,
+    }
 }
 
 /// [`validate_request`] of parameters already parsed.
@@ -199,7 +224,10 @@ fn validate_params(
             "prompt=none cannot be combined with other values",
         );
     }
-    let force_login = prompts.contains(&"login");
+    // OIDC Core 3.1.2.1: `select_account` asks the user to choose the account; with no account
+    // chooser, the choice is made by signing in (so as `login`). `consent` needs nothing more:
+    // the operator registered the app, which is the organisation's consent.
+    let force_login = prompts.contains(&"login") || prompts.contains(&"select_account");
     let max_age = match params.get("max_age") {
         None => None,
         Some(v) => match v.parse::<i64>() {
@@ -231,16 +259,38 @@ fn validate_params(
     })
 }
 
+/// A refused request: a page, or back to the app.
+fn refuse(state: &AppState, refusal: Refusal) -> Result<HttpResponse, AppError> {
+    match refusal {
+        Refusal::Page(message) => Err(error_page(state, message)),
+        Refusal::Redirect {
+            redirect_uri,
+            state: app_state,
+            error,
+            description,
+        } => redirect_error(
+            state,
+            &redirect_uri,
+            app_state.as_deref(),
+            error,
+            &description,
+        ),
+    }
+}
+
 async fn authorize(
     req: &HttpRequest,
     state: &AppState,
     raw: &[u8],
 ) -> Result<HttpResponse, AppError> {
-    let params = Params::parse(raw).map_err(|e| {
-        // Even a request that cannot be read is refused in the language it asks for.
-        locale::choose(req, Params::first_readable(raw, "ui_locales").as_deref());
-        error_page(state, text::request_refusal(&e))
-    })?;
+    let params = match Params::parse(raw) {
+        Ok(p) => p,
+        Err(e) => {
+            // Even a request that cannot be read is refused in the language it asks for.
+            locale::choose(req, Params::first_readable(raw, "ui_locales").as_deref());
+            return refuse(state, unreadable(&state.config, raw, &e));
+        }
+    };
     // The app's language for this page and the browser's next ones, even when it is refused.
     let chosen = locale::choose(req, params.get("ui_locales"));
     let ValidRequest {
@@ -250,21 +300,7 @@ async fn authorize(
         max_age,
     } = match validate_params(&state.config, &params) {
         Ok(v) => v,
-        Err(Refusal::Page(message)) => return Err(error_page(state, message)),
-        Err(Refusal::Redirect {
-            redirect_uri,
-            state: app_state,
-            error,
-            description,
-        }) => {
-            return redirect_error(
-                state,
-                &redirect_uri,
-                app_state.as_deref(),
-                error,
-                &description,
-            );
-        }
+        Err(refusal) => return refuse(state, refusal),
     };
     if let Some(lang) = chosen {
         locale::remember(req, lang);
@@ -437,6 +473,25 @@ require_pkce = false
         // A repeated parameter is malformed, not "the first one wins".
         let twice = format!("{q}&redirect_uri=http%3A%2F%2Fevil.example%2Fcb");
         assert!(matches!(validate(&twice), Err(Refusal::Page(_))));
+        let twice = format!("{q}&client_id=spa");
+        assert!(matches!(validate(&twice), Err(Refusal::Page(_))));
+        // Another parameter repeated, with the client and its URI beyond doubt: back to the app
+        // (RFC 6749 4.1.2.1), with its state when that is not the one repeated.
+        assert_eq!(redirected(&format!("{q}&scope=openid")), "invalid_request");
+        match validate(&format!("{q}&state=s2")) {
+            Err(Refusal::Redirect {
+                redirect_uri,
+                state,
+                error,
+                ..
+            }) => assert_eq!(
+                (redirect_uri.as_str(), state, error),
+                ("http://127.0.0.1:9000/cb", None, "invalid_request")
+            ),
+            other => panic!("{other:?}"),
+        }
+        // One nobody reads is ignored (RFC 6749 3.1).
+        assert!(validate(&format!("{q}&foo=1&foo=2")).is_ok());
     }
 
     #[test]
@@ -509,7 +564,16 @@ require_pkce = false
         assert!(v.force_login && !v.prompt_none);
         assert_eq!(v.max_age, Some(0));
         assert!(validate(&format!("{q}&prompt=none")).unwrap().prompt_none);
-        assert!(validate(&format!("{q}&prompt=consent%20select_account")).is_ok());
+        assert!(
+            !validate(&format!("{q}&prompt=consent"))
+                .unwrap()
+                .force_login
+        );
+        assert!(
+            validate(&format!("{q}&prompt=select_account"))
+                .unwrap()
+                .force_login
+        );
         for bad in [
             "prompt=none%20login",
             "prompt=bogus",

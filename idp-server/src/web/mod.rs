@@ -57,7 +57,7 @@ pub fn discovery_document(config: &Config) -> Vec<u8> {
             "idle_exp", "email", "email_verified", "name", "account"],
         "token_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post", "none"],
         "code_challenge_methods_supported": ["S256"],
-        "prompt_values_supported": ["none", "login"],
+        "prompt_values_supported": ["none", "login", "select_account", "consent"],
         "ui_locales_supported": Lang::ALL.map(Lang::tag),
         "acr_values_supported": [idp_core::sessions::ACR_PASSWORD, idp_core::sessions::ACR_MFA],
         "claims_parameter_supported": false,

@@ -122,6 +122,16 @@ impl Params {
             .map(|(_, v)| v.into_owned())
     }
 
+    /// The value of `key` when it is sent exactly once and can be read, from parameters that
+    /// as a whole could not (so a refusal can still go back to the app that sent them).
+    pub fn single(raw: &[u8], key: &str) -> Option<String> {
+        let mut values = url::form_urlencoded::parse(raw).filter(|(k, _)| k == key);
+        match (values.next(), values.next()) {
+            (Some((_, v)), None) if !v.is_empty() && !unreadable(&v) => Some(v.into_owned()),
+            _ => None,
+        }
+    }
+
     pub fn get(&self, key: &str) -> Option<&str> {
         debug_assert!(known(key).is_some(), "{key} is read but not in KNOWN");
         self.0.get(key).map(String::as_str)
