@@ -13,18 +13,21 @@ use std::io::BufRead;
 
 use serde::Deserialize;
 
-use crate::crypto::{random_id, CryptoError};
+use crate::crypto::random_id;
 use crate::mfa::base32_decode;
 use crate::model::{
     new_address, validate_display_name, validate_slug, Account, Actor, AuditAction, AuditEvent,
     MfaPolicy, User, UserStatus,
 };
-use crate::password::legacy::{format_of, HashFormatError};
+use crate::password::legacy::format_of;
 use crate::store::import_marks::Mark;
 use crate::store::{self, StoreError};
 use crate::Idp;
 
+mod line;
 mod update;
+use line::{field, Prepared};
+pub use line::{ImportError, LineError};
 use update::{mark_of, Update};
 
 /// Lines per batch.
@@ -72,47 +75,6 @@ pub struct ImportOptions {
     pub update: bool,
 }
 
-/// Why one line was not imported.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum LineError {
-    /// The line is not a JSON object of the expected fields.
-    #[error("not a valid record: {0}")]
-    Json(String),
-    /// The line is longer than 16 KiB.
-    #[error("the line is longer than 16 KiB")]
-    TooLong,
-    /// An invalid field.
-    #[error("{field}: {reason}")]
-    Field {
-        /// Which.
-        field: &'static str,
-        /// Why.
-        reason: String,
-    },
-    /// The account does not exist (and `create_accounts` is off).
-    #[error("no account with the slug {0:?} (use --create-accounts)")]
-    NoSuchAccount(String),
-    /// The email is in the file twice.
-    #[error("the email is already on line {0}")]
-    Duplicate(usize),
-    /// The user exists in another account.
-    #[error("the user exists in another account")]
-    OtherAccount,
-    /// The password hash is refused.
-    #[error("password_hash: {0}")]
-    Hash(HashFormatError),
-    /// The user changed (a password set, a disable) between the batch's read and its write.
-    #[error("the user changed while the import ran; run the import again")]
-    ChangedMeanwhile,
-}
-
-fn field(field: &'static str, reason: impl std::fmt::Display) -> LineError {
-    LineError::Field {
-        field,
-        reason: reason.to_string(),
-    }
-}
-
 /// What an import did (or, in a dry run, would do).
 #[derive(Debug, Clone, Default, serde::Serialize)]
 pub struct ImportReport {
@@ -126,40 +88,6 @@ pub struct ImportReport {
     pub accounts_created: usize,
     /// The lines refused: their number (from 1) and reason.
     pub failed: Vec<(usize, String)>,
-}
-
-/// Why an import stopped (the lines before it are stored).
-#[derive(Debug, thiserror::Error)]
-pub enum ImportError {
-    /// The input could not be read.
-    #[error("cannot read the input: {0}")]
-    Read(#[from] std::io::Error),
-    #[error(transparent)]
-    /// The database failed, or could not be reached.
-    Store(#[from] StoreError),
-    #[error(transparent)]
-    /// The random generator or the sealing of a secret failed.
-    Crypto(#[from] CryptoError),
-}
-
-impl From<diesel::result::Error> for ImportError {
-    fn from(e: diesel::result::Error) -> Self {
-        ImportError::Store(e.into())
-    }
-}
-
-/// A line checked and ready: the user as it will be stored, and its sealed secret.
-struct Prepared {
-    line: usize,
-    slug: String,
-    user: User,
-    totp: Option<Vec<u8>>,
-    /// The line gave `status` / `email_verified` / `name` / `work_email` (else an update keeps
-    /// the user's own).
-    status_given: bool,
-    verified_given: bool,
-    name_given: bool,
-    work_email_given: bool,
 }
 
 impl Idp {

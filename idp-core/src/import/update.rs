@@ -2,7 +2,7 @@
 //! leaves out stays; a credential brought again as the last import brought it is no change),
 //! then written in one transaction while the user is still as the batch read them.
 
-use super::{field, ImportError, LineError, Prepared};
+use super::line::{field, ImportError, LineError, Prepared};
 use crate::crypto::sha256_b64url;
 use crate::model::{Actor, AuditAction, AuditEvent, EndReason, User, UserStatus};
 use crate::store::import_marks::Mark;
