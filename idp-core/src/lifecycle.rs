@@ -139,13 +139,14 @@ pub enum PasswordChange {
         /// Why.
         refusal: ChangeRefusal,
     },
-    /// Changed; every other session of the user ended, and this one has a new cookie secret.
+    /// Changed; every session of the user ended, this one too, and a successor carries the
+    /// browser's sign-in on.
     Changed {
         /// The user as now stored.
         user: Box<User>,
-        /// The other sessions, ended.
+        /// The sessions ended (this browser's among them: its apps are told too).
         ended: Vec<EndedSession>,
-        /// The session's new cookie secret (the old one opens nothing any more).
+        /// The successor's cookie secret (the old cookie opens nothing any more).
         session_secret: String,
     },
 }
@@ -352,7 +353,7 @@ impl Idp {
         let refusal = if new != confirmation {
             ChangeRefusal::Differ
         } else {
-            match self.change_password(&user, &session.id, current, new, ip) {
+            match self.change_password(&user, &session, current, new, ip) {
                 // Replaced meanwhile: with the session, the user must sign in again; else the
                 // password they confirmed is no longer theirs.
                 Err(ChangePasswordError::Failed(UserError::Superseded)) => {
@@ -361,11 +362,11 @@ impl Idp {
                     }
                     ChangeRefusal::WrongPassword
                 }
-                Ok((user, ended, session_secret)) => {
+                Ok((user, ended, renewed_secret)) => {
                     return Ok(PasswordChange::Changed {
                         user: Box::new(user),
                         ended,
-                        session_secret,
+                        session_secret: renewed_secret,
                     });
                 }
                 Err(ChangePasswordError::WrongPassword) => ChangeRefusal::WrongPassword,
@@ -381,13 +382,14 @@ impl Idp {
     }
 
     /// [`Idp::change_own_password`] in session `sid`: the current password is checked
-    /// (throttled like sign-in), the new one must meet the policy, and every other session of
-    /// the user ends (with back-channel logout); all while the password checked and the session
-    /// are still theirs.
+    /// (throttled like sign-in), the new one must meet the policy, and every session of the
+    /// user ends (with back-channel logout), this one included: a successor with a new cookie
+    /// secret carries the browser's sign-in on (returned with its secret). All while the
+    /// password checked and the session are still theirs.
     fn change_password(
         &self,
         user: &User,
-        sid: &str,
+        session: &SsoSession,
         current: &str,
         new: &str,
         ip: Option<&str>,
@@ -407,10 +409,14 @@ impl Idp {
             .ok_or(ChangePasswordError::WrongPassword)?;
         let me = Actor::User(user.id.clone());
         let secret = random_token().map_err(|e| ChangePasswordError::Failed(e.into()))?;
+        let successor = self
+            .successor_of(session)
+            .map_err(|e| ChangePasswordError::Failed(e.into()))?;
         let own = OwnChange {
-            sid,
+            sid: &session.id,
             checked,
-            renewed_secret_hash: &hash_token(&secret),
+            successor: &successor,
+            successor_secret_hash: &hash_token(&secret),
         };
         match self.set_password(&user.id, new, &me, ip, Some(own)) {
             Ok((user, ended)) => Ok((user, ended, secret)),

@@ -105,6 +105,24 @@ impl Idp {
         })
     }
 
+    /// The session that takes over from `old` in its browser (a password change): the same
+    /// sign-in (user, `auth_time`, `amr`, absolute expiry), a new id, active now (not stored).
+    pub(crate) fn successor_of(&self, old: &SsoSession) -> Result<SsoSession, CryptoError> {
+        let now = self.now();
+        Ok(SsoSession {
+            id: random_id()?,
+            created_at: now,
+            last_active_at: now,
+            idle_expires_at: crate::model::idle_deadline(
+                now,
+                old.idle_timeout_secs,
+                old.expires_at,
+            ),
+            ended_at: None,
+            ..old.clone()
+        })
+    }
+
     /// The live session behind a cookie secret, without sliding it.
     pub fn session_by_secret(&self, secret: &str) -> Result<Option<SsoSession>, StoreError> {
         let now = self.now();

@@ -4,7 +4,8 @@
 use crate::crypto::{random_id, CryptoError};
 use crate::model::{
     new_address, normalise_email, validate_display_name, Account, Actor, AuditAction, AuditEvent,
-    Change, Counter, EmailError, EndReason, EndedSession, Locked, Page, User, UserStatus,
+    Change, Counter, EmailError, EndReason, EndedSession, Locked, Page, SsoSession, User,
+    UserStatus,
 };
 use crate::password::{HashError, PasswordRejection};
 use crate::policy;
@@ -125,17 +126,20 @@ struct PasswordAttempt {
     ip_lock: Option<Locked>,
 }
 
-/// A user's own password change (see [`Idp::set_password`]): the session it is made in (which
-/// stays, under a new cookie secret) and the hash of the current password they just confirmed.
+/// A user's own password change (see [`Idp::set_password`]): the session it is made in, the
+/// hash of the current password they just confirmed, and the session that takes over.
 #[derive(Debug, Clone, Copy)]
 pub struct OwnChange<'a> {
-    /// The session the change is made in: it stays, and must still be live.
+    /// The session the change is made in: it must still be live, and it ends with the others
+    /// (a thief holding a copy of its cookie, the reason a user may be changing the password,
+    /// loses it and every app signed in through it).
     pub sid: &'a str,
     /// The stored hash the current password verified against: it must still be the stored one.
     pub checked: &'a str,
-    /// The hash of the session's new cookie secret: a copy of the old cookie (the reason a user
-    /// may be changing the password) opens nothing afterwards.
-    pub renewed_secret_hash: &'a str,
+    /// The browser's new session (same sign-in, new id), stored in the change's transaction.
+    pub successor: &'a SsoSession,
+    /// The hash of the successor's cookie secret.
+    pub successor_secret_hash: &'a str,
 }
 
 /// Input of `create_user`.
@@ -396,7 +400,8 @@ impl Idp {
 
     /// Sets a new password under the policy and ends the user's sessions in the same transaction
     /// (with back-channel logout): all of them when an operator sets it (the answer to a
-    /// compromised account), all but `keep_sid` when the user changes it in that session. The
+    /// compromised account); when the user changes it in a session, that one too, and
+    /// `own.successor` takes over in the browser. The
     /// TOTP link is never touched: a user of an MFA account still needs their app afterwards.
     pub fn set_password(
         &self,
@@ -420,7 +425,6 @@ impl Idp {
             Actor::User(_) => EndReason::PasswordChanged,
             _ => EndReason::PasswordSet,
         };
-        let keep_sid = own.as_ref().map(|o| o.sid);
         let ended = self.store().tx(|conn| {
             // A reset link mailed before this change must not undo it. (Links before the user's
             // row: the order a reset link's own transaction takes them in.)
@@ -432,12 +436,18 @@ impl Idp {
                 if !live || !store::users::hold_if_password(conn, &user.id, own.checked)? {
                     return Err(UserError::Superseded);
                 }
-                sessions::renew_secret(conn, own.sid, own.renewed_secret_hash)?;
             }
             store::users::set_password(conn, &user.id, &hash, now)?;
             attempts::clear(conn, &Counter::Password(&user.email))?;
-            let ended =
-                sessions::end_all_of_user(conn, now, &user.id, keep_sid, reason, &listeners)?;
+            let ended = sessions::end_all_of_user(conn, now, &user.id, None, reason, &listeners)?;
+            if let Some(own) = &own {
+                // And only if this transaction ended it (not a revoke or a logout that committed
+                // since it was read).
+                if !ended.iter().any(|e| e.sid == own.sid) {
+                    return Err(UserError::Superseded);
+                }
+                sessions::insert(conn, own.successor, own.successor_secret_hash)?;
+            }
             audit::record(
                 conn,
                 now,

@@ -84,18 +84,6 @@ pub(crate) fn unended_by_secret(
         .load(conn)?)
 }
 
-/// A new cookie secret for session `id` (the one it had stops opening it).
-pub(crate) fn renew_secret(
-    conn: &mut DbConnection,
-    id: &str,
-    secret_hash: &str,
-) -> Result<(), StoreError> {
-    diesel::update(ss::table.filter(ss::id.eq(id)))
-        .set(ss::secret_hash.eq(secret_hash))
-        .execute(conn)?;
-    Ok(())
-}
-
 pub(crate) fn insert(
     conn: &mut DbConnection,
     session: &SsoSession,

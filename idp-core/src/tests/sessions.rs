@@ -198,9 +198,11 @@ fn every_way_a_session_ends_queues_its_logouts(db: &TestDb) {
     db.idp.end_user_sessions(&ann, &op(), None).unwrap();
     assert_eq!(reason_of(&s.id).as_deref(), Some("revoked"));
 
-    // A password change in one session ends the others; an operator's ends them all.
+    // A password change in one session ends them all, that one too (its apps are told), and a
+    // successor carries the browser's sign-in on; an operator's ends them all.
     let keep = with_grant(&ann);
     let other = with_grant(&ann);
+    let successor = db.idp.successor_of(&keep).unwrap();
     let (_, ended) = db
         .idp
         .set_password(
@@ -211,19 +213,32 @@ fn every_way_a_session_ends_queues_its_logouts(db: &TestDb) {
             Some(crate::users::OwnChange {
                 sid: &keep.id,
                 checked: ann.password_hash.as_deref().unwrap(),
-                renewed_secret_hash: "renewed",
+                successor: &successor,
+                successor_secret_hash: "renewed",
             }),
         )
         .unwrap();
-    assert_eq!(ended.len(), 1);
+    assert_eq!(ended.len(), 2);
     assert_eq!(reason_of(&other.id).as_deref(), Some("password_changed"));
-    assert_eq!(reason_of(&keep.id), None);
+    assert_eq!(reason_of(&keep.id).as_deref(), Some("password_changed"));
+    let live = db.idp.live_sessions(&ann.id).unwrap();
+    assert_eq!(live.len(), 1);
+    assert_eq!(
+        (
+            &live[0].id,
+            live[0].auth_time,
+            &live[0].amr,
+            live[0].expires_at
+        ),
+        (&successor.id, keep.auth_time, &keep.amr, keep.expires_at),
+        "the same sign-in under a new id"
+    );
     let (_, ended) = db
         .idp
         .set_password(&ann.id, "a third fine passphrase", &op(), None, None)
         .unwrap();
     assert_eq!(ended.len(), 1);
-    assert_eq!(reason_of(&keep.id).as_deref(), Some("password_set"));
+    assert_eq!(ended[0].sid, successor.id);
     assert!(db.idp.live_sessions(&ann.id).unwrap().is_empty());
 
     // Disabling ends them in the same transaction.

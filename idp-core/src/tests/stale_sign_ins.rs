@@ -58,7 +58,8 @@ fn a_password_set_cancels_sign_ins_past_their_password_step(db: &TestDb) {
             let own = crate::users::OwnChange {
                 sid: &s.id,
                 checked: now.password_hash.as_deref().unwrap(),
-                renewed_secret_hash: "renewed",
+                successor: &db.idp.successor_of(&s).unwrap(),
+                successor_secret_hash: "renewed",
             };
             let me = crate::Actor::User(u.id.clone());
             db.idp
@@ -157,10 +158,12 @@ fn a_password_checked_before_a_change_completes_nothing(db: &TestDb) {
 fn an_own_change_does_not_undo_a_password_set_meanwhile(db: &TestDb) {
     let u = user(db, "acme", "ann@example.com");
     let s = session(db, &u, AuthMethod::Password);
+    let successor = db.idp.successor_of(&s).unwrap();
     let own = crate::users::OwnChange {
         sid: &s.id,
         checked: u.password_hash.as_deref().unwrap(),
-        renewed_secret_hash: "renewed",
+        successor: &successor,
+        successor_secret_hash: "renewed",
     };
     let me = crate::Actor::User(u.id.clone());
     // The operator first (ending the session the change is made in).
@@ -179,10 +182,12 @@ fn an_own_change_does_not_undo_a_password_set_meanwhile(db: &TestDb) {
     // A live session whose password changed meanwhile (another tab): refused as well.
     let u = db.idp.user_by_id(&u.id).unwrap().unwrap();
     let s = session(db, &u, AuthMethod::Password);
+    let successor = db.idp.successor_of(&s).unwrap();
     let stale = crate::users::OwnChange {
         sid: &s.id,
         checked: "$argon2id$v=19$m=19456,t=2,p=1$c29tZXNhbHQ$aGFzaA",
-        renewed_secret_hash: "renewed",
+        successor: &successor,
+        successor_secret_hash: "renewed",
     };
     assert!(matches!(
         db.idp
@@ -193,7 +198,8 @@ fn an_own_change_does_not_undo_a_password_set_meanwhile(db: &TestDb) {
     let own = crate::users::OwnChange {
         sid: &s.id,
         checked: u.password_hash.as_deref().unwrap(),
-        renewed_secret_hash: "renewed",
+        successor: &successor,
+        successor_secret_hash: "renewed",
     };
     db.idp
         .set_password(&u.id, "a passphrase of my own", &me, None, Some(own))

@@ -93,7 +93,7 @@ password-contains-email = The password must not contain your email address or th
 password-control-characters = The password must not contain control characters.
 password-changed-title = Your password was changed
 password-reset-done = You can now sign in with your new password. If your organisation requires a code from your authenticator app, you will still be asked for it.
-password-changed-notice = Your password was changed. Your other sessions were signed out.
+password-changed-notice = Your password was changed. Every app and device signed in with the old one was signed out; this browser stays signed in here.
 sign-in-link = Sign in
 
 ## Forgot password, links from mails

@@ -92,7 +92,7 @@ password-contains-email = La contraseña no debe contener su dirección de corre
 password-control-characters = La contraseña no debe contener caracteres de control.
 password-changed-title = Su contraseña se ha cambiado
 password-reset-done = Ya puede iniciar sesión con su nueva contraseña. Si su organización exige un código de su aplicación de autenticación, se le seguirá pidiendo.
-password-changed-notice = Su contraseña se ha cambiado. Se han cerrado sus otras sesiones.
+password-changed-notice = Su contraseña se ha cambiado. Se han cerrado las sesiones de todas las aplicaciones y dispositivos abiertas con la anterior; este navegador sigue con la sesión iniciada aquí.
 sign-in-link = Iniciar sesión
 
 ## Contraseña olvidada, enlaces de los correos

@@ -3,6 +3,8 @@
 //! and is never redirected. Later errors go back to the app with `error`, `state` and `iss`.
 //! What to do with a valid request (reuse the session, or sign in) is the core's decision.
 
+use std::sync::Arc;
+
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
 use idp_core::flows::PendingAuthorization;
@@ -12,6 +14,7 @@ use super::browser::{start_sign_in, RequestBrowser};
 use super::forms::{found, redirect_with, refusal};
 use super::params::{ParamError, Params};
 use super::{blocking, locale, text, AppError, AppState};
+use crate::config::Client;
 use crate::i18n::{msg, Msg};
 use crate::tokens::{verify_id_token_hint, TokenError};
 
@@ -91,28 +94,42 @@ pub fn validate_request(
 }
 
 /// A request with a parameter the provider reads repeated or unreadable: the app hears of it
-/// (RFC 6749 4.1.2.1) when its client and redirect URI are beyond doubt (each sent once, the URI
-/// registered for the client), else the person sees a page.
+/// (RFC 6749 4.1.2.1) when its client and redirect URI are beyond doubt (each sent once, and
+/// [`trusted_redirect`]), else the person sees a page.
 fn unreadable(config: &crate::config::Config, raw: &[u8], e: &ParamError) -> Refusal {
     let page = Refusal::Page(text::request_refusal(e));
-    let (ParamError::Duplicate(name) | ParamError::Invalid(name)) = e;
-    let (Some(client_id), Some(redirect_uri)) = (
-        Params::single(raw, "client_id"),
-        Params::single(raw, "redirect_uri"),
-    ) else {
-        return page;
-    };
-    match config.client(&client_id) {
-        Some(c) if c.admin.is_none() && c.has_redirect_uri(&redirect_uri) => Refusal::Redirect {
-            redirect_uri,
-            state: (*name != "state")
-                .then(|| Params::single(raw, "state"))
-                .flatten(),
+    let client_id = Params::single(raw, "client_id");
+    let redirect_uri = Params::single(raw, "redirect_uri");
+    match trusted_redirect(config, client_id.as_deref(), redirect_uri.as_deref()) {
+        Ok((_, redirect_uri)) => Refusal::Redirect {
+            redirect_uri: redirect_uri.to_string(),
+            // (None when `state` is the parameter at fault.)
+            state: Params::single(raw, "state"),
             error: "invalid_request",
             description: e.to_string(),
         },
-        _ => page,
+        Err(_) => page,
     }
+}
+
+/// The one rule for where a refusal may go back to the app: a client users sign in to, and a
+/// redirect URI registered for it exactly; anything else is a page, never a redirect.
+fn trusted_redirect<'a>(
+    config: &crate::config::Config,
+    client_id: Option<&str>,
+    redirect_uri: Option<&'a str>,
+) -> Result<(Arc<Client>, &'a str), Refusal> {
+    let client_id = client_id.ok_or_else(|| Refusal::Page(msg("no-client-id")))?;
+    let client = config
+        .client(client_id)
+        // An admin client is a program with client credentials: nobody signs in to it.
+        .filter(|c| c.admin.is_none())
+        .ok_or_else(|| Refusal::Page(msg("unknown-client")))?;
+    let redirect_uri = redirect_uri.ok_or_else(|| Refusal::Page(msg("no-redirect-uri")))?;
+    if !client.has_redirect_uri(redirect_uri) {
+        return Err(Refusal::Page(msg("unknown-redirect-uri")));
+    }
+    Ok((client, redirect_uri))
 }
 
 /// [`validate_request`] of parameters already parsed.
@@ -121,22 +138,8 @@ fn validate_params(
     params: &Params,
 ) -> Result<ValidRequest, Refusal> {
     // 1. Client and redirect URI, before anything else.
-    let client_id = params
-        .get("client_id")
-        .ok_or_else(|| Refusal::Page(msg("no-client-id")))?;
-    let client = config
-        .client(client_id)
-        .ok_or_else(|| Refusal::Page(msg("unknown-client")))?;
-    if client.admin.is_some() {
-        // A program with client credentials: nobody signs in to it.
-        return Err(Refusal::Page(msg("unknown-client")));
-    }
-    let redirect_uri = params
-        .get("redirect_uri")
-        .ok_or_else(|| Refusal::Page(msg("no-redirect-uri")))?;
-    if !client.has_redirect_uri(redirect_uri) {
-        return Err(Refusal::Page(msg("unknown-redirect-uri")));
-    }
+    let (client, redirect_uri) =
+        trusted_redirect(config, params.get("client_id"), params.get("redirect_uri"))?;
     let app_state = params.get("state");
     let fail = |error: &'static str, description: &str| {
         Err(Refusal::Redirect {

@@ -266,3 +266,15 @@ impl ResponseError for AppError {
         }
     }
 }
+
+/// Another method than an OAuth endpoint (`/token`, `/userinfo`) takes: 405 with `Allow`, in JSON
+/// and `no-store` like every other answer an app's OAuth library reads from it.
+pub async fn wrong_method(allow: &'static str) -> HttpResponse {
+    HttpResponse::MethodNotAllowed()
+        .insert_header((header::ALLOW, allow))
+        .insert_header((header::CACHE_CONTROL, "no-store"))
+        .json(serde_json::json!({
+            "error": "invalid_request",
+            "error_description": format!("this endpoint takes {allow}"),
+        }))
+}

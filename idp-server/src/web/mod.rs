@@ -198,14 +198,14 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         web::resource("/token")
             .wrap(script_cors(&["POST"]))
             .route(web::post().to(token::token))
-            .default_service(web::to(|| token::wrong_method("POST"))),
+            .default_service(web::to(|| error::wrong_method("POST"))),
     )
     .service(
         web::resource("/userinfo")
             .wrap(script_cors(&["GET", "POST"]))
             .route(web::get().to(userinfo::userinfo))
             .route(web::post().to(userinfo::userinfo))
-            .default_service(web::to(|| token::wrong_method("GET, POST"))),
+            .default_service(web::to(|| error::wrong_method("GET, POST"))),
     )
     .route("/end_session", web::get().to(logout::end_session_get))
     .route("/end_session", web::post().to(logout::end_session_post))

@@ -28,18 +28,6 @@ fn invalid_client() -> AppError {
     }
 }
 
-/// Another method than the endpoint takes: 405 with `Allow`, in JSON and `no-store` like every
-/// other answer an app's OAuth library reads from it.
-pub async fn wrong_method(allow: &'static str) -> HttpResponse {
-    HttpResponse::MethodNotAllowed()
-        .insert_header((header::ALLOW, allow))
-        .insert_header((header::CACHE_CONTROL, "no-store"))
-        .json(serde_json::json!({
-            "error": "invalid_request",
-            "error_description": format!("this endpoint takes {allow}"),
-        }))
-}
-
 fn unauthorized_client(description: &str) -> AppError {
     AppError::oauth(StatusCode::BAD_REQUEST, "unauthorized_client", description)
 }

@@ -19,6 +19,16 @@ fn invalid_token(description: &str) -> AppError {
     }
 }
 
+/// RFC 6750 3.1: a request that cannot be read, with its challenge.
+fn bad_request(description: &str) -> AppError {
+    AppError::OAuth {
+        status: StatusCode::BAD_REQUEST,
+        error: "invalid_request",
+        description: description.into(),
+        www_authenticate: Some("Bearer error=\"invalid_request\"".into()),
+    }
+}
+
 pub async fn userinfo(
     req: HttpRequest,
     state: web::Data<AppState>,
@@ -43,20 +53,17 @@ pub async fn userinfo(
                 .filter(|scheme| scheme.eq_ignore_ascii_case("bearer "))
                 .map(|_| v[7..].trim().to_string())
         });
-    let form_token = if is_form(&req) {
+    // (2.2: a form body only with POST, never GET.)
+    let form_token = if req.method() == actix_web::http::Method::POST && is_form(&req) {
         Params::parse(&body)
-            .map_err(|e| AppError::invalid_request(e.to_string()))?
+            .map_err(|e| bad_request(&e.to_string()))?
             .get("access_token")
             .map(str::to_string)
     } else {
         None
     };
     let token = match (header_token, form_token) {
-        (Some(_), Some(_)) => {
-            return Err(AppError::invalid_request(
-                "send the access token one way, not two",
-            ))
-        }
+        (Some(_), Some(_)) => return Err(bad_request("send the access token one way, not two")),
         (Some(t), None) | (None, Some(t)) => t,
         (None, None) => {
             return Err(AppError::OAuth {

@@ -8,7 +8,7 @@ use serde_json::Value;
 
 use crate::harness::*;
 use crate::on_both_backends;
-use crate::rp::{http, seed, sign_in, SecondFactor};
+use crate::rp::{exchange, http, refresh, seed, sign_in, SecondFactor};
 use crate::session_end::redeem;
 
 fn statuses(results: &[u16]) -> (usize, usize) {
@@ -469,8 +469,9 @@ fn a_user_disabled_after_the_password_gets_no_session_from_the_code(db: Db) {
 }
 
 /// A user who suspects a stolen cookie changes their password in the same browser: the copy the
-/// thief holds is worth nothing afterwards (OWASP session management: a new session identifier
-/// on a password change), while the user's browser stays signed in with the new one.
+/// thief holds is worth nothing afterwards, nor are the app sessions opened through it (OWASP
+/// session management: a new session on a password change), while the user's browser goes on
+/// signed in under a new session.
 fn a_password_change_renews_the_cookie_it_was_made_with(db: Db) {
     let server = TestServer::start(db);
     seed(&server, "acme", "ann@example.com", false);
@@ -491,6 +492,16 @@ fn a_password_change_renews_the_cookie_it_was_made_with(db: Db) {
         200,
         "the copy works"
     );
+    // The thief signs in to an app through the copy.
+    let code = thief
+        .get_with(
+            &format!("{}&prompt=none", server.demo_authorize_url()),
+            &header,
+        )
+        .location_param("code")
+        .expect("a code for the copy");
+    let (status, thiefs) = exchange(&server, &code);
+    assert_eq!(status, 200, "{thiefs}");
     let form = browser.get(&server.url("/password/change"));
     let done = browser.post(
         &server.url("/password/change"),
@@ -523,6 +534,16 @@ fn a_password_change_renews_the_cookie_it_was_made_with(db: Db) {
         browser.get(&server.url("/")).status,
         200,
         "the user stays signed in"
+    );
+    let (status, _) = refresh(&server, thiefs["refresh_token"].as_str().unwrap());
+    assert_eq!(
+        status, 400,
+        "the app session it opened ends with the old session"
+    );
+    let again = browser.get(&format!("{}&prompt=none", server.demo_authorize_url()));
+    assert!(
+        again.location_param("code").is_some(),
+        "and signs in to apps silently"
     );
 }
 

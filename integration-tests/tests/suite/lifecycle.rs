@@ -412,7 +412,7 @@ fn change_password_asks_the_current_one(db: Db) {
     assert_eq!(
         server.rt.idp.live_sessions(&user.id).unwrap().len(),
         1,
-        "this session stays, the other one ends"
+        "both ended, and a successor carries this browser on"
     );
     assert_eq!(
         other.get(&server.url("/password/change")).status,

@@ -155,13 +155,18 @@ pub struct UserCreate {
 }
 
 /// A change of a user's name or work email (the authentication email never changes here), as a
-/// JSON merge patch (RFC 7396): absent fields stay as they are; `work_email` null or empty
-/// removes it.
+/// JSON merge patch (RFC 7396): absent fields stay as they are; null (or empty) removes one.
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct UserPatch {
-    /// The name apps show (no control characters).
-    #[schema(max_length = 200, pattern = "^[^\\u0000-\\u001f\\u007f-\\u009f]*$")]
+    /// The name apps show (no control characters); null or empty removes it.
+    #[schema(
+        value_type = Option<String>,
+        nullable,
+        max_length = 200,
+        pattern = "^[^\\u0000-\\u001f\\u007f-\\u009f]*$"
+    )]
+    #[serde(default, deserialize_with = "null_removes")]
     pub name: Option<String>,
     /// The work or contact address; null or empty removes it.
     #[schema(
