@@ -5,6 +5,7 @@
 use crate::crypto::{hash_token, random_token, CryptoError};
 use crate::email_tokens::{EmailTokenError, Purpose};
 use crate::mfa::MfaStep;
+use crate::model::OwnChange;
 use crate::model::{
     normalise_email, Actor, AuditAction, AuditEvent, AuthMethod, Browser, EndReason, EndedSession,
     FlowStage, SsoSession, User,
@@ -13,7 +14,7 @@ use crate::model::{Counter, Locked};
 use crate::sessions::start_in;
 use crate::store::attempts::{self, Reserved};
 use crate::store::{self, audit, sessions, StoreError};
-use crate::users::{AuthError, ChangePasswordError, OwnChange, UserError};
+use crate::users::{AuthError, ChangePasswordError, UserError};
 use crate::Idp;
 use crate::PasswordRejection;
 

@@ -20,8 +20,9 @@ pub use flow::{Browser, FlowStage, LoginFlow, PendingAuthorization};
 pub use grant::{Issued, NewCode};
 pub use mfa::TotpSettings;
 pub use session::{
-    idle_deadline, AuthMethod, EndReason, EndedSession, LogoutListeners, SessionSettings,
-    SsoSession, SweepReport, ACR_MFA, ACR_PASSWORD, AMR_MFA, AMR_OTP, AMR_PASSWORD,
+    idle_deadline, AuthMethod, EndReason, EndedSession, LogoutListeners, OwnChange,
+    SessionSettings, SsoSession, SweepReport, ACR_MFA, ACR_PASSWORD, AMR_MFA, AMR_OTP,
+    AMR_PASSWORD,
 };
 pub use throttle::{
     ClientAuthFailure, Counter, CounterState, Limit, LimitKind, Locked, ThrottleSettings,

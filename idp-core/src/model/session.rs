@@ -247,3 +247,19 @@ pub struct SweepReport {
     /// Back-channel logouts queued for them.
     pub logouts_queued: usize,
 }
+
+/// A user's own password change (see `Idp::set_password`): the session it is made in, the
+/// hash of the current password they just confirmed, and the session that takes over.
+#[derive(Debug, Clone, Copy)]
+pub struct OwnChange<'a> {
+    /// The session the change is made in: it must still be live, and it ends with the others
+    /// (a thief holding a copy of its cookie, the reason a user may be changing the password,
+    /// loses it and every app signed in through it).
+    pub sid: &'a str,
+    /// The stored hash the current password verified against: it must still be the stored one.
+    pub checked: &'a str,
+    /// The browser's new session (same sign-in, new id), stored in the change's transaction.
+    pub successor: &'a SsoSession,
+    /// The hash of the successor's cookie secret.
+    pub successor_secret_hash: &'a str,
+}

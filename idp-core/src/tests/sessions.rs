@@ -210,7 +210,7 @@ fn every_way_a_session_ends_queues_its_logouts(db: &TestDb) {
             "another fine passphrase",
             &Actor::User(ann.id.clone()),
             None,
-            Some(crate::users::OwnChange {
+            Some(crate::model::OwnChange {
                 sid: &keep.id,
                 checked: ann.password_hash.as_deref().unwrap(),
                 successor: &successor,

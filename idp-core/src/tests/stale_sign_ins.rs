@@ -55,7 +55,7 @@ fn a_password_set_cancels_sign_ins_past_their_password_step(db: &TestDb) {
         (PW, &|| {
             let now = db.idp.user_by_id(&u.id).unwrap().unwrap();
             let s = session(db, &now, AuthMethod::Password);
-            let own = crate::users::OwnChange {
+            let own = crate::model::OwnChange {
                 sid: &s.id,
                 checked: now.password_hash.as_deref().unwrap(),
                 successor: &db.idp.successor_of(&s).unwrap(),
@@ -159,7 +159,7 @@ fn an_own_change_does_not_undo_a_password_set_meanwhile(db: &TestDb) {
     let u = user(db, "acme", "ann@example.com");
     let s = session(db, &u, AuthMethod::Password);
     let successor = db.idp.successor_of(&s).unwrap();
-    let own = crate::users::OwnChange {
+    let own = crate::model::OwnChange {
         sid: &s.id,
         checked: u.password_hash.as_deref().unwrap(),
         successor: &successor,
@@ -183,7 +183,7 @@ fn an_own_change_does_not_undo_a_password_set_meanwhile(db: &TestDb) {
     let u = db.idp.user_by_id(&u.id).unwrap().unwrap();
     let s = session(db, &u, AuthMethod::Password);
     let successor = db.idp.successor_of(&s).unwrap();
-    let stale = crate::users::OwnChange {
+    let stale = crate::model::OwnChange {
         sid: &s.id,
         checked: "$argon2id$v=19$m=19456,t=2,p=1$c29tZXNhbHQ$aGFzaA",
         successor: &successor,
@@ -195,7 +195,7 @@ fn an_own_change_does_not_undo_a_password_set_meanwhile(db: &TestDb) {
         Err(crate::users::UserError::Superseded)
     ));
     // With both still current, it goes through and keeps its session.
-    let own = crate::users::OwnChange {
+    let own = crate::model::OwnChange {
         sid: &s.id,
         checked: u.password_hash.as_deref().unwrap(),
         successor: &successor,
