@@ -61,11 +61,20 @@ pub struct SignedIn {
     pub session: SsoSession,
     /// The cookie secret of the new session (only its hash is stored).
     pub secret: String,
-    /// The authorization request the sign-in answered and the code issued for it (`None` for a
+    /// The authorization request the sign-in answered and the app's answer (`None` for a
     /// sign-in at the provider itself).
-    pub code: Option<(PendingAuthorization, String)>,
+    pub code: Option<(PendingAuthorization, AppAnswer)>,
     /// The browser's previous session, ended by this one.
     pub ended: Vec<EndedSession>,
+}
+
+/// What the app that asked for a sign-in gets.
+#[derive(Debug)]
+pub enum AppAnswer {
+    /// This code.
+    Code(String),
+    /// `login_required`: someone else than the user its `id_token_hint` named signed in.
+    OtherUser,
 }
 
 /// After the password step.
@@ -256,8 +265,16 @@ impl Idp {
         if prompt.none {
             return Ok(Authorization::LoginRequired);
         }
+        // The flow keeps whom the hint named, for its completion.
+        let request = PendingAuthorization {
+            hinted_sub: match prompt.subject {
+                Some(Hinted::User(sub)) => Some(sub),
+                _ => None,
+            },
+            ..request.clone()
+        };
         Ok(Authorization::SignIn(
-            self.create_flow(Some(request), browser.ip)?,
+            self.create_flow(Some(&request), browser.ip)?,
         ))
     }
 
@@ -476,7 +493,12 @@ impl Idp {
             };
             let ended = sessions::end(conn, now, &previous, EndReason::Replaced, &listeners)?;
             start_in(conn, now, user, &session, &secret, browser.ip)?;
-            if let Some(r) = &flow.request {
+            // No code for another user than the one the app's hint named.
+            if let Some(r) = flow
+                .request
+                .as_ref()
+                .filter(|r| !r.hints_another_than(&user.id))
+            {
                 let new = NewCode {
                     client_id: &r.client_id,
                     redirect_uri: &r.redirect_uri,
@@ -493,7 +515,14 @@ impl Idp {
         Ok(SignedIn {
             session,
             secret,
-            code: flow.request.map(|r| (r, code)),
+            code: flow.request.map(|r| {
+                let answer = if r.hints_another_than(&user.id) {
+                    AppAnswer::OtherUser
+                } else {
+                    AppAnswer::Code(code)
+                };
+                (r, answer)
+            }),
             ended,
         })
     }

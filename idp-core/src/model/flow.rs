@@ -20,6 +20,17 @@ pub struct PendingAuthorization {
     pub code_challenge: Option<String>,
     /// Pre-fills the email field.
     pub login_hint: Option<String>,
+    /// The user an `id_token_hint` named (OIDC Core 3.1.2.1): a sign-in as anyone else gets the
+    /// app `login_required`, never a code.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hinted_sub: Option<String>,
+}
+
+impl PendingAuthorization {
+    /// The request's `id_token_hint` named someone else than `user_id`.
+    pub fn hints_another_than(&self, user_id: &str) -> bool {
+        self.hinted_sub.as_deref().is_some_and(|sub| sub != user_id)
+    }
 }
 
 /// Where a sign-in stands.

@@ -113,6 +113,7 @@ fn session(db: &TestDb, u: &User, method: AuthMethod) -> SsoSession {
 /// An authorization request of client "app" (redirect "https://a/cb", no PKCE).
 fn request(scope: &str) -> PendingAuthorization {
     PendingAuthorization {
+        hinted_sub: None,
         client_id: "app".into(),
         redirect_uri: "https://a/cb".into(),
         scope: scope.into(),

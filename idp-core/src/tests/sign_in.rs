@@ -4,7 +4,7 @@
 use std::sync::Barrier;
 
 use super::*;
-use crate::signin::{Browser, CodeStep, SignInError};
+use crate::signin::{AppAnswer, Authorization, Browser, CodeStep, Hinted, Prompt, SignInError};
 use crate::store::attempts;
 use crate::throttle::{ClientAuthFailure, Limit, LimitKind, ThrottleSettings};
 use crate::users::AuthError;
@@ -309,7 +309,9 @@ fn a_sign_in_completes_once_and_replaces_the_browsers_session(db: &TestDb) {
         .idp
         .complete_sign_in(&flow, &u, AuthMethod::Password, browser)
         .unwrap();
-    let (answered, code) = done.code.expect("a code for the app");
+    let (answered, AppAnswer::Code(code)) = done.code.expect("a code for the app") else {
+        panic!("a code");
+    };
     assert_eq!(answered, request("openid email"));
     let issued = db
         .idp
@@ -404,7 +406,46 @@ fn a_user_disabled_during_the_sign_in_is_not_signed_in(db: &TestDb) {
     assert!(db.idp.live_sessions(&bo.id).unwrap().is_empty());
 }
 
+/// OIDC Core 3.1.2.1: an `id_token_hint` names the user the app expects. A sign-in as someone
+/// else is a sign-in at the provider (the session starts), but the app gets no code for them:
+/// its answer is `login_required`.
+fn a_sign_in_as_another_user_than_the_hint_gets_the_app_no_code(db: &TestDb) {
+    let ann = user(db, "acme", "ann@example.com");
+    let bob = user(db, "acme", "bob@example.com");
+    let browser = || Browser {
+        ip: None,
+        user_agent: None,
+        session: None,
+    };
+    for (signing_in, gets_code) in [(&bob, false), (&ann, true)] {
+        let prompt = Prompt {
+            subject: Some(Hinted::User(ann.id.clone())),
+            ..Prompt::default()
+        };
+        let Authorization::SignIn(flow) = db
+            .idp
+            .authorize(&request("openid"), prompt, browser())
+            .unwrap()
+        else {
+            panic!("a sign-in");
+        };
+        let done = db
+            .idp
+            .complete_sign_in(&flow, signing_in, AuthMethod::Password, browser())
+            .unwrap();
+        let (_, answer) = done.code.expect("an answer for the app");
+        assert_eq!(
+            matches!(answer, AppAnswer::Code(_)),
+            gets_code,
+            "{}",
+            signing_in.email
+        );
+        assert!(db.idp.session_by_secret(&done.secret).unwrap().is_some());
+    }
+}
+
 crate::on_both_backends!(
+    a_sign_in_as_another_user_than_the_hint_gets_the_app_no_code,
     a_user_disabled_during_the_sign_in_is_not_signed_in,
     sign_in_is_enumeration_safe,
     concurrent_attempts_all_count,

@@ -9,7 +9,7 @@ use actix_web::{web, HttpRequest, HttpResponse};
 use idp_core::signin::{CodeStep, PasswordStep, SignInError, SignInPage, SignInStart, SignedIn};
 use idp_core::User;
 
-use super::authorize::code_redirect;
+use super::authorize::app_redirect;
 use super::browser::{
     cookie, cookie_value, flow_cookie, flow_cookie_name, notice_cookie_name, removal_cookie,
     session_cookie_name, RequestBrowser,
@@ -298,7 +298,7 @@ pub fn signed_in_response(state: &AppState, done: SignedIn) -> Result<HttpRespon
         state.deliver_logouts();
     }
     let location = match &done.code {
-        Some((pending, code)) => code_redirect(state, pending, code)?,
+        Some((pending, answer)) => app_redirect(state, pending, answer)?,
         None => "/".to_string(),
     };
     Ok(HttpResponse::SeeOther()

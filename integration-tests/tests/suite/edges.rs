@@ -237,6 +237,29 @@ fn an_id_token_hint_at_authorize_names_the_user_the_session_must_be(db: Db) {
         "to the sign-in page: {:?}",
         res.location
     );
+    // And signing in there as someone else than the hinted user gets the app no code for them
+    // (OIDC Core 3.1.2.1): `login_required`, with the app's state.
+    let bob_hint = format!(
+        "&id_token_hint={}",
+        bob_tokens["id_token"].as_str().unwrap()
+    );
+    let signed = sign_in(
+        &server,
+        &Browser::new(),
+        &authorize_url(&server, &bob_hint),
+        "ann@example.com",
+        SecondFactor::None,
+        None,
+    );
+    assert_eq!(
+        signed.callback.location_param("error").as_deref(),
+        Some("login_required")
+    );
+    assert_eq!(signed.callback.location_param("code"), None);
+    assert_eq!(
+        signed.callback.location_param("state").as_deref(),
+        Some("st")
+    );
 }
 
 /// RP-Initiated Logout 1.0 section 2: with both `client_id` and `id_token_hint`, the OP must

@@ -8,7 +8,7 @@ use std::sync::Arc;
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
 use idp_core::flows::PendingAuthorization;
-use idp_core::signin::{Authorization, Hinted, Prompt};
+use idp_core::signin::{AppAnswer, Authorization, Hinted, Prompt};
 
 use super::browser::{start_sign_in, RequestBrowser};
 use super::forms::{found, redirect_with, refusal};
@@ -248,6 +248,7 @@ fn validate_params(
 
     Ok(ValidRequest {
         pending: PendingAuthorization {
+            hinted_sub: None,
             client_id: client.client_id.clone(),
             redirect_uri: redirect_uri.to_string(),
             scope,
@@ -339,7 +340,11 @@ async fn authorize(
     let request = pending.clone();
     let answer = blocking(move || idp.authorize(&request, prompt, browser.get())).await?;
     match answer.map_err(|e| refusal(state, e))? {
-        Authorization::Code(code) => Ok(found(code_redirect(state, &pending, &code)?)),
+        Authorization::Code(code) => Ok(found(app_redirect(
+            state,
+            &pending,
+            &AppAnswer::Code(code),
+        )?)),
         Authorization::SignIn(handle) => Ok(start_sign_in(state, handle)),
         Authorization::LoginRequired => redirect_error(
             state,
@@ -351,13 +356,23 @@ async fn authorize(
     }
 }
 
-/// The app's redirect URI with a code for its request (and the request's `state`).
-pub fn code_redirect(
+/// Where a completed sign-in sends the browser back to the app: with its code, or (OIDC Core
+/// 3.1.2.1) `login_required` when someone else than the user its `id_token_hint` named signed in.
+pub fn app_redirect(
     state: &AppState,
     pending: &PendingAuthorization,
-    code: &str,
+    answer: &AppAnswer,
 ) -> Result<String, AppError> {
-    let mut params = vec![("code", code)];
+    let mut params = match answer {
+        AppAnswer::Code(code) => vec![("code", code.as_str())],
+        AppAnswer::OtherUser => vec![
+            ("error", "login_required"),
+            (
+                "error_description",
+                "another user than the one the id_token_hint names signed in",
+            ),
+        ],
+    };
     if let Some(s) = pending.state.as_deref() {
         params.push(("state", s));
     }
