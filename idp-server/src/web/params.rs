@@ -174,6 +174,33 @@ mod tests {
         );
     }
 
+    /// Every parameter the code reads by name is one the list names: any other is dropped at
+    /// parsing (RFC 6749 3.1), so a name missing here would silently read as absent.
+    #[test]
+    fn every_parameter_read_is_known() {
+        let mut stack = vec![std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src/web")];
+        let mut seen = 0;
+        while let Some(dir) = stack.pop() {
+            for entry in std::fs::read_dir(dir).unwrap() {
+                let path = entry.unwrap().path();
+                if path.is_dir() {
+                    stack.push(path);
+                    continue;
+                }
+                let text = std::fs::read_to_string(&path).unwrap();
+                for pattern in ["params.get(\"", "params.has(\"", "(raw, \""] {
+                    for (at, _) in text.match_indices(pattern) {
+                        let name = &text[at + pattern.len()..];
+                        let name = &name[..name.find('"').unwrap()];
+                        assert!(known(name).is_some(), "{name} ({path:?}) is not in KNOWN");
+                        seen += 1;
+                    }
+                }
+            }
+        }
+        assert!(seen > 30, "the reads were found ({seen})");
+    }
+
     /// Every field of every page's forms is one the list names (so its refusal can say which).
     #[test]
     fn every_form_field_is_known() {
