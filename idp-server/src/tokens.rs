@@ -180,7 +180,9 @@ impl Minter<'_> {
             idle_exp,
             email: has_scope(scope, "email").then(|| user.email.clone()),
             email_verified: has_scope(scope, "email").then_some(user.email_verified),
-            name: has_scope(scope, "profile").then(|| user.display_name.clone()),
+            // OIDC Core 5.3.2: a claim without a value is left out, not sent empty.
+            name: (has_scope(scope, "profile") && !user.display_name.is_empty())
+                .then(|| user.display_name.clone()),
             account: has_scope(scope, "profile").then(|| account.slug.clone()),
         };
         // An access token never outlives the idle window it was issued in.

@@ -296,6 +296,8 @@ impl Idp {
         let now = self.now();
         let listeners = self.logout_listeners();
         Ok(self.store().tx(|conn| {
+            // The user's row before the app's: the order an import's update takes them in.
+            store::users::hold(conn, &user.id)?;
             if !store::totp::delete(conn, &user.id)? {
                 return Ok(Change::Already);
             }

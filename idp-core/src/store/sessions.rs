@@ -191,6 +191,10 @@ pub(crate) fn end_all_of_user(
     reason: EndReason,
     listeners: &LogoutListeners,
 ) -> Result<Vec<EndedSession>, StoreError> {
+    // The user's row first: on PostgreSQL a session another transaction is starting for this
+    // user (a password change's successor, a sign-in) would otherwise be invisible to the read
+    // below and outlive this end (READ COMMITTED).
+    super::users::hold(conn, user_id)?;
     if reason.cancels_sign_ins() {
         super::flows::cancel_of_user(conn, user_id)?;
     }

@@ -263,6 +263,16 @@ pub(crate) fn hold_if_password(
     Ok(n == 1)
 }
 
+/// Holds the user's row until the transaction ends (a no-op write): whatever else holds it (a
+/// password change starting its successor session, a sign-in completing) commits before this
+/// transaction reads the user's sessions, or waits for it.
+pub(crate) fn hold(conn: &mut DbConnection, id: &str) -> Result<(), StoreError> {
+    diesel::update(u::table.find(id))
+        .set(u::updated_at.eq(u::updated_at))
+        .execute(conn)?;
+    Ok(())
+}
+
 /// [`hold_if_password`] for a user as read when their password was checked (none: nothing to
 /// hold to).
 pub(crate) fn hold_checked(conn: &mut DbConnection, user: &User) -> Result<bool, StoreError> {

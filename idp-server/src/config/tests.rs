@@ -65,6 +65,22 @@ fn invalid_values_name_the_key() {
         ),
         ("[ui]\ndefault_locale = \"fr\"", "ui.default_locale"),
         ("[ui]\ndefault_locale = \"ES\"", "ui.default_locale"),
+        // Values a start or a first sign-in could not survive (a panic, an allocation of TiB).
+        ("[database]\nconnect_timeout = \"0s\"", "database.connect_timeout"),
+        (
+            "[passwords]\nargon2_memory_kib = 4000000000",
+            "passwords.argon2_memory_kib",
+        ),
+        ("[passwords]\nargon2_iterations = 1000", "passwords.argon2_iterations"),
+        ("[passwords]\nargon2_parallelism = 300", "passwords.argon2_parallelism"),
+        (
+            "[mail]\ntransport = \"smtp\"\nsmtp_host = \"smtp.example\"\nsmtp_username_env = \"NOT_SET_ANYWHERE\"\nsmtp_password_env = \"NOR_THIS\"",
+            "mail.smtp_username_env",
+        ),
+        (
+            "[mail]\ntransport = \"smtp\"\nsmtp_host = \"smtp.example\"\nsmtp_username_env = \"U\"",
+            "mail.smtp_password_env",
+        ),
     ] {
         let err = Config::parse("t.toml", &format!("{MIN}\n{extra}\n"))
             .unwrap_err()
@@ -209,14 +225,19 @@ fn shipped_configs_are_valid() {
         "/../config/container.toml"
     ))
     .unwrap();
-    // deploy/idp.toml reads its client secret and its SMTP host from the environment.
+    // deploy/idp.toml reads its client secret, SMTP host and credentials from the environment.
     let text = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../deploy/idp.toml"))
         .unwrap();
     let secret = "s".repeat(32);
     let smtp = ("IDP_SMTP_HOST", "smtp.example.com");
-    let err = Config::parse_with("deploy/idp.toml", &text, &Environment::of(&[smtp]))
-        .unwrap_err()
-        .to_string();
+    let (user, pass) = (("IDP_SMTP_USERNAME", "idp"), ("IDP_SMTP_PASSWORD", "pw"));
+    let err = Config::parse_with(
+        "deploy/idp.toml",
+        &text,
+        &Environment::of(&[smtp, user, pass]),
+    )
+    .unwrap_err()
+    .to_string();
     assert!(err.contains("DEMO_CLIENT_SECRET"), "{err}");
     let err = Config::parse_with(
         "deploy/idp.toml",
@@ -229,10 +250,21 @@ fn shipped_configs_are_valid() {
         err.contains("mail.smtp_host_env") && err.contains("IDP_SMTP_HOST"),
         "{err}"
     );
-    let c = Config::parse_with(
+    let err = Config::parse_with(
         "deploy/idp.toml",
         &text,
         &Environment::of(&[("DEMO_CLIENT_SECRET", &secret), smtp]),
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(
+        err.contains("mail.smtp_username_env") && err.contains("IDP_SMTP_USERNAME"),
+        "{err}"
+    );
+    let c = Config::parse_with(
+        "deploy/idp.toml",
+        &text,
+        &Environment::of(&[("DEMO_CLIENT_SECRET", &secret), smtp, user, pass]),
     )
     .unwrap();
     assert!(c.client("demo").unwrap().secret_sha256.is_some());

@@ -224,13 +224,15 @@ pub struct Environment(HashMap<String, String>);
 
 impl Environment {
     /// Reads the variables `raw` names from the process environment (client secrets, the
-    /// SMTP host).
+    /// SMTP host and credentials).
     pub fn read(raw: &RawConfig) -> Self {
         Environment(
             raw.clients
                 .iter()
                 .filter_map(|c| c.secret_env.as_ref())
                 .chain(raw.mail.smtp_host_env.as_ref())
+                .chain(raw.mail.smtp_username_env.as_ref())
+                .chain(raw.mail.smtp_password_env.as_ref())
                 .filter_map(|var| std::env::var(var).ok().map(|v| (var.clone(), v)))
                 .collect(),
         )

@@ -82,8 +82,12 @@ pub(super) fn validate(
         key_dir: raw.key_dir.clone(),
         trusted_proxies,
         pool_size: raw.database.pool_size,
-        db_connect_timeout: check
-            .duration("database.connect_timeout", &raw.database.connect_timeout)?,
+        db_connect_timeout: check.within(
+            "database.connect_timeout",
+            &raw.database.connect_timeout,
+            Duration::from_millis(100),
+            Duration::from_secs(300),
+        )?,
         idle_timeout: sessions.idle,
         max_lifetime: sessions.max,
         sweep_interval: sessions.sweep,
@@ -271,11 +275,21 @@ fn passwords(
         iterations: raw.argon2_iterations.unwrap_or(defaults.iterations),
         parallelism: raw.argon2_parallelism.unwrap_or(defaults.parallelism),
     };
-    if argon2.memory_kib < 8 * argon2.parallelism.max(1)
-        || argon2.iterations < 1
-        || argon2.parallelism < 1
-    {
-        return Err(check.bad("passwords.argon2_*", "invalid argon2 parameters"));
+    // Bounds a sign-in can afford: every one allocates the memory (on each hashing thread) and
+    // spends the iterations, so an unbounded value is a crash or a denial of service.
+    for (key, value, min, max) in [
+        ("passwords.argon2_parallelism", argon2.parallelism, 1, 16),
+        (
+            "passwords.argon2_memory_kib",
+            argon2.memory_kib,
+            8 * argon2.parallelism.max(1),
+            1024 * 1024,
+        ),
+        ("passwords.argon2_iterations", argon2.iterations, 1, 20),
+    ] {
+        if !(min..=max).contains(&value) {
+            return Err(check.bad(key, &format!("{value} is outside {min}-{max}")));
+        }
     }
     Ok((min_length, argon2))
 }
@@ -315,6 +329,28 @@ fn mail(
             "mail.smtp_host",
             "is required when mail.transport = \"smtp\" (or name a variable with smtp_host_env)",
         ));
+    }
+    // The credentials' variables, named together and set (the mailer reads them at start).
+    match (&raw.smtp_username_env, &raw.smtp_password_env) {
+        (None, None) => {}
+        (Some(_), None) | (None, Some(_)) => {
+            let key = if raw.smtp_username_env.is_some() {
+                "mail.smtp_password_env"
+            } else {
+                "mail.smtp_username_env"
+            };
+            return Err(check.bad(key, "name both smtp_username_env and smtp_password_env"));
+        }
+        (Some(user), Some(pass)) => {
+            for (key, var) in [
+                ("mail.smtp_username_env", user),
+                ("mail.smtp_password_env", pass),
+            ] {
+                if env.get(var).is_none() {
+                    return Err(check.bad(key, &format!("environment variable {var} is not set")));
+                }
+            }
+        }
     }
     match raw.from.parse::<lettre::message::Mailbox>() {
         Err(_) => {

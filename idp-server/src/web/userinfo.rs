@@ -108,7 +108,10 @@ pub async fn userinfo(
         body["email_verified"] = json!(user.email_verified);
     }
     if has_scope(&claims.scope, "profile") {
-        body["name"] = json!(user.display_name);
+        // OIDC Core 5.3.2: a claim without a value is left out, not sent empty.
+        if !user.display_name.is_empty() {
+            body["name"] = json!(user.display_name);
+        }
         body["account"] = json!(account.slug);
     }
     Ok(HttpResponse::Ok()
