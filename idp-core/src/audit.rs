@@ -35,17 +35,14 @@ impl Idp {
     }
 
     /// A page of the log, newest first: up to `limit` events (1 to 500) matching `filter`, and
-    /// the cursor of the next page when there may be one.
+    /// the cursor of the next page when there is one.
     pub fn audit_page(
         &self,
         filter: &AuditFilter<'_>,
         limit: i64,
     ) -> Result<Page<StoredEvent>, StoreError> {
         let limit = limit.clamp(1, 500);
-        let items = audit::page(&mut *self.store().conn()?, filter, limit)?;
-        let next = (items.len() as i64 == limit)
-            .then(|| items.last().map(|e| e.id.to_string()))
-            .flatten();
-        Ok(Page { items, next })
+        let rows = audit::page(&mut *self.store().conn()?, filter, limit + 1)?;
+        Ok(Page::from_rows(rows, limit, |e| e.id.to_string()))
     }
 }

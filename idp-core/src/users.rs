@@ -252,7 +252,7 @@ impl Idp {
     }
 
     /// A page of users (by id, up to `limit`, 1 to 500), filtered by account and email; the
-    /// cursor of the next page when there may be one. An email that is not an address matches
+    /// cursor of the next page when there is one. An email that is not an address matches
     /// nobody; an unknown account is an error.
     pub fn find_users(&self, query: &UserQuery<'_>, limit: i64) -> Result<Page<User>, UserError> {
         let limit = limit.clamp(1, 500);
@@ -281,11 +281,8 @@ impl Idp {
             email: email.as_deref(),
             after_id: query.cursor,
         };
-        let items = store::users::page(&mut conn, &filter, limit)?;
-        let next = (items.len() as i64 == limit)
-            .then(|| items.last().map(|u| u.id.clone()))
-            .flatten();
-        Ok(Page { items, next })
+        let rows = store::users::page(&mut conn, &filter, limit + 1)?;
+        Ok(Page::from_rows(rows, limit, |u| u.id.clone()))
     }
 
     /// Changes a user's name and work email (the authentication email never changes here).

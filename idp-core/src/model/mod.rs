@@ -37,3 +37,15 @@ pub struct Page<T> {
     /// Where the next page starts; `None` when this one is the last.
     pub next: Option<String>,
 }
+
+impl<T> Page<T> {
+    /// A page from the rows read for it: up to `limit + 1`, the extra one (left out) saying that
+    /// a next page exists, which starts after the `cursor` of this page's last item.
+    pub fn from_rows(mut rows: Vec<T>, limit: i64, cursor: impl Fn(&T) -> String) -> Self {
+        let limit = usize::try_from(limit).unwrap_or(0);
+        let more = rows.len() > limit;
+        rows.truncate(limit);
+        let next = more.then(|| rows.last().map(&cursor)).flatten();
+        Page { items: rows, next }
+    }
+}

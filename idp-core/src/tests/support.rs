@@ -91,6 +91,13 @@ fn profiles_accounts_and_pages_of_users(db: &TestDb) {
     sorted.sort();
     sorted.dedup();
     assert_eq!((seen.len(), &seen), (7, &sorted));
+    // A last page that is exactly full says it is the last.
+    let all = UserQuery {
+        account: Some("acme"),
+        ..UserQuery::default()
+    };
+    assert_eq!(db.idp.find_users(&all, 7).unwrap().next, None);
+    assert!(db.idp.find_users(&all, 6).unwrap().next.is_some());
     let by_email = UserQuery {
         email: Some("U3@Example.COM"),
         ..UserQuery::default()

@@ -447,7 +447,50 @@ fn tokens_scopes_and_accounts_are_enforced(db: Db) {
     assert_eq!(scope.status, 403);
 }
 
+/// A client limited to several accounts finds a user by email without naming the account (the
+/// help-desk's first step), and a user of another company reads as nobody.
+fn a_client_of_several_accounts_finds_its_users_by_email(db: Db) {
+    let server = server(
+        db,
+        &format!(
+            r#"
+[[clients]]
+client_id = "pair"
+name = "Two accounts"
+secret_sha256 = "{}"
+grant_types = ["client_credentials"]
+scopes = ["admin:read"]
+admin_accounts = ["other", "third"]
+"#,
+            sha256(READER_SECRET)
+        ),
+    );
+    seed(&server, "acme", "ann@example.com", false);
+    seed(&server, "other", "bo@example.com", false);
+    let t = admin_token(&server, "pair", READER_SECRET);
+    let found = |email: &str| {
+        let res = call(
+            &server,
+            "GET",
+            &format!("/admin/v1/users?email={email}"),
+            Some(&t),
+            None,
+            None,
+        );
+        assert_eq!(res.status, 200, "{}", res.body);
+        res.body["items"].as_array().unwrap().len()
+    };
+    assert_eq!(found("Bo@Example.com"), 1, "its own user");
+    assert_eq!(
+        found("ann@example.com"),
+        0,
+        "another company's user is nobody"
+    );
+    assert_eq!(found("nobody@example.com"), 0);
+}
+
 on_both_backends!(
+    a_client_of_several_accounts_finds_its_users_by_email,
     a_help_desk_disconnects_a_lost_app,
     tokens_scopes_and_accounts_are_enforced,
 );

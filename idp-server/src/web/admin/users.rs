@@ -123,7 +123,8 @@ async fn mail_link(
 }
 
 /// Users, by id: filter by account and by authentication email (case-insensitive, as at
-/// sign-in); cursor pagination. A client limited to some accounts names one of them.
+/// sign-in); cursor pagination. A client limited to some accounts names one of them, or an
+/// email (a user of another account then reads as nobody).
 #[utoipa::path(get, operation_id = "listUsers", path = "/admin/v1/users", tag = "users", params(UserQueryParams),
     responses((status = 200, body = UserList), (status = 400, response = BadRequest),
         (status = 401, response = Unauthorized), (status = 403, response = Forbidden),
@@ -144,6 +145,9 @@ pub async fn list(
         }
         (None, None) => None,
         (None, Some([only])) => Some(only.clone()),
+        // One address names at most one user: looked up anywhere, shown only if it is in the
+        // client's accounts (below), so another company's user reads as nobody.
+        (None, Some(_)) if q.email.is_some() => None,
         (None, Some(_)) => {
             return Err(ApiError::InvalidRequest(
                 "this client is limited to some accounts: name one with ?account=".into(),
@@ -171,8 +175,14 @@ pub async fn list(
         Ok::<_, ApiError>((page, slugs(&idp)?))
     })
     .await?;
+    let items = page
+        .items
+        .iter()
+        .map(|u| UserOut::of(u, &slugs))
+        .filter(|u| caller.may_act_on(&u.account).is_ok())
+        .collect();
     Ok(HttpResponse::Ok().json(UserList {
-        items: page.items.iter().map(|u| UserOut::of(u, &slugs)).collect(),
+        items,
         next_cursor: page.next,
     }))
 }
