@@ -278,3 +278,13 @@ pub async fn wrong_method(allow: &'static str) -> HttpResponse {
             "error_description": format!("this endpoint takes {allow}"),
         }))
 }
+
+/// A request body that could not be read (over the size limit, or cut off), refused as OAuth
+/// refuses, in JSON with the status actix gave it: an app's library reads this answer.
+pub fn unreadable_body(e: actix_web::Error) -> AppError {
+    AppError::oauth(
+        e.as_response_error().status_code(),
+        "invalid_request",
+        "the request body could not be read",
+    )
+}

@@ -215,16 +215,7 @@ pub async fn token(
     state: web::Data<AppState>,
     body: Result<web::Bytes, actix_web::Error>,
 ) -> Result<HttpResponse, AppError> {
-    // A body that could not be read (over the size limit, or cut off) is refused as OAuth
-    // refuses, in JSON: an app's library reads this answer, not a person.
-    let body = body.map_err(|e| {
-        let status = e.as_response_error().status_code();
-        AppError::oauth(
-            status,
-            "invalid_request",
-            "the request body could not be read",
-        )
-    })?;
+    let body = body.map_err(super::error::unreadable_body)?;
     if !is_form(&req) {
         return Err(AppError::invalid_request(
             "the body must be application/x-www-form-urlencoded",

@@ -34,14 +34,7 @@ pub async fn userinfo(
     state: web::Data<AppState>,
     body: Result<web::Bytes, actix_web::Error>,
 ) -> Result<HttpResponse, AppError> {
-    let body = body.map_err(|e| {
-        let status = e.as_response_error().status_code();
-        AppError::oauth(
-            status,
-            "invalid_request",
-            "the request body could not be read",
-        )
-    })?;
+    let body = body.map_err(super::error::unreadable_body)?;
     // RFC 6750 2.1 (the scheme's name case-insensitive, RFC 7235 2.1), or 2.2: a form body's
     // `access_token`; never both (3.1: more than one method is an invalid request).
     let header_token = req
