@@ -33,10 +33,15 @@ use crate::Runtime;
 use output::{operator, Output};
 
 pub fn run(cli: Cli) -> Result<(), CliError> {
-    let config = Config::load(&cli.config)?;
+    let command = cli.command.as_ref().unwrap_or(&Command::Serve);
+    // The server and check-config need every secret the file names; a support command does not
+    // (a help-desk shell need not hold every app's secret to unlock a user).
+    let config = match command {
+        Command::Serve | Command::CheckConfig => Config::load(&cli.config)?,
+        _ => Config::load_for_operator(&cli.config)?,
+    };
     let out = Output { json: cli.json };
     let actor = operator(&cli);
-    let command = cli.command.as_ref().unwrap_or(&Command::Serve);
     match command {
         Command::CheckConfig => {
             out.say(

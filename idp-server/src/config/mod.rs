@@ -38,6 +38,17 @@ impl Config {
         validate::validate(path, raw, &env)
     }
 
+    /// [`Config::load`] for an operator's command (see `Environment::for_operator`).
+    pub fn load_for_operator(path: &str) -> Result<Self, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            path: path.into(),
+            source,
+        })?;
+        let raw = raw::parse(path, &text)?;
+        let env = Environment::read(&raw).for_operator();
+        validate::validate(path, raw, &env)
+    }
+
     /// Parses and validates a configuration with the given environment values.
     pub fn parse_with(path: &str, text: &str, env: &Environment) -> Result<Self, ConfigError> {
         validate::validate(path, raw::parse(path, text)?, env)

@@ -268,6 +268,15 @@ fn shipped_configs_are_valid() {
     )
     .unwrap();
     assert!(c.client("demo").unwrap().secret_sha256.is_some());
+    // An operator's command (unlock a user, say) from a shell without the app's secret or the
+    // SMTP credentials: the file is taken; the app cannot authenticate through it.
+    let c = Config::parse_with(
+        "deploy/idp.toml",
+        &text,
+        &Environment::of(&[smtp]).for_operator(),
+    )
+    .unwrap();
+    assert!(c.client("demo").unwrap().secret_sha256.is_none());
     assert_eq!(c.mail.smtp_host.as_deref(), Some("smtp.example.com"));
     assert_eq!(c.mail_warning(), None);
 }

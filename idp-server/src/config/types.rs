@@ -220,14 +220,22 @@ impl Client {
 /// The environment values a configuration names (the secrets of `secret_env`), read once before
 /// validation.
 #[derive(Debug, Default)]
-pub struct Environment(HashMap<String, String>);
+pub struct Environment {
+    values: HashMap<String, String>,
+    /// An operator's command (not `serve`, not `check-config`): a secret the file names but this
+    /// shell lacks (an app's `secret_env`, the SMTP credentials) is no error; the command cannot
+    /// use it (it authenticates no app; a mail it sends fails naming the variable).
+    operator: bool,
+}
 
 impl Environment {
     /// Reads the variables `raw` names from the process environment (client secrets, the
     /// SMTP host and credentials).
     pub fn read(raw: &RawConfig) -> Self {
-        Environment(
-            raw.clients
+        Environment {
+            operator: false,
+            values: raw
+                .clients
                 .iter()
                 .filter_map(|c| c.secret_env.as_ref())
                 .chain(raw.mail.smtp_host_env.as_ref())
@@ -235,19 +243,33 @@ impl Environment {
                 .chain(raw.mail.smtp_password_env.as_ref())
                 .filter_map(|var| std::env::var(var).ok().map(|v| (var.clone(), v)))
                 .collect(),
-        )
+        }
+    }
+
+    /// This environment for an operator's command (see `operator`).
+    pub fn for_operator(self) -> Self {
+        Environment {
+            operator: true,
+            ..self
+        }
+    }
+
+    /// A variable the file names is unset, and that is an error (not an operator's command).
+    pub(super) fn must_have(&self, var: &str) -> bool {
+        !self.operator && self.get(var).is_none()
     }
     /// A fixed set of values (tests).
     pub fn of(pairs: &[(&str, &str)]) -> Self {
-        Environment(
-            pairs
+        Environment {
+            operator: false,
+            values: pairs
                 .iter()
                 .map(|(k, v)| (k.to_string(), v.to_string()))
                 .collect(),
-        )
+        }
     }
     pub(super) fn get(&self, var: &str) -> Option<&str> {
-        self.0.get(var).map(String::as_str)
+        self.values.get(var).map(String::as_str)
     }
 }
 

@@ -346,7 +346,7 @@ fn mail(
                 ("mail.smtp_username_env", user),
                 ("mail.smtp_password_env", pass),
             ] {
-                if env.get(var).is_none() {
+                if env.must_have(var) {
                     return Err(check.bad(key, &format!("environment variable {var} is not set")));
                 }
             }
