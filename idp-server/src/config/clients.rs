@@ -71,52 +71,63 @@ fn one(
     if let Some(uri) = &c.backchannel_logout_uri {
         check_redirect_uri(uri).map_err(|r| bad("backchannel_logout_uri", &r.to_string()))?;
     }
-    let secret_sha256 =
-        match (c.public, &c.secret_sha256, &c.secret_env) {
-            (true, None, None) => None,
-            (true, _, _) => {
-                return Err(bad(
-                    "public",
-                    "a public client has no secret: remove secret_sha256/secret_env",
-                ))
-            }
-            (false, Some(_), Some(_)) => {
-                return Err(bad(
-                    "secret_sha256",
-                    "give either secret_sha256 or secret_env, not both",
-                ))
-            }
-            (false, None, None) => return Err(bad(
+    let secret_sha256 = match (c.public, &c.secret_sha256, &c.secret_env) {
+        (true, None, None) => None,
+        (true, _, _) => {
+            return Err(bad(
+                "public",
+                "a public client has no secret: remove secret_sha256/secret_env",
+            ))
+        }
+        (false, Some(_), Some(_)) => {
+            return Err(bad(
                 "secret_sha256",
-                "a confidential client needs secret_sha256 or secret_env (or set public = true)",
-            )),
-            (false, Some(h), None) => {
-                let bytes = hex::decode(h.trim())
-                    .map_err(|_| bad("secret_sha256", "must be 64 hex digits"))?;
-                Some(
-                    bytes
-                        .try_into()
-                        .map_err(|_| bad("secret_sha256", "must be 64 hex digits"))?,
+                "give either secret_sha256 or secret_env, not both",
+            ))
+        }
+        (false, None, None) => {
+            return Err(bad(
+                "secret_sha256",
+                if admin.is_some() {
+                    "an admin client needs secret_sha256 or secret_env"
+                } else {
+                    "a confidential client needs secret_sha256 or secret_env (or set public = true)"
+                },
+            ))
+        }
+        (false, Some(h), None) => {
+            // What `sha256sum` prints after the digest, pasted with it.
+            let hint = if h.trim_end().ends_with('-') {
+                " (the digest alone, without the \"  -\" sha256sum prints after it)"
+            } else {
+                ""
+            };
+            let bytes = hex::decode(h.trim())
+                .map_err(|_| bad("secret_sha256", &format!("must be 64 hex digits{hint}")))?;
+            Some(
+                bytes
+                    .try_into()
+                    .map_err(|_| bad("secret_sha256", "must be 64 hex digits"))?,
+            )
+        }
+        // An operator's command without the app's secret: the app cannot authenticate here.
+        (false, None, Some(var)) if !env.must_have(var) && env.get(var).is_none() => None,
+        (false, None, Some(var)) => {
+            let secret = env.get(var).ok_or_else(|| {
+                bad(
+                    "secret_env",
+                    &format!("environment variable {var} is not set"),
                 )
+            })?;
+            if secret.len() < 32 {
+                return Err(bad(
+                    "secret_env",
+                    &format!("the secret in {var} must be at least 32 characters"),
+                ));
             }
-            // An operator's command without the app's secret: the app cannot authenticate here.
-            (false, None, Some(var)) if !env.must_have(var) && env.get(var).is_none() => None,
-            (false, None, Some(var)) => {
-                let secret = env.get(var).ok_or_else(|| {
-                    bad(
-                        "secret_env",
-                        &format!("environment variable {var} is not set"),
-                    )
-                })?;
-                if secret.len() < 32 {
-                    return Err(bad(
-                        "secret_env",
-                        &format!("the secret in {var} must be at least 32 characters"),
-                    ));
-                }
-                Some(<sha2::Sha256 as sha2::Digest>::digest(secret.as_bytes()).into())
-            }
-        };
+            Some(<sha2::Sha256 as sha2::Digest>::digest(secret.as_bytes()).into())
+        }
+    };
     if c.public && !c.require_pkce {
         return Err(bad(
             "require_pkce",

@@ -330,6 +330,31 @@ fn admin_clients_have_scopes_and_nothing_of_a_browser_client() {
             .to_string();
         assert!(err.contains(key), "{text}\n{err}");
     }
+    // An admin client without a secret is not told to become public (it may not).
+    let err = Config::parse(
+        "t.toml",
+        &format!(
+            "{MIN}{}",
+            ADMIN.replace(
+                "secret_sha256 = \"d080a55c0f0ff06c87f2471e5a94740e43240e555caa251643a19200fc421146\"\n",
+                ""
+            )
+        ),
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(
+        err.contains("clients[1].secret_sha256") && !err.contains("public"),
+        "{err}"
+    );
+    // A whole `sha256sum` line pasted: the refusal says what to leave out.
+    let err = Config::parse(
+        "t.toml",
+        &format!("{MIN}{}", ADMIN.replace("421146\"", "421146  -\"")),
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(err.contains("without the \"  -\""), "{err}");
     // A browser client cannot be given admin scopes.
     let err = Config::parse("t.toml", &format!("{MIN}scopes = [\"admin:read\"]\n"))
         .unwrap_err()
