@@ -53,6 +53,8 @@ fn unknown_keys_are_refused_with_their_name_and_line() {
 fn invalid_values_name_the_key() {
     for (extra, key) in [
         ("[session]\nidle_timeout = \"soon\"", "session.idle_timeout"),
+        // The default lifetime named with its value when a long idle timeout passes it.
+        ("[session]\nidle_timeout = \"1day\"", "is 12h (12h unless set), shorter than session.idle_timeout (1day)"),
         ("[mfa]\nissuer = \"a:b\"", "mfa.issuer"),
         ("[passwords]\nmin_length = 6", "passwords.min_length"),
         (

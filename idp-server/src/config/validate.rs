@@ -167,7 +167,12 @@ fn session(check: &Check<'_>, raw: &SessionSection) -> Result<Sessions, ConfigEr
     if max < idle {
         return Err(check.bad(
             "session.max_lifetime",
-            "must not be shorter than session.idle_timeout",
+            &format!(
+                "is {} (12h unless set), shorter than session.idle_timeout ({}): raise it or \
+                 shorten the idle timeout",
+                humantime::format_duration(max),
+                humantime::format_duration(idle)
+            ),
         ));
     }
     let sweep = check.within(
