@@ -430,7 +430,43 @@ fn only_listening_apps_get_a_logout_queued(db: &TestDb) {
     assert_eq!(ended[0].clients, vec!["app-b".to_string()]);
 }
 
+/// Ending a user's sessions waits for a transaction that holds the user's row and starts a
+/// session for them (a password change's successor, a sign-in), then ends that one too: on
+/// PostgreSQL (READ COMMITTED) the read of the sessions would otherwise miss it and it would
+/// outlive an operator's revoke.
+fn a_revoke_ends_a_session_started_while_it_waited(db: &TestDb) {
+    let u = user(db, "acme", "ann@example.com");
+    let started = db
+        .idp
+        .successor_of(&session(db, &u, AuthMethod::Password))
+        .unwrap();
+    db.idp.end_user_sessions(&u, &op(), None).unwrap();
+    let (go, wait) = std::sync::mpsc::channel();
+    let revoked = &u;
+    let ended = std::thread::scope(|s| {
+        let revoke = s.spawn(move || {
+            wait.recv().unwrap();
+            db.idp.end_user_sessions(revoked, &op(), None).unwrap()
+        });
+        db.idp
+            .store()
+            .tx(|conn| {
+                crate::store::users::hold(conn, &u.id)?;
+                crate::store::sessions::insert(conn, &started, "secret-hash")?;
+                go.send(()).unwrap();
+                // The revoke runs meanwhile, and must wait for this commit.
+                std::thread::sleep(std::time::Duration::from_millis(300));
+                Ok::<_, crate::StoreError>(())
+            })
+            .unwrap();
+        revoke.join().unwrap()
+    });
+    assert_eq!(ended.len(), 1, "the session started meanwhile is ended");
+    assert!(db.idp.live_sessions(&u.id).unwrap().is_empty());
+}
+
 crate::on_both_backends!(
+    a_revoke_ends_a_session_started_while_it_waited,
     only_listening_apps_get_a_logout_queued,
     the_sql_and_rust_forms_of_the_session_rules_agree,
     sessions_expire_when_idle_and_slide_on_activity,
