@@ -5,10 +5,9 @@
 use crate::crypto::{hash_token, random_token, CryptoError};
 use crate::email_tokens::{EmailTokenError, Purpose};
 use crate::mfa::MfaStep;
-use crate::model::OwnChange;
 use crate::model::{
     normalise_email, Actor, AuditAction, AuditEvent, AuthMethod, Browser, EndReason, EndedSession,
-    FlowStage, SsoSession, User,
+    FlowStage, OwnChange, SsoSession, User,
 };
 use crate::model::{Counter, Locked};
 use crate::sessions::start_in;

@@ -382,8 +382,8 @@ impl Idp {
     /// Sets a new password under the policy and ends the user's sessions in the same transaction
     /// (with back-channel logout): all of them when an operator sets it (the answer to a
     /// compromised account); when the user changes it in a session, that one too, and
-    /// `own.successor` takes over in the browser. The
-    /// TOTP link is never touched: a user of an MFA account still needs their app afterwards.
+    /// `own.successor` takes over in the browser. The TOTP link is never touched: a user of an
+    /// MFA account still needs their app afterwards.
     pub fn set_password(
         &self,
         user_id: &str,

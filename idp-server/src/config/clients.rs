@@ -111,7 +111,7 @@ fn one(
             )
         }
         // An operator's command without the app's secret: the app cannot authenticate here.
-        (false, None, Some(var)) if !env.must_have(var) && env.get(var).is_none() => None,
+        (false, None, Some(var)) if env.may_lack(var) => None,
         (false, None, Some(var)) => {
             let secret = env.get(var).ok_or_else(|| {
                 bad(

@@ -24,11 +24,7 @@ pub use types::{AdminAccess, AdminScope, Asset, Brand, Client, Config, ConfigErr
 impl Config {
     /// Reads and validates a configuration file.
     pub fn load(path: &str) -> Result<Self, ConfigError> {
-        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
-            path: path.into(),
-            source,
-        })?;
-        Self::parse(path, &text)
+        Self::parse(path, &read(path)?)
     }
 
     /// Parses and validates a configuration, with secrets from the process environment.
@@ -40,11 +36,7 @@ impl Config {
 
     /// [`Config::load`] for an operator's command (see `Environment::for_operator`).
     pub fn load_for_operator(path: &str) -> Result<Self, ConfigError> {
-        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
-            path: path.into(),
-            source,
-        })?;
-        let raw = raw::parse(path, &text)?;
+        let raw = raw::parse(path, &read(path)?)?;
         let env = Environment::read(&raw).for_operator();
         validate::validate(path, raw, &env)
     }
@@ -53,4 +45,11 @@ impl Config {
     pub fn parse_with(path: &str, text: &str, env: &Environment) -> Result<Self, ConfigError> {
         validate::validate(path, raw::parse(path, text)?, env)
     }
+}
+
+fn read(path: &str) -> Result<String, ConfigError> {
+    std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+        path: path.into(),
+        source,
+    })
 }

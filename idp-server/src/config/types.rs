@@ -254,9 +254,9 @@ impl Environment {
         }
     }
 
-    /// A variable the file names is unset, and that is an error (not an operator's command).
-    pub(super) fn must_have(&self, var: &str) -> bool {
-        !self.operator && self.get(var).is_none()
+    /// A variable the file names is unset, and that is no error here (an operator's command).
+    pub(super) fn may_lack(&self, var: &str) -> bool {
+        self.operator && self.get(var).is_none()
     }
     /// A fixed set of values (tests).
     pub fn of(pairs: &[(&str, &str)]) -> Self {
