@@ -119,21 +119,17 @@ impl Default for DatabaseSection {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct SessionSection {
-    #[serde(default = "SessionSection::default_idle")]
-    pub idle_timeout: String,
-    #[serde(default = "SessionSection::default_max")]
-    pub max_lifetime: String,
+    /// Unset: the domain's default (`SessionSettings::default`, 30 minutes).
+    #[serde(default)]
+    pub idle_timeout: Option<String>,
+    /// Unset: the domain's default (12 hours).
+    #[serde(default)]
+    pub max_lifetime: Option<String>,
     /// How often the sweeper ends sessions whose time is up (and tells their apps).
     #[serde(default = "SessionSection::default_sweep")]
     pub sweep_interval: String,
 }
 impl SessionSection {
-    fn default_idle() -> String {
-        "30m".into()
-    }
-    fn default_max() -> String {
-        "12h".into()
-    }
     fn default_sweep() -> String {
         "15s".into()
     }
@@ -141,8 +137,8 @@ impl SessionSection {
 impl Default for SessionSection {
     fn default() -> Self {
         SessionSection {
-            idle_timeout: Self::default_idle(),
-            max_lifetime: Self::default_max(),
+            idle_timeout: None,
+            max_lifetime: None,
             sweep_interval: Self::default_sweep(),
         }
     }

@@ -17,8 +17,8 @@ public = true
 #[test]
 fn minimal_config_gets_the_documented_defaults() {
     let c = Config::parse("t.toml", MIN).unwrap();
-    assert_eq!(c.idle_timeout, Duration::from_secs(1800));
-    assert_eq!(c.max_lifetime, Duration::from_secs(12 * 3600));
+    assert_eq!(c.sessions.idle_timeout_secs, 1800);
+    assert_eq!(c.sessions.max_lifetime_secs, 12 * 3600);
     assert_eq!(c.access_token_ttl, Duration::from_secs(300));
     assert_eq!(c.code_ttl, Duration::from_secs(60));
     assert_eq!(c.access_token_alg, crate::alg::SigningAlg::Rs256);
@@ -221,7 +221,7 @@ fn sweep_interval_and_pkce_have_safe_defaults() {
 fn shipped_configs_are_valid() {
     let c = Config::load(concat!(env!("CARGO_MANIFEST_DIR"), "/../config/idp.toml")).unwrap();
     assert!(!c.clients.is_empty());
-    assert_eq!(c.idle_timeout, Duration::from_secs(1800));
+    assert_eq!(c.sessions.idle_timeout_secs, 1800);
     Config::load(concat!(
         env!("CARGO_MANIFEST_DIR"),
         "/../config/container.toml"

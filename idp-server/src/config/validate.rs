@@ -13,6 +13,7 @@ use super::raw::{
 use super::types::is_loopback;
 use super::{clients, Config, ConfigError, Environment};
 use crate::alg::SigningAlg;
+use idp_core::model::SessionSettings;
 
 pub(super) fn validate(
     path: &str,
@@ -88,8 +89,7 @@ pub(super) fn validate(
             Duration::from_millis(100),
             Duration::from_secs(300),
         )?,
-        idle_timeout: sessions.idle,
-        max_lifetime: sessions.max,
+        sessions: sessions.settings,
         sweep_interval: sessions.sweep,
         access_token_ttl: tokens.access_ttl,
         id_token_ttl: tokens.id_ttl,
@@ -153,35 +153,55 @@ fn server(check: &Check<'_>, raw: &ServerSection) -> Result<Vec<ipnet::IpNet>, C
 }
 
 struct Sessions {
-    idle: Duration,
-    max: Duration,
+    settings: SessionSettings,
     sweep: Duration,
 }
 
 fn session(check: &Check<'_>, raw: &SessionSection) -> Result<Sessions, ConfigError> {
-    let idle = check.duration("session.idle_timeout", &raw.idle_timeout)?;
+    // The defaults are the domain's (`SessionSettings::default`), written once there.
+    let defaults = SessionSettings::default();
+    let secs = |s: i64| Duration::from_secs(u64::try_from(s).unwrap_or(0));
+    let or_default = |key: &str, value: &Option<String>, default: i64| match value {
+        Some(v) => check.duration(key, v),
+        None => Ok(secs(default)),
+    };
+    let idle = or_default(
+        "session.idle_timeout",
+        &raw.idle_timeout,
+        defaults.idle_timeout_secs,
+    )?;
     if idle < Duration::from_secs(1) {
         return Err(check.bad("session.idle_timeout", "must be at least 1s"));
     }
-    let max = check.duration("session.max_lifetime", &raw.max_lifetime)?;
+    let max = or_default(
+        "session.max_lifetime",
+        &raw.max_lifetime,
+        defaults.max_lifetime_secs,
+    )?;
     if max < idle {
         return Err(check.bad(
             "session.max_lifetime",
             &format!(
-                "is {} (12h unless set), shorter than session.idle_timeout ({}): raise it or \
+                "is {} ({} unless set), shorter than session.idle_timeout ({}): raise it or \
                  shorten the idle timeout",
                 humantime::format_duration(max),
+                humantime::format_duration(secs(defaults.max_lifetime_secs)),
                 humantime::format_duration(idle)
             ),
         ));
     }
+    let as_secs = |d: Duration| i64::try_from(d.as_secs()).unwrap_or(i64::MAX);
+    let settings = SessionSettings {
+        idle_timeout_secs: as_secs(idle),
+        max_lifetime_secs: as_secs(max),
+    };
     let sweep = check.within(
         "session.sweep_interval",
         &raw.sweep_interval,
         Duration::from_secs(1),
         Duration::from_secs(3600),
     )?;
-    Ok(Sessions { idle, max, sweep })
+    Ok(Sessions { settings, sweep })
 }
 
 struct Tokens {
