@@ -33,12 +33,6 @@ pub enum AccountError {
     Crypto(#[from] CryptoError),
 }
 
-impl From<diesel::result::Error> for AccountError {
-    fn from(e: diesel::result::Error) -> Self {
-        AccountError::Store(e.into())
-    }
-}
-
 impl Idp {
     /// Creates an account; MFA is off until an operator turns it on.
     pub fn create_account(

@@ -17,6 +17,7 @@ impl Idp {
     }
 
     /// The newest events about a user, newest first.
+    #[cfg(any(test, feature = "testing"))]
     pub fn audit_for_user(
         &self,
         user_id: &str,
@@ -30,6 +31,7 @@ impl Idp {
     }
 
     /// The newest events of any kind, newest first.
+    #[cfg(any(test, feature = "testing"))]
     pub fn audit_recent(&self, limit: i64) -> Result<Vec<StoredEvent>, StoreError> {
         audit::page(&mut *self.store().conn()?, &AuditFilter::default(), limit)
     }

@@ -51,6 +51,11 @@ pub fn hash_token(token: &str) -> String {
     hex::encode(Sha256::digest(token.as_bytes()))
 }
 
+/// SHA-256 (a client secret's digest, compared with the configured one).
+pub fn sha256(input: &[u8]) -> [u8; 32] {
+    Sha256::digest(input).into()
+}
+
 /// SHA-256, base64url without padding (PKCE S256, `at_hash`-style values).
 pub fn sha256_b64url(input: &[u8]) -> String {
     URL_SAFE_NO_PAD.encode(Sha256::digest(input))

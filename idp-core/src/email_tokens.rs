@@ -26,16 +26,10 @@ pub enum EmailTokenError {
     Store(#[from] StoreError),
 }
 
-impl From<diesel::result::Error> for EmailTokenError {
-    fn from(e: diesel::result::Error) -> Self {
-        EmailTokenError::Store(e.into())
-    }
-}
-
 impl Idp {
     /// A new token for the user; older unused tokens of the same purpose stay valid until they
     /// expire (a failed send can be retried without invalidating the first mail).
-    pub fn issue_email_token(
+    pub(crate) fn issue_email_token(
         &self,
         user_id: &str,
         purpose: Purpose,
@@ -53,7 +47,7 @@ impl Idp {
 
     /// The link a user needs by mail: an invitation while they have not completed registration,
     /// a password reset afterwards; none for a disabled user (see [`policy::may_use_links`]).
-    pub fn issue_link(&self, user: &User) -> Result<(Purpose, String), EmailTokenError> {
+    pub(crate) fn issue_link(&self, user: &User) -> Result<(Purpose, String), EmailTokenError> {
         if !policy::may_use_links(user) {
             return Err(EmailTokenError::Disabled);
         }
@@ -66,7 +60,7 @@ impl Idp {
     }
 
     /// The user a live token belongs to, without using it up (to show the form).
-    pub fn peek_email_token(
+    pub(crate) fn peek_email_token(
         &self,
         token: &str,
         purpose: Purpose,

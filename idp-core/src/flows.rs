@@ -27,12 +27,6 @@ pub enum FlowError {
     Store(#[from] StoreError),
 }
 
-impl From<diesel::result::Error> for FlowError {
-    fn from(e: diesel::result::Error) -> Self {
-        FlowError::Store(e.into())
-    }
-}
-
 impl Idp {
     /// Starts a flow for an authorization request (`None`: a sign-in at the provider itself);
     /// returns the handle for the browser. Flows started per client address are rate-limited
@@ -95,6 +89,7 @@ impl Idp {
     }
 
     /// Consumes a flow: only the first caller gets it (a double submit cannot finish twice).
+    #[cfg(any(test, feature = "testing"))]
     pub fn consume_flow(&self, handle: &str) -> Result<LoginFlow, FlowError> {
         let now = self.now();
         store::flows::consume(&mut *self.store().conn()?, &hash_token(handle), now)?

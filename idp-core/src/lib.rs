@@ -5,10 +5,12 @@
 
 pub mod accounts;
 pub mod audit;
+pub mod clients;
 pub mod clock;
 pub mod crypto;
 pub mod email_tokens;
 pub mod flows;
+mod gate;
 pub mod import;
 pub mod keys;
 pub mod lifecycle;
@@ -23,6 +25,7 @@ pub mod signin;
 pub mod store;
 pub mod support;
 pub mod throttle;
+pub mod token;
 pub mod users;
 
 use std::sync::{Arc, RwLock};

@@ -43,12 +43,6 @@ impl From<CryptoError> for LifecycleError {
     }
 }
 
-impl From<diesel::result::Error> for LifecycleError {
-    fn from(e: diesel::result::Error) -> Self {
-        LifecycleError::User(e.into())
-    }
-}
-
 /// What a forgot-password request led to. The page shows the same answer in every case.
 #[derive(Debug)]
 pub enum ResetRequest {
@@ -237,6 +231,7 @@ impl Idp {
     /// activates the user, and ends the session this browser had (`browser_session`, its cookie
     /// secret), whoever's it was: the browser is about to be signed in as this user. A reset
     /// ends all the user's sessions. Ended sessions get back-channel logout.
+    #[cfg(any(test, feature = "testing"))]
     pub fn set_password_by_link(
         &self,
         token: &str,
@@ -315,7 +310,7 @@ impl Idp {
                     ended,
                 });
             }
-            let stage = match crate::mfa::step_in(conn, &account, &user.id)? {
+            let stage = match crate::mfa::step_in(conn, &user, &account)? {
                 MfaStep::None => {
                     start_in(conn, now, &user, &session, &secret, browser.ip)?;
                     let next = AfterRegistration::SignedIn {

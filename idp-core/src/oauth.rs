@@ -6,12 +6,12 @@
 //!   whole grant (the chain), so a stolen token dies as soon as either party uses it twice.
 //! - A grant lives no longer than its SSO session: refresh slides the session's idle expiry and
 //!   fails once the session has ended or expired.
-//! - A session may be used only while `policy::may_use_session` says so, checked inside the
-//!   redemption's and the refresh's transaction (a disabled user gets no grant and no token).
+//! - A session may be used only while the session rule admits it (`gate::admit_in`, inside the
+//!   redemption's and the refresh's transaction: a disabled user gets no grant and no token).
 
 use crate::crypto::{ct_eq, hash_token, random_id, random_token, sha256_b64url, CryptoError};
-use crate::model::{Account, Actor, AuditAction, AuditEvent, EndReason, User};
-use crate::policy::{self, SessionRefusal};
+use crate::gate;
+use crate::model::{Account, Actor, AuditAction, AuditEvent, User};
 use crate::store::{
     self, audit, codes, grants, refresh_tokens, sessions, DbConnection, StoreError,
 };
@@ -29,9 +29,6 @@ pub enum GrantError {
     /// A refresh asked for a scope beyond the grant's (RFC 6749 section 6).
     #[error("the scope exceeds the original grant")]
     InvalidScope,
-    /// The client is locked out at the caller's address (failed client authentications).
-    #[error("too many failed client authentications; locked until {}", .0.until)]
-    ClientLocked(crate::model::Locked),
     #[error(transparent)]
     /// The random generator or the sealing of a secret failed.
     Crypto(#[from] CryptoError),
@@ -40,63 +37,11 @@ pub enum GrantError {
     Store(#[from] StoreError),
 }
 
-/// A token request's grant (RFC 6749 4.1.3 and 6).
-#[derive(Debug, Clone)]
-pub enum TokenGrant {
-    /// Redeem an authorization code.
-    AuthorizationCode {
-        /// The code.
-        code: String,
-        /// Exactly the one of the authorization request.
-        redirect_uri: String,
-        /// The PKCE verifier.
-        verifier: Option<String>,
-    },
-    /// Rotate a refresh token.
-    RefreshToken {
-        /// The refresh token.
-        token: String,
-        /// A narrower scope for this response (RFC 6749 section 6).
-        scope: Option<String>,
-    },
-}
-
-impl From<diesel::result::Error> for GrantError {
-    fn from(e: diesel::result::Error) -> Self {
-        GrantError::Store(e.into())
-    }
-}
-
 /// A transaction's answer: issued, or refused with changes (a revocation) that must still be
 /// committed.
 enum Outcome<T> {
     Ok(T),
     Refused(&'static str),
-}
-
-/// A live session that may not be used: a session without the second factor its account now
-/// requires is ended (with back-channel logout, like every end); a disabled user's grant is
-/// refused. Returns the refusal's description.
-fn refuse_session(
-    conn: &mut DbConnection,
-    now: i64,
-    sid: &str,
-    why: SessionRefusal,
-    listeners: &crate::model::LogoutListeners,
-) -> Result<&'static str, StoreError> {
-    Ok(match why {
-        SessionRefusal::UserNotActive => "the user is disabled",
-        SessionRefusal::SecondFactorMissing => {
-            sessions::end(
-                conn,
-                now,
-                &[sid.to_string()],
-                EndReason::MfaMissing,
-                listeners,
-            )?;
-            "the account requires a second factor this session never passed; sign in again"
-        }
-    })
 }
 
 /// A new refresh token for a grant, valid as long as its session can be.
@@ -148,55 +93,42 @@ fn pkce_refusal(challenge: Option<&str>, verifier: Option<&str>) -> Option<&'sta
 }
 
 impl Idp {
-    /// A token request of an authenticated client: refused while the client is locked out at
-    /// the caller's address (`lock_ip`, for clients that authenticate with a secret), else the
-    /// code redeemed or the refresh token rotated.
-    pub fn token_grant(
-        &self,
-        client_id: &str,
-        lock_ip: Option<&str>,
-        grant: &TokenGrant,
-    ) -> Result<Issued, GrantError> {
-        if let Some(ip) = lock_ip {
-            if let Some(l) = self.client_auth_lock(client_id, ip)? {
-                return Err(GrantError::ClientLocked(l));
-            }
-        }
-        match grant {
-            TokenGrant::AuthorizationCode {
-                code,
-                redirect_uri,
-                verifier,
-            } => self.redeem_code(code, client_id, redirect_uri, verifier.as_deref()),
-            TokenGrant::RefreshToken { token, scope } => {
-                self.refresh_with_scope(token, client_id, scope.as_deref())
-            }
-        }
-    }
-
-    /// Issues a single-use authorization code (valid `code_ttl_secs`, default 60 s).
+    /// Issues a single-use authorization code (valid `code_ttl_secs`, default 60 s) outside a
+    /// sign-in: for tests, which build the situations a sign-in leads to.
+    #[cfg(any(test, feature = "testing"))]
     pub fn issue_code(&self, new: &NewCode<'_>) -> Result<String, GrantError> {
-        let now = self.now();
-        let code = random_token()?;
-        codes::insert(
-            &mut *self.store().conn()?,
-            now,
-            &hash_token(&code),
-            new,
-            now + self.settings().code_ttl_secs,
-        )?;
-        Ok(code)
+        let ttl = self.settings().code_ttl_secs;
+        self.store()
+            .tx(|conn| issue_code_in(conn, self.now(), ttl, new))
     }
 
-    /// Redeems a code for a new grant and its first refresh token. The code is marked used by the
-    /// first statement of the transaction, so of two racing redemptions exactly one wins; a
-    /// redemption of an already used code revokes what the first one issued.
+    /// Redeems a code for a new grant and its first refresh token, for tests (the token
+    /// endpoint goes through [`Idp::token_request`], which passes the client's current redirect
+    /// URIs).
+    #[cfg(any(test, feature = "testing"))]
     pub fn redeem_code(
         &self,
         code: &str,
         client_id: &str,
         redirect_uri: &str,
         code_verifier: Option<&str>,
+    ) -> Result<Issued, GrantError> {
+        let registered = [redirect_uri.to_string()];
+        self.redeem(code, client_id, redirect_uri, code_verifier, &registered)
+    }
+
+    /// Redeems a code for a new grant and its first refresh token. The code is marked used by the
+    /// first statement of the transaction, so of two racing redemptions exactly one wins; a
+    /// redemption of an already used code revokes what the first one issued. `registered`: the
+    /// client's redirect URIs in the current configuration (a URI dropped by a reload since the
+    /// code was issued spends the code and gets nothing).
+    pub(crate) fn redeem(
+        &self,
+        code: &str,
+        client_id: &str,
+        redirect_uri: &str,
+        code_verifier: Option<&str>,
+        registered: &[String],
     ) -> Result<Issued, GrantError> {
         let now = self.now();
         let code_hash = hash_token(code);
@@ -236,20 +168,21 @@ impl Idp {
                         "redirect_uri does not match the authorization request",
                     ));
                 }
+                if !registered.contains(&c.redirect_uri) {
+                    return Ok(Outcome::Refused(
+                        "redirect_uri is no longer registered for this client",
+                    ));
+                }
                 if let Some(why) = pkce_refusal(c.code_challenge.as_deref(), code_verifier) {
                     return Ok(Outcome::Refused(why));
                 }
                 let Some(session) = sessions::touch(conn, now, &c.session_id)? else {
                     return Ok(Outcome::Refused("the session has ended or expired"));
                 };
-                if let Err(why) = policy::may_use_session(&user, &account, &session) {
-                    return Ok(Outcome::Refused(refuse_session(
-                        conn,
-                        now,
-                        &c.session_id,
-                        why,
-                        &self.logout_listeners(),
-                    )?));
+                let listeners = self.logout_listeners();
+                if let Err(why) = gate::admit_in(conn, now, &user, &account, &session, &listeners)?
+                {
+                    return Ok(Outcome::Refused(why.description()));
                 }
                 let grant_id = random_id()?;
                 grants::insert(
@@ -282,6 +215,7 @@ impl Idp {
 
     /// Rotates a refresh token: marks it used, checks its grant and session, slides the session's
     /// idle expiry and returns a new token. A token used twice revokes its grant.
+    #[cfg(any(test, feature = "testing"))]
     pub fn refresh(&self, token: &str, client_id: &str) -> Result<Issued, GrantError> {
         self.refresh_with_scope(token, client_id, None)
     }
@@ -291,7 +225,7 @@ impl Idp {
     /// the provider never grants are ignored; what is left beyond the grant is refused with
     /// [`GrantError::InvalidScope`] and the refresh token stays usable (nothing is written). An
     /// empty `scope` is the same as none.
-    pub fn refresh_with_scope(
+    pub(crate) fn refresh_with_scope(
         &self,
         token: &str,
         client_id: &str,
@@ -353,15 +287,11 @@ impl Idp {
                     grants::revoke(conn, now, &grant_id)?;
                     return Ok(Outcome::Refused("the session has ended or expired"));
                 };
-                if let Err(why) = policy::may_use_session(&user, &account, &session) {
-                    grants::revoke(conn, now, &grant_id)?;
-                    return Ok(Outcome::Refused(refuse_session(
-                        conn,
-                        now,
-                        &g.session_id,
-                        why,
-                        &self.logout_listeners(),
-                    )?));
+                // A refused session ends, and its grants (this one too) with it.
+                let listeners = self.logout_listeners();
+                if let Err(why) = gate::admit_in(conn, now, &user, &account, &session, &listeners)?
+                {
+                    return Ok(Outcome::Refused(why.description()));
                 }
                 let refresh_token = new_refresh_token(conn, now, &grant_id, session.expires_at)?;
                 Ok(Outcome::Ok(Issued {
@@ -382,23 +312,40 @@ impl Idp {
     }
 
     /// The user and account behind a live grant, in one query (the `/userinfo` path): the grant
-    /// is not revoked, its session is live, the user is active and the session meets the
-    /// account's MFA policy (see [`policy`]).
+    /// is not revoked, its session is live, and the session rule admits it (a session it refuses
+    /// is ended, see [`crate::gate`]).
     pub fn live_grant_subject(
         &self,
         grant_id: &str,
     ) -> Result<Option<(User, Account)>, StoreError> {
         let now = self.now();
-        let Some((user, account, amr)) =
+        let Some((user, account, sid, amr)) =
             store::grants::live_subject(&mut *self.store().conn()?, grant_id, now)?
         else {
             return Ok(None);
         };
         let method = crate::model::AuthMethod::of_stored_amr(&amr);
-        Ok(policy::may_hold_session(&user, &account, method)
+        Ok(self
+            .admit_read(&user, &account, &sid, method)?
             .is_ok()
             .then_some((user, account)))
     }
+}
+
+/// Issues a single-use authorization code for `new` in the caller's transaction, valid
+/// `ttl_secs`: the one place a code is made (only its hash is stored).
+pub(crate) fn issue_code_in<E>(
+    conn: &mut DbConnection,
+    now: i64,
+    ttl_secs: i64,
+    new: &NewCode<'_>,
+) -> Result<String, E>
+where
+    E: From<CryptoError> + From<StoreError>,
+{
+    let code = random_token()?;
+    codes::insert(conn, now, &hash_token(&code), new, now + ttl_secs)?;
+    Ok(code)
 }
 
 #[cfg(test)]

@@ -113,6 +113,7 @@ impl Idp {
     }
 
     /// Counts of the outbox by state: (pending, delivered, failed).
+    #[cfg(any(test, feature = "testing"))]
     pub fn outbox_counts(&self) -> Result<(i64, i64, i64), StoreError> {
         outbox::counts(&mut *self.store().conn()?)
     }

@@ -9,7 +9,7 @@
 //! a back-channel logout per app that holds a grant in it is queued in the durable outbox, all
 //! in the ender's transaction.
 
-use crate::crypto::{hash_token, random_id, random_token, CryptoError};
+use crate::crypto::{hash_token, random_id, CryptoError};
 use crate::model::{Actor, AuditAction, AuditEvent, AuthMethod, User};
 use crate::store::{self, audit, sessions, DbConnection, StoreError};
 use crate::Idp;
@@ -31,12 +31,6 @@ pub enum SessionError {
     #[error(transparent)]
     /// The database failed, or could not be reached.
     Store(#[from] StoreError),
-}
-
-impl From<diesel::result::Error> for SessionError {
-    fn from(e: diesel::result::Error) -> Self {
-        SessionError::Store(e.into())
-    }
 }
 
 /// A logout request, as the end-session endpoint received it.
@@ -63,6 +57,7 @@ pub enum Logout {
 
 impl Idp {
     /// Starts a session after a completed sign-in. Returns it with the cookie secret.
+    #[cfg(any(test, feature = "testing"))]
     pub fn start_session(
         &self,
         user: &User,
@@ -70,7 +65,7 @@ impl Idp {
         ip: Option<&str>,
         user_agent: Option<&str>,
     ) -> Result<(SsoSession, String), SessionError> {
-        let secret = random_token()?;
+        let secret = crate::crypto::random_token()?;
         let session = self.new_session(user, method, ip, user_agent)?;
         let now = self.now();
         self.store()
@@ -124,7 +119,7 @@ impl Idp {
     }
 
     /// The live session behind a cookie secret, without sliding it.
-    pub fn session_by_secret(&self, secret: &str) -> Result<Option<SsoSession>, StoreError> {
+    pub(crate) fn session_by_secret(&self, secret: &str) -> Result<Option<SsoSession>, StoreError> {
         let now = self.now();
         sessions::live_by_secret(&mut *self.store().conn()?, &hash_token(secret), now)
     }
@@ -135,6 +130,7 @@ impl Idp {
     }
 
     /// Records activity: slides the idle expiry. `Expired` if the session is no longer live.
+    #[cfg(any(test, feature = "testing"))]
     pub fn touch_session(&self, sid: &str) -> Result<SsoSession, SessionError> {
         let now = self.now();
         // A transaction for its write turn on SQLite (see `Store::tx`), though it is one statement.
@@ -205,17 +201,21 @@ impl Idp {
     }
 
     /// The user of a browser's live session (by its cookie secret), with the session, if the
-    /// user may go on using it (see [`crate::policy::may_use_session`]).
+    /// session rule admits it (a session it refuses is ended, see `gate`).
     pub fn signed_in_user(&self, secret: &str) -> Result<Option<(User, SsoSession)>, StoreError> {
         let now = self.now();
-        let conn = &mut *self.store().conn()?;
-        let Some(session) = sessions::live_by_secret(conn, &hash_token(secret), now)? else {
-            return Ok(None);
+        let (session, user, account) = {
+            let conn = &mut *self.store().conn()?;
+            let Some(session) = sessions::live_by_secret(conn, &hash_token(secret), now)? else {
+                return Ok(None);
+            };
+            let Some((user, account)) = store::users::with_account(conn, &session.user_id)? else {
+                return Ok(None);
+            };
+            (session, user, account)
         };
-        let Some((user, account)) = store::users::with_account(conn, &session.user_id)? else {
-            return Ok(None);
-        };
-        Ok(crate::policy::may_use_session(&user, &account, &session)
+        Ok(self
+            .admit_read(&user, &account, &session.id, session.auth_method())?
             .is_ok()
             .then_some((user, session)))
     }

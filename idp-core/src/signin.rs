@@ -5,43 +5,21 @@
 
 use crate::crypto::{hash_token, random_token, CryptoError};
 use crate::flows::FlowError;
+use crate::gate;
 use crate::mfa::{EnrollmentView, MfaError, MfaStep};
 use crate::model::{
-    AuthMethod, EndReason, EndedSession, FlowStage, Locked, LoginFlow, MfaPolicy, NewCode,
+    AuthMethod, EndReason, EndedSession, FlowStage, Locked, LoginFlow, NewCode,
     PendingAuthorization, SsoSession, User,
 };
+use crate::oauth::issue_code_in;
 use crate::password::HashError;
-use crate::policy::{self, SessionRefusal};
+use crate::policy::{self, ReuseRefusal, SessionRefusal};
 use crate::sessions::start_in;
 use crate::store::{self, sessions, StoreError};
 use crate::users::AuthError;
 use crate::Idp;
 
-pub use crate::model::Browser;
-
-/// How an authorization request (OIDC Core 3.1.2.1) asks to treat an existing session.
-#[derive(Debug, Clone, Default)]
-pub struct Prompt {
-    /// `prompt=none`: never show a page.
-    pub none: bool,
-    /// `prompt=login`: always ask for the password.
-    pub login: bool,
-    /// `max_age`: a sign-in older than this many seconds asks again (0: always).
-    pub max_age: Option<i64>,
-    /// The user an `id_token_hint` names: only that user's session may serve the request.
-    pub subject: Option<Hinted>,
-}
-
-/// Whom an `id_token_hint` names.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Hinted {
-    /// This user (the hint verified).
-    User(String),
-    /// Nobody the provider can vouch for: the hint names a key id it does not have (a key retired
-    /// and unpublished since, or an invented one; unverifiable either way). It only withholds
-    /// the session: no session serves the request, and `prompt=none` gets `login_required`.
-    Unknown,
-}
+pub use crate::model::{Browser, Hinted, Prompt};
 
 /// The answer to an authorization request.
 #[derive(Debug)]
@@ -197,11 +175,6 @@ pub enum SignInError {
     Mfa(MfaError),
 }
 
-impl From<diesel::result::Error> for SignInError {
-    fn from(e: diesel::result::Error) -> Self {
-        SignInError::Store(e.into())
-    }
-}
 impl From<FlowError> for SignInError {
     fn from(e: FlowError) -> Self {
         match e {
@@ -234,32 +207,19 @@ impl Idp {
         prompt: Prompt,
         browser: Browser<'_>,
     ) -> Result<Authorization, SignInError> {
-        if !prompt.login {
-            if let Some(secret) = browser.session {
-                let now = self.now();
-                let code = random_token()?;
-                let code_expires = now + self.settings().code_ttl_secs;
-                let issued = self.store().tx(|conn| {
-                    let Some(session) =
-                        reuse_in(conn, now, secret, &prompt, &self.logout_listeners())?
-                    else {
-                        return Ok::<_, StoreError>(false);
-                    };
-                    let new = NewCode {
-                        client_id: &request.client_id,
-                        redirect_uri: &request.redirect_uri,
-                        session_id: &session.id,
-                        user_id: &session.user_id,
-                        scope: &request.scope,
-                        nonce: request.nonce.as_deref(),
-                        code_challenge: request.code_challenge.as_deref(),
-                    };
-                    store::codes::insert(conn, now, &hash_token(&code), &new, code_expires)?;
-                    Ok(true)
-                })?;
-                if issued {
-                    return Ok(Authorization::Code(code));
-                }
+        if let Some(secret) = browser.session {
+            let now = self.now();
+            let ttl = self.settings().code_ttl_secs;
+            let code = self.store().tx(|conn| {
+                let Some(session) = reuse_in(conn, now, secret, &prompt, &self.logout_listeners())?
+                else {
+                    return Ok::<_, SignInError>(None);
+                };
+                let new = NewCode::of(request, &session.id, &session.user_id);
+                issue_code_in(conn, now, ttl, &new).map(Some)
+            })?;
+            if let Some(code) = code {
+                return Ok(Authorization::Code(code));
             }
         }
         if prompt.none {
@@ -284,6 +244,7 @@ impl Idp {
     /// [`policy::may_use_session`]); and, when the account requires MFA, the user still has a
     /// linked app. A session without the second factor its account requires is ended on the spot
     /// (with back-channel logout), as at refresh. One transaction.
+    #[cfg(any(test, feature = "testing"))]
     pub fn reuse_session(
         &self,
         secret: &str,
@@ -300,7 +261,7 @@ impl Idp {
 
     /// What the sign-in page of a flow shows (its stage, and for enrollment this sign-in's own
     /// secret).
-    pub fn sign_in_page(&self, flow: &str) -> Result<SignInPage, SignInError> {
+    pub(crate) fn sign_in_page(&self, flow: &str) -> Result<SignInPage, SignInError> {
         let f = self.flow(flow)?;
         let user = match (f.stage, &f.user_id) {
             (FlowStage::Password, _) => return Ok(SignInPage::Password(f.request)),
@@ -457,7 +418,7 @@ impl Idp {
     /// (once: a double submit cannot finish twice), checks that the user (as stored now) may
     /// hold a session signed in with `method`, ends the session this browser had, starts the new
     /// one, and issues the code for the authorization request the flow answers.
-    pub fn complete_sign_in(
+    pub(crate) fn complete_sign_in(
         &self,
         flow: &str,
         user: &User,
@@ -466,11 +427,10 @@ impl Idp {
     ) -> Result<SignedIn, SignInError> {
         let secret = random_token()?;
         let session = self.new_session(user, method, browser.ip, browser.user_agent)?;
-        let code = random_token()?;
         let now = self.now();
         let listeners = self.logout_listeners();
-        let code_expires = now + self.settings().code_ttl_secs;
-        let (flow, ended) = self.store().tx(|conn| {
+        let ttl = self.settings().code_ttl_secs;
+        let (flow, code, ended) = self.store().tx(|conn| {
             // Only on the hash `user` was read with: at the password step the one just verified;
             // at the code step the one stored when that step read the user (a password set
             // before then has already cancelled this flow, so `consume` below finds nothing).
@@ -481,7 +441,7 @@ impl Idp {
                 store::flows::consume(conn, &hash_token(flow), now)?.ok_or(SignInError::Expired)?;
             let (current, account) =
                 store::users::with_account(conn, &user.id)?.ok_or(SignInError::Expired)?;
-            match policy::may_hold_session(&current, &account, method) {
+            match policy::may_use_session(&current, &account, method) {
                 Ok(()) => {}
                 Err(SessionRefusal::UserNotActive) => return Err(SignInError::Disabled),
                 // MFA turned on since the password step: start again (and pass it).
@@ -494,32 +454,22 @@ impl Idp {
             let ended = sessions::end(conn, now, &previous, EndReason::Replaced, &listeners)?;
             start_in(conn, now, user, &session, &secret, browser.ip)?;
             // No code for another user than the one the app's hint named.
-            if let Some(r) = flow
-                .request
-                .as_ref()
-                .filter(|r| !r.hints_another_than(&user.id))
-            {
-                let new = NewCode {
-                    client_id: &r.client_id,
-                    redirect_uri: &r.redirect_uri,
-                    session_id: &session.id,
-                    user_id: &user.id,
-                    scope: &r.scope,
-                    nonce: r.nonce.as_deref(),
-                    code_challenge: r.code_challenge.as_deref(),
-                };
-                store::codes::insert(conn, now, &hash_token(&code), &new, code_expires)?;
-            }
-            Ok::<_, SignInError>((flow, ended))
+            let code = match flow.request.as_ref() {
+                Some(r) if !r.hints_another_than(&user.id) => {
+                    let new = NewCode::of(r, &session.id, &user.id);
+                    Some(issue_code_in::<SignInError>(conn, now, ttl, &new)?)
+                }
+                _ => None,
+            };
+            Ok::<_, SignInError>((flow, code, ended))
         })?;
         Ok(SignedIn {
             session,
             secret,
             code: flow.request.map(|r| {
-                let answer = if r.hints_another_than(&user.id) {
-                    AppAnswer::OtherUser
-                } else {
-                    AppAnswer::Code(code)
+                let answer = match code {
+                    Some(code) => AppAnswer::Code(code),
+                    None => AppAnswer::OtherUser,
                 };
                 (r, answer)
             }),
@@ -528,7 +478,9 @@ impl Idp {
     }
 }
 
-/// [`Idp::reuse_session`] inside the caller's transaction.
+/// [`Idp::reuse_session`] inside the caller's transaction: the browser's live session, slid,
+/// when no check of [`policy::reuse_refusal`] refuses it (a session the session rule refuses is
+/// ended, see [`crate::gate`]).
 fn reuse_in(
     conn: &mut store::DbConnection,
     now: i64,
@@ -539,38 +491,20 @@ fn reuse_in(
     let Some(session) = sessions::live_by_secret(conn, &hash_token(secret), now)? else {
         return Ok(None);
     };
-    if prompt.max_age.is_some_and(|m| now - session.auth_time >= m) {
-        return Ok(None);
-    }
-    // OIDC Core 3.1.2.1: the hinted user must be the one signed in.
-    match &prompt.subject {
-        Some(Hinted::User(sub)) if *sub != session.user_id => return Ok(None),
-        Some(Hinted::Unknown) => return Ok(None),
-        _ => {}
-    }
     let Some((user, account)) = store::users::with_account(conn, &session.user_id)? else {
         return Ok(None);
     };
-    match policy::may_use_session(&user, &account, &session) {
-        Ok(()) => {}
-        Err(SessionRefusal::UserNotActive) => return Ok(None),
-        Err(SessionRefusal::SecondFactorMissing) => {
-            sessions::end(
-                conn,
-                now,
-                std::slice::from_ref(&session.id),
-                EndReason::MfaMissing,
-                listeners,
-            )?;
+    match policy::reuse_refusal(prompt, &session, &user, &account, now) {
+        None => {}
+        Some(ReuseRefusal::Session(why)) => {
+            gate::refuse_in(conn, now, &session.id, why, listeners)?;
             return Ok(None);
         }
+        Some(_) => return Ok(None),
     }
-    // MFA required and the app disconnected since: sign in again (and link a new one).
-    if account.mfa_policy == MfaPolicy::Required
-        && crate::mfa::step_in(conn, &account, &user.id)? != MfaStep::Verify
-    {
-        return Ok(None);
-    }
+    // (A session that passed a second factor never outlives the app that passed it: every
+    // removal of a linked app ends the user's sessions in its transaction, `disconnect_mfa` and
+    // an import's new secret alike.)
     sessions::touch(conn, now, &session.id)
 }
 

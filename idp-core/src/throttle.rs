@@ -32,7 +32,7 @@ impl Idp {
     /// in constant time before it asks here; the failure is counted atomically right after that
     /// comparison and the count decides the answer, which is what reserving first would give,
     /// without a write on every good request.
-    pub fn client_auth_failed(
+    pub(crate) fn client_auth_failed(
         &self,
         client_id: &str,
         ip: &str,

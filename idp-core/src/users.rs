@@ -58,12 +58,6 @@ pub enum UserError {
     Store(#[from] StoreError),
 }
 
-impl From<diesel::result::Error> for UserError {
-    fn from(e: diesel::result::Error) -> Self {
-        UserError::Store(e.into())
-    }
-}
-
 /// Why a password sign-in failed. `InvalidCredentials` covers both an unknown email and a wrong
 /// password, so the answer never tells which.
 #[derive(Debug, thiserror::Error)]
@@ -83,12 +77,6 @@ pub enum AuthError {
     #[error(transparent)]
     /// Password hashing failed.
     Hash(#[from] HashError),
-}
-
-impl From<diesel::result::Error> for AuthError {
-    fn from(e: diesel::result::Error) -> Self {
-        AuthError::Store(e.into())
-    }
 }
 
 /// Why a signed-in user's password change was refused.
@@ -244,6 +232,7 @@ impl Idp {
     }
 
     /// The users of an account, by email.
+    #[cfg(any(test, feature = "testing"))]
     pub fn list_users(&self, account_slug: &str) -> Result<Vec<User>, UserError> {
         let mut conn = self.store().conn()?;
         let account = store::accounts::by_slug(&mut conn, account_slug.trim())?
@@ -445,7 +434,7 @@ impl Idp {
     /// Checks the current password of a signed-in user (password change) under the same
     /// throttle as sign-in: the attempt is counted before the password is verified, so a stolen
     /// session cookie cannot be used to guess the password faster than the sign-in page allows.
-    pub fn verify_current_password(
+    pub(crate) fn verify_current_password(
         &self,
         user: &User,
         password: &str,

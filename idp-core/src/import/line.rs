@@ -61,12 +61,6 @@ pub enum ImportError {
     Crypto(#[from] CryptoError),
 }
 
-impl From<diesel::result::Error> for ImportError {
-    fn from(e: diesel::result::Error) -> Self {
-        ImportError::Store(e.into())
-    }
-}
-
 /// A line checked and ready: the user as it will be stored, and its sealed secret.
 pub(super) struct Prepared {
     pub(super) line: usize,

@@ -37,12 +37,6 @@ impl From<StoreError> for Written {
     }
 }
 
-impl From<diesel::result::Error> for Written {
-    fn from(e: diesel::result::Error) -> Self {
-        Written::Failed(e.into())
-    }
-}
-
 impl Idp {
     /// The line's details over an existing user's: what the line leaves out stays as it is; an
     /// unchanged line (the same details, the secret already linked) changes nothing, so a

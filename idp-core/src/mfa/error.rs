@@ -38,9 +38,3 @@ pub enum MfaError {
     /// The database failed, or could not be reached.
     Store(#[from] StoreError),
 }
-
-impl From<diesel::result::Error> for MfaError {
-    fn from(e: diesel::result::Error) -> Self {
-        MfaError::Store(e.into())
-    }
-}

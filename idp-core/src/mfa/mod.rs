@@ -14,8 +14,7 @@ use serde::Serialize;
 
 use crate::crypto::random_bytes;
 use crate::model::{
-    Account, Actor, AuditAction, AuditEvent, Change, Counter, CounterState, EndReason, Locked,
-    MfaPolicy, User,
+    Account, Actor, AuditAction, AuditEvent, Change, Counter, CounterState, EndReason, Locked, User,
 };
 use crate::store::attempts::{self, Reserved};
 use crate::store::flows::{self, PendingSecret};
@@ -43,17 +42,17 @@ pub enum MfaStep {
     Verify,
 }
 
-/// [`Idp::mfa_step`] inside the caller's transaction, for a user of `account`: the one rule
-/// that turns the account's policy and the user's linked app into the next step.
+/// [`Idp::mfa_step`] inside the caller's transaction, for `user` of `account`: turns the one MFA
+/// rule (`policy::requires_second_factor`) and the user's linked app into the next step.
 pub(crate) fn step_in(
     conn: &mut store::DbConnection,
+    user: &User,
     account: &Account,
-    user_id: &str,
 ) -> Result<MfaStep, StoreError> {
-    if account.mfa_policy == MfaPolicy::Off {
+    if !crate::policy::requires_second_factor(user, account) {
         return Ok(MfaStep::None);
     }
-    Ok(match store::totp::linked(conn, user_id)? {
+    Ok(match store::totp::linked(conn, &user.id)? {
         Some(_) => MfaStep::Verify,
         None => MfaStep::Enroll,
     })
@@ -109,11 +108,11 @@ impl Idp {
     }
 
     /// The second step this user needs after the password: decided by the account's policy only.
-    pub fn mfa_step(&self, user: &User) -> Result<MfaStep, StoreError> {
+    pub(crate) fn mfa_step(&self, user: &User) -> Result<MfaStep, StoreError> {
         let mut conn = self.store().conn()?;
         let account = store::accounts::by_id(&mut conn, &user.account_id)?
             .ok_or_else(|| StoreError::Corrupt(format!("user {} has no account", user.id)))?;
-        step_in(&mut conn, &account, &user.id)
+        step_in(&mut conn, user, &account)
     }
 
     /// Starts (or resumes) enrollment in one sign-in (`flow` is its handle): returns the QR code
@@ -166,7 +165,7 @@ impl Idp {
     /// Confirms enrollment in the sign-in that showed the secret: a valid code for that flow's
     /// pending secret makes it the user's linked app (one per user: a second confirmation, from
     /// any flow, finds it linked), and the code's step is remembered so it cannot be used again.
-    pub fn confirm_enrollment(
+    pub(crate) fn confirm_enrollment(
         &self,
         user: &User,
         flow: &str,
@@ -224,7 +223,12 @@ impl Idp {
 
     /// Verifies a sign-in code against the linked app; each code works once. The attempt is
     /// counted before the code is checked.
-    pub fn verify_totp(&self, user: &User, input: &str, ip: Option<&str>) -> Result<(), MfaError> {
+    pub(crate) fn verify_totp(
+        &self,
+        user: &User,
+        input: &str,
+        ip: Option<&str>,
+    ) -> Result<(), MfaError> {
         let code = normalise_code(input)?;
         let store::totp::LinkedApp {
             secret_sealed: sealed,

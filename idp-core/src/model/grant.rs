@@ -1,7 +1,7 @@
 //! Authorization codes and grants: what a code is bound to, and what a redeemed code or a
 //! rotated refresh token yields.
 
-use super::{Account, SsoSession, User};
+use super::{Account, PendingAuthorization, SsoSession, User};
 
 /// What an authorization code is bound to.
 #[derive(Debug, Clone)]
@@ -20,6 +20,21 @@ pub struct NewCode<'a> {
     pub nonce: Option<&'a str>,
     /// PKCE S256 challenge (RFC 7636), when the client sent one.
     pub code_challenge: Option<&'a str>,
+}
+
+impl<'a> NewCode<'a> {
+    /// The code that answers `request` for `user_id` signed in through `session_id`.
+    pub fn of(request: &'a PendingAuthorization, session_id: &'a str, user_id: &'a str) -> Self {
+        NewCode {
+            client_id: &request.client_id,
+            redirect_uri: &request.redirect_uri,
+            session_id,
+            user_id,
+            scope: &request.scope,
+            nonce: request.nonce.as_deref(),
+            code_challenge: request.code_challenge.as_deref(),
+        }
+    }
 }
 
 /// What a redeemed code or a rotated refresh token yields: everything needed to mint tokens.

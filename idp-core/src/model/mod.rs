@@ -4,9 +4,11 @@
 
 mod account;
 mod audit;
+mod client;
 mod flow;
 mod grant;
 mod mfa;
+mod prompt;
 mod session;
 mod throttle;
 mod user;
@@ -16,9 +18,11 @@ pub use account::{
     MfaPolicy,
 };
 pub use audit::{Actor, AuditAction, AuditEvent};
+pub use client::{ClientCredentials, ClientKind, ClientRegistration};
 pub use flow::{Browser, FlowStage, LoginFlow, PendingAuthorization};
 pub use grant::{Issued, NewCode};
 pub use mfa::TotpSettings;
+pub use prompt::{Hinted, Prompt};
 pub use session::{
     idle_deadline, AuthMethod, EndReason, EndedSession, LogoutListeners, OwnChange,
     SessionSettings, SsoSession, SweepReport, ACR_MFA, ACR_PASSWORD, AMR_MFA, AMR_OTP,

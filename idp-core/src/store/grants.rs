@@ -91,24 +91,24 @@ pub(crate) fn with_subject(
     Ok((grant, subject.into_pair()?))
 }
 
-/// The user, account and session `amr` behind a grant that is not revoked, in a live session
+/// The user, account, session id and session `amr` behind a grant that is not revoked, in a live session
 /// (one query: the `/userinfo` path).
 pub(crate) fn live_subject(
     conn: &mut DbConnection,
     id: &str,
     now: i64,
-) -> Result<Option<(User, Account, String)>, StoreError> {
-    let row: Option<(UserWithAccount, String)> = crate::on_backend!(conn, |c| g::table
+) -> Result<Option<(User, Account, String, String)>, StoreError> {
+    let row: Option<(UserWithAccount, String, String)> = crate::on_backend!(conn, |c| g::table
         .inner_join(ss::table.inner_join(users::table.inner_join(accounts::table)))
         .filter(g::id.eq(id))
         .filter(g::revoked_at.is_null())
         .filter(live(now))
-        .select((UserWithAccount::as_select(), ss::amr))
+        .select((UserWithAccount::as_select(), ss::id, ss::amr))
         .get_result(c)
         .optional())?;
-    row.map(|(subject, amr)| {
+    row.map(|(subject, sid, amr)| {
         let (user, account) = subject.into_pair()?;
-        Ok((user, account, amr))
+        Ok((user, account, sid, amr))
     })
     .transpose()
 }

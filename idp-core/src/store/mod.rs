@@ -416,7 +416,7 @@ impl Store {
     pub fn tx<T, E, F>(&self, mut f: F) -> Result<T, E>
     where
         F: FnMut(&mut DbConnection) -> Result<T, E>,
-        E: From<StoreError> + From<diesel::result::Error>,
+        E: From<StoreError>,
     {
         // The connection first, then the gate: the gate's holder never waits for the pool.
         let mut conn = self.conn().map_err(E::from)?;
@@ -438,7 +438,7 @@ impl Store {
                 Err(TxError::Diesel(e)) if attempt < 4 && is_busy(&e) => {
                     std::thread::sleep(Duration::from_millis(20 * attempt));
                 }
-                Err(TxError::Diesel(e)) => return Err(E::from(e)),
+                Err(TxError::Diesel(e)) => return Err(E::from(StoreError::Query(e))),
             }
         }
     }

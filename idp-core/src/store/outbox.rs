@@ -224,6 +224,7 @@ pub(crate) fn purge(
 }
 
 /// (pending, delivered, failed).
+#[cfg(any(test, feature = "testing"))]
 pub(crate) fn counts(conn: &mut DbConnection) -> Result<(i64, i64, i64), StoreError> {
     let pending = lo::table
         .filter(lo::delivered_at.is_null().and(lo::failed_at.is_null()))

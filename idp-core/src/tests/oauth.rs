@@ -341,7 +341,8 @@ fn a_session_without_the_required_second_factor_is_refused(db: &TestDb) {
 }
 
 /// A disabled user's code or refresh is refused inside the grant's transaction: no grant or
-/// refresh token is created for them (before, the server refused after both were written).
+/// refresh token is created for them (before, the server refused after both were written), and
+/// the session the refusal found ends for that reason (the session rule's one home, `gate`).
 fn a_disabled_user_gets_no_new_grant(db: &TestDb) {
     let u = user(db, "acme", "ann@example.com");
     let s = session(db, &u, AuthMethod::Password);
@@ -379,9 +380,13 @@ fn a_disabled_user_gets_no_new_grant(db: &TestDb) {
     ));
     assert!(matches!(
         db.idp.refresh(&g.refresh_token, "app"),
-        Err(GrantError::InvalidGrant("the user is disabled"))
+        Err(GrantError::InvalidGrant("the grant has been revoked"))
     ));
     assert_eq!((count("grants"), count("refresh_tokens")), (grants, tokens));
+    assert_eq!(
+        queued_logouts(db),
+        vec![(s.id.clone(), "app".into(), "user_disabled".into())]
+    );
     sql(db, "UPDATE users SET status = 'active'");
     assert!(
         db.idp.refresh(&g.refresh_token, "app").is_err(),

@@ -10,6 +10,7 @@ use super::raw::{MailSection, RawConfig};
 use arc_swap::ArcSwap;
 
 use crate::alg::SigningAlg;
+use idp_core::model::{ClientKind, ClientRegistration};
 
 /// Why a configuration file was refused.
 #[derive(Debug, thiserror::Error)]
@@ -46,8 +47,8 @@ pub struct Config {
     pub trusted_proxies: Vec<ipnet::IpNet>,
     pub pool_size: u32,
     pub db_connect_timeout: Duration,
-    pub idle_timeout: Duration,
-    pub max_lifetime: Duration,
+    /// Idle timeout and absolute lifetime of sessions, as the domain takes them.
+    pub sessions: idp_core::model::SessionSettings,
     pub sweep_interval: Duration,
     pub access_token_ttl: Duration,
     pub id_token_ttl: Duration,
@@ -208,6 +209,25 @@ impl AdminScope {
 }
 
 impl Client {
+    /// The client as the core's protocol use cases see it (from this, the current,
+    /// configuration).
+    pub fn registration(&self) -> ClientRegistration<'_> {
+        let kind = match &self.admin {
+            Some(admin) => ClientKind::Admin {
+                scopes: admin.scopes.iter().map(|s| s.as_str()).collect(),
+            },
+            None => ClientKind::App {
+                redirect_uris: &self.redirect_uris,
+            },
+        };
+        ClientRegistration {
+            client_id: &self.client_id,
+            secret_sha256: self.secret_sha256.as_ref(),
+            public: self.public,
+            kind,
+        }
+    }
+
     /// Exact, character-for-character match (OAuth 2.0 Security BCP 4.1.3).
     pub fn has_redirect_uri(&self, uri: &str) -> bool {
         self.redirect_uris.iter().any(|r| r == uri)
@@ -308,10 +328,7 @@ impl Config {
                 issuer: self.mfa_issuer.clone(),
                 drift_steps: self.mfa_drift_steps,
             },
-            sessions: idp_core::sessions::SessionSettings {
-                idle_timeout_secs: self.idle_timeout.as_secs() as i64,
-                max_lifetime_secs: self.max_lifetime.as_secs() as i64,
-            },
+            sessions: self.sessions.clone(),
             code_ttl_secs: self.code_ttl.as_secs().max(1) as i64,
             throttle: idp_core::model::ThrottleSettings {
                 admin_per_client: idp_core::model::Limit::rate(
