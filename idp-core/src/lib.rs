@@ -12,6 +12,7 @@ pub mod email_tokens;
 pub mod flows;
 mod gate;
 pub mod import;
+pub mod introspection;
 pub mod keys;
 pub mod lifecycle;
 pub mod mfa;

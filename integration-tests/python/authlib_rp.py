@@ -91,4 +91,41 @@ print("refresh")
 info = client.get(meta["userinfo_endpoint"], timeout=10).json()
 assert info["sub"] == claims["sub"] and info["email"] == email, info
 print("userinfo")
+
+# An API behind the app (a resource server registered with `introspect = true`) asks whether
+# the access token it was handed is still good (RFC 7662), with Authlib's own client.
+if os.environ.get("API_CLIENT_ID"):
+    api = OAuth2Session(
+        os.environ["API_CLIENT_ID"],
+        os.environ["API_CLIENT_SECRET"],
+        token_endpoint_auth_method="client_secret_basic",
+    )
+    access = client.token["access_token"]
+    seen = api.introspect_token(
+        meta["introspection_endpoint"], token=access, token_type_hint="access_token"
+    )
+    seen.raise_for_status()
+    live = seen.json()
+    assert live["active"] is True, live
+    assert live["sub"] == claims["sub"] and live["client_id"] == client_id, live
+    assert live["sid"] == claims["sid"] and live["idle_exp"] >= claims["idle_exp"], live
+    print("introspection")
+
+    # The app signs the user out of itself: it revokes its refresh token (RFC 7009), which ends
+    # the grant, so the API hears at once that the access token is dead too.
+    gone = client.revoke_token(
+        meta["revocation_endpoint"],
+        token=client.token["refresh_token"],
+        token_type_hint="refresh_token",
+    )
+    assert gone.status_code == 200, gone.text
+    dead = api.introspect_token(meta["introspection_endpoint"], token=access).json()
+    assert dead == {"active": False}, dead
+    refused = requests.get(
+        meta["userinfo_endpoint"],
+        headers={"Authorization": "Bearer " + access},
+        timeout=10,
+    )
+    assert refused.status_code == 401, refused.text
+    print("revocation")
 print("OK")

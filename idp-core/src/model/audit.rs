@@ -103,6 +103,8 @@ pub enum AuditAction {
     LinkSent,
     /// Users were imported from a file.
     UsersImported,
+    /// A client revoked one of its tokens (RFC 7009): the grant ended.
+    TokenRevoked,
 }
 
 impl AuditAction {
@@ -138,6 +140,7 @@ impl AuditAction {
             AuditAction::UserUpdated => "user.updated",
             AuditAction::LinkSent => "user.link_sent",
             AuditAction::UsersImported => "users.imported",
+            AuditAction::TokenRevoked => "oauth.token_revoked",
         }
     }
 }

@@ -4,9 +4,10 @@
 use diesel::prelude::*;
 
 use super::schema::{accounts, grants as g, sso_sessions as ss, users};
+use super::session_row::SessionRow;
 use super::users::UserWithAccount;
 use super::{live::live, DbConnection, StoreError};
-use crate::model::{Account, User};
+use crate::model::{Account, SsoSession, User};
 
 /// What a refresh needs of its grant.
 #[derive(Queryable, Selectable)]
@@ -40,11 +41,12 @@ pub(crate) fn insert(
     Ok(())
 }
 
-pub(crate) fn revoke(conn: &mut DbConnection, now: i64, id: &str) -> Result<(), StoreError> {
-    diesel::update(g::table.find(id).filter(g::revoked_at.is_null()))
+/// Revokes a grant; false if it already was (or does not exist).
+pub(crate) fn revoke(conn: &mut DbConnection, now: i64, id: &str) -> Result<bool, StoreError> {
+    let n = diesel::update(g::table.find(id).filter(g::revoked_at.is_null()))
         .set(g::revoked_at.eq(Some(now)))
         .execute(conn)?;
-    Ok(())
+    Ok(n > 0)
 }
 
 pub(crate) fn revoke_in_sessions(
@@ -111,4 +113,50 @@ pub(crate) fn live_subject(
         Ok((user, account, sid, amr))
     })
     .transpose()
+}
+
+/// A grant that is not revoked, in a live session, with that session and its subject (one
+/// query: introspection).
+pub(crate) fn live_view(
+    conn: &mut DbConnection,
+    id: &str,
+    now: i64,
+) -> Result<Option<(GrantRow, SsoSession, User, Account)>, StoreError> {
+    let row: Option<(GrantRow, SessionRow, UserWithAccount)> =
+        crate::on_backend!(conn, |c| g::table
+            .inner_join(ss::table.inner_join(users::table.inner_join(accounts::table)))
+            .filter(g::id.eq(id))
+            .filter(g::revoked_at.is_null())
+            .filter(live(now))
+            .select((
+                GrantRow::as_select(),
+                SessionRow::as_select(),
+                UserWithAccount::as_select()
+            ))
+            .get_result(c)
+            .optional())?;
+    row.map(|(grant, session, subject)| {
+        let (user, account) = subject.into_pair()?;
+        Ok((grant, SsoSession::from(session), user, account))
+    })
+    .transpose()
+}
+
+/// Whose a grant is.
+#[derive(Queryable)]
+pub(crate) struct GrantOwner {
+    pub(crate) client_id: String,
+    pub(crate) session_id: String,
+    pub(crate) user_id: String,
+    pub(crate) account_id: String,
+}
+
+/// The client, session, user and account of a grant, if it exists.
+pub(crate) fn owner(conn: &mut DbConnection, id: &str) -> Result<Option<GrantOwner>, StoreError> {
+    Ok(g::table
+        .inner_join(users::table.on(users::id.eq(g::user_id)))
+        .filter(g::id.eq(id))
+        .select((g::client_id, g::session_id, users::id, users::account_id))
+        .get_result(conn)
+        .optional()?)
 }

@@ -58,3 +58,27 @@ pub(crate) fn grant_of(
         .get_result(c)
         .optional())?)
 }
+
+/// A refresh token that is still usable: never used and not expired at `now`.
+#[derive(Debug, Queryable, Selectable)]
+#[diesel(table_name = rt)]
+pub(crate) struct Usable {
+    pub(crate) grant_id: String,
+    pub(crate) created_at: i64,
+    pub(crate) expires_at: i64,
+}
+
+/// The token, if it is still usable (read only: introspection and revocation).
+pub(crate) fn usable(
+    conn: &mut DbConnection,
+    token_hash: &str,
+    now: i64,
+) -> Result<Option<Usable>, StoreError> {
+    Ok(crate::on_backend!(conn, |c| rt::table
+        .find(token_hash)
+        .filter(rt::used_at.is_null())
+        .filter(rt::expires_at.gt(now))
+        .select(Usable::as_select())
+        .get_result(c)
+        .optional())?)
+}

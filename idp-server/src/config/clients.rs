@@ -55,7 +55,9 @@ fn one(
         ));
     }
     let admin = admin_access(c, &bad)?;
-    if admin.is_none() && c.redirect_uris.is_empty() {
+    if c.introspect {
+        resource_server(c, admin.is_some(), &bad)?;
+    } else if admin.is_none() && c.redirect_uris.is_empty() {
         return Err(bad(
             "redirect_uris",
             "at least one redirect URI is required",
@@ -168,7 +170,40 @@ fn one(
         id_token_alg,
         require_pkce: c.require_pkce,
         admin,
+        introspect: c.introspect,
     })
+}
+
+/// A resource server (`introspect = true`): client credentials only (a secret), no grant, no
+/// browser use (no redirect, logout or back-channel URIs, no pages to brand).
+fn resource_server(
+    c: &ClientSection,
+    admin: bool,
+    bad: &impl Fn(&str, &str) -> ConfigError,
+) -> Result<(), ConfigError> {
+    let why = "a resource server (introspect = true) only introspects tokens: it has no grant \
+               types, redirect, logout or back-channel URIs, or pages";
+    for (key, given) in [
+        ("grant_types", c.grant_types.is_some() || admin),
+        ("redirect_uris", !c.redirect_uris.is_empty()),
+        (
+            "post_logout_redirect_uris",
+            !c.post_logout_redirect_uris.is_empty(),
+        ),
+        ("backchannel_logout_uri", c.backchannel_logout_uri.is_some()),
+        ("ui", c.ui.is_some()),
+    ] {
+        if given {
+            return Err(bad(key, why));
+        }
+    }
+    if c.public {
+        return Err(bad(
+            "public",
+            "a resource server must be confidential (a secret): introspection tells who is signed in",
+        ));
+    }
+    Ok(())
 }
 
 /// The admin access of a `client_credentials` client (`None` for an app users sign in to). The

@@ -327,6 +327,10 @@ pub struct ClientSection {
     pub scopes: Option<Vec<String>>,
     /// The accounts an admin client may act on (by slug); all when absent.
     pub admin_accounts: Option<Vec<String>>,
+    /// A resource server (an API): it introspects any app's tokens at `/introspect` and uses
+    /// no grant, no redirect and no page.
+    #[serde(default)]
+    pub introspect: bool,
     /// This app's product name, logo and accent colour on the pages it sends people to.
     pub ui: Option<UiSection>,
 }

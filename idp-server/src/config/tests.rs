@@ -147,6 +147,7 @@ fn client_with(uri: &str) -> Client {
         id_token_alg: crate::alg::SigningAlg::Rs256,
         require_pkce: true,
         admin: None,
+        introspect: false,
         brand: Brand {
             product: "Identity Provider".into(),
             logo: None,

@@ -145,6 +145,8 @@ pub struct Client {
     /// `Some` for an admin client (`grant_types = ["client_credentials"]`): what it may do. Such
     /// a client can never use /authorize, and no other client can get admin scopes.
     pub admin: Option<AdminAccess>,
+    /// A resource server (`introspect = true`): it introspects tokens and does nothing else.
+    pub introspect: bool,
     /// How the pages look for this app (`[ui]` with its own `ui` keys over it).
     pub brand: Brand,
 }
@@ -216,6 +218,7 @@ impl Client {
             Some(admin) => ClientKind::Admin {
                 scopes: admin.scopes.iter().map(|s| s.as_str()).collect(),
             },
+            None if self.introspect => ClientKind::ResourceServer,
             None => ClientKind::App {
                 redirect_uris: &self.redirect_uris,
             },
@@ -226,6 +229,11 @@ impl Client {
             public: self.public,
             kind,
         }
+    }
+
+    /// An app people sign in to (not an admin client, not a resource server).
+    pub fn signs_users_in(&self) -> bool {
+        self.admin.is_none() && !self.introspect
     }
 
     /// Exact, character-for-character match (OAuth 2.0 Security BCP 4.1.3).

@@ -10,6 +10,7 @@ pub mod csrf;
 mod deadline;
 pub mod error;
 pub mod forms;
+pub mod introspection;
 pub mod lifecycle;
 pub mod locale;
 pub mod logout;
@@ -47,6 +48,10 @@ pub fn discovery_document(config: &Config) -> Vec<u8> {
         "userinfo_endpoint": format!("{i}/userinfo"),
         "jwks_uri": format!("{i}/jwks"),
         "end_session_endpoint": format!("{i}/end_session"),
+        "revocation_endpoint": format!("{i}/revoke"),
+        "revocation_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post", "none"],
+        "introspection_endpoint": format!("{i}/introspect"),
+        "introspection_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post"],
         "response_types_supported": ["code"],
         "response_modes_supported": ["query"],
         "grant_types_supported": ["authorization_code", "refresh_token", "client_credentials"],
@@ -198,6 +203,19 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         web::resource("/token")
             .wrap(script_cors(&["POST"]))
             .route(web::post().to(token::token))
+            .default_service(web::to(|| error::wrong_method("POST"))),
+    )
+    // RFC 7009: a browser-based app revokes its own tokens from script, as it redeems them.
+    .service(
+        web::resource("/revoke")
+            .wrap(script_cors(&["POST"]))
+            .route(web::post().to(introspection::revoke))
+            .default_service(web::to(|| error::wrong_method("POST"))),
+    )
+    // RFC 7662: an API asks from its server; no CORS.
+    .service(
+        web::resource("/introspect")
+            .route(web::post().to(introspection::introspect))
             .default_service(web::to(|| error::wrong_method("POST"))),
     )
     .service(

@@ -95,10 +95,18 @@ pub fn ensure_python_packages() {
 /// Authlib (an independent OAuth/OIDC library) as the app: code + PKCE, the ID token verified
 /// with authlib.jose against the JWKS, two refreshes the way Authlib makes them (re-sending the
 /// original scope, `offline_access` included: before, that was refused and the user signed out
-/// five minutes later), userinfo.
+/// five minutes later), userinfo; then Authlib as an API introspects the access token (RFC
+/// 7662), the app revokes its refresh token (RFC 7009) and the API learns at once that the
+/// access token is dead.
 fn authlib_runs_the_flow_and_refreshes_with_the_original_scope(db: Db) {
     ensure_python_packages();
-    let server = TestServer::start(db);
+    let server = TestServer::start_with(
+        db,
+        Options {
+            extra_toml: crate::token_state::api_client(),
+            ..Options::default()
+        },
+    );
     seed(&server, "acme", "ann@example.com", false);
     let out = Command::new("python3")
         .arg("authlib_rp.py")
@@ -110,6 +118,8 @@ fn authlib_runs_the_flow_and_refreshes_with_the_original_scope(db: Db) {
             ("REDIRECT_URI", "http://127.0.0.1:8081/callback"),
             ("EMAIL", "ann@example.com"),
             ("PASSWORD", PASSWORD),
+            ("API_CLIENT_ID", "api"),
+            ("API_CLIENT_SECRET", crate::token_state::API_SECRET),
         ])
         .output()
         .expect("python3 is needed");
@@ -126,6 +136,8 @@ fn authlib_runs_the_flow_and_refreshes_with_the_original_scope(db: Db) {
         "id token",
         "refresh",
         "userinfo",
+        "introspection",
+        "revocation",
     ] {
         assert!(stdout.contains(step), "{stdout}");
     }

@@ -24,3 +24,4 @@ mod resilience;
 mod rp;
 mod session_end;
 mod token_endpoint;
+mod token_state;

@@ -122,8 +122,9 @@ fn trusted_redirect<'a>(
     let client_id = client_id.ok_or_else(|| Refusal::Page(msg("no-client-id")))?;
     let client = config
         .client(client_id)
-        // An admin client is a program with client credentials: nobody signs in to it.
-        .filter(|c| c.admin.is_none())
+        // An admin client or a resource server is a program with client credentials: nobody
+        // signs in to it.
+        .filter(|c| c.signs_users_in())
         .ok_or_else(|| Refusal::Page(msg("unknown-client")))?;
     let redirect_uri = redirect_uri.ok_or_else(|| Refusal::Page(msg("no-redirect-uri")))?;
     if !client.has_redirect_uri(redirect_uri) {
