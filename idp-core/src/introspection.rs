@@ -131,6 +131,7 @@ impl Idp {
         let actor = Actor::Client {
             client_id: client.client_id.to_string(),
             on_behalf_of: None,
+            ip: Some(credentials.ip.to_string()),
         };
         self.store().tx(|conn| {
             let grant_id = match (&token, &hashed) {
@@ -158,7 +159,6 @@ impl Idp {
                 now,
                 &AuditEvent::new(AuditAction::TokenRevoked, &actor)
                     .user(&owner.account_id, &owner.user_id)
-                    .ip(Some(credentials.ip))
                     .detail(format!("grant={grant_id} sid={}", owner.session_id)),
             )?;
             Ok::<_, StoreError>(())

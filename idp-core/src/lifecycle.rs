@@ -173,6 +173,10 @@ fn set_password_in(
     if link.purpose == Purpose::Invite && user.status != crate::UserStatus::Invited {
         return Err(EmailTokenError::Invalid.into());
     }
+    // A relink link sets no password (it only opens the next enrollment, `signin`).
+    if link.purpose == Purpose::Relink {
+        return Err(EmailTokenError::Invalid.into());
+    }
     store::users::set_password(conn, &user.id, link.hash, now)?;
     let actor = Actor::User(user.id.clone());
     let (event, detail, ended) = match link.purpose {
@@ -198,6 +202,7 @@ fn set_password_in(
             )?;
             (AuditAction::PasswordChanged, Some("by reset link"), ended)
         }
+        Purpose::Relink => return Err(EmailTokenError::Invalid.into()),
     };
     let mut ev = AuditEvent::new(event, &actor)
         .user(&user.account_id, &user.id)

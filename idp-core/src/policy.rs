@@ -57,10 +57,12 @@ pub fn may_use_links(user: &User) -> bool {
     user.status != UserStatus::Disabled
 }
 
-/// Whether `user` of `account` must pass a second factor to sign in: the one MFA rule.
+/// Whether `user` of `account` must pass a second factor to sign in: the one MFA rule. The
+/// account's policy decides for its users, and a user who holds a role (who may act for
+/// others) always needs one, whatever the policy.
 pub fn requires_second_factor(user: &User, account: &Account) -> bool {
     debug_assert_eq!(user.account_id, account.id);
-    account.mfa_policy == MfaPolicy::Required
+    account.mfa_policy == MfaPolicy::Required || user.roles.any()
 }
 
 /// Whether `user` may hold a session signed in with `method`: the one predicate behind a new
@@ -147,6 +149,93 @@ pub fn reuse_refusal(
         })
 }
 
+/// What a person may do for others in the console: each support ticket of the product's
+/// documents as an action.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StaffAction {
+    /// Invite a new user to the account.
+    InviteUser,
+    /// Send a user's invitation again.
+    ResendInvitation,
+    /// Disable a user (ends their sessions).
+    Disable,
+    /// Enable a disabled user.
+    Enable,
+    /// Clear a user's lockouts.
+    Unlock,
+    /// Send a user a password-reset link.
+    SendReset,
+    /// Disconnect a user's authenticator app (a lost phone).
+    DisconnectApp,
+    /// End every session of a user.
+    EndSessions,
+    /// Turn MFA on for the whole account.
+    MfaOn,
+    /// Turn MFA off for the whole account.
+    MfaOff,
+}
+
+/// Why the console refuses an action (or a page).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum StaffRefusal {
+    /// The signed-in user holds no role.
+    #[error("you hold no role that gives access to the console")]
+    NoRole,
+    /// An `account-admin` acting on another company's account.
+    #[error("this account is not yours to manage")]
+    OtherAccount,
+    /// Nobody acts on their own authenticator, roles or status in the console.
+    #[error("you cannot do this to yourself here; use your account page")]
+    OwnUser,
+    /// An `account-admin` acting on someone who holds a role: that goes to support.
+    #[error("this user holds a role: ask support")]
+    HoldsRole,
+    /// Only `support` may turn MFA off for an account (a compromised company admin must not be
+    /// able to switch it off for the whole company).
+    #[error("only support may do this")]
+    SupportOnly,
+}
+
+/// Whether `staff` may see the account with this id: `support` every account, an
+/// `account-admin` their own.
+pub fn may_see_account(staff: &User, account_id: &str) -> bool {
+    staff.roles.has(crate::model::Role::Support)
+        || (staff.roles.has(crate::model::Role::AccountAdmin) && staff.account_id == account_id)
+}
+
+/// Whether `staff` may do `action` in the account with this id, to `target` (a user of it) when
+/// the action concerns one. The one rule of the console; its handlers never decide.
+pub fn staff_may(
+    staff: &User,
+    action: StaffAction,
+    account_id: &str,
+    target: Option<&User>,
+) -> Result<(), StaffRefusal> {
+    use crate::model::Role;
+    if !staff.roles.any() {
+        return Err(StaffRefusal::NoRole);
+    }
+    if !may_see_account(staff, account_id) {
+        return Err(StaffRefusal::OtherAccount);
+    }
+    let support = staff.roles.has(Role::Support);
+    if action == StaffAction::MfaOff && !support {
+        return Err(StaffRefusal::SupportOnly);
+    }
+    if let Some(t) = target {
+        if t.account_id != account_id {
+            return Err(StaffRefusal::OtherAccount);
+        }
+        if t.id == staff.id {
+            return Err(StaffRefusal::OwnUser);
+        }
+        if t.roles.any() && !support {
+            return Err(StaffRefusal::HoldsRole);
+        }
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -175,6 +264,10 @@ mod tests {
             password_changed_at: None,
             created_at: 0,
             updated_at: 0,
+            roles: crate::model::Roles::NONE,
+            locale: None,
+            last_sign_in_at: None,
+            relink_by_email: false,
         }
     }
 
@@ -211,12 +304,78 @@ mod tests {
             may_use_session(&active, &account(MfaPolicy::Off), AuthMethod::Password),
             Ok(())
         );
+        let staff = User {
+            roles: crate::model::Roles::NONE.with(crate::model::Role::AccountAdmin, true),
+            ..active.clone()
+        };
+        assert_eq!(
+            may_use_session(&staff, &account(MfaPolicy::Off), AuthMethod::Password),
+            Err(SessionRefusal::SecondFactorMissing),
+            "a role always needs a second factor"
+        );
         for status in [UserStatus::Disabled, UserStatus::Invited] {
             assert_eq!(
                 may_use_session(&user(status), &required, AuthMethod::PasswordAndTotp),
                 Err(SessionRefusal::UserNotActive)
             );
         }
+    }
+
+    #[test]
+    fn the_console_lets_each_role_do_what_it_may_and_nothing_else() {
+        use crate::model::{Role, Roles};
+        let with = |id: &str, account: &str, roles: &[Role]| User {
+            id: id.into(),
+            account_id: account.into(),
+            roles: roles
+                .iter()
+                .fold(Roles::NONE, |r, role| r.with(*role, true)),
+            ..user(UserStatus::Active)
+        };
+        let support = with("s", "vendor", &[Role::Support]);
+        let admin = with("a", "acme", &[Role::AccountAdmin]);
+        let plain = with("p", "acme", &[]);
+        let other_admin = with("o", "acme", &[Role::AccountAdmin]);
+        let stranger = with("x", "globex", &[]);
+        use StaffAction::*;
+        assert_eq!(
+            staff_may(&plain, Disable, "acme", Some(&other_admin)),
+            Err(StaffRefusal::NoRole)
+        );
+        assert_eq!(staff_may(&admin, Disable, "acme", Some(&plain)), Ok(()));
+        assert_eq!(staff_may(&admin, MfaOn, "acme", None), Ok(()));
+        assert_eq!(
+            staff_may(&admin, MfaOff, "acme", None),
+            Err(StaffRefusal::SupportOnly)
+        );
+        assert_eq!(
+            staff_may(&admin, Disable, "globex", Some(&stranger)),
+            Err(StaffRefusal::OtherAccount)
+        );
+        assert_eq!(
+            staff_may(&admin, Disable, "acme", Some(&stranger)),
+            Err(StaffRefusal::OtherAccount),
+            "a target of another account named under this one"
+        );
+        assert_eq!(
+            staff_may(&admin, DisconnectApp, "acme", Some(&admin)),
+            Err(StaffRefusal::OwnUser)
+        );
+        assert_eq!(
+            staff_may(&admin, DisconnectApp, "acme", Some(&other_admin)),
+            Err(StaffRefusal::HoldsRole)
+        );
+        assert_eq!(
+            staff_may(&support, DisconnectApp, "acme", Some(&other_admin)),
+            Ok(())
+        );
+        assert_eq!(staff_may(&support, MfaOff, "globex", None), Ok(()));
+        assert_eq!(
+            staff_may(&support, Disable, "vendor", Some(&support)),
+            Err(StaffRefusal::OwnUser)
+        );
+        assert!(may_see_account(&support, "globex") && !may_see_account(&admin, "globex"));
+        assert!(!may_see_account(&plain, "acme"));
     }
 
     #[test]

@@ -339,6 +339,7 @@ pub(crate) fn start_in(
     ip: Option<&str>,
 ) -> Result<(), StoreError> {
     sessions::insert(conn, session, &hash_token(secret))?;
+    store::users::signed_in(conn, &user.id, now)?;
     audit::record(
         conn,
         now,

@@ -76,7 +76,7 @@ pub enum PasswordStep {
 #[derive(Debug)]
 pub enum SignInStart {
     /// The step of the browser's sign-in in progress.
-    Flow(SignInPage),
+    Flow(Box<SignInPage>),
     /// No sign-in in progress and the browser is signed in: this user.
     SignedIn(Box<User>),
     /// A new sign-in at the provider itself (no app): its handle goes into the cookie.
@@ -399,7 +399,7 @@ impl Idp {
     ) -> Result<SignInStart, SignInError> {
         if let Some(handle) = flow {
             match self.sign_in_page(handle) {
-                Ok(page) => return Ok(SignInStart::Flow(page)),
+                Ok(page) => return Ok(SignInStart::Flow(Box::new(page))),
                 // A flow that ended: start again below.
                 Err(SignInError::Expired) => {}
                 Err(e) => return Err(e),
@@ -525,6 +525,9 @@ fn mfa_error(e: MfaError) -> SignInError {
         MfaError::NotEnrolled | MfaError::AlreadyLinked => SignInError::WrongStage,
         MfaError::Store(s) => s.into(),
         MfaError::Crypto(c) => c.into(),
-        e @ (MfaError::Settings(_) | MfaError::Qr(_)) => SignInError::Mfa(e),
+        e @ (MfaError::Settings(_)
+        | MfaError::Qr(_)
+        | MfaError::Reason(_)
+        | MfaError::TooManyDisconnects(_)) => SignInError::Mfa(e),
     }
 }

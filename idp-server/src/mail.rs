@@ -58,6 +58,16 @@ pub enum Mail<'a> {
     AppDisconnected {
         at: i64,
     },
+    /// To an account's administrators: a user's authenticator app was disconnected.
+    AppDisconnectedNotice {
+        at: i64,
+        user: &'a str,
+        reason: &'a str,
+    },
+    /// After a disconnect with `relink_requires_email`: the only way to link a new app.
+    RelinkLink {
+        link: &'a str,
+    },
 }
 
 /// The browser and system a User-Agent names, in words from a fixed list ("Firefox on
@@ -188,7 +198,51 @@ impl Mailer {
                 let link = self.link("/reset", token);
                 self.send(&user.email, lang, Mail::PasswordReset { link: &link })
             }
+            Purpose::Relink => {
+                let link = self.link("/relink", token);
+                self.send(&user.email, lang, Mail::RelinkLink { link: &link })
+            }
         }
+    }
+
+    /// The language a user chose for their mails, else the provider's default.
+    pub fn lang_of(&self, locale: Option<&str>) -> Lang {
+        locale.and_then(Lang::from_tag).unwrap_or(self.default_lang)
+    }
+
+    /// Tells of a disconnect: the user (with the relink link when one was made) and their
+    /// account's administrators (with the reason). Each failure is returned with its address;
+    /// the others are still sent.
+    pub fn send_disconnect_notices(
+        &self,
+        user: &idp_core::User,
+        done: &idp_core::mfa::Disconnected,
+        reason: &str,
+        at: i64,
+    ) -> Vec<(String, MailError)> {
+        let mut failed = Vec::new();
+        for r in &done.notify {
+            let lang = self.lang_of(r.locale.as_deref());
+            let mail = if r.is_subject {
+                Mail::AppDisconnected { at }
+            } else {
+                Mail::AppDisconnectedNotice {
+                    at,
+                    user: &user.email,
+                    reason,
+                }
+            };
+            if let Err(e) = self.send(&r.email, lang, mail) {
+                failed.push((r.email.clone(), e));
+            }
+        }
+        if let Some(token) = &done.relink_token {
+            let lang = self.lang_of(user.locale.as_deref());
+            if let Err(e) = self.send_link(user, Purpose::Relink, token, lang) {
+                failed.push((user.email.clone(), e));
+            }
+        }
+        failed
     }
 
     /// Sends `mail` in `lang`.
@@ -312,6 +366,27 @@ fn parts<'a>(t: Tr, product: &str, mail: &Mail<'a>) -> Parts<'a> {
                 msg("mail-app-disconnected-warning"),
             ],
         ),
+        Mail::AppDisconnectedNotice { at, user, reason } => plain(
+            msg("mail-disconnect-notice-subject")
+                .with("product", product)
+                .with("user", user),
+            vec![
+                msg("mail-disconnect-notice-body")
+                    .with("product", product)
+                    .with("user", user)
+                    .with("at", when(at))
+                    .with("reason", reason),
+                msg("mail-disconnect-notice-warning"),
+            ],
+        ),
+        Mail::RelinkLink { link } => Parts {
+            subject: msg("mail-relink-subject").with("product", product),
+            paragraphs: vec![msg("mail-relink-body")
+                .with("product", product)
+                .with("lifetime", t.lifetime(Purpose::Relink.ttl_secs()))],
+            link: Some((link, msg("mail-relink-link"))),
+            last: Some(msg("mail-relink-ignore")),
+        },
     }
 }
 

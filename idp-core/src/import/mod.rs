@@ -245,6 +245,10 @@ impl Idp {
                 password_hash,
                 created_at: now,
                 updated_at: now,
+                roles: crate::model::Roles::NONE,
+                locale: None,
+                last_sign_in_at: None,
+                relink_by_email: false,
             },
         })
     }

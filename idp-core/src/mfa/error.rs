@@ -28,6 +28,12 @@ pub enum MfaError {
     /// The TOTP parameters were refused (a secret too short, a label with a `:`).
     #[error("invalid TOTP settings: {0}")]
     Settings(#[from] totp_rs::TotpUrlError),
+    /// A disconnect without an acceptable reason.
+    #[error(transparent)]
+    Reason(#[from] crate::model::ReasonError),
+    /// The actor reached `[support] disconnects_per_hour`: refused (and audited) until then.
+    #[error("too many authenticator disconnects by this operator; try again after {}", .0.until)]
+    TooManyDisconnects(Locked),
     /// The QR code could not be made (the URL is too long for a QR code).
     #[error("the QR code could not be made: {0}")]
     Qr(#[from] qrcode::types::QrError),

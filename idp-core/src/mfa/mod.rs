@@ -13,17 +13,17 @@ mod totp;
 use serde::Serialize;
 
 use crate::crypto::random_bytes;
-use crate::model::{
-    Account, Actor, AuditAction, AuditEvent, Change, Counter, CounterState, EndReason, Locked, User,
-};
+use crate::model::{Account, Actor, AuditAction, AuditEvent, Counter, CounterState, Locked, User};
 use crate::store::attempts::{self, Reserved};
 use crate::store::flows::{self, PendingSecret};
 use crate::store::{self, audit, StoreError};
 use crate::Idp;
 
+mod disconnect;
 mod error;
 
 pub use crate::model::TotpSettings;
+pub use disconnect::{Disconnected, Recipient};
 pub use error::MfaError;
 pub use totp::{
     base32_decode, base32_encode, format_activation_code, matching_step, normalise_code, qr_svg,
@@ -292,38 +292,6 @@ impl Idp {
             Some(l) => MfaError::Locked(l),
             None => MfaError::InvalidCode,
         })
-    }
-
-    /// Removes a user's linked app and ends their sessions: their next sign-in shows a new QR
-    /// code.
-    pub fn disconnect_mfa(&self, user: &User, actor: &Actor) -> Result<Change, MfaError> {
-        let now = self.now();
-        let listeners = self.logout_listeners();
-        Ok(self.store().tx(|conn| {
-            // The user's row before the app's: the order an import's update takes them in.
-            store::users::hold(conn, &user.id)?;
-            if !store::totp::delete(conn, &user.id)? {
-                return Ok(Change::Already);
-            }
-            attempts::clear(conn, &Counter::Totp(&user.id))?;
-            // The lost phone's codes opened these sessions: they end with it, with back-channel
-            // logout (delivered by the running servers), and the next sign-in links a new app.
-            store::sessions::end_all_of_user(
-                conn,
-                now,
-                &user.id,
-                None,
-                EndReason::AppDisconnected,
-                &listeners,
-            )?;
-            audit::record(
-                conn,
-                now,
-                &AuditEvent::new(AuditAction::MfaDisconnected, actor)
-                    .user(&user.account_id, &user.id),
-            )?;
-            Ok::<_, StoreError>(Change::Changed)
-        })?)
     }
 
     /// The TOTP lockout state of a user (for `user show`).

@@ -18,6 +18,18 @@ pub enum Actor {
         /// Who it says it acts for (its `X-Actor` header: an agent, a ticket number). Recorded,
         /// never trusted.
         on_behalf_of: Option<String>,
+        /// The address the call came from.
+        ip: Option<String>,
+    },
+    /// A person acting for others in the console (a user who holds a role): who, from where,
+    /// and why (the reason the console requires: a ticket number).
+    Console {
+        /// The console user.
+        user_id: String,
+        /// Their address.
+        ip: Option<String>,
+        /// Why.
+        reason: String,
     },
 }
 
@@ -28,6 +40,7 @@ impl Actor {
             Actor::User(id) => format!("user:{id}"),
             Actor::Operator(name) => format!("operator:{name}"),
             Actor::Client { client_id, .. } => format!("client:{client_id}"),
+            Actor::Console { user_id, .. } => format!("console:{user_id}"),
             Actor::System => "system".into(),
             Actor::Anonymous => "anonymous".into(),
         }
@@ -37,6 +50,30 @@ impl Actor {
     pub fn note(&self) -> Option<&str> {
         match self {
             Actor::Client { on_behalf_of, .. } => on_behalf_of.as_deref(),
+            _ => None,
+        }
+    }
+
+    /// The address an actor acts from, when it came with them (an admin call, the console).
+    pub fn ip(&self) -> Option<&str> {
+        match self {
+            Actor::Client { ip, .. } | Actor::Console { ip, .. } => ip.as_deref(),
+            _ => None,
+        }
+    }
+
+    /// Why the actor acts, when they said (the console requires it).
+    pub fn reason(&self) -> Option<&str> {
+        match self {
+            Actor::Console { reason, .. } => Some(reason),
+            _ => None,
+        }
+    }
+
+    /// The user acting, when the actor is a person with an account here.
+    pub fn user_id(&self) -> Option<&str> {
+        match self {
+            Actor::User(id) | Actor::Console { user_id: id, .. } => Some(id),
             _ => None,
         }
     }
@@ -105,6 +142,12 @@ pub enum AuditAction {
     UsersImported,
     /// A client revoked one of its tokens (RFC 7009): the grant ended.
     TokenRevoked,
+    /// A disconnect was refused: the actor reached `disconnects_per_hour`.
+    MfaDisconnectRefused,
+    /// A role was granted to a user.
+    RoleGranted,
+    /// A role was taken back from a user.
+    RoleRevoked,
 }
 
 impl AuditAction {
@@ -141,6 +184,9 @@ impl AuditAction {
             AuditAction::LinkSent => "user.link_sent",
             AuditAction::UsersImported => "users.imported",
             AuditAction::TokenRevoked => "oauth.token_revoked",
+            AuditAction::MfaDisconnectRefused => "mfa.disconnect_refused",
+            AuditAction::RoleGranted => "user.role_granted",
+            AuditAction::RoleRevoked => "user.role_revoked",
         }
     }
 }
@@ -160,18 +206,21 @@ pub struct AuditEvent<'a> {
     pub ip: Option<&'a str>,
     /// Free text (never a secret).
     pub detail: Option<String>,
+    /// Why a person did it (the console's required reason, a disconnect's reason).
+    pub reason: Option<&'a str>,
 }
 
 impl<'a> AuditEvent<'a> {
-    /// An event with no subject yet.
+    /// An event with no subject yet; the actor's address and reason, when it has them.
     pub fn new(action: AuditAction, actor: &'a Actor) -> Self {
         AuditEvent {
             action,
             actor,
             account_id: None,
             user_id: None,
-            ip: None,
+            ip: actor.ip(),
             detail: None,
+            reason: actor.reason(),
         }
     }
     /// About this user of this account.
@@ -185,9 +234,16 @@ impl<'a> AuditEvent<'a> {
         self.account_id = Some(account_id);
         self
     }
-    /// From this address.
+    /// From this address (when known: the actor's stays otherwise).
     pub fn ip(mut self, ip: Option<&'a str>) -> Self {
-        self.ip = ip;
+        if ip.is_some() {
+            self.ip = ip;
+        }
+        self
+    }
+    /// For this reason.
+    pub fn reason(mut self, reason: &'a str) -> Self {
+        self.reason = Some(reason);
         self
     }
     /// With this detail.

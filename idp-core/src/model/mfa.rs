@@ -7,6 +7,11 @@ pub struct TotpSettings {
     pub issuer: String,
     /// Steps of clock drift tolerated either side of now.
     pub drift_steps: u8,
+    /// After a help-desk disconnect, the enrollment page is shown only to a sign-in that arrives
+    /// through a single-use link mailed to the authentication email (`[mfa]
+    /// relink_requires_email`): whoever knows the password but not the mailbox cannot link
+    /// their own phone.
+    pub relink_requires_email: bool,
 }
 
 impl Default for TotpSettings {
@@ -14,6 +19,7 @@ impl Default for TotpSettings {
         TotpSettings {
             issuer: "Identity Provider".into(),
             drift_steps: 1,
+            relink_requires_email: false,
         }
     }
 }

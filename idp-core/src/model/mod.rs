@@ -9,6 +9,8 @@ mod flow;
 mod grant;
 mod mfa;
 mod prompt;
+mod reason;
+mod role;
 mod session;
 mod throttle;
 mod user;
@@ -23,6 +25,8 @@ pub use flow::{Browser, FlowStage, LoginFlow, PendingAuthorization};
 pub use grant::{Issued, NewCode};
 pub use mfa::TotpSettings;
 pub use prompt::{Hinted, Prompt};
+pub use reason::{Reason, ReasonError};
+pub use role::{Role, Roles};
 pub use session::{
     idle_deadline, AuthMethod, EndReason, EndedSession, LogoutListeners, OwnChange,
     SessionSettings, SsoSession, SweepReport, ACR_MFA, ACR_PASSWORD, AMR_MFA, AMR_OTP,

@@ -97,6 +97,9 @@ pub enum EndReason {
     MfaEnabled,
     /// Found in use without the second factor its account requires (defence in depth).
     MfaMissing,
+    /// The user was granted a role, which always needs a second factor, and this session never
+    /// passed one.
+    RoleGranted,
     /// An operator disconnected the user's authenticator app (lost phone): the sessions its
     /// codes opened end with it.
     AppDisconnected,
@@ -136,6 +139,7 @@ impl EndReason {
             EndReason::PasswordSet => "password_set",
             EndReason::MfaEnabled => "mfa_enabled",
             EndReason::MfaMissing => "mfa_missing",
+            EndReason::RoleGranted => "role_granted",
             EndReason::AppDisconnected => "app_disconnected",
             EndReason::Registration => "registration",
             EndReason::IdleTimeout => "idle_timeout",

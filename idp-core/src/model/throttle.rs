@@ -66,6 +66,10 @@ pub struct ThrottleSettings {
     pub login_flows_per_ip: Limit,
     /// Admin API calls per admin client.
     pub admin_per_client: Limit,
+    /// Authenticator disconnects per console user and per admin client (`[support]
+    /// disconnects_per_hour`): one stolen operator account cannot strip MFA from a whole
+    /// company quietly.
+    pub disconnects_per_actor: Limit,
 }
 
 impl ThrottleSettings {
@@ -80,6 +84,7 @@ impl ThrottleSettings {
             self.forgot_per_ip,
             self.login_flows_per_ip,
             self.admin_per_client,
+            self.disconnects_per_actor,
         ]
         .iter()
         .map(|l| l.window_secs)
@@ -99,6 +104,7 @@ impl Default for ThrottleSettings {
             forgot_per_ip: Limit::rate(20, 60 * 60),
             login_flows_per_ip: Limit::rate(1200, 60),
             admin_per_client: Limit::rate(600, 60),
+            disconnects_per_actor: Limit::rate(20, 60 * 60),
         }
     }
 }
@@ -128,6 +134,9 @@ pub enum Counter<'a> {
     LoginFlowsFromIp(&'a str),
     /// Calls of the admin API by this client.
     AdminCalls(&'a str),
+    /// Authenticator disconnects by this actor (`Actor::render`: a console user, an admin
+    /// client).
+    Disconnects(&'a str),
 }
 
 impl Counter<'_> {
@@ -142,6 +151,7 @@ impl Counter<'_> {
             Counter::ForgotFromIp(ip) => format!("forgot-ip:{ip}"),
             Counter::LoginFlowsFromIp(ip) => format!("flows-ip:{ip}"),
             Counter::AdminCalls(client_id) => format!("admin:{client_id}"),
+            Counter::Disconnects(actor) => format!("disconnects:{actor}"),
         }
     }
 
@@ -164,6 +174,7 @@ impl Counter<'_> {
             Counter::ForgotFromIp(_) => &s.forgot_per_ip,
             Counter::LoginFlowsFromIp(_) => &s.login_flows_per_ip,
             Counter::AdminCalls(_) => &s.admin_per_client,
+            Counter::Disconnects(_) => &s.disconnects_per_actor,
         }
     }
 }

@@ -59,6 +59,15 @@ pub struct User {
     pub created_at: i64,
     /// Unix seconds.
     pub updated_at: i64,
+    /// What they may do for others in the console (most hold none).
+    pub roles: super::Roles,
+    /// The language they chose for their mails (`None`: the provider's default).
+    pub locale: Option<String>,
+    /// When they last completed a sign-in.
+    pub last_sign_in_at: Option<i64>,
+    /// After a help-desk disconnect with `relink_requires_email`: the next enrollment only through
+    /// a link mailed to the authentication email.
+    pub relink_by_email: bool,
 }
 
 /// Written out by hand so that a `{:?}` (a log line, a failed test) never shows the password hash.
@@ -79,6 +88,10 @@ impl std::fmt::Debug for User {
             .field("password_changed_at", &self.password_changed_at)
             .field("created_at", &self.created_at)
             .field("updated_at", &self.updated_at)
+            .field("roles", &self.roles)
+            .field("locale", &self.locale)
+            .field("last_sign_in_at", &self.last_sign_in_at)
+            .field("relink_by_email", &self.relink_by_email)
             .finish()
     }
 }
@@ -97,6 +110,9 @@ pub enum Purpose {
     Invite,
     /// Set a new password. Valid 1 hour.
     Reset,
+    /// Link a new authenticator app after a help-desk disconnect (`relink_requires_email`).
+    /// Valid 24 hours.
+    Relink,
 }
 
 impl Purpose {
@@ -105,6 +121,7 @@ impl Purpose {
         match self {
             Purpose::Invite => "invite",
             Purpose::Reset => "reset",
+            Purpose::Relink => "relink",
         }
     }
     /// How long a link of this purpose stays valid.
@@ -112,6 +129,7 @@ impl Purpose {
         match self {
             Purpose::Invite => 7 * 24 * 60 * 60,
             Purpose::Reset => 60 * 60,
+            Purpose::Relink => 24 * 60 * 60,
         }
     }
 }
@@ -279,6 +297,10 @@ mod tests {
             password_changed_at: None,
             created_at: 0,
             updated_at: 0,
+            roles: crate::model::Roles::NONE,
+            locale: None,
+            last_sign_in_at: None,
+            relink_by_email: false,
         };
         let shown = format!("{user:?}");
         assert!(

@@ -30,6 +30,8 @@ pub struct StoredEvent {
     pub detail: Option<String>,
     /// Who an admin client said it acted for (`X-Actor`), as it said it.
     pub actor_note: Option<String>,
+    /// Why (the console's required reason, a disconnect's reason).
+    pub reason: Option<String>,
 }
 
 /// Records one event (in the caller's transaction, with the change it describes).
@@ -48,6 +50,7 @@ pub(crate) fn record(
             audit_events::ip.eq(ev.ip),
             audit_events::detail.eq(ev.detail.as_deref()),
             audit_events::actor_note.eq(ev.actor.note()),
+            audit_events::reason.eq(ev.reason),
         ))
         .execute(conn)?;
     Ok(())
@@ -74,6 +77,7 @@ pub(crate) fn record_all(
                     audit_events::ip.eq(ev.ip),
                     audit_events::detail.eq(ev.detail.as_deref()),
                     audit_events::actor_note.eq(ev.actor.note()),
+                    audit_events::reason.eq(ev.reason),
                 )
             })
             .collect();
@@ -93,6 +97,8 @@ pub struct AuditFilter<'a> {
     pub user_id: Option<&'a str>,
     /// Only events at or after this time (Unix seconds).
     pub since: Option<i64>,
+    /// Only events before this time (Unix seconds).
+    pub until: Option<i64>,
     /// Only events older than this one (the cursor of the previous page).
     pub before_id: Option<i64>,
 }
@@ -117,6 +123,9 @@ pub(crate) fn page(
         }
         if let Some(t) = filter.since {
             q = q.filter(audit_events::at.ge(t));
+        }
+        if let Some(t) = filter.until {
+            q = q.filter(audit_events::at.lt(t));
         }
         if let Some(id) = filter.before_id {
             q = q.filter(audit_events::id.lt(id));

@@ -64,6 +64,23 @@ pub(crate) fn revoke_in_sessions(
     Ok(())
 }
 
+/// Revokes every live grant of one client to one user (a role taken back ends the console's).
+pub(crate) fn revoke_of_client(
+    conn: &mut DbConnection,
+    now: i64,
+    user_id: &str,
+    client_id: &str,
+) -> Result<usize, StoreError> {
+    Ok(diesel::update(
+        g::table
+            .filter(g::user_id.eq(user_id))
+            .filter(g::client_id.eq(client_id))
+            .filter(g::revoked_at.is_null()),
+    )
+    .set(g::revoked_at.eq(Some(now)))
+    .execute(conn)?)
+}
+
 /// The apps that hold a grant in these sessions: (session id, client id), each pair once, sorted.
 pub(crate) fn holders(
     conn: &mut DbConnection,

@@ -24,6 +24,10 @@ diesel::table! {
         password_changed_at -> Nullable<BigInt>,
         created_at -> BigInt,
         updated_at -> BigInt,
+        roles -> Text,
+        locale -> Nullable<Text>,
+        last_sign_in_at -> Nullable<BigInt>,
+        relink_by_email -> Bool,
     }
 }
 
@@ -151,6 +155,7 @@ diesel::table! {
         ip -> Nullable<Text>,
         detail -> Nullable<Text>,
         actor_note -> Nullable<Text>,
+        reason -> Nullable<Text>,
     }
 }
 

@@ -197,6 +197,23 @@ pub(crate) fn unended_without_second_factor(
         .collect())
 }
 
+/// The unended sessions of one user that were not completed with a second factor.
+pub(crate) fn unended_without_second_factor_of_user(
+    conn: &mut DbConnection,
+    user_id: &str,
+) -> Result<Vec<String>, StoreError> {
+    let unended: Vec<(String, String)> = ss::table
+        .filter(ss::user_id.eq(user_id))
+        .filter(ss::ended_at.is_null())
+        .select((ss::id, ss::amr))
+        .load(conn)?;
+    Ok(unended
+        .into_iter()
+        .filter(|(_, amr)| !AuthMethod::of_stored_amr(amr).passed_second_factor())
+        .map(|(id, _)| id)
+        .collect())
+}
+
 /// A session whose time is up.
 #[derive(Debug, Queryable, Selectable)]
 #[diesel(table_name = ss)]

@@ -42,6 +42,35 @@ pub(crate) fn linked(
         .optional())?)
 }
 
+/// When an app was linked, and the step of the last code it gave.
+pub(crate) type AppTimes = (Option<i64>, Option<i64>);
+
+/// When a user's app was linked and the step of the last code it gave (for `/account` and the
+/// console: "linked since", "last used").
+pub(crate) fn app_times(
+    conn: &mut DbConnection,
+    user_id: &str,
+) -> Result<Option<AppTimes>, StoreError> {
+    Ok(tc::table
+        .find(user_id)
+        .filter(tc::linked.eq(true))
+        .select((tc::linked_at, tc::last_used_step))
+        .get_result(conn)
+        .optional()?)
+}
+
+/// Which of these users have a linked app.
+pub(crate) fn linked_among(
+    conn: &mut DbConnection,
+    user_ids: &[&str],
+) -> Result<Vec<String>, StoreError> {
+    Ok(tc::table
+        .filter(tc::user_id.eq_any(user_ids))
+        .filter(tc::linked.eq(true))
+        .select(tc::user_id)
+        .load(conn)?)
+}
+
 /// Links an app with the step its confirmation code used (`None` for an app linked elsewhere
 /// and imported). A unique violation means the user has one already (another sign-in linked
 /// it first).

@@ -22,6 +22,10 @@ pub(crate) struct UserRow {
     password_changed_at: Option<i64>,
     created_at: i64,
     updated_at: i64,
+    roles: String,
+    locale: Option<String>,
+    last_sign_in_at: Option<i64>,
+    relink_by_email: bool,
 }
 
 impl UserRow {
@@ -29,7 +33,14 @@ impl UserRow {
         let status = UserStatus::parse(&self.status).ok_or_else(|| {
             StoreError::Corrupt(format!("user {}: status {:?}", self.id, self.status))
         })?;
+        let roles = crate::model::Roles::from_stored(&self.roles).ok_or_else(|| {
+            StoreError::Corrupt(format!("user {}: roles {:?}", self.id, self.roles))
+        })?;
         Ok(User {
+            roles,
+            locale: self.locale,
+            last_sign_in_at: self.last_sign_in_at,
+            relink_by_email: self.relink_by_email,
             id: self.id,
             account_id: self.account_id,
             email: self.email,
@@ -382,4 +393,113 @@ pub(crate) fn set_profile(
         ))
         .execute(conn)?;
     Ok(())
+}
+
+/// Sets a user's roles (stored form); false when they already were these.
+pub(crate) fn set_roles(
+    conn: &mut DbConnection,
+    id: &str,
+    roles: crate::model::Roles,
+    now: i64,
+) -> Result<bool, StoreError> {
+    let stored = roles.to_stored();
+    let n = diesel::update(u::table.find(id).filter(u::roles.ne(&stored)))
+        .set((u::roles.eq(&stored), u::updated_at.eq(now)))
+        .execute(conn)?;
+    Ok(n > 0)
+}
+
+/// The users of an account who hold `role` (few: a company's administrators).
+pub(crate) fn holding_role(
+    conn: &mut DbConnection,
+    account_id: &str,
+    role: crate::model::Role,
+) -> Result<Vec<User>, StoreError> {
+    let rows: Vec<UserRow> = u::table
+        .filter(u::account_id.eq(account_id))
+        .filter(u::roles.ne(""))
+        .select(UserRow::as_select())
+        .load(conn)?;
+    let users = rows
+        .into_iter()
+        .map(UserRow::into_user)
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(users.into_iter().filter(|u| u.roles.has(role)).collect())
+}
+
+/// Marks whether the user's next enrollment needs the mailed link (`relink_requires_email`).
+pub(crate) fn set_relink_by_email(
+    conn: &mut DbConnection,
+    id: &str,
+    required: bool,
+) -> Result<(), StoreError> {
+    diesel::update(u::table.find(id))
+        .set(u::relink_by_email.eq(required))
+        .execute(conn)?;
+    Ok(())
+}
+
+/// Records a completed sign-in (the console shows when a user last signed in).
+pub(crate) fn signed_in(conn: &mut DbConnection, id: &str, now: i64) -> Result<(), StoreError> {
+    diesel::update(u::table.find(id))
+        .set(u::last_sign_in_at.eq(Some(now)))
+        .execute(conn)?;
+    Ok(())
+}
+
+/// Sets the language a user chose for their mails (`None`: the provider's default).
+pub(crate) fn set_locale(
+    conn: &mut DbConnection,
+    id: &str,
+    locale: Option<&str>,
+    now: i64,
+) -> Result<(), StoreError> {
+    diesel::update(u::table.find(id))
+        .set((u::locale.eq(locale), u::updated_at.eq(now)))
+        .execute(conn)?;
+    Ok(())
+}
+
+diesel::define_sql_function! {
+    /// SQL `lower()`, on both backends (a case-insensitive name search).
+    fn lower(x: diesel::sql_types::Text) -> diesel::sql_types::Text;
+}
+
+/// Users whose authentication email starts with `query` or whose name contains it (case
+/// aside), in `account_id` when given; at most `limit`, by email. `query` is matched
+/// literally (`%` and `_` are escaped).
+pub(crate) fn search(
+    conn: &mut DbConnection,
+    query: &str,
+    account_id: Option<&str>,
+    limit: i64,
+) -> Result<Vec<User>, StoreError> {
+    let literal: String = query
+        .to_lowercase()
+        .chars()
+        .flat_map(|c| match c {
+            '%' | '_' | '\\' => vec!['\\', c],
+            c => vec![c],
+        })
+        .collect();
+    let prefix = format!("{literal}%");
+    let anywhere = format!("%{literal}%");
+    let rows: Vec<UserRow> = crate::on_backend!(conn, |c| {
+        let mut q = u::table
+            .filter(
+                u::email
+                    .like(&prefix)
+                    .escape('\\')
+                    .or(lower(u::display_name).like(&anywhere).escape('\\')),
+            )
+            .select(UserRow::as_select())
+            .order(u::email.asc())
+            .limit(limit)
+            .into_boxed();
+        if let Some(a) = account_id {
+            q = q.filter(u::account_id.eq(a));
+        }
+        q.load(c)
+    })?;
+    rows.into_iter().map(UserRow::into_user).collect()
 }

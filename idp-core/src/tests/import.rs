@@ -331,7 +331,9 @@ fn a_rerun_changes_nothing_and_an_update_only_what_the_line_gives(db: &TestDb) {
     db.idp
         .set_password(&ann.id, "a password changed here", &op(), None, None)
         .unwrap();
-    db.idp.disconnect_mfa(&ann, &op()).unwrap();
+    db.idp
+        .disconnect_mfa(&ann, &op(), "T-1 lost phone")
+        .unwrap();
     let new_phone = enroll(db, &ann);
     let r = import(db, &line, update);
     assert_eq!((r.updated, r.skipped), (0, 1), "{:?}", r.failed);

@@ -160,7 +160,7 @@ fn an_enrollment_secret_belongs_to_the_sign_in_that_showed_it(db: &TestDb) {
         Err(MfaError::InvalidCode)
     ));
     // A pending secret expires with its flow.
-    db.idp.disconnect_mfa(&u, &op()).unwrap();
+    db.idp.disconnect_mfa(&u, &op(), "T-1 lost phone").unwrap();
     let flow = enrollment_flow(db, &u);
     let view = db.idp.begin_enrollment(&u, &flow).unwrap();
     db.clock.advance(db.idp.settings().login_flow_ttl_secs);
@@ -304,12 +304,24 @@ fn disconnect_then_reenroll_and_reset_keeps_link(db: &TestDb) {
     // them going while reuse at /authorize refused them, found by review); the next sign-in
     // enrolls a new secret.
     let s = session(db, &u, AuthMethod::PasswordAndTotp);
-    assert_eq!(db.idp.disconnect_mfa(&u, &op()).unwrap(), Change::Changed);
+    assert_eq!(
+        db.idp
+            .disconnect_mfa(&u, &op(), "T-1 lost phone")
+            .unwrap()
+            .change,
+        Change::Changed
+    );
     assert!(
         db.idp.touch_session(&s.id).is_err(),
         "signed out everywhere"
     );
-    assert_eq!(db.idp.disconnect_mfa(&u, &op()).unwrap(), Change::Already);
+    assert_eq!(
+        db.idp
+            .disconnect_mfa(&u, &op(), "T-1 lost phone")
+            .unwrap()
+            .change,
+        Change::Already
+    );
     assert_eq!(db.idp.mfa_step(&u).unwrap(), MfaStep::Enroll);
     db.clock.advance(30);
     let new = enroll(db, &u);

@@ -9,6 +9,7 @@ mod lockouts;
 mod mfa;
 mod oauth;
 mod outbox;
+mod people;
 mod sessions;
 mod sign_in;
 mod stale_sign_ins;

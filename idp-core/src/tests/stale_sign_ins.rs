@@ -111,7 +111,7 @@ fn a_password_set_cancels_sign_ins_past_their_password_step(db: &TestDb) {
     db.clock.advance(30);
     let flow = parked(db, PW);
     let code = oathtool(&activation, db.idp.now());
-    db.idp.disconnect_mfa(&u, &op()).unwrap();
+    db.idp.disconnect_mfa(&u, &op(), "T-1 lost phone").unwrap();
     assert!(matches!(
         db.idp.sign_in_code(&flow, &code, Browser::default()),
         Err(SignInError::Expired)

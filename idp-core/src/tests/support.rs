@@ -11,6 +11,7 @@ fn helpdesk(ticket: &str) -> Actor {
     Actor::Client {
         client_id: "helpdesk".into(),
         on_behalf_of: Some(ticket.into()),
+        ip: Some("192.0.2.9".into()),
     }
 }
 

@@ -151,6 +151,26 @@ pub enum UserCmd {
     Unlock(EmailArg),
     /// Send a new invitation link (invited users) or password reset link.
     SendLink(EmailArg),
+    /// Grant a role: `support` (the help desk: every account) or `account-admin` (their own
+    /// account). A role always needs a second factor: their sessions without one end.
+    GrantRole {
+        #[arg(long)]
+        email: String,
+        #[arg(long, value_parser = parse_role)]
+        role: idp_core::model::Role,
+    },
+    /// Take a role back (their console sessions end).
+    RevokeRole {
+        #[arg(long)]
+        email: String,
+        #[arg(long, value_parser = parse_role)]
+        role: idp_core::model::Role,
+    },
+}
+
+fn parse_role(s: &str) -> Result<idp_core::model::Role, String> {
+    idp_core::model::Role::parse(s)
+        .ok_or_else(|| format!("{s:?} is not a role: use support or account-admin"))
 }
 
 #[derive(Debug, Subcommand)]
@@ -170,8 +190,16 @@ pub enum MfaCmd {
         #[arg(long)]
         account: String,
     },
-    /// Disconnect a user's app (lost phone): their next sign-in shows a new QR code.
-    Disconnect(EmailArg),
+    /// Disconnect a user's app (lost phone): their sessions end, they and their account's
+    /// administrators are mailed, and their next sign-in shows a new QR code.
+    Disconnect {
+        #[arg(long)]
+        email: String,
+        /// Why (a ticket number): required, recorded in the audit log and mailed to the
+        /// account's administrators.
+        #[arg(long)]
+        reason: String,
+    },
 }
 
 #[derive(Debug, Subcommand)]

@@ -4,7 +4,7 @@ use idp_core::accounts::Change;
 use idp_core::{Actor, MfaPolicy};
 use serde_json::json;
 
-use super::args::{EmailArg, MfaCmd};
+use super::args::MfaCmd;
 use super::output::{mfa_state, say_change, Output};
 use super::session::backchannel_logout;
 use super::CliError;
@@ -60,26 +60,28 @@ pub fn run(cmd: &MfaCmd, rt: &Runtime, out: &Output, actor: &Actor) -> Result<()
                 }
             }
         }
-        MfaCmd::Disconnect(EmailArg { email }) => {
+        MfaCmd::Disconnect { email, reason } => {
             let u = idp.user_by_email(email)?;
-            let change = idp.disconnect_mfa(&u, actor)?;
-            if change == Change::Changed {
-                // The user hears of it (a support ticket may have been opened by someone else).
+            let done = idp.disconnect_mfa(&u, actor, reason)?;
+            if done.change == Change::Changed {
+                // The user and the account's administrators hear of it (a support ticket may
+                // have been opened by someone else than the user).
                 let mailer = Mailer::new(&rt.config)?;
-                if let Err(e) = mailer.send(
-                    &u.email,
-                    mailer.default_lang(),
-                    crate::mail::Mail::AppDisconnected { at: idp.now() },
-                ) {
-                    eprintln!("warning: the notice to {} was not sent: {e}", u.email);
+                for (to, e) in mailer.send_disconnect_notices(&u, &done, reason, idp.now()) {
+                    eprintln!("warning: the notice to {to} was not sent: {e}");
                 }
             }
             say_change(
                 out,
-                change,
+                done.change,
                 &format!(
-                    "disconnected the authenticator app of {} and ended their sessions; the next sign-in shows a new QR code",
-                    u.email
+                    "disconnected the authenticator app of {} and ended their sessions; {}",
+                    u.email,
+                    if done.relink_token.is_some() {
+                        "they were mailed the link to link a new app"
+                    } else {
+                        "the next sign-in shows a new QR code"
+                    }
                 ),
                 &format!("{} has no authenticator app linked", u.email),
             );

@@ -1,4 +1,4 @@
-//! `user create|list|show|disable|enable|set-password|unlock|send-link`.
+//! `user create|list|show|disable|enable|set-password|unlock|send-link|grant-role|revoke-role`.
 
 use idp_core::email_tokens::Purpose;
 use idp_core::users::NewUser;
@@ -173,12 +173,37 @@ pub fn run(cmd: &UserCmd, rt: &Runtime, out: &Output, actor: &Actor) -> Result<(
                     "sent {} to {}",
                     match purpose {
                         Purpose::Invite => "an invitation link",
-                        Purpose::Reset => "a password reset link",
+                        Purpose::Reset | Purpose::Relink => "a password reset link",
                     },
                     u.email
                 ),
                 json!({"sent": purpose.as_str()}),
             );
+        }
+        UserCmd::GrantRole { email, role } | UserCmd::RevokeRole { email, role } => {
+            let held = matches!(cmd, UserCmd::GrantRole { .. });
+            let u = idp.user_by_email(email)?;
+            let (change, ended) = idp.set_role(&u, *role, held, actor)?;
+            let (_, note) = backchannel_logout(rt, &ended)?;
+            let role = role.as_str();
+            if held {
+                say_change(
+                    out,
+                    change,
+                    &format!(
+                        "granted {role} to {email}; {} session(s) without a second factor ended{note}; their next sign-in needs one",
+                        ended.len()
+                    ),
+                    &format!("{email} already holds {role}"),
+                );
+            } else {
+                say_change(
+                    out,
+                    change,
+                    &format!("took {role} back from {email}; their console sessions ended"),
+                    &format!("{email} does not hold {role}"),
+                );
+            }
         }
     }
     Ok(())

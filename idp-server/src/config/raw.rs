@@ -49,6 +49,9 @@ pub struct RawConfig {
     pub mail: MailSection,
     #[serde(default)]
     pub admin: AdminSection,
+    /// What the help desk may do how often (the console and the admin API).
+    #[serde(default)]
+    pub support: SupportSection,
     /// Product name, logo and accent colour of the pages.
     #[serde(default)]
     pub ui: UiSection,
@@ -185,6 +188,9 @@ pub struct MfaSection {
     pub issuer: Option<String>,
     /// 30-second steps of clock drift tolerated either side (0-2).
     pub drift_steps: Option<u8>,
+    /// After a help-desk disconnect, link a new app only through a link mailed to the user.
+    #[serde(default)]
+    pub relink_requires_email: bool,
 }
 
 #[derive(Debug, Clone, Deserialize, Default)]
@@ -288,6 +294,25 @@ pub struct AdminSection {
 impl AdminSection {
     fn default_calls_per_minute() -> u32 {
         600
+    }
+}
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SupportSection {
+    /// Authenticator disconnects each console user and each admin client may make per hour.
+    #[serde(default = "SupportSection::default_disconnects_per_hour")]
+    pub disconnects_per_hour: u32,
+}
+impl SupportSection {
+    fn default_disconnects_per_hour() -> u32 {
+        20
+    }
+}
+impl Default for SupportSection {
+    fn default() -> Self {
+        SupportSection {
+            disconnects_per_hour: Self::default_disconnects_per_hour(),
+        }
     }
 }
 impl Default for AdminSection {

@@ -56,6 +56,10 @@ pub struct Config {
     pub access_token_alg: SigningAlg,
     pub mfa_issuer: String,
     pub mfa_drift_steps: u8,
+    /// `[mfa] relink_requires_email`.
+    pub relink_requires_email: bool,
+    /// `[support] disconnects_per_hour`.
+    pub disconnects_per_hour: u32,
     pub password_min_length: usize,
     pub argon2: idp_core::Argon2Params,
     pub secure_cookies: bool,
@@ -335,6 +339,7 @@ impl Config {
             totp: idp_core::mfa::TotpSettings {
                 issuer: self.mfa_issuer.clone(),
                 drift_steps: self.mfa_drift_steps,
+                relink_requires_email: self.relink_requires_email,
             },
             sessions: self.sessions.clone(),
             code_ttl_secs: self.code_ttl.as_secs().max(1) as i64,
@@ -346,6 +351,10 @@ impl Config {
                 login_flows_per_ip: idp_core::model::Limit::rate(
                     self.sign_ins_per_minute as i32,
                     60,
+                ),
+                disconnects_per_actor: idp_core::model::Limit::rate(
+                    self.disconnects_per_hour as i32,
+                    60 * 60,
                 ),
                 ..idp_core::model::ThrottleSettings::default()
             },

@@ -64,6 +64,9 @@ pub(super) fn validate(
         SecureCookies::Never => false,
     };
     let clients = clients::validate(&check, &raw.clients, env, &brand)?;
+    if !(1..=10_000).contains(&raw.support.disconnects_per_hour) {
+        return Err(check.bad("support.disconnects_per_hour", "must be 1-10000"));
+    }
     if !(1..=100_000).contains(&raw.admin.calls_per_minute) {
         return Err(check.bad("admin.calls_per_minute", "must be 1-100000"));
     }
@@ -97,6 +100,8 @@ pub(super) fn validate(
         access_token_alg: tokens.access_alg,
         mfa_issuer,
         mfa_drift_steps,
+        relink_requires_email: raw.mfa.relink_requires_email,
+        disconnects_per_hour: raw.support.disconnects_per_hour,
         password_min_length,
         argon2,
         secure_cookies,

@@ -40,7 +40,7 @@ pub async fn login_page(
     match start.map_err(|e| refusal(&state, e))? {
         SignInStart::Flow(page) => {
             let handle = flow.unwrap_or_default();
-            render_page(&state, t, &handle, page, None, StatusCode::OK, "")
+            render_page(&state, t, &handle, *page, None, StatusCode::OK, "")
         }
         SignInStart::SignedIn(user) => {
             render_signed_in(&state, t, secret.as_deref().unwrap_or(""), &user, None)

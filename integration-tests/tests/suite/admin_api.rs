@@ -175,12 +175,27 @@ fn a_help_desk_disconnects_a_lost_app(db: Db) {
         json!({"required": true, "users": [{"id": id, "email": "ann@example.com", "linked": true}]})
     );
 
+    // A reason is required: without one (or an empty one) nothing changes.
+    for body in [None, Some(json!({})), Some(json!({"reason": "  "}))] {
+        let refused = call(
+            &server,
+            "DELETE",
+            &format!("/admin/v1/users/{id}/totp"),
+            t,
+            body,
+            None,
+        );
+        assert_eq!(refused.status, 400, "{:?}", refused.body);
+        assert_eq!(refused.body["type"], "urn:idp:problem:invalid-request");
+    }
+    let mfa = call(&server, "GET", "/admin/v1/accounts/acme/mfa", t, None, None);
+    assert_eq!(mfa.body["users"][0]["linked"], true, "nothing changed");
     let gone = call(
         &server,
         "DELETE",
         &format!("/admin/v1/users/{id}/totp"),
         t,
-        None,
+        Some(json!({"reason": "T-42: lost phone, identity checked by call-back"})),
         Some("agent Jos\u{e9} \u{202e}Smith, ticket T-42"),
     );
     assert_eq!(gone.status, 204, "{:?}", gone.body);
@@ -226,6 +241,11 @@ fn a_help_desk_disconnects_a_lost_app(db: Db) {
         disconnected[0]["actor_note"],
         "agent Jos\u{e9} Smith, ticket T-42"
     );
+    assert_eq!(
+        disconnected[0]["reason"],
+        "T-42: lost phone, identity checked by call-back"
+    );
+    assert!(disconnected[0]["ip"].is_string(), "the caller's address");
 
     // MFA for the whole account: off keeps the link, on again asks for it.
     let off = call(
@@ -537,6 +557,6 @@ fn schemathesis_finds_nothing_wrong_with_the_admin_api() {
         "schemathesis found problems:\n{stdout}\n{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    assert!(stdout.contains("18 selected / 18 total"), "{stdout}");
+    assert!(stdout.contains("20 selected / 20 total"), "{stdout}");
     assert!(stdout.contains("No issues found"), "{stdout}");
 }

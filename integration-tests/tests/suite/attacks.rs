@@ -100,7 +100,17 @@ fn an_enrollment_secret_belongs_to_the_sign_in_that_showed_it(db: Db) {
         "with what: {linked_mail}"
     );
     assert!(linked_mail.contains("If this was not you"), "{linked_mail}");
-    let out = server.cli(&["mfa", "disconnect", "--email", "ann@example.com"], None);
+    let out = server.cli(
+        &[
+            "mfa",
+            "disconnect",
+            "--email",
+            "ann@example.com",
+            "--reason",
+            "T-1 lost phone",
+        ],
+        None,
+    );
     assert_eq!(out.code, 0, "{}", out.stderr);
     let mails: Vec<String> = crate::lifecycle::wait_for_exactly(&server.outbox(), 2)
         .iter()

@@ -172,10 +172,18 @@ fn operator_commands_do_what_support_tickets_ask(db: Db) {
     assert!(ok(&s.cli(&["mfa", "enable", "--account", "acme"], None)).contains("required"));
     assert!(ok(&s.cli(&["mfa", "enable", "--account", "acme"], None)).contains("already"));
     assert!(ok(&s.cli(&["mfa", "status", "--account", "acme"], None)).contains("not enrolled"));
-    assert!(
-        ok(&s.cli(&["mfa", "disconnect", "--email", "bob@acme.example"], None))
-            .contains("no authenticator app")
-    );
+    assert!(ok(&s.cli(
+        &[
+            "mfa",
+            "disconnect",
+            "--email",
+            "bob@acme.example",
+            "--reason",
+            "T-2 lost phone"
+        ],
+        None
+    ))
+    .contains("no authenticator app"));
     ok(&s.cli(&["mfa", "disable", "--account", "acme"], None));
     refused(&s.cli(&["mfa", "enable", "--account", "nope"], None));
 

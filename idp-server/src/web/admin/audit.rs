@@ -93,6 +93,7 @@ pub async fn list(
             user_id: q.user.as_deref(),
             since,
             before_id,
+            until: None,
         };
         idp.audit_page(&filter, limit)
     })

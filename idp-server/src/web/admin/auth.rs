@@ -114,6 +114,7 @@ async fn authenticate(req: HttpRequest) -> Result<AdminCaller, ApiError> {
     let actor = Actor::Client {
         client_id: client.client_id.clone(),
         on_behalf_of: on_behalf_of(&req),
+        ip: crate::web::browser::client_ip(&state, &req),
     };
     Ok(AdminCaller {
         client,

@@ -107,6 +107,9 @@ pub struct UserOut {
     pub status: String,
     /// The user proved control of the authentication email.
     pub email_verified: bool,
+    /// What they may do for others in the console: `support`, `account-admin` (most: none).
+    #[schema(example = json!(["account-admin"]))]
+    pub roles: Vec<String>,
     #[schema(format = DateTime)]
     pub created_at: String,
     #[schema(format = DateTime)]
@@ -124,6 +127,12 @@ impl UserOut {
             name: u.display_name.clone(),
             status: u.status.as_str().into(),
             email_verified: u.email_verified,
+            roles: u
+                .roles
+                .list()
+                .iter()
+                .map(|r| r.as_str().to_string())
+                .collect(),
             created_at: rfc3339(u.created_at),
             updated_at: rfc3339(u.updated_at),
         }
@@ -363,14 +372,18 @@ pub struct AuditEventOut {
     pub at: String,
     /// What happened, e.g. `mfa.disconnected`.
     pub action: String,
-    /// Who: `user:ID`, `operator:NAME`, `client:ID`, `system` or `anonymous`.
+    /// Who: `user:ID`, `console:ID` (a user acting in the console), `operator:NAME`,
+    /// `client:ID`, `system` or `anonymous`.
     pub actor: String,
     /// What an admin client said it acted for (its `X-Actor` header), as it said it.
     pub actor_note: Option<String>,
     pub account_id: Option<String>,
     pub user_id: Option<String>,
+    /// The address the actor acted from.
     pub ip: Option<String>,
     pub detail: Option<String>,
+    /// Why (the console's required reason, a disconnect's reason).
+    pub reason: Option<String>,
 }
 
 impl From<StoredEvent> for AuditEventOut {
@@ -385,6 +398,7 @@ impl From<StoredEvent> for AuditEventOut {
             user_id: e.user_id,
             ip: e.ip,
             detail: e.detail,
+            reason: e.reason,
         }
     }
 }
@@ -420,6 +434,27 @@ pub struct AuditQueryParams {
 /// A JSON request body that must be an object of `T`'s shape (serde would also read a struct
 /// from an array; the API does not).
 pub struct Body<T>(pub T);
+
+/// A role, as the paths name it.
+#[derive(Debug, Clone, Copy, Deserialize, ToSchema)]
+pub enum RoleName {
+    /// The vendor's help desk: every account.
+    #[serde(rename = "support")]
+    Support,
+    /// A company's own administrator: their own account.
+    #[serde(rename = "account-admin")]
+    AccountAdmin,
+}
+
+/// Why an authenticator app is disconnected: required (a ticket number, or a sentence); recorded
+/// in the audit log and mailed to the account's administrators.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct DisconnectReason {
+    /// 1 to 500 characters, no control characters.
+    #[schema(example = "T-4821: lost phone, identity checked by call-back")]
+    pub reason: String,
+}
 
 impl<T: serde::de::DeserializeOwned + 'static> actix_web::FromRequest for Body<T> {
     type Error = actix_web::Error;

@@ -11,6 +11,7 @@ mod audit;
 mod auth;
 mod dto;
 mod problem;
+mod roles;
 mod users;
 
 use actix_web::{web, HttpResponse};
@@ -54,6 +55,7 @@ impl Modify for BearerToken {
         users::list, users::create, users::get, users::patch,
         users::disable, users::enable, users::unlock, users::reset_link,
         users::delete_totp, users::sessions, users::revoke_sessions,
+        roles::grant, roles::revoke,
         audit::list,
     ),
     components(
@@ -163,6 +165,11 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                     .route(web::get().to(users::sessions))
                     .route(web::delete().to(users::revoke_sessions)),
             )
+            .service(
+                resource("/users/{id}/roles/{role}", "PUT, DELETE")
+                    .route(web::put().to(roles::grant))
+                    .route(web::delete().to(roles::revoke)),
+            )
             .service(resource("/audit", "GET").route(web::get().to(audit::list)))
             .default_service(web::to(no_such_route)),
     );
@@ -192,6 +199,7 @@ mod tests {
         assert_eq!(
             ops,
             [
+                "DELETE /admin/v1/users/{id}/roles/{role}",
                 "DELETE /admin/v1/users/{id}/sessions",
                 "DELETE /admin/v1/users/{id}/totp",
                 "GET /admin/v1/accounts",
@@ -210,6 +218,7 @@ mod tests {
                 "POST /admin/v1/users/{id}/reset-link",
                 "POST /admin/v1/users/{id}/unlock",
                 "PUT /admin/v1/accounts/{slug}/mfa",
+                "PUT /admin/v1/users/{id}/roles/{role}",
             ]
         );
         assert_eq!(
@@ -223,7 +232,7 @@ mod tests {
             .collect();
         ids.sort();
         ids.dedup();
-        assert_eq!(ids.len(), 18, "operation ids are unique");
+        assert_eq!(ids.len(), 20, "operation ids are unique");
         for (path, item) in paths {
             for (method, op) in item.as_object().unwrap() {
                 let responses = op["responses"].as_object().unwrap();

@@ -13,15 +13,14 @@ use idp_core::{Account, Idp, User};
 use super::accounts::run;
 use super::auth::AdminCaller;
 use super::dto::{
-    page_size, Body, LinkSent, Revoked, SessionList, SessionOut, UserCreate, UserList, UserOut,
-    UserPatch, UserQueryParams,
+    page_size, Body, DisconnectReason, LinkSent, Revoked, SessionList, SessionOut, UserCreate,
+    UserList, UserOut, UserPatch, UserQueryParams,
 };
 use super::problem::{
     ApiError, BadRequest, ConflictResponse, Forbidden, NotFoundResponse, ServiceUnavailable,
     TooManyRequests, Unauthorized,
 };
 use crate::config::AdminScope;
-use crate::mail::{Mail, Mailer};
 use crate::web::{blocking, AppState};
 
 impl From<UserError> for ApiError {
@@ -49,6 +48,10 @@ impl From<UserError> for ApiError {
 impl From<MfaError> for ApiError {
     fn from(e: MfaError) -> Self {
         match e {
+            MfaError::Reason(r) => ApiError::InvalidRequest(r.to_string()),
+            MfaError::TooManyDisconnects(l) => {
+                ApiError::RateLimited((l.until - chrono::Utc::now().timestamp()).max(1))
+            }
             MfaError::Store(s) => s.into(),
             other => {
                 tracing::error!(error = %other, "admin API");
@@ -76,7 +79,7 @@ fn user_not_found(id: &str) -> ApiError {
 }
 
 /// The user with this id and their account, if the client may act on that account.
-async fn reachable(
+pub(super) async fn reachable(
     caller: &AdminCaller,
     state: &AppState,
     id: &str,
@@ -89,7 +92,7 @@ async fn reachable(
     Ok((user, account))
 }
 
-fn one(user: &User, account: &Account) -> UserOut {
+pub(super) fn one(user: &User, account: &Account) -> UserOut {
     let slugs = HashMap::from([(account.id.clone(), account.slug.clone())]);
     UserOut::of(user, &slugs)
 }
@@ -400,11 +403,17 @@ pub async fn reset_link(
     }))
 }
 
-/// Disconnects the user's authenticator app (a lost phone): the next sign-in shows a new QR
-/// code. The user is told by mail. Nothing to disconnect is not an error.
+/// Disconnects the user's authenticator app (a lost phone), for the `reason` the body gives
+/// (required: 400 without one): every session of the user ends (back-channel logout), the user
+/// and their account's `account-admin`s are mailed, and the next sign-in links a new app (with
+/// `[mfa] relink_requires_email`, only through a link mailed to the user). Each admin client may
+/// disconnect `[support] disconnects_per_hour` apps an hour (429 after, audited). Nothing to
+/// disconnect is not an error.
 #[utoipa::path(delete, operation_id = "disconnectUserApp", path = "/admin/v1/users/{id}/totp", tag = "mfa",
     params(("id" = String, Path, description = "The user's id (`sub`)")),
+    request_body = DisconnectReason,
     responses((status = 204, description = "Disconnected (or nothing was linked)"),
+        (status = 400, response = BadRequest),
         (status = 401, response = Unauthorized), (status = 403, response = Forbidden),
         (status = 404, response = NotFoundResponse), (status = 429, response = TooManyRequests),
         (status = 503, response = ServiceUnavailable)),
@@ -413,19 +422,31 @@ pub async fn delete_totp(
     caller: AdminCaller,
     state: web::Data<AppState>,
     id: web::Path<String>,
+    body: web::Bytes,
 ) -> Result<HttpResponse, ApiError> {
     caller.require(AdminScope::Mfa)?;
+    // Read after the scope and before the user: a caller without the scope learns nothing, and
+    // a missing reason changes nothing.
+    let reason = serde_json::from_slice::<DisconnectReason>(&body)
+        .map_err(|e| {
+            ApiError::InvalidRequest(format!("the body must be {{\"reason\": \"...\"}}: {e}"))
+        })?
+        .reason;
     let (user, _) = reachable(&caller, &state, &id).await?;
     let idp = state.idp.clone();
     let actor = caller.actor.clone();
     let u = user.clone();
-    let change = run(move || idp.disconnect_mfa(&u, &actor)).await?;
-    if change == idp_core::accounts::Change::Changed {
+    let why = reason.clone();
+    let done = run(move || idp.disconnect_mfa(&u, &actor, &why)).await?;
+    if done.change == idp_core::accounts::Change::Changed {
         // The user's sessions ended with the app: their back-channel logouts go now.
         state.deliver_logouts();
         let at = state.idp.now();
-        crate::mail::send_in_background(&state.mailer, user.email, move |m: &Mailer, to| {
-            m.send(&to, m.default_lang(), Mail::AppDisconnected { at })
+        let mailer = state.mailer.clone();
+        actix_web::rt::task::spawn_blocking(move || {
+            for (to, e) in mailer.send_disconnect_notices(&user, &done, &reason, at) {
+                tracing::error!(error = %e, %to, "disconnect notice not sent");
+            }
         });
     }
     Ok(HttpResponse::NoContent().finish())
