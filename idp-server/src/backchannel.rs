@@ -61,16 +61,22 @@ pub fn deliver_due(
             break;
         }
         let sent = send_all(idp, config, keys, &agent, &claimed);
-        let done: Vec<(&str, Option<&str>)> = claimed
+        let done: Vec<(&PendingLogout, Option<&str>)> = claimed
             .iter()
             .zip(&sent)
             .filter_map(|(logout, s)| match s {
-                Sent::Ok(_) => Some((logout.id.as_str(), None)),
-                Sent::NotListening(why) => Some((logout.id.as_str(), Some(*why))),
+                Sent::Ok(_) => Some((logout, None)),
+                Sent::NotListening(why) => Some((logout, Some(*why))),
                 Sent::Failed(_) => None,
             })
             .collect();
-        idp.logouts_delivered(&done)?;
+        let recorded = idp.logouts_delivered(&done)?;
+        if recorded < done.len() {
+            tracing::warn!(
+                lost = done.len() - recorded,
+                "back-channel logouts sent after their claim ran out; another replica holds them now"
+            );
+        }
         for (logout, s) in claimed.iter().zip(sent) {
             if let Some(d) = report(idp, metrics, logout, s)? {
                 out.push(d);
@@ -202,6 +208,10 @@ fn report(
                 FailedAttempt::GaveUp => {
                     tracing::error!(client_id = %logout.client_id, sid = %logout.session_id, attempts = logout.attempts, error = %e, "back-channel logout failed for good");
                     ("failed", format!("{e}; given up"))
+                }
+                FailedAttempt::TakenOver => {
+                    tracing::warn!(client_id = %logout.client_id, sid = %logout.session_id, error = %e, "back-channel logout failed after its claim ran out; another replica holds it now");
+                    ("retried", format!("{e}; taken over by another replica"))
                 }
             };
             if let Some(m) = metrics {

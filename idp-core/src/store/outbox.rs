@@ -159,52 +159,72 @@ pub(crate) fn claim(
     })
 }
 
+/// The row as long as the claim that returned `logout` still holds it. A claim is known by the
+/// attempt it counted: every claim increments `attempts`, so a row still at this claim's number
+/// and not yet released has not been claimed again since (by a replica that found the lease run
+/// out). An outcome recorded through it by a replica whose claim was taken over changes nothing.
+macro_rules! held {
+    ($logout:expr) => {
+        lo::table
+            .filter(lo::id.eq(&$logout.id))
+            .filter(lo::attempts.eq($logout.attempts))
+            .filter(lo::claimed_until.is_not_null())
+            .filter(lo::delivered_at.is_null())
+            .filter(lo::failed_at.is_null())
+    };
+}
+
+/// Marks a claimed logout delivered (`note`: why nothing was sent, if nothing was); false when
+/// the claim no longer held it.
 pub(crate) fn delivered(
     conn: &mut DbConnection,
     now: i64,
-    id: &str,
+    logout: &PendingLogout,
     note: Option<&str>,
-) -> Result<(), StoreError> {
-    diesel::update(lo::table.find(id))
+) -> Result<bool, StoreError> {
+    let n = diesel::update(held!(logout))
         .set((
             lo::delivered_at.eq(Some(now)),
             lo::claimed_until.eq(None::<i64>),
             lo::last_error.eq(note),
         ))
         .execute(conn)?;
-    Ok(())
+    Ok(n == 1)
 }
 
+/// Releases a claimed logout for another attempt at `at`; false when the claim no longer held
+/// it.
 pub(crate) fn retry_at(
     conn: &mut DbConnection,
-    id: &str,
+    logout: &PendingLogout,
     at: i64,
     error: &str,
-) -> Result<(), StoreError> {
-    diesel::update(lo::table.find(id))
+) -> Result<bool, StoreError> {
+    let n = diesel::update(held!(logout))
         .set((
             lo::next_attempt_at.eq(at),
             lo::claimed_until.eq(None::<i64>),
             lo::last_error.eq(Some(error)),
         ))
         .execute(conn)?;
-    Ok(())
+    Ok(n == 1)
 }
 
+/// Gives a claimed logout up; false when the claim no longer held it.
 pub(crate) fn give_up(
     conn: &mut DbConnection,
     now: i64,
-    id: &str,
+    logout: &PendingLogout,
     error: &str,
-) -> Result<(), StoreError> {
-    diesel::update(lo::table.find(id))
+) -> Result<bool, StoreError> {
+    let n = diesel::update(held!(logout))
         .set((
             lo::failed_at.eq(Some(now)),
             lo::claimed_until.eq(None::<i64>),
             lo::last_error.eq(Some(error)),
         ))
         .execute(conn)?;
-    Ok(())
+    Ok(n == 1)
 }
 
 /// Deletes logouts delivered before `delivered_before` and given up before `failed_before`.

@@ -34,7 +34,7 @@ fn a_claimed_logout_is_not_claimed_twice(db: &TestDb) {
         .claim_logouts(10, Some(&["another".to_string()]))
         .unwrap()
         .is_empty());
-    db.idp.logouts_delivered(&[(&mine[0].id, None)]).unwrap();
+    db.idp.logouts_delivered(&[(&mine[0], None)]).unwrap();
     db.clock.advance(CLAIM_LEASE_SECS + 1);
     assert!(
         other.claim_logouts(10, None).unwrap().is_empty(),
@@ -61,7 +61,7 @@ fn a_lost_claim_is_taken_over_after_its_lease(db: &TestDb) {
     db.clock.advance(CLAIM_LEASE_SECS);
     let third = db.idp.claim_logouts(10, None).unwrap();
     assert_eq!((third.len(), third[0].attempts), (1, 3));
-    db.idp.logouts_delivered(&[(&third[0].id, None)]).unwrap();
+    db.idp.logouts_delivered(&[(&third[0], None)]).unwrap();
     db.clock.advance(CLAIM_LEASE_SECS + 1);
     assert!(
         db.idp.claim_logouts(10, Some(&only)).unwrap().is_empty(),
@@ -89,6 +89,7 @@ fn failures_are_retried_with_backoff_then_audited(db: &TestDb) {
                 db.clock.set(at);
             }
             FailedAttempt::GaveUp => break,
+            FailedAttempt::TakenOver => panic!("nobody else claimed it"),
         }
     }
     assert_eq!(attempts.len(), MAX_ATTEMPTS as usize);
@@ -167,9 +168,57 @@ fn concurrent_claimers_each_get_their_own_logouts(db: &TestDb) {
     assert_eq!(distinct, queued, "every logout claimed");
 }
 
+/// Two replicas and one logout on its last attempt: A's round outlives its claim's lease and B
+/// claims the logout again, then delivers it. What A records late (delivered while B still
+/// holds it, then given up) changes nothing: only the holder of the current claim records an
+/// outcome (before, A's late "delivered" ended B's claim, and A's late give-up marked the
+/// delivered logout failed too, with an audit event saying so).
+fn only_the_replica_holding_the_claim_records_the_outcome(db: &TestDb) {
+    let (u, _) = one_logout(db);
+    let b = db.reopen(crate::testing::cheap_settings());
+    let mut a = db.idp.claim_logouts(10, None).unwrap().pop().unwrap();
+    while a.attempts < MAX_ATTEMPTS {
+        let FailedAttempt::RetryAt(at) = db.idp.logout_failed(&a, "HTTP 503").unwrap() else {
+            panic!("given up before the last attempt");
+        };
+        db.clock.set(at);
+        a = db.idp.claim_logouts(10, None).unwrap().pop().unwrap();
+    }
+    db.clock.advance(CLAIM_LEASE_SECS);
+    let taken_over = b.claim_logouts(10, None).unwrap().pop().unwrap();
+    assert_eq!(taken_over.attempts, MAX_ATTEMPTS + 1);
+    assert_eq!(db.idp.logouts_delivered(&[(&a, None)]).unwrap(), 0);
+    assert_eq!(
+        db.idp.outbox_counts().unwrap(),
+        (1, 0, 0),
+        "A's late delivery is not recorded: B holds the logout"
+    );
+    assert!(
+        db.idp.claim_logouts(10, None).unwrap().is_empty(),
+        "still claimed by B"
+    );
+    assert_eq!(b.logouts_delivered(&[(&taken_over, None)]).unwrap(), 1);
+    assert_eq!(db.idp.outbox_counts().unwrap(), (0, 1, 0), "B's is");
+    assert_eq!(
+        db.idp.logout_failed(&a, "timed out").unwrap(),
+        FailedAttempt::TakenOver
+    );
+    assert_eq!(
+        db.idp.outbox_counts().unwrap(),
+        (0, 1, 0),
+        "A's late give-up does not mark the delivered logout failed"
+    );
+    let audited = db.idp.audit_for_user(&u.id, 50).unwrap();
+    assert!(
+        audited.iter().all(|e| e.action != "logout.delivery_failed"),
+        "no failure audited for a delivered logout"
+    );
+}
+
 crate::on_both_backends!(
     concurrent_claimers_each_get_their_own_logouts,
     a_claimed_logout_is_not_claimed_twice,
     a_lost_claim_is_taken_over_after_its_lease,
     failures_are_retried_with_backoff_then_audited,
+    only_the_replica_holding_the_claim_records_the_outcome,
 );
