@@ -49,16 +49,29 @@ impl Idp {
         outbox::any_due(&mut *self.store().conn()?, now)
     }
 
-    /// Claims up to `limit` due logouts for delivery by this process, optionally only those of
-    /// the given sessions (an operator command delivers what it just ended).
+    /// The apps with a logout to claim now, optionally only among those of the given sessions:
+    /// each is delivered apart from the others (one app that never answers holds up only its
+    /// own logouts).
+    pub fn apps_with_due_logouts(
+        &self,
+        sessions: Option<&[String]>,
+    ) -> Result<Vec<String>, StoreError> {
+        let now = self.now();
+        outbox::apps_due(&mut *self.store().conn()?, now, sessions)
+    }
+
+    /// Claims up to `limit` due logouts of the app `client_id` for delivery by this process,
+    /// optionally only those of the given sessions (an operator command delivers what it just
+    /// ended).
     pub fn claim_logouts(
         &self,
+        client_id: &str,
         limit: i64,
         sessions: Option<&[String]>,
     ) -> Result<Vec<PendingLogout>, StoreError> {
         let now = self.now();
         self.store()
-            .tx(|conn| outbox::claim(conn, now, limit, sessions, CLAIM_LEASE_SECS))
+            .tx(|conn| outbox::claim(conn, now, client_id, limit, sessions, CLAIM_LEASE_SECS))
     }
 
     /// The apps acknowledged these claimed logouts (or have no back-channel endpoint: the note

@@ -84,18 +84,43 @@ pub(crate) fn any_due(conn: &mut DbConnection, now: i64) -> Result<bool, StoreEr
     Ok(one.is_some())
 }
 
-/// Claims up to `limit` due logouts (optionally only those of `sessions`) for `lease_secs`:
-/// counts the attempt and returns them. PostgreSQL skips rows another claimer has locked; on
-/// both backends the conditional update decides.
+/// The apps that have a logout to claim now (optionally only among those of `sessions`): one
+/// delivery lane each.
+pub(crate) fn apps_due(
+    conn: &mut DbConnection,
+    now: i64,
+    sessions: Option<&[String]>,
+) -> Result<Vec<String>, StoreError> {
+    Ok(match sessions {
+        None => crate::on_backend!(conn, |c| lo::table
+            .filter(claimable!(now))
+            .select(lo::client_id)
+            .distinct()
+            .load(c))?,
+        Some(s) => crate::on_backend!(conn, |c| lo::table
+            .filter(lo::session_id.eq_any(s))
+            .filter(claimable!(now))
+            .select(lo::client_id)
+            .distinct()
+            .load(c))?,
+    })
+}
+
+/// Claims up to `limit` due logouts of one app (optionally only those of `sessions`) for
+/// `lease_secs`: counts the attempt and returns them. PostgreSQL skips rows another claimer has
+/// locked; on both backends the conditional update decides.
 pub(crate) fn claim(
     conn: &mut DbConnection,
     now: i64,
+    app: &str,
     limit: i64,
     sessions: Option<&[String]>,
     lease_secs: i64,
 ) -> Result<Vec<PendingLogout>, StoreError> {
     let ids: Vec<String> = match (&mut *conn, sessions) {
+        // By `logout_outbox_due_by_app`: the app's due rows in the order they fell due.
         (DbConnection::Postgres(c), None) => lo::table
+            .filter(lo::client_id.eq(app))
             .filter(claimable!(now))
             .select(lo::id)
             .order(lo::next_attempt_at.asc())
@@ -109,6 +134,7 @@ pub(crate) fn claim(
         // 10,000 due, against 0.04 ms).
         (DbConnection::Postgres(c), Some(s)) => lo::table
             .filter(lo::session_id.eq_any(s))
+            .filter(lo::client_id.eq(app))
             .select((lo::id, claimable!(now)))
             .limit(limit)
             .for_update()
@@ -118,6 +144,7 @@ pub(crate) fn claim(
             .filter_map(|(id, due)| (due == Some(true)).then_some(id))
             .collect(),
         (DbConnection::Sqlite(c), None) => lo::table
+            .filter(lo::client_id.eq(app))
             .filter(claimable!(now))
             .select(lo::id)
             .order(lo::next_attempt_at.asc())
@@ -125,6 +152,7 @@ pub(crate) fn claim(
             .load(c)?,
         (DbConnection::Sqlite(c), Some(s)) => lo::table
             .filter(claimable!(now))
+            .filter(lo::client_id.eq(app))
             .filter(lo::session_id.eq_any(s))
             .select(lo::id)
             .limit(limit)
