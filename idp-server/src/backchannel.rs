@@ -12,7 +12,6 @@ mod lane;
 mod send;
 
 pub use lane::{Deliverer, Delivery, LONGEST_ROUND};
-pub use send::{CONNECT_WITHIN, DELIVERY_DEADLINE};
 
 use crate::config::Config;
 use crate::keys::Keyring;

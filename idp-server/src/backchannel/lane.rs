@@ -36,8 +36,9 @@ pub const LONGEST_ROUND: Duration = Duration::from_millis(
 );
 // A round records its outcomes after its last delivery: the longest one must end well within
 // its claim's lease (half of it left for the claim, the record and a busy machine), or another
-// replica could claim the same logouts and send them again. (A round that overran all the same
-// would record nothing: the outcome of a taken-over claim is dropped.)
+// replica could claim the same logouts and send them again. (A round that overran all the same,
+// on a stalled machine, records nothing over the other replica's claim: see
+// `idp_core::outbox`.)
 const _: () = assert!(2 * LONGEST_ROUND.as_millis() <= CLAIM_LEASE_SECS as u128 * 1000);
 
 /// One delivery attempt's result, for the operator's report.
