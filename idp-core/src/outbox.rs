@@ -8,6 +8,9 @@
 //! - Any replica may deliver; a logout is *claimed* before delivery (a lease), so one replica
 //!   sends it at a time. A replica that dies holding a claim loses it when the lease ends, and
 //!   the logout is sent again (the crash counts as an attempt).
+//! - Only the claim that holds a logout records its outcome: a replica whose round outlived its
+//!   lease, and whose logouts another replica has claimed since, records nothing (its late
+//!   "failed" cannot mark a delivered logout failed, nor its "delivered" end the new claim).
 //! - Failures are retried with backoff ([`RETRY_DELAYS_SECS`]); after [`MAX_ATTEMPTS`] the
 //!   logout is given up and an audit event says so.
 
@@ -34,6 +37,9 @@ pub enum FailedAttempt {
     RetryAt(i64),
     /// That was the last attempt.
     GaveUp,
+    /// Nothing recorded: the claim had run out and another replica has claimed the logout since
+    /// (its attempt's outcome is the one that counts).
+    TakenOver,
 }
 
 impl Idp {
@@ -43,28 +49,46 @@ impl Idp {
         outbox::any_due(&mut *self.store().conn()?, now)
     }
 
-    /// Claims up to `limit` due logouts for delivery by this process, optionally only those of
-    /// the given sessions (an operator command delivers what it just ended).
+    /// The apps with a logout to claim now, optionally only among those of the given sessions:
+    /// each is delivered apart from the others (one app that never answers holds up only its
+    /// own logouts).
+    pub fn apps_with_due_logouts(
+        &self,
+        sessions: Option<&[String]>,
+    ) -> Result<Vec<String>, StoreError> {
+        let now = self.now();
+        outbox::apps_due(&mut *self.store().conn()?, now, sessions)
+    }
+
+    /// Claims up to `limit` due logouts of the app `client_id` for delivery by this process,
+    /// optionally only those of the given sessions (an operator command delivers what it just
+    /// ended).
     pub fn claim_logouts(
         &self,
+        client_id: &str,
         limit: i64,
         sessions: Option<&[String]>,
     ) -> Result<Vec<PendingLogout>, StoreError> {
         let now = self.now();
         self.store()
-            .tx(|conn| outbox::claim(conn, now, limit, sessions, CLAIM_LEASE_SECS))
+            .tx(|conn| outbox::claim(conn, now, client_id, limit, sessions, CLAIM_LEASE_SECS))
     }
 
-    /// The apps acknowledged these logouts (or have no back-channel endpoint: the note says
-    /// so), recorded in one transaction.
-    pub fn logouts_delivered(&self, done: &[(&str, Option<&str>)]) -> Result<(), StoreError> {
+    /// The apps acknowledged these claimed logouts (or have no back-channel endpoint: the note
+    /// says so), recorded in one transaction; returns how many were recorded (the others had
+    /// been claimed again by another replica).
+    pub fn logouts_delivered(
+        &self,
+        done: &[(&PendingLogout, Option<&str>)],
+    ) -> Result<usize, StoreError> {
         if done.is_empty() {
-            return Ok(());
+            return Ok(0);
         }
         let now = self.now();
         self.store().tx(|conn| {
-            done.iter()
-                .try_for_each(|(id, note)| outbox::delivered(conn, now, id, *note))
+            done.iter().try_fold(0, |n, (logout, note)| {
+                Ok(n + usize::from(outbox::delivered(conn, now, logout, *note)?))
+            })
         })
     }
 
@@ -81,12 +105,17 @@ impl Idp {
             .and_then(|i| RETRY_DELAYS_SECS.get(i))
             .filter(|_| logout.attempts < MAX_ATTEMPTS);
         self.store().tx(|conn| match next {
-            Some(delay) => {
-                outbox::retry_at(conn, &logout.id, now + delay, &error)?;
-                Ok(FailedAttempt::RetryAt(now + delay))
-            }
+            Some(delay) => Ok(if outbox::retry_at(conn, logout, now + delay, &error)? {
+                FailedAttempt::RetryAt(now + delay)
+            } else {
+                FailedAttempt::TakenOver
+            }),
             None => {
-                outbox::give_up(conn, now, &logout.id, &error)?;
+                // The audit event only with the give-up itself: a replica that lost its claim
+                // did not give up a logout another may have delivered.
+                if !outbox::give_up(conn, now, logout, &error)? {
+                    return Ok(FailedAttempt::TakenOver);
+                }
                 let system = Actor::System;
                 let mut ev =
                     AuditEvent::new(AuditAction::LogoutDeliveryFailed, &system).detail(format!(

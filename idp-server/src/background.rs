@@ -1,10 +1,13 @@
 //! What a running server does besides answering requests: the sweeper (sessions whose idle
 //! window or absolute lifetime passed are ended, at most `[session] sweep_interval` late), the
 //! back-channel deliverer (the outbox, at once when this replica ended a session, else polled
-//! every second, so logouts queued by another replica or a command are delivered too), and
+//! every second, so logouts queued by another replica or a command are delivered too; one lane
+//! per app, so a slow app delays only its own logouts), and
 //! housekeeping (signing keys reloaded every minute, expired rows purged every ten).
 
-use std::sync::Arc;
+use std::collections::HashSet;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use actix_web::rt::time::{interval, timeout};
@@ -47,45 +50,119 @@ async fn sweep(state: AppState) {
     }
 }
 
-/// Why a delivery round did not run to its end.
+/// Why the deliverer could not start its lanes.
 #[derive(Debug, thiserror::Error)]
-enum RoundError {
+enum LaneError {
     #[error(transparent)]
     Store(#[from] idp_core::StoreError),
     #[error("no signing keys loaded")]
     NoKeys,
+    #[error("could not start a delivery lane: {0}")]
+    Thread(std::io::Error),
+}
+
+/// This replica's delivery lanes: one thread per app with due logouts, running while it finds
+/// them (see `backchannel`), so an app that never answers holds up only its own lane.
+#[derive(Default)]
+struct Lanes {
+    deliverer: crate::backchannel::Deliverer,
+    /// The apps whose lane runs now.
+    running: Mutex<HashSet<String>>,
+    /// Set when the server stops: a lane ends after its current round.
+    stopped: AtomicBool,
+}
+
+/// Takes an app's lane off the running list when its thread ends, however it ends.
+struct LaneDone(Arc<Lanes>, String);
+
+impl Drop for LaneDone {
+    fn drop(&mut self) {
+        self.0
+            .running
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .remove(&self.1);
+    }
+}
+
+/// Stops the lanes when the deliverer stops (its task is aborted with the server).
+struct StopLanes(Arc<Lanes>);
+
+impl Drop for StopLanes {
+    fn drop(&mut self) {
+        self.0.stopped.store(true, Ordering::SeqCst);
+    }
 }
 
 async fn deliver(state: AppState) {
     let signal: Arc<tokio::sync::Notify> = state.outbox.clone();
-    let mut more = false;
+    let lanes = Arc::new(Lanes::default());
+    let _stop = StopLanes(lanes.clone());
     loop {
         // Woken by this replica's own session ends, or once a second for everyone else's (the
-        // time-out is the second case, not an error); at once while the last round had work (a
-        // round is bounded, and a second's wait per bound held 10,000 logouts to ~850/s).
-        if !more {
-            timeout(Duration::from_secs(1), signal.notified())
-                .await
-                .ok();
-        }
-        let s = state.clone();
-        let result = web::block(move || -> Result<usize, RoundError> {
-            if !s.idp.logouts_due()? {
-                return Ok(0);
-            }
-            let keys = crate::keys::current(&s.keys).ok_or(RoundError::NoKeys)?;
-            let done =
-                crate::backchannel::deliver_due(&s.idp, &s.config, &keys, Some(&s.metrics), None)?;
-            Ok(done.len())
-        })
-        .await;
-        more = matches!(result, Ok(Ok(attempted)) if attempted > 0);
-        match result {
-            Ok(Ok(_)) => {}
-            Ok(Err(e)) => tracing::warn!(error = %e, "back-channel delivery round failed"),
+        // time-out is the second case, not an error). A lane keeps going by itself while its
+        // app has logouts due; this only starts the lanes that are not running.
+        timeout(Duration::from_secs(1), signal.notified())
+            .await
+            .ok();
+        let (s, l) = (state.clone(), lanes.clone());
+        match web::block(move || start_lanes(&s, &l)).await {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => tracing::warn!(error = %e, "back-channel delivery did not start"),
             Err(_) => tracing::warn!("back-channel delivery did not run"),
         }
     }
+}
+
+/// Starts a lane for each app with due logouts whose lane is not running.
+fn start_lanes(state: &AppState, lanes: &Arc<Lanes>) -> Result<(), LaneError> {
+    if !state.idp.logouts_due()? {
+        return Ok(());
+    }
+    let keys = crate::keys::current(&state.keys).ok_or(LaneError::NoKeys)?;
+    for app in state.idp.apps_with_due_logouts(None)? {
+        let new = lanes
+            .running
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .insert(app.clone());
+        if !new {
+            continue;
+        }
+        let done = LaneDone(lanes.clone(), app.clone());
+        let (state, lanes, keys) = (state.clone(), lanes.clone(), keys.clone());
+        std::thread::Builder::new()
+            .name("idp-backchannel-lane".into())
+            .spawn(move || {
+                let go_on = || !lanes.stopped.load(Ordering::SeqCst);
+                let metrics = Some(&*state.metrics);
+                let lane = lanes.deliverer.lane(
+                    &state.idp,
+                    &state.config,
+                    &keys,
+                    metrics,
+                    &done.1,
+                    None,
+                    &go_on,
+                );
+                let more = match lane {
+                    Ok(lane) => lane.more,
+                    Err(e) => {
+                        tracing::warn!(client_id = %done.1, error = %e, "back-channel delivery round failed");
+                        false
+                    }
+                };
+                // Off the running list first, so that the wake-up finds the lane gone: a lane
+                // ends after a bounded number of rounds (then starts again with the keys of the
+                // moment), and waiting for the next tick held 10,000 logouts to ~850/s.
+                drop(done);
+                if more {
+                    state.outbox.notify_one();
+                }
+            })
+            .map_err(LaneError::Thread)?;
+    }
+    Ok(())
 }
 
 async fn housekeeping(state: AppState) {

@@ -84,18 +84,43 @@ pub(crate) fn any_due(conn: &mut DbConnection, now: i64) -> Result<bool, StoreEr
     Ok(one.is_some())
 }
 
-/// Claims up to `limit` due logouts (optionally only those of `sessions`) for `lease_secs`:
-/// counts the attempt and returns them. PostgreSQL skips rows another claimer has locked; on
-/// both backends the conditional update decides.
+/// The apps that have a logout to claim now (optionally only among those of `sessions`): one
+/// delivery lane each.
+pub(crate) fn apps_due(
+    conn: &mut DbConnection,
+    now: i64,
+    sessions: Option<&[String]>,
+) -> Result<Vec<String>, StoreError> {
+    Ok(match sessions {
+        None => crate::on_backend!(conn, |c| lo::table
+            .filter(claimable!(now))
+            .select(lo::client_id)
+            .distinct()
+            .load(c))?,
+        Some(s) => crate::on_backend!(conn, |c| lo::table
+            .filter(lo::session_id.eq_any(s))
+            .filter(claimable!(now))
+            .select(lo::client_id)
+            .distinct()
+            .load(c))?,
+    })
+}
+
+/// Claims up to `limit` due logouts of one app (optionally only those of `sessions`) for
+/// `lease_secs`: counts the attempt and returns them. PostgreSQL skips rows another claimer has
+/// locked; on both backends the conditional update decides.
 pub(crate) fn claim(
     conn: &mut DbConnection,
     now: i64,
+    app: &str,
     limit: i64,
     sessions: Option<&[String]>,
     lease_secs: i64,
 ) -> Result<Vec<PendingLogout>, StoreError> {
     let ids: Vec<String> = match (&mut *conn, sessions) {
+        // By `logout_outbox_due_by_app`: the app's due rows in the order they fell due.
         (DbConnection::Postgres(c), None) => lo::table
+            .filter(lo::client_id.eq(app))
             .filter(claimable!(now))
             .select(lo::id)
             .order(lo::next_attempt_at.asc())
@@ -109,6 +134,7 @@ pub(crate) fn claim(
         // 10,000 due, against 0.04 ms).
         (DbConnection::Postgres(c), Some(s)) => lo::table
             .filter(lo::session_id.eq_any(s))
+            .filter(lo::client_id.eq(app))
             .select((lo::id, claimable!(now)))
             .limit(limit)
             .for_update()
@@ -118,6 +144,7 @@ pub(crate) fn claim(
             .filter_map(|(id, due)| (due == Some(true)).then_some(id))
             .collect(),
         (DbConnection::Sqlite(c), None) => lo::table
+            .filter(lo::client_id.eq(app))
             .filter(claimable!(now))
             .select(lo::id)
             .order(lo::next_attempt_at.asc())
@@ -125,6 +152,7 @@ pub(crate) fn claim(
             .load(c)?,
         (DbConnection::Sqlite(c), Some(s)) => lo::table
             .filter(claimable!(now))
+            .filter(lo::client_id.eq(app))
             .filter(lo::session_id.eq_any(s))
             .select(lo::id)
             .limit(limit)
@@ -159,52 +187,72 @@ pub(crate) fn claim(
     })
 }
 
+/// The row as long as the claim that returned `logout` still holds it. A claim is known by the
+/// attempt it counted: every claim increments `attempts`, so a row still at this claim's number
+/// and not yet released has not been claimed again since (by a replica that found the lease run
+/// out). An outcome recorded through it by a replica whose claim was taken over changes nothing.
+macro_rules! held {
+    ($logout:expr) => {
+        lo::table
+            .filter(lo::id.eq(&$logout.id))
+            .filter(lo::attempts.eq($logout.attempts))
+            .filter(lo::claimed_until.is_not_null())
+            .filter(lo::delivered_at.is_null())
+            .filter(lo::failed_at.is_null())
+    };
+}
+
+/// Marks a claimed logout delivered (`note`: why nothing was sent, if nothing was); false when
+/// the claim no longer held it.
 pub(crate) fn delivered(
     conn: &mut DbConnection,
     now: i64,
-    id: &str,
+    logout: &PendingLogout,
     note: Option<&str>,
-) -> Result<(), StoreError> {
-    diesel::update(lo::table.find(id))
+) -> Result<bool, StoreError> {
+    let n = diesel::update(held!(logout))
         .set((
             lo::delivered_at.eq(Some(now)),
             lo::claimed_until.eq(None::<i64>),
             lo::last_error.eq(note),
         ))
         .execute(conn)?;
-    Ok(())
+    Ok(n == 1)
 }
 
+/// Releases a claimed logout for another attempt at `at`; false when the claim no longer held
+/// it.
 pub(crate) fn retry_at(
     conn: &mut DbConnection,
-    id: &str,
+    logout: &PendingLogout,
     at: i64,
     error: &str,
-) -> Result<(), StoreError> {
-    diesel::update(lo::table.find(id))
+) -> Result<bool, StoreError> {
+    let n = diesel::update(held!(logout))
         .set((
             lo::next_attempt_at.eq(at),
             lo::claimed_until.eq(None::<i64>),
             lo::last_error.eq(Some(error)),
         ))
         .execute(conn)?;
-    Ok(())
+    Ok(n == 1)
 }
 
+/// Gives a claimed logout up; false when the claim no longer held it.
 pub(crate) fn give_up(
     conn: &mut DbConnection,
     now: i64,
-    id: &str,
+    logout: &PendingLogout,
     error: &str,
-) -> Result<(), StoreError> {
-    diesel::update(lo::table.find(id))
+) -> Result<bool, StoreError> {
+    let n = diesel::update(held!(logout))
         .set((
             lo::failed_at.eq(Some(now)),
             lo::claimed_until.eq(None::<i64>),
             lo::last_error.eq(Some(error)),
         ))
         .execute(conn)?;
-    Ok(())
+    Ok(n == 1)
 }
 
 /// Deletes logouts delivered before `delivered_before` and given up before `failed_before`.

@@ -205,8 +205,13 @@ fn housekeeping_keeps_the_tables_bounded(db: &TestDb) {
     let s = session(db, &u, AuthMethod::Password);
     redeem(db, &u, &s, "openid");
     db.idp.end_session(&s.id, &op(), None).unwrap();
-    let logout = db.idp.claim_logouts(10, None).unwrap().pop().unwrap();
-    db.idp.logouts_delivered(&[(&logout.id, None)]).unwrap();
+    let logout = db
+        .idp
+        .claim_logouts("app", 10, None)
+        .unwrap()
+        .pop()
+        .unwrap();
+    db.idp.logouts_delivered(&[(&logout, None)]).unwrap();
     let count = |db: &TestDb| -> (i64, i64, i64) {
         let mut c = db.idp.store().conn().unwrap();
         (

@@ -59,7 +59,7 @@ pub fn backchannel_logout(
     let idp = &rt.idp;
     let keyring = keys::Keyring::load_or_create(idp, rt.publish_retired_for())?;
     let sids: Vec<String> = ended.iter().map(|e| e.sid.clone()).collect();
-    let deliveries = crate::backchannel::deliver_due(idp, &rt.config, &keyring, None, Some(&sids))?;
+    let deliveries = crate::backchannel::deliver_due(idp, &rt.config, &keyring, &sids)?;
     let failed = deliveries.iter().filter(|d| !d.ok).count();
     if deliveries.is_empty() {
         return Ok((deliveries, String::new()));

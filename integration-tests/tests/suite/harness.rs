@@ -589,4 +589,4 @@ pub fn wait_for_fresh_step(margin: u64) {
     }
 }
 
-pub use crate::recorder::Recorder;
+pub use crate::recorder::{Recorder, SilentApp, UnreachableApp};

@@ -5,6 +5,7 @@ mod admin_api;
 mod admin_users;
 mod attacks;
 mod authenticator;
+mod backchannel_delivery;
 mod branding;
 mod cli;
 mod edges;

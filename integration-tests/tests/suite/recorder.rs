@@ -77,6 +77,21 @@ impl Recorder {
         Recorder { url, rx }
     }
 
+    /// The next `n` logout tokens, however far apart they come; panics if they have not all come
+    /// `within`.
+    pub fn next_logout_tokens(&self, n: usize, within: Duration) -> Vec<String> {
+        let deadline = std::time::Instant::now() + within;
+        (0..n)
+            .map(|i| {
+                let body = self
+                    .rx
+                    .recv_timeout(deadline.saturating_duration_since(std::time::Instant::now()))
+                    .unwrap_or_else(|_| panic!("{i} of {n} logout tokens within {within:?}"));
+                logout_token(&body)
+            })
+            .collect()
+    }
+
     /// The logout tokens received: waits up to `first_within` for the first, then keeps
     /// collecting until `then` passes without another.
     pub fn logout_tokens(&self, first_within: Duration, then: Duration) -> Vec<String> {
@@ -86,13 +101,81 @@ impl Recorder {
             .rx
             .recv_timeout(deadline.saturating_duration_since(std::time::Instant::now()))
         {
-            let token = url::form_urlencoded::parse(body.as_bytes())
-                .find(|(k, _)| k == "logout_token")
-                .map(|(_, v)| v.into_owned())
-                .unwrap_or_else(|| panic!("a logout_token in {body:?}"));
-            out.push(token);
+            out.push(logout_token(&body));
             deadline = std::time::Instant::now() + then;
         }
         out
+    }
+}
+
+/// The `logout_token` of a back-channel logout request's body.
+fn logout_token(body: &str) -> String {
+    url::form_urlencoded::parse(body.as_bytes())
+        .find(|(k, _)| k == "logout_token")
+        .map(|(_, v)| v.into_owned())
+        .unwrap_or_else(|| panic!("a logout_token in {body:?}"))
+}
+
+/// An app whose back-channel endpoint accepts the connection, reads the request and never
+/// answers. It tells when the provider connects (`connected`) and when the provider gives up and
+/// closes the connection (`dropped`).
+pub struct SilentApp {
+    pub url: String,
+    pub connected: mpsc::Receiver<()>,
+    pub dropped: mpsc::Receiver<()>,
+}
+
+impl SilentApp {
+    pub fn start() -> Self {
+        let listener = free_listener();
+        let url = format!("http://{}/backchannel", listener.local_addr().unwrap());
+        let (connected_tx, connected) = mpsc::channel();
+        let (dropped_tx, dropped) = mpsc::channel();
+        std::thread::spawn(move || {
+            for stream in listener.incoming() {
+                let Ok(mut stream) = stream else { continue };
+                connected_tx.send(()).ok();
+                let dropped_tx = dropped_tx.clone();
+                std::thread::spawn(move || {
+                    // Read everything the provider sends; the read returns 0 (or fails) only
+                    // when the provider closes its end.
+                    let mut chunk = [0u8; 4096];
+                    while matches!(stream.read(&mut chunk), Ok(n) if n > 0) {}
+                    dropped_tx.send(()).ok();
+                });
+            }
+        });
+        SilentApp {
+            url,
+            connected,
+            dropped,
+        }
+    }
+}
+
+/// An app whose address takes no connection: a listener whose accept queue is full (it never
+/// accepts), so the kernel drops the provider's SYNs and its connect waits, as it does for a
+/// host that drops packets.
+pub struct UnreachableApp {
+    pub url: String,
+    _listener: std::net::TcpListener,
+    _queued: Vec<std::net::TcpStream>,
+}
+
+impl UnreachableApp {
+    pub fn start() -> Self {
+        let listener = free_listener();
+        let addr = listener.local_addr().unwrap();
+        // Fill the queue until a connection is no longer taken.
+        let mut queued = Vec::new();
+        while let Ok(s) = std::net::TcpStream::connect_timeout(&addr, Duration::from_millis(300)) {
+            queued.push(s);
+            assert!(queued.len() < 10_000, "the accept queue never filled");
+        }
+        UnreachableApp {
+            url: format!("http://{addr}/backchannel"),
+            _listener: listener,
+            _queued: queued,
+        }
     }
 }

@@ -1,0 +1,1 @@
+DROP INDEX logout_outbox_due_by_app;
