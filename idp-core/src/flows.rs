@@ -36,6 +36,16 @@ impl Idp {
         request: Option<&PendingAuthorization>,
         ip: Option<&str>,
     ) -> Result<String, FlowError> {
+        self.create_flow_with(request, ip, None)
+    }
+
+    /// [`Idp::create_flow`], for a sign-in opened by a relink link (the hash of its token).
+    pub(crate) fn create_flow_with(
+        &self,
+        request: Option<&PendingAuthorization>,
+        ip: Option<&str>,
+        relink_token_hash: Option<&str>,
+    ) -> Result<String, FlowError> {
         let now = self.now();
         if let Some(ip) = ip {
             let counters = [Counter::LoginFlowsFromIp(ip)];
@@ -47,12 +57,13 @@ impl Idp {
         }
         let handle = random_token()?;
         let expires_at = now + self.settings().login_flow_ttl_secs;
-        store::flows::insert(
+        store::flows::insert_relink(
             &mut *self.store().conn()?,
             now,
             &hash_token(&handle),
             request,
             expires_at,
+            relink_token_hash,
         )?;
         Ok(handle)
     }

@@ -22,6 +22,7 @@ pub mod oauth;
 pub mod outbox;
 pub mod password;
 pub mod policy;
+pub mod relink;
 pub mod roles;
 pub mod self_service;
 pub mod sessions;

@@ -119,6 +119,15 @@ pub enum SignInPage {
         /// The app the sign-in is for, if one asked (its pages carry its brand).
         client_id: Option<String>,
     },
+    /// The user must link a new app and, after a help-desk disconnect with
+    /// `relink_requires_email`, only a sign-in opened by the link mailed to them may: this page
+    /// says so (and offers a new link).
+    RelinkByEmail {
+        /// Who.
+        user: Box<User>,
+        /// The app the sign-in is for, if one asked.
+        client_id: Option<String>,
+    },
     /// A code from the linked app.
     Verify {
         /// Who is signing in.
@@ -269,8 +278,15 @@ impl Idp {
             (_, None) => return Err(SignInError::Expired),
         };
         let client_id = f.request.map(|r| r.client_id);
-        if f.stage == FlowStage::MfaVerify {
-            return Ok(SignInPage::Verify { user, client_id });
+        match f.stage {
+            FlowStage::MfaVerify => return Ok(SignInPage::Verify { user, client_id }),
+            FlowStage::RelinkByEmail => {
+                return Ok(SignInPage::RelinkByEmail {
+                    user: Box::new(user),
+                    client_id,
+                })
+            }
+            _ => {}
         }
         match self.begin_enrollment(&user, flow) {
             Ok(view) => Ok(SignInPage::Enroll {
@@ -281,6 +297,11 @@ impl Idp {
             // Linked meanwhile (another tab): ask for a code instead.
             Err(MfaError::AlreadyLinked) => Ok(SignInPage::Verify { user, client_id }),
             Err(MfaError::NotEnrolled) => Err(SignInError::Expired),
+            // Behind the relink gate (the flow reached enrollment another way): ask for the link.
+            Err(MfaError::RelinkByEmail) => Ok(SignInPage::RelinkByEmail {
+                user: Box::new(user),
+                client_id,
+            }),
             Err(e) => Err(mfa_error(e)),
         }
     }
@@ -322,7 +343,7 @@ impl Idp {
                 let done = self.complete_sign_in(flow, &user, AuthMethod::Password, browser)?;
                 return Ok(PasswordStep::SignedIn(Box::new(done)));
             }
-            MfaStep::Enroll => FlowStage::MfaEnroll,
+            MfaStep::Enroll => self.enroll_stage(&user, flow)?,
             MfaStep::Verify => FlowStage::MfaVerify,
         };
         self.advance_flow(flow, &user, next)?;
@@ -357,8 +378,10 @@ impl Idp {
                 Ok(()) => CodeCheck::Passed,
                 // Linked meanwhile (another tab): continue with a code.
                 Err(MfaError::AlreadyLinked) => CodeCheck::MoveTo(FlowStage::MfaVerify),
-                // Disconnected by an operator meanwhile: enroll again.
-                Err(MfaError::NotEnrolled) if !enrolling => CodeCheck::MoveTo(FlowStage::MfaEnroll),
+                // Disconnected by an operator meanwhile: enroll again (behind the relink gate).
+                Err(MfaError::NotEnrolled) if !enrolling => {
+                    CodeCheck::MoveTo(self.enroll_stage(&user, flow)?)
+                }
                 Err(e) => CodeCheck::Refused(mfa_error(e)),
             }
         };
@@ -522,7 +545,9 @@ fn mfa_error(e: MfaError) -> SignInError {
         MfaError::InvalidCode => SignInError::InvalidCode,
         MfaError::CodeReplayed => SignInError::CodeReplayed,
         MfaError::Locked(l) => SignInError::Locked(l),
-        MfaError::NotEnrolled | MfaError::AlreadyLinked => SignInError::WrongStage,
+        MfaError::NotEnrolled | MfaError::AlreadyLinked | MfaError::RelinkByEmail => {
+            SignInError::WrongStage
+        }
         MfaError::Store(s) => s.into(),
         MfaError::Crypto(c) => c.into(),
         e @ (MfaError::Settings(_)

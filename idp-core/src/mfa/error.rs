@@ -28,6 +28,10 @@ pub enum MfaError {
     /// The TOTP parameters were refused (a secret too short, a label with a `:`).
     #[error("invalid TOTP settings: {0}")]
     Settings(#[from] totp_rs::TotpUrlError),
+    /// Linking a new app after a help-desk disconnect needs the link mailed to the user
+    /// (`relink_requires_email`), and this sign-in was not opened by it.
+    #[error("a new authenticator app can only be linked through the link mailed to the user")]
+    RelinkByEmail,
     /// A disconnect without an acceptable reason.
     #[error(transparent)]
     Reason(#[from] crate::model::ReasonError),

@@ -21,10 +21,12 @@ use crate::Idp;
 
 mod disconnect;
 mod error;
+mod relink;
 
 pub use crate::model::TotpSettings;
 pub use disconnect::{Disconnected, Recipient};
 pub use error::MfaError;
+pub use relink::RelinkError;
 pub use totp::{
     base32_decode, base32_encode, format_activation_code, matching_step, normalise_code, qr_svg,
     DIGITS, SECRET_BYTES, STEP_SECS,
@@ -124,6 +126,9 @@ impl Idp {
         if self.linked_app(&user.id)?.is_some() {
             return Err(MfaError::AlreadyLinked);
         }
+        if !self.may_enroll(user, flow)? {
+            return Err(MfaError::RelinkByEmail);
+        }
         let now = self.now();
         let flow_id = crate::crypto::hash_token(flow);
         let aad = flows::pending_aad(&user.id, &flow_id);
@@ -177,6 +182,9 @@ impl Idp {
         if self.linked_app(&user.id)?.is_some() {
             return Err(MfaError::AlreadyLinked);
         }
+        if !self.may_enroll(user, flow)? {
+            return Err(MfaError::RelinkByEmail);
+        }
         let now = self.now();
         let flow_id = crate::crypto::hash_token(flow);
         let shown = flows::pending_secret(&mut *self.store().conn()?, now, &flow_id, &user.id)?;
@@ -202,6 +210,7 @@ impl Idp {
             }
             store::totp::insert_linked(conn, now, &user.id, &linked_sealed, Some(step))?;
             attempts::clear(conn, &Counter::Totp(&user.id))?;
+            relink::relinked_in(conn, user, now)?;
             let actor = Actor::User(user.id.clone());
             let mut ev = AuditEvent::new(AuditAction::MfaEnrolled, &actor)
                 .user(&user.account_id, &user.id)

@@ -42,6 +42,9 @@ pub enum FlowStage {
     MfaEnroll,
     /// Password verified; the user must enter a code from their linked app.
     MfaVerify,
+    /// Password verified; the user must link a new app, which after a help-desk disconnect
+    /// (`relink_requires_email`) only a sign-in opened by the mailed link may do.
+    RelinkByEmail,
 }
 
 impl FlowStage {
@@ -50,6 +53,7 @@ impl FlowStage {
             FlowStage::Password => "password",
             FlowStage::MfaEnroll => "mfa_enroll",
             FlowStage::MfaVerify => "mfa_verify",
+            FlowStage::RelinkByEmail => "relink_by_email",
         }
     }
     pub(crate) fn parse(s: &str) -> Option<Self> {
@@ -57,6 +61,7 @@ impl FlowStage {
             "password" => Some(FlowStage::Password),
             "mfa_enroll" => Some(FlowStage::MfaEnroll),
             "mfa_verify" => Some(FlowStage::MfaVerify),
+            "relink_by_email" => Some(FlowStage::RelinkByEmail),
             _ => None,
         }
     }
@@ -74,6 +79,8 @@ pub struct LoginFlow {
     pub stage: FlowStage,
     /// Unix seconds; a flow lives ten minutes.
     pub expires_at: i64,
+    /// For a sign-in opened by a relink link: the hash of its token.
+    pub relink_token_hash: Option<String>,
 }
 
 /// What a sign-in knows of the browser it happens in.

@@ -137,6 +137,9 @@ pub enum Counter<'a> {
     /// Authenticator disconnects by this actor (`Actor::render`: a console user, an admin
     /// client).
     Disconnects(&'a str),
+    /// Relink links sent to this user (by id) on their own request, with `forgot_per_email`'s
+    /// limit.
+    RelinkMails(&'a str),
 }
 
 impl Counter<'_> {
@@ -152,6 +155,7 @@ impl Counter<'_> {
             Counter::LoginFlowsFromIp(ip) => format!("flows-ip:{ip}"),
             Counter::AdminCalls(client_id) => format!("admin:{client_id}"),
             Counter::Disconnects(actor) => format!("disconnects:{actor}"),
+            Counter::RelinkMails(user_id) => format!("relink:{user_id}"),
         }
     }
 
@@ -175,6 +179,7 @@ impl Counter<'_> {
             Counter::LoginFlowsFromIp(_) => &s.login_flows_per_ip,
             Counter::AdminCalls(_) => &s.admin_per_client,
             Counter::Disconnects(_) => &s.disconnects_per_actor,
+            Counter::RelinkMails(_) => &s.forgot_per_email,
         }
     }
 }

@@ -21,6 +21,7 @@ struct FlowRow {
     user_id: Option<String>,
     stage: String,
     expires_at: i64,
+    relink_token_hash: Option<String>,
 }
 
 impl FlowRow {
@@ -42,6 +43,7 @@ impl FlowRow {
             user_id: self.user_id,
             stage,
             expires_at: self.expires_at,
+            relink_token_hash: self.relink_token_hash,
         }))
     }
 }
@@ -52,6 +54,18 @@ pub(crate) fn insert(
     id_hash: &str,
     request: Option<&PendingAuthorization>,
     expires_at: i64,
+) -> Result<(), StoreError> {
+    insert_relink(conn, now, id_hash, request, expires_at, None)
+}
+
+/// [`insert`], for a sign-in opened by a relink link (the hash of its token).
+pub(crate) fn insert_relink(
+    conn: &mut DbConnection,
+    now: i64,
+    id_hash: &str,
+    request: Option<&PendingAuthorization>,
+    expires_at: i64,
+    relink_token_hash: Option<&str>,
 ) -> Result<(), StoreError> {
     let request = request
         .map(serde_json::to_string)
@@ -64,6 +78,7 @@ pub(crate) fn insert(
             lf::stage.eq(FlowStage::Password.as_str()),
             lf::created_at.eq(now),
             lf::expires_at.eq(expires_at),
+            lf::relink_token_hash.eq(relink_token_hash),
         ))
         .execute(conn)?;
     Ok(())

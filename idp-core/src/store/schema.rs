@@ -120,6 +120,7 @@ diesel::table! {
         created_at -> BigInt,
         expires_at -> BigInt,
         pending_totp_sealed -> Nullable<Text>,
+        relink_token_hash -> Nullable<Text>,
     }
 }
 

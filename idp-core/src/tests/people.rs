@@ -413,7 +413,88 @@ fn a_user_ends_their_own_other_sessions(db: &TestDb) {
         .is_none());
 }
 
+/// `relink_requires_email`: after a help-desk disconnect, a sign-in with the password alone
+/// never reaches enrollment (page, QR, confirmation); the mailed link opens the one that does,
+/// once; a newer link ends the older; the enrollment ends the rest and the mark.
+fn after_a_disconnect_only_the_mailed_link_opens_enrollment(db: &TestDb) {
+    use crate::mfa::RelinkError;
+    use crate::signin::{PasswordStep, SignInPage};
+    let idp = db.reopen(crate::Settings {
+        totp: crate::model::TotpSettings {
+            relink_requires_email: true,
+            ..Default::default()
+        },
+        ..crate::testing::cheap_settings()
+    });
+    let u = user(db, "acme", "ann@example.com");
+    require_mfa(db, "acme");
+    enroll(db, &u);
+    let done = idp
+        .disconnect_mfa(&u, &helpdesk(), "T-5 caller says phone lost")
+        .unwrap();
+    let first = done.relink_token.expect("a link to mail");
+    // The password alone: the relink page, never a QR code.
+    let flow = idp.create_flow(None, None).unwrap();
+    let step = idp
+        .sign_in_password(&flow, "ann@example.com", PW, Default::default())
+        .unwrap();
+    assert!(matches!(step, PasswordStep::SecondFactor), "{step:?}");
+    assert!(matches!(
+        idp.sign_in_page(&flow).unwrap(),
+        SignInPage::RelinkByEmail { .. }
+    ));
+    let u = idp.user_by_id(&u.id).unwrap().unwrap();
+    assert!(u.relink_by_email);
+    assert!(matches!(
+        idp.begin_enrollment(&u, &flow),
+        Err(MfaError::RelinkByEmail)
+    ));
+    assert!(matches!(
+        idp.confirm_enrollment(&u, &flow, "123456", None, None),
+        Err(MfaError::RelinkByEmail)
+    ));
+    // "Send me a new link": the first one ends.
+    let (to, second) = idp.resend_relink(&flow).unwrap();
+    assert_eq!(to.id, u.id);
+    assert!(matches!(
+        idp.open_relink(&first, None),
+        Err(RelinkError::Invalid)
+    ));
+    assert!(matches!(
+        idp.open_relink("made-up", None),
+        Err(RelinkError::Invalid)
+    ));
+    // The mailed link: a sign-in whose enrollment goes ahead, for this user only.
+    user(db, "acme", "bob@example.com");
+    let stolen = idp.open_relink(&second, None).unwrap();
+    idp.sign_in_password(&stolen, "bob@example.com", PW, Default::default())
+        .unwrap();
+    assert!(
+        matches!(
+            idp.sign_in_page(&stolen).unwrap(),
+            SignInPage::Enroll { .. }
+        ),
+        "someone else signing in through the link is just signing in (bob was never disconnected)"
+    );
+    let relink = idp.open_relink(&second, None).unwrap();
+    idp.sign_in_password(&relink, "ann@example.com", PW, Default::default())
+        .unwrap();
+    let SignInPage::Enroll { view, .. } = idp.sign_in_page(&relink).unwrap() else {
+        panic!("the QR code, through the link");
+    };
+    let code = oathtool(&view.activation_code, idp.now());
+    idp.confirm_enrollment(&u, &relink, &code, None, None)
+        .unwrap();
+    let u = idp.user_by_id(&u.id).unwrap().unwrap();
+    assert!(!u.relink_by_email, "the mark goes with the enrollment");
+    assert!(matches!(
+        idp.open_relink(&second, None),
+        Err(RelinkError::Invalid)
+    ));
+}
+
 crate::on_both_backends!(
+    after_a_disconnect_only_the_mailed_link_opens_enrollment,
     a_role_always_needs_a_second_factor,
     a_disconnect_needs_a_reason_and_has_an_hourly_limit,
     the_console_acts_only_as_each_role_may,

@@ -150,6 +150,7 @@ from_core_error!(
     idp_core::flows::FlowError => idp_core::flows::FlowError::Store,
     idp_core::email_tokens::EmailTokenError => idp_core::email_tokens::EmailTokenError::Store,
     idp_core::accounts::AccountError => idp_core::accounts::AccountError::Store,
+    idp_core::mfa::RelinkError => idp_core::mfa::RelinkError::Store,
 );
 
 impl From<crate::tokens::TokenError> for AppError {

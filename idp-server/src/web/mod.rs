@@ -230,6 +230,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     .route("/login", web::get().to(signin::login_page))
     .route("/login/password", web::post().to(signin::submit_password))
     .route("/login/totp", web::post().to(signin::submit_totp))
+    .route("/login/relink", web::post().to(signin::resend_relink))
+    .route("/relink", web::get().to(signin::open_relink))
     .route("/", web::get().to(signin::home))
     .route("/healthz", get_or_head().to(healthz))
     .route("/readyz", get_or_head().to(readyz))

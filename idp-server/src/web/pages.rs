@@ -45,6 +45,20 @@ pub struct VerifyPage<'a> {
     pub error: Option<&'a str>,
 }
 
+/// After a help-desk disconnect with `relink_requires_email`: the new app is linked only from
+/// the sign-in the mailed link opens.
+#[derive(Template)]
+#[template(path = "mfa_relink.html")]
+pub struct RelinkPage<'a> {
+    /// The page's language (its words come from the catalogues through it).
+    pub t: Tr,
+    pub product: &'a Brand,
+    pub csrf: &'a str,
+    pub email: &'a str,
+    pub error: Option<&'a str>,
+    pub notice: Option<&'a str>,
+}
+
 #[derive(Template)]
 #[template(path = "message.html")]
 pub struct MessagePage<'a> {

@@ -6,6 +6,7 @@
 
 use actix_web::http::{header, StatusCode};
 use actix_web::{web, HttpRequest, HttpResponse};
+use idp_core::mfa::RelinkError;
 use idp_core::signin::{CodeStep, PasswordStep, SignInError, SignInPage, SignInStart, SignedIn};
 use idp_core::User;
 
@@ -18,7 +19,7 @@ use super::csrf::{csrf_for, csrf_ok};
 use super::forms::{
     form_expired, locked_until, parse_form, refusal, retry_after, see_other, sign_in_expired,
 };
-use super::pages::{EnrollPage, LoginPage, SignedInPage, VerifyPage};
+use super::pages::{EnrollPage, LoginPage, RelinkPage, SignedInPage, VerifyPage};
 use super::render::html;
 use super::{blocking, blocking_try, locale, text, AppError, AppState};
 use crate::i18n::{msg, Tr};
@@ -81,9 +82,9 @@ fn render_page(
     // of every step's page.
     let client_id = match &page {
         SignInPage::Password(pending) => pending.as_ref().map(|p| p.client_id.as_str()),
-        SignInPage::Enroll { client_id, .. } | SignInPage::Verify { client_id, .. } => {
-            client_id.as_deref()
-        }
+        SignInPage::Enroll { client_id, .. }
+        | SignInPage::Verify { client_id, .. }
+        | SignInPage::RelinkByEmail { client_id, .. } => client_id.as_deref(),
     };
     let client = client_id.and_then(|id| state.config.client(id));
     let product = client.as_ref().map_or(&state.config.brand, |c| &c.brand);
@@ -129,6 +130,100 @@ fn render_page(
                 error,
             },
         ),
+        SignInPage::RelinkByEmail { user, .. } => html(
+            status,
+            &RelinkPage {
+                t,
+                product,
+                csrf: &csrf,
+                email: &user.email,
+                error,
+                notice: None,
+            },
+        ),
+    }
+}
+
+/// GET /relink?token=: the link mailed after a help-desk disconnect (`relink_requires_email`)
+/// opens a sign-in whose enrollment the relink gate lets through; then the sign-in page.
+pub async fn open_relink(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, AppError> {
+    let params = super::params::Params::parse(req.query_string().as_bytes()).unwrap_or_default();
+    let token = params.get("token").unwrap_or_default().to_string();
+    let browser = RequestBrowser::of(&state, &req);
+    let idp = state.idp.clone();
+    let opened = blocking(move || idp.open_relink(&token, browser.ip.as_deref())).await?;
+    match opened {
+        Ok(handle) => {
+            let mut res = see_other("/login");
+            res.add_cookie(&flow_cookie(&state, handle)).map_err(|e| {
+                tracing::error!(error = %e, "flow cookie not set");
+                AppError::Internal
+            })?;
+            Ok(res)
+        }
+        Err(RelinkError::Invalid) => Err(AppError::page(
+            StatusCode::BAD_REQUEST,
+            msg("relink-title"),
+            msg("relink-invalid"),
+        )
+        .with_brand(&state.config.brand)),
+        Err(e) => Err(relink_refusal(&state, e)),
+    }
+}
+
+/// POST /login/relink: "send me a new link", from the relink page of a sign-in.
+pub async fn resend_relink(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    body: web::Bytes,
+) -> Result<HttpResponse, AppError> {
+    let t = locale::of(&req);
+    let params = parse_form(&state, &body)?;
+    let handle = flow_of_form(&req, &state, params.get("csrf"))?;
+    let idp = state.idp.clone();
+    let h = handle.clone();
+    let sent = blocking(move || idp.resend_relink(&h)).await?;
+    let (user, token) = match sent {
+        Ok(sent) => sent,
+        Err(RelinkError::Expired) => return Ok(see_other("/login")),
+        Err(e) => return Err(relink_refusal(&state, e)),
+    };
+    let email = user.email.clone();
+    send_in_background(&state.mailer, email.clone(), move |m, _| {
+        let lang = m.lang_of(user.locale.as_deref());
+        m.send_link(&user, idp_core::email_tokens::Purpose::Relink, &token, lang)
+    });
+    let notice = t.tr("relink-sent");
+    html(
+        StatusCode::OK,
+        &RelinkPage {
+            t,
+            product: &state.config.brand,
+            csrf: &csrf_for(&handle),
+            email: &email,
+            error: None,
+            notice: Some(&notice),
+        },
+    )
+}
+
+fn relink_refusal(state: &AppState, e: RelinkError) -> AppError {
+    match e {
+        RelinkError::TooMany(l) => {
+            let minutes = text::minutes_until(l.until, state.idp.now());
+            AppError::page(
+                StatusCode::TOO_MANY_REQUESTS,
+                msg("relink-title"),
+                msg("relink-too-many").with("minutes", minutes),
+            )
+            .with_brand(&state.config.brand)
+            .with_retry_after((l.until - state.idp.now()).max(1))
+        }
+        RelinkError::Invalid | RelinkError::Expired => sign_in_expired(state),
+        e @ (RelinkError::Store(_) | RelinkError::Crypto(_)) => AppError::from(e),
     }
 }
 

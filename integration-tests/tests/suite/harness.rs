@@ -64,6 +64,8 @@ pub struct Options {
     /// Files written beside the configuration before it is read (a logo, say): relative path
     /// and contents.
     pub files: Vec<(&'static str, Vec<u8>)>,
+    /// Extra keys of the `[mfa]` section (e.g. `relink_requires_email = true`).
+    pub mfa_toml: &'static str,
 }
 
 impl Default for Options {
@@ -77,6 +79,7 @@ impl Default for Options {
             key_dir: None,
             issuer: None,
             files: Vec::new(),
+            mfa_toml: "",
         }
     }
 }
@@ -170,6 +173,7 @@ argon2_iterations = 1
 
 [mfa]
 issuer = "Petrosoft Cloud"
+{mfa_extra}
 
 [mail]
 from = "Petrosoft Cloud <no-reply@example.com>"
@@ -189,6 +193,7 @@ post_logout_redirect_uris = ["http://127.0.0.1:8082/"]
 public = true
 "#,
         idle = o.idle_timeout,
+        mfa_extra = o.mfa_toml,
         sweep = o.sweep_interval,
         issuer = o.issuer.as_deref().unwrap_or(base),
         key_dir = o

@@ -16,6 +16,7 @@ mod import;
 mod independent_clients;
 mod languages;
 mod lifecycle;
+mod mfa_reset;
 mod oidc;
 mod process;
 mod protections;
