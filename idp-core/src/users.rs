@@ -299,13 +299,23 @@ impl Idp {
         if display_name == user.display_name && work_email == user.work_email {
             return Ok((Change::Already, user));
         }
+        // Which fields changed (never their values: the log is read more widely than the data).
+        let fields: Vec<&str> = [
+            ("name", display_name != user.display_name),
+            ("work_email", work_email != user.work_email),
+        ]
+        .into_iter()
+        .filter_map(|(f, changed)| changed.then_some(f))
+        .collect();
         let now = self.now();
         self.store().tx(|conn| {
             store::users::set_profile(conn, &user.id, &display_name, work_email.as_deref(), now)?;
             audit::record(
                 conn,
                 now,
-                &AuditEvent::new(AuditAction::UserUpdated, actor).user(&user.account_id, &user.id),
+                &AuditEvent::new(AuditAction::UserUpdated, actor)
+                    .user(&user.account_id, &user.id)
+                    .detail(format!("fields={}", fields.join(","))),
             )
         })?;
         let user = self.user_by_id(user_id)?.unwrap_or(user);

@@ -103,11 +103,26 @@ pub fn app_state(rt: &Runtime) -> Result<web::AppState, StartError> {
 
 /// Runs the HTTP server until SIGTERM/SIGINT; in-flight requests finish (10 s at most).
 /// SIGHUP reloads the configuration file (see [`reload_config`]).
-pub async fn serve(state: web::AppState, listener: std::net::TcpListener) -> std::io::Result<()> {
+pub async fn serve(
+    state: web::AppState,
+    listener: std::net::TcpListener,
+    metrics: Option<std::net::TcpListener>,
+) -> std::io::Result<()> {
     let server = web::build_server(state.clone(), listener, None)?;
+    let metrics = metrics
+        .map(|l| web::build_metrics_server(state.clone(), l))
+        .transpose()?;
+    let metrics_handle = metrics.as_ref().map(|m| m.handle());
+    let metrics_task = metrics.map(actix_web::rt::spawn);
     let bg = actix_web::rt::spawn(background::run(state.clone()));
     let hup = actix_web::rt::spawn(reload_on_hangup(state));
     let result = server.await;
+    if let Some(h) = metrics_handle {
+        h.stop(true).await;
+    }
+    if let Some(t) = metrics_task {
+        t.abort();
+    }
     bg.abort();
     hup.abort();
     result

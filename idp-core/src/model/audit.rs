@@ -144,6 +144,11 @@ pub enum AuditAction {
     TokenRevoked,
     /// A disconnect was refused: the actor reached `disconnects_per_hour`.
     MfaDisconnectRefused,
+    /// An admin client read personal data (users, sessions, the audit log).
+    AdminRead,
+    /// An admin client's call was refused (a scope it lacks, an account it may not act on, a
+    /// resource it may not see).
+    AdminRefused,
     /// A role was granted to a user.
     RoleGranted,
     /// A role was taken back from a user.
@@ -185,6 +190,8 @@ impl AuditAction {
             AuditAction::UsersImported => "users.imported",
             AuditAction::TokenRevoked => "oauth.token_revoked",
             AuditAction::MfaDisconnectRefused => "mfa.disconnect_refused",
+            AuditAction::AdminRead => "admin.read",
+            AuditAction::AdminRefused => "admin.refused",
             AuditAction::RoleGranted => "user.role_granted",
             AuditAction::RoleRevoked => "user.role_revoked",
         }

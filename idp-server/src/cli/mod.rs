@@ -101,10 +101,17 @@ fn serve(config: Config) -> Result<(), CliError> {
             addr: rt.config.listen,
             source,
         })?;
+    let metrics = rt
+        .config
+        .metrics_listen
+        .map(|addr| {
+            std::net::TcpListener::bind(addr).map_err(|source| CliError::Listen { addr, source })
+        })
+        .transpose()?;
     let local = listener.local_addr()?;
-    tracing::info!(issuer = %rt.config.issuer, listen = %local, database = rt.idp.store().backend_name(), "identity provider started");
+    tracing::info!(issuer = %rt.config.issuer, listen = %local, metrics = ?rt.config.metrics_listen, database = rt.idp.store().backend_name(), "identity provider started");
     if let Some(warning) = rt.config.mail_warning() {
         tracing::warn!("{warning}");
     }
-    Ok(actix_web::rt::System::new().block_on(crate::serve(state, listener))?)
+    Ok(actix_web::rt::System::new().block_on(crate::serve(state, listener, metrics))?)
 }

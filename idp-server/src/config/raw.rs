@@ -68,6 +68,9 @@ pub struct ServerSection {
     /// Sign-ins (login flows) each client address may start per minute.
     #[serde(default = "ServerSection::default_sign_ins_per_minute")]
     pub sign_ins_per_minute: u32,
+    /// Serve `/metrics` on this address only (not on `listen`).
+    #[serde(default)]
+    pub metrics_listen: Option<String>,
 }
 impl ServerSection {
     /// 20 a second from one address, sustained: a company behind one NAT address signing in at
@@ -82,6 +85,7 @@ impl Default for ServerSection {
         ServerSection {
             trusted_proxies: Vec::new(),
             sign_ins_per_minute: Self::default_sign_ins_per_minute(),
+            metrics_listen: None,
         }
     }
 }

@@ -70,6 +70,8 @@ pub struct Config {
     pub admin_calls_per_minute: u32,
     /// `[server] sign_ins_per_minute`: login flows each client address may start per minute.
     pub sign_ins_per_minute: u32,
+    /// `[server] metrics_listen`: `/metrics` only there, not on `listen`.
+    pub metrics_listen: Option<SocketAddr>,
 }
 
 /// The configured clients, shared by every copy of the configuration and replaced as a whole

@@ -73,6 +73,25 @@ pub(super) fn validate(
     if !(1..=100).contains(&raw.database.pool_size) {
         return Err(check.bad("database.pool_size", "must be 1-100"));
     }
+    let metrics_listen = raw
+        .server
+        .metrics_listen
+        .as_deref()
+        .map(|a| {
+            a.trim().parse::<SocketAddr>().map_err(|_| {
+                check.bad(
+                    "server.metrics_listen",
+                    &format!("{a:?} is not an address and port like \"127.0.0.1:9090\""),
+                )
+            })
+        })
+        .transpose()?;
+    if metrics_listen.is_some_and(|m| m == listen) {
+        return Err(check.bad(
+            "server.metrics_listen",
+            "must differ from listen (the point is to keep /metrics off the public listener)",
+        ));
+    }
     if !(1..=100_000).contains(&raw.server.sign_ins_per_minute) {
         return Err(check.bad("server.sign_ins_per_minute", "must be 1-100000"));
     }
@@ -109,6 +128,7 @@ pub(super) fn validate(
         clients: super::types::Clients::new(clients),
         admin_calls_per_minute: raw.admin.calls_per_minute,
         sign_ins_per_minute: raw.server.sign_ins_per_minute,
+        metrics_listen,
     })
 }
 

@@ -159,6 +159,31 @@ async fn access_log(
     Ok(res)
 }
 
+/// `/metrics` on the public listener, unless `[server] metrics_listen` moved it away.
+async fn public_metrics(state: web::Data<AppState>) -> Result<HttpResponse, AppError> {
+    if state.config.metrics_listen.is_some() {
+        return not_found(state).await;
+    }
+    Ok(metrics(state).await)
+}
+
+/// The server of `[server] metrics_listen`: `/metrics` and nothing else.
+pub fn build_metrics_server(
+    state: AppState,
+    listener: std::net::TcpListener,
+) -> std::io::Result<actix_web::dev::Server> {
+    let data = web::Data::new(state);
+    Ok(HttpServer::new(move || {
+        App::new()
+            .app_data(data.clone())
+            .route("/metrics", web::get().to(metrics))
+    })
+    .workers(1)
+    .shutdown_timeout(2)
+    .listen(listener)?
+    .run())
+}
+
 async fn metrics(state: web::Data<AppState>) -> HttpResponse {
     HttpResponse::Ok()
         .content_type("application/openmetrics-text; version=1.0.0; charset=utf-8")
@@ -235,7 +260,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     .route("/", web::get().to(signin::home))
     .route("/healthz", get_or_head().to(healthz))
     .route("/readyz", get_or_head().to(readyz))
-    .route("/metrics", web::get().to(metrics))
+    .route("/metrics", web::get().to(public_metrics))
     .route("/static/style.css", get_or_head().to(stylesheet))
     .route("/branding/{file}", get_or_head().to(branding::asset));
     lifecycle::configure(cfg);

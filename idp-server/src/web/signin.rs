@@ -10,7 +10,7 @@ use idp_core::mfa::RelinkError;
 use idp_core::signin::{CodeStep, PasswordStep, SignInError, SignInPage, SignInStart, SignedIn};
 use idp_core::User;
 
-use super::authorize::app_redirect;
+use super::authorize::completion_redirect;
 use super::browser::{
     cookie, cookie_value, flow_cookie, flow_cookie_name, notice_cookie_name, removal_cookie,
     session_cookie_name, RequestBrowser,
@@ -393,7 +393,11 @@ pub fn signed_in_response(state: &AppState, done: SignedIn) -> Result<HttpRespon
         state.deliver_logouts();
     }
     let location = match &done.code {
-        Some((pending, answer)) => app_redirect(state, pending, answer)?,
+        // The app's answer, unless a reload removed the app or its redirect URI since the
+        // sign-in began: then the browser stays here, signed in.
+        Some((pending, answer)) => {
+            completion_redirect(state, pending, answer)?.unwrap_or_else(|| "/".to_string())
+        }
         None => "/".to_string(),
     };
     Ok(HttpResponse::SeeOther()

@@ -421,7 +421,46 @@ fn tokens_scopes_and_accounts_are_enforced(db: Db) {
         None,
         None,
     );
-    assert_eq!(problem_type(&foreign), "urn:idp:problem:foreign-account");
+    // Another company's user answers exactly as an id that exists nowhere (it told them apart).
+    let nobody = call(
+        &server,
+        "GET",
+        "/admin/v1/users/0123456789abcdef0123456789abcdef",
+        r,
+        None,
+        None,
+    );
+    assert_eq!(
+        (foreign.status, problem_type(&foreign)),
+        (nobody.status, problem_type(&nobody))
+    );
+    assert_eq!(nobody.status, 404);
+    assert_eq!(
+        foreign.body["detail"]
+            .as_str()
+            .unwrap()
+            .replace(&ann.id, "ID"),
+        nobody.body["detail"]
+            .as_str()
+            .unwrap()
+            .replace("0123456789abcdef0123456789abcdef", "ID")
+    );
+    for path in ["sessions", "disable"] {
+        let method = if path == "sessions" { "GET" } else { "POST" };
+        let res = call(
+            &server,
+            method,
+            &format!("/admin/v1/users/{}/{path}", ann.id),
+            r,
+            None,
+            None,
+        );
+        assert_ne!(
+            problem_type(&res),
+            "urn:idp:problem:foreign-account",
+            "{path}"
+        );
+    }
     let theirs = call(&server, "GET", "/admin/v1/users", r, None, None);
     let emails: Vec<&str> = theirs.body["items"]
         .as_array()

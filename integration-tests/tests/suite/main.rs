@@ -2,12 +2,14 @@
 //! over HTTP, real databases (SQLite always, PostgreSQL when IDP_TEST_POSTGRES_URL is set).
 
 mod admin_api;
+mod admin_privacy;
 mod admin_users;
 mod attacks;
 mod authenticator;
 mod backchannel_delivery;
 mod branding;
 mod cli;
+mod client_reload;
 mod edges;
 mod hardening;
 mod harness;
@@ -16,9 +18,10 @@ mod import;
 mod independent_clients;
 mod languages;
 mod lifecycle;
+mod metrics_listener;
 mod mfa_reset;
 mod oidc;
-mod process;
+pub mod process;
 mod protections;
 mod recorder;
 mod replicas;

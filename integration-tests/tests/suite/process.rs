@@ -15,9 +15,9 @@ use crate::harness::*;
 use crate::on_both_backends;
 use crate::rp::http;
 
-struct Running {
-    child: Child,
-    base: String,
+pub struct Running {
+    pub child: Child,
+    pub base: String,
     db: TestDatabase,
     dir: tempfile::TempDir,
     config: std::path::PathBuf,
@@ -34,12 +34,17 @@ impl Running {
 /// free, released and then bound by the server, so another test may take it in between: then
 /// the server exits saying so, and it is started again on another port.
 fn spawn(db: Db, argon2_memory_kib: u32) -> Running {
+    spawn_with(db, argon2_memory_kib, "")
+}
+
+/// [`spawn`] with `extra` TOML appended to the configuration.
+pub fn spawn_with(db: Db, argon2_memory_kib: u32, extra: &str) -> Running {
     let dir = tempfile::tempdir().unwrap();
     let database = test_database(db, dir.path());
     for _attempt in 0..5 {
         let addr = free_listener().local_addr().unwrap();
         let base = format!("http://{addr}");
-        let config = write_config(dir.path(), &base, &database.url, argon2_memory_kib);
+        let config = write_config(dir.path(), &base, &database.url, argon2_memory_kib, extra);
         let log = dir.path().join("server.log");
         let mut child = Command::new(binary())
             .arg("--config")
@@ -88,9 +93,14 @@ fn write_config(
     base: &str,
     database_url: &str,
     argon2_memory_kib: u32,
+    extra: &str,
 ) -> std::path::PathBuf {
     let addr = base.trim_start_matches("http://");
-    let text = config_text(base, addr, database_url, dir, &Options::default())
+    let options = Options {
+        extra_toml: extra.to_string(),
+        ..Options::default()
+    };
+    let text = config_text(base, addr, database_url, dir, &options)
         .replace(
             "argon2_memory_kib = 1024",
             &format!("argon2_memory_kib = {argon2_memory_kib}"),

@@ -70,6 +70,10 @@ fn on_behalf_of(req: &HttpRequest) -> Option<String> {
     (!cleaned.is_empty()).then_some(cleaned)
 }
 
+/// The authenticated caller of a request, as its audit record names it.
+#[derive(Clone)]
+pub(super) struct Caller(pub(super) Actor);
+
 async fn authenticate(req: HttpRequest) -> Result<AdminCaller, ApiError> {
     let state = req
         .app_data::<web::Data<AppState>>()
@@ -116,6 +120,8 @@ async fn authenticate(req: HttpRequest) -> Result<AdminCaller, ApiError> {
         on_behalf_of: on_behalf_of(&req),
         ip: crate::web::browser::client_ip(&state, &req),
     };
+    // For the call's audit record (`record_calls`): who made it, once authenticated.
+    actix_web::HttpMessage::extensions_mut(&req).insert(Caller(actor.clone()));
     Ok(AdminCaller {
         client,
         scopes,

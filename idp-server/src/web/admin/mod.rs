@@ -14,7 +14,14 @@ mod problem;
 mod roles;
 mod users;
 
-use actix_web::{web, HttpResponse};
+use actix_web::body::MessageBody;
+use actix_web::dev::{ServiceRequest, ServiceResponse};
+use actix_web::http::{Method, StatusCode};
+use actix_web::middleware::{from_fn, Next};
+use actix_web::{web, HttpMessage, HttpResponse};
+use idp_core::audit::{AuditAction, AuditEvent};
+
+use crate::web::AppState;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
@@ -106,11 +113,50 @@ fn resource(path: &str, allow: &'static str) -> actix_web::Resource {
     }))
 }
 
+/// Every read of personal data (users, their sessions, the audit log) and every refused call of
+/// an authenticated admin client is an audit event: who, from where, what. (A call without a
+/// valid token names nobody and is not recorded: anyone could fill the log with them.)
+async fn record_calls(
+    req: ServiceRequest,
+    next: Next<impl MessageBody>,
+) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
+    let method = req.method().clone();
+    let path = req.path().to_string();
+    let state = req.app_data::<web::Data<AppState>>().cloned();
+    let res = next.call(req).await?;
+    let caller = res.request().extensions().get::<auth::Caller>().cloned();
+    let (Some(auth::Caller(actor)), Some(state)) = (caller, state) else {
+        return Ok(res);
+    };
+    let status = res.status();
+    let personal = path.starts_with("/admin/v1/users") || path.starts_with("/admin/v1/audit");
+    let action = if status == StatusCode::FORBIDDEN || status == StatusCode::NOT_FOUND {
+        AuditAction::AdminRefused
+    } else if method == Method::GET && status.is_success() && personal {
+        AuditAction::AdminRead
+    } else {
+        return Ok(res);
+    };
+    let detail = format!("{method} {path} {}", status.as_u16());
+    let idp = state.idp.clone();
+    let recorded =
+        crate::web::blocking(move || idp.audit(&AuditEvent::new(action, &actor).detail(detail)))
+            .await;
+    if !matches!(recorded, Ok(Ok(()))) {
+        tracing::error!(
+            action = action.as_str(),
+            "admin call not recorded in the audit log"
+        );
+    }
+    Ok(res)
+}
+
 /// The `/admin/v1` scope: every route, with JSON, query and path errors as problems.
 pub fn configure(cfg: &mut web::ServiceConfig) {
     let doc = openapi_document().to_json().unwrap_or_else(|_| "{}".into());
     cfg.service(
         web::scope("/admin/v1")
+            .wrap(from_fn(record_calls))
             .app_data(web::Data::new(OpenApiJson(doc)))
             .app_data(
                 web::JsonConfig::default()

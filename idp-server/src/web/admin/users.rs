@@ -78,7 +78,9 @@ fn user_not_found(id: &str) -> ApiError {
     ApiError::NotFound(format!("no user with the id {id:?}"))
 }
 
-/// The user with this id and their account, if the client may act on that account.
+/// The user with this id and their account, if the client may act on that account. Another
+/// company's user answers exactly as an id that exists nowhere (a 403 told them apart, so a
+/// limited client could learn which ids exist elsewhere).
 pub(super) async fn reachable(
     caller: &AdminCaller,
     state: &AppState,
@@ -87,9 +89,10 @@ pub(super) async fn reachable(
     let idp = state.idp.clone();
     let uid = id.to_string();
     let found = run(move || idp.user_with_account(&uid)).await?;
-    let (user, account) = found.ok_or_else(|| user_not_found(id))?;
-    caller.may_act_on(&account.slug)?;
-    Ok((user, account))
+    match found {
+        Some((user, account)) if caller.may_act_on(&account.slug).is_ok() => Ok((user, account)),
+        _ => Err(user_not_found(id)),
+    }
 }
 
 pub(super) fn one(user: &User, account: &Account) -> UserOut {
@@ -237,11 +240,23 @@ pub async fn create(
                 .json(one(&u, &account))
         }
         Creation::Existing(u) => HttpResponse::Ok().json(one(&u, &account)),
+        // Within the accounts this client may act on, it may know who has the address; beyond
+        // them, a generic refusal (an authentication email is unique everywhere, so the create
+        // must fail, but nothing more is said of the other company's user).
         Creation::Conflict(u) => {
-            return Err(ApiError::Conflict(format!(
-                "a user with the email {} exists with other details",
-                u.email
-            )))
+            let idp = state.idp.clone();
+            let theirs = run(move || slugs(&idp))
+                .await?
+                .get(&u.account_id)
+                .is_some_and(|slug| caller.may_act_on(slug).is_ok());
+            return Err(ApiError::Conflict(if theirs {
+                format!(
+                    "a user with the email {} exists with other details",
+                    u.email
+                )
+            } else {
+                "this email address cannot be used for a new user".to_string()
+            }));
         }
     })
 }

@@ -380,5 +380,25 @@ pub fn app_redirect(
     redirect_with(&pending.redirect_uri, &state.config.issuer, &params)
 }
 
+/// [`app_redirect`] for a sign-in that began before now: only while the current configuration
+/// (a SIGHUP may have replaced it since) still has the client and that exact redirect URI
+/// (the one rule, [`trusted_redirect`]); `None` otherwise, and the app gets nothing.
+pub fn completion_redirect(
+    state: &AppState,
+    pending: &PendingAuthorization,
+    answer: &AppAnswer,
+) -> Result<Option<String>, AppError> {
+    let still = trusted_redirect(
+        &state.config,
+        Some(&pending.client_id),
+        Some(&pending.redirect_uri),
+    );
+    if still.is_err() {
+        tracing::info!(client = %pending.client_id, "sign-in completed for a client or redirect URI a reload removed: no code sent");
+        return Ok(None);
+    }
+    app_redirect(state, pending, answer).map(Some)
+}
+
 #[cfg(test)]
 mod tests;
