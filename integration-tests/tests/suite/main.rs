@@ -15,6 +15,7 @@ mod import;
 mod independent_clients;
 mod languages;
 mod lifecycle;
+mod lockouts;
 mod oidc;
 mod process;
 mod protections;
