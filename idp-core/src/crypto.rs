@@ -1,10 +1,12 @@
 //! Small cryptographic building blocks: OS randomness, token hashing, constant-time comparison,
-//! and `SecretBox`, which seals secrets at rest (TOTP secrets, private signing keys).
+//! and `SecretBox`, which seals secrets at rest (TOTP secrets, private signing keys) and
+//! authenticates what the provider hands out and reads back (the known-browser cookie).
 
 use aes_gcm::aead::{Aead, KeyInit, Payload};
 use aes_gcm::{Aes256Gcm, Nonce};
 use base64::engine::general_purpose::{STANDARD_NO_PAD, URL_SAFE_NO_PAD};
 use base64::Engine;
+use hmac::{Hmac, Mac};
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
@@ -71,9 +73,30 @@ pub fn ct_eq(a: &[u8], b: &[u8]) -> bool {
 /// Format: `<key id>.<base64(nonce || ciphertext)>`. The key id (first 8 hex digits of the key's
 /// SHA-256) lets a later master-key rotation keep old ciphertexts readable. The associated data
 /// binds each ciphertext to its row (e.g. the user id), so secrets cannot be swapped between rows.
+///
+/// It also authenticates values handed to browsers ([`SecretBox::tag`]) with HMAC-SHA256 under a
+/// key *derived* from each master key (HMAC of a fixed label), never the sealing key itself: a
+/// tag and a ciphertext under one key would be two uses of one secret, and nothing a tag reveals
+/// can bear on the sealing.
 #[derive(Clone)]
 pub struct SecretBox {
     keys: Vec<(String, Aes256Gcm)>,
+    /// The derived MAC key of each master key, in the order of `keys` (the primary's first).
+    mac_keys: Vec<[u8; 32]>,
+}
+
+/// The label the MAC key is derived from a master key with. Changing it voids every tag.
+const MAC_KEY_LABEL: &[u8] = b"idp-core/secret-box/mac-key/v1";
+
+type HmacSha256 = Hmac<Sha256>;
+
+/// HMAC-SHA256 of `msg` under `key`.
+fn hmac(key: &[u8], msg: &[u8]) -> HmacSha256 {
+    // HMAC takes a key of any length: `new_from_slice` cannot fail for it.
+    let mut mac = <HmacSha256 as Mac>::new_from_slice(key)
+        .unwrap_or_else(|_| unreachable!("HMAC accepts keys of every length"));
+    mac.update(msg);
+    mac
 }
 
 impl std::fmt::Debug for SecretBox {
@@ -88,7 +111,28 @@ impl SecretBox {
     pub fn new(primary: &[u8; 32], older: &[[u8; 32]]) -> Self {
         let mut keys = vec![Self::entry(primary)];
         keys.extend(older.iter().map(Self::entry));
-        SecretBox { keys }
+        let mac_keys = std::iter::once(primary)
+            .chain(older)
+            .map(|k| hmac(k, MAC_KEY_LABEL).finalize().into_bytes().into())
+            .collect();
+        SecretBox { keys, mac_keys }
+    }
+
+    /// An HMAC-SHA256 tag of `msg` under the primary master key's derived MAC key, base64url.
+    pub fn tag(&self, msg: &str) -> String {
+        let key = self.mac_keys.first().map_or(&[][..], |k| &k[..]);
+        URL_SAFE_NO_PAD.encode(hmac(key, msg.as_bytes()).finalize().into_bytes())
+    }
+
+    /// Whether `tag` is the tag of `msg` under the derived MAC key of any configured master key
+    /// (so a rotation keeps what the older key tagged valid), compared in constant time.
+    pub fn verify_tag(&self, msg: &str, tag: &str) -> bool {
+        let Ok(tag) = URL_SAFE_NO_PAD.decode(tag) else {
+            return false;
+        };
+        self.mac_keys
+            .iter()
+            .any(|k| hmac(k, msg.as_bytes()).verify_slice(&tag).is_ok())
     }
 
     /// Parses a master key written as 64 hex digits or 43/44 base64 characters.
@@ -214,6 +258,24 @@ mod tests {
         let b64 = URL_SAFE_NO_PAD.encode([9u8; 32]);
         assert_eq!(SecretBox::parse_key(&b64).unwrap(), [9u8; 32]);
         assert!(SecretBox::parse_key("short").is_err());
+    }
+
+    #[test]
+    fn tags_verify_under_their_key_and_message_only() {
+        let a = SecretBox::new(&[7u8; 32], &[]);
+        let tag = a.tag("v1.user.1");
+        assert!(a.verify_tag("v1.user.1", &tag));
+        assert!(!a.verify_tag("v1.user.2", &tag));
+        assert!(!a.verify_tag("v1.user.1", "garbage!"));
+        assert!(!SecretBox::new(&[8u8; 32], &[]).verify_tag("v1.user.1", &tag));
+        let rotated = SecretBox::new(&[8u8; 32], &[[7u8; 32]]);
+        assert!(
+            rotated.verify_tag("v1.user.1", &tag),
+            "the older key's tags hold"
+        );
+        // The MAC key is derived, not the master key itself.
+        let raw = URL_SAFE_NO_PAD.encode(hmac(&[7u8; 32], b"v1.user.1").finalize().into_bytes());
+        assert_ne!(tag, raw);
     }
 
     #[test]

@@ -9,7 +9,7 @@ use crate::model::{
     normalise_email, Actor, AuditAction, AuditEvent, AuthMethod, Browser, EndReason, EndedSession,
     FlowStage, OwnChange, SsoSession, User,
 };
-use crate::model::{Counter, Locked};
+use crate::model::{Counter, KnownBrowser, Locked};
 use crate::sessions::start_in;
 use crate::store::attempts::{self, Reserved};
 use crate::store::{self, audit, sessions, StoreError};
@@ -77,6 +77,8 @@ pub enum AfterRegistration {
         session: Box<SsoSession>,
         /// Its cookie secret (only the hash is stored).
         secret: String,
+        /// The browser's known-browser cookie for the user (see `Idp::vouch_for_browser`).
+        known_browser: String,
     },
     /// The account requires MFA: continue in this sign-in (its handle), at enrollment or the code.
     SecondFactor(String),
@@ -105,6 +107,9 @@ pub enum LinkStep {
         user: Box<User>,
         /// The sessions that ended.
         ended: Vec<EndedSession>,
+        /// The known-browser cookie for the browser that followed the link (the one the
+        /// password change voided, renewed: following the link proves what a sign-in would).
+        known_browser: String,
     },
 }
 
@@ -142,6 +147,8 @@ pub enum PasswordChange {
         ended: Vec<EndedSession>,
         /// The successor's cookie secret (the old cookie opens nothing any more).
         session_secret: String,
+        /// A new known-browser cookie for this browser (the change voided the ones before).
+        known_browser: String,
     },
 }
 
@@ -211,7 +218,7 @@ fn set_password_in(
         ev = ev.detail(d);
     }
     audit::record(conn, now, &ev)?;
-    attempts::clear(conn, &Counter::Password(&user.email))?;
+    attempts::clear_password_failures(conn, &user.email)?;
     Ok(ended)
 }
 
@@ -309,10 +316,13 @@ impl Idp {
             let ended = set_password_in(conn, now, &link, browser.ip, browser.session, &listeners)?;
             let (user, account) =
                 store::users::with_account(conn, &user.id)?.ok_or(EmailTokenError::Invalid)?;
+            // Issued no earlier than the password change it follows (`vouches_for`).
+            let known_browser = self.vouch_for_browser(&user.id)?;
             if purpose == Purpose::Reset {
                 return Ok(LinkStep::Reset {
                     user: Box::new(user),
                     ended,
+                    known_browser,
                 });
             }
             let stage = match crate::mfa::step_in(conn, &user, &account)? {
@@ -321,6 +331,7 @@ impl Idp {
                     let next = AfterRegistration::SignedIn {
                         session: Box::new(session.clone()),
                         secret: secret.clone(),
+                        known_browser,
                     };
                     return Ok(LinkStep::Registered { ended, next });
                 }
@@ -338,7 +349,9 @@ impl Idp {
     /// A signed-in user changes their password in the browser's session (`session_secret`, its
     /// cookie secret): the two new passwords must match, the current one is checked (throttled
     /// like sign-in: a stolen cookie is no faster a way to guess it), the new one must meet the
-    /// policy, and every other session of the user ends (with back-channel logout).
+    /// policy, and every other session of the user ends (with back-channel logout). The
+    /// browser's known-browser cookie (`known_browser`, as sent) keeps others' failures from
+    /// refusing the check, as at sign-in; a new one is returned with the change.
     pub fn change_own_password(
         &self,
         session_secret: &str,
@@ -346,6 +359,7 @@ impl Idp {
         new: &str,
         confirmation: &str,
         ip: Option<&str>,
+        known_browser: Option<&str>,
     ) -> Result<PasswordChange, UserError> {
         let Some((user, session)) = self.signed_in_user(session_secret)? else {
             return Ok(PasswordChange::NotSignedIn);
@@ -353,7 +367,8 @@ impl Idp {
         let refusal = if new != confirmation {
             ChangeRefusal::Differ
         } else {
-            match self.change_password(&user, &session, current, new, ip) {
+            let known = known_browser.and_then(|c| self.known_browser(c));
+            match self.change_password(&user, &session, current, new, ip, known.as_ref()) {
                 // Replaced meanwhile: with the session, the user must sign in again; else the
                 // password they confirmed is no longer theirs.
                 Err(ChangePasswordError::Failed(UserError::Superseded)) => {
@@ -363,10 +378,13 @@ impl Idp {
                     ChangeRefusal::WrongPassword
                 }
                 Ok((user, ended, renewed_secret)) => {
+                    // Issued after the change, so the change does not void it.
+                    let known_browser = self.vouch_for_browser(&user.id)?;
                     return Ok(PasswordChange::Changed {
                         user: Box::new(user),
                         ended,
                         session_secret: renewed_secret,
+                        known_browser,
                     });
                 }
                 Err(ChangePasswordError::WrongPassword) => ChangeRefusal::WrongPassword,
@@ -393,8 +411,9 @@ impl Idp {
         current: &str,
         new: &str,
         ip: Option<&str>,
+        known: Option<&KnownBrowser>,
     ) -> Result<(User, Vec<EndedSession>, String), ChangePasswordError> {
-        match self.verify_current_password(user, current, ip) {
+        match self.verify_current_password(user, current, ip, known) {
             Ok(()) => {}
             Err(AuthError::Locked(l)) => return Err(ChangePasswordError::Locked(l)),
             Err(AuthError::Store(e)) => return Err(e.into()),
@@ -425,19 +444,32 @@ impl Idp {
         }
     }
 
-    /// A forgot-password request: throttled per address (3 an hour) and per client IP (20 an
-    /// hour), counted before anything is looked up, so it cannot be used to flood a mailbox. The
-    /// caller runs it in the background of its answer (the page answers alike and at once for
-    /// every address).
+    /// A forgot-password request, counted before any link is made, so it cannot be used to
+    /// flood a mailbox: per email at the client address (3 an hour: a stranger elsewhere cannot
+    /// spend the user's budget at theirs), per address (20 an hour) and, for browsers not known
+    /// for the user (`known_browser`, the cookie as sent), per email from anywhere (10 an hour,
+    /// a ceiling on what a flood from many addresses can send). The caller runs it in the
+    /// background of its answer (the page answers alike and at once for every address).
     pub fn request_password_reset(
         &self,
         email: &str,
         ip: Option<&str>,
+        known_browser: Option<&str>,
     ) -> Result<ResetRequest, LifecycleError> {
         let Ok(normalised) = normalise_email(email) else {
             return Ok(ResetRequest::Nothing);
         };
-        let mut counters = vec![Counter::Forgot(&normalised)];
+        let user = store::users::by_email(&mut *self.store().conn()?, &normalised)?;
+        let known = known_browser
+            .and_then(|c| self.known_browser(c))
+            .is_some_and(|k| user.as_ref().is_some_and(|u| k.vouches_for(u)));
+        let mut counters = vec![Counter::ForgotAt {
+            email: &normalised,
+            ip: ip.unwrap_or(""),
+        }];
+        if !known {
+            counters.push(Counter::Forgot(&normalised));
+        }
         counters.extend(ip.map(Counter::ForgotFromIp));
         let throttle = &self.settings().throttle;
         if let Reserved::Refused(_) =
@@ -445,7 +477,7 @@ impl Idp {
         {
             return Ok(ResetRequest::Nothing);
         }
-        let Some(user) = store::users::by_email(&mut *self.store().conn()?, &normalised)? else {
+        let Some(user) = user else {
             return Ok(ResetRequest::Nothing);
         };
         let (purpose, token) = match self.issue_link(&user) {

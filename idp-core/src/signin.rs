@@ -44,6 +44,9 @@ pub struct SignedIn {
     pub code: Option<(PendingAuthorization, AppAnswer)>,
     /// The browser's previous session, ended by this one.
     pub ended: Vec<EndedSession>,
+    /// The browser's known-browser cookie for the user (see `Idp::vouch_for_browser`): from now
+    /// on others' failures do not refuse its password step for this user.
+    pub known_browser: String,
 }
 
 /// What the app that asked for a sign-in gets.
@@ -306,9 +309,10 @@ impl Idp {
         }
     }
 
-    /// The password step of a flow: verifies the password (throttled, enumeration-safe), then
-    /// completes the sign-in when the account needs no second factor, or moves the flow to
-    /// enrollment or the code.
+    /// The password step of a flow: verifies the password (throttled, enumeration-safe; a browser
+    /// known for the user counts on its own key, see `ThrottleSettings`), then completes the
+    /// sign-in when the account needs no second factor, or moves the flow to enrollment or the
+    /// code.
     pub fn sign_in_password(
         &self,
         flow: &str,
@@ -322,7 +326,8 @@ impl Idp {
         let user = if email.is_empty() || password.is_empty() {
             Err(SignInError::MissingCredentials)
         } else {
-            self.authenticate_password(email, password, browser.ip)
+            let known = browser.known_browser.and_then(|c| self.known_browser(c));
+            self.authenticate_password_from(email, password, browser.ip, known.as_ref())
                 .map_err(SignInError::from)
         };
         let user = match user {
@@ -449,6 +454,9 @@ impl Idp {
         browser: Browser<'_>,
     ) -> Result<SignedIn, SignInError> {
         let secret = random_token()?;
+        // Made before the transaction, so nothing fails after it. (Not voided by the password
+        // `user` was read with: `hold_checked` below holds the sign-in to it.)
+        let known_browser = self.vouch_for_browser(&user.id)?;
         let session = self.new_session(user, method, browser.ip, browser.user_agent)?;
         let now = self.now();
         let listeners = self.logout_listeners();
@@ -497,6 +505,7 @@ impl Idp {
                 (r, answer)
             }),
             ended,
+            known_browser,
         })
     }
 }

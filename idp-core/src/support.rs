@@ -221,7 +221,7 @@ impl Idp {
         let user = self.user_by_email(email)?;
         let now = self.now();
         self.store().tx(|conn| {
-            attempts::clear(conn, &Counter::Password(&user.email))?;
+            attempts::clear_password_failures(conn, &user.email)?;
             attempts::clear(conn, &Counter::Totp(&user.id))?;
             audit::record(
                 conn,

@@ -1,8 +1,10 @@
-//! The throttles the server asks about directly (client authentication at the token endpoint)
-//! and the purge of old counters. The counting itself is `store::attempts`; every limit is in
+//! The throttles the server asks about directly (client authentication at the token endpoint),
+//! the purge of old counters, and the known-browser cookie (made and verified here, the only
+//! place that holds its key). The counting itself is `store::attempts`; every limit is in
 //! `ThrottleSettings`.
 
-use crate::model::Counter;
+use crate::crypto::{random_id, CryptoError};
+use crate::model::{Counter, KnownBrowser, KNOWN_BROWSER_TTL_SECS};
 use crate::store::attempts::{self, Reserved};
 use crate::store::StoreError;
 use crate::Idp;
@@ -10,6 +12,9 @@ use crate::Idp;
 pub use crate::model::{
     ClientAuthFailure, CounterState, Limit, LimitKind, Locked, ThrottleSettings,
 };
+
+/// How far ahead of this replica's clock an issue time may lie (another replica's clock).
+const CLOCK_SKEW_SECS: i64 = 300;
 
 impl Idp {
     /// The lockout of a client at an address, if one holds (checked before a correct secret is
@@ -45,6 +50,34 @@ impl Idp {
                 Reserved::Refused(l) => ClientAuthFailure::Locked(l),
             },
         )
+    }
+
+    /// The value of a known-browser cookie for a browser that just completed a sign-in as this
+    /// user (or changed or reset the password in it): `v1.<user id>.<now>.<random id>.<tag>`,
+    /// the tag an HMAC-SHA256 under a key derived from the master key (`SecretBox::tag`). The
+    /// random id gives the browser a password counter of its own.
+    pub fn vouch_for_browser(&self, user_id: &str) -> Result<String, CryptoError> {
+        let known = KnownBrowser::new(user_id, self.now(), random_id()?);
+        let payload = known.payload();
+        Ok(format!("{payload}.{}", self.secrets().tag(&payload)))
+    }
+
+    /// What a known-browser cookie proves, when its tag verifies and it is neither expired nor
+    /// from the future; `None` for anything else (a forged, altered, expired or garbled value is
+    /// simply an unknown browser). Whom it vouches for is [`KnownBrowser::vouches_for`]'s to say.
+    pub fn known_browser(&self, cookie: &str) -> Option<KnownBrowser> {
+        if cookie.len() > 512 {
+            return None;
+        }
+        let (known, tag) = KnownBrowser::parse(cookie)?;
+        if !self.secrets().verify_tag(&known.payload(), tag) {
+            return None;
+        }
+        let now = self.now();
+        let age = now - known.issued_at();
+        (-CLOCK_SKEW_SECS..KNOWN_BROWSER_TTL_SECS)
+            .contains(&age)
+            .then_some(known)
     }
 
     /// Counters whose window has passed and that hold no lock say nothing any more: deleted

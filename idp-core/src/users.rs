@@ -4,12 +4,12 @@
 use crate::crypto::{random_id, CryptoError};
 use crate::model::{
     new_address, normalise_email, validate_display_name, Account, Actor, AuditAction, AuditEvent,
-    Change, Counter, EmailError, EndReason, EndedSession, Locked, OwnChange, Page, User,
-    UserStatus,
+    Change, EmailError, EndReason, EndedSession, KnownBrowser, Locked, OwnChange, Page,
+    PasswordLane, User, UserStatus,
 };
 use crate::password::{HashError, PasswordRejection};
 use crate::policy;
-use crate::store::attempts::{self, Reserved};
+use crate::store::attempts::{self, Reserved, Taken};
 use crate::store::{self, audit, sessions, DbConnection, StoreError};
 use crate::Idp;
 
@@ -104,14 +104,9 @@ impl From<StoreError> for ChangePasswordError {
 
 /// A password attempt taken, to be given back on success.
 struct PasswordAttempt {
-    /// The normalised email the attempt was for.
-    email: String,
-    /// The client address it came from.
-    ip: Option<String>,
-    /// This attempt reached a limit: if it fails, its key is locked.
-    locks_on_failure: bool,
-    /// The lock this attempt set on the address, which a success lifts.
-    ip_lock: Option<Locked>,
+    lane: PasswordLane,
+    /// What the reservation did on each of the lane's counters.
+    taken: Taken,
 }
 
 /// Input of `create_user`.
@@ -422,7 +417,7 @@ impl Idp {
                 }
             }
             store::users::set_password(conn, &user.id, &hash, now)?;
-            attempts::clear(conn, &Counter::Password(&user.email))?;
+            attempts::clear_password_failures(conn, &user.email)?;
             let ended = sessions::end_all_of_user(conn, now, &user.id, None, reason, &listeners)?;
             if let Some(own) = &own {
                 // And only if this transaction ended it (not a revoke or a logout that committed
@@ -448,13 +443,15 @@ impl Idp {
     /// Checks the current password of a signed-in user (password change) under the same
     /// throttle as sign-in: the attempt is counted before the password is verified, so a stolen
     /// session cookie cannot be used to guess the password faster than the sign-in page allows.
+    /// The browser counts on its own key when it is known for the user (`known`).
     pub(crate) fn verify_current_password(
         &self,
         user: &User,
         password: &str,
         ip: Option<&str>,
+        known: Option<&KnownBrowser>,
     ) -> Result<(), AuthError> {
-        let attempt = self.reserve_password_attempt(&user.email, ip)?;
+        let attempt = self.reserve_password_attempt(&user.email, ip, Some(user), known)?;
         let ok = match &user.password_hash {
             Some(h) => self.hasher().verify(h, password).is_some(),
             None => {
@@ -467,24 +464,40 @@ impl Idp {
                 .tx(|conn| self.password_attempt_succeeded(conn, &attempt))?;
             Ok(())
         } else {
-            self.record_password_failure(Some(user), ip, attempt.locks_on_failure)?;
+            self.record_password_failure(Some(user), &attempt)?;
             Err(AuthError::InvalidCredentials)
         }
     }
 
-    /// Password sign-in. Unknown email, invited user without a password and wrong password all
-    /// cost one argon2 verification and give `InvalidCredentials`. The attempt is counted per
-    /// email and per client IP *before* the password is verified (see `store::attempts`), so
-    /// parallel guesses cannot get more checks than the limit; a success gives them back.
+    /// Password sign-in from a browser nobody vouched for (see
+    /// [`Idp::authenticate_password_from`]).
     pub fn authenticate_password(
         &self,
         email: &str,
         password: &str,
         ip: Option<&str>,
     ) -> Result<User, AuthError> {
+        self.authenticate_password_from(email, password, ip, None)
+    }
+
+    /// Password sign-in. Unknown email, invited user without a password and wrong password all
+    /// cost one argon2 verification and give `InvalidCredentials`. The attempt is counted
+    /// *before* the password is verified (see `store::attempts`), so parallel guesses cannot get
+    /// more checks than the limit; a success gives it back. Where it is counted depends on the
+    /// browser: `known`, when it vouches for the user this email names, counts on its own key;
+    /// any other browser on the email at its address, the email, and the address (see
+    /// `ThrottleSettings`). An unknown email is counted like a known one: a browser can be known
+    /// only for a user who signed in with it, so its lane tells nothing of other emails.
+    pub(crate) fn authenticate_password_from(
+        &self,
+        email: &str,
+        password: &str,
+        ip: Option<&str>,
+        known: Option<&KnownBrowser>,
+    ) -> Result<User, AuthError> {
         let normalised = normalise_email(email).unwrap_or_else(|_| email.trim().to_lowercase());
-        let attempt = self.reserve_password_attempt(&normalised, ip)?;
         let user = store::users::by_email(&mut *self.store().conn()?, &normalised)?;
+        let attempt = self.reserve_password_attempt(&normalised, ip, user.as_ref(), known)?;
         let verified = match user.as_ref().and_then(|u| u.password_hash.as_deref()) {
             Some(hash) => self.hasher().verify(hash, password),
             None => {
@@ -493,7 +506,7 @@ impl Idp {
             }
         };
         let (Some(user), Some(verified)) = (&user, verified) else {
-            self.record_password_failure(user.as_ref(), ip, attempt.locks_on_failure)?;
+            self.record_password_failure(user.as_ref(), &attempt)?;
             return Err(AuthError::InvalidCredentials);
         };
         let user = user.clone();
@@ -523,36 +536,43 @@ impl Idp {
         })
     }
 
-    /// Takes a password attempt for this email and address.
+    /// Takes a password attempt for this email from this address, on the lane of `known` when
+    /// it vouches for `user` (the user this email names, as read for this attempt).
     fn reserve_password_attempt(
         &self,
         email: &str,
         ip: Option<&str>,
+        user: Option<&User>,
+        known: Option<&KnownBrowser>,
     ) -> Result<PasswordAttempt, AuthError> {
-        let mut counters = vec![Counter::Password(email)];
-        counters.extend(ip.map(Counter::PasswordFromIp));
+        let lane = PasswordLane {
+            email: email.to_string(),
+            ip: ip.map(str::to_string),
+            known_browser: known
+                .filter(|k| user.is_some_and(|u| k.vouches_for(u)))
+                .map(|k| k.id().to_string()),
+        };
         let throttle = &self.settings().throttle;
-        match attempts::reserve(self.store(), self.now(), throttle, &counters)? {
-            Reserved::Taken(taken) => Ok(PasswordAttempt {
-                locks_on_failure: taken.reached().is_some(),
-                // The address's counter comes second in `counters`, after the email's.
-                ip_lock: taken.set_on(1),
-                email: email.to_string(),
-                ip: ip.map(str::to_string),
-            }),
+        match attempts::reserve(self.store(), self.now(), throttle, &lane.counters())? {
+            Reserved::Taken(taken) => Ok(PasswordAttempt { lane, taken }),
             Reserved::Refused(l) => Err(AuthError::Locked(l)),
         }
     }
 
-    /// A correct password: the email's failures are forgotten, the address gets its attempt back.
+    /// A correct password: the failures of the browser's own keys are forgotten (its known
+    /// browser's, or the email's at its address); the keys others share (the email from anywhere,
+    /// the address) get this attempt back and keep the failures of others.
     fn password_attempt_succeeded(
         &self,
         conn: &mut DbConnection,
         attempt: &PasswordAttempt,
     ) -> Result<(), StoreError> {
-        attempts::clear(conn, &Counter::Password(&attempt.email))?;
-        if let Some(ip) = &attempt.ip {
-            attempts::refund(conn, &Counter::PasswordFromIp(ip), attempt.ip_lock)?;
+        for (i, counter) in attempt.lane.counters().iter().enumerate() {
+            if counter.is_shared() {
+                attempts::refund(conn, counter, attempt.taken.set_on(i))?;
+            } else {
+                attempts::clear(conn, counter)?;
+            }
         }
         Ok(())
     }
@@ -560,26 +580,26 @@ impl Idp {
     fn record_password_failure(
         &self,
         user: Option<&User>,
-        ip: Option<&str>,
-        locked: bool,
+        attempt: &PasswordAttempt,
     ) -> Result<(), StoreError> {
         let actor = user
             .map(|u| Actor::User(u.id.clone()))
             .unwrap_or(Actor::Anonymous);
-        let action = if locked {
+        // This attempt reached a limit: its key is locked now.
+        let action = if attempt.taken.reached().is_some() {
             AuditAction::SignInLocked
         } else {
             AuditAction::SignInFailed
         };
-        let mut ev = AuditEvent::new(action, &actor).ip(ip);
+        let mut ev = AuditEvent::new(action, &actor).ip(attempt.lane.ip.as_deref());
         if let Some(u) = user {
             ev = ev.user(&u.account_id, &u.id);
         }
         let now = self.now();
         // Unknown email or wrong password alike (the same statements, the same time).
         self.store().tx(|conn| {
-            if let Some(ip) = ip {
-                attempts::failed(conn, &Counter::PasswordFromIp(ip), now)?;
+            for counter in attempt.lane.counters().iter().filter(|c| c.is_shared()) {
+                attempts::failed(conn, counter, now)?;
             }
             audit::record(conn, now, &ev)
         })

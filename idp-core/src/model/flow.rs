@@ -92,4 +92,7 @@ pub struct Browser<'a> {
     pub user_agent: Option<&'a str>,
     /// The secret of the session cookie it holds, if any.
     pub session: Option<&'a str>,
+    /// The known-browser cookie it holds, if any, as sent (verified by the core before it counts
+    /// for anything: `Idp::known_browser`).
+    pub known_browser: Option<&'a str>,
 }

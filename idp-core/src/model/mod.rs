@@ -33,8 +33,10 @@ pub use session::{
     AMR_PASSWORD,
 };
 pub use throttle::{
-    ClientAuthFailure, Counter, CounterState, Limit, LimitKind, Locked, ThrottleSettings,
+    address_key, ClientAuthFailure, Counter, CounterState, KnownBrowser, Limit, LimitKind, Locked,
+    ThrottleSettings, KNOWN_BROWSER_TTL_SECS,
 };
+pub(crate) use throttle::{PasswordLane, PASSWORD_AT_PREFIX};
 pub use user::{new_address, normalise_email, EmailError, Purpose, User, UserStatus};
 
 /// One page of a list, and the opaque cursor of the next (none on the last page).

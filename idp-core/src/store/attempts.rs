@@ -20,6 +20,7 @@ use diesel::prelude::*;
 
 use super::schema::attempt_counters as ac;
 use super::{DbConnection, Store, StoreError};
+use crate::model::PASSWORD_AT_PREFIX;
 use crate::model::{Counter, CounterState, Limit, LimitKind, Locked, ThrottleSettings};
 
 /// What [`reserve`] did.
@@ -223,6 +224,26 @@ pub(crate) fn failed(
 /// Forgets the failures of a counter (after a success, or by an operator).
 pub(crate) fn clear(conn: &mut DbConnection, counter: &Counter<'_>) -> Result<(), StoreError> {
     diesel::delete(ac::table.find(counter.key())).execute(conn)?;
+    Ok(())
+}
+
+/// Forgets every password failure counted for an email: from anywhere ([`Counter::Password`])
+/// and at each address ([`Counter::PasswordAt`]) (a password set, an operator's unlock). The
+/// keys at each address are found by their ending: a scan of this small, purged table, on these
+/// rare occasions only.
+pub(crate) fn clear_password_failures(
+    conn: &mut DbConnection,
+    email: &str,
+) -> Result<(), StoreError> {
+    clear(conn, &Counter::Password(email))?;
+    let mut pattern = format!("{PASSWORD_AT_PREFIX}%|");
+    for c in email.chars() {
+        if matches!(c, '%' | '_' | '\\') {
+            pattern.push('\\');
+        }
+        pattern.push(c);
+    }
+    diesel::delete(ac::table.filter(ac::key.like(pattern).escape('\\'))).execute(conn)?;
     Ok(())
 }
 

@@ -150,7 +150,7 @@ fn forgot_password_is_throttled_per_address(db: &TestDb) {
     let sent = |email: &str| {
         matches!(
             db.idp
-                .request_password_reset(email, Some("198.51.100.3"))
+                .request_password_reset(email, Some("198.51.100.3"), None)
                 .unwrap(),
             ResetRequest::Send { .. }
         )
@@ -179,7 +179,7 @@ fn forgot_password_is_throttled_per_address(db: &TestDb) {
         .unwrap();
     assert!(matches!(
         db.idp
-            .request_password_reset("inv@example.com", None)
+            .request_password_reset("inv@example.com", None, None)
             .unwrap(),
         ResetRequest::Send {
             purpose: Purpose::Invite,
@@ -265,6 +265,7 @@ fn a_link_form_completes_in_one_step(db: &TestDb) {
         ip: Some("192.0.2.9"),
         user_agent: Some("test"),
         session: Some(&their_secret),
+        known_browser: None,
     };
     let submit = |link: &str, purpose, new: &str, confirm: &str| {
         db.idp.submit_link(link, purpose, new, confirm, browser)
@@ -294,6 +295,7 @@ fn a_link_form_completes_in_one_step(db: &TestDb) {
     let AfterRegistration::SignedIn {
         session: new,
         secret,
+        ..
     } = next
     else {
         panic!("signed in at once (no MFA)");
@@ -329,7 +331,7 @@ fn a_link_form_completes_in_one_step(db: &TestDb) {
         .issue_email_token(&someone.id, Purpose::Reset)
         .unwrap();
     let new = "another fine passphrase";
-    let Ok(LinkStep::Reset { user, ended }) = submit(&reset, Purpose::Reset, new, new) else {
+    let Ok(LinkStep::Reset { user, ended, .. }) = submit(&reset, Purpose::Reset, new, new) else {
         panic!("reset");
     };
     assert_eq!(user.id, someone.id);

@@ -1,7 +1,9 @@
-//! Password lockouts: per email and per address, their expiry and their sliding window, and
-//! what a success gives back on an address many people share.
+//! Password lockouts: per email at an address, per email, per address and per known browser,
+//! their expiry and their sliding window, what a success gives back on a key many people share,
+//! and the forgot-password budget.
 
 use super::*;
+use crate::model::{KnownBrowser, KNOWN_BROWSER_TTL_SECS};
 use crate::users::AuthError;
 
 /// A wrong password, refused as wrong (not as locked).
@@ -146,4 +148,197 @@ crate::on_both_backends!(
     password_lockout_and_expiry,
     the_failure_window_slides_from_the_last_failure,
     successes_from_a_locked_out_address_neither_relock_it_nor_keep_its_count,
+    a_stranger_cannot_spend_a_users_forgot_password_budget,
+    a_known_browser_is_not_refused_for_failures_made_by_others,
+    an_address_under_attack_refuses_only_browsers_nobody_vouched_for,
+    an_operators_unlock_lifts_every_lock_of_the_email,
+    the_forgot_password_ceiling_spares_the_known_browser,
 );
+
+/// A stranger asking for Ann's reset link from their address spends only the budget of that
+/// address for her email: Ann's own request from hers still sends the link.
+fn a_stranger_cannot_spend_a_users_forgot_password_budget(db: &TestDb) {
+    use crate::lifecycle::ResetRequest;
+    user(db, "acme", "ann@example.com");
+    let sent = |ip: &str| {
+        matches!(
+            db.idp
+                .request_password_reset("ann@example.com", Some(ip), None)
+                .unwrap(),
+            ResetRequest::Send { .. }
+        )
+    };
+    let stranger: Vec<bool> = (0..6).map(|_| sent("203.0.113.66")).collect();
+    assert_eq!(stranger, [true, true, true, false, false, false]);
+    assert!(
+        sent("198.51.100.20"),
+        "Ann's own request sends her the link"
+    );
+}
+
+/// A browser known for Ann (it signed in as her before) is refused for nothing others did: not
+/// for an attacker's lock on her email at the attacker's address (even from that address), not
+/// for the email's growing delay that failures from many addresses set. A browser nobody
+/// vouched for gets both. A cookie of another user, a forged one or one from before a password
+/// change vouches for nothing.
+fn a_known_browser_is_not_refused_for_failures_made_by_others(db: &TestDb) {
+    let ann = user(db, "acme", "ann@example.com");
+    let bob = user(db, "acme", "bob@example.com");
+    let cookie = db.idp.vouch_for_browser(&ann.id).unwrap();
+    let known = db.idp.known_browser(&cookie).unwrap();
+    let sign_in = |ip: &str, known: Option<&KnownBrowser>| {
+        db.idp
+            .authenticate_password_from("ann@example.com", PW, Some(ip), known)
+    };
+    const ATTACKER: &str = "203.0.113.66";
+    for _ in 0..5 {
+        wrong(db, "ann@example.com", Some(ATTACKER));
+    }
+    assert!(matches!(sign_in(ATTACKER, None), Err(AuthError::Locked(_))));
+    assert!(
+        sign_in("198.51.100.20", None).is_ok(),
+        "only at that address"
+    );
+    for i in 0..5 {
+        wrong(db, "ann@example.com", Some(&format!("192.0.2.{i}")));
+    }
+    // Ten failures for the email from anywhere: a browser nobody vouched for waits.
+    assert!(matches!(
+        sign_in("198.51.100.20", None),
+        Err(AuthError::Locked(l)) if l.until == db.idp.now() + 30
+    ));
+    assert!(sign_in("198.51.100.20", Some(&known)).is_ok());
+    assert!(
+        sign_in(ATTACKER, Some(&known)).is_ok(),
+        "not even at the attacker's address"
+    );
+    // What does not vouch for Ann.
+    let bobs = db
+        .idp
+        .known_browser(&db.idp.vouch_for_browser(&bob.id).unwrap());
+    assert!(matches!(
+        sign_in("198.51.100.20", bobs.as_ref()),
+        Err(AuthError::Locked(_))
+    ));
+    let forged = cookie.replacen(&ann.id, &bob.id, 1);
+    assert!(db.idp.known_browser(&forged).is_none());
+    assert!(db.idp.known_browser(&format!("{cookie}x")).is_none());
+    assert!(db.idp.known_browser("v1.ab.1.cd.").is_none());
+    db.clock.advance(1);
+    db.idp
+        .set_password(&ann.id, "a brand new passphrase", &op(), None, None)
+        .unwrap();
+    let ann = db.idp.user_by_id(&ann.id).unwrap().unwrap();
+    assert!(
+        !known.vouches_for(&ann),
+        "a password change voids the cookies issued before it"
+    );
+    let renewed = db.idp.vouch_for_browser(&ann.id).unwrap();
+    assert!(db.idp.known_browser(&renewed).unwrap().vouches_for(&ann));
+    // A known browser's own failures lock it (a thief with the cookie guesses no faster).
+    let renewed = db.idp.known_browser(&renewed).unwrap();
+    for _ in 0..5 {
+        assert!(matches!(
+            db.idp.authenticate_password_from(
+                "ann@example.com",
+                "wrong password!!",
+                None,
+                Some(&renewed)
+            ),
+            Err(AuthError::InvalidCredentials)
+        ));
+    }
+    assert!(matches!(
+        db.idp.authenticate_password_from(
+            "ann@example.com",
+            "a brand new passphrase",
+            None,
+            Some(&renewed)
+        ),
+        Err(AuthError::Locked(_))
+    ));
+    db.clock.advance(KNOWN_BROWSER_TTL_SECS);
+    assert!(db.idp.known_browser(&cookie).is_none(), "expired");
+}
+
+/// A store behind one address: an attacker there fails for fifty emails, locking the address.
+/// A browser known for Bob still signs him in there; a browser there nobody vouched for (Carol's
+/// new laptop) waits out the address's lock; Carol from elsewhere is not affected. An IPv6
+/// attacker changing addresses inside their /64 is one address.
+fn an_address_under_attack_refuses_only_browsers_nobody_vouched_for(db: &TestDb) {
+    let bob = user(db, "acme", "bob@example.com");
+    user(db, "acme", "carol@example.com");
+    let known = db
+        .idp
+        .known_browser(&db.idp.vouch_for_browser(&bob.id).unwrap())
+        .unwrap();
+    const STORE: &str = "2001:db8:5:7::1";
+    for i in 0..50 {
+        wrong(
+            db,
+            &format!("guess{i}@example.com"),
+            Some(&format!("2001:db8:5:7::{:x}", 100 + i)),
+        );
+    }
+    assert!(db
+        .idp
+        .authenticate_password_from("bob@example.com", PW, Some(STORE), Some(&known))
+        .is_ok());
+    assert!(matches!(
+        db.idp
+            .authenticate_password("carol@example.com", PW, Some(STORE)),
+        Err(AuthError::Locked(_))
+    ));
+    assert!(db
+        .idp
+        .authenticate_password("carol@example.com", PW, Some("2001:db8:5:8::1"))
+        .is_ok());
+}
+
+/// An operator's unlock lifts every lock of the user's email: at each address and the delay.
+fn an_operators_unlock_lifts_every_lock_of_the_email(db: &TestDb) {
+    user(db, "acme", "ann@example.com");
+    user(db, "acme", "xann@example.com");
+    for i in 0..10 {
+        wrong(db, "ann@example.com", Some(&format!("192.0.2.{}", i / 5)));
+    }
+    for _ in 0..5 {
+        wrong(db, "xann@example.com", Some("192.0.2.0"));
+    }
+    db.idp.unlock_user("ann@example.com", &op()).unwrap();
+    for ip in ["192.0.2.0", "192.0.2.1", "198.51.100.1"] {
+        assert!(db
+            .idp
+            .authenticate_password("ann@example.com", PW, Some(ip))
+            .is_ok());
+    }
+    assert!(
+        matches!(
+            db.idp
+                .authenticate_password("xann@example.com", PW, Some("192.0.2.0")),
+            Err(AuthError::Locked(_))
+        ),
+        "another email's locks stay"
+    );
+}
+
+/// The ceiling on reset mails to one mailbox from anywhere (a flood from many addresses) does
+/// not stop the user's known browser.
+fn the_forgot_password_ceiling_spares_the_known_browser(db: &TestDb) {
+    use crate::lifecycle::ResetRequest;
+    let ann = user(db, "acme", "ann@example.com");
+    let cookie = db.idp.vouch_for_browser(&ann.id).unwrap();
+    let sent = |ip: &str, known: Option<&str>| {
+        matches!(
+            db.idp
+                .request_password_reset("ann@example.com", Some(ip), known)
+                .unwrap(),
+            ResetRequest::Send { .. }
+        )
+    };
+    for i in 0..10 {
+        assert!(sent(&format!("192.0.2.{i}"), None));
+    }
+    assert!(!sent("198.51.100.20", None), "the ceiling");
+    assert!(sent("198.51.100.20", Some(&cookie)));
+}

@@ -87,45 +87,84 @@ fn concurrent_attempts_all_count(db: &TestDb) {
 
 /// 40 wrong passwords for one email at once get exactly the limit's number of checks (5); the
 /// other 35 are refused as locked without being checked. (Before, the lock was read, the password
-/// verified, and only then the failure written, so all 40 were checked.)
+/// verified, and only then the failure written, so all 40 were checked.) The same holds on every
+/// key: 40 at once from 40 addresses get the email's threshold (10), and 40 at once from a
+/// browser known for the user (a thief with its cookie) get that browser's own limit (5).
 fn parallel_wrong_passwords_get_at_most_the_limit(db: &TestDb) {
-    user(db, "acme", "ann@example.com");
-    let limit = db.idp.settings().throttle.password_per_email.limit as usize;
-    const N: usize = 40;
-    let barrier = Barrier::new(N);
-    let results: Vec<Result<User, AuthError>> = std::thread::scope(|scope| {
-        let handles: Vec<_> = (0..N)
-            .map(|_| {
-                scope.spawn(|| {
-                    barrier.wait();
-                    db.idp.authenticate_password(
-                        "ann@example.com",
-                        "not the password!",
-                        Some("198.51.100.7"),
-                    )
+    let ann = user(db, "acme", "ann@example.com");
+    let throttle = &db.idp.settings().throttle;
+    let cookie = db.idp.vouch_for_browser(&ann.id).unwrap();
+    let known = db.idp.known_browser(&cookie).unwrap();
+    let signin_events = || {
+        db.idp
+            .audit_recent(500)
+            .unwrap()
+            .iter()
+            .filter(|e| e.action.starts_with("signin."))
+            .count()
+    };
+    for (email, limit, address, known) in [
+        (
+            "ann@example.com",
+            throttle.password_per_email_and_ip.limit,
+            None,
+            None,
+        ),
+        (
+            "ghost@example.com",
+            throttle.password_per_email.limit,
+            Some(()),
+            None,
+        ),
+        (
+            "ann@example.com",
+            throttle.password_per_known_browser.limit,
+            None,
+            Some(&known),
+        ),
+    ] {
+        let limit = limit as usize;
+        let before = signin_events();
+        const N: usize = 40;
+        let barrier = Barrier::new(N);
+        let results: Vec<Result<User, AuthError>> = std::thread::scope(|scope| {
+            let handles: Vec<_> = (0..N)
+                .map(|i| {
+                    let barrier = &barrier;
+                    scope.spawn(move || {
+                        // One address for all, or one each.
+                        let ip = match address {
+                            None => "198.51.100.7".to_string(),
+                            Some(()) => format!("2001:db8:{i}::1"),
+                        };
+                        barrier.wait();
+                        db.idp.authenticate_password_from(
+                            email,
+                            "not the password!",
+                            Some(&ip),
+                            known,
+                        )
+                    })
                 })
-            })
-            .collect();
-        handles.into_iter().map(|h| h.join().unwrap()).collect()
-    });
-    let checked = results
-        .iter()
-        .filter(|r| matches!(r, Err(AuthError::InvalidCredentials)))
-        .count();
-    let locked = results
-        .iter()
-        .filter(|r| matches!(r, Err(AuthError::Locked(_))))
-        .count();
-    assert_eq!((checked, locked), (limit, N - limit), "{results:?}");
-    // Each check left an audit event; the refused attempts did not cost a verification.
-    let failures = db
-        .idp
-        .audit_recent(100)
-        .unwrap()
-        .iter()
-        .filter(|e| e.action.starts_with("signin."))
-        .count();
-    assert_eq!(failures, limit);
+                .collect();
+            handles.into_iter().map(|h| h.join().unwrap()).collect()
+        });
+        let checked = results
+            .iter()
+            .filter(|r| matches!(r, Err(AuthError::InvalidCredentials)))
+            .count();
+        let locked = results
+            .iter()
+            .filter(|r| matches!(r, Err(AuthError::Locked(_))))
+            .count();
+        assert_eq!(
+            (checked, locked),
+            (limit, N - limit),
+            "{email} {known:?}: {results:?}"
+        );
+        // Each check left an audit event; the refused attempts did not cost a verification.
+        assert_eq!(signin_events() - before, limit);
+    }
 }
 
 /// The current password asked at a password change is throttled like sign-in and shares its
@@ -139,7 +178,8 @@ fn the_current_password_is_throttled_like_sign_in(db: &TestDb) {
             .map(|_| {
                 scope.spawn(|| {
                     barrier.wait();
-                    db.idp.verify_current_password(&u, "a wrong guess!!", None)
+                    db.idp
+                        .verify_current_password(&u, "a wrong guess!!", None, None)
                 })
             })
             .collect();
@@ -155,11 +195,11 @@ fn the_current_password_is_throttled_like_sign_in(db: &TestDb) {
         Err(AuthError::Locked(_))
     ));
     assert!(matches!(
-        db.idp.verify_current_password(&u, PW, None),
+        db.idp.verify_current_password(&u, PW, None, None),
         Err(AuthError::Locked(_))
     ));
     db.clock.advance(31);
-    db.idp.verify_current_password(&u, PW, None).unwrap();
+    db.idp.verify_current_password(&u, PW, None, None).unwrap();
 }
 
 /// Client authentication failures lock the client at one address only: a stranger sending wrong
@@ -304,6 +344,7 @@ fn a_sign_in_completes_once_and_replaces_the_browsers_session(db: &TestDb) {
         ip: Some("192.0.2.1"),
         user_agent: None,
         session: Some(&old_secret),
+        known_browser: None,
     };
     let done = db
         .idp
@@ -412,11 +453,7 @@ fn a_user_disabled_during_the_sign_in_is_not_signed_in(db: &TestDb) {
 fn a_sign_in_as_another_user_than_the_hint_gets_the_app_no_code(db: &TestDb) {
     let ann = user(db, "acme", "ann@example.com");
     let bob = user(db, "acme", "bob@example.com");
-    let browser = || Browser {
-        ip: None,
-        user_agent: None,
-        session: None,
-    };
+    let browser = || Browser::default();
     for (signing_in, gets_code) in [(&bob, false), (&ann, true)] {
         let prompt = Prompt {
             subject: Some(Hinted::User(ann.id.clone())),

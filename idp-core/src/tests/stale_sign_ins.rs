@@ -42,7 +42,7 @@ fn a_password_set_cancels_sign_ins_past_their_password_step(db: &TestDb) {
         (NEW_PW, &|| {
             let crate::lifecycle::ResetRequest::Send { token, .. } = db
                 .idp
-                .request_password_reset("ann@example.com", None)
+                .request_password_reset("ann@example.com", None, None)
                 .unwrap()
             else {
                 panic!("a reset link expected");

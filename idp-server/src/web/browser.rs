@@ -57,6 +57,27 @@ pub fn locale_cookie_name(state: &AppState) -> &'static str {
     }
 }
 
+/// The cookie that says the browser completed a sign-in as a user before (the core makes and
+/// verifies its value: `Idp::vouch_for_browser`); it keeps others' failures from refusing that
+/// user's password in this browser. Not a credential.
+pub fn known_browser_cookie_name(state: &AppState) -> &'static str {
+    if state.config.secure_cookies {
+        "__Host-idp_known"
+    } else {
+        "idp_known"
+    }
+}
+
+/// The known-browser cookie with this value, for as long as the core honours it.
+pub fn known_browser_cookie(state: &AppState, value: String) -> Cookie<'static> {
+    cookie(
+        state,
+        known_browser_cookie_name(state),
+        value,
+        Some(idp_core::model::KNOWN_BROWSER_TTL_SECS),
+    )
+}
+
 /// A cookie the browser sends back only to us: HttpOnly, SameSite=Lax, Path=/, and Secure (with
 /// the `__Host-` prefix) when the issuer is https.
 pub fn cookie(
@@ -110,6 +131,7 @@ pub struct RequestBrowser {
     pub ip: Option<String>,
     pub user_agent: Option<String>,
     pub session: Option<String>,
+    pub known_browser: Option<String>,
 }
 
 impl RequestBrowser {
@@ -122,6 +144,7 @@ impl RequestBrowser {
                 .and_then(|v| v.to_str().ok())
                 .map(str::to_string),
             session: cookie_value(req, session_cookie_name(state)),
+            known_browser: cookie_value(req, known_browser_cookie_name(state)),
         }
     }
 
@@ -130,6 +153,7 @@ impl RequestBrowser {
             ip: self.ip.as_deref(),
             user_agent: self.user_agent.as_deref(),
             session: self.session.as_deref(),
+            known_browser: self.known_browser.as_deref(),
         }
     }
 }

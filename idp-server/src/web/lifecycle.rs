@@ -15,8 +15,8 @@ use idp_core::users::UserError;
 use idp_core::User;
 
 use super::browser::{
-    cookie, cookie_value, form_cookie_name, notice_cookie_name, session_cookie_name, start_sign_in,
-    RequestBrowser,
+    cookie, cookie_value, form_cookie_name, known_browser_cookie, known_browser_cookie_name,
+    notice_cookie_name, session_cookie_name, start_sign_in, RequestBrowser,
 };
 use super::csrf::{csrf_for, csrf_ok, link_csrf};
 use super::forms::{form_expired, parse_form, retry_after, see_other};
@@ -223,14 +223,23 @@ async fn submit_link_form(
                 state.deliver_logouts();
             }
             Ok(match next {
-                AfterRegistration::SignedIn { secret, .. } => HttpResponse::SeeOther()
+                AfterRegistration::SignedIn {
+                    secret,
+                    known_browser,
+                    ..
+                } => HttpResponse::SeeOther()
                     .cookie(cookie(state, session_cookie_name(state), secret, None))
+                    .cookie(known_browser_cookie(state, known_browser))
                     .insert_header((actix_web::http::header::LOCATION, "/"))
                     .finish(),
                 AfterRegistration::SecondFactor(handle) => start_sign_in(state, handle),
             })
         }
-        Ok(LinkStep::Reset { user, ended }) => {
+        Ok(LinkStep::Reset {
+            user,
+            ended,
+            known_browser,
+        }) => {
             if !ended.is_empty() {
                 state.deliver_logouts();
             }
@@ -238,14 +247,20 @@ async fn submit_link_form(
             send_in_background(&state.mailer, user.email.clone(), move |m, to| {
                 m.send(&to, lang, Mail::PasswordChanged)
             });
-            message(
+            let mut res = message(
                 state,
                 t,
                 StatusCode::OK,
                 &msg("password-changed-title"),
                 &msg("password-reset-done"),
                 Some(("/login", &msg("sign-in-link"))),
-            )
+            )?;
+            res.add_cookie(&known_browser_cookie(state, known_browser))
+                .map_err(|e| {
+                    tracing::error!(error = %e, "known-browser cookie not set");
+                    AppError::Internal
+                })?;
+            Ok(res)
         }
         Err(LifecycleError::User(UserError::Store(e))) => Err(e.into()),
         Err(_) => link_invalid(state, t),
@@ -334,10 +349,11 @@ async fn forgot_submit(
     // addresses, so neither its content nor its timing tells whether one has an account.
     let idp = state.idp.clone();
     let ip = super::browser::client_ip(&state, &req);
+    let known = cookie_value(&req, known_browser_cookie_name(&state));
     let mailer = state.mailer.clone();
     let lang = t.lang();
     actix_web::rt::task::spawn_blocking(move || {
-        match idp.request_password_reset(&email, ip.as_deref()) {
+        match idp.request_password_reset(&email, ip.as_deref(), known.as_deref()) {
             Ok(ResetRequest::Send {
                 user,
                 purpose,
@@ -423,15 +439,19 @@ async fn change_submit(
     let confirm = params.get("confirm_password").unwrap_or("").to_string();
     let idp = state.idp.clone();
     let (s, ip) = (secret.clone(), super::browser::client_ip(&state, &req));
-    let changed =
-        blocking(move || idp.change_own_password(&s, &current, &new, &confirm, ip.as_deref()))
-            .await?;
+    let known = cookie_value(&req, known_browser_cookie_name(&state));
+    let changed = blocking(move || {
+        let (ip, known) = (ip.as_deref(), known.as_deref());
+        idp.change_own_password(&s, &current, &new, &confirm, ip, known)
+    })
+    .await?;
     let (user, refusal) = match changed {
         Ok(PasswordChange::NotSignedIn) => return Ok(see_other("/login")),
         Ok(PasswordChange::Changed {
             user,
             ended,
             session_secret,
+            known_browser,
         }) => {
             if !ended.is_empty() {
                 state.deliver_logouts();
@@ -449,6 +469,7 @@ async fn change_submit(
                     session_secret,
                     None,
                 ))
+                .cookie(known_browser_cookie(&state, known_browser))
                 .cookie(cookie(
                     &state,
                     notice_cookie_name(&state),

@@ -12,8 +12,8 @@ use idp_core::User;
 
 use super::authorize::completion_redirect;
 use super::browser::{
-    cookie, cookie_value, flow_cookie, flow_cookie_name, notice_cookie_name, removal_cookie,
-    session_cookie_name, RequestBrowser,
+    cookie, cookie_value, flow_cookie, flow_cookie_name, known_browser_cookie, notice_cookie_name,
+    removal_cookie, session_cookie_name, RequestBrowser,
 };
 use super::csrf::{csrf_for, csrf_ok};
 use super::forms::{
@@ -385,7 +385,8 @@ fn notify_app_linked(state: &AppState, signed_in: &SignedIn, browser: RequestBro
     });
 }
 
-/// A completed sign-in: the session cookie, the flow cookie removed, and either the app's
+/// A completed sign-in: the session cookie, the known-browser cookie for the user, the flow
+/// cookie removed, and either the app's
 /// redirect with its code or the signed-in page. The browser's previous session, if this one
 /// replaced it, is told to its apps.
 pub fn signed_in_response(state: &AppState, done: SignedIn) -> Result<HttpResponse, AppError> {
@@ -402,6 +403,7 @@ pub fn signed_in_response(state: &AppState, done: SignedIn) -> Result<HttpRespon
     };
     Ok(HttpResponse::SeeOther()
         .cookie(cookie(state, session_cookie_name(state), done.secret, None))
+        .cookie(known_browser_cookie(state, done.known_browser))
         .cookie(removal_cookie(state, flow_cookie_name(state)))
         .insert_header((header::LOCATION, location))
         .finish())

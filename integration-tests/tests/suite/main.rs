@@ -18,6 +18,7 @@ mod import;
 mod independent_clients;
 mod languages;
 mod lifecycle;
+mod lockouts;
 mod metrics_listener;
 mod mfa_reset;
 mod oidc;
