@@ -31,7 +31,7 @@ config() {
 run() {
   local label=$1 start end
   start=$(date +%s.%N)
-  "$BIN" --config "$WORK/idp.toml" import --file "$WORK/users.jsonl" --create-accounts >/dev/null
+  "$BIN" --config "$WORK/idp.toml" import --file "$WORK/users.jsonl" --all-accounts --create-accounts >/dev/null
   end=$(date +%s.%N)
   printf '%-32s %6.1f s\n' "$label" "$(echo "$end - $start" | bc)"
 }

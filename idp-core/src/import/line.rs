@@ -26,6 +26,14 @@ pub enum LineError {
     /// The account does not exist (and `create_accounts` is off).
     #[error("no account with the slug {0:?} (use --create-accounts)")]
     NoSuchAccount(String),
+    /// The line names another account than the one the import is for (`ImportScope::Account`).
+    #[error("the line is for the account {line:?}, and this import is for {only:?} only (--all-accounts imports a file of several accounts)")]
+    OutsideScope {
+        /// The line's account.
+        line: String,
+        /// The import's.
+        only: String,
+    },
     /// The email is in the file twice.
     #[error("the email is already on line {0}")]
     Duplicate(usize),

@@ -64,6 +64,17 @@ pub struct ImportRecord {
     pub totp_secret: Option<String>,
 }
 
+/// Which accounts an import may write to. There is no default: a company's own export must not
+/// be able to create or (with `update`) change another company's users, so the caller says
+/// either which account the file is for or that it is meant for every account it names.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ImportScope {
+    /// Only lines whose `account` is this slug; a line for any other account is refused.
+    Account(String),
+    /// Every account the file names (an operator's migration of the whole user base).
+    AllAccounts,
+}
+
 /// How to import.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct ImportOptions {
@@ -91,12 +102,13 @@ pub struct ImportReport {
 }
 
 impl Idp {
-    /// Imports users from JSON Lines (see the module's doc). `progress` hears the number of
-    /// lines read so far, after each batch.
+    /// Imports users from JSON Lines (see the module's doc) into the accounts `scope` allows.
+    /// `progress` hears the number of lines read so far, after each batch.
     pub fn import_users(
         &self,
         input: impl BufRead,
         options: ImportOptions,
+        scope: &ImportScope,
         progress: &mut dyn FnMut(usize),
         actor: &Actor,
     ) -> Result<ImportReport, ImportError> {
@@ -121,7 +133,7 @@ impl Idp {
             if line.trim().is_empty() {
                 continue;
             }
-            match self.prepare(line_no, &line, &mut seen) {
+            match self.prepare(line_no, &line, scope, &mut seen) {
                 Ok(p) => batch.push(p),
                 Err(e) => report.failed.push((line_no, e.to_string())),
             }
@@ -158,6 +170,7 @@ impl Idp {
         &self,
         line_no: usize,
         line: &str,
+        scope: &ImportScope,
         seen: &mut HashMap<String, usize>,
     ) -> Result<Prepared, LineError> {
         if line.len() > MAX_LINE {
@@ -168,6 +181,16 @@ impl Idp {
         let slug = r.account.trim().to_string();
         if !validate_slug(&slug) {
             return Err(field("account", "not an account slug"));
+        }
+        // Before anything else reads or counts the line (its email is not "seen", its account
+        // not looked up or created): a line outside the scope leaves no trace but its refusal.
+        if let ImportScope::Account(only) = scope {
+            if slug != *only {
+                return Err(LineError::OutsideScope {
+                    line: slug,
+                    only: only.clone(),
+                });
+            }
         }
         let email = new_address(&r.email).map_err(|e| field("email", e))?;
         let work_email = match r

@@ -7,7 +7,7 @@ use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
 
 use super::*;
-use crate::import::{ImportOptions, ImportReport};
+use crate::import::{ImportOptions, ImportReport, ImportScope};
 use crate::mfa::MfaStep;
 
 const LEGACY_PW: &str = "an imported passphrase";
@@ -67,7 +67,13 @@ fn hashes() -> Vec<(&'static str, String)> {
 
 fn import(db: &TestDb, text: &str, options: ImportOptions) -> ImportReport {
     db.idp
-        .import_users(text.as_bytes(), options, &mut |_| {}, &op())
+        .import_users(
+            text.as_bytes(),
+            options,
+            &ImportScope::AllAccounts,
+            &mut |_| {},
+            &op(),
+        )
         .unwrap()
 }
 
@@ -256,7 +262,13 @@ fn a_line_that_is_not_utf8_is_one_bad_line(db: &TestDb) {
     file.extend_from_slice(b"{\"account\": \"acme\", \"email\": \"b@example.com\"}\r\n");
     let report = db
         .idp
-        .import_users(&file[..], ImportOptions::default(), &mut |_| {}, &op())
+        .import_users(
+            &file[..],
+            ImportOptions::default(),
+            &ImportScope::AllAccounts,
+            &mut |_| {},
+            &op(),
+        )
         .unwrap();
     assert_eq!(report.created, 2, "{:?}", report.failed);
     assert_eq!(report.failed, [(2, "the line is not UTF-8".to_string())]);

@@ -81,7 +81,7 @@ fn import_file(server: &TestServer, lines: &[Value], args: &[&str]) -> CliOutput
     let path = server.dir.path().join("users.jsonl");
     let text: Vec<String> = lines.iter().map(|l| l.to_string()).collect();
     std::fs::write(&path, text.join("\n")).unwrap();
-    let mut all = vec!["import", "--file", path.to_str().unwrap()];
+    let mut all = vec!["import", "--file", path.to_str().unwrap(), "--all-accounts"];
     all.extend_from_slice(args);
     server.cli(&all, None)
 }
@@ -187,13 +187,13 @@ fn bad_lines_are_reported_and_store_nothing(db: Db) {
     // Standard input, dry run first: nothing stored.
     let dry = run_cli(
         &server.config_path,
-        &["import", "--file", "-", "--dry-run"],
+        &["import", "--file", "-", "--all-accounts", "--dry-run"],
         Some(&text),
     );
     assert_eq!(dry.code, 1, "lines were refused");
     assert!(dry.stdout.contains("dry run: 1 created"), "{}", dry.stdout);
     assert!(server.rt.idp.user_by_email("ok@example.com").is_err());
-    let out = run_cli(&server.config_path, &["import", "--file", "-"], Some(&text));
+    let out = run_cli(&server.config_path, &["import", "--file", "-", "--all-accounts"], Some(&text));
     assert_eq!(out.code, 1);
     for (line, says) in [
         (2, "password_hash"),
@@ -227,7 +227,7 @@ fn bad_lines_are_reported_and_store_nothing(db: Db) {
     // --json for scripts.
     let json_out = run_cli(
         &server.config_path,
-        &["--json", "import", "--file", "-", "--dry-run"],
+        &["--json", "import", "--file", "-", "--all-accounts", "--dry-run"],
         Some(&text),
     );
     let v: Value = serde_json::from_str(json_out.stdout.trim()).unwrap();
