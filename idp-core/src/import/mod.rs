@@ -25,15 +25,18 @@ use crate::store::{self, StoreError};
 use crate::Idp;
 
 mod line;
+mod read;
 mod update;
 use line::{field, Prepared};
+use read::Read;
 pub use line::{ImportError, LineError};
 use update::{mark_of, Update};
 
 /// Lines per batch.
 const BATCH: usize = 500;
-/// The longest line read (a user is a few hundred bytes).
-const MAX_LINE: usize = 16 * 1024;
+/// The longest line read (a user is a few hundred bytes): a longer one is refused without ever
+/// being held whole (see `read::next_line`).
+pub const MAX_LINE: usize = 16 * 1024;
 
 /// One line of the file.
 #[derive(Debug, Deserialize)]
@@ -116,24 +119,31 @@ impl Idp {
         let mut accounts: HashMap<String, Option<Account>> = HashMap::new();
         let mut seen: HashMap<String, usize> = HashMap::new();
         let mut batch = Vec::new();
+        let mut input = input;
+        let mut bytes = Vec::new();
         let mut read = 0;
-        for (i, bytes) in input.split(b'\n').enumerate() {
-            let line_no = i + 1;
-            read = line_no;
+        loop {
+            let got = read::next_line(&mut input, MAX_LINE, &mut bytes)?;
+            if got == Read::End {
+                break;
+            }
+            read += 1;
+            let line_no = read;
+            if got == Read::TooLong {
+                report.failed.push((line_no, LineError::TooLong.to_string()));
+                continue;
+            }
             // A line that is not UTF-8 is one bad line, not the end of the import.
-            let line = match String::from_utf8(bytes?) {
-                Ok(line) => line,
-                Err(_) => {
-                    report
-                        .failed
-                        .push((line_no, "the line is not UTF-8".into()));
-                    continue;
-                }
+            let Ok(line) = std::str::from_utf8(&bytes) else {
+                report
+                    .failed
+                    .push((line_no, "the line is not UTF-8".into()));
+                continue;
             };
             if line.trim().is_empty() {
                 continue;
             }
-            match self.prepare(line_no, &line, scope, &mut seen) {
+            match self.prepare(line_no, line, scope, &mut seen) {
                 Ok(p) => batch.push(p),
                 Err(e) => report.failed.push((line_no, e.to_string())),
             }
@@ -173,9 +183,6 @@ impl Idp {
         scope: &ImportScope,
         seen: &mut HashMap<String, usize>,
     ) -> Result<Prepared, LineError> {
-        if line.len() > MAX_LINE {
-            return Err(LineError::TooLong);
-        }
         let r: ImportRecord =
             serde_json::from_str(line).map_err(|e| LineError::Json(e.to_string()))?;
         let slug = r.account.trim().to_string();

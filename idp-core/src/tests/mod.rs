@@ -3,6 +3,7 @@
 
 mod accounts_users;
 mod import;
+mod import_input;
 mod import_scope;
 mod keys;
 mod lifecycle;
