@@ -12,6 +12,9 @@ pub enum LineError {
     /// The line is not a JSON object of the expected fields.
     #[error("not a valid record: {0}")]
     Json(String),
+    /// The line is not UTF-8 (one bad line, not the end of the import).
+    #[error("the line is not UTF-8")]
+    NotUtf8,
     /// The line is longer than 16 KiB.
     #[error("the line is longer than 16 KiB")]
     TooLong,

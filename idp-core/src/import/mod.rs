@@ -16,8 +16,8 @@ use serde::Deserialize;
 use crate::crypto::random_id;
 use crate::mfa::base32_decode;
 use crate::model::{
-    new_address, validate_display_name, validate_slug, Account, Actor, AuditAction, AuditEvent,
-    MfaPolicy, User, UserStatus,
+    new_address, printable, validate_display_name, validate_slug, Account, Actor, AuditAction,
+    AuditEvent, MfaPolicy, User, UserStatus,
 };
 use crate::password::legacy::format_of;
 use crate::store::import_marks::Mark;
@@ -100,8 +100,18 @@ pub struct ImportReport {
     pub skipped: usize,
     /// Accounts created (`create_accounts`).
     pub accounts_created: usize,
-    /// The lines refused: their number (from 1) and reason.
+    /// The lines refused: their number (from 1) and reason. A reason may quote the line (an
+    /// unknown key, a value): control characters and invisible formatting in it are escaped
+    /// (`model::printable`), so it is safe to print as it is.
     pub failed: Vec<(usize, String)>,
+}
+
+impl ImportReport {
+    /// Records a refused line: every refusal goes through here, so no reason leaves unescaped.
+    fn refuse(&mut self, line: usize, reason: &LineError) {
+        self.failed
+            .push((line, printable(&reason.to_string()).into_owned()));
+    }
 }
 
 impl Idp {
@@ -130,14 +140,12 @@ impl Idp {
             read += 1;
             let line_no = read;
             if got == Read::TooLong {
-                report.failed.push((line_no, LineError::TooLong.to_string()));
+                report.refuse(line_no, &LineError::TooLong);
                 continue;
             }
             // A line that is not UTF-8 is one bad line, not the end of the import.
             let Ok(line) = std::str::from_utf8(&bytes) else {
-                report
-                    .failed
-                    .push((line_no, "the line is not UTF-8".into()));
+                report.refuse(line_no, &LineError::NotUtf8);
                 continue;
             };
             if line.trim().is_empty() {
@@ -145,7 +153,7 @@ impl Idp {
             }
             match self.prepare(line_no, line, scope, &mut seen) {
                 Ok(p) => batch.push(p),
-                Err(e) => report.failed.push((line_no, e.to_string())),
+                Err(e) => report.refuse(line_no, &e),
             }
             if batch.len() == BATCH {
                 self.store_batch(
@@ -331,18 +339,14 @@ impl Idp {
         let mut changed = Vec::new();
         for mut p in batch {
             let Some(Some(account)) = accounts.get(&p.slug) else {
-                report
-                    .failed
-                    .push((p.line, LineError::NoSuchAccount(p.slug.clone()).to_string()));
+                report.refuse(p.line, &LineError::NoSuchAccount(p.slug.clone()));
                 continue;
             };
             p.user.account_id = account.id.clone();
             match existing.get(&p.user.email) {
                 None => fresh.push(p),
                 Some(old) if old.account_id != p.user.account_id => {
-                    report
-                        .failed
-                        .push((p.line, LineError::OtherAccount.to_string()));
+                    report.refuse(p.line, &LineError::OtherAccount);
                 }
                 Some(_) if !options.update => report.skipped += 1,
                 Some(old) => {
@@ -351,7 +355,7 @@ impl Idp {
                     let before = marks_before.get(&old.id).cloned().unwrap_or_default();
                     match self.plan_update(&p, old, &before)? {
                         Update::Unchanged => report.skipped += 1,
-                        Update::Refused(e) => report.failed.push((p.line, e.to_string())),
+                        Update::Refused(e) => report.refuse(p.line, &e),
                         Update::Changed { user, totp, mark } => {
                             changed.push((p.line, user, totp, mark, old.clone()))
                         }
@@ -387,9 +391,7 @@ impl Idp {
             if self.update_imported(&user, totp.as_deref(), &mark, &old, now, actor)? {
                 report.updated += 1;
             } else {
-                report
-                    .failed
-                    .push((line, LineError::ChangedMeanwhile.to_string()));
+                report.refuse(line, &LineError::ChangedMeanwhile);
             }
         }
         Ok(())

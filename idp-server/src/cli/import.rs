@@ -3,6 +3,7 @@
 use std::io::{BufRead, BufReader, IsTerminal};
 
 use idp_core::import::{ImportOptions, ImportScope};
+use idp_core::model::printable;
 use idp_core::Actor;
 use indicatif::{ProgressBar, ProgressStyle};
 use serde_json::json;
@@ -55,7 +56,10 @@ pub fn run(args: &ImportArgs, rt: &Runtime, out: &Output, actor: &Actor) -> Resu
     let mut progress = |lines: usize| bar.set_message(format!("{lines} lines"));
     let result = rt.idp.import_users(input, options, &scope, &mut progress, actor);
     bar.finish_and_clear();
-    let report = result.map_err(|e| CliError::Refused(e.to_string()))?;
+    // What stopped the import may quote the input too (an I/O or database message): escaped
+    // like the report's reasons, which come escaped from the core.
+    let report =
+        result.map_err(|e| CliError::Refused(printable(&e.to_string()).into_owned()))?;
     for (line, reason) in &report.failed {
         eprintln!("line {line}: {reason}");
     }
