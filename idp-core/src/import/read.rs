@@ -85,7 +85,14 @@ mod tests {
             if read == Read::End {
                 break;
             }
-            reads.push((read, if read == Read::Line { buf.clone() } else { Vec::new() }));
+            reads.push((
+                read,
+                if read == Read::Line {
+                    buf.clone()
+                } else {
+                    Vec::new()
+                },
+            ));
         }
         assert_eq!(
             reads,

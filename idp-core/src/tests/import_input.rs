@@ -71,13 +71,23 @@ fn what_the_report_quotes_from_the_file_is_escaped(db: &TestDb) {
             "line {line}: {reason:?}"
         );
     }
-    assert!(r.failed[0].1.contains(r"\u{1b}]0;owned\u{7}"), "{:?}", r.failed[0]);
     assert!(
-        r.failed[1].1.contains(r"x\u{a}line 9: all users imported\u{d}"),
+        r.failed[0].1.contains(r"\u{1b}]0;owned\u{7}"),
+        "{:?}",
+        r.failed[0]
+    );
+    assert!(
+        r.failed[1]
+            .1
+            .contains(r"x\u{a}line 9: all users imported\u{d}"),
         "{:?}",
         r.failed[1]
     );
-    assert!(r.failed[2].1.contains(r"\u{202e}gnp.exe"), "{:?}", r.failed[2]);
+    assert!(
+        r.failed[2].1.contains(r"\u{202e}gnp.exe"),
+        "{:?}",
+        r.failed[2]
+    );
 }
 
 crate::on_both_backends!(

@@ -52,10 +52,16 @@ fn a_line_for_another_account_is_refused_and_stores_nothing(db: &TestDb) {
         ("Ann", crate::UserStatus::Active),
         "Globex's user is untouched"
     );
-    assert!(db.idp.account_by_slug("initech").is_err(), "no account made");
+    assert!(
+        db.idp.account_by_slug("initech").is_err(),
+        "no account made"
+    );
     assert!(db.idp.user_by_email("eve@initech.example").is_err());
     assert_eq!(
-        db.idp.user_by_email("ann@acme.example").unwrap().display_name,
+        db.idp
+            .user_by_email("ann@acme.example")
+            .unwrap()
+            .display_name,
         "Ann"
     );
 }

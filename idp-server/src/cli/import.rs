@@ -54,12 +54,13 @@ pub fn run(args: &ImportArgs, rt: &Runtime, out: &Output, actor: &Actor) -> Resu
         update: args.update,
     };
     let mut progress = |lines: usize| bar.set_message(format!("{lines} lines"));
-    let result = rt.idp.import_users(input, options, &scope, &mut progress, actor);
+    let result = rt
+        .idp
+        .import_users(input, options, &scope, &mut progress, actor);
     bar.finish_and_clear();
     // What stopped the import may quote the input too (an I/O or database message): escaped
     // like the report's reasons, which come escaped from the core.
-    let report =
-        result.map_err(|e| CliError::Refused(printable(&e.to_string()).into_owned()))?;
+    let report = result.map_err(|e| CliError::Refused(printable(&e.to_string()).into_owned()))?;
     for (line, reason) in &report.failed {
         eprintln!("line {line}: {reason}");
     }

@@ -49,7 +49,15 @@ fn a_crafted_line_cannot_forge_the_report_or_reach_the_terminal(db: Db) {
     );
     // --json is escaped JSON, and says the same.
     let json = server.cli(
-        &["--json", "import", "--file", "-", "--account", "acme", "--dry-run"],
+        &[
+            "--json",
+            "import",
+            "--file",
+            "-",
+            "--account",
+            "acme",
+            "--dry-run",
+        ],
         Some(&crafted_file()),
     );
     let v: Value = serde_json::from_str(json.stdout.trim()).unwrap();
@@ -65,7 +73,10 @@ fn a_line_over_the_limit_is_refused_and_the_next_one_imported(db: Db) {
         "email": "long@example.com",
         "name": "x".repeat(4 * idp_core::import::MAX_LINE),
     });
-    let text = format!("{long}\n{}\n", r#"{"account": "acme", "email": "next@example.com"}"#);
+    let text = format!(
+        "{long}\n{}\n",
+        r#"{"account": "acme", "email": "next@example.com"}"#
+    );
     let out = server.cli(&["import", "--file", "-", "--account", "acme"], Some(&text));
     assert_eq!(out.code, 1, "{}{}", out.stdout, out.stderr);
     assert_eq!(

@@ -71,7 +71,11 @@ fn a_line_for_another_account_is_refused(db: Db) {
         &["import", "--file", "-", "--update", "--account", "acme"],
         Some(&text),
     );
-    assert_eq!(out.code, 1, "a line was refused: {}{}", out.stdout, out.stderr);
+    assert_eq!(
+        out.code, 1,
+        "a line was refused: {}{}",
+        out.stdout, out.stderr
+    );
     assert!(
         out.stderr.lines().any(|l| l.starts_with("line 2: ")
             && l.contains("\"globex\"")
