@@ -19,7 +19,6 @@ use crate::model::{
     new_address, printable, validate_display_name, validate_slug, Account, Actor, AuditAction,
     AuditEvent, MfaPolicy, User, UserStatus,
 };
-use crate::password::legacy::format_of;
 use crate::store::import_marks::Mark;
 use crate::store::{self, StoreError};
 use crate::Idp;
@@ -28,8 +27,8 @@ mod line;
 mod read;
 mod update;
 use line::{field, Prepared};
-use read::Read;
 pub use line::{ImportError, LineError};
+use read::Read;
 use update::{mark_of, Update};
 
 /// Lines per batch.
@@ -221,7 +220,7 @@ impl Idp {
             validate_display_name(r.name.as_deref().unwrap_or("")).map_err(|e| field("name", e))?;
         let password_hash = match r.password_hash.as_deref().map(str::trim) {
             Some(h) if !h.is_empty() => {
-                format_of(h).map_err(LineError::Hash)?;
+                self.hasher().importable(h).map_err(LineError::Hash)?;
                 Some(h.to_string())
             }
             _ => None,

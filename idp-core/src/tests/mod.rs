@@ -6,6 +6,7 @@ mod import;
 mod import_input;
 mod import_scope;
 mod keys;
+mod legacy_hashes;
 mod lifecycle;
 mod lockouts;
 mod mfa;

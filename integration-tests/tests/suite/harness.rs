@@ -64,6 +64,9 @@ pub struct Options {
     /// Files written beside the configuration before it is read (a logo, say): relative path
     /// and contents.
     pub files: Vec<(&'static str, Vec<u8>)>,
+    /// `[passwords] argon2_memory_kib` (1 MiB, one pass: cheap; an import of legacy hashes
+    /// needs more, since it refuses those costlier to check than a sign-in).
+    pub argon2_memory_kib: u32,
 }
 
 impl Default for Options {
@@ -77,6 +80,7 @@ impl Default for Options {
             key_dir: None,
             issuer: None,
             files: Vec::new(),
+            argon2_memory_kib: 1024,
         }
     }
 }
@@ -165,7 +169,7 @@ max_lifetime = "12h"
 sweep_interval = "{sweep}"
 
 [passwords]
-argon2_memory_kib = 1024
+argon2_memory_kib = {argon2_memory_kib}
 argon2_iterations = 1
 
 [mfa]
@@ -189,6 +193,7 @@ post_logout_redirect_uris = ["http://127.0.0.1:8082/"]
 public = true
 "#,
         idle = o.idle_timeout,
+        argon2_memory_kib = o.argon2_memory_kib,
         sweep = o.sweep_interval,
         issuer = o.issuer.as_deref().unwrap_or(base),
         key_dir = o
