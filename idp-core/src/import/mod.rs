@@ -24,12 +24,14 @@ use crate::store::{self, StoreError};
 use crate::Idp;
 
 mod line;
+mod marks;
 mod read;
 mod update;
 use line::{field, Prepared};
 pub use line::{ImportError, LineError};
+use marks::MarkKey;
 use read::Read;
-use update::{mark_of, Update};
+use update::Update;
 
 /// Lines per batch.
 const BATCH: usize = 500;
@@ -125,6 +127,10 @@ impl Idp {
         actor: &Actor,
     ) -> Result<ImportReport, ImportError> {
         let mut report = ImportReport::default();
+        let key = self.mark_key(!options.dry_run)?;
+        if !options.dry_run {
+            self.rewrite_earlier_marks(&key)?;
+        }
         let mut accounts: HashMap<String, Option<Account>> = HashMap::new();
         let mut seen: HashMap<String, usize> = HashMap::new();
         let mut batch = Vec::new();
@@ -160,12 +166,13 @@ impl Idp {
                     options,
                     &mut accounts,
                     &mut report,
+                    &key,
                     actor,
                 )?;
                 progress(read);
             }
         }
-        self.store_batch(batch, options, &mut accounts, &mut report, actor)?;
+        self.store_batch(batch, options, &mut accounts, &mut report, &key, actor)?;
         progress(read);
         if !options.dry_run && report.created + report.updated > 0 {
             self.audit(
@@ -294,6 +301,7 @@ impl Idp {
         options: ImportOptions,
         accounts: &mut HashMap<String, Option<Account>>,
         report: &mut ImportReport,
+        key: &MarkKey,
         actor: &Actor,
     ) -> Result<(), ImportError> {
         if batch.is_empty() {
@@ -330,7 +338,11 @@ impl Idp {
         let existing = store::users::by_emails(&mut *self.store().conn()?, &emails)?;
         let ids: Vec<&str> = existing.values().map(|u| u.id.as_str()).collect();
         let marks_before = if options.update && !ids.is_empty() {
-            store::import_marks::of_many(&mut *self.store().conn()?, &ids)?
+            let stored = store::import_marks::of_many(&mut *self.store().conn()?, &ids)?;
+            stored
+                .into_iter()
+                .map(|(id, mark)| (id, key.read(&mark)))
+                .collect()
         } else {
             HashMap::new()
         };
@@ -352,7 +364,7 @@ impl Idp {
                     p.user.id = old.id.clone();
                     p.user.created_at = old.created_at;
                     let before = marks_before.get(&old.id).cloned().unwrap_or_default();
-                    match self.plan_update(&p, old, &before)? {
+                    match self.plan_update(&p, old, &before, key)? {
                         Update::Unchanged => report.skipped += 1,
                         Update::Refused(e) => report.refuse(p.line, &e),
                         Update::Changed { user, totp, mark } => {
@@ -377,8 +389,8 @@ impl Idp {
         let users: Vec<User> = fresh.iter().map(|p| p.user.clone()).collect();
         let marks: Vec<Mark> = fresh
             .iter()
-            .map(|p| mark_of(p, &Mark::default()))
-            .filter(|m| m.password_hash_sha256.is_some() || m.totp_secret_sha256.is_some())
+            .map(|p| key.mark_of(p, &Mark::default()))
+            .filter(|m| m.password_hash_mark.is_some() || m.totp_secret_mark.is_some())
             .collect();
         self.store().tx(|conn| {
             store::users::insert_many(conn, &users)?;

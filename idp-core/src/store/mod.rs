@@ -19,6 +19,7 @@ mod live;
 pub(crate) mod outbox;
 pub(crate) mod refresh_tokens;
 pub(crate) mod schema;
+pub(crate) mod sealed_secrets;
 pub(crate) mod sessions;
 pub(crate) mod signing_keys;
 pub(crate) mod totp;
