@@ -5,6 +5,11 @@
 //! secrets are sealed like every other and the app stays linked. Running the same file twice
 //! changes nothing: existing emails are skipped, or updated with `update`.
 //!
+//! An import writes only to the accounts its `ImportScope` allows (a line for another is
+//! refused); a line is never held beyond `MAX_LINE` bytes; what the report quotes from the
+//! file is escaped for printing; a password hash costlier to check than a sign-in is refused
+//! (`PasswordHasher::importable`).
+//!
 //! Lines are taken in batches: each batch's new users go in with a few statements in one
 //! transaction, so 100,000 users take seconds, not minutes (no argon2 runs at import).
 
@@ -127,6 +132,8 @@ impl Idp {
         actor: &Actor,
     ) -> Result<ImportReport, ImportError> {
         let mut report = ImportReport::default();
+        // The marks' key, and no bare digest of an earlier version left in the table once a
+        // real import has run (a dry run stores nothing: it reads them as MACs in memory).
         let key = self.mark_key(!options.dry_run)?;
         if !options.dry_run {
             self.rewrite_earlier_marks(&key)?;
