@@ -66,7 +66,7 @@ fn hashes_costlier_than_a_sign_in_are_line_errors(db: &TestDb) {
         )
     };
     let lines = [
-        // bcrypt: cost 7 takes 7.7 ms, cost 8 15.5 ms (the budget is 14.7 ms); 12 and 13 are
+        // bcrypt: cost 7 takes 7.7 ms, cost 8 15.5 ms (the budget is 14.8 ms); 12 and 13 are
         // what applications use.
         line("b7@example.com", &bcrypt("07")),
         line("b8@example.com", &bcrypt("08")),
