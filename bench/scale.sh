@@ -364,7 +364,7 @@ EOF
 
   log "$BACKEND: $SMALL users"
   SIZE_LABEL="$SMALL users"
-  users_jsonl 1 "$SMALL" | "$BIN" --config "$CONF" import --file - --create-accounts >/dev/null
+  users_jsonl 1 "$SMALL" | "$BIN" --config "$CONF" import --file - --all-accounts --create-accounts >/dev/null
   enable_mfa 667 999
   seed_sessions 1 100
   measure
@@ -372,7 +372,7 @@ EOF
   log "$BACKEND: $BIG users (importing)"
   SIZE_LABEL="$BIG users"
   local t0; t0=$(date +%s)
-  users_jsonl $((SMALL + 1)) "$BIG" | "$BIN" --config "$CONF" import --file - >/dev/null
+  users_jsonl $((SMALL + 1)) "$BIG" | "$BIN" --config "$CONF" import --file - --all-accounts >/dev/null
   local t_import=$(( $(date +%s) - t0 ))
   t0=$(date +%s)
   seed_sessions 101 100000

@@ -63,6 +63,23 @@ pub fn sha256_b64url(input: &[u8]) -> String {
     URL_SAFE_NO_PAD.encode(Sha256::digest(input))
 }
 
+/// HMAC-SHA256 (RFC 2104) of the parts, each preceded by its length so that no two lists of
+/// parts read as the same message.
+pub fn hmac_sha256(key: &[u8; 32], parts: &[&[u8]]) -> [u8; 32] {
+    use hmac::digest::KeyInit;
+    use hmac::Mac;
+    // HMAC pads a key shorter than the hash's 64-byte block with zeros (RFC 2104 section 2):
+    // padded here, it takes the infallible fixed-size constructor.
+    let mut block = [0u8; 64];
+    block[..32].copy_from_slice(key);
+    let mut mac = <hmac::Hmac<Sha256> as KeyInit>::new(&block.into());
+    for part in parts {
+        mac.update(&(part.len() as u64).to_be_bytes());
+        mac.update(part);
+    }
+    mac.finalize().into_bytes().into()
+}
+
 /// Constant-time equality of two byte strings (length is not secret).
 pub fn ct_eq(a: &[u8], b: &[u8]) -> bool {
     a.len() == b.len() && bool::from(a.ct_eq(b))
@@ -276,6 +293,25 @@ mod tests {
         // The MAC key is derived, not the master key itself.
         let raw = URL_SAFE_NO_PAD.encode(hmac(&[7u8; 32], b"v1.user.1").finalize().into_bytes());
         assert_ne!(tag, raw);
+    }
+
+    #[test]
+    fn hmac_sha256_frames_its_parts() {
+        // Python's hmac over the 8-byte big-endian length and the part: an implementation
+        // independent of ours.
+        let key = [0x0bu8; 32];
+        assert_eq!(
+            hex::encode(hmac_sha256(&key, &[b"ab"])),
+            "b981f9a64d364bb54bfc5bf22e449edef45d99db7657e454628195f77f89183a"
+        );
+        assert_ne!(
+            hmac_sha256(&key, &[b"a", b"b"]),
+            hmac_sha256(&key, &[b"ab"])
+        );
+        assert_ne!(
+            hmac_sha256(&key, &[b"ab"]),
+            hmac_sha256(&[0x0c; 32], &[b"ab"])
+        );
     }
 
     #[test]

@@ -4,7 +4,7 @@
 
 use crate::crypto::CryptoError;
 use crate::model::{Actor, AuditAction, AuditEvent};
-use crate::store::{audit, flows, signing_keys, totp, StoreError};
+use crate::store::{audit, flows, sealed_secrets, signing_keys, totp, StoreError};
 use crate::Idp;
 
 pub use crate::store::signing_keys::{aad as signing_key_aad, StoredKey};
@@ -16,6 +16,8 @@ pub struct Resealed {
     pub totp_secrets: usize,
     /// Private signing keys.
     pub signing_keys: usize,
+    /// The provider's own secrets (the key of the import's marks).
+    pub server_secrets: usize,
 }
 
 /// Why a reseal stopped.
@@ -62,10 +64,11 @@ impl Idp {
         signing_keys::drop_retired(&mut *self.store().conn()?, cutoff)
     }
 
-    /// Re-encrypts every sealed secret (linked and pending TOTP secrets, private signing keys)
-    /// with the current master key. Run after starting with a new `IDP_MASTER_KEY` and the old
-    /// one in `IDP_MASTER_KEY_PREVIOUS`; afterwards the old key is no longer needed. Each row is
-    /// replaced only if it still holds what was read, so a concurrent change is never lost.
+    /// Re-encrypts every sealed secret (linked and pending TOTP secrets, private signing keys,
+    /// the provider's own secrets) with the current master key. Run after starting with a new
+    /// `IDP_MASTER_KEY` and the old one in `IDP_MASTER_KEY_PREVIOUS`; afterwards the old key is
+    /// no longer needed. Each row is replaced only if it still holds what was read, so a
+    /// concurrent change is never lost.
     pub fn reseal_secrets(&self, actor: &Actor) -> Result<Resealed, ResealError> {
         let mut report = Resealed::default();
         let mut conn = self.store().conn()?;
@@ -82,6 +85,15 @@ impl Idp {
                     flows::reseal_pending(&mut conn, &p.flow_id, &p.sealed, &fresh)?;
             }
         }
+        // The import-mark key is random, not derived from the master key: resealed here, it
+        // keeps every mark meaningful (see `import::marks`).
+        for secret in sealed_secrets::all(&mut conn)? {
+            let sealed = &secret.secret_sealed;
+            if let Some(fresh) = self.resealed(sealed, &sealed_secrets::aad(&secret.name))? {
+                report.server_secrets +=
+                    sealed_secrets::reseal(&mut conn, &secret.name, sealed, &fresh)?;
+            }
+        }
         for key in signing_keys::all(&mut conn)? {
             let sealed = &key.private_sealed;
             if let Some(fresh) = self.resealed(sealed, &signing_keys::aad(&key.kid))? {
@@ -91,8 +103,8 @@ impl Idp {
         drop(conn);
         self.audit(
             &AuditEvent::new(AuditAction::MasterKeyRotated, actor).detail(format!(
-                "totp={} signing_keys={}",
-                report.totp_secrets, report.signing_keys
+                "totp={} signing_keys={} server_secrets={}",
+                report.totp_secrets, report.signing_keys, report.server_secrets
             )),
         )?;
         Ok(report)

@@ -12,6 +12,9 @@ pub enum LineError {
     /// The line is not a JSON object of the expected fields.
     #[error("not a valid record: {0}")]
     Json(String),
+    /// The line is not UTF-8 (one bad line, not the end of the import).
+    #[error("the line is not UTF-8")]
+    NotUtf8,
     /// The line is longer than 16 KiB.
     #[error("the line is longer than 16 KiB")]
     TooLong,
@@ -26,6 +29,14 @@ pub enum LineError {
     /// The account does not exist (and `create_accounts` is off).
     #[error("no account with the slug {0:?} (use --create-accounts)")]
     NoSuchAccount(String),
+    /// The line names another account than the one the import is for (`ImportScope::Account`).
+    #[error("the line is for the account {line:?}, and this import is for {only:?} only (--all-accounts imports a file of several accounts)")]
+    OutsideScope {
+        /// The line's account.
+        line: String,
+        /// The import's.
+        only: String,
+    },
     /// The email is in the file twice.
     #[error("the email is already on line {0}")]
     Duplicate(usize),

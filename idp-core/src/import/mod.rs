@@ -5,6 +5,11 @@
 //! secrets are sealed like every other and the app stays linked. Running the same file twice
 //! changes nothing: existing emails are skipped, or updated with `update`.
 //!
+//! An import writes only to the accounts its `ImportScope` allows (a line for another is
+//! refused); a line is never held beyond `MAX_LINE` bytes; what the report quotes from the
+//! file is escaped for printing; a password hash costlier to check than a sign-in is refused
+//! (`PasswordHasher::importable`).
+//!
 //! Lines are taken in batches: each batch's new users go in with a few statements in one
 //! transaction, so 100,000 users take seconds, not minutes (no argon2 runs at import).
 
@@ -16,24 +21,28 @@ use serde::Deserialize;
 use crate::crypto::random_id;
 use crate::mfa::base32_decode;
 use crate::model::{
-    new_address, validate_display_name, validate_slug, Account, Actor, AuditAction, AuditEvent,
-    MfaPolicy, User, UserStatus,
+    new_address, printable, validate_display_name, validate_slug, Account, Actor, AuditAction,
+    AuditEvent, MfaPolicy, User, UserStatus,
 };
-use crate::password::legacy::format_of;
 use crate::store::import_marks::Mark;
 use crate::store::{self, StoreError};
 use crate::Idp;
 
 mod line;
+mod marks;
+mod read;
 mod update;
 use line::{field, Prepared};
 pub use line::{ImportError, LineError};
-use update::{mark_of, Update};
+use marks::MarkKey;
+use read::Read;
+use update::Update;
 
 /// Lines per batch.
 const BATCH: usize = 500;
-/// The longest line read (a user is a few hundred bytes).
-const MAX_LINE: usize = 16 * 1024;
+/// The longest line read (a user is a few hundred bytes): a longer one is refused without ever
+/// being held whole (see `read::next_line`).
+pub const MAX_LINE: usize = 16 * 1024;
 
 /// One line of the file.
 #[derive(Debug, Deserialize)]
@@ -64,6 +73,17 @@ pub struct ImportRecord {
     pub totp_secret: Option<String>,
 }
 
+/// Which accounts an import may write to. There is no default: a company's own export must not
+/// be able to create or (with `update`) change another company's users, so the caller says
+/// either which account the file is for or that it is meant for every account it names.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ImportScope {
+    /// Only lines whose `account` is this slug; a line for any other account is refused.
+    Account(String),
+    /// Every account the file names (an operator's migration of the whole user base).
+    AllAccounts,
+}
+
 /// How to import.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct ImportOptions {
@@ -86,44 +106,66 @@ pub struct ImportReport {
     pub skipped: usize,
     /// Accounts created (`create_accounts`).
     pub accounts_created: usize,
-    /// The lines refused: their number (from 1) and reason.
+    /// The lines refused: their number (from 1) and reason. A reason may quote the line (an
+    /// unknown key, a value): control characters and invisible formatting in it are escaped
+    /// (`model::printable`), so it is safe to print as it is.
     pub failed: Vec<(usize, String)>,
 }
 
+impl ImportReport {
+    /// Records a refused line: every refusal goes through here, so no reason leaves unescaped.
+    fn refuse(&mut self, line: usize, reason: &LineError) {
+        self.failed
+            .push((line, printable(&reason.to_string()).into_owned()));
+    }
+}
+
 impl Idp {
-    /// Imports users from JSON Lines (see the module's doc). `progress` hears the number of
-    /// lines read so far, after each batch.
+    /// Imports users from JSON Lines (see the module's doc) into the accounts `scope` allows.
+    /// `progress` hears the number of lines read so far, after each batch.
     pub fn import_users(
         &self,
         input: impl BufRead,
         options: ImportOptions,
+        scope: &ImportScope,
         progress: &mut dyn FnMut(usize),
         actor: &Actor,
     ) -> Result<ImportReport, ImportError> {
         let mut report = ImportReport::default();
+        // The marks' key, and no bare digest of an earlier version left in the table once a
+        // real import has run (a dry run stores nothing: it reads them as MACs in memory).
+        let key = self.mark_key(!options.dry_run)?;
+        if !options.dry_run {
+            self.rewrite_earlier_marks(&key)?;
+        }
         let mut accounts: HashMap<String, Option<Account>> = HashMap::new();
         let mut seen: HashMap<String, usize> = HashMap::new();
         let mut batch = Vec::new();
+        let mut input = input;
+        let mut bytes = Vec::new();
         let mut read = 0;
-        for (i, bytes) in input.split(b'\n').enumerate() {
-            let line_no = i + 1;
-            read = line_no;
+        loop {
+            let got = read::next_line(&mut input, MAX_LINE, &mut bytes)?;
+            if got == Read::End {
+                break;
+            }
+            read += 1;
+            let line_no = read;
+            if got == Read::TooLong {
+                report.refuse(line_no, &LineError::TooLong);
+                continue;
+            }
             // A line that is not UTF-8 is one bad line, not the end of the import.
-            let line = match String::from_utf8(bytes?) {
-                Ok(line) => line,
-                Err(_) => {
-                    report
-                        .failed
-                        .push((line_no, "the line is not UTF-8".into()));
-                    continue;
-                }
+            let Ok(line) = std::str::from_utf8(&bytes) else {
+                report.refuse(line_no, &LineError::NotUtf8);
+                continue;
             };
             if line.trim().is_empty() {
                 continue;
             }
-            match self.prepare(line_no, &line, &mut seen) {
+            match self.prepare(line_no, line, scope, &mut seen) {
                 Ok(p) => batch.push(p),
-                Err(e) => report.failed.push((line_no, e.to_string())),
+                Err(e) => report.refuse(line_no, &e),
             }
             if batch.len() == BATCH {
                 self.store_batch(
@@ -131,12 +173,13 @@ impl Idp {
                     options,
                     &mut accounts,
                     &mut report,
+                    &key,
                     actor,
                 )?;
                 progress(read);
             }
         }
-        self.store_batch(batch, options, &mut accounts, &mut report, actor)?;
+        self.store_batch(batch, options, &mut accounts, &mut report, &key, actor)?;
         progress(read);
         if !options.dry_run && report.created + report.updated > 0 {
             self.audit(
@@ -158,16 +201,24 @@ impl Idp {
         &self,
         line_no: usize,
         line: &str,
+        scope: &ImportScope,
         seen: &mut HashMap<String, usize>,
     ) -> Result<Prepared, LineError> {
-        if line.len() > MAX_LINE {
-            return Err(LineError::TooLong);
-        }
         let r: ImportRecord =
             serde_json::from_str(line).map_err(|e| LineError::Json(e.to_string()))?;
         let slug = r.account.trim().to_string();
         if !validate_slug(&slug) {
             return Err(field("account", "not an account slug"));
+        }
+        // Before anything else reads or counts the line (its email is not "seen", its account
+        // not looked up or created): a line outside the scope leaves no trace but its refusal.
+        if let ImportScope::Account(only) = scope {
+            if slug != *only {
+                return Err(LineError::OutsideScope {
+                    line: slug,
+                    only: only.clone(),
+                });
+            }
         }
         let email = new_address(&r.email).map_err(|e| field("email", e))?;
         let work_email = match r
@@ -183,7 +234,7 @@ impl Idp {
             validate_display_name(r.name.as_deref().unwrap_or("")).map_err(|e| field("name", e))?;
         let password_hash = match r.password_hash.as_deref().map(str::trim) {
             Some(h) if !h.is_empty() => {
-                format_of(h).map_err(LineError::Hash)?;
+                self.hasher().importable(h).map_err(LineError::Hash)?;
                 Some(h.to_string())
             }
             _ => None,
@@ -261,6 +312,7 @@ impl Idp {
         options: ImportOptions,
         accounts: &mut HashMap<String, Option<Account>>,
         report: &mut ImportReport,
+        key: &MarkKey,
         actor: &Actor,
     ) -> Result<(), ImportError> {
         if batch.is_empty() {
@@ -297,7 +349,11 @@ impl Idp {
         let existing = store::users::by_emails(&mut *self.store().conn()?, &emails)?;
         let ids: Vec<&str> = existing.values().map(|u| u.id.as_str()).collect();
         let marks_before = if options.update && !ids.is_empty() {
-            store::import_marks::of_many(&mut *self.store().conn()?, &ids)?
+            let stored = store::import_marks::of_many(&mut *self.store().conn()?, &ids)?;
+            stored
+                .into_iter()
+                .map(|(id, mark)| (id, key.read(&mark)))
+                .collect()
         } else {
             HashMap::new()
         };
@@ -305,27 +361,23 @@ impl Idp {
         let mut changed = Vec::new();
         for mut p in batch {
             let Some(Some(account)) = accounts.get(&p.slug) else {
-                report
-                    .failed
-                    .push((p.line, LineError::NoSuchAccount(p.slug.clone()).to_string()));
+                report.refuse(p.line, &LineError::NoSuchAccount(p.slug.clone()));
                 continue;
             };
             p.user.account_id = account.id.clone();
             match existing.get(&p.user.email) {
                 None => fresh.push(p),
                 Some(old) if old.account_id != p.user.account_id => {
-                    report
-                        .failed
-                        .push((p.line, LineError::OtherAccount.to_string()));
+                    report.refuse(p.line, &LineError::OtherAccount);
                 }
                 Some(_) if !options.update => report.skipped += 1,
                 Some(old) => {
                     p.user.id = old.id.clone();
                     p.user.created_at = old.created_at;
                     let before = marks_before.get(&old.id).cloned().unwrap_or_default();
-                    match self.plan_update(&p, old, &before)? {
+                    match self.plan_update(&p, old, &before, key)? {
                         Update::Unchanged => report.skipped += 1,
-                        Update::Refused(e) => report.failed.push((p.line, e.to_string())),
+                        Update::Refused(e) => report.refuse(p.line, &e),
                         Update::Changed { user, totp, mark } => {
                             changed.push((p.line, user, totp, mark, old.clone()))
                         }
@@ -348,8 +400,8 @@ impl Idp {
         let users: Vec<User> = fresh.iter().map(|p| p.user.clone()).collect();
         let marks: Vec<Mark> = fresh
             .iter()
-            .map(|p| mark_of(p, &Mark::default()))
-            .filter(|m| m.password_hash_sha256.is_some() || m.totp_secret_sha256.is_some())
+            .map(|p| key.mark_of(p, &Mark::default()))
+            .filter(|m| m.password_hash_mark.is_some() || m.totp_secret_mark.is_some())
             .collect();
         self.store().tx(|conn| {
             store::users::insert_many(conn, &users)?;
@@ -361,9 +413,7 @@ impl Idp {
             if self.update_imported(&user, totp.as_deref(), &mark, &old, now, actor)? {
                 report.updated += 1;
             } else {
-                report
-                    .failed
-                    .push((line, LineError::ChangedMeanwhile.to_string()));
+                report.refuse(line, &LineError::ChangedMeanwhile);
             }
         }
         Ok(())

@@ -3,7 +3,7 @@
 //! then written in one transaction while the user is still as the batch read them.
 
 use super::line::{field, ImportError, LineError, Prepared};
-use crate::crypto::sha256_b64url;
+use super::marks::MarkKey;
 use crate::model::{Actor, AuditAction, AuditEvent, EndReason, User, UserStatus};
 use crate::store::import_marks::Mark;
 use crate::store::{self, audit, sessions, StoreError};
@@ -47,19 +47,20 @@ impl Idp {
         p: &Prepared,
         old: &User,
         before: &Mark,
+        key: &MarkKey,
     ) -> Result<Update, ImportError> {
         let before = before.clone();
-        let mark = mark_of(p, &before);
+        let mark = key.mark_of(p, &before);
         let mut user = p.user.clone();
         // A credential the line brings again, as the last import brought it, is no change: what
         // happened here since (a password the user changed, the argon2id hash of their first
         // sign-in, an app linked after a lost phone) stays.
-        let hash_again = mark.password_hash_sha256.is_some()
+        let hash_again = mark.password_hash_mark.is_some()
             && p.user.password_hash.is_some()
-            && mark.password_hash_sha256 == before.password_hash_sha256;
-        let secret_again = mark.totp_secret_sha256.is_some()
+            && mark.password_hash_mark == before.password_hash_mark;
+        let secret_again = mark.totp_secret_mark.is_some()
             && p.totp.is_some()
-            && mark.totp_secret_sha256 == before.totp_secret_sha256;
+            && mark.totp_secret_mark == before.totp_secret_mark;
         if user.password_hash.is_none() || hash_again {
             user.password_hash = old.password_hash.clone();
             user.password_changed_at = old.password_changed_at;
@@ -176,24 +177,5 @@ impl Idp {
             Err(Written::ChangedMeanwhile) => Ok(false),
             Err(Written::Failed(e)) => Err(e.into()),
         }
-    }
-}
-
-/// What importing this line leaves remembered: the digests of the credentials it brings, the
-/// ones `before` remembered for those it does not.
-pub(super) fn mark_of(p: &Prepared, before: &Mark) -> Mark {
-    Mark {
-        user_id: p.user.id.clone(),
-        password_hash_sha256: p
-            .user
-            .password_hash
-            .as_deref()
-            .map(|h| sha256_b64url(h.as_bytes()))
-            .or_else(|| before.password_hash_sha256.clone()),
-        totp_secret_sha256: p
-            .totp
-            .as_deref()
-            .map(sha256_b64url)
-            .or_else(|| before.totp_secret_sha256.clone()),
     }
 }

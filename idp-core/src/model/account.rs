@@ -122,6 +122,26 @@ pub fn disguises(c: char) -> bool {
     c.is_control() || is_invisible_formatting(c)
 }
 
+/// `text` with every character that [`disguises`] written as a Rust escape (`\u{1b}`), for text
+/// quoted from input into what an operator reads on a terminal or in a log: a crafted value
+/// cannot then send escape sequences (retitle or clear the terminal, hide what follows) or start
+/// a line of its own that reads like the tool's.
+pub fn printable(text: &str) -> std::borrow::Cow<'_, str> {
+    if !text.chars().any(disguises) {
+        return text.into();
+    }
+    text.chars()
+        .map(|c| {
+            if disguises(c) {
+                format!("\\u{{{:x}}}", u32::from(c))
+            } else {
+                c.to_string()
+            }
+        })
+        .collect::<String>()
+        .into()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -150,5 +170,15 @@ mod tests {
         for good in ["Mehr\u{200c}dad", "\u{0915}\u{094d}\u{200d}\u{0937}"] {
             assert!(validate_display_name(good).is_ok(), "{good:?}");
         }
+    }
+
+    #[test]
+    fn printable_text_escapes_what_disguises_and_keeps_the_rest() {
+        assert_eq!(
+            printable("\u{1b}[2Jline 9: done\r\n\u{202e}\u{9b}"),
+            r"\u{1b}[2Jline 9: done\u{d}\u{a}\u{202e}\u{9b}"
+        );
+        let plain = "Jos\u{e9} \\ \"Lee\" \u{200d}";
+        assert!(matches!(printable(plain), std::borrow::Cow::Borrowed(p) if p == plain));
     }
 }

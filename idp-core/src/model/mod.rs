@@ -16,8 +16,8 @@ mod throttle;
 mod user;
 
 pub use account::{
-    disguises, is_invisible_formatting, validate_display_name, validate_slug, Account, Change,
-    MfaPolicy,
+    disguises, is_invisible_formatting, printable, validate_display_name, validate_slug, Account,
+    Change, MfaPolicy,
 };
 pub use audit::{Actor, AuditAction, AuditEvent};
 pub use client::{ClientCredentials, ClientKind, ClientRegistration};

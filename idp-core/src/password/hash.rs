@@ -10,6 +10,8 @@ use argon2::{Algorithm, Argon2, Block, Params, Version};
 
 use unicode_normalization::UnicodeNormalization;
 
+use super::cost::{self, Cost, Work};
+use super::legacy::{self, HashFormat, HashFormatError};
 use crate::crypto::{random_bytes, CryptoError};
 
 #[derive(Debug, thiserror::Error)]
@@ -118,6 +120,21 @@ fn matches_phc(stored: &str, password: &[u8]) -> bool {
     )
     .is_ok()
         && Output::new(computed).is_ok_and(|c| c == expected)
+}
+
+/// Runs argon2id over `memory_kib` KiB, `passes` times, on a value nobody uses: the padding of
+/// a failed check. Its estimated cost, or nothing if argon2 refused the parameters.
+fn spend(memory_kib: u32, passes: u32) -> Work {
+    let Ok(params) = Params::new(memory_kib, passes, 1, None) else {
+        return Work(0);
+    };
+    let mut out = [0u8; 32];
+    let argon2 = Argon2::new(Algorithm::Argon2id, Version::V0x13, params);
+    if hash_into(&argon2, b"padding", &[0u8; 16], &mut out).is_err() {
+        return Work(0);
+    }
+    std::hint::black_box(out);
+    Cost::argon2(memory_kib, passes).here()
 }
 
 /// `$argon2id$v=19$m=..,t=..,p=..$salt$output`, the PHC string of an argon2id hash.
@@ -260,29 +277,72 @@ impl PasswordHasher {
         Ok(phc_string(&self.params, &salt_b64, &output))
     }
 
+    /// What one check at the configured parameters costs: what every failed check spends, and
+    /// the most verifying an imported hash may cost (see `password::cost`).
+    pub fn budget(&self) -> Work {
+        Cost::argon2(self.params.memory_kib, self.params.iterations).here()
+    }
+
+    /// Whether `stored` may be imported: a format the provider verifies, within the fixed caps,
+    /// and no costlier to verify than the budget (so a wrong password for its user answers as
+    /// fast as for an unknown email).
+    pub fn importable(&self, stored: &str) -> Result<HashFormat, HashFormatError> {
+        legacy::within(stored, self.budget())
+    }
+
     /// `Some` when the password matches the stored hash. The hash's own parameters are used, so
     /// hashes made under older settings still verify (and report `needs_rehash`).
     pub fn verify(&self, stored: &str, password: &str) -> Option<Verified> {
-        if !stored.starts_with("$argon2") {
-            // An imported hash (bcrypt, PBKDF2, Django): verified with its own algorithm on the
-            // hashing threads, and always replaced by argon2id after a match. The password goes
-            // in as typed: the other system hashed it without our NFKC normalisation.
-            let (owned, password) = (stored.to_string(), password.to_string());
-            let matches = self
-                .pool
-                .run(move || super::legacy::matches_legacy(&owned, password.as_bytes()))
-                .ok()?;
-            return matches.then_some(Verified { needs_rehash: true });
-        }
-        let parsed = PasswordHash::new(stored).ok()?;
-        let (owned, password) = (stored.to_string(), normalise(password));
-        let matches = self
-            .pool
-            .run(move || matches_phc(&owned, password.as_bytes()))
-            .ok()?;
+        self.check(stored, password).0
+    }
+
+    /// [`Self::verify`], and the work the hashing thread did, estimated (see `password::cost`).
+    /// A check that fails is padded with argon2id work up to the budget: a wrong password costs
+    /// the same whatever the user's hash (an imported bcrypt hash of cost 4 or a PBKDF2 one of
+    /// a thousand rounds answered in well under a millisecond, the dummy hash of an unknown
+    /// email in 15 ms), so the response time does not tell which users exist. A hash costlier
+    /// than the budget (imported before it applied, or under parameters lowered since) is not
+    /// padded down: it answers slower until the user's first sign-in replaces it.
+    pub(super) fn check(&self, stored: &str, password: &str) -> (Option<Verified>, Work) {
+        let imported = !stored.starts_with("$argon2");
+        // An imported hash (bcrypt, PBKDF2, Django) is verified with its own algorithm and
+        // always replaced by argon2id after a match. Its password goes in as typed: the other
+        // system hashed it without our NFKC normalisation.
+        let password = if imported {
+            password.to_string()
+        } else {
+            normalise(password)
+        };
+        let spent = legacy::cost_of(stored).map_or(Work(0), |c| c.here());
+        let padding = cost::padding(self.params.memory_kib, self.budget(), spent);
+        let owned = stored.to_string();
+        let Ok((matches, padded)) = self.pool.run(move || {
+            let matches = if imported {
+                legacy::matches_legacy(&owned, password.as_bytes())
+            } else {
+                matches_phc(&owned, password.as_bytes())
+            };
+            let padded = match padding {
+                Some((memory_kib, passes)) if !matches => spend(memory_kib, passes),
+                _ => Work(0),
+            };
+            (matches, padded)
+        }) else {
+            return (None, Work(0));
+        };
+        let work = Work(spent.0 + padded.0);
         if !matches {
-            return None;
+            return (None, work);
         }
+        if imported {
+            return (Some(Verified { needs_rehash: true }), work);
+        }
+        (self.rehash_verdict(stored), work)
+    }
+
+    /// A matching argon2 hash: to be replaced when made with another algorithm or parameters.
+    fn rehash_verdict(&self, stored: &str) -> Option<Verified> {
+        let parsed = PasswordHash::new(stored).ok()?;
         let current = Params::try_from(&parsed).ok().map(|p| Argon2Params {
             memory_kib: p.m_cost(),
             iterations: p.t_cost(),

@@ -4,17 +4,23 @@
 //! or broken one is refused there, per line) and verified with its own well-kept crate at
 //! sign-in, where a match is replaced by the configured argon2id hash.
 //!
-//! Costs are capped so an imported hash cannot make one sign-in cost seconds of CPU.
+//! Two bounds on what verifying one may cost. At import, the budget: no more than a check at
+//! the configured argon2id parameters (`PasswordHasher::importable`, see `password::cost`), so
+//! a wrong password for the imported user answers as fast as for an unknown email. Wherever a
+//! hash comes from (an import under other parameters, a row written by hand), the fixed caps
+//! below: no stored hash makes one sign-in cost seconds of CPU.
 
 use argon2::password_hash::{PasswordHash, PasswordVerifier};
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
 
+use super::cost::{Cost, Work};
 use crate::crypto::ct_eq;
 
-/// The most PBKDF2 rounds an imported hash may ask for (Django 5 uses 870,000-1,000,000).
-pub const MAX_PBKDF2_ROUNDS: u32 = 5_000_000;
-/// The highest bcrypt cost an imported hash may have (14 is about a second).
+/// The most PBKDF2 work a stored hash may ask for, in rounds times blocks of output (Django 5
+/// uses 870,000-1,000,000 rounds of one block; `l=64` with SHA-256 is two blocks a round).
+pub const MAX_PBKDF2_BLOCK_ROUNDS: u64 = 5_000_000;
+/// The highest bcrypt cost a stored hash may have (14 is about a second).
 pub const MAX_BCRYPT_COST: u32 = 14;
 /// The most memory (KiB), passes and lanes an imported argon2 hash may ask for: 64 MiB,
 /// 10 passes, 8 lanes (the provider's default is 19 MiB, 2 passes, 1 lane). A hash with more
@@ -43,13 +49,56 @@ pub enum HashFormatError {
     /// The format is known but the string is broken.
     #[error("a {0} hash that cannot be read")]
     Malformed(&'static str),
-    /// Its cost is over the cap.
+    /// Its cost is over the fixed cap.
     #[error("the {0} cost is over what one sign-in may spend")]
     TooCostly(&'static str),
+    /// Verifying it would cost more than a check at the configured argon2id parameters.
+    #[error("this {format} hash costs more to check than a sign-in at the configured argon2 parameters (at most {most}), so a wrong password would answer slower than an unknown email and tell that the user exists; import the user without it and send a reset link (user send-link), or raise the argon2 parameters")]
+    OverBudget {
+        /// Its kind.
+        format: &'static str,
+        /// The same kind at the most the budget allows.
+        most: String,
+    },
 }
 
-/// Reads a stored hash's format, checking the whole string.
+/// Reads a stored hash's format, checking the whole string and the fixed caps.
 pub fn format_of(stored: &str) -> Result<HashFormat, HashFormatError> {
+    read(stored).map(|(format, _)| format)
+}
+
+/// Whether verifying `stored` fits `budget` (see the module's doc): its format, or why not.
+pub(super) fn within(stored: &str, budget: Work) -> Result<HashFormat, HashFormatError> {
+    let (format, cost) = read(stored)?;
+    if cost.upper() > budget {
+        let format = match format {
+            HashFormat::Argon2 => "argon2",
+            HashFormat::Bcrypt => "bcrypt",
+            HashFormat::Pbkdf2 => "PBKDF2",
+            HashFormat::Django => "Django PBKDF2",
+        };
+        return Err(HashFormatError::OverBudget {
+            format,
+            most: cost.most_within(budget),
+        });
+    }
+    Ok(format)
+}
+
+/// What verifying `stored` computes at sign-in: an argon2 hash at its own parameters (the
+/// provider's own, made under any configuration), another format only within the fixed caps
+/// (over them, nothing is computed: see `matches_legacy`).
+pub(super) fn cost_of(stored: &str) -> Option<Cost> {
+    if stored.starts_with("$argon2") {
+        let h = PasswordHash::new(stored).ok()?;
+        let p = argon2::Params::try_from(&h).ok()?;
+        return Some(Cost::argon2(p.m_cost(), p.t_cost()));
+    }
+    read(stored).ok().map(|(_, cost)| cost)
+}
+
+/// The format and the cost of a stored hash, checking the whole string and the fixed caps.
+fn read(stored: &str) -> Result<(HashFormat, Cost), HashFormatError> {
     if stored.starts_with("$argon2") {
         let h = PasswordHash::new(stored).map_err(|_| HashFormatError::Malformed("argon2"))?;
         if !matches!(h.algorithm.as_str(), "argon2id" | "argon2i") {
@@ -63,7 +112,7 @@ pub fn format_of(stored: &str) -> Result<HashFormat, HashFormatError> {
         if h.salt.is_none() || h.hash.is_none() {
             return Err(HashFormatError::Malformed("argon2"));
         }
-        return Ok(HashFormat::Argon2);
+        return Ok((HashFormat::Argon2, Cost::argon2(p.m_cost(), p.t_cost())));
     }
     if ["$2a$", "$2b$", "$2y$"]
         .iter()
@@ -72,10 +121,11 @@ pub fn format_of(stored: &str) -> Result<HashFormat, HashFormatError> {
         let parts: bcrypt::HashParts = stored
             .parse()
             .map_err(|_| HashFormatError::Malformed("bcrypt"))?;
-        if parts.get_cost() > MAX_BCRYPT_COST {
+        let cost = parts.get_cost();
+        if cost > MAX_BCRYPT_COST {
             return Err(HashFormatError::TooCostly("bcrypt"));
         }
-        return Ok(HashFormat::Bcrypt);
+        return Ok((HashFormat::Bcrypt, Cost::Bcrypt { cost }));
     }
     if stored.starts_with("$pbkdf2-sha256$") || stored.starts_with("$pbkdf2-sha512$") {
         let h = PasswordHash::new(stored).map_err(|_| HashFormatError::Malformed("pbkdf2"))?;
@@ -84,20 +134,33 @@ pub fn format_of(stored: &str) -> Result<HashFormat, HashFormatError> {
         if h.salt.is_none() || h.hash.is_none() {
             return Err(HashFormatError::Malformed("pbkdf2"));
         }
-        if params.rounds > MAX_PBKDF2_ROUNDS {
+        // The length verification computes (`l`, else the crate's 32 bytes), in blocks of the
+        // digest: each block runs every round again.
+        let cost = Cost::Pbkdf2 {
+            sha512: stored.starts_with("$pbkdf2-sha512$"),
+            rounds: params.rounds,
+            output_len: u32::try_from(params.output_length)
+                .map_err(|_| HashFormatError::Malformed("pbkdf2"))?,
+        };
+        if cost.block_rounds() > MAX_PBKDF2_BLOCK_ROUNDS {
             return Err(HashFormatError::TooCostly("pbkdf2"));
         }
-        return Ok(HashFormat::Pbkdf2);
+        return Ok((HashFormat::Pbkdf2, cost));
     }
     if stored.starts_with("pbkdf2_sha256$") {
         let (rounds, _, hash) = django_parts(stored).ok_or(HashFormatError::Malformed("Django"))?;
-        if rounds > MAX_PBKDF2_ROUNDS {
-            return Err(HashFormatError::TooCostly("Django pbkdf2"));
-        }
         if hash.len() != 32 {
             return Err(HashFormatError::Malformed("Django"));
         }
-        return Ok(HashFormat::Django);
+        let cost = Cost::Pbkdf2 {
+            sha512: false,
+            rounds,
+            output_len: 32,
+        };
+        if cost.block_rounds() > MAX_PBKDF2_BLOCK_ROUNDS {
+            return Err(HashFormatError::TooCostly("Django pbkdf2"));
+        }
+        return Ok((HashFormat::Django, cost));
     }
     Err(HashFormatError::Unknown)
 }
@@ -170,6 +233,19 @@ mod tests {
         assert_eq!(
             format_of("pbkdf2_sha256$x$salt$aGFzaA=="),
             Err(HashFormatError::Malformed("Django"))
+        );
+        // The fixed PBKDF2 cap counts blocks of output: 3,000,000 rounds of a 64-byte SHA-256
+        // hash are 6,000,000 rounds of work.
+        let phc = |l: usize| {
+            format!(
+                "$pbkdf2-sha256$i=3000000,l={l}$c2FsdHNhbHQ${}",
+                base64::engine::general_purpose::STANDARD_NO_PAD.encode(vec![1u8; l])
+            )
+        };
+        assert_eq!(format_of(&phc(32)), Ok(HashFormat::Pbkdf2));
+        assert_eq!(
+            format_of(&phc(64)),
+            Err(HashFormatError::TooCostly("pbkdf2"))
         );
         for junk in [
             "",

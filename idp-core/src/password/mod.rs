@@ -4,11 +4,13 @@
 use std::collections::HashSet;
 use std::sync::LazyLock;
 
+mod cost;
 mod hash;
 pub mod legacy;
 #[cfg(test)]
 mod tests;
 
+pub use cost::{Cost, Work};
 use hash::normalise;
 pub use hash::{Argon2Params, HashError, PasswordHasher, Verified};
 

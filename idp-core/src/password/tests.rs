@@ -4,8 +4,10 @@ use super::hash::{hash_into, HashPool, KEEP_WORKING_MEMORY, WORKING_MEMORY};
 use super::*;
 use std::time::Duration;
 
-use argon2::password_hash::{PasswordHash, SaltString};
+use argon2::password_hash::{PasswordHash, PasswordHasher as _, SaltString};
 use argon2::{Algorithm, Argon2, Params, Version};
+use base64::engine::general_purpose::STANDARD;
+use base64::Engine;
 
 fn cheap() -> Argon2Params {
     Argon2Params {
@@ -237,4 +239,61 @@ fn idle_hashing_threads_release_their_working_memory() {
     assert_eq!(kept(), 1024, "1024 one-KiB blocks kept after a hash");
     std::thread::sleep(KEEP_WORKING_MEMORY + Duration::from_millis(500));
     assert_eq!(kept(), 0, "released after the idle time");
+}
+
+/// Every failed check spends the budget (`password::cost`): an imported hash cheaper than a
+/// check at the configured parameters, an argon2 hash made under smaller ones, a row that is no
+/// hash at all, each is padded with argon2id work up to what the dummy hash of an unknown email
+/// spends by itself. A match is not padded (it goes on to the rehash). The work is the hashing
+/// thread's own account of what it ran, so the padding is seen to run, not only computed.
+#[test]
+fn a_wrong_password_spends_the_budget_whatever_the_hash() {
+    let hasher = PasswordHasher::new(Argon2Params {
+        memory_kib: 8192,
+        iterations: 1,
+        parallelism: 1,
+    })
+    .unwrap();
+    let budget = hasher.budget();
+    let right = "the right passphrase";
+    let bcrypt = bcrypt::hash_with_salt(right, 4, [7u8; 16])
+        .unwrap()
+        .to_string();
+    let mut django = [0u8; 32];
+    pbkdf2::pbkdf2_hmac::<sha2::Sha256>(right.as_bytes(), b"salt", 1000, &mut django);
+    let django = format!("pbkdf2_sha256$1000$salt${}", STANDARD.encode(django));
+    let smaller = Argon2::new(Algorithm::Argon2id, Version::V0x13, cheap_params())
+        .hash_password(
+            right.as_bytes(),
+            &SaltString::encode_b64(b"sixteen byte slt").unwrap(),
+        )
+        .unwrap()
+        .to_string();
+    let own = hasher.hash(right).unwrap();
+    for stored in [
+        &bcrypt,
+        &django,
+        &smaller,
+        &own,
+        &hasher.dummy_hash,
+        "not a hash",
+    ] {
+        let (verified, work) = hasher.check(stored, "a wrong passphrase");
+        assert!(verified.is_none());
+        assert!(
+            work <= budget && work.0 * 100 >= budget.0 * 99,
+            "{stored}: {work:?} of {budget:?}"
+        );
+    }
+    let (verified, work) = hasher.check(&bcrypt, right);
+    assert!(verified.is_some_and(|v| v.needs_rehash));
+    assert_eq!(
+        work,
+        Cost::Bcrypt { cost: 4 }.here(),
+        "a match is not padded"
+    );
+}
+
+fn cheap_params() -> Params {
+    Params::new(1024, 1, 1, None).unwrap()
 }

@@ -1,20 +1,64 @@
-//! The `import_marks` table: what the last import brought for each user (digests of the
-//! password hash string and of the TOTP secret), so that a line bringing the same again is no
-//! change (see `Idp::import_users`).
+//! The `import_marks` table: what the last import brought for each user (a keyed MAC of the
+//! password hash string and of the TOTP secret: see `import::marks`), so that a line bringing
+//! the same again is no change (see `Idp::import_users`).
 
 use diesel::prelude::*;
 
 use super::schema::import_marks as im;
 use super::{DbConnection, StoreError};
 
-/// What the last import brought for a user: the digests (`crypto::sha256_b64url`) of its
-/// password hash and of its TOTP secret, where it brought one.
+/// What the last import brought for a user: the marks of its password hash and of its TOTP
+/// secret, where it brought one (`import::marks`; an earlier version wrote bare SHA-256
+/// digests, which still count until rewritten).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Queryable, Selectable, Insertable)]
 #[diesel(table_name = im)]
 pub(crate) struct Mark {
     pub(crate) user_id: String,
-    pub(crate) password_hash_sha256: Option<String>,
-    pub(crate) totp_secret_sha256: Option<String>,
+    pub(crate) password_hash_mark: Option<String>,
+    pub(crate) totp_secret_mark: Option<String>,
+}
+
+/// The marks holding a value that does not start with `prefix` (the form this version writes).
+pub(crate) fn not_in_form(conn: &mut DbConnection, prefix: &str) -> Result<Vec<Mark>, StoreError> {
+    let like = format!("{prefix}%");
+    Ok(im::table
+        .filter(
+            im::password_hash_mark
+                .not_like(&like)
+                .or(im::totp_secret_mark.not_like(&like)),
+        )
+        .select(Mark::as_select())
+        .load(conn)?)
+}
+
+/// Writes `new`'s values over `old`'s, each only where the row still holds `old`'s (an import
+/// running meanwhile may have written a newer mark).
+pub(crate) fn rewrite(conn: &mut DbConnection, old: &Mark, new: &Mark) -> Result<(), StoreError> {
+    if let (Some(was), true) = (
+        &old.password_hash_mark,
+        old.password_hash_mark != new.password_hash_mark,
+    ) {
+        diesel::update(
+            im::table
+                .find(&old.user_id)
+                .filter(im::password_hash_mark.eq(was)),
+        )
+        .set(im::password_hash_mark.eq(&new.password_hash_mark))
+        .execute(conn)?;
+    }
+    if let (Some(was), true) = (
+        &old.totp_secret_mark,
+        old.totp_secret_mark != new.totp_secret_mark,
+    ) {
+        diesel::update(
+            im::table
+                .find(&old.user_id)
+                .filter(im::totp_secret_mark.eq(was)),
+        )
+        .set(im::totp_secret_mark.eq(&new.totp_secret_mark))
+        .execute(conn)?;
+    }
+    Ok(())
 }
 
 /// The marks of those of `user_ids` an import ever brought a credential, by user id (one
@@ -47,8 +91,8 @@ pub(crate) fn put(conn: &mut DbConnection, mark: &Mark) -> Result<(), StoreError
         .on_conflict(im::user_id)
         .do_update()
         .set((
-            im::password_hash_sha256.eq(&mark.password_hash_sha256),
-            im::totp_secret_sha256.eq(&mark.totp_secret_sha256),
+            im::password_hash_mark.eq(&mark.password_hash_mark),
+            im::totp_secret_mark.eq(&mark.totp_secret_mark),
         ))
         .execute(c))?;
     Ok(())

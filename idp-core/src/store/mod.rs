@@ -20,6 +20,7 @@ pub(crate) mod outbox;
 pub(crate) mod refresh_tokens;
 pub(crate) mod schema;
 mod session_row;
+pub(crate) mod sealed_secrets;
 pub(crate) mod sessions;
 pub(crate) mod signing_keys;
 pub(crate) mod totp;

@@ -187,8 +187,16 @@ diesel::joinable!(refresh_tokens -> grants (grant_id));
 diesel::table! {
     import_marks (user_id) {
         user_id -> Text,
-        password_hash_sha256 -> Nullable<Text>,
-        totp_secret_sha256 -> Nullable<Text>,
+        password_hash_mark -> Nullable<Text>,
+        totp_secret_mark -> Nullable<Text>,
+    }
+}
+
+diesel::table! {
+    sealed_secrets (name) {
+        name -> Text,
+        secret_sealed -> Text,
+        created_at -> BigInt,
     }
 }
 
@@ -207,4 +215,5 @@ diesel::allow_tables_to_appear_in_same_query!(
     audit_events,
     logout_outbox,
     import_marks,
+    sealed_secrets,
 );

@@ -3,7 +3,11 @@
 
 mod accounts_users;
 mod import;
+mod import_input;
+mod import_marks;
+mod import_scope;
 mod keys;
+mod legacy_hashes;
 mod lifecycle;
 mod lockouts;
 mod mfa;

@@ -70,7 +70,15 @@ pub enum Command {
     Import(ImportArgs),
 }
 
+/// An import names its account or says it is for all (`ImportScope`): neither is refused by
+/// clap before anything is read, naming both flags. Assuming every account would make the
+/// dangerous reading the default (one company's export, run with `--update`, rewriting another
+/// company's users), and taking the account from the file would let the file choose; so the
+/// operator says once which it is.
 #[derive(Debug, Args)]
+#[command(group(
+    clap::ArgGroup::new("scope").required(true).args(["account", "all_accounts"])
+))]
 pub struct ImportArgs {
     /// The file to read (`-` for standard input).
     #[arg(long)]
@@ -84,6 +92,12 @@ pub struct ImportArgs {
     /// Replace the details of users that exist instead of skipping them.
     #[arg(long)]
     pub update: bool,
+    /// The account the file is for (its slug): a line for any other account is refused.
+    #[arg(long, value_name = "SLUG")]
+    pub account: Option<String>,
+    /// The file is for every account it names (a migration of the whole user base).
+    #[arg(long)]
+    pub all_accounts: bool,
 }
 
 #[derive(Debug, Subcommand)]

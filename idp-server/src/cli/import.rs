@@ -2,7 +2,8 @@
 
 use std::io::{BufRead, BufReader, IsTerminal};
 
-use idp_core::import::ImportOptions;
+use idp_core::import::{ImportOptions, ImportScope};
+use idp_core::model::printable;
 use idp_core::Actor;
 use indicatif::{ProgressBar, ProgressStyle};
 use serde_json::json;
@@ -13,6 +14,17 @@ use super::output::Output;
 use crate::Runtime;
 
 pub fn run(args: &ImportArgs, rt: &Runtime, out: &Output, actor: &Actor) -> Result<(), CliError> {
+    // clap requires exactly one of the two (args.rs); a caller that got here without either is
+    // refused the same way rather than given a default.
+    let scope = match (&args.account, args.all_accounts) {
+        (Some(slug), false) => ImportScope::Account(slug.trim().to_string()),
+        (None, true) => ImportScope::AllAccounts,
+        _ => {
+            return Err(CliError::Refused(
+                "name the account the file is for (--account SLUG) or import every account it names (--all-accounts)".into(),
+            ))
+        }
+    };
     // A progress bar on a terminal (stderr, so the summary on stdout stays clean): over the
     // file's bytes, or a counter for standard input. Hidden for --json and when not a terminal.
     let show = std::io::stderr().is_terminal() && !out.json;
@@ -42,9 +54,13 @@ pub fn run(args: &ImportArgs, rt: &Runtime, out: &Output, actor: &Actor) -> Resu
         update: args.update,
     };
     let mut progress = |lines: usize| bar.set_message(format!("{lines} lines"));
-    let result = rt.idp.import_users(input, options, &mut progress, actor);
+    let result = rt
+        .idp
+        .import_users(input, options, &scope, &mut progress, actor);
     bar.finish_and_clear();
-    let report = result.map_err(|e| CliError::Refused(e.to_string()))?;
+    // What stopped the import may quote the input too (an I/O or database message): escaped
+    // like the report's reasons, which come escaped from the core.
+    let report = result.map_err(|e| CliError::Refused(printable(&e.to_string()).into_owned()))?;
     for (line, reason) in &report.failed {
         eprintln!("line {line}: {reason}");
     }

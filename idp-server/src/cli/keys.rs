@@ -26,10 +26,10 @@ pub fn run(cmd: &KeysCmd, rt: &Runtime, out: &Output, actor: &Actor) -> Result<(
             let r = idp.reseal_secrets(actor)?;
             out.say(
                 format!(
-                    "re-encrypted {} TOTP secret(s) and {} signing key(s) with the current master key; drop the previous key once every replica runs with the current one",
-                    r.totp_secrets, r.signing_keys
+                    "re-encrypted {} TOTP secret(s), {} signing key(s) and {} secret(s) of the provider with the current master key; drop the previous key once every replica runs with the current one",
+                    r.totp_secrets, r.signing_keys, r.server_secrets
                 ),
-                json!({"totp_secrets": r.totp_secrets, "signing_keys": r.signing_keys}),
+                json!({"totp_secrets": r.totp_secrets, "signing_keys": r.signing_keys, "server_secrets": r.server_secrets}),
             );
         }
         KeysCmd::List => {

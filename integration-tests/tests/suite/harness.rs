@@ -66,6 +66,9 @@ pub struct Options {
     pub files: Vec<(&'static str, Vec<u8>)>,
     /// Extra keys of the `[mfa]` section (e.g. `relink_requires_email = true`).
     pub mfa_toml: &'static str,
+    /// `[passwords] argon2_memory_kib` (1 MiB, one pass: cheap; an import of legacy hashes
+    /// needs more, since it refuses those costlier to check than a sign-in).
+    pub argon2_memory_kib: u32,
 }
 
 impl Default for Options {
@@ -80,6 +83,7 @@ impl Default for Options {
             issuer: None,
             files: Vec::new(),
             mfa_toml: "",
+            argon2_memory_kib: 1024,
         }
     }
 }
@@ -168,7 +172,7 @@ max_lifetime = "12h"
 sweep_interval = "{sweep}"
 
 [passwords]
-argon2_memory_kib = 1024
+argon2_memory_kib = {argon2_memory_kib}
 argon2_iterations = 1
 
 [mfa]
@@ -194,6 +198,7 @@ public = true
 "#,
         idle = o.idle_timeout,
         mfa_extra = o.mfa_toml,
+        argon2_memory_kib = o.argon2_memory_kib,
         sweep = o.sweep_interval,
         issuer = o.issuer.as_deref().unwrap_or(base),
         key_dir = o

@@ -15,6 +15,8 @@ mod hardening;
 mod harness;
 mod hostile;
 mod import;
+mod import_output;
+mod import_scope;
 mod independent_clients;
 mod languages;
 mod lifecycle;
