@@ -120,3 +120,30 @@ fn unreachable_postgres_reports_the_real_error() {
     assert!(msg.contains("cannot connect"), "{msg}");
     assert!(!msg.contains("multiconnection"), "{msg}");
 }
+
+/// Diesel orders migrations by the version before the first `_`, and two folders with one
+/// version run only once: every version is unique, and both backends have the same list (two
+/// branches each adding `2026-12-06-000001_...` once left a table missing).
+#[test]
+fn migration_versions_are_unique_and_the_same_on_both_backends() {
+    let names = |backend: &str| -> Vec<String> {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../migrations")
+            .join(backend);
+        let mut names: Vec<String> = std::fs::read_dir(dir)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        names.sort();
+        names
+    };
+    let sqlite = names("sqlite");
+    assert_eq!(sqlite, names("postgres"));
+    let mut versions: Vec<&str> = sqlite
+        .iter()
+        .map(|n| n.split_once('_').map_or(n.as_str(), |(v, _)| v))
+        .collect();
+    let all = versions.len();
+    versions.dedup();
+    assert_eq!(versions.len(), all, "a version used twice: {sqlite:?}");
+}
