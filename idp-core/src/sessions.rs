@@ -277,7 +277,8 @@ impl Idp {
                     EndReason::MaxLifetime,
                     &listeners,
                 )?);
-                record_expiries(conn, now, &ended)?;
+                let sids: Vec<&str> = ended.iter().map(|e| e.sid.as_str()).collect();
+                audit::record_expiries(conn, now, &sids)?;
                 Ok::<_, StoreError>((due.len(), ended))
             })?;
             report.ended += ended.len();
@@ -300,35 +301,6 @@ impl Idp {
         sessions::purge(&mut *self.store().conn()?, cutoff)
     }
 }
-
-/// One audit event per session the sweeper ended (batched).
-fn record_expiries(
-    conn: &mut DbConnection,
-    now: i64,
-    ended: &[EndedSession],
-) -> Result<(), StoreError> {
-    if ended.is_empty() {
-        return Ok(());
-    }
-    let details: Vec<String> = ended
-        .iter()
-        .map(|e| format!("sid={} reason={}", e.sid, e.reason.as_str()))
-        .collect();
-    let system = Actor::System;
-    let events: Vec<AuditEvent<'_>> = ended
-        .iter()
-        .zip(&details)
-        .map(|(e, detail)| {
-            let ev = AuditEvent::new(AuditAction::SessionExpired, &system).detail(detail.as_str());
-            match &e.account_id {
-                Some(a) => ev.user(a, &e.user_id),
-                None => ev,
-            }
-        })
-        .collect();
-    audit::record_all(conn, now, &events)
-}
-
 /// Stores a new session and its sign-in event, in the caller's transaction.
 pub(crate) fn start_in(
     conn: &mut DbConnection,

@@ -56,36 +56,46 @@ pub(crate) fn record(
     Ok(())
 }
 
-/// Records several events in one statement (the sweeper ends many sessions at once).
-pub(crate) fn record_all(
+/// One `session.expired` event per session of `sids` (just ended by the sweeper), in one
+/// `INSERT … SELECT` that reads each session's user and account and its end reason from the
+/// rows themselves: the sweeper neither reads them into the process nor builds the events.
+pub(crate) fn record_expiries(
     conn: &mut DbConnection,
     now: i64,
-    events: &[AuditEvent<'_>],
-) -> Result<(), StoreError> {
-    let rendered: Vec<String> = events.iter().map(|ev| ev.actor.render()).collect();
-    for (chunk, actors) in events.chunks(200).zip(rendered.chunks(200)) {
-        let rows: Vec<_> = chunk
-            .iter()
-            .zip(actors)
-            .map(|(ev, actor)| {
-                (
-                    audit_events::at.eq(now),
-                    audit_events::action.eq(ev.action.as_str()),
-                    audit_events::actor.eq(actor.as_str()),
-                    audit_events::account_id.eq(ev.account_id),
-                    audit_events::user_id.eq(ev.user_id),
-                    audit_events::ip.eq(ev.ip),
-                    audit_events::detail.eq(ev.detail.as_deref()),
-                    audit_events::actor_note.eq(ev.actor.note()),
-                    audit_events::reason.eq(ev.reason),
-                )
-            })
-            .collect();
-        crate::on_backend!(&mut *conn, |c| diesel::insert_into(audit_events::table)
-            .values(&rows)
+    sids: &[&str],
+) -> Result<usize, StoreError> {
+    use super::schema::{sso_sessions as ss, users};
+    use diesel::sql_types::{BigInt, Nullable, Text};
+    let mut written = 0;
+    for chunk in sids.chunks(500) {
+        let rows = ss::table
+            .inner_join(users::table)
+            .filter(ss::id.eq_any(chunk))
+            .select((
+                now.into_sql::<BigInt>(),
+                crate::model::AuditAction::SessionExpired
+                    .as_str()
+                    .into_sql::<Text>(),
+                crate::model::Actor::System.render().into_sql::<Text>(),
+                users::account_id.nullable(),
+                ss::user_id.nullable(),
+                diesel::dsl::sql::<Nullable<Text>>(
+                    "'sid=' || sso_sessions.id || ' reason=' || sso_sessions.end_reason",
+                ),
+            ));
+        written += crate::on_backend!(&mut *conn, |c| diesel::insert_into(audit_events::table)
+            .values(rows)
+            .into_columns((
+                audit_events::at,
+                audit_events::action,
+                audit_events::actor,
+                audit_events::account_id,
+                audit_events::user_id,
+                audit_events::detail,
+            ))
             .execute(c))?;
     }
-    Ok(())
+    Ok(written)
 }
 
 /// Which events a page of the log holds.

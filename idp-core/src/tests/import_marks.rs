@@ -105,7 +105,9 @@ fn the_marks_keep_their_meaning_across_a_master_key_rotation(db: &TestDb) {
         1
     );
     let ann = db.idp.user_by_email("ann@example.com").unwrap();
-    db.idp.disconnect_mfa(&ann, &op(), "T-1 lost phone").unwrap();
+    db.idp
+        .disconnect_mfa(&ann, &op(), "T-1 lost phone")
+        .unwrap();
     let new_phone = enroll(db, &ann);
     let rotated = importer(db, (6, &[[5u8; 32]]));
     rotated.reseal_secrets(&op()).unwrap();
@@ -150,7 +152,9 @@ fn marks_of_an_earlier_version_still_count_and_are_rewritten(db: &TestDb) {
     )
     .unwrap();
     drop(conn);
-    db.idp.disconnect_mfa(&ann, &op(), "T-1 lost phone").unwrap();
+    db.idp
+        .disconnect_mfa(&ann, &op(), "T-1 lost phone")
+        .unwrap();
     let new_phone = enroll(db, &ann);
     let dry = idp
         .import_users(
