@@ -376,7 +376,7 @@ fn parts<'a>(t: Tr, product: &str, mail: &Mail<'a>) -> Parts<'a> {
                     .with("user", user)
                     .with("at", when(at))
                     .with("reason", reason),
-                msg("mail-disconnect-notice-warning"),
+                msg("mail-disconnect-notice-warning").with("product", product),
             ],
         ),
         Mail::RelinkLink { link } => Parts {
