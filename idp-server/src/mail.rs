@@ -10,6 +10,7 @@ use idp_core::email_tokens::Purpose;
 
 use crate::config::{Config, MailTransport, SmtpTls};
 use crate::i18n::{escape_html, msg, Lang, Msg, Tr};
+use crate::user_agent::browser_of;
 
 #[derive(Debug, thiserror::Error)]
 pub enum MailError {
@@ -68,25 +69,6 @@ pub enum Mail<'a> {
     RelinkLink {
         link: &'a str,
     },
-}
-
-/// The browser and system a User-Agent names, in words from a fixed list ("Firefox on
-/// Linux"); `None` when it names none we know. Never the header's own text: whoever signs in
-/// writes it, and the mail that quotes it warns the user about that very person.
-fn browser_of(t: &Tr, user_agent: &str) -> Option<String> {
-    let found = woothee::parser::Parser::new().parse(user_agent)?;
-    let known = |s: &str| !s.is_empty() && s != woothee::woothee::VALUE_UNKNOWN;
-    match (known(found.name), known(found.os)) {
-        (true, true) => Some(
-            t.show(
-                &msg("mail-browser-on-system")
-                    .with("browser", found.name)
-                    .with("system", found.os),
-            ),
-        ),
-        (true, false) => Some(found.name.to_string()),
-        _ => None,
-    }
 }
 
 /// A time as mails show it.

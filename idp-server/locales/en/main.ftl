@@ -179,4 +179,4 @@ mail-relink-link = Link a new authenticator app
 mail-relink-ignore = If you did not ask for this, do not open the link and contact your administrator at once.
 mail-unknown-address = unknown
 mail-unknown-browser = an unknown browser
-mail-browser-on-system = { $browser } on { $system }
+browser-on-system = { $browser } on { $system }

@@ -178,4 +178,4 @@ mail-relink-link = Vincular una nueva aplicación de autenticación
 mail-relink-ignore = Si no lo ha pedido, no abra el enlace y póngase en contacto con su administrador de inmediato.
 mail-unknown-address = desconocida
 mail-unknown-browser = un navegador desconocido
-mail-browser-on-system = { $browser } en { $system }
+browser-on-system = { $browser } en { $system }
