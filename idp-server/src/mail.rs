@@ -151,7 +151,8 @@ impl Mailer {
         format!("{}{path}?token={token}", self.issuer)
     }
 
-    /// The language of mails no page caused (an operator's invitation or disconnection).
+    /// `[ui] default_locale`: the language of a mail no page caused, to a user who chose none
+    /// (see [`Mailer::lang_for`]).
     pub fn default_lang(&self) -> Lang {
         self.default_lang
     }
@@ -187,9 +188,22 @@ impl Mailer {
         }
     }
 
-    /// The language a user chose for their mails, else the provider's default.
+    /// The language of a mail to a user, the one rule for every mail: the language they chose
+    /// on `/account` (`locale`), else that of the page that caused the mail (`page`: what the
+    /// app's `ui_locales` or the browser asked for; `None` when no page did, as for an
+    /// operator's link), else `[ui] default_locale`. The user's choice wins over the page: the
+    /// mail is read wherever they read mail, and a page such as /forgot can be opened by anyone
+    /// for their address.
+    pub fn lang_for(&self, locale: Option<&str>, page: Option<Lang>) -> Lang {
+        locale
+            .and_then(Lang::from_tag)
+            .or(page)
+            .unwrap_or(self.default_lang)
+    }
+
+    /// The language of a mail to a user that no page caused (see [`Mailer::lang_for`]).
     pub fn lang_of(&self, locale: Option<&str>) -> Lang {
-        locale.and_then(Lang::from_tag).unwrap_or(self.default_lang)
+        self.lang_for(locale, None)
     }
 
     /// Tells of a disconnect: the user (with the relink link when one was made) and their

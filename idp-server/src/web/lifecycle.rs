@@ -234,7 +234,9 @@ async fn submit_link_form(
             if !ended.is_empty() {
                 state.deliver_logouts();
             }
-            let lang = t.lang();
+            let lang = state
+                .mailer
+                .lang_for(user.locale.as_deref(), Some(t.lang()));
             send_in_background(&state.mailer, user.email.clone(), move |m, to| {
                 m.send(&to, lang, Mail::PasswordChanged)
             });
@@ -335,7 +337,7 @@ async fn forgot_submit(
     let idp = state.idp.clone();
     let ip = super::browser::client_ip(&state, &req);
     let mailer = state.mailer.clone();
-    let lang = t.lang();
+    let page_lang = t.lang();
     actix_web::rt::task::spawn_blocking(move || {
         match idp.request_password_reset(&email, ip.as_deref()) {
             Ok(ResetRequest::Send {
@@ -343,6 +345,7 @@ async fn forgot_submit(
                 purpose,
                 token,
             }) => {
+                let lang = mailer.lang_for(user.locale.as_deref(), Some(page_lang));
                 if let Err(e) = mailer.send_link(&user, purpose, &token, lang) {
                     tracing::error!(error = %e, user_id = %user.id, "password reset mail not sent; the link stays valid for a retry");
                 }
@@ -436,7 +439,9 @@ async fn change_submit(
             if !ended.is_empty() {
                 state.deliver_logouts();
             }
-            let lang = t.lang();
+            let lang = state
+                .mailer
+                .lang_for(user.locale.as_deref(), Some(t.lang()));
             send_in_background(&state.mailer, user.email.clone(), move |m, to| {
                 m.send(&to, lang, Mail::PasswordChanged)
             });

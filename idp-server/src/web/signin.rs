@@ -280,7 +280,7 @@ fn notify_app_linked(state: &AppState, signed_in: &SignedIn, browser: RequestBro
         };
         m.send(
             &user.email,
-            t.lang(),
+            m.lang_for(user.locale.as_deref(), Some(t.lang())),
             Mail::AppLinked {
                 at,
                 ip: browser.ip.as_deref(),
