@@ -54,8 +54,6 @@ too-many-wrong-codes = Too many wrong codes. Try again in { $minutes ->
 
 ## Signed in, signing out
 
-signed-in-title = Signed in
-signed-in-heading = You are signed in
 signed-in-as = Signed in as { $name } ({ $email }).
 change-password-link = Change password
 logout-title = Log out

@@ -53,8 +53,6 @@ too-many-wrong-codes = Demasiados códigos incorrectos. Vuelva a intentarlo dent
 
 ## Sesión iniciada, cierre de sesión
 
-signed-in-title = Sesión iniciada
-signed-in-heading = Ha iniciado sesión
 signed-in-as = Ha iniciado sesión como { $name } ({ $email }).
 change-password-link = Cambiar la contraseña
 logout-title = Cerrar sesión

@@ -14,16 +14,16 @@ use idp_core::lifecycle::{
 use idp_core::users::UserError;
 use idp_core::User;
 
+use super::account::{self, Notice};
 use super::browser::{
-    cookie, cookie_value, form_cookie_name, notice_cookie_name, session_cookie_name, start_sign_in,
-    RequestBrowser,
+    cookie, cookie_value, form_cookie_name, session_cookie_name, start_sign_in, RequestBrowser,
 };
 use super::csrf::{csrf_for, csrf_ok, link_csrf};
 use super::forms::{form_expired, parse_form, retry_after, see_other};
 use super::pages::{ForgotPage, MessagePage, SetPasswordPage};
 use super::params::Params;
 use super::render::html;
-use super::signin::{current_user, PASSWORD_CHANGED};
+use super::signin::current_user;
 use super::{blocking, locale, text, AppError, AppState};
 use crate::i18n::{msg, Msg, Tr};
 use crate::mail::{send_in_background, Mail};
@@ -398,7 +398,7 @@ async fn change_page(
     match current_user(&req, &state).await? {
         Some((user, secret, _)) => render_change(
             &state,
-            locale::of(&req),
+            locale::of_user(&req, &state, user.locale.as_deref()),
             &secret,
             &user,
             None,
@@ -454,13 +454,8 @@ async fn change_submit(
                     session_secret,
                     None,
                 ))
-                .cookie(cookie(
-                    &state,
-                    notice_cookie_name(&state),
-                    PASSWORD_CHANGED.into(),
-                    Some(60),
-                ))
-                .insert_header((header::LOCATION, "/"))
+                .cookie(Notice::PasswordChanged.cookie(&state))
+                .insert_header((header::LOCATION, account::PATH))
                 .finish());
         }
         Ok(PasswordChange::Refused { user, refusal }) => (user, refusal),
@@ -481,6 +476,7 @@ async fn change_submit(
         ChangeRefusal::WrongPassword => (msg("wrong-current-password"), StatusCode::BAD_REQUEST),
         ChangeRefusal::Rejected(r) => (text::password_rejection(&r), StatusCode::BAD_REQUEST),
     };
+    let t = locale::of_user(&req, &state, user.locale.as_deref());
     let res = render_change(&state, t, &secret, &user, Some(&t.show(&refused)), status)?;
     Ok(retry_after(res, until, state.idp.now()))
 }

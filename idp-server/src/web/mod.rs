@@ -1,6 +1,7 @@
 //! HTTP: the OIDC endpoints and the hosted pages. Handlers stay thin: parse the request, call the
 //! core on the blocking pool (database and argon2 never run on the async workers), render.
 
+pub mod account;
 pub mod admin;
 pub mod authorize;
 pub mod branding;
@@ -230,13 +231,13 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     .route("/login", web::get().to(signin::login_page))
     .route("/login/password", web::post().to(signin::submit_password))
     .route("/login/totp", web::post().to(signin::submit_totp))
-    .route("/", web::get().to(signin::home))
     .route("/healthz", get_or_head().to(healthz))
     .route("/readyz", get_or_head().to(readyz))
     .route("/metrics", web::get().to(metrics))
     .route("/static/style.css", get_or_head().to(stylesheet))
     .route("/branding/{file}", get_or_head().to(branding::asset));
     lifecycle::configure(cfg);
+    account::configure(cfg);
 }
 
 /// Builds the HTTP server on a bound listener. `workers` defaults to one per core.
