@@ -289,8 +289,8 @@ fn notify_app_linked(state: &AppState, signed_in: &SignedIn, browser: RequestBro
 }
 
 /// A completed sign-in: the session cookie, the flow cookie removed, and either the app's
-/// redirect with its code or the user's own page (`/account`). The browser's previous session, if this one
-/// replaced it, is told to its apps.
+/// redirect with its code or the user's own page (`/account`). The browser's previous session,
+/// if this one replaced it, is told to its apps.
 pub fn signed_in_response(state: &AppState, done: SignedIn) -> Result<HttpResponse, AppError> {
     if !done.ended.is_empty() {
         state.deliver_logouts();
