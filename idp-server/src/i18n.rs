@@ -46,6 +46,15 @@ impl Lang {
         }
     }
 
+    /// The language's name in itself ("Español"), as a list of languages to choose from shows
+    /// it whatever the page's language.
+    pub fn endonym(self) -> &'static str {
+        match self {
+            Lang::En => "English",
+            Lang::Es => "Español",
+        }
+    }
+
     fn id(self) -> &'static LanguageIdentifier {
         match self {
             Lang::En => &EN,

@@ -11,6 +11,7 @@ pub mod keys;
 pub mod mail;
 pub mod metrics;
 pub mod tokens;
+pub mod user_agent;
 pub mod web;
 
 use std::sync::{Arc, RwLock};

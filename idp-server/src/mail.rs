@@ -10,6 +10,7 @@ use idp_core::email_tokens::Purpose;
 
 use crate::config::{Config, MailTransport, SmtpTls};
 use crate::i18n::{escape_html, msg, Lang, Msg, Tr};
+use crate::user_agent::browser_of;
 
 #[derive(Debug, thiserror::Error)]
 pub enum MailError {
@@ -68,25 +69,6 @@ pub enum Mail<'a> {
     RelinkLink {
         link: &'a str,
     },
-}
-
-/// The browser and system a User-Agent names, in words from a fixed list ("Firefox on
-/// Linux"); `None` when it names none we know. Never the header's own text: whoever signs in
-/// writes it, and the mail that quotes it warns the user about that very person.
-fn browser_of(t: &Tr, user_agent: &str) -> Option<String> {
-    let found = woothee::parser::Parser::new().parse(user_agent)?;
-    let known = |s: &str| !s.is_empty() && s != woothee::woothee::VALUE_UNKNOWN;
-    match (known(found.name), known(found.os)) {
-        (true, true) => Some(
-            t.show(
-                &msg("mail-browser-on-system")
-                    .with("browser", found.name)
-                    .with("system", found.os),
-            ),
-        ),
-        (true, false) => Some(found.name.to_string()),
-        _ => None,
-    }
 }
 
 /// A time as mails show it.
@@ -169,7 +151,8 @@ impl Mailer {
         format!("{}{path}?token={token}", self.issuer)
     }
 
-    /// The language of mails no page caused (an operator's invitation or disconnection).
+    /// `[ui] default_locale`: the language of a mail no page caused, to a user who chose none
+    /// (see [`Mailer::lang_for`]).
     pub fn default_lang(&self) -> Lang {
         self.default_lang
     }
@@ -205,9 +188,22 @@ impl Mailer {
         }
     }
 
-    /// The language a user chose for their mails, else the provider's default.
+    /// The language of a mail to a user, the one rule for every mail: the language they chose
+    /// on `/account` (`locale`), else that of the page that caused the mail (`page`: what the
+    /// app's `ui_locales` or the browser asked for; `None` when no page did, as for an
+    /// operator's link), else `[ui] default_locale`. The user's choice wins over the page: the
+    /// mail is read wherever they read mail, and a page such as /forgot can be opened by anyone
+    /// for their address.
+    pub fn lang_for(&self, locale: Option<&str>, page: Option<Lang>) -> Lang {
+        locale
+            .and_then(Lang::from_tag)
+            .or(page)
+            .unwrap_or(self.default_lang)
+    }
+
+    /// The language of a mail to a user that no page caused (see [`Mailer::lang_for`]).
     pub fn lang_of(&self, locale: Option<&str>) -> Lang {
-        locale.and_then(Lang::from_tag).unwrap_or(self.default_lang)
+        self.lang_for(locale, None)
     }
 
     /// Tells of a disconnect: the user (with the relink link when one was made) and their

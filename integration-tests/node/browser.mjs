@@ -1,8 +1,10 @@
 // A real browser against the provider: Debian's chromium driven by playwright-core, signing in to
 // a small test app (a relying party served here, using openid-client for the code exchange).
 // App → sign-in page → wrong password → MFA enrollment (QR + activation code) → code → back at
-// the app with a verified ID token; sign out; a second visit with a fresh code (no QR); sign out.
-// Also visits the other pages a user meets, so every page has a screenshot. All of it twice: in
+// the app with a verified ID token; a second device signs in to the app as the same user, and
+// the user signs it out on their own page (`/account`, with the keyboard only): the app receives
+// that session's back-channel logout token; sign out; a second visit with a fresh code (no QR);
+// sign out. Also visits the other pages a user meets, so every page has a screenshot. All of it twice: in
 // English (browser locale en-US), then in Spanish (browser locale es-ES, and the app asks for
 // `ui_locales=es`), with a user each, every page checked to speak its language. On every page of the
 // provider: axe-core finds no WCAG 2.1 A or AA violation, the page has a `lang` and one h1, and
@@ -13,6 +15,8 @@
 // Driven by the Rust test `independent_clients::a_real_browser_*`, which passes:
 //   ISSUER, RP_PORT, CLIENT_ID, CLIENT_SECRET, EMAIL, PASSWORD, SCREENSHOT_DIR, REGISTER_LINK,
 //   OUTBOX_DIR (the file mail outbox, for the reset link), EMAIL_ES (the Spanish walk's user)
+// The test app keeps one session per browser (a cookie) and ends the one a back-channel logout
+// token names.
 // Exit code 0 and a last line "OK" when every check held.
 import { chromium } from 'playwright-core';
 import * as client from 'openid-client';
@@ -44,7 +48,8 @@ const config = await client.discovery(
 );
 client.enableNonRepudiationChecks(config);
 const pending = new Map(); // state -> { verifier, nonce }
-let session = null; // { claims, idToken }
+const sessions = new Map(); // the app's cookie -> { claims, idToken }
+const logoutTokens = []; // the claims of every back-channel logout token received
 let appLocale = null; // the ui_locales the app sends, if any
 const appErrors = [];
 const esc = (s) => String(s).replace(/[&<>"]/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;' })[c]);
@@ -58,6 +63,9 @@ const app = http.createServer(async (req, res) => {
     res.writeHead(status, { 'content-type': 'text/html; charset=utf-8', ...headers });
     res.end(html);
   };
+  const cookieOf = () => (req.headers.cookie || '').split(';').map((c) => c.trim())
+    .find((c) => c.startsWith('rp='))?.slice(3);
+  const session = sessions.get(cookieOf());
   try {
     if (url.pathname === '/') {
       if (session) {
@@ -95,16 +103,31 @@ const app = http.createServer(async (req, res) => {
         expectedState: state,
         idTokenExpected: true,
       });
-      session = { claims: tokens.claims(), idToken: tokens.id_token };
-      send(302, '', { location: '/' });
+      const id = client.randomState();
+      sessions.set(id, { claims: tokens.claims(), idToken: tokens.id_token });
+      send(302, '', { location: '/', 'set-cookie': `rp=${id}; Path=/; HttpOnly; SameSite=Lax` });
     } else if (url.pathname === '/logout') {
       const hint = session?.idToken;
-      session = null;
+      sessions.delete(cookieOf());
       const to = client.buildEndSessionUrl(config, {
         ...(hint ? { id_token_hint: hint } : {}),
         post_logout_redirect_uri: `${rpBase}/`,
       });
       send(302, '', { location: to.href });
+    } else if (url.pathname === '/backchannel' && req.method === 'POST') {
+      // OpenID Connect Back-Channel Logout 1.0: the provider posts a logout token; the app ends
+      // the session it names. (The Rust suite verifies these tokens' signatures; here the app
+      // reads its claims.)
+      let body = '';
+      for await (const chunk of req) body += chunk;
+      const token = new URLSearchParams(body).get('logout_token');
+      const claims = JSON.parse(Buffer.from(token.split('.')[1], 'base64url').toString());
+      assert.ok(claims.events['http://schemas.openid.net/event/backchannel-logout'], 'a logout event');
+      assert.equal(claims.aud, env('CLIENT_ID'));
+      logoutTokens.push(claims);
+      for (const [id, s] of sessions) if (s.claims.sid === claims.sid) sessions.delete(id);
+      res.writeHead(200, { 'cache-control': 'no-store' });
+      res.end();
     } else {
       send(404, page('Not found', '<h1>Not found</h1>'));
     }
@@ -132,9 +155,21 @@ const linkFromOutbox = async (pathname) => {
 };
 
 // ---- The browser ----
-const totp = (secret, offsetSteps = 0) => {
-  const at = Math.floor(Date.now() / 1000) + offsetSteps * 30;
-  return execFileSync('oathtool', ['--totp', '-b', secret.replace(/\s+/g, ''), '-N', `@${at}`]).toString().trim();
+const totpAt = (secret, step) =>
+  execFileSync('oathtool', ['--totp', '-b', secret.replace(/\s+/g, ''), '-N', `@${step * 30}`]).toString().trim();
+// A code the provider takes next: of a step after the last one used (a code is good once) and
+// at most one step ahead of the clock (the drift it allows); waits for the clock when needed.
+let lastStep = 0;
+const nextCode = async (secret) => {
+  for (;;) {
+    const now = Math.floor(Date.now() / 1000 / 30);
+    const step = Math.max(lastStep + 1, now);
+    if (step <= now + 1) {
+      lastStep = step;
+      return totpAt(secret, step);
+    }
+    await new Promise((r) => setTimeout(r, (30 - ((Date.now() / 1000) % 30)) * 1000 + 300));
+  }
 };
 const browser = await chromium.launch({
   executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
@@ -180,9 +215,11 @@ const shot = async (name) => {
 // What the walk reads on the pages, per language.
 const words = {
   en: { locale: 'en-US', signIn: /Sign in/, wrong: 'The email or password is not correct.',
-    qr: /activation code/, sent: 'Check your email', tooMany: /Too many/ },
+    qr: /activation code/, sent: 'Check your email', tooMany: /Too many/, account: 'Your account',
+    other: 'Firefox on Windows 10', ended: 'That session was signed out, and its apps were told.' },
   es: { locale: 'es-ES', signIn: /Iniciar sesión/, wrong: 'El correo electrónico o la contraseña no son correctos.',
-    qr: /código de activación/, sent: 'Revise su correo', tooMany: /Demasiados/ },
+    qr: /código de activación/, sent: 'Revise su correo', tooMany: /Demasiados/, account: 'Su cuenta',
+    other: 'Firefox en Windows 10', ended: 'Se cerró esa sesión y se avisó a sus aplicaciones.' },
 };
 // Keyboard only: the focused element, and that its focus is visible (an outline is drawn).
 const focused = () => tab.evaluate(() => {
@@ -205,6 +242,8 @@ const tabTo = async (want, step, key = 'Tab') => {
   assert.fail(`${step}: ${key} never reached ${want}`);
 };
 const text = async (sel) => (await tab.locator(sel).innerText()).trim();
+// The other device's browser.
+const otherDevice = 'Mozilla/5.0 (Windows NT 10.0; Win64; x64; rv:128.0) Gecko/20100101 Firefox/128.0';
 const at = (prefix) => assert.ok(tab.url().startsWith(prefix), `expected ${prefix}, at ${tab.url()}`);
 
 // One walk through every page, as `email`, in the language `lang` of this pass.
@@ -258,8 +297,7 @@ const walk = async (email) => {
   const activation = await text('#activation-code');
   assert.match(activation, /^([A-Z2-7]{4} ){7}[A-Z2-7]{4}$/);
   await shot('mfa-enroll');
-  const firstStep = Math.floor(Date.now() / 1000 / 30);
-  const code = totp(activation);
+  const code = await nextCode(activation);
   await expectFocus('code', 'enrollment page');
   const codeField = tab.locator('input[name="code"]');
   assert.equal(await codeField.getAttribute('inputmode'), 'numeric');
@@ -271,9 +309,61 @@ const walk = async (email) => {
   assert.match(await text('#amr'), /otp/);
   await shot('app-signed-in');
 
-  // The provider's own page while signed in, and the change-password page.
+  // Another device signs in to the app as the same user.
+  const device = await browser.newContext({ viewport: { width: 900, height: 760 }, locale: W.locale, userAgent: otherDevice });
+  const other = await device.newPage();
+  await other.goto(`${rpBase}/login`);
+  await other.waitForSelector('input[name="password"]');
+  await other.fill('input[name="email"]', email);
+  await other.fill('input[name="password"]', password);
+  await other.click('button[type="submit"]');
+  await other.waitForSelector('input[name="code"]');
+  await other.fill('input[name="code"]', await nextCode(activation));
+  await other.click('button[type="submit"]');
+  await other.waitForURL(`${rpBase}/`);
+  assert.equal((await other.locator('#who').innerText()).trim(), `Signed in as ${email}`);
+
+  // The provider's own page: this browser and the other device, each with the app; the other
+  // one signed out from here with the keyboard only, and its app told by back-channel logout.
   await tab.goto(`${issuer}/`);
-  await shot('provider-signed-in');
+  at(`${issuer}/account`);
+  assert.equal(await text('h1'), W.account);
+  const listed = tab.locator('li.session');
+  assert.equal(await listed.count(), 2, 'this browser and the other device');
+  assert.equal(await tab.locator('li.session.current .tag').count(), 1, 'this browser marked');
+  const theOther = tab.locator('li.session:not(.current)');
+  assert.equal((await theOther.locator('h3').innerText()).trim(), W.other);
+  assert.equal((await theOther.locator('dd.apps').innerText()).trim(), 'Demo App');
+  const otherSid = await theOther.getAttribute('data-sid');
+  await shot('account');
+  for (let i = 0; ; i += 1) {
+    assert.ok(i < 30, "Tab never reached the other session's sign-out button");
+    await tab.keyboard.press('Tab');
+    const f = await tab.evaluate(() => {
+      const el = document.activeElement;
+      const st = getComputedStyle(el);
+      return { other: el.tagName === 'BUTTON' && !!el.closest('li.session:not(.current)'),
+        visible: st.outlineStyle !== 'none' && parseFloat(st.outlineWidth) > 0 };
+    });
+    assert.ok(f.visible, `every focused element shows its focus (${i})`);
+    if (f.other) break;
+  }
+  await tab.keyboard.press('Enter');
+  await tab.waitForSelector('#notice');
+  assert.equal(await text('#notice'), W.ended);
+  assert.equal(await tab.locator('li.session').count(), 1);
+  await shot('account-session-ended');
+  for (let i = 0; i < 100 && !logoutTokens.some((c) => c.sid === otherSid); i += 1) {
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  assert.ok(logoutTokens.some((c) => c.sid === otherSid), "the other device's app received its logout token");
+  await other.goto(`${rpBase}/`);
+  assert.equal((await other.locator('#who').innerText()).trim(), 'Not signed in', 'the app ended that session');
+  await other.goto(`${issuer}/account`);
+  assert.ok(other.url().startsWith(`${issuer}/login`), 'the other device is signed out at the provider');
+  await device.close();
+
+  // The change-password page.
   await tab.goto(`${issuer}/password/change`);
   await tab.waitForSelector('input[name="current_password"]');
   await shot('change-password');
@@ -300,10 +390,7 @@ const walk = async (email) => {
   await expectFocus('form-error', 'after a wrong code');
   assert.equal(await tab.locator('input[name="code"]').getAttribute('aria-invalid'), 'true');
   await shot('mfa-code-refused');
-  // The code of step `firstStep` was used: take the current step if it moved on, else the next one
-  // (within the tolerated drift).
-  const fresh = Math.floor(Date.now() / 1000 / 30) > firstStep ? totp(activation) : totp(activation, 1);
-  await tab.fill('input[name="code"]', fresh);
+  await tab.fill('input[name="code"]', await nextCode(activation));
   await tab.click('button[type="submit"]');
   await tab.waitForURL(`${rpBase}/`);
   assert.equal(await text('#who'), `Signed in as ${email}`);
@@ -363,13 +450,14 @@ try {
     lang = l;
     suffix = l === 'en' ? '' : `-${l}`;
     appLocale = l === 'en' ? null : l;
+    lastStep = 0;
     context = await browser.newContext({ viewport: { width: 900, height: 760 }, bypassCSP: true, locale: words[l].locale });
     tab = await context.newPage();
     await walk(user);
     await context.close();
   }
 
-  const pages = ['sign-in', 'sign-in-error', 'mfa-enroll', 'provider-signed-in', 'change-password', 'mfa-code',
+  const pages = ['sign-in', 'sign-in-error', 'mfa-enroll', 'account', 'account-session-ended', 'change-password', 'mfa-code',
     'mfa-code-refused', 'sign-out-confirm', 'signed-out', 'forgot-password', 'forgot-password-sent', 'reset-password',
     'complete-registration', 'complete-registration-refused', 'link-invalid', 'authorize-error', 'not-found', 'locked-out'];
   const expected = [...pages, ...pages.map((p) => `${p}-es`)];

@@ -54,8 +54,6 @@ too-many-wrong-codes = Too many wrong codes. Try again in { $minutes ->
 
 ## Signed in, signing out
 
-signed-in-title = Signed in
-signed-in-heading = You are signed in
 signed-in-as = Signed in as { $name } ({ $email }).
 change-password-link = Change password
 logout-title = Log out
@@ -187,4 +185,4 @@ mail-relink-link = Link a new authenticator app
 mail-relink-ignore = If you did not ask for this, do not open the link and contact your administrator at once.
 mail-unknown-address = unknown
 mail-unknown-browser = an unknown browser
-mail-browser-on-system = { $browser } on { $system }
+browser-on-system = { $browser } on { $system }

@@ -53,8 +53,6 @@ too-many-wrong-codes = Demasiados códigos incorrectos. Vuelva a intentarlo dent
 
 ## Sesión iniciada, cierre de sesión
 
-signed-in-title = Sesión iniciada
-signed-in-heading = Ha iniciado sesión
 signed-in-as = Ha iniciado sesión como { $name } ({ $email }).
 change-password-link = Cambiar la contraseña
 logout-title = Cerrar sesión
@@ -186,4 +184,4 @@ mail-relink-link = Vincular una nueva aplicación de autenticación
 mail-relink-ignore = Si no lo ha pedido, no abra el enlace y póngase en contacto con su administrador de inmediato.
 mail-unknown-address = desconocida
 mail-unknown-browser = un navegador desconocido
-mail-browser-on-system = { $browser } en { $system }
+browser-on-system = { $browser } en { $system }

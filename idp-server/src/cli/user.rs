@@ -17,7 +17,12 @@ fn send_link(rt: &Runtime, user: &User, actor: &Actor) -> Result<Purpose, CliErr
     let (purpose, token) = rt.idp.link_on_request(user, actor)?;
     let mailer = Mailer::new(&rt.config)?;
     mailer
-        .send_link(user, purpose, &token, mailer.default_lang())
+        .send_link(
+            user,
+            purpose,
+            &token,
+            mailer.lang_of(user.locale.as_deref()),
+        )
         .map_err(|e| {
             CliError::Refused(format!(
                 "{e} (the link stays valid; run `user send-link --email {}` to retry)",

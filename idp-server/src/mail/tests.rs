@@ -140,3 +140,26 @@ fn an_invitation_without_a_name_greets_without_one() {
         assert!(w.text.starts_with(greeting), "{}", w.text);
     }
 }
+
+/// A user's mails are in the language they chose on `/account`, whatever page caused them; a
+/// user who chose none gets the page's language, and without a page the provider's default.
+#[test]
+fn a_users_mails_take_their_chosen_language_first() {
+    let dir = tempfile::tempdir().unwrap();
+    let text = format!(
+        "issuer = \"http://127.0.0.1:8080\"\n[ui]\ndefault_locale = \"es\"\n[mail]\ntransport = \"file\"\noutbox_dir = \"{}\"\n[[clients]]\nclient_id = \"app\"\nname = \"App\"\nredirect_uris = [\"http://127.0.0.1:9000/cb\"]\npublic = true\n",
+        dir.path().display()
+    );
+    let config = Config::parse("t.toml", &text).unwrap();
+    let mailer = Mailer::new(&config).unwrap();
+    assert_eq!(mailer.lang_for(Some("es"), Some(Lang::En)), Lang::Es);
+    assert_eq!(mailer.lang_for(Some("en"), Some(Lang::Es)), Lang::En);
+    assert_eq!(mailer.lang_for(None, Some(Lang::En)), Lang::En);
+    assert_eq!(
+        mailer.lang_for(Some("fr"), Some(Lang::En)),
+        Lang::En,
+        "a stored tag we no longer have counts as no choice"
+    );
+    assert_eq!(mailer.lang_for(None, None), Lang::Es, "the default");
+    assert_eq!(mailer.lang_of(Some("en")), Lang::En);
+}

@@ -14,16 +14,17 @@ use idp_core::lifecycle::{
 use idp_core::users::UserError;
 use idp_core::User;
 
+use super::account::{self, Notice};
 use super::browser::{
     cookie, cookie_value, form_cookie_name, known_browser_cookie, known_browser_cookie_name,
-    notice_cookie_name, session_cookie_name, start_sign_in, RequestBrowser,
+    session_cookie_name, start_sign_in, RequestBrowser,
 };
 use super::csrf::{csrf_for, csrf_ok, link_csrf};
 use super::forms::{form_expired, parse_form, retry_after, see_other};
 use super::pages::{ForgotPage, MessagePage, SetPasswordPage};
 use super::params::Params;
 use super::render::html;
-use super::signin::{current_user, PASSWORD_CHANGED};
+use super::signin::current_user;
 use super::{blocking, locale, text, AppError, AppState};
 use crate::i18n::{msg, Msg, Tr};
 use crate::mail::{send_in_background, Mail};
@@ -243,7 +244,9 @@ async fn submit_link_form(
             if !ended.is_empty() {
                 state.deliver_logouts();
             }
-            let lang = t.lang();
+            let lang = state
+                .mailer
+                .lang_for(user.locale.as_deref(), Some(t.lang()));
             send_in_background(&state.mailer, user.email.clone(), move |m, to| {
                 m.send(&to, lang, Mail::PasswordChanged)
             });
@@ -351,7 +354,7 @@ async fn forgot_submit(
     let ip = super::browser::client_ip(&state, &req);
     let known = cookie_value(&req, known_browser_cookie_name(&state));
     let mailer = state.mailer.clone();
-    let lang = t.lang();
+    let page_lang = t.lang();
     actix_web::rt::task::spawn_blocking(move || {
         match idp.request_password_reset(&email, ip.as_deref(), known.as_deref()) {
             Ok(ResetRequest::Send {
@@ -359,6 +362,7 @@ async fn forgot_submit(
                 purpose,
                 token,
             }) => {
+                let lang = mailer.lang_for(user.locale.as_deref(), Some(page_lang));
                 if let Err(e) = mailer.send_link(&user, purpose, &token, lang) {
                     tracing::error!(error = %e, user_id = %user.id, "password reset mail not sent; the link stays valid for a retry");
                 }
@@ -411,7 +415,7 @@ async fn change_page(
     match current_user(&req, &state).await? {
         Some((user, secret, _)) => render_change(
             &state,
-            locale::of(&req),
+            locale::of_user(&req, &state, user.locale.as_deref()),
             &secret,
             &user,
             None,
@@ -456,7 +460,9 @@ async fn change_submit(
             if !ended.is_empty() {
                 state.deliver_logouts();
             }
-            let lang = t.lang();
+            let lang = state
+                .mailer
+                .lang_for(user.locale.as_deref(), Some(t.lang()));
             send_in_background(&state.mailer, user.email.clone(), move |m, to| {
                 m.send(&to, lang, Mail::PasswordChanged)
             });
@@ -470,13 +476,8 @@ async fn change_submit(
                     None,
                 ))
                 .cookie(known_browser_cookie(&state, known_browser))
-                .cookie(cookie(
-                    &state,
-                    notice_cookie_name(&state),
-                    PASSWORD_CHANGED.into(),
-                    Some(60),
-                ))
-                .insert_header((header::LOCATION, "/"))
+                .cookie(Notice::PasswordChanged.cookie(&state))
+                .insert_header((header::LOCATION, account::PATH))
                 .finish());
         }
         Ok(PasswordChange::Refused { user, refusal }) => (user, refusal),
@@ -497,6 +498,7 @@ async fn change_submit(
         ChangeRefusal::WrongPassword => (msg("wrong-current-password"), StatusCode::BAD_REQUEST),
         ChangeRefusal::Rejected(r) => (text::password_rejection(&r), StatusCode::BAD_REQUEST),
     };
+    let t = locale::of_user(&req, &state, user.locale.as_deref());
     let res = render_change(&state, t, &secret, &user, Some(&t.show(&refused)), status)?;
     Ok(retry_after(res, until, state.idp.now()))
 }

@@ -1,6 +1,8 @@
 //! Which language a request's pages speak: the `ui_locales` an app sent to /authorize (kept
 //! for the browser in a cookie, so every page of that sign-in and the mails they cause follow
-//! it), else the browser's `Accept-Language`, else `[ui] default_locale`.
+//! it; the language a user picks on `/account` is kept the same way), else the browser's
+//! `Accept-Language`, else (on a signed-in user's own pages) the language the user chose, else
+//! `[ui] default_locale`.
 //!
 //! The middleware decides before the handler runs (handlers take it as the `Tr` extractor),
 //! lets /authorize change it, and renders error pages in it afterwards: an `AppError` page is
@@ -21,8 +23,9 @@ use crate::i18n::{msg, Lang, Tr};
 #[derive(Clone, Copy)]
 struct Chosen(Lang);
 
-/// The language of a request before its handler runs.
-fn negotiate(state: &AppState, req: &HttpRequest) -> Lang {
+/// The language the request itself names: the browser's kept choice (the cookie), else its
+/// `Accept-Language`.
+fn named(state: &AppState, req: &HttpRequest) -> Option<Lang> {
     req.cookie(locale_cookie_name(state))
         .and_then(|c| Lang::from_tag(c.value()))
         .or_else(|| {
@@ -34,12 +37,32 @@ fn negotiate(state: &AppState, req: &HttpRequest) -> Lang {
                 .collect();
             Lang::from_accept_language(&lines.join(","))
         })
-        .unwrap_or(state.config.default_locale)
+}
+
+/// The language of a request before its handler runs.
+fn negotiate(state: &AppState, req: &HttpRequest) -> Lang {
+    named(state, req).unwrap_or(state.config.default_locale)
 }
 
 /// The request's language (the middleware's choice, or /authorize's).
 pub fn of(req: &HttpRequest) -> Tr {
     Tr::new(req.extensions().get::<Lang>().copied().unwrap_or_default())
+}
+
+/// The language of a signed-in user's own page: what the request names, else the language
+/// the user chose on `/account` (`locale`), else `[ui] default_locale`. It becomes the
+/// request's language (its `Content-Language`, and any error page after it).
+pub fn of_user(req: &HttpRequest, state: &AppState, locale: Option<&str>) -> Tr {
+    let lang = named(state, req)
+        .or_else(|| locale.and_then(Lang::from_tag))
+        .unwrap_or(state.config.default_locale);
+    req.extensions_mut().insert(lang);
+    Tr::new(lang)
+}
+
+/// The cookie that keeps `lang` as this browser's choice (the user chose it on `/account`).
+pub fn kept(state: &AppState, lang: Lang) -> actix_web::cookie::Cookie<'static> {
+    cookie(state, locale_cookie_name(state), lang.tag().into(), None)
 }
 
 /// An app's `ui_locales` (at /authorize or /end_session) choose the language of this answer,
@@ -113,7 +136,7 @@ pub async fn localize(
     }
     let chosen = res.request().extensions().get::<Chosen>().copied();
     if let Some(Chosen(lang)) = chosen {
-        let c = cookie(&state, locale_cookie_name(&state), lang.tag().into(), None);
+        let c = kept(&state, lang);
         // A cookie that cannot be added leaves the language to Accept-Language later on.
         if let Err(e) = res.response_mut().add_cookie(&c) {
             tracing::warn!(error = %e, "language cookie not set");

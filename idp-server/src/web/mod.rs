@@ -1,6 +1,7 @@
 //! HTTP: the OIDC endpoints and the hosted pages. Handlers stay thin: parse the request, call the
 //! core on the blocking pool (database and argon2 never run on the async workers), render.
 
+pub mod account;
 pub mod admin;
 pub mod authorize;
 pub mod branding;
@@ -257,13 +258,13 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     .route("/login/totp", web::post().to(signin::submit_totp))
     .route("/login/relink", web::post().to(signin::resend_relink))
     .route("/relink", web::get().to(signin::open_relink))
-    .route("/", web::get().to(signin::home))
     .route("/healthz", get_or_head().to(healthz))
     .route("/readyz", get_or_head().to(readyz))
     .route("/metrics", web::get().to(public_metrics))
     .route("/static/style.css", get_or_head().to(stylesheet))
     .route("/branding/{file}", get_or_head().to(branding::asset));
     lifecycle::configure(cfg);
+    account::configure(cfg);
 }
 
 /// Builds the HTTP server on a bound listener. `workers` defaults to one per core.

@@ -70,16 +70,47 @@ pub struct MessagePage<'a> {
     pub link: Option<(&'a str, &'a str)>,
 }
 
+/// A time on a page: in words of the page's language, and as `<time datetime>` wants it.
+pub struct When {
+    pub iso: String,
+    pub words: String,
+}
+
+/// A live session as `/account` lists it.
+pub struct SessionRow {
+    pub sid: String,
+    /// Browser and system in our own words (never the User-Agent's text).
+    pub browser: String,
+    pub address: String,
+    pub started: When,
+    pub last_active: When,
+    /// The apps signed in through it, by name.
+    pub apps: Vec<String>,
+    /// The browser asking.
+    pub current: bool,
+}
+
+/// The user's linked authenticator app, as `/account` shows it.
+pub struct AppView {
+    pub linked_since: Option<When>,
+    pub last_used: Option<When>,
+}
+
 #[derive(Template)]
-#[template(path = "signed_in.html")]
-pub struct SignedInPage<'a> {
+#[template(path = "account.html")]
+pub struct AccountPage<'a> {
     /// The page's language (its words come from the catalogues through it).
     pub t: Tr,
     pub product: &'a Brand,
-    /// "Signed in as <strong>name</strong> (email).", as HTML (`Tr::strong`).
+    /// "Signed in as <strong>name</strong> (email).", as HTML (`Tr::html`).
     pub signed_in_as: &'a str,
+    pub account_name: &'a str,
     pub csrf: &'a str,
     pub notice: Option<&'a str>,
+    pub sessions: &'a [SessionRow],
+    pub authenticator: Option<AppView>,
+    /// Tag, name in itself, chosen.
+    pub languages: &'a [(&'a str, &'a str, bool)],
 }
 
 #[derive(Template)]

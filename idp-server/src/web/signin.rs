@@ -10,23 +10,24 @@ use idp_core::mfa::RelinkError;
 use idp_core::signin::{CodeStep, PasswordStep, SignInError, SignInPage, SignInStart, SignedIn};
 use idp_core::User;
 
+use super::account;
 use super::authorize::completion_redirect;
 use super::browser::{
-    cookie, cookie_value, flow_cookie, flow_cookie_name, known_browser_cookie, notice_cookie_name,
-    removal_cookie, session_cookie_name, RequestBrowser,
+    cookie, cookie_value, flow_cookie, flow_cookie_name, known_browser_cookie, removal_cookie,
+    session_cookie_name, RequestBrowser,
 };
 use super::csrf::{csrf_for, csrf_ok};
 use super::forms::{
     form_expired, locked_until, parse_form, refusal, retry_after, see_other, sign_in_expired,
 };
-use super::pages::{EnrollPage, LoginPage, RelinkPage, SignedInPage, VerifyPage};
+use super::pages::{EnrollPage, LoginPage, RelinkPage, VerifyPage};
 use super::render::html;
 use super::{blocking, blocking_try, locale, text, AppError, AppState};
 use crate::i18n::{msg, Tr};
 use crate::mail::{send_in_background, Mail};
 
 /// GET /login: renders whichever step the flow is at. Without a flow, starts one for a direct
-/// sign-in (no app), or shows the signed-in page when a session exists.
+/// sign-in (no app), or sends a browser that is signed in already to its page (`/account`).
 pub async fn login_page(
     req: HttpRequest,
     state: web::Data<AppState>,
@@ -36,16 +37,13 @@ pub async fn login_page(
     let browser = RequestBrowser::of(&state, &req);
     let idp = state.idp.clone();
     let f = flow.clone();
-    let (b, secret) = (browser.clone(), browser.session.clone());
-    let start = blocking(move || idp.open_sign_in(f.as_deref(), b.get())).await?;
+    let start = blocking(move || idp.open_sign_in(f.as_deref(), browser.get())).await?;
     match start.map_err(|e| refusal(&state, e))? {
         SignInStart::Flow(page) => {
             let handle = flow.unwrap_or_default();
             render_page(&state, t, &handle, *page, None, StatusCode::OK, "")
         }
-        SignInStart::SignedIn(user) => {
-            render_signed_in(&state, t, secret.as_deref().unwrap_or(""), &user, None)
-        }
+        SignInStart::SignedIn(_) => Ok(see_other(account::PATH)),
         SignInStart::Started(handle) => {
             // The page at once, not a redirect to itself: a browser that keeps no cookies
             // would be sent round that redirect for ever (its form then says the sign-in
@@ -375,7 +373,7 @@ fn notify_app_linked(state: &AppState, signed_in: &SignedIn, browser: RequestBro
         };
         m.send(
             &user.email,
-            t.lang(),
+            m.lang_for(user.locale.as_deref(), Some(t.lang())),
             Mail::AppLinked {
                 at,
                 ip: browser.ip.as_deref(),
@@ -386,20 +384,18 @@ fn notify_app_linked(state: &AppState, signed_in: &SignedIn, browser: RequestBro
 }
 
 /// A completed sign-in: the session cookie, the known-browser cookie for the user, the flow
-/// cookie removed, and either the app's
-/// redirect with its code or the signed-in page. The browser's previous session, if this one
-/// replaced it, is told to its apps.
+/// cookie removed, and either the app's redirect with its code or the user's own page
+/// (`/account`). The browser's previous session, if this one replaced it, is told to its apps.
 pub fn signed_in_response(state: &AppState, done: SignedIn) -> Result<HttpResponse, AppError> {
     if !done.ended.is_empty() {
         state.deliver_logouts();
     }
     let location = match &done.code {
         // The app's answer, unless a reload removed the app or its redirect URI since the
-        // sign-in began: then the browser stays here, signed in.
-        Some((pending, answer)) => {
-            completion_redirect(state, pending, answer)?.unwrap_or_else(|| "/".to_string())
-        }
-        None => "/".to_string(),
+        // sign-in began: then the browser stays here, signed in, on its own page.
+        Some((pending, answer)) => completion_redirect(state, pending, answer)?
+            .unwrap_or_else(|| account::PATH.to_string()),
+        None => account::PATH.to_string(),
     };
     Ok(HttpResponse::SeeOther()
         .cookie(cookie(state, session_cookie_name(state), done.secret, None))
@@ -421,69 +417,4 @@ pub async fn current_user(
     let s = secret.clone();
     let found = blocking_try(move || idp.signed_in_user(&s)).await?;
     Ok(found.map(|(u, session)| (u, secret, session.id)))
-}
-
-/// The signed-in page for the browser's live session, if it has one.
-pub async fn signed_in_page(
-    req: &HttpRequest,
-    state: &AppState,
-    notice: Option<&str>,
-) -> Result<Option<HttpResponse>, AppError> {
-    let Some((user, secret, _)) = current_user(req, state).await? else {
-        return Ok(None);
-    };
-    render_signed_in(state, locale::of(req), &secret, &user, notice).map(Some)
-}
-
-/// The signed-in page of `user`, whose session cookie holds `secret`.
-pub fn render_signed_in(
-    state: &AppState,
-    t: Tr,
-    secret: &str,
-    user: &User,
-    notice: Option<&str>,
-) -> Result<HttpResponse, AppError> {
-    let name = if user.display_name.is_empty() {
-        user.email.as_str()
-    } else {
-        user.display_name.as_str()
-    };
-    html(
-        StatusCode::OK,
-        &SignedInPage {
-            t,
-            product: &state.config.brand,
-            signed_in_as: &t.html(
-                &msg("signed-in-as")
-                    .with_strong("name", name)
-                    .with("email", user.email.as_str()),
-            ),
-            csrf: &csrf_for(secret),
-            notice,
-        },
-    )
-}
-
-/// A notice set for the redirect after a form (the only one: a password changed).
-pub const PASSWORD_CHANGED: &str = "password-changed";
-
-/// GET / : the signed-in page (with the notice a form left for it, shown once), or off to sign
-/// in.
-pub async fn home(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpResponse, AppError> {
-    let t = locale::of(&req);
-    let left = cookie_value(&req, notice_cookie_name(&state));
-    let notice =
-        (left.as_deref() == Some(PASSWORD_CHANGED)).then(|| t.tr("password-changed-notice"));
-    let mut res = match signed_in_page(&req, &state, notice.as_deref()).await? {
-        Some(page) => page,
-        None => see_other("/login"),
-    };
-    if left.is_some() {
-        res.add_cookie(&removal_cookie(&state, notice_cookie_name(&state)))
-            .map_err(|e| {
-                tracing::error!(error = %e, "notice cookie not removed");
-                AppError::Internal
-            })?;
-    }
-    Ok(res)
 }

@@ -498,7 +498,7 @@ fn a_password_change_renews_the_cookie_it_was_made_with(db: Db) {
     let thief = Browser::new();
     let header = [("cookie", stolen.as_str())];
     assert_eq!(
-        thief.get_with(&server.url("/"), &header).status,
+        thief.get_with(&server.url("/account"), &header).status,
         200,
         "the copy works"
     );
@@ -525,7 +525,7 @@ fn a_password_change_renews_the_cookie_it_was_made_with(db: Db) {
     assert_eq!(done.status, 303, "{}", done.body);
     let renewed = session_cookie_of(&done).expect("a new session cookie");
     assert_ne!(renewed, stolen);
-    let home = thief.get_with(&server.url("/"), &header);
+    let home = thief.get_with(&server.url("/account"), &header);
     assert_ne!(
         home.status, 200,
         "the stolen copy is signed out: {}",
@@ -541,7 +541,7 @@ fn a_password_change_renews_the_cookie_it_was_made_with(db: Db) {
         "no code for the stolen copy"
     );
     assert_eq!(
-        browser.get(&server.url("/")).status,
+        browser.get(&server.url("/account")).status,
         200,
         "the user stays signed in"
     );

@@ -52,7 +52,11 @@ fn completes_after(server: &TestServer, edit: fn(&str) -> String) {
         !location.contains("127.0.0.1:8081") && !location.contains("code="),
         "no code for what the configuration no longer has: {location}"
     );
-    assert!(browser.get(&server.url("/")).status == 200, "signed in");
+    assert_eq!(
+        browser.get(&server.url("/account")).status,
+        200,
+        "signed in"
+    );
 }
 
 fn a_sign_in_under_way_gets_no_code_for_a_client_the_reload_removed(db: Db) {

@@ -204,6 +204,7 @@ client_id = "browser-app"
 name = "Demo App"
 redirect_uris = ["http://127.0.0.1:{rp_port}/callback"]
 post_logout_redirect_uris = ["http://127.0.0.1:{rp_port}/"]
+backchannel_logout_uri = "http://127.0.0.1:{rp_port}/backchannel"
 secret_sha256 = "{secret_hash}"
 ui = {{ logo = "branding/demo-app.svg", accent_color = "#7a2e8e" }}
 "##
@@ -258,7 +259,7 @@ ui = {{ logo = "branding/demo-app.svg", accent_color = "#7a2e8e" }}
     }
     let shots = std::fs::read_dir(&dir).unwrap().count();
     assert!(
-        shots >= 72,
+        shots >= 80,
         "every page at two widths in two languages: {shots}"
     );
     Ok(())

@@ -19,7 +19,7 @@ fn lang_of(page: &Page) -> &str {
 }
 
 /// The decoded text of a quoted-printable mail body (what lettre uses for mostly-ASCII text).
-fn decoded(mail: &str) -> String {
+pub fn decoded(mail: &str) -> String {
     let soft = mail.replace("=\r\n", "").replace("=\n", "");
     let bytes = soft.as_bytes();
     let mut out = Vec::with_capacity(bytes.len());

@@ -402,11 +402,14 @@ fn change_password_asks_the_current_one(db: Db) {
     // Post/redirect/get: the page that says so can be reloaded without resending anything, and
     // says so once.
     let done = change(PASSWORD, NEW_PASSWORD, NEW_PASSWORD);
-    assert_eq!((done.status, done.location.as_deref()), (303, Some("/")));
+    assert_eq!(
+        (done.status, done.location.as_deref()),
+        (303, Some("/account"))
+    );
     let shown = browser.follow(&server.base, done);
     assert_eq!(shown.status, 200, "{}", shown.body);
     assert!(shown.body.contains("Your password was changed"));
-    let reloaded = browser.get(&server.url("/"));
+    let reloaded = browser.get(&server.url("/account"));
     assert_eq!(reloaded.status, 200);
     assert!(!reloaded.body.contains("Your password was changed"));
     assert_eq!(

@@ -1,6 +1,7 @@
 //! The integration suite: one binary (linking is the slow part on small machines), real servers
 //! over HTTP, real databases (SQLite always, PostgreSQL when IDP_TEST_POSTGRES_URL is set).
 
+mod account_page;
 mod admin_api;
 mod admin_privacy;
 mod admin_users;

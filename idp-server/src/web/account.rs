@@ -1,0 +1,322 @@
+//! `/account`, a signed-in user's own page (where `/` leads): where they are signed in (each
+//! live session with its browser and system in our own words, address, times and the apps
+//! signed in through it, this browser marked), signing one other session out or every other one
+//! (their apps told at once by back-channel logout), their authenticator app, the password
+//! change, and the language of their pages and mails. Every form carries the CSRF token bound to
+//! the session cookie and answers with a redirect back here that leaves a one-shot notice
+//! (post/redirect/get: a reload resends nothing).
+
+use actix_web::cookie::Cookie;
+use actix_web::http::{header, StatusCode};
+use actix_web::{web, HttpRequest, HttpResponse};
+use chrono::Datelike;
+use idp_core::self_service::OwnAccount;
+
+use super::browser::{
+    client_ip, cookie, cookie_value, notice_cookie_name, removal_cookie, session_cookie_name,
+};
+use super::csrf::{csrf_for, csrf_ok};
+use super::forms::{form_expired, parse_form, see_other};
+use super::pages::{AccountPage, AppView, SessionRow, When};
+use super::params::Params;
+use super::render::html;
+use super::{blocking_try, locale, AppError, AppState};
+use crate::i18n::{msg, Lang, Msg, Tr};
+use crate::user_agent::browser_of;
+
+/// Where a signed-in browser lands.
+pub const PATH: &str = "/account";
+
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.route("/", web::get().to(home))
+        .route(PATH, web::get().to(page))
+        .route("/account/sessions/end", web::post().to(end_one))
+        .route("/account/sessions/end-others", web::post().to(end_others))
+        .route("/account/language", web::post().to(set_language));
+}
+
+/// What a form left for the page to say once; the notice cookie holds its name, and only a
+/// name of this list shows anything (a cookie cannot make the page claim something else).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Notice {
+    PasswordChanged,
+    SessionEnded,
+    SessionGone,
+    OthersEnded,
+    LanguageSaved,
+}
+
+impl Notice {
+    const ALL: [Notice; 5] = [
+        Notice::PasswordChanged,
+        Notice::SessionEnded,
+        Notice::SessionGone,
+        Notice::OthersEnded,
+        Notice::LanguageSaved,
+    ];
+
+    fn name(self) -> &'static str {
+        match self {
+            Notice::PasswordChanged => "password-changed",
+            Notice::SessionEnded => "session-ended",
+            Notice::SessionGone => "session-gone",
+            Notice::OthersEnded => "others-ended",
+            Notice::LanguageSaved => "language-saved",
+        }
+    }
+
+    fn message(self) -> Msg {
+        match self {
+            Notice::PasswordChanged => msg("password-changed-notice"),
+            Notice::SessionEnded => msg("account-session-ended"),
+            Notice::SessionGone => msg("account-session-gone"),
+            Notice::OthersEnded => msg("account-others-ended"),
+            Notice::LanguageSaved => msg("account-language-saved"),
+        }
+    }
+
+    fn named(name: &str) -> Option<Notice> {
+        Notice::ALL.into_iter().find(|n| n.name() == name)
+    }
+
+    /// The cookie that carries this notice across the redirect to `/account` (a minute).
+    pub fn cookie(self, state: &AppState) -> Cookie<'static> {
+        cookie(
+            state,
+            notice_cookie_name(state),
+            self.name().into(),
+            Some(60),
+        )
+    }
+}
+
+/// GET /: a signed-in browser's page is `/account` (which sends anyone else to sign in).
+async fn home() -> HttpResponse {
+    see_other(PATH)
+}
+
+/// GET /account: the page, with the notice a form left for it (shown once); without a live
+/// session, off to sign in (which comes back here).
+async fn page(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpResponse, AppError> {
+    let Some(secret) = cookie_value(&req, session_cookie_name(&state)) else {
+        return Ok(see_other("/login"));
+    };
+    let idp = state.idp.clone();
+    let s = secret.clone();
+    let Some(own) = blocking_try(move || idp.own_account(&s)).await? else {
+        return Ok(see_other("/login"));
+    };
+    let t = locale::of_user(&req, &state, own.user.locale.as_deref());
+    let left = cookie_value(&req, notice_cookie_name(&state));
+    let notice = left
+        .as_deref()
+        .and_then(Notice::named)
+        .map(|n| t.show(&n.message()));
+    let mut res = render(&state, t, &secret, &own, notice.as_deref())?;
+    if left.is_some() {
+        res.add_cookie(&removal_cookie(&state, notice_cookie_name(&state)))
+            .map_err(|e| AppError::internal(&e))?;
+    }
+    Ok(res)
+}
+
+/// A time as the page shows it: in words of the page's language (UTC), and machine-readable.
+fn when(t: Tr, at: i64) -> When {
+    let d = chrono::DateTime::from_timestamp(at, 0).unwrap_or_default();
+    When {
+        iso: d.format("%Y-%m-%dT%H:%M:%SZ").to_string(),
+        words: t.show(
+            &msg("account-date")
+                .with("day", d.day().to_string())
+                .with("month", i64::from(d.month()))
+                .with("year", d.year().to_string())
+                .with("time", d.format("%H:%M").to_string()),
+        ),
+    }
+}
+
+fn render(
+    state: &AppState,
+    t: Tr,
+    secret: &str,
+    own: &OwnAccount,
+    notice: Option<&str>,
+) -> Result<HttpResponse, AppError> {
+    let user = &own.user;
+    let name = if user.display_name.is_empty() {
+        user.email.as_str()
+    } else {
+        user.display_name.as_str()
+    };
+    let mut sessions: Vec<SessionRow> = own
+        .sessions
+        .iter()
+        .map(|view| {
+            let s = &view.session;
+            SessionRow {
+                sid: s.id.clone(),
+                browser: s
+                    .user_agent
+                    .as_deref()
+                    .and_then(|ua| browser_of(&t, ua))
+                    .unwrap_or_else(|| t.tr("account-unknown-browser")),
+                address: s
+                    .ip
+                    .clone()
+                    .unwrap_or_else(|| t.tr("account-unknown-address")),
+                started: when(t, s.created_at),
+                last_active: when(t, s.last_active_at),
+                // By the names the apps are configured with now; one removed since shows its id.
+                apps: view
+                    .clients
+                    .iter()
+                    .map(|id| {
+                        state
+                            .config
+                            .client(id)
+                            .map_or(id.clone(), |c| c.name.clone())
+                    })
+                    .collect(),
+                current: view.current,
+            }
+        })
+        .collect();
+    // This browser first, then the others newest first (as the core lists them).
+    sessions.sort_by_key(|s| !s.current);
+    let chosen = user
+        .locale
+        .as_deref()
+        .and_then(Lang::from_tag)
+        .unwrap_or(t.lang());
+    let languages: Vec<(&str, &str, bool)> = Lang::ALL
+        .into_iter()
+        .map(|l| (l.tag(), l.endonym(), l == chosen))
+        .collect();
+    html(
+        StatusCode::OK,
+        &AccountPage {
+            t,
+            product: &state.config.brand,
+            signed_in_as: &t.html(
+                &msg("signed-in-as")
+                    .with_strong("name", name)
+                    .with("email", user.email.as_str()),
+            ),
+            account_name: &own.account.name,
+            csrf: &csrf_for(secret),
+            notice,
+            sessions: &sessions,
+            authenticator: own.authenticator.map(|a| AppView {
+                linked_since: a.linked_at.map(|at| when(t, at)),
+                last_used: a.last_used_at.map(|at| when(t, at)),
+            }),
+            languages: &languages,
+        },
+    )
+}
+
+/// The session cookie's secret behind a form of this page, once its CSRF token matched it;
+/// `None` when the browser has no session cookie (it is sent to sign in).
+fn form_secret(
+    req: &HttpRequest,
+    state: &AppState,
+    params: &Params,
+) -> Result<Option<String>, AppError> {
+    let Some(secret) = cookie_value(req, session_cookie_name(state)) else {
+        return Ok(None);
+    };
+    if !csrf_ok(&secret, params.get("csrf")) {
+        return Err(form_expired(state, msg("open-again")));
+    }
+    Ok(Some(secret))
+}
+
+/// Back to the page with `notice`.
+fn back(state: &AppState, notice: Notice) -> HttpResponse {
+    HttpResponse::SeeOther()
+        .cookie(notice.cookie(state))
+        .insert_header((header::LOCATION, PATH))
+        .finish()
+}
+
+/// POST /account/sessions/end: signs out one of the user's sessions (`sid`). A session that is
+/// not a live one of theirs (ended meanwhile, or someone else's) ends nothing, and the page
+/// says only that.
+async fn end_one(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    body: web::Bytes,
+) -> Result<HttpResponse, AppError> {
+    let params = parse_form(&state, &body)?;
+    let Some(secret) = form_secret(&req, &state, &params)? else {
+        return Ok(see_other("/login"));
+    };
+    let sid: String = params.get("sid").unwrap_or("").chars().take(128).collect();
+    let (idp, ip) = (state.idp.clone(), client_ip(&state, &req));
+    let ended =
+        blocking_try(move || idp.end_own_sessions(&secret, Some(&sid), ip.as_deref())).await?;
+    Ok(match ended {
+        None => see_other("/login"),
+        Some(ended) if ended.is_empty() => back(&state, Notice::SessionGone),
+        Some(_) => {
+            state.deliver_logouts();
+            back(&state, Notice::SessionEnded)
+        }
+    })
+}
+
+/// POST /account/sessions/end-others: signs out every session of the user but this browser's.
+async fn end_others(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    body: web::Bytes,
+) -> Result<HttpResponse, AppError> {
+    let params = parse_form(&state, &body)?;
+    let Some(secret) = form_secret(&req, &state, &params)? else {
+        return Ok(see_other("/login"));
+    };
+    let (idp, ip) = (state.idp.clone(), client_ip(&state, &req));
+    let ended = blocking_try(move || idp.end_own_sessions(&secret, None, ip.as_deref())).await?;
+    Ok(match ended {
+        None => see_other("/login"),
+        Some(ended) => {
+            if !ended.is_empty() {
+                state.deliver_logouts();
+            }
+            back(&state, Notice::OthersEnded)
+        }
+    })
+}
+
+/// POST /account/language: stores the user's language (one the provider has) for their mails
+/// and pages, and keeps it as this browser's choice.
+async fn set_language(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    body: web::Bytes,
+) -> Result<HttpResponse, AppError> {
+    let params = parse_form(&state, &body)?;
+    let Some(secret) = form_secret(&req, &state, &params)? else {
+        return Ok(see_other("/login"));
+    };
+    let chosen = params
+        .get("locale")
+        .and_then(|tag| Lang::ALL.into_iter().find(|l| l.tag() == tag));
+    let Some(lang) = chosen else {
+        return Err(AppError::page(
+            StatusCode::BAD_REQUEST,
+            msg("invalid-form-title"),
+            msg("account-language-unknown"),
+        )
+        .with_brand(&state.config.brand));
+    };
+    let idp = state.idp.clone();
+    let stored = blocking_try(move || idp.set_own_locale(&secret, Some(lang.tag()))).await?;
+    if !stored {
+        return Ok(see_other("/login"));
+    }
+    let mut res = back(&state, Notice::LanguageSaved);
+    res.add_cookie(&locale::kept(&state, lang))
+        .map_err(|e| AppError::internal(&e))?;
+    Ok(res)
+}
