@@ -63,7 +63,8 @@ pub struct ActiveToken {
 
 impl Idp {
     /// Introspection (RFC 7662 2): the live state behind `token` when it is active and the
-    /// caller may learn of it (the client it was issued to, or a resource server); `None`
+    /// caller may learn of it (the client it was issued to; a resource server, of access tokens
+    /// only: a refresh token never belongs at an API); `None`
     /// (`{"active": false}`) otherwise, whatever the reason, so the answer tells a caller nothing
     /// about other clients' tokens. A session the session rule refuses is ended here too.
     pub fn introspect(
@@ -74,26 +75,35 @@ impl Idp {
     ) -> Result<Option<ActiveToken>, ClientAuthError> {
         self.authenticate_client(client, credentials)?;
         let now = self.now();
-        let conn = &mut *self.store().conn()?;
-        let (grant_id, kind) = match token {
-            PresentedToken::Access { grant_id, .. } => (grant_id.to_string(), TokenKind::Access),
-            PresentedToken::Other(raw) => {
-                let Some(t) = refresh_tokens::usable(conn, &hash_token(raw), now)? else {
-                    return Ok(None);
-                };
-                let kind = TokenKind::Refresh {
-                    issued_at: t.created_at,
-                    expires_at: t.expires_at,
-                };
-                (t.grant_id, kind)
-            }
+        let resource_server = matches!(client.kind, ClientKind::ResourceServer);
+        // One connection for the reads, given back before a refusal writes (`admit_read` takes
+        // its own).
+        let found = {
+            let conn = &mut *self.store().conn()?;
+            let (grant_id, kind) = match token {
+                PresentedToken::Access { grant_id, .. } => {
+                    (grant_id.to_string(), TokenKind::Access)
+                }
+                // A refresh token belongs to its app and never to an API: a resource server
+                // that is shown one learns nothing of it.
+                PresentedToken::Other(_) if resource_server => return Ok(None),
+                PresentedToken::Other(raw) => {
+                    let Some(t) = refresh_tokens::usable(conn, &hash_token(raw), now)? else {
+                        return Ok(None);
+                    };
+                    let kind = TokenKind::Refresh {
+                        issued_at: t.created_at,
+                        expires_at: t.expires_at,
+                    };
+                    (t.grant_id, kind)
+                }
+            };
+            grants::live_view(conn, &grant_id, now)?.map(|found| (found, kind))
         };
-        let Some((grant, session, user, account)) = grants::live_view(conn, &grant_id, now)? else {
+        let Some(((grant, session, user, account), kind)) = found else {
             return Ok(None);
         };
-        let may_learn = matches!(client.kind, ClientKind::ResourceServer)
-            || grant.client_id == client.client_id;
-        if !may_learn {
+        if !(resource_server || grant.client_id == client.client_id) {
             return Ok(None);
         }
         if self

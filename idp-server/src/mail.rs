@@ -201,11 +201,6 @@ impl Mailer {
             .unwrap_or(self.default_lang)
     }
 
-    /// The language of a mail to a user that no page caused (see [`Mailer::lang_for`]).
-    pub fn lang_of(&self, locale: Option<&str>) -> Lang {
-        self.lang_for(locale, None)
-    }
-
     /// Tells of a disconnect: the user (with the relink link when one was made) and their
     /// account's administrators (with the reason). Each failure is returned with its address;
     /// the others are still sent.
@@ -218,7 +213,7 @@ impl Mailer {
     ) -> Vec<(String, MailError)> {
         let mut failed = Vec::new();
         for r in &done.notify {
-            let lang = self.lang_of(r.locale.as_deref());
+            let lang = self.lang_for(r.locale.as_deref(), None);
             let mail = if r.is_subject {
                 Mail::AppDisconnected { at }
             } else {
@@ -233,7 +228,7 @@ impl Mailer {
             }
         }
         if let Some(token) = &done.relink_token {
-            let lang = self.lang_of(user.locale.as_deref());
+            let lang = self.lang_for(user.locale.as_deref(), None);
             if let Err(e) = self.send_link(user, Purpose::Relink, token, lang) {
                 failed.push((user.email.clone(), e));
             }

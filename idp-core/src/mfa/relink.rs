@@ -30,17 +30,17 @@ pub enum RelinkError {
     Store(#[from] StoreError),
 }
 
-/// Whether `user` may enroll (see a QR code, link an app) in `flow`: always, unless relinking
-/// by email is required of them (the setting is on and the help desk disconnected their app
-/// with it on); then only in a sign-in opened by a live relink link of theirs.
+/// Whether `user` may enroll (see a QR code, link an app) in `flow`: always, unless linking by
+/// email is required of them (the help desk disconnected their app with
+/// `relink_requires_email` on, or they were granted a role before linking any); then only in a
+/// sign-in opened by a live relink link of theirs.
 pub(crate) fn may_enroll_in(
     conn: &mut DbConnection,
-    required: bool,
     user: &User,
     flow: &LoginFlow,
     now: i64,
 ) -> Result<bool, StoreError> {
-    if !(required && user.relink_by_email) {
+    if !user.relink_by_email {
         return Ok(true);
     }
     let Some(hash) = flow.relink_token_hash.as_deref() else {
@@ -66,9 +66,9 @@ pub(crate) fn relinked_in(
 
 impl Idp {
     /// Whether the relink gate lets `user` enroll in the flow with this handle (no query unless
-    /// relinking by email is required of them).
+    /// linking by email is required of them).
     pub(crate) fn may_enroll(&self, user: &User, flow: &str) -> Result<bool, StoreError> {
-        if !(self.relink_required() && user.relink_by_email) {
+        if !user.relink_by_email {
             return Ok(true);
         }
         let now = self.now();
@@ -76,7 +76,7 @@ impl Idp {
         let Some(f) = store::flows::live(conn, &hash_token(flow), now)? else {
             return Ok(false);
         };
-        may_enroll_in(conn, true, user, &f, now)
+        may_enroll_in(conn, user, &f, now)
     }
 
     /// The stage a sign-in that must link an app goes to: enrollment, or, behind the relink
@@ -87,9 +87,5 @@ impl Idp {
         } else {
             FlowStage::RelinkByEmail
         })
-    }
-
-    pub(crate) fn relink_required(&self) -> bool {
-        self.settings().totp.relink_requires_email
     }
 }

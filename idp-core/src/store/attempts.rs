@@ -243,7 +243,18 @@ pub(crate) fn clear_password_failures(
         }
         pattern.push(c);
     }
-    diesel::delete(ac::table.filter(ac::key.like(pattern).escape('\\'))).execute(conn)?;
+    // An address never holds `|`: the key's one `|` is the one before the email (`%` could
+    // otherwise span an email that itself holds `|`, and clear another email's locks).
+    let two_bars = format!(
+        "{PASSWORD_AT_PREFIX}%|%|{}",
+        &pattern[PASSWORD_AT_PREFIX.len() + 2..]
+    );
+    diesel::delete(
+        ac::table
+            .filter(ac::key.like(&pattern).escape('\\'))
+            .filter(ac::key.not_like(two_bars).escape('\\')),
+    )
+    .execute(conn)?;
     Ok(())
 }
 

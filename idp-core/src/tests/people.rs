@@ -43,23 +43,43 @@ fn a_role_always_needs_a_second_factor(db: &TestDb) {
         MfaStep::None,
         "MFA is off for acme"
     );
-    let (change, ended) = db
+    let granted = db
         .idp
         .set_role(&u, Role::AccountAdmin, true, &op())
         .unwrap();
-    assert_eq!((change, ended.len()), (Change::Changed, 1));
+    assert_eq!((granted.change, granted.ended.len()), (Change::Changed, 1));
+    // No app linked yet: the first one only through the link mailed to them.
+    let link = granted.relink_token.expect("a link to mail");
     assert_eq!(
         queued_logouts(db),
         vec![(weak.id.clone(), "app".into(), "role_granted".into())]
     );
     let u = db.idp.user_by_id(&u.id).unwrap().unwrap();
     assert_eq!(u.roles.list(), [Role::AccountAdmin]);
+    assert!(u.relink_by_email);
     assert_eq!(db.idp.mfa_step(&u).unwrap(), MfaStep::Enroll);
+    // Whoever else knows the password reaches no QR code; the mailed link does.
+    let flow = db.idp.create_flow(None, None).unwrap();
+    db.idp
+        .sign_in_password(&flow, "ann@example.com", PW, Default::default())
+        .unwrap();
+    assert!(matches!(
+        db.idp.sign_in_page(&flow).unwrap(),
+        crate::signin::SignInPage::RelinkByEmail { .. }
+    ));
+    let mailed = db.idp.open_relink(&link, None).unwrap();
+    db.idp
+        .sign_in_password(&mailed, "ann@example.com", PW, Default::default())
+        .unwrap();
+    assert!(matches!(
+        db.idp.sign_in_page(&mailed).unwrap(),
+        crate::signin::SignInPage::Enroll { .. }
+    ));
     assert_eq!(
         db.idp
             .set_role(&u, Role::AccountAdmin, true, &op())
             .unwrap()
-            .0,
+            .change,
         Change::Already
     );
     // The console's grant ends when the role is taken back.

@@ -20,6 +20,8 @@ pub enum CliError {
     #[error(transparent)]
     Link(#[from] idp_core::email_tokens::EmailTokenError),
     #[error(transparent)]
+    Role(#[from] idp_core::roles::RoleError),
+    #[error(transparent)]
     Reseal(#[from] idp_core::keys::ResealError),
     #[error(transparent)]
     Keys(#[from] crate::keys::KeyError),

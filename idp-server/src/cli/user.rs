@@ -21,7 +21,7 @@ fn send_link(rt: &Runtime, user: &User, actor: &Actor) -> Result<Purpose, CliErr
             user,
             purpose,
             &token,
-            mailer.lang_of(user.locale.as_deref()),
+            mailer.lang_for(user.locale.as_deref(), None),
         )
         .map_err(|e| {
             CliError::Refused(format!(
@@ -188,23 +188,40 @@ pub fn run(cmd: &UserCmd, rt: &Runtime, out: &Output, actor: &Actor) -> Result<(
         UserCmd::GrantRole { email, role } | UserCmd::RevokeRole { email, role } => {
             let held = matches!(cmd, UserCmd::GrantRole { .. });
             let u = idp.user_by_email(email)?;
-            let (change, ended) = idp.set_role(&u, *role, held, actor)?;
-            let (_, note) = backchannel_logout(rt, &ended)?;
+            let done = idp.set_role(&u, *role, held, actor)?;
+            let (_, note) = backchannel_logout(rt, &done.ended)?;
+            if let Some(token) = &done.relink_token {
+                // Their first app only through their mailbox (the user holds a role now).
+                let mailer = Mailer::new(&rt.config)?;
+                if let Err(e) = mailer.send_link(
+                    &u,
+                    Purpose::Relink,
+                    token,
+                    mailer.lang_for(u.locale.as_deref(), None),
+                ) {
+                    eprintln!("warning: the link to {} was not sent: {e}", u.email);
+                }
+            }
             let role = role.as_str();
             if held {
                 say_change(
                     out,
-                    change,
+                    done.change,
                     &format!(
-                        "granted {role} to {email}; {} session(s) without a second factor ended{note}; their next sign-in needs one",
-                        ended.len()
+                        "granted {role} to {email}; {} session(s) without a second factor ended{note}; their next sign-in needs one{}",
+                        done.ended.len(),
+                        if done.relink_token.is_some() {
+                            " (they were mailed the link to link their first app)"
+                        } else {
+                            ""
+                        }
                     ),
                     &format!("{email} already holds {role}"),
                 );
             } else {
                 say_change(
                     out,
-                    change,
+                    done.change,
                     &format!("took {role} back from {email}; their console sessions ended"),
                     &format!("{email} does not hold {role}"),
                 );

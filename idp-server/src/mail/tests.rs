@@ -161,5 +161,5 @@ fn a_users_mails_take_their_chosen_language_first() {
         "a stored tag we no longer have counts as no choice"
     );
     assert_eq!(mailer.lang_for(None, None), Lang::Es, "the default");
-    assert_eq!(mailer.lang_of(Some("en")), Lang::En);
+    assert_eq!(mailer.lang_for(Some("en"), None), Lang::En);
 }

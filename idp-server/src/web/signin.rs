@@ -191,7 +191,7 @@ pub async fn resend_relink(
     };
     let email = user.email.clone();
     send_in_background(&state.mailer, email.clone(), move |m, _| {
-        let lang = m.lang_of(user.locale.as_deref());
+        let lang = m.lang_for(user.locale.as_deref(), None);
         m.send_link(&user, idp_core::email_tokens::Purpose::Relink, &token, lang)
     });
     let notice = t.tr("relink-sent");

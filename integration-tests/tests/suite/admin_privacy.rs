@@ -122,7 +122,11 @@ fn the_admin_api_tells_and_records_only_what_it_should(db: Db) {
     );
     assert_eq!(scope.status, 403);
     let refused = events(&server, "admin.refused");
-    assert_eq!(refused.len(), 2, "{refused:#?}");
+    assert_eq!(refused.len(), 4, "the two conflicts too: {refused:#?}");
+    assert!(refused.iter().any(|e| e["detail"]
+        .as_str()
+        .unwrap()
+        .starts_with("POST /admin/v1/users 409")));
     assert!(refused.iter().all(|e| e["ip"] == "127.0.0.1"));
 
     // user.updated says which fields changed (and every change carries the address).
@@ -142,3 +146,57 @@ fn the_admin_api_tells_and_records_only_what_it_should(db: Db) {
 }
 
 on_both_backends!(the_admin_api_tells_and_records_only_what_it_should);
+
+/// Roles through the admin API: a client limited to some accounts may make an `account-admin`
+/// in them, never a `support` user (who would act on every account); each change is audited.
+fn a_limited_client_cannot_mint_the_help_desk(db: Db) {
+    let server = server(db, &writer());
+    seed(&server, "other", "bo@example.com", false);
+    let bo = server.rt.idp.user_by_email("bo@example.com").unwrap();
+    let t = admin_token(&server, "writer", READER_SECRET);
+    let t = Some(t.as_str());
+    let path = |role: &str| format!("/admin/v1/users/{}/roles/{role}", bo.id);
+    let refused = call(&server, "PUT", &path("support"), t, None, None);
+    assert_eq!(refused.status, 403, "{:?}", refused.body);
+    assert!(server
+        .rt
+        .idp
+        .user_by_id(&bo.id)
+        .unwrap()
+        .unwrap()
+        .roles
+        .list()
+        .is_empty());
+    let granted = call(&server, "PUT", &path("account-admin"), t, None, None);
+    assert_eq!(granted.status, 200, "{:?}", granted.body);
+    assert_eq!(granted.body["roles"], json!(["account-admin"]));
+    let helpdesk = admin_token(&server, "helpdesk", HELPDESK_SECRET);
+    let support = call(
+        &server,
+        "PUT",
+        &path("support"),
+        Some(&helpdesk),
+        None,
+        None,
+    );
+    assert_eq!(support.status, 200, "{:?}", support.body);
+    assert_eq!(support.body["roles"], json!(["account-admin", "support"]));
+    let back = call(
+        &server,
+        "DELETE",
+        &path("support"),
+        Some(&helpdesk),
+        None,
+        None,
+    );
+    assert_eq!(back.body["roles"], json!(["account-admin"]));
+    let bad = call(&server, "PUT", &path("root"), Some(&helpdesk), None, None);
+    assert_eq!(bad.status, 400);
+    assert_eq!(
+        events(&server, "user.role_granted").len(),
+        1,
+        "the writer's grant"
+    );
+}
+
+on_both_backends!(a_limited_client_cannot_mint_the_help_desk);

@@ -137,7 +137,7 @@ fn ends_every_token(server: &TestServer, why: &str, end: &Ending) {
     let live = introspect(server, API, access);
     assert_eq!(live["active"], true, "{why}: {live}");
     assert_eq!(
-        introspect(server, API, refresh_token)["active"],
+        introspect(server, DEMO, refresh_token)["active"],
         true,
         "{why}"
     );
@@ -150,7 +150,7 @@ fn ends_every_token(server: &TestServer, why: &str, end: &Ending) {
         "{why}: access"
     );
     assert_eq!(
-        introspect(server, API, refresh_token),
+        introspect(server, DEMO, refresh_token),
         inactive(),
         "{why}: refresh"
     );
@@ -196,7 +196,9 @@ fn introspection_tells_the_issuing_client_and_resource_servers_only(db: Db) {
         body,
         "the issuing client"
     );
-    let refreshed = introspect(&server, API, refresh_token);
+    // A refresh token never belongs at an API: a resource server learns nothing of it.
+    assert_eq!(introspect(&server, API, refresh_token), inactive());
+    let refreshed = introspect(&server, DEMO, refresh_token);
     assert_eq!(refreshed["active"], true);
     assert_eq!(refreshed["token_type"], "refresh_token");
     assert_eq!(refreshed["sub"], user.id.as_str());
@@ -215,9 +217,9 @@ fn introspection_tells_the_issuing_client_and_resource_servers_only(db: Db) {
     // A rotated refresh token is spent: inactive, while the new one is active.
     let (status, rotated) = refresh(&server, "demo", &tokens);
     assert_eq!(status, 200, "{rotated}");
-    assert_eq!(introspect(&server, API, refresh_token), inactive());
+    assert_eq!(introspect(&server, DEMO, refresh_token), inactive());
     let new_refresh = rotated["refresh_token"].as_str().unwrap();
-    assert_eq!(introspect(&server, API, new_refresh)["active"], true);
+    assert_eq!(introspect(&server, DEMO, new_refresh)["active"], true);
     // Client authentication is that of /token: wrong secret, a public client, nobody.
     let (status, body) = call(
         &server,

@@ -113,15 +113,20 @@ fn resource(path: &str, allow: &'static str) -> actix_web::Resource {
     }))
 }
 
-/// Every read of personal data (users, their sessions, the audit log) and every refused call of
-/// an authenticated admin client is an audit event: who, from where, what. (A call without a
-/// valid token names nobody and is not recorded: anyone could fill the log with them.)
+/// Every read of personal data (users, their sessions, the audit log) and every refused call
+/// (400, 403, 404, 409) of an authenticated admin client is an audit event: who, from where,
+/// what (path and query). A call without a valid token names nobody and is not recorded (anyone
+/// could fill the log with them), nor is a 429 (the limit is there to shed such load).
 async fn record_calls(
     req: ServiceRequest,
     next: Next<impl MessageBody>,
 ) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
     let method = req.method().clone();
-    let path = req.path().to_string();
+    // The query too: a search key (`?email=`) is what a read looked for.
+    let path = match req.query_string() {
+        "" => req.path().to_string(),
+        q => format!("{}?{}", req.path(), q.chars().take(300).collect::<String>()),
+    };
     let state = req.app_data::<web::Data<AppState>>().cloned();
     let res = next.call(req).await?;
     let caller = res.request().extensions().get::<auth::Caller>().cloned();
@@ -130,7 +135,13 @@ async fn record_calls(
     };
     let status = res.status();
     let personal = path.starts_with("/admin/v1/users") || path.starts_with("/admin/v1/audit");
-    let action = if status == StatusCode::FORBIDDEN || status == StatusCode::NOT_FOUND {
+    let refused = [
+        StatusCode::BAD_REQUEST,
+        StatusCode::FORBIDDEN,
+        StatusCode::NOT_FOUND,
+        StatusCode::CONFLICT,
+    ];
+    let action = if refused.contains(&status) {
         AuditAction::AdminRefused
     } else if method == Method::GET && status.is_success() && personal {
         AuditAction::AdminRead

@@ -3,6 +3,7 @@
 //! one (back-channel logout), and their next sign-in enrolls first.
 
 use actix_web::{web, HttpResponse};
+use idp_core::email_tokens::Purpose;
 use idp_core::model::Role;
 
 use super::accounts::run;
@@ -33,17 +34,36 @@ async fn set(
     caller.require(AdminScope::Users)?;
     let (id, name) = path.into_inner();
     let role = role_of(&name)?;
+    // `support` acts on every account: only a client that may act on every account may make or
+    // unmake one (a client limited to some accounts could otherwise mint an operator of all).
+    if role == Role::Support && caller.accounts().is_some() {
+        return Err(ApiError::ForeignAccount);
+    }
     let (user, account) = reachable(&caller, &state, &id).await?;
     let idp = state.idp.clone();
     let actor = caller.actor.clone();
     let uid = user.id.clone();
-    let ended = run(move || {
-        let (_, ended) = idp.set_role(&user, role, held, &actor)?;
-        Ok::<_, idp_core::StoreError>(ended)
+    let subject = user.clone();
+    let done = run(move || {
+        idp.set_role(&subject, role, held, &actor)
+            .map_err(|e| match e {
+                idp_core::roles::RoleError::Store(s) => ApiError::from(s),
+                idp_core::roles::RoleError::Crypto(_) => ApiError::Internal,
+            })
     })
     .await?;
-    if !ended.is_empty() {
+    if !done.ended.is_empty() {
         state.deliver_logouts();
+    }
+    if let Some(token) = done.relink_token {
+        // Their first app only through their mailbox (see `set_role`).
+        let mailer = state.mailer.clone();
+        actix_web::rt::task::spawn_blocking(move || {
+            let lang = mailer.lang_for(user.locale.as_deref(), None);
+            if let Err(e) = mailer.send_link(&user, Purpose::Relink, &token, lang) {
+                tracing::error!(error = %e, "relink link not sent");
+            }
+        });
     }
     let idp = state.idp.clone();
     let now = run(move || idp.user_by_id(&uid)).await?;

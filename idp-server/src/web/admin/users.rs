@@ -118,7 +118,7 @@ async fn mail_link(
 ) -> Result<(), ApiError> {
     let mailer = state.mailer.clone();
     let sent = blocking(move || {
-        let lang = mailer.lang_of(user.locale.as_deref());
+        let lang = mailer.lang_for(user.locale.as_deref(), None);
         mailer.send_link(&user, purpose, &token, lang)
     })
     .await?;
