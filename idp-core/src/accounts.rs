@@ -112,7 +112,10 @@ impl Idp {
             }
             let ended = match policy {
                 MfaPolicy::Required => {
-                    let weak = sessions::unended_without_second_factor(conn, &account.id)?;
+                    let weak = sessions::unended_without_second_factor(
+                        conn,
+                        sessions::Holders::Account(&account.id),
+                    )?;
                     sessions::end(conn, now, &weak, EndReason::MfaEnabled, &listeners)?
                 }
                 MfaPolicy::Off => Vec::new(),

@@ -85,7 +85,10 @@ impl Idp {
                 store::users::set_relink_by_email(conn, &user.id, true)?;
             }
             let ended = if held {
-                let weak = sessions::unended_without_second_factor_of_user(conn, &user.id)?;
+                let weak = sessions::unended_without_second_factor(
+                    conn,
+                    sessions::Holders::User(&user.id),
+                )?;
                 sessions::end(conn, now, &weak, EndReason::RoleGranted, &listeners)?
             } else {
                 store::grants::revoke_of_client(conn, now, &user.id, CONSOLE_CLIENT_ID)?;

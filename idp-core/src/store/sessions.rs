@@ -178,35 +178,33 @@ fn unended_of_user(conn: &mut DbConnection, user_id: &str) -> Result<Vec<String>
         .load(conn)?)
 }
 
-/// The not-yet-ended sessions of an account's users whose sign-in passed no second factor (as
-/// `AuthMethod` reads their `amr`).
-pub(crate) fn unended_without_second_factor(
-    conn: &mut DbConnection,
-    account_id: &str,
-) -> Result<Vec<String>, StoreError> {
-    let unended: Vec<(String, String)> = ss::table
-        .inner_join(users::table)
-        .filter(users::account_id.eq(account_id))
-        .filter(ss::ended_at.is_null())
-        .select((ss::id, ss::amr))
-        .load(conn)?;
-    Ok(unended
-        .into_iter()
-        .filter(|(_, amr)| !AuthMethod::of_stored_amr(amr).passed_second_factor())
-        .map(|(id, _)| id)
-        .collect())
+/// Whose sessions [`unended_without_second_factor`] looks at.
+pub(crate) enum Holders<'a> {
+    /// Every user of this account (MFA turned on for it).
+    Account(&'a str),
+    /// This user (granted a role).
+    User(&'a str),
 }
 
-/// The unended sessions of one user that were not completed with a second factor.
-pub(crate) fn unended_without_second_factor_of_user(
+/// The not-yet-ended sessions of `whose` whose sign-in passed no second factor (as `AuthMethod`
+/// reads their `amr`).
+pub(crate) fn unended_without_second_factor(
     conn: &mut DbConnection,
-    user_id: &str,
+    whose: Holders<'_>,
 ) -> Result<Vec<String>, StoreError> {
-    let unended: Vec<(String, String)> = ss::table
-        .filter(ss::user_id.eq(user_id))
-        .filter(ss::ended_at.is_null())
-        .select((ss::id, ss::amr))
-        .load(conn)?;
+    let unended: Vec<(String, String)> = match whose {
+        Holders::Account(account_id) => ss::table
+            .inner_join(users::table)
+            .filter(users::account_id.eq(account_id))
+            .filter(ss::ended_at.is_null())
+            .select((ss::id, ss::amr))
+            .load(conn)?,
+        Holders::User(user_id) => ss::table
+            .filter(ss::user_id.eq(user_id))
+            .filter(ss::ended_at.is_null())
+            .select((ss::id, ss::amr))
+            .load(conn)?,
+    };
     Ok(unended
         .into_iter()
         .filter(|(_, amr)| !AuthMethod::of_stored_amr(amr).passed_second_factor())

@@ -4,12 +4,11 @@
 
 use actix_web::{web, HttpRequest, HttpResponse};
 use idp_core::introspection::{ActiveToken, PresentedToken, TokenKind};
-use idp_core::model::ClientCredentials;
 use serde_json::json;
 
 use super::error::AppError;
 use super::state::{blocking, AppState};
-use super::token::{client_auth_refusal, form_params, identify_client, invalid_client, no_store};
+use super::token::{client_auth_refusal, form_params, invalid_client, no_store, ClientCall};
 use crate::tokens::{verify_access_token, AccessTokenClaims};
 
 /// The token a request names (RFC 7009 2.1, RFC 7662 2.1: `token`, required). Its
@@ -46,21 +45,13 @@ pub async fn revoke(
     body: Result<web::Bytes, actix_web::Error>,
 ) -> Result<HttpResponse, AppError> {
     let params = form_params(&req, body)?;
-    let (client, secret) = identify_client(&req, &state, &params)?;
+    let call = ClientCall::of(&req, &state, &params)?;
     let raw = token_param(&params)?;
     let claims = access_claims(&state, &raw);
-    let ip = super::browser::client_ip(&state, &req).unwrap_or_default();
     let idp = state.idp.clone();
     blocking(move || {
-        let credentials = ClientCredentials {
-            secret: secret.as_deref(),
-            ip: &ip,
-        };
-        idp.revoke_token(
-            &client.registration(),
-            &credentials,
-            presented(claims.as_ref(), &raw),
-        )
+        let token = presented(claims.as_ref(), &raw);
+        idp.revoke_token(&call.client.registration(), &call.credentials(), token)
     })
     .await?
     .map_err(|e| client_auth_refusal(e, state.idp.now()))?;
@@ -75,26 +66,18 @@ pub async fn introspect(
     body: Result<web::Bytes, actix_web::Error>,
 ) -> Result<HttpResponse, AppError> {
     let params = form_params(&req, body)?;
-    let (client, secret) = identify_client(&req, &state, &params)?;
+    let call = ClientCall::of(&req, &state, &params)?;
     // RFC 7662 2.1: the caller must be authenticated; a public client has nothing to do it with.
-    if client.secret_sha256.is_none() {
+    if call.client.secret_sha256.is_none() {
         return Err(invalid_client());
     }
     let raw = token_param(&params)?;
     let claims = access_claims(&state, &raw);
-    let ip = super::browser::client_ip(&state, &req).unwrap_or_default();
     let idp = state.idp.clone();
     let asked = claims.clone();
     let active = blocking(move || {
-        let credentials = ClientCredentials {
-            secret: secret.as_deref(),
-            ip: &ip,
-        };
-        idp.introspect(
-            &client.registration(),
-            &credentials,
-            presented(asked.as_ref(), &raw),
-        )
+        let token = presented(asked.as_ref(), &raw);
+        idp.introspect(&call.client.registration(), &call.credentials(), token)
     })
     .await?
     .map_err(|e| client_auth_refusal(e, state.idp.now()))?;

@@ -180,29 +180,54 @@ pub(super) fn identify_client(
     Ok((client, secret.map(str::to_string)))
 }
 
+/// A client's call at `/token`, `/revoke` or `/introspect`: the client the request names (in the
+/// current configuration), the secret it presents (not yet checked) and the caller's address.
+pub(super) struct ClientCall {
+    pub(super) client: Arc<Client>,
+    secret: Option<String>,
+    ip: String,
+}
+
+impl ClientCall {
+    /// Identifies the client of a request whose form is `params`.
+    pub(super) fn of(
+        req: &HttpRequest,
+        state: &AppState,
+        params: &Params,
+    ) -> Result<ClientCall, AppError> {
+        let (client, secret) = identify_client(req, state, params)?;
+        let ip = super::browser::client_ip(state, req).unwrap_or_default();
+        Ok(ClientCall { client, secret, ip })
+    }
+
+    /// The credentials for the core's client authentication.
+    pub(super) fn credentials(&self) -> ClientCredentials<'_> {
+        ClientCredentials {
+            secret: self.secret.as_deref(),
+            ip: &self.ip,
+        }
+    }
+}
+
 pub async fn token(
     req: HttpRequest,
     state: web::Data<AppState>,
     body: Result<web::Bytes, actix_web::Error>,
 ) -> Result<HttpResponse, AppError> {
     let params = form_params(&req, body)?;
-    let (client, secret) = identify_client(&req, &state, &params)?;
+    let call = ClientCall::of(&req, &state, &params)?;
     let request = parse_request(&params)?;
-    let ip = super::browser::client_ip(&state, &req).unwrap_or_default();
     // One hand-off to the blocking pool for the whole database part: the client's lockout and
     // the grant (single-use claim, rotation, session slide, and the user it was issued to, all
     // in one transaction).
     let idp = state.idp.clone();
-    let registered = Arc::clone(&client);
-    let answer = blocking(move || {
-        let credentials = ClientCredentials {
-            secret: secret.as_deref(),
-            ip: &ip,
-        };
-        idp.token_request(&registered.registration(), &credentials, &request)
+    let (answer, call) = blocking(move || {
+        let answer = idp.token_request(&call.client.registration(), &call.credentials(), &request);
+        (answer, call)
     })
-    .await?
-    .map_err(|e| token_refusal(e, state.idp.now()))?;
+    .await?;
+    let answer = answer.map_err(|e| token_refusal(e, state.idp.now()))?;
+    let client = call.client;
     let keys = state.keyring()?;
     let minter = Minter {
         config: &state.config,
