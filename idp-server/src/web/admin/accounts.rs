@@ -8,10 +8,7 @@ use idp_core::MfaPolicy;
 
 use super::auth::AdminCaller;
 use super::dto::{AccountCreate, AccountList, AccountOut, AccountPatch, Body, MfaOut, MfaPut};
-use super::problem::{
-    ApiError, BadRequest, ConflictResponse, Forbidden, NotFoundResponse, ServiceUnavailable,
-    TooManyRequests, Unauthorized,
-};
+use super::problem::{ApiError, BadRequest, ConflictResponse, NotFoundResponse, Refusals};
 use crate::config::AdminScope;
 use crate::web::{blocking, AppState};
 
@@ -45,9 +42,7 @@ where
 
 /// The accounts this client may see.
 #[utoipa::path(get, operation_id = "listAccounts", path = "/admin/v1/accounts", tag = "accounts",
-    responses((status = 200, body = AccountList), (status = 401, response = Unauthorized),
-        (status = 403, response = Forbidden), (status = 429, response = TooManyRequests),
-        (status = 503, response = ServiceUnavailable)),
+    responses((status = 200, body = AccountList), Refusals),
     security(("admin_token" = ["admin:read"])))]
 pub async fn list(
     caller: AdminCaller,
@@ -70,11 +65,7 @@ pub async fn list(
 /// Creates an account (MFA off). Repeating the same request returns the same account (200);
 /// the slug with another name is a conflict (409).
 #[utoipa::path(post, operation_id = "createAccount", path = "/admin/v1/accounts", tag = "accounts", request_body = AccountCreate,
-    responses((status = 201, body = AccountOut, description = "Created"),
-        (status = 200, body = AccountOut, description = "It existed already, as asked"),
-        (status = 400, response = BadRequest), (status = 401, response = Unauthorized),
-        (status = 403, response = Forbidden), (status = 409, response = ConflictResponse),
-        (status = 429, response = TooManyRequests), (status = 503, response = ServiceUnavailable)),
+    responses((status = 201, body = AccountOut, description = "Created"), (status = 200, body = AccountOut, description = "It existed already, as asked"), (status = 400, response = BadRequest), (status = 409, response = ConflictResponse), Refusals),
     security(("admin_token" = ["admin:accounts"])))]
 pub async fn create(
     caller: AdminCaller,
@@ -103,9 +94,7 @@ pub async fn create(
 /// One account.
 #[utoipa::path(get, operation_id = "getAccount", path = "/admin/v1/accounts/{slug}", tag = "accounts",
     params(("slug" = String, Path, description = "The account's slug")),
-    responses((status = 200, body = AccountOut), (status = 401, response = Unauthorized),
-        (status = 403, response = Forbidden), (status = 404, response = NotFoundResponse),
-        (status = 429, response = TooManyRequests), (status = 503, response = ServiceUnavailable)),
+    responses((status = 200, body = AccountOut), (status = 404, response = NotFoundResponse), Refusals),
     security(("admin_token" = ["admin:read"])))]
 pub async fn get(
     caller: AdminCaller,
@@ -123,10 +112,7 @@ pub async fn get(
 #[utoipa::path(patch, operation_id = "updateAccount", path = "/admin/v1/accounts/{slug}", tag = "accounts",
     params(("slug" = String, Path, description = "The account's slug")),
     request_body = AccountPatch,
-    responses((status = 200, body = AccountOut), (status = 400, response = BadRequest),
-        (status = 401, response = Unauthorized), (status = 403, response = Forbidden),
-        (status = 404, response = NotFoundResponse), (status = 429, response = TooManyRequests),
-        (status = 503, response = ServiceUnavailable)),
+    responses((status = 200, body = AccountOut), (status = 400, response = BadRequest), (status = 404, response = NotFoundResponse), Refusals),
     security(("admin_token" = ["admin:accounts"])))]
 pub async fn patch(
     caller: AdminCaller,
@@ -145,9 +131,7 @@ pub async fn patch(
 /// The account's MFA policy, and for each of its users whether an app is linked.
 #[utoipa::path(get, operation_id = "getAccountMfa", path = "/admin/v1/accounts/{slug}/mfa", tag = "mfa",
     params(("slug" = String, Path, description = "The account's slug")),
-    responses((status = 200, body = MfaOut), (status = 401, response = Unauthorized),
-        (status = 403, response = Forbidden), (status = 404, response = NotFoundResponse),
-        (status = 429, response = TooManyRequests), (status = 503, response = ServiceUnavailable)),
+    responses((status = 200, body = MfaOut), (status = 404, response = NotFoundResponse), Refusals),
     security(("admin_token" = ["admin:read"])))]
 pub async fn get_mfa(
     caller: AdminCaller,
@@ -166,10 +150,7 @@ pub async fn get_mfa(
 #[utoipa::path(put, operation_id = "setAccountMfa", path = "/admin/v1/accounts/{slug}/mfa", tag = "mfa",
     params(("slug" = String, Path, description = "The account's slug")),
     request_body = MfaPut,
-    responses((status = 200, body = MfaOut), (status = 400, response = BadRequest),
-        (status = 401, response = Unauthorized), (status = 403, response = Forbidden),
-        (status = 404, response = NotFoundResponse), (status = 429, response = TooManyRequests),
-        (status = 503, response = ServiceUnavailable)),
+    responses((status = 200, body = MfaOut), (status = 400, response = BadRequest), (status = 404, response = NotFoundResponse), Refusals),
     security(("admin_token" = ["admin:mfa"])))]
 pub async fn put_mfa(
     caller: AdminCaller,

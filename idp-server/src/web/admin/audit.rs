@@ -6,20 +6,14 @@ use idp_core::audit::AuditFilter;
 use super::accounts::run;
 use super::auth::AdminCaller;
 use super::dto::{page_size, AuditEventOut, AuditList, AuditQueryParams};
-use super::problem::{
-    ApiError, BadRequest, Forbidden, NotFoundResponse, ServiceUnavailable, TooManyRequests,
-    Unauthorized,
-};
+use super::problem::{ApiError, BadRequest, NotFoundResponse, Refusals};
 use crate::config::AdminScope;
 use crate::web::AppState;
 
 /// Audit events, newest first: filter by account, by user and by time; cursor pagination. A
 /// client limited to some accounts names one of them (or a user in one).
 #[utoipa::path(get, operation_id = "listAuditEvents", path = "/admin/v1/audit", tag = "audit", params(AuditQueryParams),
-    responses((status = 200, body = AuditList), (status = 400, response = BadRequest),
-        (status = 401, response = Unauthorized), (status = 403, response = Forbidden),
-        (status = 404, response = NotFoundResponse), (status = 429, response = TooManyRequests),
-        (status = 503, response = ServiceUnavailable)),
+    responses((status = 200, body = AuditList), (status = 400, response = BadRequest), (status = 404, response = NotFoundResponse), Refusals),
     security(("admin_token" = ["admin:read"])))]
 pub async fn list(
     caller: AdminCaller,

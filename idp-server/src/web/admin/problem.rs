@@ -210,3 +210,18 @@ problem_responses!(
     TooManyRequests => "Over the client's call rate (`urn:idp:problem:rate-limited`); see Retry-After.",
     ServiceUnavailable => "The database cannot be reached (`urn:idp:problem:unavailable`); see Retry-After.",
 );
+
+/// The refusals every operation may answer, declared once for the OpenAPI document: no valid
+/// token, a scope or account the client lacks, over its call rate, the database unreachable.
+#[derive(utoipa::IntoResponses)]
+#[allow(dead_code)]
+pub enum Refusals {
+    #[response(status = 401)]
+    Unauthorized(#[ref_response] Unauthorized),
+    #[response(status = 403)]
+    Forbidden(#[ref_response] Forbidden),
+    #[response(status = 429)]
+    TooManyRequests(#[ref_response] TooManyRequests),
+    #[response(status = 503)]
+    ServiceUnavailable(#[ref_response] ServiceUnavailable),
+}

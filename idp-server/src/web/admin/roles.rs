@@ -9,10 +9,7 @@ use idp_core::model::Role;
 use super::accounts::run;
 use super::auth::AdminCaller;
 use super::dto::{RoleName, UserOut};
-use super::problem::{
-    ApiError, BadRequest, Forbidden, NotFoundResponse, ServiceUnavailable, TooManyRequests,
-    Unauthorized,
-};
+use super::problem::{ApiError, BadRequest, NotFoundResponse, Refusals};
 use super::users::{one, reachable};
 use crate::config::AdminScope;
 use crate::web::AppState;
@@ -75,10 +72,7 @@ async fn set(
 #[utoipa::path(put, operation_id = "grantUserRole", path = "/admin/v1/users/{id}/roles/{role}", tag = "users",
     params(("id" = String, Path, description = "The user's id (`sub`)"),
         ("role" = inline(RoleName), Path, description = "`support` or `account-admin`")),
-    responses((status = 200, body = UserOut), (status = 400, response = BadRequest),
-        (status = 401, response = Unauthorized), (status = 403, response = Forbidden),
-        (status = 404, response = NotFoundResponse), (status = 429, response = TooManyRequests),
-        (status = 503, response = ServiceUnavailable)),
+    responses((status = 200, body = UserOut), (status = 400, response = BadRequest), (status = 404, response = NotFoundResponse), Refusals),
     security(("admin_token" = ["admin:users"])))]
 pub async fn grant(
     caller: AdminCaller,
@@ -93,10 +87,7 @@ pub async fn grant(
 #[utoipa::path(delete, operation_id = "revokeUserRole", path = "/admin/v1/users/{id}/roles/{role}", tag = "users",
     params(("id" = String, Path, description = "The user's id (`sub`)"),
         ("role" = inline(RoleName), Path, description = "`support` or `account-admin`")),
-    responses((status = 200, body = UserOut), (status = 400, response = BadRequest),
-        (status = 401, response = Unauthorized), (status = 403, response = Forbidden),
-        (status = 404, response = NotFoundResponse), (status = 429, response = TooManyRequests),
-        (status = 503, response = ServiceUnavailable)),
+    responses((status = 200, body = UserOut), (status = 400, response = BadRequest), (status = 404, response = NotFoundResponse), Refusals),
     security(("admin_token" = ["admin:users"])))]
 pub async fn revoke(
     caller: AdminCaller,

@@ -16,10 +16,7 @@ use super::dto::{
     page_size, Body, DisconnectReason, LinkSent, Revoked, SessionList, SessionOut, UserCreate,
     UserList, UserOut, UserPatch, UserQueryParams,
 };
-use super::problem::{
-    ApiError, BadRequest, ConflictResponse, Forbidden, NotFoundResponse, ServiceUnavailable,
-    TooManyRequests, Unauthorized,
-};
+use super::problem::{ApiError, BadRequest, ConflictResponse, NotFoundResponse, Refusals};
 use crate::config::AdminScope;
 use crate::web::{blocking, AppState};
 
@@ -132,10 +129,7 @@ async fn mail_link(
 /// sign-in); cursor pagination. A client limited to some accounts names one of them, or an
 /// email (a user of another account then reads as nobody).
 #[utoipa::path(get, operation_id = "listUsers", path = "/admin/v1/users", tag = "users", params(UserQueryParams),
-    responses((status = 200, body = UserList), (status = 400, response = BadRequest),
-        (status = 401, response = Unauthorized), (status = 403, response = Forbidden),
-        (status = 404, response = NotFoundResponse), (status = 429, response = TooManyRequests),
-        (status = 503, response = ServiceUnavailable)),
+    responses((status = 200, body = UserList), (status = 400, response = BadRequest), (status = 404, response = NotFoundResponse), Refusals),
     security(("admin_token" = ["admin:read"])))]
 pub async fn list(
     caller: AdminCaller,
@@ -197,12 +191,7 @@ pub async fn list(
 /// mailed. Repeating the same request returns the same user (200); the email with another
 /// account, name or work email is a conflict (409).
 #[utoipa::path(post, operation_id = "createUser", path = "/admin/v1/users", tag = "users", request_body = UserCreate,
-    responses((status = 201, body = UserOut, description = "Created"),
-        (status = 200, body = UserOut, description = "It existed already, as asked"),
-        (status = 400, response = BadRequest), (status = 401, response = Unauthorized),
-        (status = 403, response = Forbidden), (status = 404, response = NotFoundResponse),
-        (status = 409, response = ConflictResponse), (status = 429, response = TooManyRequests),
-        (status = 503, response = ServiceUnavailable)),
+    responses((status = 201, body = UserOut, description = "Created"), (status = 200, body = UserOut, description = "It existed already, as asked"), (status = 400, response = BadRequest), (status = 404, response = NotFoundResponse), (status = 409, response = ConflictResponse), Refusals),
     security(("admin_token" = ["admin:users"])))]
 pub async fn create(
     caller: AdminCaller,
@@ -264,9 +253,7 @@ pub async fn create(
 /// One user.
 #[utoipa::path(get, operation_id = "getUser", path = "/admin/v1/users/{id}", tag = "users",
     params(("id" = String, Path, description = "The user's id (`sub`)")),
-    responses((status = 200, body = UserOut), (status = 401, response = Unauthorized),
-        (status = 403, response = Forbidden), (status = 404, response = NotFoundResponse),
-        (status = 429, response = TooManyRequests), (status = 503, response = ServiceUnavailable)),
+    responses((status = 200, body = UserOut), (status = 404, response = NotFoundResponse), Refusals),
     security(("admin_token" = ["admin:read"])))]
 pub async fn get(
     caller: AdminCaller,
@@ -282,10 +269,7 @@ pub async fn get(
 #[utoipa::path(patch, operation_id = "updateUser", path = "/admin/v1/users/{id}", tag = "users",
     params(("id" = String, Path, description = "The user's id (`sub`)")),
     request_body = UserPatch,
-    responses((status = 200, body = UserOut), (status = 400, response = BadRequest),
-        (status = 401, response = Unauthorized), (status = 403, response = Forbidden),
-        (status = 404, response = NotFoundResponse), (status = 429, response = TooManyRequests),
-        (status = 503, response = ServiceUnavailable)),
+    responses((status = 200, body = UserOut), (status = 400, response = BadRequest), (status = 404, response = NotFoundResponse), Refusals),
     security(("admin_token" = ["admin:users"])))]
 pub async fn patch(
     caller: AdminCaller,
@@ -349,9 +333,7 @@ async fn act(
 /// while disabled.
 #[utoipa::path(post, operation_id = "disableUser", path = "/admin/v1/users/{id}/disable", tag = "users",
     params(("id" = String, Path, description = "The user's id (`sub`)")),
-    responses((status = 200, body = UserOut), (status = 401, response = Unauthorized),
-        (status = 403, response = Forbidden), (status = 404, response = NotFoundResponse),
-        (status = 429, response = TooManyRequests), (status = 503, response = ServiceUnavailable)),
+    responses((status = 200, body = UserOut), (status = 404, response = NotFoundResponse), Refusals),
     security(("admin_token" = ["admin:users"])))]
 pub async fn disable(
     caller: AdminCaller,
@@ -364,9 +346,7 @@ pub async fn disable(
 /// Enables a disabled user again.
 #[utoipa::path(post, operation_id = "enableUser", path = "/admin/v1/users/{id}/enable", tag = "users",
     params(("id" = String, Path, description = "The user's id (`sub`)")),
-    responses((status = 200, body = UserOut), (status = 401, response = Unauthorized),
-        (status = 403, response = Forbidden), (status = 404, response = NotFoundResponse),
-        (status = 429, response = TooManyRequests), (status = 503, response = ServiceUnavailable)),
+    responses((status = 200, body = UserOut), (status = 404, response = NotFoundResponse), Refusals),
     security(("admin_token" = ["admin:users"])))]
 pub async fn enable(
     caller: AdminCaller,
@@ -379,9 +359,7 @@ pub async fn enable(
 /// Clears a user's password and code lockouts.
 #[utoipa::path(post, operation_id = "unlockUser", path = "/admin/v1/users/{id}/unlock", tag = "users",
     params(("id" = String, Path, description = "The user's id (`sub`)")),
-    responses((status = 200, body = UserOut), (status = 401, response = Unauthorized),
-        (status = 403, response = Forbidden), (status = 404, response = NotFoundResponse),
-        (status = 429, response = TooManyRequests), (status = 503, response = ServiceUnavailable)),
+    responses((status = 200, body = UserOut), (status = 404, response = NotFoundResponse), Refusals),
     security(("admin_token" = ["admin:users"])))]
 pub async fn unlock(
     caller: AdminCaller,
@@ -396,10 +374,7 @@ pub async fn unlock(
 /// link (409).
 #[utoipa::path(post, operation_id = "sendUserLink", path = "/admin/v1/users/{id}/reset-link", tag = "users",
     params(("id" = String, Path, description = "The user's id (`sub`)")),
-    responses((status = 202, body = LinkSent), (status = 401, response = Unauthorized),
-        (status = 403, response = Forbidden), (status = 404, response = NotFoundResponse),
-        (status = 409, response = ConflictResponse), (status = 429, response = TooManyRequests),
-        (status = 503, response = ServiceUnavailable)),
+    responses((status = 202, body = LinkSent), (status = 404, response = NotFoundResponse), (status = 409, response = ConflictResponse), Refusals),
     security(("admin_token" = ["admin:users"])))]
 pub async fn reset_link(
     caller: AdminCaller,
@@ -427,11 +402,7 @@ pub async fn reset_link(
 #[utoipa::path(delete, operation_id = "disconnectUserApp", path = "/admin/v1/users/{id}/totp", tag = "mfa",
     params(("id" = String, Path, description = "The user's id (`sub`)")),
     request_body = DisconnectReason,
-    responses((status = 204, description = "Disconnected (or nothing was linked)"),
-        (status = 400, response = BadRequest),
-        (status = 401, response = Unauthorized), (status = 403, response = Forbidden),
-        (status = 404, response = NotFoundResponse), (status = 429, response = TooManyRequests),
-        (status = 503, response = ServiceUnavailable)),
+    responses((status = 204, description = "Disconnected (or nothing was linked)"), (status = 400, response = BadRequest), (status = 404, response = NotFoundResponse), Refusals),
     security(("admin_token" = ["admin:mfa"])))]
 pub async fn delete_totp(
     caller: AdminCaller,
@@ -470,9 +441,7 @@ pub async fn delete_totp(
 /// The user's live sessions.
 #[utoipa::path(get, operation_id = "listUserSessions", path = "/admin/v1/users/{id}/sessions", tag = "sessions",
     params(("id" = String, Path, description = "The user's id (`sub`)")),
-    responses((status = 200, body = SessionList), (status = 401, response = Unauthorized),
-        (status = 403, response = Forbidden), (status = 404, response = NotFoundResponse),
-        (status = 429, response = TooManyRequests), (status = 503, response = ServiceUnavailable)),
+    responses((status = 200, body = SessionList), (status = 404, response = NotFoundResponse), Refusals),
     security(("admin_token" = ["admin:read"])))]
 pub async fn sessions(
     caller: AdminCaller,
@@ -492,9 +461,7 @@ pub async fn sessions(
 /// Ends every session of the user now; each app holding a grant gets a back-channel logout.
 #[utoipa::path(delete, operation_id = "revokeUserSessions", path = "/admin/v1/users/{id}/sessions", tag = "sessions",
     params(("id" = String, Path, description = "The user's id (`sub`)")),
-    responses((status = 200, body = Revoked), (status = 401, response = Unauthorized),
-        (status = 403, response = Forbidden), (status = 404, response = NotFoundResponse),
-        (status = 429, response = TooManyRequests), (status = 503, response = ServiceUnavailable)),
+    responses((status = 200, body = Revoked), (status = 404, response = NotFoundResponse), Refusals),
     security(("admin_token" = ["admin:sessions"])))]
 pub async fn revoke_sessions(
     caller: AdminCaller,
