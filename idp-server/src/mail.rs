@@ -73,7 +73,7 @@ pub enum Mail<'a> {
 /// The browser and system a User-Agent names, in words from a fixed list ("Firefox on
 /// Linux"); `None` when it names none we know. Never the header's own text: whoever signs in
 /// writes it, and the mail that quotes it warns the user about that very person.
-fn browser_of(t: &Tr, user_agent: &str) -> Option<String> {
+pub fn browser_of(t: &Tr, user_agent: &str) -> Option<String> {
     let found = woothee::parser::Parser::new().parse(user_agent)?;
     let known = |s: &str| !s.is_empty() && s != woothee::woothee::VALUE_UNKNOWN;
     match (known(found.name), known(found.os)) {

@@ -6,6 +6,7 @@ pub mod authorize;
 pub mod branding;
 pub mod browser;
 pub mod client_addr;
+pub mod console;
 pub mod csrf;
 mod deadline;
 pub mod error;
@@ -237,6 +238,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     .route("/static/style.css", get_or_head().to(stylesheet))
     .route("/branding/{file}", get_or_head().to(branding::asset));
     lifecycle::configure(cfg);
+    console::configure(cfg);
 }
 
 /// Builds the HTTP server on a bound listener. `workers` defaults to one per core.
