@@ -7,6 +7,7 @@ mod attacks;
 mod authenticator;
 mod branding;
 mod cli;
+mod console;
 mod edges;
 mod hardening;
 mod harness;

@@ -82,18 +82,17 @@ pub fn button(t: Tr, a: StaffAction) -> String {
 /// What will happen, naming whom (`subject`: the user's email, or the account's name).
 fn consequence(a: StaffAction, subject: &str) -> Msg {
     match a {
-        StaffAction::InviteUser => msg("console-confirm-invite"),
-        StaffAction::ResendInvitation => msg("console-confirm-resend-invitation"),
-        StaffAction::Disable => msg("console-confirm-disable"),
-        StaffAction::Enable => msg("console-confirm-enable"),
-        StaffAction::Unlock => msg("console-confirm-unlock"),
-        StaffAction::SendReset => msg("console-confirm-send-reset"),
-        StaffAction::DisconnectApp => msg("console-confirm-disconnect-app"),
-        StaffAction::EndSessions => msg("console-confirm-end-sessions"),
-        StaffAction::MfaOn => msg("console-confirm-mfa-on"),
-        StaffAction::MfaOff => msg("console-confirm-mfa-off"),
+        StaffAction::InviteUser => msg("console-confirm-invite").with("subject", subject),
+        StaffAction::ResendInvitation => msg("console-confirm-resend-invitation").with("subject", subject),
+        StaffAction::Disable => msg("console-confirm-disable").with("subject", subject),
+        StaffAction::Enable => msg("console-confirm-enable").with("subject", subject),
+        StaffAction::Unlock => msg("console-confirm-unlock").with("subject", subject),
+        StaffAction::SendReset => msg("console-confirm-send-reset").with("subject", subject),
+        StaffAction::DisconnectApp => msg("console-confirm-disconnect-app").with("subject", subject),
+        StaffAction::EndSessions => msg("console-confirm-end-sessions").with("subject", subject),
+        StaffAction::MfaOn => msg("console-confirm-mfa-on").with("subject", subject),
+        StaffAction::MfaOff => msg("console-confirm-mfa-off").with("subject", subject),
     }
-    .with("subject", subject)
 }
 
 /// The outcome an action leaves for the next page, as its cookie says it.
@@ -147,31 +146,31 @@ pub fn notice(t: Tr, value: &str, subject: &str) -> Option<String> {
     let (name, outcome) = value.split_once('.')?;
     let a = parse(name)?;
     let m = match outcome {
-        "unsent" => msg("console-mail-not-sent"),
+        "unsent" => msg("console-mail-not-sent").with("subject", subject),
         "already" => match a {
-            StaffAction::Disable => msg("console-already-disable"),
-            StaffAction::Enable => msg("console-already-enable"),
-            StaffAction::DisconnectApp => msg("console-already-disconnect-app"),
-            StaffAction::EndSessions => msg("console-already-end-sessions"),
-            StaffAction::MfaOn => msg("console-already-mfa-on"),
-            StaffAction::MfaOff => msg("console-already-mfa-off"),
+            StaffAction::Disable => msg("console-already-disable").with("subject", subject),
+            StaffAction::Enable => msg("console-already-enable").with("subject", subject),
+            StaffAction::DisconnectApp => msg("console-already-disconnect-app").with("subject", subject),
+            StaffAction::EndSessions => msg("console-already-end-sessions").with("subject", subject),
+            StaffAction::MfaOn => msg("console-already-mfa-on").with("subject", subject),
+            StaffAction::MfaOff => msg("console-already-mfa-off").with("subject", subject),
             _ => return None,
         },
         "done" => match a {
-            StaffAction::InviteUser => msg("console-done-invite"),
-            StaffAction::ResendInvitation => msg("console-done-resend-invitation"),
-            StaffAction::Disable => msg("console-done-disable"),
-            StaffAction::Enable => msg("console-done-enable"),
-            StaffAction::Unlock => msg("console-done-unlock"),
-            StaffAction::SendReset => msg("console-done-send-reset"),
-            StaffAction::DisconnectApp => msg("console-done-disconnect-app"),
-            StaffAction::EndSessions => msg("console-done-end-sessions"),
-            StaffAction::MfaOn => msg("console-done-mfa-on"),
-            StaffAction::MfaOff => msg("console-done-mfa-off"),
+            StaffAction::InviteUser => msg("console-done-invite").with("subject", subject),
+            StaffAction::ResendInvitation => msg("console-done-resend-invitation").with("subject", subject),
+            StaffAction::Disable => msg("console-done-disable").with("subject", subject),
+            StaffAction::Enable => msg("console-done-enable").with("subject", subject),
+            StaffAction::Unlock => msg("console-done-unlock").with("subject", subject),
+            StaffAction::SendReset => msg("console-done-send-reset").with("subject", subject),
+            StaffAction::DisconnectApp => msg("console-done-disconnect-app").with("subject", subject),
+            StaffAction::EndSessions => msg("console-done-end-sessions").with("subject", subject),
+            StaffAction::MfaOn => msg("console-done-mfa-on").with("subject", subject),
+            StaffAction::MfaOff => msg("console-done-mfa-off").with("subject", subject),
         },
         _ => return None,
     };
-    Some(t.show(&m.with("subject", subject)))
+    Some(t.show(&m))
 }
 
 /// What an action is about: a user (with their account) or an account.
