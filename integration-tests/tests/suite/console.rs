@@ -117,7 +117,10 @@ fn a_user_without_a_role_gets_403_and_a_forged_cookie_signs_in_again(db: Db) {
     let start = stranger.get(&server.url("/console/users/x"));
     assert_eq!(start.status, 303);
     let to = start.location.clone().unwrap();
-    assert!(to.contains("/authorize?") && to.contains("client_id=console"), "{to}");
+    assert!(
+        to.contains("/authorize?") && to.contains("client_id=console"),
+        "{to}"
+    );
     assert!(to.contains("code_challenge_method=S256"), "{to}");
     let sign_in_cookie = start
         .headers
@@ -203,15 +206,25 @@ fn an_account_admin_acts_only_in_their_own_account(db: Db) {
         &[("csrf", &token), ("reason", "T-2")],
     );
     assert_eq!(refused.status, 403);
-    assert!(refused.body.contains("Only support can turn MFA off"), "{}", refused.body);
+    assert!(
+        refused.body.contains("Only support can turn MFA off"),
+        "{}",
+        refused.body
+    );
     assert_eq!(
         server.rt.idp.account_by_slug("acme").unwrap().mfa_policy,
         MfaPolicy::Required
     );
     // A colleague with a role goes to support; their own user is nobody's to change here.
     let peer_page = get(&format!("/console/users/{}", peer.id));
-    assert!(peer_page.body.contains("holds a role"), "{}", peer_page.body);
-    assert!(!peer_page.body.contains(&format!("/console/users/{}/disable", peer.id)));
+    assert!(
+        peer_page.body.contains("holds a role"),
+        "{}",
+        peer_page.body
+    );
+    assert!(!peer_page
+        .body
+        .contains(&format!("/console/users/{}/disable", peer.id)));
     for target in [&peer, &boss] {
         let page = post(
             &format!("/console/users/{}/disable", target.id),
@@ -219,7 +232,13 @@ fn an_account_admin_acts_only_in_their_own_account(db: Db) {
         );
         assert_eq!(page.status, 403, "{}", page.body);
         assert_eq!(
-            server.rt.idp.user_by_id(&target.id).unwrap().unwrap().status,
+            server
+                .rt
+                .idp
+                .user_by_id(&target.id)
+                .unwrap()
+                .unwrap()
+                .status,
             UserStatus::Active
         );
     }
@@ -234,9 +253,15 @@ fn an_account_admin_acts_only_in_their_own_account(db: Db) {
         Some(format!("/console/users/{}", ann.id).as_str())
     );
     let after = get(&format!("/console/users/{}", ann.id));
-    assert!(after.body.contains("ann@example.com is disabled"), "{}", after.body);
     assert!(
-        !get(&format!("/console/users/{}", ann.id)).body.contains("is disabled and"),
+        after.body.contains("ann@example.com is disabled"),
+        "{}",
+        after.body
+    );
+    assert!(
+        !get(&format!("/console/users/{}", ann.id))
+            .body
+            .contains("is disabled and"),
         "the notice is shown once"
     );
     let ev = last_event(&server, &ann);
@@ -290,8 +315,15 @@ fn changes_need_csrf_and_a_reason_and_bad_input_changes_nothing(db: Db) {
         ],
     );
     assert_eq!(bad.status, 400, "{}", bad.body);
-    assert!(bad.body.contains("Enter a valid email address"), "{}", bad.body);
-    assert!(bad.body.contains("value=\"not an email\""), "the form keeps what was typed");
+    assert!(
+        bad.body.contains("Enter a valid email address"),
+        "{}",
+        bad.body
+    );
+    assert!(
+        bad.body.contains("value=\"not an email\""),
+        "the form keeps what was typed"
+    );
     let taken = browser.post(
         &invite,
         &[
@@ -344,13 +376,22 @@ fn each_ticket_is_audited_with_actor_address_and_reason(db: Db) {
 
     let confirm = browser.get(&server.url("/console/accounts/acme/mfa-on"));
     assert_eq!(confirm.status, 200);
-    assert!(confirm.body.contains("Require MFA for every user of Acme Ltd"), "{}", confirm.body);
+    assert!(
+        confirm
+            .body
+            .contains("Require MFA for every user of Acme Ltd"),
+        "{}",
+        confirm.body
+    );
     let on = browser.post(
         &server.url("/console/accounts/acme/mfa-on"),
         &[("csrf", &token), ("reason", "T-10")],
     );
     assert_eq!(on.status, 303, "{}", on.body);
-    assert_eq!(idp.account_by_slug("acme").unwrap().mfa_policy, MfaPolicy::Required);
+    assert_eq!(
+        idp.account_by_slug("acme").unwrap().mfa_policy,
+        MfaPolicy::Required
+    );
     let account = idp.account_by_slug("acme").unwrap();
     let ev = idp
         .audit_page(
@@ -371,18 +412,34 @@ fn each_ticket_is_audited_with_actor_address_and_reason(db: Db) {
 
     // Ann links an app, then loses her phone.
     let ann_browser = Browser::new();
-    for (b, email) in [(&ann_browser, "ann@example.com"), (&Browser::new(), "bob@example.com")] {
-        let signed = sign_in(&server, b, &server.demo_authorize_url(), email, SecondFactor::Enroll, None);
+    for (b, email) in [
+        (&ann_browser, "ann@example.com"),
+        (&Browser::new(), "bob@example.com"),
+    ] {
+        let signed = sign_in(
+            &server,
+            b,
+            &server.demo_authorize_url(),
+            email,
+            SecondFactor::Enroll,
+            None,
+        );
         // The demo app redeems its code: the session holds the app's grant.
         let code = signed.callback.location_param("code").unwrap();
         assert_eq!(exchange(&server, &code).0, 200);
     }
     let page = browser.get(&server.url(&format!("/console/users/{}", ann.id)));
     assert!(page.body.contains("App linked since"), "{}", page.body);
-    assert!(page.body.contains("Demo App"), "her session and its app: {}", page.body);
+    assert!(
+        page.body.contains("Demo App"),
+        "her session and its app: {}",
+        page.body
+    );
     let confirm = browser.get(&server.url(&format!("/console/users/{}/disconnect-app", ann.id)));
     assert!(
-        confirm.body.contains("Disconnect the authenticator app of ann@example.com: all their sessions end"),
+        confirm.body.contains(
+            "Disconnect the authenticator app of ann@example.com: all their sessions end"
+        ),
         "{}",
         confirm.body
     );
@@ -398,8 +455,18 @@ fn each_ticket_is_audited_with_actor_address_and_reason(db: Db) {
     assert!(idp.live_sessions(&ann.id).unwrap().is_empty());
     let ev = last_event(&server, &ann);
     assert_eq!(
-        (ev.action.as_str(), ev.actor.as_str(), ev.ip.as_deref(), ev.reason.as_deref()),
-        ("mfa.disconnected", actor.as_str(), Some("127.0.0.1"), Some("T-11 lost phone"))
+        (
+            ev.action.as_str(),
+            ev.actor.as_str(),
+            ev.ip.as_deref(),
+            ev.reason.as_deref()
+        ),
+        (
+            "mfa.disconnected",
+            actor.as_str(),
+            Some("127.0.0.1"),
+            Some("T-11 lost phone")
+        )
     );
     // Her next sign-in shows a QR code again.
     sign_in(
@@ -417,7 +484,13 @@ fn each_ticket_is_audited_with_actor_address_and_reason(db: Db) {
     );
     assert_eq!(limited.status, 429, "{}", limited.body);
     assert!(limited.headers.get("retry-after").is_some());
-    assert!(limited.body.contains("as many authenticator apps as one person may"), "{}", limited.body);
+    assert!(
+        limited
+            .body
+            .contains("as many authenticator apps as one person may"),
+        "{}",
+        limited.body
+    );
     assert_eq!(
         idp.enrollment_state(&bob.id).unwrap(),
         idp_core::mfa::EnrollmentState::Linked
@@ -436,7 +509,10 @@ fn each_ticket_is_audited_with_actor_address_and_reason(db: Db) {
         &[("csrf", &token), ("reason", "T-14")],
     );
     assert_eq!(off.status, 303, "{}", off.body);
-    assert_eq!(idp.account_by_slug("acme").unwrap().mfa_policy, MfaPolicy::Off);
+    assert_eq!(
+        idp.account_by_slug("acme").unwrap().mfa_policy,
+        MfaPolicy::Off
+    );
     let reset = browser.post(
         &server.url(&format!("/console/users/{}/send-reset", bob.id)),
         &[("csrf", &token), ("reason", "T-15")],
@@ -455,12 +531,20 @@ fn each_ticket_is_audited_with_actor_address_and_reason(db: Db) {
     let new = idp.user_by_email("new@example.com").unwrap();
     assert_eq!(new.status, UserStatus::Invited);
     let ev = last_event(&server, &new);
-    assert_eq!((ev.actor.as_str(), ev.reason.as_deref()), (actor.as_str(), Some("T-16")));
+    assert_eq!(
+        (ev.actor.as_str(), ev.reason.as_deref()),
+        (actor.as_str(), Some("T-16"))
+    );
     let mails = crate::lifecycle::wait_for_mails(&server.outbox(), 1);
     assert!(mails.iter().any(|m| m.contains("new@example.com")));
     // The audit page shows them, with the actor, the address and the reason.
     let audit = browser.get(&server.url("/console/audit?account=acme"));
-    for seen in ["mfa.disconnected", "T-11 lost phone", "127.0.0.1", actor.as_str()] {
+    for seen in [
+        "mfa.disconnected",
+        "T-11 lost phone",
+        "127.0.0.1",
+        actor.as_str(),
+    ] {
         assert!(audit.body.contains(seen), "{seen}: {}", audit.body);
     }
 }
@@ -515,7 +599,10 @@ fn the_audit_export_is_csv_with_formulas_defused(db: Db) {
         console_sign_in(&server, "help@example.com", SecondFactor::Enroll, None);
     let done = browser.post(
         &server.url(&format!("/console/users/{}/disable", ann.id)),
-        &[("csrf", &csrf(&home)), ("reason", "=HYPERLINK(\"http://evil.example\",\"x\")")],
+        &[
+            ("csrf", &csrf(&home)),
+            ("reason", "=HYPERLINK(\"http://evil.example\",\"x\")"),
+        ],
     );
     assert_eq!(done.status, 303, "{}", done.body);
     let csv = browser.get(&server.url(&format!("/console/audit.csv?user={}", ann.id)));
@@ -532,17 +619,31 @@ fn the_audit_export_is_csv_with_formulas_defused(db: Db) {
         lines.next(),
         Some("time,event,actor,account_id,user_id,address,reason,detail,on_behalf_of")
     );
-    let disabled = csv.body.lines().find(|l| l.contains("user.disabled")).unwrap();
+    let disabled = csv
+        .body
+        .lines()
+        .find(|l| l.contains("user.disabled"))
+        .unwrap();
     assert!(
         disabled.contains("\"'=HYPERLINK(\"\"http://evil.example\"\",\"\"x\"\")\""),
         "{disabled}"
     );
-    assert!(csv.body.lines().skip(1).all(|l| l.contains(&ann.id)), "only ann's events");
+    assert!(
+        csv.body.lines().skip(1).all(|l| l.contains(&ann.id)),
+        "only ann's events"
+    );
     let bad = browser.get(&server.url("/console/audit?from=yesterday"));
     assert_eq!(bad.status, 400);
-    assert!(bad.body.contains("Enter dates as year-month-day"), "{}", bad.body);
+    assert!(
+        bad.body.contains("Enter dates as year-month-day"),
+        "{}",
+        bad.body
+    );
     // Signing out of the console ends the SSO session it ran in; the form needs its token.
-    assert_eq!(browser.post(&server.url("/console/signout"), &[]).status, 403);
+    assert_eq!(
+        browser.post(&server.url("/console/signout"), &[]).status,
+        403
+    );
     let bye = browser.post(&server.url("/console/signout"), &[("csrf", &csrf(&home))]);
     assert_eq!(bye.status, 200, "{}", bye.body);
     assert!(server.rt.idp.live_sessions(&help.id).unwrap().is_empty());

@@ -106,7 +106,10 @@ fn serve(dir: &Path, db_url: &str) -> (Served, PathBuf) {
             if ready {
                 return (served, config);
             }
-            assert!(start.elapsed() < Duration::from_secs(30), "server did not start");
+            assert!(
+                start.elapsed() < Duration::from_secs(30),
+                "server did not start"
+            );
             std::thread::sleep(Duration::from_millis(50));
         }
     }
@@ -118,7 +121,11 @@ fn a_real_browser_handles_the_tickets_in_the_console(db: Db) {
     let database = test_database(db, dir.path());
     // The schema and the keys come from the server's first start; the CLI seeds after it.
     let (server, config) = serve(dir.path(), &database.url);
-    for (slug, name) in [("vendor", "Vendor Help Desk"), ("acme", "Acme Fuel"), ("globex", "Globex")] {
+    for (slug, name) in [
+        ("vendor", "Vendor Help Desk"),
+        ("acme", "Acme Fuel"),
+        ("globex", "Globex"),
+    ] {
         cli(&config, &["account", "create", slug, "--name", name], None);
     }
     let people = [
@@ -133,13 +140,24 @@ fn a_real_browser_handles_the_tickets_in_the_console(db: Db) {
         cli(
             &config,
             &[
-                "user", "create", "--account", account, "--email", email, "--name", name,
+                "user",
+                "create",
+                "--account",
+                account,
+                "--email",
+                email,
+                "--name",
+                name,
                 "--password-stdin",
             ],
             Some(&format!("{PASSWORD}\n")),
         );
         if let Some(role) = role {
-            cli(&config, &["user", "grant-role", "--email", email, "--role", role], None);
+            cli(
+                &config,
+                &["user", "grant-role", "--email", email, "--role", role],
+                None,
+            );
         }
     }
     let shots = screenshot_dir().join(match db {
@@ -165,12 +183,19 @@ fn a_real_browser_handles_the_tickets_in_the_console(db: Db) {
     if let Err(e) = run {
         let log = std::fs::read_to_string(dir.path().join("server.log")).unwrap_or_default();
         let tail: Vec<&str> = log.lines().rev().take(40).collect();
-        panic!("{e}\nserver log (last lines, newest first):\n{}", tail.join("\n"));
+        panic!(
+            "{e}\nserver log (last lines, newest first):\n{}",
+            tail.join("\n")
+        );
     }
     // What the walk did, read back from the database: each ticket's event names the support
     // user at the console, their address and the reason.
     drop(server);
-    let rt = idp_server::Runtime::open(idp_server::config::Config::load(config.to_str().unwrap()).unwrap(), false).unwrap();
+    let rt = idp_server::Runtime::open(
+        idp_server::config::Config::load(config.to_str().unwrap()).unwrap(),
+        false,
+    )
+    .unwrap();
     let idp = &rt.idp;
     let help = idp.user_by_email("help@example.com").unwrap();
     let ann = idp.user_by_email("ann@example.com").unwrap();
@@ -205,7 +230,10 @@ fn a_real_browser_handles_the_tickets_in_the_console(db: Db) {
         "ann linked a new app after the disconnect"
     );
     let shot_count = std::fs::read_dir(&shots).unwrap().count();
-    assert!(shot_count >= 44, "every console page at two widths in two languages: {shot_count}");
+    assert!(
+        shot_count >= 44,
+        "every console page at two widths in two languages: {shot_count}"
+    );
 }
 
 on_both_backends!(a_real_browser_handles_the_tickets_in_the_console);

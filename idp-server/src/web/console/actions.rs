@@ -37,10 +37,7 @@ const ACTIONS: [(StaffAction, &str); 10] = [
 ];
 
 pub fn slug(a: StaffAction) -> &'static str {
-    ACTIONS
-        .iter()
-        .find(|(x, _)| *x == a)
-        .map_or("", |(_, s)| s)
+    ACTIONS.iter().find(|(x, _)| *x == a).map_or("", |(_, s)| s)
 }
 
 fn parse(s: &str) -> Option<StaffAction> {
@@ -59,7 +56,10 @@ fn on_account(a: StaffAction) -> bool {
 pub fn takes_away(a: StaffAction) -> bool {
     matches!(
         a,
-        StaffAction::Disable | StaffAction::DisconnectApp | StaffAction::EndSessions | StaffAction::MfaOff
+        StaffAction::Disable
+            | StaffAction::DisconnectApp
+            | StaffAction::EndSessions
+            | StaffAction::MfaOff
     )
 }
 
@@ -83,12 +83,16 @@ pub fn button(t: Tr, a: StaffAction) -> String {
 fn consequence(a: StaffAction, subject: &str) -> Msg {
     match a {
         StaffAction::InviteUser => msg("console-confirm-invite").with("subject", subject),
-        StaffAction::ResendInvitation => msg("console-confirm-resend-invitation").with("subject", subject),
+        StaffAction::ResendInvitation => {
+            msg("console-confirm-resend-invitation").with("subject", subject)
+        }
         StaffAction::Disable => msg("console-confirm-disable").with("subject", subject),
         StaffAction::Enable => msg("console-confirm-enable").with("subject", subject),
         StaffAction::Unlock => msg("console-confirm-unlock").with("subject", subject),
         StaffAction::SendReset => msg("console-confirm-send-reset").with("subject", subject),
-        StaffAction::DisconnectApp => msg("console-confirm-disconnect-app").with("subject", subject),
+        StaffAction::DisconnectApp => {
+            msg("console-confirm-disconnect-app").with("subject", subject)
+        }
         StaffAction::EndSessions => msg("console-confirm-end-sessions").with("subject", subject),
         StaffAction::MfaOn => msg("console-confirm-mfa-on").with("subject", subject),
         StaffAction::MfaOff => msg("console-confirm-mfa-off").with("subject", subject),
@@ -150,20 +154,28 @@ pub fn notice(t: Tr, value: &str, subject: &str) -> Option<String> {
         "already" => match a {
             StaffAction::Disable => msg("console-already-disable").with("subject", subject),
             StaffAction::Enable => msg("console-already-enable").with("subject", subject),
-            StaffAction::DisconnectApp => msg("console-already-disconnect-app").with("subject", subject),
-            StaffAction::EndSessions => msg("console-already-end-sessions").with("subject", subject),
+            StaffAction::DisconnectApp => {
+                msg("console-already-disconnect-app").with("subject", subject)
+            }
+            StaffAction::EndSessions => {
+                msg("console-already-end-sessions").with("subject", subject)
+            }
             StaffAction::MfaOn => msg("console-already-mfa-on").with("subject", subject),
             StaffAction::MfaOff => msg("console-already-mfa-off").with("subject", subject),
             _ => return None,
         },
         "done" => match a {
             StaffAction::InviteUser => msg("console-done-invite").with("subject", subject),
-            StaffAction::ResendInvitation => msg("console-done-resend-invitation").with("subject", subject),
+            StaffAction::ResendInvitation => {
+                msg("console-done-resend-invitation").with("subject", subject)
+            }
             StaffAction::Disable => msg("console-done-disable").with("subject", subject),
             StaffAction::Enable => msg("console-done-enable").with("subject", subject),
             StaffAction::Unlock => msg("console-done-unlock").with("subject", subject),
             StaffAction::SendReset => msg("console-done-send-reset").with("subject", subject),
-            StaffAction::DisconnectApp => msg("console-done-disconnect-app").with("subject", subject),
+            StaffAction::DisconnectApp => {
+                msg("console-done-disconnect-app").with("subject", subject)
+            }
             StaffAction::EndSessions => msg("console-done-end-sessions").with("subject", subject),
             StaffAction::MfaOn => msg("console-done-mfa-on").with("subject", subject),
             StaffAction::MfaOff => msg("console-done-mfa-off").with("subject", subject),
@@ -234,6 +246,7 @@ struct Form<'a> {
     name: &'a str,
     reason: &'a str,
     error: Option<String>,
+    status: StatusCode,
 }
 
 fn render(
@@ -244,11 +257,10 @@ fn render(
     a: StaffAction,
     subject: &Subject,
     form: Form<'_>,
-    status: StatusCode,
 ) -> Result<HttpResponse, AppError> {
     let cancel = subject.href();
     html(
-        status,
+        form.status,
         &ConfirmPage {
             f: desk.frame(state, t, button(t, a)),
             consequence: t.show(&consequence(a, subject.name())),
@@ -281,7 +293,12 @@ async fn confirm(
         .await?
         .map_err(|e| super::refusal::page_error(&state, e))?;
     // The rule first: a page that offers what will be refused would only waste a ticket.
-    if let Err(r) = policy::staff_may(&desk.staff.user, a, &subject.account.id, subject.user.as_ref()) {
+    if let Err(r) = policy::staff_may(
+        &desk.staff.user,
+        a,
+        &subject.account.id,
+        subject.user.as_ref(),
+    ) {
         return Err(AppError::page(
             StatusCode::FORBIDDEN,
             msg("console-refused-title"),
@@ -294,8 +311,9 @@ async fn confirm(
         name: "",
         reason: "",
         error: None,
+        status: StatusCode::OK,
     };
-    render(&state, &desk, t, &req, a, &subject, form, StatusCode::OK)
+    render(&state, &desk, t, &req, a, &subject, form)
 }
 
 async fn act(
@@ -318,9 +336,19 @@ async fn act(
     let t = locale::of(&req);
     let a = action_of(name, &target).ok_or_else(|| not_found(&state))?;
     let field = |k: &str, max: usize| -> String {
-        params.get(k).unwrap_or("").trim().chars().take(max).collect()
+        params
+            .get(k)
+            .unwrap_or("")
+            .trim()
+            .chars()
+            .take(max)
+            .collect()
     };
-    let (email, person, reason) = (field("email", 254), field("name", 200), field("reason", 1000));
+    let (email, person, reason) = (
+        field("email", 254),
+        field("name", 200),
+        field("reason", 1000),
+    );
     let idp = state.idp.clone();
     let staff = desk.staff.clone();
     let ip = desk.ip.clone();
@@ -371,8 +399,9 @@ async fn act(
                 name: &person,
                 reason: &reason,
                 error: Some(t.show(&refused.message)),
+                status: refused.status,
             };
-            let res = render(&state, &desk, t, &req, a, &subject, form, refused.status)?;
+            let res = render(&state, &desk, t, &req, a, &subject, form)?;
             let until = refused.retry_after.map(|s| state.idp.now() + s);
             Ok(retry_after(res, until, state.idp.now()))
         }

@@ -8,7 +8,15 @@ use idp_core::audit::StoredEvent;
 use super::show::when;
 
 const COLUMNS: [&str; 9] = [
-    "time", "event", "actor", "account_id", "user_id", "address", "reason", "detail", "on_behalf_of",
+    "time",
+    "event",
+    "actor",
+    "account_id",
+    "user_id",
+    "address",
+    "reason",
+    "detail",
+    "on_behalf_of",
 ];
 
 /// The header row.
@@ -74,6 +82,9 @@ mod tests {
         assert_eq!(cell("a, b"), "\"a, b\"");
         assert_eq!(cell("line\nbreak"), "\"line\nbreak\"");
         assert_eq!(cell(""), "");
-        assert_eq!(header(), "time,event,actor,account_id,user_id,address,reason,detail,on_behalf_of\r\n");
+        assert_eq!(
+            header(),
+            "time,event,actor,account_id,user_id,address,reason,detail,on_behalf_of\r\n"
+        );
     }
 }

@@ -33,6 +33,7 @@ pub struct UserLine {
     pub name: String,
     pub email: String,
     pub account: String,
+    pub account_href: String,
     pub status: String,
     pub mfa: String,
     pub last_sign_in: String,

@@ -210,14 +210,14 @@ fn start_sign_in(state: &AppState, back: &str) -> Result<HttpResponse, AppError>
     url.query_pairs_mut()
         .append_pair("response_type", "code")
         .append_pair("client_id", CONSOLE_CLIENT_ID)
-        .append_pair(
-            "redirect_uri",
-            &console_redirect_uri(&state.config.issuer),
-        )
+        .append_pair("redirect_uri", &console_redirect_uri(&state.config.issuer))
         .append_pair("scope", "openid")
         .append_pair("state", &pending.state)
         .append_pair("nonce", &pending.nonce)
-        .append_pair("code_challenge", &sha256_b64url(pending.verifier.as_bytes()))
+        .append_pair(
+            "code_challenge",
+            &sha256_b64url(pending.verifier.as_bytes()),
+        )
         .append_pair("code_challenge_method", "S256");
     let ttl = state.idp.settings().login_flow_ttl_secs;
     let cookie = console_cookie(
@@ -327,7 +327,13 @@ pub async fn callback(
             sign_out: None,
         },
     )?;
-    let console = console_cookie(state.get_ref(), cookie_name(&state), sealed, SameSite::Strict, None);
+    let console = console_cookie(
+        state.get_ref(),
+        cookie_name(&state),
+        sealed,
+        SameSite::Strict,
+        None,
+    );
     for c in [console, removal(&state, sign_in_cookie_name(&state))] {
         res.add_cookie(&c).map_err(|e| AppError::internal(&e))?;
     }
@@ -404,7 +410,11 @@ mod tests {
 
     #[test]
     fn a_sign_in_returns_only_to_a_console_page() {
-        for kept in ["/console", "/console/users/abc", "/console/audit?account=acme"] {
+        for kept in [
+            "/console",
+            "/console/users/abc",
+            "/console/audit?account=acme",
+        ] {
             assert_eq!(console_path(kept), kept);
         }
         for refused in [

@@ -81,6 +81,7 @@ pub fn user_line(t: Tr, user: &User, account: &Account, app: Option<bool>) -> Us
         name: user.display_name.clone(),
         email: user.email.clone(),
         account: account.name.clone(),
+        account_href: account_href(&account.slug),
         status: status(t, user.status),
         mfa: app.map_or_else(|| "–".to_string(), |l| linked(t, l)),
         last_sign_in: maybe_when(t, user.last_sign_in_at),
@@ -93,7 +94,12 @@ pub fn session_line(t: Tr, state: &AppState, s: &SessionView) -> SessionLine {
     let apps: Vec<String> = s
         .clients
         .iter()
-        .map(|id| state.config.client(id).map_or_else(|| id.clone(), |c| c.name.clone()))
+        .map(|id| {
+            state
+                .config
+                .client(id)
+                .map_or_else(|| id.clone(), |c| c.name.clone())
+        })
         .collect();
     let unknown = || t.tr("console-unknown");
     SessionLine {

@@ -75,7 +75,12 @@ pub async fn search(
 ) -> Result<HttpResponse, AppError> {
     let desk = desk!(req, state);
     let t = locale::of(&req);
-    let q: String = query(&req).get("q").unwrap_or("").chars().take(254).collect();
+    let q: String = query(&req)
+        .get("q")
+        .unwrap_or("")
+        .chars()
+        .take(254)
+        .collect();
     let short = q.trim().chars().count() < 2;
     let idp = state.idp.clone();
     let (staff, qq) = (desk.staff.clone(), q.clone());
@@ -151,16 +156,31 @@ pub async fn account(
     let acc = &view.account;
     let base = show::account_href(&acc.slug);
     let act = |a: StaffAction| format!("{base}/{}", actions::slug(a));
-    let mut offered = vec![
-        offer(&desk, t, StaffAction::InviteUser, &acc.id, None, act(StaffAction::InviteUser)),
-    ];
+    let mut offered = vec![offer(
+        &desk,
+        t,
+        StaffAction::InviteUser,
+        &acc.id,
+        None,
+        act(StaffAction::InviteUser),
+    )];
     offered.push(match acc.mfa_policy {
-        idp_core::MfaPolicy::Off => {
-            offer(&desk, t, StaffAction::MfaOn, &acc.id, None, act(StaffAction::MfaOn))
-        }
-        idp_core::MfaPolicy::Required => {
-            offer(&desk, t, StaffAction::MfaOff, &acc.id, None, act(StaffAction::MfaOff))
-        }
+        idp_core::MfaPolicy::Off => offer(
+            &desk,
+            t,
+            StaffAction::MfaOn,
+            &acc.id,
+            None,
+            act(StaffAction::MfaOn),
+        ),
+        idp_core::MfaPolicy::Required => offer(
+            &desk,
+            t,
+            StaffAction::MfaOff,
+            &acc.id,
+            None,
+            act(StaffAction::MfaOff),
+        ),
     });
     let mut f = desk.frame(&state, t, acc.name.clone());
     f.notice = notice(&req, &state, t, &acc.name);
@@ -218,9 +238,10 @@ pub async fn user(
     let u = &view.user;
     let base = show::user_href(&u.id);
     let now = state.idp.now();
-    let locked = [&view.password_lock, &view.totp_lock]
-        .iter()
-        .any(|l| l.as_ref().is_some_and(|c| c.locked_until.is_some_and(|until| until > now)));
+    let locked = [&view.password_lock, &view.totp_lock].iter().any(|l| {
+        l.as_ref()
+            .is_some_and(|c| c.locked_until.is_some_and(|until| until > now))
+    });
     let mut wanted = vec![];
     if u.status == idp_core::UserStatus::Invited {
         wanted.push(StaffAction::ResendInvitation);
@@ -263,16 +284,22 @@ pub async fn user(
         (t.tr("console-field-email"), u.email.clone()),
         (t.tr("console-col-status"), show::status(t, u.status)),
         (t.tr("console-roles"), show::roles(t, u.roles)),
-        (
-            t.tr("console-app"),
-            show::linked(t, app.is_some()),
-        ),
+        (t.tr("console-app"), show::linked(t, app.is_some())),
     ];
     if let Some(app) = app {
-        facts.push((t.tr("console-app-linked-since"), show::maybe_when(t, app.linked_at)));
-        facts.push((t.tr("console-app-last-used"), show::maybe_when(t, app.last_used_at)));
+        facts.push((
+            t.tr("console-app-linked-since"),
+            show::maybe_when(t, app.linked_at),
+        ));
+        facts.push((
+            t.tr("console-app-last-used"),
+            show::maybe_when(t, app.last_used_at),
+        ));
     }
-    facts.push((t.tr("console-col-last-sign-in"), show::maybe_when(t, u.last_sign_in_at)));
+    facts.push((
+        t.tr("console-col-last-sign-in"),
+        show::maybe_when(t, u.last_sign_in_at),
+    ));
     if locked {
         facts.push((t.tr("console-locked"), t.tr("console-locked-yes")));
     }
@@ -321,7 +348,12 @@ struct Filters {
 
 fn filters(req: &HttpRequest) -> Result<Filters, (Filters, &'static str)> {
     let q = query(req);
-    let opt = |k| q.get(k).map(str::trim).filter(|v| !v.is_empty()).map(str::to_string);
+    let opt = |k| {
+        q.get(k)
+            .map(str::trim)
+            .filter(|v| !v.is_empty())
+            .map(str::to_string)
+    };
     let mut f = Filters {
         account: opt("account"),
         user: opt("user"),
@@ -400,10 +432,7 @@ impl Filters {
 const AUDIT_PAGE: i64 = 50;
 
 /// GET /console/audit: the events this console user may read, filtered, newest first.
-pub async fn audit(
-    req: HttpRequest,
-    state: web::Data<AppState>,
-) -> Result<HttpResponse, AppError> {
+pub async fn audit(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpResponse, AppError> {
     let desk = desk!(req, state);
     let t = locale::of(&req);
     let (f, error) = match filters(&req) {
@@ -438,7 +467,10 @@ pub async fn audit(
     })
     .await?
     .map_err(|e| page_error(&state, e))?;
-    let events = page.as_ref().map(|p| p.items.as_slice()).unwrap_or_default();
+    let events = page
+        .as_ref()
+        .map(|p| p.items.as_slice())
+        .unwrap_or_default();
     let older = page.as_ref().and_then(|p| p.next.as_ref()).map(|n| {
         let base = f.href("/console/audit");
         let sep = if base.contains('?') { '&' } else { '?' };
