@@ -346,7 +346,7 @@ struct Filters {
     until: Option<i64>,
 }
 
-fn filters(req: &HttpRequest) -> Result<Filters, (Filters, &'static str)> {
+fn filters(req: &HttpRequest) -> (Filters, Option<crate::i18n::Msg>) {
     let q = query(req);
     let opt = |k| {
         q.get(k)
@@ -372,28 +372,28 @@ fn filters(req: &HttpRequest) -> Result<Filters, (Filters, &'static str)> {
     if !f.from.is_empty() {
         match day(&f.from) {
             Some(s) => f.since = Some(s),
-            None => return Err((f, "console-audit-bad-date")),
+            None => return (f, Some(msg("console-audit-bad-date"))),
         }
     }
     if !f.to.is_empty() {
         // Through the whole of that day.
         match day(&f.to) {
             Some(s) => f.until = Some(s + 86_400),
-            None => return Err((f, "console-audit-bad-date")),
+            None => return (f, Some(msg("console-audit-bad-date"))),
         }
     }
     if let (Some(s), Some(u)) = (f.since, f.until) {
         if s >= u {
-            return Err((f, "console-audit-bad-range"));
+            return (f, Some(msg("console-audit-bad-range")));
         }
     }
     if let Some(b) = opt("before") {
         match b.parse::<i64>() {
             Ok(b) if b > 0 => f.before = Some(b),
-            _ => return Err((f, "console-audit-bad-page")),
+            _ => return (f, Some(msg("console-audit-bad-page"))),
         }
     }
-    Ok(f)
+    (f, None)
 }
 
 impl Filters {
@@ -435,10 +435,7 @@ const AUDIT_PAGE: i64 = 50;
 pub async fn audit(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpResponse, AppError> {
     let desk = desk!(req, state);
     let t = locale::of(&req);
-    let (f, error) = match filters(&req) {
-        Ok(f) => (f, None),
-        Err((f, e)) => (f, Some(e)),
-    };
+    let (f, error) = filters(&req);
     let idp = state.idp.clone();
     let staff = desk.staff.clone();
     let (account, user) = (f.account.clone(), f.user.clone());
@@ -484,7 +481,7 @@ pub async fn audit(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpR
         },
         &AuditPage {
             f: desk.frame(&state, t, t.tr("console-audit-title")),
-            error: error.map(|id| t.show(&audit_error(id))),
+            error: error.map(|m| t.show(&m)),
             accounts: accounts
                 .iter()
                 .map(|a| Choice {
@@ -504,14 +501,6 @@ pub async fn audit(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpR
     )
 }
 
-fn audit_error(id: &'static str) -> crate::i18n::Msg {
-    match id {
-        "console-audit-bad-range" => msg("console-audit-bad-range"),
-        "console-audit-bad-page" => msg("console-audit-bad-page"),
-        _ => msg("console-audit-bad-date"),
-    }
-}
-
 /// At most this many events in one export (a larger one: narrow the dates).
 const CSV_MAX: usize = 100_000;
 
@@ -521,17 +510,13 @@ pub async fn audit_csv(
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, AppError> {
     let desk = desk!(req, state);
-    let f = match filters(&req) {
-        Ok(f) => f,
-        Err((_, e)) => {
-            return Err(AppError::page(
-                StatusCode::BAD_REQUEST,
-                msg("console-audit-title"),
-                audit_error(e),
-            )
-            .with_brand(&state.config.brand))
-        }
-    };
+    let (f, error) = filters(&req);
+    if let Some(e) = error {
+        return Err(
+            AppError::page(StatusCode::BAD_REQUEST, msg("console-audit-title"), e)
+                .with_brand(&state.config.brand),
+        );
+    }
     let idp = state.idp.clone();
     let staff = desk.staff.clone();
     let body = blocking(move || {
