@@ -8,6 +8,7 @@ mod authenticator;
 mod branding;
 mod cli;
 mod console;
+mod console_audit;
 mod console_browser;
 mod edges;
 mod hardening;
