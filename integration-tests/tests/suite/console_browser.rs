@@ -160,10 +160,13 @@ fn a_real_browser_handles_the_tickets_in_the_console(db: Db) {
             );
         }
     }
-    let shots = screenshot_dir().join(match db {
-        Db::Sqlite => "console",
-        Db::Postgres => "console-postgres",
-    });
+    // Beside the other browser test's folder, never inside it: that test empties its own.
+    let shots = screenshot_dir()
+        .with_file_name("console-screenshots")
+        .join(match db {
+            Db::Sqlite => "sqlite",
+            Db::Postgres => "postgres",
+        });
     std::fs::remove_dir_all(&shots).ok();
     let run = try_run_node(
         "console.mjs",
