@@ -11,6 +11,7 @@ use super::types::is_loopback;
 use super::types::{AdminAccess, AdminScope};
 use super::{Client, ConfigError, Environment};
 use crate::alg::SigningAlg;
+use idp_core::roles::CONSOLE_CLIENT_ID;
 
 pub(super) fn validate(
     check: &Check<'_>,
@@ -43,6 +44,12 @@ fn one(
     let k = |field: &str| format!("clients[{i}].{field}");
     let bad = |field: &str, reason: &str| check.bad(&k(field), reason);
     let id = c.client_id.trim();
+    if id == CONSOLE_CLIENT_ID {
+        return Err(bad(
+            "client_id",
+            "\"console\" is reserved for the provider's built-in console",
+        ));
+    }
     if id.is_empty()
         || id.len() > 100
         || !id
@@ -172,6 +179,34 @@ fn one(
         admin,
         introspect: c.introspect,
     })
+}
+
+/// The built-in console (`/console`), added to the clients at every load and reload so that
+/// it signs in through `/authorize` like any app and its session is an app session of the SSO
+/// session (idle timeout, logout, revoke, a revoked role end it). Public with PKCE S256 (the
+/// server redeems its code in-process, holding no secret worth the name); its one redirect URI
+/// is the issuer's `/console/callback`; no back-channel URI (its session is the grant, which
+/// ends with the SSO session); the provider's brand; `name` is what the sign-in page shows.
+pub(super) fn console(issuer: &str, brand: &super::Brand, name: String) -> Client {
+    Client {
+        client_id: CONSOLE_CLIENT_ID.to_string(),
+        name,
+        redirect_uris: vec![console_redirect_uri(issuer)],
+        post_logout_redirect_uris: Vec::new(),
+        backchannel_logout_uri: None,
+        public: true,
+        secret_sha256: None,
+        id_token_alg: SigningAlg::Rs256,
+        require_pkce: true,
+        admin: None,
+        introspect: false,
+        brand: brand.clone(),
+    }
+}
+
+/// The console's redirect URI: exactly `{issuer}/console/callback`.
+pub fn console_redirect_uri(issuer: &str) -> String {
+    format!("{issuer}/console/callback")
 }
 
 /// A resource server (`introspect = true`): client credentials only (a secret), no grant, no

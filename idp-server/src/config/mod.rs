@@ -19,6 +19,7 @@ pub use raw::{
 };
 
 pub use branding::MAX_LOGO_BYTES;
+pub use clients::console_redirect_uri;
 pub use types::{AdminAccess, AdminScope, Asset, Brand, Client, Config, ConfigError, Environment};
 
 impl Config {

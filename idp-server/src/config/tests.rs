@@ -425,3 +425,35 @@ fn a_long_product_name_gives_the_authenticator_label() {
     assert!(c.mfa_issuer.starts_with("Acme Fuel"), "{}", c.mfa_issuer);
     assert_eq!(c.brand.product, long.trim());
 }
+
+#[test]
+fn the_console_is_a_built_in_public_client_and_its_id_is_reserved() {
+    let c = Config::parse(
+        "t.toml",
+        &format!("{MIN}\n[ui]\nproduct_name = \"Acme ID\"\ndefault_locale = \"es\"\n"),
+    )
+    .unwrap();
+    let console = c
+        .client("console")
+        .expect("the console is always configured");
+    assert!(console.public && console.require_pkce && console.signs_users_in());
+    assert_eq!(
+        console.redirect_uris,
+        ["http://127.0.0.1:8080/console/callback"]
+    );
+    assert!(console.backchannel_logout_uri.is_none());
+    assert_eq!(
+        console.name, "Consola de Acme ID",
+        "named in the provider's language"
+    );
+    let err = Config::parse(
+        "t.toml",
+        &format!("{MIN}\n[[clients]]\nclient_id = \"console\"\nname = \"Mine\"\nredirect_uris = [\"http://127.0.0.1:9000/cb\"]\npublic = true\n"),
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(
+        err.contains("clients[1].client_id") && err.contains("reserved"),
+        "{err}"
+    );
+}

@@ -63,7 +63,14 @@ pub(super) fn validate(
         SecureCookies::Always => true,
         SecureCookies::Never => false,
     };
-    let clients = clients::validate(&check, &raw.clients, env, &brand)?;
+    let mut clients = clients::validate(&check, &raw.clients, env, &brand)?;
+    // Named in the provider's language: the client list is the same for every request.
+    let console_name = crate::i18n::Tr::new(default_locale).tr1(
+        "console-app-name",
+        "product",
+        brand.product.as_str(),
+    );
+    clients.push(clients::console(&issuer, &brand, console_name));
     if !(1..=10_000).contains(&raw.support.disconnects_per_hour) {
         return Err(check.bad("support.disconnects_per_hour", "must be 1-10000"));
     }

@@ -7,6 +7,7 @@ pub mod authorize;
 pub mod branding;
 pub mod browser;
 pub mod client_addr;
+pub mod console;
 pub mod csrf;
 mod deadline;
 pub mod error;
@@ -265,6 +266,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     .route("/branding/{file}", get_or_head().to(branding::asset));
     lifecycle::configure(cfg);
     account::configure(cfg);
+    console::configure(cfg);
 }
 
 /// Builds the HTTP server on a bound listener. `workers` defaults to one per core.

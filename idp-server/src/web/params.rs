@@ -22,7 +22,10 @@ pub enum ParamError {
 /// Every parameter and form field an endpoint of the provider reads.
 const KNOWN: &[&str] = &[
     "access_token",
+    "account",
     "acr_values",
+    "after",
+    "before",
     "claims",
     "client_assertion",
     "client_assertion_type",
@@ -37,16 +40,20 @@ const KNOWN: &[&str] = &[
     "current_password",
     "display",
     "email",
+    "from",
     "grant_type",
     "id_token_hint",
     "locale",
     "login_hint",
     "max_age",
+    "name",
     "new_password",
     "nonce",
     "password",
     "post_logout_redirect_uri",
     "prompt",
+    "q",
+    "reason",
     "redirect_uri",
     "refresh_token",
     "registration",
@@ -57,8 +64,10 @@ const KNOWN: &[&str] = &[
     "scope",
     "sid",
     "state",
+    "to",
     "token",
     "ui_locales",
+    "user",
     "username",
 ];
 
@@ -206,10 +215,21 @@ mod tests {
     /// Every field of every page's forms is one the list names (so its refusal can say which).
     #[test]
     fn every_form_field_is_known() {
-        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("templates");
+        let mut stack = vec![std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("templates")];
+        let mut paths = Vec::new();
+        while let Some(dir) = stack.pop() {
+            for entry in std::fs::read_dir(dir).unwrap() {
+                let path = entry.unwrap().path();
+                if path.is_dir() {
+                    stack.push(path);
+                } else {
+                    paths.push(path);
+                }
+            }
+        }
         let mut seen = 0;
-        for entry in std::fs::read_dir(dir).unwrap() {
-            let text = std::fs::read_to_string(entry.unwrap().path()).unwrap();
+        for path in paths {
+            let text = std::fs::read_to_string(path).unwrap();
             for tag in text.split('<').filter(|t| {
                 ["input ", "select ", "textarea ", "button "]
                     .iter()

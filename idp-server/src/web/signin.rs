@@ -86,6 +86,15 @@ fn render_page(
     };
     let client = client_id.and_then(|id| state.config.client(id));
     let product = client.as_ref().map_or(&state.config.brand, |c| &c.brand);
+    // The built-in console is named in the page's language (the configured name is the
+    // provider's default language's).
+    let client_name = client.as_ref().map(|c| {
+        if c.client_id == idp_core::roles::CONSOLE_CLIENT_ID {
+            t.tr1("console-app-name", "product", product.product.as_str())
+        } else {
+            c.name.clone()
+        }
+    });
     match page {
         SignInPage::Password(pending) => {
             let hint = pending
@@ -98,7 +107,7 @@ fn render_page(
                 &LoginPage {
                     t,
                     product,
-                    client_name: client.as_ref().map(|c| c.name.as_str()),
+                    client_name: client_name.as_deref(),
                     csrf: &csrf,
                     email,
                     error,

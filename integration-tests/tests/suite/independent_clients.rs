@@ -45,7 +45,7 @@ fn run_node(script: &str, env: &[(&str, &str)]) -> String {
 }
 
 /// A node script's output, or what it said when it failed.
-fn try_run_node(script: &str, env: &[(&str, &str)]) -> Result<String, String> {
+pub(crate) fn try_run_node(script: &str, env: &[(&str, &str)]) -> Result<String, String> {
     ensure_node_modules();
     let out = Command::new("node")
         .arg(script)
@@ -167,7 +167,7 @@ fn openid_client_runs_the_whole_flow(db: Db) {
 }
 
 /// Where the browser test leaves its screenshots (an artifact of the run).
-fn screenshot_dir() -> PathBuf {
+pub(crate) fn screenshot_dir() -> PathBuf {
     let target = std::env::var_os("CARGO_TARGET_DIR")
         .map(PathBuf::from)
         .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target"));
