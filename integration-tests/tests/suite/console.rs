@@ -79,7 +79,10 @@ fn enroll_by_mail(server: &TestServer, browser: &Browser, email: &str) -> String
     assert_eq!(page.status, 303, "{}", page.body);
     let asks = browser.follow(&server.base, page);
     assert!(asks.body.contains("/login/relink"), "{}", asks.body);
-    assert!(!asks.body.contains("<svg"), "no QR code without the mailbox");
+    assert!(
+        !asks.body.contains("<svg"),
+        "no QR code without the mailbox"
+    );
     let before = crate::lifecycle::mails_in(&server.outbox()).len();
     let sent = browser.post(&server.url("/login/relink"), &[("csrf", &asks.csrf())]);
     assert_eq!(sent.status, 200, "{}", sent.body);

@@ -44,9 +44,17 @@ fn run_node(script: &str, env: &[(&str, &str)]) -> String {
     try_run_node(script, env).unwrap_or_else(|e| panic!("{e}"))
 }
 
+/// The node scripts that drive chromium; one runs at a time, so that on a 2-core machine running
+/// the whole suite no walk waits past its timeouts for a CPU another browser holds.
+const BROWSER_SCRIPTS: [&str; 2] = ["browser.mjs", "console.mjs"];
+
 /// A node script's output, or what it said when it failed.
 pub(crate) fn try_run_node(script: &str, env: &[(&str, &str)]) -> Result<String, String> {
+    static ONE_BROWSER: std::sync::Mutex<()> = std::sync::Mutex::new(());
     ensure_node_modules();
+    let _browser = BROWSER_SCRIPTS
+        .contains(&script)
+        .then(|| ONE_BROWSER.lock().unwrap_or_else(|e| e.into_inner()));
     let out = Command::new("node")
         .arg(script)
         .current_dir(node_dir())
