@@ -6,99 +6,41 @@
 //! the session cookie and answers with a redirect back here that leaves a one-shot notice
 //! (post/redirect/get: a reload resends nothing).
 
-use actix_web::cookie::Cookie;
 use actix_web::http::{header, StatusCode};
 use actix_web::{web, HttpRequest, HttpResponse};
 use chrono::Datelike;
 use idp_core::self_service::OwnAccount;
 
-use super::browser::{
-    client_ip, cookie, cookie_value, notice_cookie_name, removal_cookie, session_cookie_name,
-};
+use super::browser::{client_ip, removal_cookie, CookieName};
 use super::csrf::{csrf_for, csrf_ok};
+use super::error::AppError;
 use super::forms::{form_expired, parse_form, see_other};
+use super::locale;
 use super::pages::{AccountPage, AppView, SessionRow, When};
 use super::params::Params;
 use super::render::html;
-use super::{blocking_try, locale, AppError, AppState};
-use crate::i18n::{msg, Lang, Msg, Tr};
+use super::signed_in::{Notice, ACCOUNT_PATH};
+use super::state::{blocking_try, AppState};
+use crate::i18n::{msg, Lang, Tr};
 use crate::user_agent::browser_of;
-
-/// Where a signed-in browser lands.
-pub const PATH: &str = "/account";
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.route("/", web::get().to(home))
-        .route(PATH, web::get().to(page))
+        .route(ACCOUNT_PATH, web::get().to(page))
         .route("/account/sessions/end", web::post().to(end_one))
         .route("/account/sessions/end-others", web::post().to(end_others))
         .route("/account/language", web::post().to(set_language));
 }
 
-/// What a form left for the page to say once; the notice cookie holds its name, and only a
-/// name of this list shows anything (a cookie cannot make the page claim something else).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Notice {
-    PasswordChanged,
-    SessionEnded,
-    SessionGone,
-    OthersEnded,
-    LanguageSaved,
-}
-
-impl Notice {
-    const ALL: [Notice; 5] = [
-        Notice::PasswordChanged,
-        Notice::SessionEnded,
-        Notice::SessionGone,
-        Notice::OthersEnded,
-        Notice::LanguageSaved,
-    ];
-
-    fn name(self) -> &'static str {
-        match self {
-            Notice::PasswordChanged => "password-changed",
-            Notice::SessionEnded => "session-ended",
-            Notice::SessionGone => "session-gone",
-            Notice::OthersEnded => "others-ended",
-            Notice::LanguageSaved => "language-saved",
-        }
-    }
-
-    fn message(self) -> Msg {
-        match self {
-            Notice::PasswordChanged => msg("password-changed-notice"),
-            Notice::SessionEnded => msg("account-session-ended"),
-            Notice::SessionGone => msg("account-session-gone"),
-            Notice::OthersEnded => msg("account-others-ended"),
-            Notice::LanguageSaved => msg("account-language-saved"),
-        }
-    }
-
-    fn named(name: &str) -> Option<Notice> {
-        Notice::ALL.into_iter().find(|n| n.name() == name)
-    }
-
-    /// The cookie that carries this notice across the redirect to `/account` (a minute).
-    pub fn cookie(self, state: &AppState) -> Cookie<'static> {
-        cookie(
-            state,
-            notice_cookie_name(state),
-            self.name().into(),
-            Some(60),
-        )
-    }
-}
-
 /// GET /: a signed-in browser's page is `/account` (which sends anyone else to sign in).
 async fn home() -> HttpResponse {
-    see_other(PATH)
+    see_other(ACCOUNT_PATH)
 }
 
 /// GET /account: the page, with the notice a form left for it (shown once); without a live
 /// session, off to sign in (which comes back here).
 async fn page(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpResponse, AppError> {
-    let Some(secret) = cookie_value(&req, session_cookie_name(&state)) else {
+    let Some(secret) = CookieName::Session.value(&state, &req) else {
         return Ok(see_other("/login"));
     };
     let idp = state.idp.clone();
@@ -107,14 +49,14 @@ async fn page(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpRespon
         return Ok(see_other("/login"));
     };
     let t = locale::of_user(&req, &state, own.user.locale.as_deref());
-    let left = cookie_value(&req, notice_cookie_name(&state));
+    let left = CookieName::Notice.value(&state, &req);
     let notice = left
         .as_deref()
         .and_then(Notice::named)
         .map(|n| t.show(&n.message()));
     let mut res = render(&state, t, &secret, &own, notice.as_deref())?;
     if left.is_some() {
-        res.add_cookie(&removal_cookie(&state, notice_cookie_name(&state)))
+        res.add_cookie(&removal_cookie(&state, CookieName::Notice))
             .map_err(|e| AppError::internal(&e))?;
     }
     Ok(res)
@@ -222,7 +164,7 @@ fn form_secret(
     state: &AppState,
     params: &Params,
 ) -> Result<Option<String>, AppError> {
-    let Some(secret) = cookie_value(req, session_cookie_name(state)) else {
+    let Some(secret) = CookieName::Session.value(state, req) else {
         return Ok(None);
     };
     if !csrf_ok(&secret, params.get("csrf")) {
@@ -235,7 +177,7 @@ fn form_secret(
 fn back(state: &AppState, notice: Notice) -> HttpResponse {
     HttpResponse::SeeOther()
         .cookie(notice.cookie(state))
-        .insert_header((header::LOCATION, PATH))
+        .insert_header((header::LOCATION, ACCOUNT_PATH))
         .finish()
 }
 

@@ -6,7 +6,7 @@
 use actix_web::http::header;
 use actix_web::{web, HttpRequest, HttpResponse};
 
-use super::AppState;
+use super::state::AppState;
 use crate::config::Asset;
 
 /// The asset at this path, as the configuration holds it now (a reload's new clients included).

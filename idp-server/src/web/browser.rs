@@ -6,65 +6,83 @@ use actix_web::cookie::{time::Duration as CookieDuration, Cookie, SameSite};
 use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse};
 
-use super::{client_addr, AppState};
+use super::client_addr;
+use super::state::AppState;
 
-/// The cookie that holds the SSO session's secret.
-pub fn session_cookie_name(state: &AppState) -> &'static str {
-    if state.config.secure_cookies {
-        "__Host-idp_session"
-    } else {
-        "idp_session"
-    }
+/// A cookie the provider sets, by what it holds. Each has one name (with the `__Host-` prefix
+/// on https for the cookies of the whole site, `__Secure-` for the console's, which are sent to
+/// `/console` only and `__Host-` requires `Path=/`) and one path.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CookieName {
+    /// The SSO session's secret.
+    Session,
+    /// A half-finished sign-in's handle.
+    Flow,
+    /// Binds the forms of pages without a session or flow (forgot password, registration and
+    /// reset links) to their browser.
+    Form,
+    /// A notice across the redirect after a form succeeded (once: the page that shows it
+    /// removes it), so reloading that page resends nothing. Only we can set it: a link cannot
+    /// make the page claim something happened.
+    Notice,
+    /// The language an app asked for (`ui_locales`), for the browser's later pages.
+    Locale,
+    /// Says the browser completed a sign-in as a user before (the core makes and verifies its
+    /// value: `Idp::vouch_for_browser`); it keeps others' failures from refusing that user's
+    /// password in this browser. Not a credential.
+    KnownBrowser,
+    /// The console's grant, sealed.
+    Console,
+    /// A console sign-in under way, sealed.
+    ConsoleSignIn,
+    /// A console action's outcome across its redirect.
+    ConsoleNotice,
 }
 
-/// The cookie that holds a half-finished sign-in's handle.
-pub fn flow_cookie_name(state: &AppState) -> &'static str {
-    if state.config.secure_cookies {
-        "__Host-idp_flow"
-    } else {
-        "idp_flow"
+impl CookieName {
+    /// The name the browser sees (`secure`: the issuer is https).
+    pub fn on(self, secure: bool) -> &'static str {
+        use CookieName::*;
+        match (self, secure) {
+            (Session, true) => "__Host-idp_session",
+            (Session, false) => "idp_session",
+            (Flow, true) => "__Host-idp_flow",
+            (Flow, false) => "idp_flow",
+            (Form, true) => "__Host-idp_csrf",
+            (Form, false) => "idp_csrf",
+            (Notice, true) => "__Host-idp_notice",
+            (Notice, false) => "idp_notice",
+            (Locale, true) => "__Host-idp_locale",
+            (Locale, false) => "idp_locale",
+            (KnownBrowser, true) => "__Host-idp_known",
+            (KnownBrowser, false) => "idp_known",
+            (Console, true) => "__Secure-idp_console",
+            (Console, false) => "idp_console",
+            (ConsoleSignIn, true) => "__Secure-idp_console_sign_in",
+            (ConsoleSignIn, false) => "idp_console_sign_in",
+            (ConsoleNotice, true) => "__Secure-idp_console_notice",
+            (ConsoleNotice, false) => "idp_console_notice",
+        }
     }
-}
 
-/// The cookie that binds the forms of pages without a session or flow (forgot password,
-/// registration and reset links) to their browser.
-pub fn form_cookie_name(state: &AppState) -> &'static str {
-    if state.config.secure_cookies {
-        "__Host-idp_csrf"
-    } else {
-        "idp_csrf"
+    /// The name under this server's configuration.
+    pub fn of(self, state: &AppState) -> &'static str {
+        self.on(state.config.secure_cookies)
     }
-}
 
-/// The cookie that carries a notice across the redirect after a form succeeded (once: the page
-/// that shows it removes it), so reloading that page resends nothing. Only we can set it: a link
-/// cannot make the page claim something happened.
-pub fn notice_cookie_name(state: &AppState) -> &'static str {
-    if state.config.secure_cookies {
-        "__Host-idp_notice"
-    } else {
-        "idp_notice"
+    /// Where the browser sends it.
+    pub fn path(self) -> &'static str {
+        match self {
+            CookieName::Console | CookieName::ConsoleSignIn | CookieName::ConsoleNotice => {
+                "/console"
+            }
+            _ => "/",
+        }
     }
-}
 
-/// The cookie that keeps the language an app asked for (`ui_locales`) for the browser's later
-/// pages.
-pub fn locale_cookie_name(state: &AppState) -> &'static str {
-    if state.config.secure_cookies {
-        "__Host-idp_locale"
-    } else {
-        "idp_locale"
-    }
-}
-
-/// The cookie that says the browser completed a sign-in as a user before (the core makes and
-/// verifies its value: `Idp::vouch_for_browser`); it keeps others' failures from refusing that
-/// user's password in this browser. Not a credential.
-pub fn known_browser_cookie_name(state: &AppState) -> &'static str {
-    if state.config.secure_cookies {
-        "__Host-idp_known"
-    } else {
-        "idp_known"
+    /// Its value in this request.
+    pub fn value(self, state: &AppState, req: &HttpRequest) -> Option<String> {
+        req.cookie(self.of(state)).map(|c| c.value().to_string())
     }
 }
 
@@ -72,24 +90,35 @@ pub fn known_browser_cookie_name(state: &AppState) -> &'static str {
 pub fn known_browser_cookie(state: &AppState, value: String) -> Cookie<'static> {
     cookie(
         state,
-        known_browser_cookie_name(state),
+        CookieName::KnownBrowser,
         value,
         Some(idp_core::model::KNOWN_BROWSER_TTL_SECS),
     )
 }
 
-/// A cookie the browser sends back only to us: HttpOnly, SameSite=Lax, Path=/, and Secure (with
-/// the `__Host-` prefix) when the issuer is https.
+/// A cookie the browser sends back only to us: HttpOnly, SameSite=Lax, on its name's path, and
+/// Secure (with the name's prefix) when the issuer is https.
 pub fn cookie(
     state: &AppState,
-    name: &'static str,
+    name: CookieName,
     value: String,
     max_age: Option<i64>,
 ) -> Cookie<'static> {
-    let mut c = Cookie::build(name, value)
-        .path("/")
+    cookie_with(state, name, value, SameSite::Lax, max_age)
+}
+
+/// [`cookie`] with another SameSite policy (the console's grant is Strict).
+pub fn cookie_with(
+    state: &AppState,
+    name: CookieName,
+    value: String,
+    same_site: SameSite,
+    max_age: Option<i64>,
+) -> Cookie<'static> {
+    let mut c = Cookie::build(name.of(state), value)
+        .path(name.path())
         .http_only(true)
-        .same_site(SameSite::Lax)
+        .same_site(same_site)
         .secure(state.config.secure_cookies)
         .finish();
     if let Some(secs) = max_age {
@@ -98,7 +127,8 @@ pub fn cookie(
     c
 }
 
-pub fn removal_cookie(state: &AppState, name: &'static str) -> Cookie<'static> {
+/// The cookie that makes the browser forget `name`.
+pub fn removal_cookie(state: &AppState, name: CookieName) -> Cookie<'static> {
     let mut c = cookie(state, name, String::new(), Some(0));
     c.make_removal();
     c
@@ -117,11 +147,6 @@ pub fn client_ip(state: &AppState, req: &HttpRequest) -> Option<String> {
         &state.config.trusted_proxies,
     )
     .map(|ip| ip.to_string())
-}
-
-/// The value of a cookie.
-pub fn cookie_value(req: &HttpRequest, name: &str) -> Option<String> {
-    req.cookie(name).map(|c| c.value().to_string())
 }
 
 /// What the sign-in use cases need to know of the browser, owned (it crosses into the blocking
@@ -143,8 +168,8 @@ impl RequestBrowser {
                 .get(header::USER_AGENT)
                 .and_then(|v| v.to_str().ok())
                 .map(str::to_string),
-            session: cookie_value(req, session_cookie_name(state)),
-            known_browser: cookie_value(req, known_browser_cookie_name(state)),
+            session: CookieName::Session.value(state, req),
+            known_browser: CookieName::KnownBrowser.value(state, req),
         }
     }
 
@@ -169,5 +194,5 @@ pub fn start_sign_in(state: &AppState, handle: String) -> HttpResponse {
 /// The cookie that carries a sign-in flow's handle for its lifetime.
 pub fn flow_cookie(state: &AppState, handle: String) -> Cookie<'static> {
     let ttl = state.idp.settings().login_flow_ttl_secs;
-    cookie(state, flow_cookie_name(state), handle, Some(ttl))
+    cookie(state, CookieName::Flow, handle, Some(ttl))
 }

@@ -7,8 +7,10 @@ use url::Url;
 
 use idp_core::signin::SignInError;
 
+use super::error::AppError;
 use super::params::Params;
-use super::{text, AppError, AppState};
+use super::state::AppState;
+use super::text;
 use crate::i18n::{msg, Msg};
 
 /// Parses an `application/x-www-form-urlencoded` body (duplicates, NUL and bad UTF-8 refused).

@@ -6,9 +6,9 @@ use actix_web::{web, HttpRequest, HttpResponse};
 use idp_core::introspection::{ActiveToken, PresentedToken, TokenKind};
 use serde_json::json;
 
+use super::client_call::{client_auth_refusal, form_params, invalid_client, no_store, ClientCall};
 use super::error::AppError;
 use super::state::{blocking, AppState};
-use super::token::{client_auth_refusal, form_params, invalid_client, no_store, ClientCall};
 use crate::tokens::{verify_access_token, AccessTokenClaims};
 
 /// The token a request names (RFC 7009 2.1, RFC 7662 2.1: `token`, required). Its

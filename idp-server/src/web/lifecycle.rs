@@ -14,18 +14,16 @@ use idp_core::lifecycle::{
 use idp_core::users::UserError;
 use idp_core::User;
 
-use super::account::{self, Notice};
-use super::browser::{
-    cookie, cookie_value, form_cookie_name, known_browser_cookie, known_browser_cookie_name,
-    session_cookie_name, start_sign_in, RequestBrowser,
-};
+use super::browser::{cookie, known_browser_cookie, start_sign_in, CookieName, RequestBrowser};
 use super::csrf::{csrf_for, csrf_ok, link_csrf};
+use super::error::AppError;
 use super::forms::{form_expired, parse_form, retry_after, see_other};
 use super::pages::{ForgotPage, MessagePage, SetPasswordPage};
 use super::params::Params;
 use super::render::html;
-use super::signin::current_user;
-use super::{blocking, locale, text, AppError, AppState};
+use super::signed_in::{current_user, Notice, ACCOUNT_PATH};
+use super::state::{blocking, AppState};
+use super::{locale, text};
 use crate::i18n::{msg, Msg, Tr};
 use crate::mail::{send_in_background, Mail};
 
@@ -74,7 +72,7 @@ fn link_invalid(state: &AppState, t: Tr) -> Result<HttpResponse, AppError> {
 
 /// The browser's form secret (the form cookie) when it has one.
 fn form_secret_of(req: &HttpRequest, state: &AppState) -> Option<String> {
-    cookie_value(req, form_cookie_name(state)).filter(|v| v.len() >= 32)
+    CookieName::Form.value(state, req).filter(|v| v.len() >= 32)
 }
 
 /// The browser's form secret, or a new one (set as a cookie by the page that uses it).
@@ -91,7 +89,7 @@ fn with_form_cookie(
     mut res: HttpResponse,
     secret: String,
 ) -> Result<HttpResponse, AppError> {
-    res.add_cookie(&cookie(state, form_cookie_name(state), secret, Some(3600)))
+    res.add_cookie(&cookie(state, CookieName::Form, secret, Some(3600)))
         .map_err(|e| AppError::internal(&e))?;
     Ok(res)
 }
@@ -229,7 +227,7 @@ async fn submit_link_form(
                     known_browser,
                     ..
                 } => HttpResponse::SeeOther()
-                    .cookie(cookie(state, session_cookie_name(state), secret, None))
+                    .cookie(cookie(state, CookieName::Session, secret, None))
                     .cookie(known_browser_cookie(state, known_browser))
                     .insert_header((actix_web::http::header::LOCATION, "/"))
                     .finish(),
@@ -352,7 +350,7 @@ async fn forgot_submit(
     // addresses, so neither its content nor its timing tells whether one has an account.
     let idp = state.idp.clone();
     let ip = super::browser::client_ip(&state, &req);
-    let known = cookie_value(&req, known_browser_cookie_name(&state));
+    let known = CookieName::KnownBrowser.value(&state, &req);
     let mailer = state.mailer.clone();
     let page_lang = t.lang();
     actix_web::rt::task::spawn_blocking(move || {
@@ -432,7 +430,7 @@ async fn change_submit(
 ) -> Result<HttpResponse, AppError> {
     let t = locale::of(&req);
     let params = parse_form(&state, &body)?;
-    let Some(secret) = cookie_value(&req, session_cookie_name(&state)) else {
+    let Some(secret) = CookieName::Session.value(&state, &req) else {
         return Ok(see_other("/login"));
     };
     if !csrf_ok(&secret, params.get("csrf")) {
@@ -443,7 +441,7 @@ async fn change_submit(
     let confirm = params.get("confirm_password").unwrap_or("").to_string();
     let idp = state.idp.clone();
     let (s, ip) = (secret.clone(), super::browser::client_ip(&state, &req));
-    let known = cookie_value(&req, known_browser_cookie_name(&state));
+    let known = CookieName::KnownBrowser.value(&state, &req);
     let changed = blocking(move || {
         let (ip, known) = (ip.as_deref(), known.as_deref());
         idp.change_own_password(&s, &current, &new, &confirm, ip, known)
@@ -469,15 +467,10 @@ async fn change_submit(
             // Post/redirect/get: reloading the page that says so resends no password. The
             // session goes on under its new secret.
             return Ok(HttpResponse::SeeOther()
-                .cookie(cookie(
-                    &state,
-                    session_cookie_name(&state),
-                    session_secret,
-                    None,
-                ))
+                .cookie(cookie(&state, CookieName::Session, session_secret, None))
                 .cookie(known_browser_cookie(&state, known_browser))
                 .cookie(Notice::PasswordChanged.cookie(&state))
-                .insert_header((header::LOCATION, account::PATH))
+                .insert_header((header::LOCATION, ACCOUNT_PATH))
                 .finish());
         }
         Ok(PasswordChange::Refused { user, refusal }) => (user, refusal),

@@ -15,8 +15,9 @@ use actix_web::http::{header, StatusCode};
 use actix_web::middleware::Next;
 use actix_web::{web, FromRequest, HttpMessage, HttpRequest, ResponseError};
 
-use super::browser::{cookie, locale_cookie_name};
-use super::{AppError, AppState};
+use super::browser::{cookie, CookieName};
+use super::error::AppError;
+use super::state::AppState;
 use crate::i18n::{msg, Lang, Tr};
 
 /// Set when /authorize chose a language from `ui_locales`: the response remembers it.
@@ -26,7 +27,7 @@ struct Chosen(Lang);
 /// The language the request itself names: the browser's kept choice (the cookie), else its
 /// `Accept-Language`.
 fn named(state: &AppState, req: &HttpRequest) -> Option<Lang> {
-    req.cookie(locale_cookie_name(state))
+    req.cookie(CookieName::Locale.of(state))
         .and_then(|c| Lang::from_tag(c.value()))
         .or_else(|| {
             // The header may come as several lines (RFC 9110 5.3): one list.
@@ -62,7 +63,7 @@ pub fn of_user(req: &HttpRequest, state: &AppState, locale: Option<&str>) -> Tr 
 
 /// The cookie that keeps `lang` as this browser's choice (the user chose it on `/account`).
 pub fn kept(state: &AppState, lang: Lang) -> actix_web::cookie::Cookie<'static> {
-    cookie(state, locale_cookie_name(state), lang.tag().into(), None)
+    cookie(state, CookieName::Locale, lang.tag().into(), None)
 }
 
 /// An app's `ui_locales` (at /authorize or /end_session) choose the language of this answer,

@@ -6,12 +6,14 @@
 use actix_web::http::{header, StatusCode};
 use actix_web::{web, HttpRequest, HttpResponse};
 
-use super::browser::{client_ip, cookie_value, removal_cookie, session_cookie_name};
+use super::browser::{client_ip, removal_cookie, CookieName};
 use super::csrf::{csrf_for, csrf_ok};
+use super::error::AppError;
+use super::locale;
 use super::pages::{LogoutConfirmPage, MessagePage};
 use super::params::Params;
 use super::render::html;
-use super::{blocking_try, locale, AppError, AppState};
+use super::state::{blocking_try, AppState};
 use crate::tokens::verify_id_token_hint;
 use idp_core::sessions::{Logout, LogoutRequest};
 
@@ -64,7 +66,7 @@ async fn end_session(
     let ui_locales = params.get("ui_locales").map(str::to_string);
     locale::choose(req, ui_locales.as_deref());
 
-    let cookie_secret = cookie_value(req, session_cookie_name(state));
+    let cookie_secret = CookieName::Session.value(state, req);
     let confirmed = cookie_secret
         .as_deref()
         .is_some_and(|secret| csrf_ok(secret, params.get("csrf")));
@@ -106,7 +108,7 @@ async fn end_session(
         }
     }
 
-    let removal = removal_cookie(state, session_cookie_name(state));
+    let removal = removal_cookie(state, CookieName::Session);
     if let Some(uri) = redirect {
         let mut extra = Vec::new();
         if let Some(s) = app_state.as_deref() {

@@ -3,10 +3,12 @@
 
 pub mod account;
 pub mod admin;
+pub mod app_return;
 pub mod authorize;
 pub mod branding;
 pub mod browser;
 pub mod client_addr;
+mod client_call;
 pub mod console;
 pub mod csrf;
 mod deadline;
@@ -21,6 +23,7 @@ pub mod pages;
 pub mod params;
 pub mod render;
 mod routes;
+pub mod signed_in;
 pub mod signin;
 mod state;
 pub mod text;

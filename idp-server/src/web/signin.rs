@@ -4,25 +4,22 @@
 //! derived from that handle. Each handler parses the form, calls one sign-in use case of the
 //! core, and renders what it answers.
 
-use actix_web::http::{header, StatusCode};
+use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
 use idp_core::mfa::RelinkError;
 use idp_core::signin::{CodeStep, PasswordStep, SignInError, SignInPage, SignInStart, SignedIn};
-use idp_core::User;
 
-use super::account;
-use super::authorize::completion_redirect;
-use super::browser::{
-    cookie, cookie_value, flow_cookie, flow_cookie_name, known_browser_cookie, removal_cookie,
-    session_cookie_name, RequestBrowser,
-};
+use super::browser::{flow_cookie, CookieName, RequestBrowser};
 use super::csrf::{csrf_for, csrf_ok};
+use super::error::AppError;
 use super::forms::{
     form_expired, locked_until, parse_form, refusal, retry_after, see_other, sign_in_expired,
 };
 use super::pages::{EnrollPage, LoginPage, RelinkPage, VerifyPage};
 use super::render::html;
-use super::{blocking, blocking_try, locale, text, AppError, AppState};
+use super::signed_in::{signed_in_response, ACCOUNT_PATH};
+use super::state::{blocking, AppState};
+use super::{locale, text};
 use crate::i18n::{msg, Tr};
 use crate::mail::{send_in_background, Mail};
 
@@ -33,7 +30,7 @@ pub async fn login_page(
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, AppError> {
     let t = locale::of(&req);
-    let flow = cookie_value(&req, flow_cookie_name(&state));
+    let flow = CookieName::Flow.value(&state, &req);
     let browser = RequestBrowser::of(&state, &req);
     let idp = state.idp.clone();
     let f = flow.clone();
@@ -43,7 +40,7 @@ pub async fn login_page(
             let handle = flow.unwrap_or_default();
             render_page(&state, t, &handle, *page, None, StatusCode::OK, "")
         }
-        SignInStart::SignedIn(_) => Ok(see_other(account::PATH)),
+        SignInStart::SignedIn(_) => Ok(see_other(ACCOUNT_PATH)),
         SignInStart::Started(handle) => {
             // The page at once, not a redirect to itself: a browser that keeps no cookies
             // would be sent round that redirect for ever (its form then says the sign-in
@@ -240,8 +237,9 @@ fn flow_of_form(
     state: &AppState,
     csrf: Option<&str>,
 ) -> Result<String, AppError> {
-    let handle =
-        cookie_value(req, flow_cookie_name(state)).ok_or_else(|| sign_in_expired(state))?;
+    let handle = CookieName::Flow
+        .value(state, req)
+        .ok_or_else(|| sign_in_expired(state))?;
     if !csrf_ok(&handle, csrf) {
         return Err(form_expired(state, msg("form-stale")));
     }
@@ -390,40 +388,4 @@ fn notify_app_linked(state: &AppState, signed_in: &SignedIn, browser: RequestBro
             },
         )
     });
-}
-
-/// A completed sign-in: the session cookie, the known-browser cookie for the user, the flow
-/// cookie removed, and either the app's redirect with its code or the user's own page
-/// (`/account`). The browser's previous session, if this one replaced it, is told to its apps.
-pub fn signed_in_response(state: &AppState, done: SignedIn) -> Result<HttpResponse, AppError> {
-    if !done.ended.is_empty() {
-        state.deliver_logouts();
-    }
-    let location = match &done.code {
-        // The app's answer, unless a reload removed the app or its redirect URI since the
-        // sign-in began: then the browser stays here, signed in, on its own page.
-        Some((pending, answer)) => completion_redirect(state, pending, answer)?
-            .unwrap_or_else(|| account::PATH.to_string()),
-        None => account::PATH.to_string(),
-    };
-    Ok(HttpResponse::SeeOther()
-        .cookie(cookie(state, session_cookie_name(state), done.secret, None))
-        .cookie(known_browser_cookie(state, done.known_browser))
-        .cookie(removal_cookie(state, flow_cookie_name(state)))
-        .insert_header((header::LOCATION, location))
-        .finish())
-}
-
-/// The user of the browser's live session, with the session's cookie secret and id.
-pub async fn current_user(
-    req: &HttpRequest,
-    state: &AppState,
-) -> Result<Option<(User, String, String)>, AppError> {
-    let Some(secret) = cookie_value(req, session_cookie_name(state)) else {
-        return Ok(None);
-    };
-    let idp = state.idp.clone();
-    let s = secret.clone();
-    let found = blocking_try(move || idp.signed_in_user(&s)).await?;
-    Ok(found.map(|(u, session)| (u, secret, session.id)))
 }

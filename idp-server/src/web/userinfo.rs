@@ -4,8 +4,9 @@ use actix_web::http::{header, StatusCode};
 use actix_web::{web, HttpRequest, HttpResponse};
 use serde_json::json;
 
+use super::error::AppError;
 use super::params::{is_form, Params};
-use super::{blocking, AppError, AppState};
+use super::state::{blocking, AppState};
 use crate::tokens::{has_scope, verify_access_token};
 
 fn invalid_token(description: &str) -> AppError {

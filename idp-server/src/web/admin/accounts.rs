@@ -8,9 +8,9 @@ use idp_core::MfaPolicy;
 
 use super::auth::AdminCaller;
 use super::dto::{AccountCreate, AccountList, AccountOut, AccountPatch, Body, MfaOut, MfaPut};
-use super::problem::{ApiError, BadRequest, ConflictResponse, NotFoundResponse, Refusals};
+use super::problem::{run, ApiError, BadRequest, ConflictResponse, NotFoundResponse, Refusals};
 use crate::config::AdminScope;
-use crate::web::{blocking, AppState};
+use crate::web::AppState;
 
 impl From<AccountError> for ApiError {
     fn from(e: AccountError) -> Self {
@@ -27,17 +27,6 @@ impl From<AccountError> for ApiError {
             }
         }
     }
-}
-
-/// Runs core work on the blocking pool and turns its error into a problem.
-pub(super) async fn run<T, E, F>(f: F) -> Result<T, ApiError>
-where
-    F: FnOnce() -> Result<T, E> + Send + 'static,
-    T: Send + 'static,
-    E: Send + 'static,
-    ApiError: From<E>,
-{
-    Ok(blocking(f).await??)
 }
 
 /// The accounts this client may see.

@@ -3,10 +3,9 @@
 use actix_web::{web, HttpResponse};
 use idp_core::audit::AuditFilter;
 
-use super::accounts::run;
 use super::auth::AdminCaller;
 use super::dto::{page_size, AuditEventOut, AuditList, AuditQueryParams};
-use super::problem::{ApiError, BadRequest, NotFoundResponse, Refusals};
+use super::problem::{run, ApiError, BadRequest, NotFoundResponse, Refusals};
 use crate::config::AdminScope;
 use crate::web::AppState;
 

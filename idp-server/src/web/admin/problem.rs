@@ -6,6 +6,8 @@ use actix_web::{HttpResponse, ResponseError};
 use serde::Serialize;
 use utoipa::{ToResponse, ToSchema};
 
+use crate::web::blocking;
+
 /// An RFC 9457 problem detail.
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct Problem {
@@ -224,4 +226,15 @@ pub enum Refusals {
     TooManyRequests(#[ref_response] TooManyRequests),
     #[response(status = 503)]
     ServiceUnavailable(#[ref_response] ServiceUnavailable),
+}
+
+/// Runs core work on the blocking pool and turns its error into a problem.
+pub(super) async fn run<T, E, F>(f: F) -> Result<T, ApiError>
+where
+    F: FnOnce() -> Result<T, E> + Send + 'static,
+    T: Send + 'static,
+    E: Send + 'static,
+    ApiError: From<E>,
+{
+    Ok(blocking(f).await??)
 }

@@ -6,10 +6,9 @@ use actix_web::{web, HttpResponse};
 use idp_core::email_tokens::Purpose;
 use idp_core::model::Role;
 
-use super::accounts::run;
 use super::auth::AdminCaller;
 use super::dto::{RoleName, UserOut};
-use super::problem::{ApiError, BadRequest, NotFoundResponse, Refusals};
+use super::problem::{run, ApiError, BadRequest, NotFoundResponse, Refusals};
 use super::users::{one, reachable};
 use crate::config::AdminScope;
 use crate::web::AppState;

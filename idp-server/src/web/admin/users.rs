@@ -10,13 +10,12 @@ use idp_core::support::Creation;
 use idp_core::users::{NewUser, ProfileChange, UserError, UserQuery};
 use idp_core::{Account, Idp, User};
 
-use super::accounts::run;
 use super::auth::AdminCaller;
 use super::dto::{
     page_size, Body, DisconnectReason, LinkSent, Revoked, SessionList, SessionOut, UserCreate,
     UserList, UserOut, UserPatch, UserQueryParams,
 };
-use super::problem::{ApiError, BadRequest, ConflictResponse, NotFoundResponse, Refusals};
+use super::problem::{run, ApiError, BadRequest, ConflictResponse, NotFoundResponse, Refusals};
 use crate::config::AdminScope;
 use crate::web::{blocking, AppState};
 

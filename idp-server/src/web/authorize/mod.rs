@@ -3,18 +3,18 @@
 //! and is never redirected. Later errors go back to the app with `error`, `state` and `iss`.
 //! What to do with a valid request (reuse the session, or sign in) is the core's decision.
 
-use std::sync::Arc;
-
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
 use idp_core::flows::PendingAuthorization;
 use idp_core::signin::{AppAnswer, Authorization, Hinted, Prompt};
 
+use super::app_return::{app_redirect, trusted_redirect};
 use super::browser::{start_sign_in, RequestBrowser};
+use super::error::AppError;
 use super::forms::{found, redirect_with, refusal};
 use super::params::{ParamError, Params};
-use super::{blocking, locale, text, AppError, AppState};
-use crate::config::Client;
+use super::state::{blocking, AppState};
+use super::{locale, text};
 use crate::i18n::{msg, Msg};
 use crate::tokens::{verify_id_token_hint, TokenError};
 
@@ -100,7 +100,9 @@ fn unreadable(config: &crate::config::Config, raw: &[u8], e: &ParamError) -> Ref
     let page = Refusal::Page(text::request_refusal(e));
     let client_id = Params::single(raw, "client_id");
     let redirect_uri = Params::single(raw, "redirect_uri");
-    match trusted_redirect(config, client_id.as_deref(), redirect_uri.as_deref()) {
+    match trusted_redirect(config, client_id.as_deref(), redirect_uri.as_deref())
+        .map_err(Refusal::Page)
+    {
         Ok((_, redirect_uri)) => Refusal::Redirect {
             redirect_uri: redirect_uri.to_string(),
             // (None when `state` is the parameter at fault.)
@@ -112,27 +114,6 @@ fn unreadable(config: &crate::config::Config, raw: &[u8], e: &ParamError) -> Ref
     }
 }
 
-/// The one rule for where a refusal may go back to the app: a client users sign in to, and a
-/// redirect URI registered for it exactly; anything else is a page, never a redirect.
-fn trusted_redirect<'a>(
-    config: &crate::config::Config,
-    client_id: Option<&str>,
-    redirect_uri: Option<&'a str>,
-) -> Result<(Arc<Client>, &'a str), Refusal> {
-    let client_id = client_id.ok_or_else(|| Refusal::Page(msg("no-client-id")))?;
-    let client = config
-        .client(client_id)
-        // An admin client or a resource server is a program with client credentials: nobody
-        // signs in to it.
-        .filter(|c| c.signs_users_in())
-        .ok_or_else(|| Refusal::Page(msg("unknown-client")))?;
-    let redirect_uri = redirect_uri.ok_or_else(|| Refusal::Page(msg("no-redirect-uri")))?;
-    if !client.has_redirect_uri(redirect_uri) {
-        return Err(Refusal::Page(msg("unknown-redirect-uri")));
-    }
-    Ok((client, redirect_uri))
-}
-
 /// [`validate_request`] of parameters already parsed.
 fn validate_params(
     config: &crate::config::Config,
@@ -140,7 +121,8 @@ fn validate_params(
 ) -> Result<ValidRequest, Refusal> {
     // 1. Client and redirect URI, before anything else.
     let (client, redirect_uri) =
-        trusted_redirect(config, params.get("client_id"), params.get("redirect_uri"))?;
+        trusted_redirect(config, params.get("client_id"), params.get("redirect_uri"))
+            .map_err(Refusal::Page)?;
     let app_state = params.get("state");
     let fail = |error: &'static str, description: &str| {
         Err(Refusal::Redirect {
@@ -355,49 +337,6 @@ async fn authorize(
             "the user is not signed in",
         ),
     }
-}
-
-/// Where a completed sign-in sends the browser back to the app: with its code, or (OIDC Core
-/// 3.1.2.1) `login_required` when someone else than the user its `id_token_hint` named signed in.
-pub fn app_redirect(
-    state: &AppState,
-    pending: &PendingAuthorization,
-    answer: &AppAnswer,
-) -> Result<String, AppError> {
-    let mut params = match answer {
-        AppAnswer::Code(code) => vec![("code", code.as_str())],
-        AppAnswer::OtherUser => vec![
-            ("error", "login_required"),
-            (
-                "error_description",
-                "another user than the one the id_token_hint names signed in",
-            ),
-        ],
-    };
-    if let Some(s) = pending.state.as_deref() {
-        params.push(("state", s));
-    }
-    redirect_with(&pending.redirect_uri, &state.config.issuer, &params)
-}
-
-/// [`app_redirect`] for a sign-in that began before now: only while the current configuration
-/// (a SIGHUP may have replaced it since) still has the client and that exact redirect URI
-/// (the one rule, [`trusted_redirect`]); `None` otherwise, and the app gets nothing.
-pub fn completion_redirect(
-    state: &AppState,
-    pending: &PendingAuthorization,
-    answer: &AppAnswer,
-) -> Result<Option<String>, AppError> {
-    let still = trusted_redirect(
-        &state.config,
-        Some(&pending.client_id),
-        Some(&pending.redirect_uri),
-    );
-    if still.is_err() {
-        tracing::info!(client = %pending.client_id, "sign-in completed for a client or redirect URI a reload removed: no code sent");
-        return Ok(None);
-    }
-    app_redirect(state, pending, answer).map(Some)
 }
 
 #[cfg(test)]

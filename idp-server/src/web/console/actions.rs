@@ -4,7 +4,7 @@
 //! asked before the page is shown and again by the core when the form comes back; a refusal, a
 //! bad reason, a bad email or the disconnect limit is said on the form, and nothing changes.
 
-use actix_web::cookie::{time::Duration as CookieDuration, Cookie, SameSite};
+use actix_web::cookie::Cookie;
 use actix_web::http::{header, StatusCode};
 use actix_web::{web, HttpRequest, HttpResponse};
 use idp_core::console::{Act, Acted, ConsoleError, Followup, Staff};
@@ -13,9 +13,12 @@ use idp_core::model::Change;
 use idp_core::policy::{self, StaffAction};
 use idp_core::{Account, MfaPolicy, User};
 
+use super::super::browser::{cookie, CookieName};
+use super::super::error::AppError;
 use super::super::forms::{form_expired, parse_form, retry_after};
+use super::super::locale;
 use super::super::render::html;
-use super::super::{blocking, locale, AppError, AppState};
+use super::super::state::{blocking, AppState};
 use super::pages::ConfirmPage;
 use super::refusal::{console_error, not_found, staff_refusal};
 use super::session::{enter, Desk, Entry};
@@ -120,23 +123,8 @@ impl Outcome {
 
 /// The cookie that carries an action's outcome across the redirect (shown once; only the fixed
 /// words below can come out of it, so a planted cookie cannot make the page claim anything new).
-pub fn notice_cookie_name(state: &AppState) -> &'static str {
-    if state.config.secure_cookies {
-        "__Secure-idp_console_notice"
-    } else {
-        "idp_console_notice"
-    }
-}
-
 fn notice_cookie(state: &AppState, value: String, max_age: i64) -> Cookie<'static> {
-    let mut c = Cookie::build(notice_cookie_name(state), value)
-        .path("/console")
-        .http_only(true)
-        .same_site(SameSite::Lax)
-        .secure(state.config.secure_cookies)
-        .finish();
-    c.set_max_age(CookieDuration::seconds(max_age));
-    c
+    cookie(state, CookieName::ConsoleNotice, value, Some(max_age))
 }
 
 pub fn notice_removal(state: &AppState) -> Cookie<'static> {

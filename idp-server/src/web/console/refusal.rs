@@ -10,7 +10,9 @@ use idp_core::model::ReasonError;
 use idp_core::policy::StaffRefusal;
 use idp_core::users::UserError;
 
-use super::super::{text, AppError, AppState};
+use super::super::error::AppError;
+use super::super::state::AppState;
+use super::super::text;
 use crate::i18n::{msg, Msg};
 
 pub fn staff_refusal(r: StaffRefusal) -> Msg {

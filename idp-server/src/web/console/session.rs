@@ -12,7 +12,7 @@
 //! console's current registration), never over HTTP to ourselves. Every request then asks
 //! `Idp::console_entry` who the grant belongs to now.
 
-use actix_web::cookie::{time::Duration as CookieDuration, Cookie, SameSite};
+use actix_web::cookie::SameSite;
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
 use idp_core::console::{ConsoleEntry, Staff};
@@ -23,12 +23,14 @@ use idp_core::sessions::{Logout, LogoutRequest};
 use idp_core::token::{TokenAnswer, TokenRequest};
 use serde::{Deserialize, Serialize};
 
-use super::super::browser::{client_ip, cookie_value, removal_cookie, session_cookie_name};
+use super::super::browser::{client_ip, cookie_with, removal_cookie, CookieName};
 use super::super::csrf::{csrf_for, csrf_ok};
+use super::super::error::AppError;
 use super::super::forms::{form_expired, parse_form, see_other};
+use super::super::locale;
 use super::super::params::Params;
 use super::super::render::html as page;
-use super::super::{blocking, blocking_try, locale, AppError, AppState};
+use super::super::state::{blocking, blocking_try, AppState};
 use super::pages::{Frame, MessagePage};
 use crate::config::console_redirect_uri;
 use crate::i18n::{msg, Tr};
@@ -39,49 +41,6 @@ const SIGN_IN_AAD: &str = "console-sign-in";
 const SESSION_AAD: &str = "console-session";
 /// Where the console's cookies are sent.
 const PATH: &str = "/console";
-
-/// The cookie that holds the console's grant, sealed. No `__Host-` prefix: that one requires
-/// `Path=/`, and this cookie is for `/console` only; `__Secure-` still requires https.
-pub fn cookie_name(state: &AppState) -> &'static str {
-    if state.config.secure_cookies {
-        "__Secure-idp_console"
-    } else {
-        "idp_console"
-    }
-}
-
-fn sign_in_cookie_name(state: &AppState) -> &'static str {
-    if state.config.secure_cookies {
-        "__Secure-idp_console_sign_in"
-    } else {
-        "idp_console_sign_in"
-    }
-}
-
-fn console_cookie(
-    state: &AppState,
-    name: &'static str,
-    value: String,
-    same_site: SameSite,
-    max_age: Option<i64>,
-) -> Cookie<'static> {
-    let mut c = Cookie::build(name, value)
-        .path(PATH)
-        .http_only(true)
-        .same_site(same_site)
-        .secure(state.config.secure_cookies)
-        .finish();
-    if let Some(secs) = max_age {
-        c.set_max_age(CookieDuration::seconds(secs));
-    }
-    c
-}
-
-fn removal(state: &AppState, name: &'static str) -> Cookie<'static> {
-    let mut c = console_cookie(state, name, String::new(), SameSite::Lax, Some(0));
-    c.make_removal();
-    c
-}
 
 /// A sign-in under way, sealed into its cookie.
 #[derive(Serialize, Deserialize)]
@@ -159,7 +118,7 @@ pub async fn enter(req: &HttpRequest, state: &AppState, back: &str) -> Result<En
 
 /// The console cookie as sent and the grant id it seals, if it opens.
 fn grant_of(req: &HttpRequest, state: &AppState) -> Option<(String, String)> {
-    let sealed = cookie_value(req, cookie_name(state))?;
+    let sealed = CookieName::Console.value(state, req)?;
     let raw = state.idp.secrets().open(&sealed, SESSION_AAD).ok()?;
     let grant = String::from_utf8(raw).ok()?;
     Some((sealed, grant))
@@ -220,9 +179,9 @@ fn start_sign_in(state: &AppState, back: &str) -> Result<HttpResponse, AppError>
         )
         .append_pair("code_challenge_method", "S256");
     let ttl = state.idp.settings().login_flow_ttl_secs;
-    let cookie = console_cookie(
+    let cookie = cookie_with(
         state,
-        sign_in_cookie_name(state),
+        CookieName::ConsoleSignIn,
         sealed,
         SameSite::Lax,
         Some(ttl),
@@ -236,7 +195,7 @@ fn start_sign_in(state: &AppState, back: &str) -> Result<HttpResponse, AppError>
 
 /// The sign-in under way, if its cookie opens and has not outlived a login flow.
 fn pending_of(req: &HttpRequest, state: &AppState) -> Option<Pending> {
-    let sealed = cookie_value(req, sign_in_cookie_name(state))?;
+    let sealed = CookieName::ConsoleSignIn.value(state, req)?;
     let raw = state.idp.secrets().open(&sealed, SIGN_IN_AAD).ok()?;
     let p: Pending = serde_json::from_slice(&raw).ok()?;
     let ttl = state.idp.settings().login_flow_ttl_secs;
@@ -327,14 +286,14 @@ pub async fn callback(
             sign_out: None,
         },
     )?;
-    let console = console_cookie(
+    let console = cookie_with(
         state.get_ref(),
-        cookie_name(&state),
+        CookieName::Console,
         sealed,
         SameSite::Strict,
         None,
     );
-    for c in [console, removal(&state, sign_in_cookie_name(&state))] {
+    for c in [console, removal_cookie(&state, CookieName::ConsoleSignIn)] {
         res.add_cookie(&c).map_err(|e| AppError::internal(&e))?;
     }
     Ok(res)
@@ -355,7 +314,7 @@ pub async fn sign_out(
     if !csrf_ok(&sealed, params.get("csrf")) {
         return Err(form_expired(&state, msg("form-stale")));
     }
-    let browser_session = cookie_value(&req, session_cookie_name(&state));
+    let browser_session = CookieName::Session.value(&state, &req);
     let ip = client_ip(&state, &req);
     let idp = state.idp.clone();
     let outcome = blocking_try(move || {
@@ -396,8 +355,8 @@ pub async fn sign_out(
         },
     )?;
     for c in [
-        removal(&state, cookie_name(&state)),
-        removal_cookie(&state, session_cookie_name(&state)),
+        removal_cookie(&state, CookieName::Console),
+        removal_cookie(&state, CookieName::Session),
     ] {
         res.add_cookie(&c).map_err(|e| AppError::internal(&e))?;
     }

@@ -6,7 +6,7 @@ use idp_core::model::{MfaPolicy, Role, Roles, UserStatus};
 use idp_core::self_service::SessionView;
 use idp_core::{Account, User};
 
-use super::super::AppState;
+use super::super::state::AppState;
 use super::pages::{EventLine, SessionLine, UserLine};
 use crate::i18n::Tr;
 use crate::user_agent::browser_of;

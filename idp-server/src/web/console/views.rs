@@ -7,11 +7,13 @@ use actix_web::{web, HttpRequest, HttpResponse};
 use idp_core::console::AuditQuery;
 use idp_core::policy::{self, StaffAction};
 
-use super::super::browser::cookie_value;
+use super::super::browser::CookieName;
+use super::super::error::AppError;
+use super::super::locale;
 use super::super::params::Params;
 use super::super::render::html;
-use super::super::{blocking, blocking_try, locale, AppError, AppState};
-use super::actions::{self, notice_cookie_name, notice_removal};
+use super::super::state::{blocking, blocking_try, AppState};
+use super::actions::{self, notice_removal};
 use super::csv;
 use super::pages::{
     AccountLine, AccountPage, ActionLink, AuditPage, Choice, Fact, HomePage, SearchPage, UserPage,
@@ -105,7 +107,9 @@ pub async fn search(
 
 /// The notice an action left for this page (once), in words about `subject`.
 fn notice(req: &HttpRequest, state: &AppState, t: Tr, subject: &str) -> Option<String> {
-    cookie_value(req, notice_cookie_name(state)).and_then(|c| actions::notice(t, &c, subject))
+    CookieName::ConsoleNotice
+        .value(state, req)
+        .and_then(|c| actions::notice(t, &c, subject))
 }
 
 /// `res` with the notice cookie removed, when the request carried one.
@@ -114,7 +118,7 @@ fn notice_shown(
     state: &AppState,
     mut res: HttpResponse,
 ) -> Result<HttpResponse, AppError> {
-    if cookie_value(req, notice_cookie_name(state)).is_some() {
+    if CookieName::ConsoleNotice.value(state, req).is_some() {
         res.add_cookie(&notice_removal(state))
             .map_err(|e| AppError::internal(&e))?;
     }
