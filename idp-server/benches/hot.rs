@@ -130,7 +130,7 @@ fn argon2(c: &mut Criterion) {
 fn pages(c: &mut Criterion) {
     use askama::Template;
     use idp_server::i18n::{Lang, Tr};
-    use idp_server::web::pages::{EnrollPage, LoginPage};
+    use idp_server::web::pages::{EnrollPage, Frame, LoginPage};
     let brand = idp_server::config::Brand {
         product: "Petrosoft Cloud".into(),
         logo: None,
@@ -141,8 +141,7 @@ fn pages(c: &mut Criterion) {
         c.bench_function(&format!("render sign-in page ({})", lang.tag()), |b| {
             b.iter(|| {
                 LoginPage {
-                    t,
-                    product: &brand,
+                    f: Frame::new(t, &brand),
                     client_name: Some("CStoreOffice"),
                     csrf: "csrf-token",
                     email: "ann@example.com",
@@ -155,8 +154,7 @@ fn pages(c: &mut Criterion) {
         c.bench_function(&format!("render enrollment page ({})", lang.tag()), |b| {
             b.iter(|| {
                 EnrollPage {
-                    t,
-                    product: &brand,
+                    f: Frame::new(t, &brand),
                     csrf: "csrf-token",
                     email: "ann@example.com",
                     qr_svg: "<svg></svg>",

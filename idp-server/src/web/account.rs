@@ -16,7 +16,7 @@ use super::csrf::{csrf_for, csrf_ok};
 use super::error::AppError;
 use super::forms::{form_expired, parse_form, see_other};
 use super::locale;
-use super::pages::{AccountPage, AppView, SessionRow, When};
+use super::pages::{AccountPage, AppView, Frame, SessionRow, When};
 use super::params::Params;
 use super::render::html;
 use super::signed_in::{Notice, ACCOUNT_PATH};
@@ -137,8 +137,7 @@ fn render(
     html(
         StatusCode::OK,
         &AccountPage {
-            t,
-            product: &state.config.brand,
+            f: Frame::new(t, &state.config.brand),
             signed_in_as: &t.html(
                 &msg("signed-in-as")
                     .with_strong("name", name)

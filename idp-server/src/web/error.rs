@@ -5,7 +5,7 @@ use actix_web::http::{header, StatusCode};
 use actix_web::{HttpResponse, ResponseError};
 use askama::Template;
 
-use super::pages::MessagePage;
+use super::pages::{Frame, MessagePage};
 use crate::config::Brand;
 use crate::i18n::{msg, Msg, Tr};
 
@@ -168,8 +168,7 @@ struct OAuthBody<'a> {
 fn page_html(tr: Tr, title: &Msg, message: &Msg, product: &Brand) -> String {
     let (title, message) = (tr.show(title), tr.show(message));
     MessagePage {
-        t: tr,
-        product,
+        f: Frame::new(tr, product),
         title: &title,
         message: &message,
         link: None,

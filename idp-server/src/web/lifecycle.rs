@@ -18,7 +18,7 @@ use super::browser::{cookie, known_browser_cookie, start_sign_in, CookieName, Re
 use super::csrf::{csrf_for, csrf_ok, link_csrf};
 use super::error::AppError;
 use super::forms::{form_expired, parse_form, retry_after, see_other};
-use super::pages::{ForgotPage, MessagePage, SetPasswordPage};
+use super::pages::{ForgotPage, Frame, MessagePage, SetPasswordPage};
 use super::params::Params;
 use super::render::html;
 use super::signed_in::{current_user, Notice, ACCOUNT_PATH};
@@ -50,8 +50,7 @@ fn message(
     html(
         status,
         &MessagePage {
-            t,
-            product: &state.config.brand,
+            f: Frame::new(t, &state.config.brand),
             title: &t.show(title),
             message: &t.show(text),
             link: link.as_ref().map(|(href, words)| (*href, words.as_str())),
@@ -131,8 +130,7 @@ fn render_link_form(
     html(
         status,
         &SetPasswordPage {
-            t,
-            product: &state.config.brand,
+            f: Frame::new(t, &state.config.brand),
             title: &title,
             intro: &intro,
             action: form.page.action,
@@ -305,8 +303,7 @@ fn forgot_form(
     html(
         status,
         &ForgotPage {
-            t,
-            product: &state.config.brand,
+            f: Frame::new(t, &state.config.brand),
             csrf: &csrf_for(secret),
             email: "",
             error,
@@ -391,8 +388,7 @@ fn render_change(
     html(
         status,
         &SetPasswordPage {
-            t,
-            product: &state.config.brand,
+            f: Frame::new(t, &state.config.brand),
             title: &t.tr("change-title"),
             intro: &t.tr("change-intro"),
             action: "/password/change",

@@ -10,7 +10,7 @@ use super::browser::{client_ip, removal_cookie, CookieName};
 use super::csrf::{csrf_for, csrf_ok};
 use super::error::AppError;
 use super::locale;
-use super::pages::{LogoutConfirmPage, MessagePage};
+use super::pages::{Frame, LogoutConfirmPage, MessagePage};
 use super::params::Params;
 use super::render::html;
 use super::state::{blocking_try, AppState};
@@ -91,8 +91,7 @@ async fn end_session(
             return html(
                 StatusCode::OK,
                 &LogoutConfirmPage {
-                    t,
-                    product: &state.config.brand,
+                    f: Frame::new(t, &state.config.brand),
                     csrf: &csrf,
                     client_id: client_id.as_deref().unwrap_or(""),
                     post_logout_redirect_uri: redirect.as_deref().unwrap_or(""),
@@ -126,8 +125,7 @@ async fn end_session(
     let mut res = html(
         StatusCode::OK,
         &MessagePage {
-            t,
-            product: &state.config.brand,
+            f: Frame::new(t, &state.config.brand),
             title: &t.tr("signed-out-title"),
             message: &t.tr("signed-out"),
             link: Some(("/login", &t.tr("sign-in-again"))),

@@ -8,12 +8,23 @@ use askama::Template;
 use crate::config::Brand;
 use crate::i18n::Tr;
 
+/// What every hosted page has (`base.html` reads it): its language, whose words come from the
+/// catalogues through it, and the brand it wears.
+pub struct Frame<'a> {
+    pub t: Tr,
+    pub product: &'a Brand,
+}
+
+impl<'a> Frame<'a> {
+    pub fn new(t: Tr, product: &'a Brand) -> Self {
+        Frame { t, product }
+    }
+}
+
 #[derive(Template)]
 #[template(path = "login.html")]
 pub struct LoginPage<'a> {
-    /// The page's language (its words come from the catalogues through it).
-    pub t: Tr,
-    pub product: &'a Brand,
+    pub f: Frame<'a>,
     pub client_name: Option<&'a str>,
     pub csrf: &'a str,
     pub email: &'a str,
@@ -24,9 +35,7 @@ pub struct LoginPage<'a> {
 #[derive(Template)]
 #[template(path = "mfa_enroll.html")]
 pub struct EnrollPage<'a> {
-    /// The page's language (its words come from the catalogues through it).
-    pub t: Tr,
-    pub product: &'a Brand,
+    pub f: Frame<'a>,
     pub csrf: &'a str,
     pub email: &'a str,
     pub qr_svg: &'a str,
@@ -37,9 +46,7 @@ pub struct EnrollPage<'a> {
 #[derive(Template)]
 #[template(path = "mfa_verify.html")]
 pub struct VerifyPage<'a> {
-    /// The page's language (its words come from the catalogues through it).
-    pub t: Tr,
-    pub product: &'a Brand,
+    pub f: Frame<'a>,
     pub csrf: &'a str,
     pub email: &'a str,
     pub error: Option<&'a str>,
@@ -50,9 +57,7 @@ pub struct VerifyPage<'a> {
 #[derive(Template)]
 #[template(path = "mfa_relink.html")]
 pub struct RelinkPage<'a> {
-    /// The page's language (its words come from the catalogues through it).
-    pub t: Tr,
-    pub product: &'a Brand,
+    pub f: Frame<'a>,
     pub csrf: &'a str,
     pub email: &'a str,
     pub error: Option<&'a str>,
@@ -62,9 +67,7 @@ pub struct RelinkPage<'a> {
 #[derive(Template)]
 #[template(path = "message.html")]
 pub struct MessagePage<'a> {
-    /// The page's language (its words come from the catalogues through it).
-    pub t: Tr,
-    pub product: &'a Brand,
+    pub f: Frame<'a>,
     pub title: &'a str,
     pub message: &'a str,
     pub link: Option<(&'a str, &'a str)>,
@@ -99,9 +102,7 @@ pub struct AppView {
 #[derive(Template)]
 #[template(path = "account.html")]
 pub struct AccountPage<'a> {
-    /// The page's language (its words come from the catalogues through it).
-    pub t: Tr,
-    pub product: &'a Brand,
+    pub f: Frame<'a>,
     /// "Signed in as <strong>name</strong> (email).", as HTML (`Tr::html`).
     pub signed_in_as: &'a str,
     pub account_name: &'a str,
@@ -116,9 +117,7 @@ pub struct AccountPage<'a> {
 #[derive(Template)]
 #[template(path = "logout_confirm.html")]
 pub struct LogoutConfirmPage<'a> {
-    /// The page's language (its words come from the catalogues through it).
-    pub t: Tr,
-    pub product: &'a Brand,
+    pub f: Frame<'a>,
     pub csrf: &'a str,
     pub client_id: &'a str,
     pub post_logout_redirect_uri: &'a str,
@@ -130,9 +129,7 @@ pub struct LogoutConfirmPage<'a> {
 #[derive(Template)]
 #[template(path = "set_password.html")]
 pub struct SetPasswordPage<'a> {
-    /// The page's language (its words come from the catalogues through it).
-    pub t: Tr,
-    pub product: &'a Brand,
+    pub f: Frame<'a>,
     pub title: &'a str,
     pub intro: &'a str,
     pub action: &'a str,
@@ -147,9 +144,7 @@ pub struct SetPasswordPage<'a> {
 #[derive(Template)]
 #[template(path = "forgot.html")]
 pub struct ForgotPage<'a> {
-    /// The page's language (its words come from the catalogues through it).
-    pub t: Tr,
-    pub product: &'a Brand,
+    pub f: Frame<'a>,
     pub csrf: &'a str,
     pub email: &'a str,
     pub error: Option<&'a str>,

@@ -15,7 +15,7 @@ use super::error::AppError;
 use super::forms::{
     form_expired, locked_until, parse_form, refusal, retry_after, see_other, sign_in_expired,
 };
-use super::pages::{EnrollPage, LoginPage, RelinkPage, VerifyPage};
+use super::pages::{EnrollPage, Frame, LoginPage, RelinkPage, VerifyPage};
 use super::render::html;
 use super::signed_in::{signed_in_response, ACCOUNT_PATH};
 use super::state::{blocking, AppState};
@@ -102,8 +102,7 @@ fn render_page(
             html(
                 status,
                 &LoginPage {
-                    t,
-                    product,
+                    f: Frame::new(t, product),
                     client_name: client_name.as_deref(),
                     csrf: &csrf,
                     email,
@@ -115,8 +114,7 @@ fn render_page(
         SignInPage::Enroll { user, view, .. } => html(
             status,
             &EnrollPage {
-                t,
-                product,
+                f: Frame::new(t, product),
                 csrf: &csrf,
                 email: &user.email,
                 qr_svg: &view.qr_svg,
@@ -127,8 +125,7 @@ fn render_page(
         SignInPage::Verify { user, .. } => html(
             status,
             &VerifyPage {
-                t,
-                product,
+                f: Frame::new(t, product),
                 csrf: &csrf,
                 email: &user.email,
                 error,
@@ -137,8 +134,7 @@ fn render_page(
         SignInPage::RelinkByEmail { user, .. } => html(
             status,
             &RelinkPage {
-                t,
-                product,
+                f: Frame::new(t, product),
                 csrf: &csrf,
                 email: &user.email,
                 error,
@@ -204,8 +200,7 @@ pub async fn resend_relink(
     html(
         StatusCode::OK,
         &RelinkPage {
-            t,
-            product: &state.config.brand,
+            f: Frame::new(t, &state.config.brand),
             csrf: &csrf_for(&handle),
             email: &email,
             error: None,
