@@ -20,9 +20,9 @@ pub struct RoleChange {
     pub change: Change,
     /// The sessions it ended (their logouts are queued).
     pub ended: Vec<EndedSession>,
-    /// Granted to an active user who has no linked app: the relink link to mail them, the only
-    /// way to their first enrollment (so whoever else knows their password cannot link a phone
-    /// of their own and become an operator).
+    /// With `[mfa] relink_requires_email`, granted to an active user who has no linked app: the
+    /// relink link to mail them, the only way to their first enrollment (so whoever else knows
+    /// their password cannot link a phone of their own and become an operator).
     pub relink_token: Option<String>,
 }
 
@@ -52,6 +52,7 @@ impl Idp {
         let now = self.now();
         let listeners = self.logout_listeners();
         let token = random_token()?;
+        let relink_by_email = self.settings().totp.relink_requires_email;
         self.store().tx(|conn| {
             // The user's row first: a sign-in completing now sees the role, or its session is
             // among those ended below.
@@ -68,9 +69,12 @@ impl Idp {
             if !store::users::set_roles(conn, &user.id, roles, now)? {
                 return Ok(unchanged);
             }
-            // A first enrollment of someone now an operator: only through their mailbox (an
-            // invited user proves it with the invitation itself).
+            // With `relink_requires_email`, a first enrollment of someone now an operator goes
+            // only through their mailbox, as after a help-desk disconnect (an invited user proves
+            // it with the invitation itself). Without it, the documents' flow: the next sign-in
+            // shows the QR code.
             let relink = held
+                && relink_by_email
                 && current.status == UserStatus::Active
                 && store::totp::linked(conn, &user.id)?.is_none();
             if relink {

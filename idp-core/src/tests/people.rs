@@ -48,31 +48,26 @@ fn a_role_always_needs_a_second_factor(db: &TestDb) {
         .set_role(&u, Role::AccountAdmin, true, &op())
         .unwrap();
     assert_eq!((granted.change, granted.ended.len()), (Change::Changed, 1));
-    // No app linked yet: the first one only through the link mailed to them.
-    let link = granted.relink_token.expect("a link to mail");
+    // No app linked yet: the next sign-in enrolls first (the documents' flow;
+    // `relink_requires_email` sends it through the mailbox instead, see below).
+    assert!(
+        granted.relink_token.is_none(),
+        "relink_requires_email is off"
+    );
     assert_eq!(
         queued_logouts(db),
         vec![(weak.id.clone(), "app".into(), "role_granted".into())]
     );
     let u = db.idp.user_by_id(&u.id).unwrap().unwrap();
     assert_eq!(u.roles.list(), [Role::AccountAdmin]);
-    assert!(u.relink_by_email);
+    assert!(!u.relink_by_email);
     assert_eq!(db.idp.mfa_step(&u).unwrap(), MfaStep::Enroll);
-    // Whoever else knows the password reaches no QR code; the mailed link does.
     let flow = db.idp.create_flow(None, None).unwrap();
     db.idp
         .sign_in_password(&flow, "ann@example.com", PW, Default::default())
         .unwrap();
     assert!(matches!(
         db.idp.sign_in_page(&flow).unwrap(),
-        crate::signin::SignInPage::RelinkByEmail { .. }
-    ));
-    let mailed = db.idp.open_relink(&link, None).unwrap();
-    db.idp
-        .sign_in_password(&mailed, "ann@example.com", PW, Default::default())
-        .unwrap();
-    assert!(matches!(
-        db.idp.sign_in_page(&mailed).unwrap(),
         crate::signin::SignInPage::Enroll { .. }
     ));
     assert_eq!(
@@ -513,7 +508,47 @@ fn after_a_disconnect_only_the_mailed_link_opens_enrollment(db: &TestDb) {
     ));
 }
 
+/// With `relink_requires_email`, a role granted to a user without a linked app sends their
+/// first enrollment through the mailbox too: whoever else knows the password reaches no QR code
+/// (the grant is what makes the account worth taking over); the mailed link does.
+fn with_relink_by_email_a_new_operator_links_their_first_app_through_the_mailbox(db: &TestDb) {
+    let idp = db.reopen(crate::Settings {
+        totp: crate::model::TotpSettings {
+            relink_requires_email: true,
+            ..Default::default()
+        },
+        ..crate::testing::cheap_settings()
+    });
+    let u = user(db, "acme", "ann@example.com");
+    let granted = idp.set_role(&u, Role::Support, true, &op()).unwrap();
+    let link = granted.relink_token.expect("a link to mail");
+    let u = idp.user_by_id(&u.id).unwrap().unwrap();
+    assert!(u.relink_by_email);
+    let flow = idp.create_flow(None, None).unwrap();
+    idp.sign_in_password(&flow, "ann@example.com", PW, Default::default())
+        .unwrap();
+    assert!(matches!(
+        idp.sign_in_page(&flow).unwrap(),
+        crate::signin::SignInPage::RelinkByEmail { .. }
+    ));
+    let mailed = idp.open_relink(&link, None).unwrap();
+    idp.sign_in_password(&mailed, "ann@example.com", PW, Default::default())
+        .unwrap();
+    assert!(matches!(
+        idp.sign_in_page(&mailed).unwrap(),
+        crate::signin::SignInPage::Enroll { .. }
+    ));
+    // A user who already has an app keeps it: no link, no mark.
+    let v = user(db, "acme", "vic@example.com");
+    require_mfa(db, "acme");
+    enroll(db, &v);
+    let granted = idp.set_role(&v, Role::Support, true, &op()).unwrap();
+    assert!(granted.relink_token.is_none());
+    assert!(!idp.user_by_id(&v.id).unwrap().unwrap().relink_by_email);
+}
+
 crate::on_both_backends!(
+    with_relink_by_email_a_new_operator_links_their_first_app_through_the_mailbox,
     after_a_disconnect_only_the_mailed_link_opens_enrollment,
     a_role_always_needs_a_second_factor,
     a_disconnect_needs_a_reason_and_has_an_hourly_limit,

@@ -39,13 +39,8 @@ pub(crate) fn with_role(server: &TestServer, user: &User, role: Role) -> User {
     idp.user_by_id(&user.id).unwrap().unwrap()
 }
 
-/// Signs `email` in to the console from a fresh browser and returns the browser on the
-/// console's home page, with the activation code when `factor` enrolled an app.
-///
-/// A role holder without a linked app enrolls only through their mailbox (the role's grant
-/// marked them so): with [`SecondFactor::Enroll`] the browser meets the page that asks for the
-/// mailed link, asks for a new one, opens it from the outbox, gives the password again and
-/// links the app; the console then reuses that session.
+/// Signs `email` in to the console from a fresh browser (enrolling an app when `factor` says
+/// so) and returns the browser on the console's home page, with the activation code.
 pub(crate) fn console_sign_in(
     server: &TestServer,
     email: &str,
@@ -53,12 +48,6 @@ pub(crate) fn console_sign_in(
     activation: Option<&str>,
 ) -> (Browser, Option<String>, Page) {
     let browser = Browser::new();
-    if factor == SecondFactor::Enroll {
-        let activation = enroll_by_mail(server, &browser, email);
-        let back = browser.follow(&server.base, browser.get(&server.url("/console")));
-        let home = land(server, &browser, back);
-        return (browser, Some(activation), home);
-    }
     let signed = sign_in(
         server,
         &browser,
@@ -69,32 +58,6 @@ pub(crate) fn console_sign_in(
     );
     let home = land(server, &browser, signed.callback);
     (browser, signed.activation_code, home)
-}
-
-/// A role holder's first enrollment: the password leads to the page asking for the mailed link
-/// (never to a QR code); "send me a new link" mails it; the link opens the sign-in that links
-/// the app. Returns the activation code.
-fn enroll_by_mail(server: &TestServer, browser: &Browser, email: &str) -> String {
-    let page = submit_password(server, browser, &server.url("/console"), email, PASSWORD);
-    assert_eq!(page.status, 303, "{}", page.body);
-    let asks = browser.follow(&server.base, page);
-    assert!(asks.body.contains("/login/relink"), "{}", asks.body);
-    assert!(
-        !asks.body.contains("<svg"),
-        "no QR code without the mailbox"
-    );
-    let before = crate::lifecycle::mails_in(&server.outbox()).len();
-    let sent = browser.post(&server.url("/login/relink"), &[("csrf", &asks.csrf())]);
-    assert_eq!(sent.status, 200, "{}", sent.body);
-    let mails = crate::lifecycle::wait_for_mails(&server.outbox(), before + 1);
-    let mail = mails
-        .iter()
-        .rev()
-        .find(|m| m.contains(email) && m.contains("/relink?token"))
-        .unwrap_or_else(|| panic!("the relink mail to {email}"));
-    let link = crate::lifecycle::link_in(mail, &server.base, "/relink");
-    let signed = sign_in(server, browser, &link, email, SecondFactor::Enroll, None);
-    signed.activation_code.expect("the app was linked")
 }
 
 /// From the redirect to `/console/callback`: the page that refreshes itself to the console,

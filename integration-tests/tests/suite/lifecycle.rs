@@ -34,7 +34,7 @@ fn later_sign_in(server: &TestServer, password: &str, activation: &str) {
 /// The mails of a folder (the file outbox, or a Maildir's `new/`), oldest first; a file still
 /// being written (the outbox writes it in place, and every mail of ours is multipart, so a
 /// whole one ends with its closing boundary) is not one yet.
-pub(crate) fn mails_in(dir: &Path) -> Vec<String> {
+fn mails_in(dir: &Path) -> Vec<String> {
     let Ok(entries) = std::fs::read_dir(dir) else {
         return Vec::new();
     };
