@@ -19,9 +19,9 @@ SMALL=1000
 for tool in wrk jq curl python3 sqlite3 psql bc; do
   command -v "$tool" >/dev/null || { echo "error: $tool is required (apt-get install wrk jq curl sqlite3 postgresql-client bc)" >&2; exit 1; }
 done
-cargo build --release --locked -p idp-server >&2
 # shellcheck source=bench/common.sh
 . bench/common.sh
+build_release
 HELPDESK_SECRET="helpdesk-bench-secret-0123456789abcdefghij"
 WORK=$(mktemp -d)
 RESULTS="$WORK/results.md"
@@ -29,13 +29,12 @@ EXPLAINS="$WORK/explain.md"
 COSTS="$WORK/costs.md"
 SWEEP="$WORK/sweep.md"
 : > "$RESULTS"; : > "$EXPLAINS"; : > "$COSTS"; : > "$SWEEP"
-SERVER_PID=""
 SINK_PID=""
 cleanup() { [ -n "$SERVER_PID" ] && kill "$SERVER_PID" 2>/dev/null; [ -n "$SINK_PID" ] && kill "$SINK_PID" 2>/dev/null; rm -rf "$WORK"; }
 trap cleanup EXIT
 
 # The demo app's back-channel logout endpoint: answers 200 to every POST, as an app would.
-SINK_PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+SINK_PORT=$(free_port)
 python3 - "$SINK_PORT" <<'PY' &
 import asyncio, sys
 async def serve(reader, writer):  # HTTP/1.1 keep-alive: 200 with no body to every request
@@ -58,8 +57,6 @@ asyncio.run(main())
 PY
 SINK_PID=$!
 
-log() { echo "== $*" >&2; }
-die() { echo "error: $*" >&2; exit 1; }
 row() { echo "| $1 | $2 | $3 | $4 | $5 |" >> "$RESULTS"; }
 rss_mib() { awk '/VmRSS/ {printf "%.0f", $2/1024}' "/proc/$1/status"; }
 cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
@@ -79,18 +76,6 @@ wrk_run() {
   [ -n "$rps" ] && [ -n "$reqs" ] || { echo "$out" >&2; die "cannot read wrk's output"; }
   echo "$reqs $rps ${p99:--}"
 }
-
-start_server() {
-  local t0; t0=$(date +%s%N)
-  "$BIN" --config "$CONF" serve >> "$DIR/log" 2>&1 &
-  SERVER_PID=$!
-  until curl -sf "$BASE/healthz" >/dev/null 2>&1; do
-    kill -0 "$SERVER_PID" 2>/dev/null || { cat "$DIR/log" >&2; die "the server did not start"; }
-    sleep 0.005
-  done
-  STARTUP_MS=$(( ($(date +%s%N) - t0) / 1000000 ))
-}
-stop_server() { kill -TERM "$SERVER_PID"; wait "$SERVER_PID" || true; SERVER_PID=""; }
 
 sql() { # one statement on the bench database, rows as text
   if [ "$KIND" = sqlite ]; then sqlite3 "$DIR/idp.db" "$1"; else psql -qAt "$DB_URL" -c "$1"; fi
@@ -315,20 +300,10 @@ explain() { # the hot queries, at the big size
 run_backend() {
   BACKEND=$1 KIND=$2
   DIR=$(mktemp -d -p "$WORK")
-  local port; port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-  BASE="http://127.0.0.1:$port"; export BASE
-  if [ "$KIND" = sqlite ]; then
-    DB_URL="sqlite://$DIR/idp.db"
-  else
-    local name="idp_scale_$$"
-    psql -q "$PG_BASE" -c "DROP DATABASE IF EXISTS $name" -c "CREATE DATABASE $name"
-    DB_URL="${PG_BASE%/*}/$name"
-  fi
   CONF="$DIR/idp.toml"
-  sed -e "0,/^issuer = /s#^issuer = .*#issuer = \"$BASE\"#" -e "s#^listen = .*#listen = \"127.0.0.1:$port\"#" \
-      -e "s#^database_url = .*#database_url = \"$DB_URL\"#" -e "s#\"data/keys\"#\"$DIR/keys\"#" \
-      -e "s#\"data/outbox\"#\"$DIR/outbox\"#" -e 's#^code_ttl = .*#code_ttl = "10m"#' \
-      -e "/^client_id = \"demo\"/a backchannel_logout_uri = \"http://127.0.0.1:$SINK_PORT/backchannel\"" config/idp.toml > "$CONF"
+  if [ "$KIND" = sqlite ]; then DB_URL="sqlite://$DIR/idp.db"; else DB_URL=$(fresh_pg_db "idp_scale_$$"); fi
+  write_config "$DB_URL" "$(free_port)"
+  sed -i "/^client_id = \"demo\"/a backchannel_logout_uri = \"http://127.0.0.1:$SINK_PORT/backchannel\"" "$CONF"
   cat >> "$CONF" <<EOF
 
 [[clients]]
@@ -359,7 +334,6 @@ EOF
   "$BIN" --config "$CONF" account create acme --name Acme >/dev/null
   printf '%s\n' "$PW" | "$BIN" --config "$CONF" user create --account acme --email seed@acme.example --password-stdin >/dev/null
   HASH=$(sql "SELECT password_hash FROM users WHERE email = 'seed@acme.example'")
-  local mfa_accounts
   enable_mfa() { for k in $(seq "$1" "$2"); do "$BIN" --config "$CONF" mfa enable --account "acct$k" >/dev/null; done; }
 
   log "$BACKEND: $SMALL users"
@@ -399,7 +373,7 @@ EOF
   explain "API audit page (account)" "SELECT * FROM audit_events WHERE account_id = (SELECT id FROM accounts WHERE slug = 'acct5') ORDER BY id DESC LIMIT 51"
   explain "API audit page (user)" "SELECT * FROM audit_events WHERE user_id = '$uid' ORDER BY id DESC LIMIT 51"
   explain "MFA overview (account)" "SELECT u.id, t.linked FROM users u LEFT JOIN totp_credentials t ON t.user_id = u.id WHERE u.account_id = (SELECT id FROM accounts WHERE slug = 'acct700')"
-  if [ "$KIND" = postgres ]; then psql -q "$PG_BASE" -c "DROP DATABASE IF EXISTS idp_scale_$$ WITH (FORCE)"; fi
+  if [ "$KIND" = postgres ]; then drop_pg_db "idp_scale_$$"; fi
 }
 
 # BENCH_BACKENDS="sqlite" or "postgres" runs one of them (default: both).
