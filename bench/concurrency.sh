@@ -95,7 +95,7 @@ run_backend() {
   else hash=$(psql -qAt "$DB_URL" -c "SELECT password_hash FROM users"); fi
   for i in $(seq 2 64); do
     printf '{"account":"acme","email":"u%d@acme.example","status":"active","password_hash":"%s"}\n' "$i" "$hash"
-  done | "$BIN" --config "$CONF" import --file - >/dev/null
+  done | "$BIN" --config "$CONF" import --file - --account acme >/dev/null
   start_server
   # 16 signed-in browsers (users u1-u16, a session each): the refresh load spreads its chains
   # over them as real users do (16 chains of one session would queue on that session's row).
