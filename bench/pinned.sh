@@ -295,6 +295,9 @@ ORDER=(4 16 64)
 for r in $(seq 1 "$ROUNDS"); do
   for b in "${BACKENDS[@]}"; do
     use_backend "$b"
+    # A fresh access token (they live 5 minutes) for the probe and the /userinfo load.
+    ACCESS=$(redeem "$(new_code "$DIR/jar1")" | jq -r .access_token)
+    [ -n "$ACCESS" ] && [ "$ACCESS" != null ] || die "$b: no access token"
     log "round $r of $ROUNDS, $b: sign-ins at ${ORDER[*]}, refresh, userinfo, code grant (load $(cut -d' ' -f1-3 /proc/loadavg))"
     for c in "${ORDER[@]}"; do signins "$r" "$c"; done
     refresh "$r"
@@ -360,9 +363,9 @@ if [ -n "$MISSED_REFRESH" ] && [ "$QUICK" = no ] && command -v perf >/dev/null \
       echo "### $b: the provider's CPU over a refresh load by shared object, then by symbol (perf, 499 Hz, no call graphs)"
       echo
       echo '```'
-      perf report -q -i "$WORK/perf-$b.data" --no-children --sort dso 2>/dev/null | grep -v '^$' | head -12
+      perf report -q -i "$WORK/perf-$b.data" --no-children --sort dso 2>/dev/null | grep -v '^$' | head -12 || true
       echo
-      perf report -q -i "$WORK/perf-$b.data" --no-children --sort dso,symbol 2>/dev/null | grep -v '^$' | head -40
+      perf report -q -i "$WORK/perf-$b.data" --no-children --sort symbol 2>/dev/null | grep -v '^$' | head -40 | cut -c1-160 || true
       echo '```'
       echo
     } >> "$PROFILE"
