@@ -41,7 +41,7 @@ free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",
 
 # The machine line every result file starts with.
 machine_line() {
-  echo "Machine: $(nproc) cores ($(awk -F': ' '/^model name/ {print $2; exit}' /proc/cpuinfo)), $(awk '/MemTotal/ {printf "%.0f GiB", $2/1048576}' /proc/meminfo), $(uname -m); date: $(date -u '+%Y-%m-%d %H:%M UTC')."
+  echo "Machine: $(nproc --all) cores ($(awk -F': ' '/^model name/ {print $2; exit}' /proc/cpuinfo)), $(awk '/MemTotal/ {printf "%.0f GiB", $2/1048576}' /proc/meminfo), $(uname -m); date: $(date -u '+%Y-%m-%d %H:%M UTC')."
 }
 
 # write_config DB_URL PORT: the example configuration at $CONF for a provider at 127.0.0.1:PORT
