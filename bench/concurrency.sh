@@ -17,18 +17,15 @@ ROUNDS="${2:-3}"
 for tool in wrk jq curl python3 bc psql; do
   command -v "$tool" >/dev/null || { echo "error: $tool is required" >&2; exit 1; }
 done
-cargo build --release --locked -p idp-server >&2
-cargo bench --locked -p idp-server --bench hot --no-run >&2
 # shellcheck source=bench/common.sh
 . bench/common.sh
+build_release
+cargo bench --locked -p idp-server --bench hot --no-run >&2
 WORK=$(mktemp -d)
 RESULTS="$WORK/results.md"; SUMMARY="$WORK/summary.md"
 : > "$RESULTS"; : > "$SUMMARY"
-SERVER_PID=""
 cleanup() { [ -n "$SERVER_PID" ] && kill "$SERVER_PID" 2>/dev/null; [ -n "${BENCH_KEEP:-}" ] || rm -rf "$WORK"; }
 trap cleanup EXIT
-log() { echo "== $*" >&2; }
-die() { echo "error: $*" >&2; [ -n "${DIR:-}" ] && [ -f "$DIR/log" ] && tail -5 "$DIR/log" >&2; exit 1; }
 
 # Criterion's "time: [low mid high]" -> the mid value in ms.
 crit_ms() { # $1: benchmark filter; prints the mid time of each matching benchmark, one per line
@@ -68,16 +65,6 @@ print(f"{q(0.5):.2f} {q(0.99):.2f} {lat[-1]:.2f} {len(lat)}")
 PY
 }
 
-start_server() {
-  "$BIN" --config "$CONF" serve >> "$DIR/log" 2>&1 &
-  SERVER_PID=$!
-  until curl -sf "$BASE/healthz" >/dev/null 2>&1; do
-    kill -0 "$SERVER_PID" 2>/dev/null || { cat "$DIR/log" >&2; die "the server did not start"; }
-    sleep 0.02
-  done
-}
-
-
 signins() { # $1 concurrency -> "rate userinfo-p50 p99 max n"
   local stop="$DIR/stop" out p
   rm -f "$stop"
@@ -85,8 +72,8 @@ signins() { # $1 concurrency -> "rate userinfo-p50 p99 max n"
   p=$!
   out=$(wrk -t"$1" -c"$1" -d"${DURATION}s" -s bench/signin.lua "$BASE" -- 64 forwarded 2>/dev/null)
   touch "$stop"; wait "$p" || die "the userinfo probe failed"
-  local total rate fails
-  read -r _ total rate fails <<< "$(echo "$out" | grep '^SIGNINS')"
+  local rate fails
+  read -r _ _ rate fails <<< "$(echo "$out" | grep '^SIGNINS')"
   [ "${fails:-1}" = 0 ] || die "sign-ins failed at $1: $out"
   echo "$rate $(cat "$DIR/probe")"
 }
@@ -94,17 +81,9 @@ signins() { # $1 concurrency -> "rate userinfo-p50 p99 max n"
 run_backend() {
   BACKEND=$1
   DIR=$(mktemp -d -p "$WORK")
-  local port; port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-  BASE="http://127.0.0.1:$port"; export BASE
-  if [ "$BACKEND" = sqlite ]; then DB_URL="sqlite://$DIR/idp.db"; else
-    local name="idp_conc_$$"
-    psql -q "$PG_BASE" -c "DROP DATABASE IF EXISTS $name" -c "CREATE DATABASE $name"
-    DB_URL="${PG_BASE%/*}/$name"
-  fi
   CONF="$DIR/idp.toml"
-  sed -e "0,/^issuer = /s#^issuer = .*#issuer = \"$BASE\"#" -e "s#^listen = .*#listen = \"127.0.0.1:$port\"#" \
-      -e "s#^database_url = .*#database_url = \"$DB_URL\"#" -e "s#\"data/keys\"#\"$DIR/keys\"#" \
-      -e "s#\"data/outbox\"#\"$DIR/outbox\"#" -e 's#^code_ttl = .*#code_ttl = "10m"#' config/idp.toml > "$CONF"
+  if [ "$BACKEND" = sqlite ]; then DB_URL="sqlite://$DIR/idp.db"; else DB_URL=$(fresh_pg_db "idp_conc_$$"); fi
+  write_config "$DB_URL" "$(free_port)"
   # Each browser has its own address (X-Forwarded-For from bench/signin.lua, believed from
   # 127.0.0.1 as from a proxy): the per-address limits count each browser, as in production.
   printf '\n[server]\ntrusted_proxies = ["127.0.0.1"]\n' >> "$CONF"
@@ -116,19 +95,19 @@ run_backend() {
   else hash=$(psql -qAt "$DB_URL" -c "SELECT password_hash FROM users"); fi
   for i in $(seq 2 64); do
     printf '{"account":"acme","email":"u%d@acme.example","status":"active","password_hash":"%s"}\n' "$i" "$hash"
-  done | "$BIN" --config "$CONF" import --file - >/dev/null
+  done | "$BIN" --config "$CONF" import --file - --account acme >/dev/null
   start_server
   # 16 signed-in browsers (users u1-u16, a session each): the refresh load spreads its chains
   # over them as real users do (16 chains of one session would queue on that session's row).
   local i
   for i in $(seq 1 16); do
     local loc; loc=$(sign_in_jar "$DIR/jar$i" "u$i@acme.example")
-    [ "$i" = 1 ] && ACCESS=$(redeem "$(echo "$loc" | sed -n 's/.*[?&]code=\([^&]*\).*/\1/p')" | jq -r .access_token)
+    [ "$i" = 1 ] && ACCESS=$(redeem "$(echo "$loc" | code_of)" | jq -r .access_token)
   done
   [ -n "$ACCESS" ] && [ "$ACCESS" != null ] || die "the benchmark user cannot sign in"
   local tokens="$DIR/tokens"
 
-  local order=(${BENCH_ORDER:-4 16 64})
+  local order; read -r -a order <<< "${BENCH_ORDER:-4 16 64}"
   declare -A ratio_sum ratio_min p99_max
   local r c
   for r in $(seq 1 "$ROUNDS"); do
@@ -163,8 +142,8 @@ run_backend() {
     echo "| $BACKEND | sign-ins, $c concurrent browsers | $(echo "scale=1; ${ratio_sum[$c]} / $ROUNDS" | bc)% (lowest round ${ratio_min[$c]}%) | ${p99_max[$c]} ms |" >> "$SUMMARY"
   done
   echo "| $BACKEND | refresh, 16 chains of 16 sessions | $(echo "scale=1; ${ratio_sum[refresh]} / $ROUNDS" | bc)% of the two-signature ceiling | - |" >> "$SUMMARY"
-  kill -TERM "$SERVER_PID"; wait "$SERVER_PID" || true; SERVER_PID=""
-  if [ "$BACKEND" = postgres ]; then psql -q "$PG_BASE" -c "DROP DATABASE IF EXISTS idp_conc_$$ WITH (FORCE)"; fi
+  stop_server
+  if [ "$BACKEND" = postgres ]; then drop_pg_db "idp_conc_$$"; fi
 }
 
 for b in ${BENCH_BACKENDS:-sqlite postgres}; do

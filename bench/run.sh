@@ -11,8 +11,10 @@ command -v wrk >/dev/null || { echo "wrk is required (apt-get install wrk)"; exi
 for tool in oathtool jq bc curl sqlite3 psql; do
   command -v "$tool" >/dev/null || { echo "$tool is required (apt-get install wrk oathtool jq bc curl sqlite3 postgresql-client)"; exit 1; }
 done
+# shellcheck source=bench/common.sh
+. bench/common.sh
 declare -A SIGNIN_RATE
-cargo build --release --locked -p idp-server >&2
+build_release
 cargo bench --locked -p idp-server --bench hot --no-run >&2
 
 # The argon2 ceiling, measured with criterion right before each sign-in load (this VM's speed
@@ -30,23 +32,13 @@ argon2_ms() {
   fi
   echo "$one $both"
 }
-BIN="$PWD/target/release/idp-server"
-SECRET="demo-client-secret-change-me-0123456789"
-export BENCH_BASIC=$(printf 'demo:%s' "$SECRET" | base64 -w0)
-CB="http%3A%2F%2F127.0.0.1%3A8081%2Fcallback"
-# PKCE (required of every app): one fixed pair for the benchmark's requests.
-VERIFIER="bench-pkce-verifier-0123456789abcdefghijklmnopqrstuvwxyz"
-PKCE="code_challenge_method=S256&code_challenge=nNXSXIAPh_gvnj1fakhR9r29EIkizMk0nlEpUHWvF7c"
-PW="correct horse battery staple"
 RESULTS=$(mktemp)
-PG_BASE="${IDP_TEST_POSTGRES_URL:-postgres://postgres@127.0.0.1:5432/test}"
 # PostgreSQL on the same host is reached over its Unix socket, as docs/configuration.md recommends
 # (no TCP or TLS on the path); a short second run measures the same server over TCP with libpq's
 # default sslmode=prefer (TLS), the path replicas on other hosts take.
 PG_SOCKET_DIR="${BENCH_PG_SOCKET_DIR:-/var/run/postgresql}"
-PG_SOCKET_BASE="postgres://postgres@$(echo "$PG_SOCKET_DIR" | sed 's#/#%2F#g')/test"
+PG_SOCKET_BASE="postgres://postgres@${PG_SOCKET_DIR//\//%2F}/test"
 
-log() { echo "== $*" >&2; }
 row() { echo "| $1 | $2 | $3 | $4 | $5 | $6 |" >> "$RESULTS"; }
 
 # wrk summary -> "req/s | p50 | p99 | errors"
@@ -71,24 +63,13 @@ wrk_row() {
 
 rss_kib() { awk '/VmRSS/ {print $2}' "/proc/$1/status"; }
 
-start_server() { # config -> pid; prints ms to first 200 on stderr via global STARTUP_MS
-  local t0; t0=$(date +%s%N)
-  "$BIN" --config "$1" serve > "$2" 2>&1 &
-  SERVER_PID=$!
-  until curl -sf "$BASE/healthz" >/dev/null 2>&1; do
-    kill -0 "$SERVER_PID" 2>/dev/null || { cat "$2" >&2; exit 1; }
-    sleep 0.005
-  done
-  STARTUP_MS=$(( ($(date +%s%N) - t0) / 1000000 ))
-}
-
 # Password sign-in with curl; prints the authorization code. $1 jar, $2 email.
 signin_code() {
   local jar=$1 email=$2 csrf loc
   curl -s -c "$jar" -b "$jar" -o /dev/null "$BASE/authorize?client_id=demo&redirect_uri=$CB&response_type=code&scope=openid%20email&state=s&$PKCE"
   csrf=$(curl -s -c "$jar" -b "$jar" "$BASE/login" | grep -o 'name="csrf" value="[^"]*"' | head -1 | sed 's/.*value="//;s/"$//')
   loc=$(curl -s -c "$jar" -b "$jar" -o /dev/null -w '%{redirect_url}' --data-urlencode "csrf=$csrf" --data-urlencode "email=$email" --data-urlencode "password=$PW" "$BASE/login/password")
-  echo "$loc" | sed -n 's/.*[?&]code=\([^&]*\).*/\1/p'
+  echo "$loc" | code_of
 }
 
 # Full sign-in with a TOTP code for an enrolled user. $1 email $2 base32 secret
@@ -103,7 +84,7 @@ full_totp_signin() {
   curl -s -o /dev/null -w '%{http_code}\n' -u "demo:$SECRET" -d grant_type=authorization_code -d "code_verifier=$VERIFIER" -d "code=$code" -d "redirect_uri=http://127.0.0.1:8081/callback" "$BASE/token"
   rm -f "$jar"
 }
-export -f signin_code full_totp_signin
+export -f signin_code full_totp_signin code_of
 export PW CB SECRET PKCE VERIFIER
 
 # 16 grants of the same SSO session (cookie jar $1), one refresh chain each, into file $2.
@@ -120,29 +101,24 @@ make_refresh_tokens() {
 # database; $3: full (every load) or quick (start, RSS, userinfo and refresh only); $4 (optional):
 # a pool size for the [database] section (default: the provider's own).
 run_backend() {
-  local backend=$1 dir port db_url kind=sqlite mode=$3
+  local backend=$1 dir port db_url kind=sqlite mode=$3 name="idp_bench_$$"
   [ "$2" = sqlite ] || kind=postgres
-  dir=$(mktemp -d)
-  port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-  BASE="http://127.0.0.1:$port"; export BASE
+  dir=$(mktemp -d); DIR=$dir; CONF="$dir/idp.toml"
+  port=$(free_port)
   if [ "$kind" = sqlite ]; then
     db_url="sqlite://$dir/idp.db"
   else
-    local name="idp_bench_$$"
-    psql -q "$PG_BASE" -c "DROP DATABASE IF EXISTS $name" -c "CREATE DATABASE $name"
-    db_url="${2%/*}/$name"
+    db_url=$(fresh_pg_db "$name" "$2")
   fi
-  sed -e "0,/^issuer = /s#^issuer = .*#issuer = \"$BASE\"#" -e "s#^listen = .*#listen = \"127.0.0.1:$port\"#" \
-      -e "s#^database_url = .*#database_url = \"$db_url\"#" -e "s#\"data/keys\"#\"$dir/keys\"#" \
-      -e "s#\"data/outbox\"#\"$dir/outbox\"#" -e 's#^code_ttl = .*#code_ttl = "10m"#' config/idp.toml > "$dir/idp.toml"
+  write_config "$db_url" "$port"
   if [ -n "${4:-}" ]; then printf '\n[database]\npool_size = %s\n' "$4" >> "$dir/idp.toml"; fi
   # Every sign-in of the loads comes from 127.0.0.1: at ~130 a second, two loads within a minute
   # would pass the per-address limit on starting sign-ins (1,200 a minute) and get 429s.
   printf '\n[server]\nsign_ins_per_minute = 100000\n' >> "$dir/idp.toml"
   log "$backend: first start (generates keys)"
-  start_server "$dir/idp.toml" "$dir/log"; local first=$STARTUP_MS
-  kill -TERM "$SERVER_PID"; wait "$SERVER_PID" || true
-  start_server "$dir/idp.toml" "$dir/log"; local second=$STARTUP_MS
+  start_server; local first=$STARTUP_MS
+  stop_server
+  start_server; local second=$STARTUP_MS
   sleep 1
   local rss_idle; rss_idle=$(rss_kib "$SERVER_PID")
   row "$backend" "start to first 200 (first start / later starts)" "-" "${first} ms / ${second} ms" "-" "-"
@@ -161,8 +137,8 @@ run_backend() {
     wrk_row "$backend" "GET userinfo" -t2 -c32 -d"${DURATION}s" -H "Authorization: Bearer $access" "$BASE/userinfo"
     wrk_row "$backend" "refresh grant (rotation, 16 chains)" -t16 -c16 -d"${DURATION}s" -s bench/refresh.lua "$BASE" -- "$tokens"
     row "$backend" "RSS idle" "-" "$((rss_idle / 1024)) MiB" "-" "-"
-    kill -TERM "$SERVER_PID"; wait "$SERVER_PID" || true
-    psql -q "$PG_BASE" -c "DROP DATABASE IF EXISTS $name WITH (FORCE)"
+    stop_server
+    if [ "$kind" = postgres ]; then drop_pg_db "$name"; fi
     return
   fi
   : > "$codes"
@@ -216,6 +192,7 @@ run_backend() {
     echo "t$i@secure.example $secret" >> "$dir/totp.txt"
   done
   t0=$(date +%s%N)
+  # shellcheck disable=SC2016 # expanded by the inner bash
   xargs -P 8 -L 1 bash -c 'full_totp_signin "$0" "$1"' < "$dir/totp.txt" | sort | uniq -c > "$dir/totpres.txt"
   t1=$(date +%s%N)
   row "$backend" "full sign-in with TOTP (5 requests, curl, 8 parallel)" "$(echo "scale=1; $m * 1000000000 / ($t1 - $t0)" | bc)" "-" "-" "$(tr '\n' ' ' < "$dir/totpres.txt")"
@@ -227,8 +204,8 @@ run_backend() {
 
   # The refresh load again on a restarted server with another configuration. $1 config, $2 label.
   refresh_row_with() {
-    kill -TERM "$SERVER_PID"; wait "$SERVER_PID" || true
-    start_server "$1" "$dir/log"
+    stop_server
+    start_server "$1"
     make_refresh_tokens "$jar" "$tokens"
     wrk_row "$backend" "$2" -t16 -c16 -d"${DURATION}s" -s bench/refresh.lua "$BASE" -- "$tokens"
   }
@@ -267,14 +244,14 @@ PY
   fi
   seq 1 10000 | sed 's/^/bench-rt-/' > "$dir/touch.txt"
   # A fresh process (no argon2 working memory held), then every session touched once.
-  kill -TERM "$SERVER_PID"; wait "$SERVER_PID" || true
-  start_server "$dir/idp.toml" "$dir/log"
+  stop_server
+  start_server
   wrk_row "$backend" "refresh grant, 10,000 sessions each refreshed once" -t8 -c8 -d30s -s bench/codes.lua "$BASE" -- "$dir/touch.txt" 8 refresh
   local rss_sessions; rss_sessions=$(rss_kib "$SERVER_PID")
   row "$backend" "RSS: idle / right after 10,000 live sessions were each refreshed once / right after every load above (sign-in storms included; hashing threads still hold their working memory) / 3 s later" "-" "$((rss_idle / 1024)) MiB / $((rss_sessions / 1024)) MiB / $((rss_after_all / 1024)) MiB / $((rss_settled / 1024)) MiB" "-" "-"
 
-  kill -TERM "$SERVER_PID"; wait "$SERVER_PID" || true
-  if [ "$kind" = postgres ]; then psql -q "$PG_BASE" -c "DROP DATABASE IF EXISTS $name WITH (FORCE)"; fi
+  stop_server
+  if [ "$kind" = postgres ]; then drop_pg_db "$name"; fi
 }
 
 run_backend sqlite sqlite full

@@ -68,6 +68,20 @@ pub enum Command {
     /// Import users from JSON Lines (one object a line: account, email, work_email, name,
     /// status, email_verified, password_hash, totp_secret). Exits 1 when a line was refused.
     Import(ImportArgs),
+    /// For bench/pinned.sh: argon2id verifications and JWT signatures per second, one at a time,
+    /// with the provider's own code on the cores this process may run on.
+    #[command(hide = true)]
+    Ceiling(CeilingArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct CeilingArgs {
+    /// Seconds to measure each operation for.
+    #[arg(long, default_value_t = 2.0)]
+    pub seconds: f64,
+    /// Only these (argon2id, RS256, ES256; repeatable). Default: all three.
+    #[arg(long)]
+    pub only: Vec<String>,
 }
 
 /// An import names its account or says it is for all (`ImportScope`): neither is refused by

@@ -12,6 +12,7 @@ macro_rules! outln {
 
 mod account;
 mod args;
+mod ceiling;
 mod error;
 mod import;
 mod keys;
@@ -83,6 +84,9 @@ pub fn run(cli: Cli) -> Result<(), CliError> {
         }
         Command::Keys(cmd) => {
             keys::run(cmd, &Runtime::open_for_command(config, true)?, &out, &actor)
+        }
+        Command::Ceiling(args) => {
+            ceiling::run(args, &Runtime::open_for_command(config, false)?, &out)
         }
         Command::Import(args) => import::run(
             args,
