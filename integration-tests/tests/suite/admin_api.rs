@@ -201,7 +201,7 @@ fn a_help_desk_disconnects_a_lost_app(db: Db) {
     assert_eq!(gone.status, 204, "{:?}", gone.body);
     let mfa = call(&server, "GET", "/admin/v1/accounts/acme/mfa", t, None, None);
     assert_eq!(mfa.body["users"][0]["linked"], false);
-    let mails = crate::lifecycle::wait_for_mails(&server.outbox(), 2);
+    let mails = crate::mail::wait_for_mails(&server.outbox(), 2);
     assert!(
         mails.iter().any(|m| m
             .replace("=\r\n", "")
@@ -323,7 +323,7 @@ fn tokens_scopes_and_accounts_are_enforced(db: Db) {
         None,
     );
     let code = signed.callback.location_param("code").unwrap();
-    let tokens = crate::session_end::redeem(&server, "demo", 8081, &code);
+    let tokens = crate::apps::redeem(&server, "demo", 8081, &code);
     let user_token = tokens["access_token"].as_str().unwrap();
     let refused = call(
         &server,

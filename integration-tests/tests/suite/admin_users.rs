@@ -91,14 +91,14 @@ fn creations_repeat_safely_and_users_are_managed(db: Db) {
         (Some("cy@example.com"), Some("invited"))
     );
     let id = created.body["id"].as_str().unwrap().to_string();
-    let mails = crate::lifecycle::wait_for_exactly(&server.outbox(), 1);
+    let mails = crate::mail::wait_for_exactly(&server.outbox(), 1);
     assert!(
         mails[0].contains("/register?token="),
         "the registration link is mailed"
     );
     let repeat = call(&server, "POST", "/admin/v1/users", t, Some(user), None);
     assert_eq!((repeat.status, &repeat.body["id"]), (200, &json!(id)));
-    crate::lifecycle::wait_for_exactly(&server.outbox(), 1);
+    crate::mail::wait_for_exactly(&server.outbox(), 1);
     let with_password = call(
         &server,
         "POST",
@@ -157,7 +157,7 @@ fn creations_repeat_safely_and_users_are_managed(db: Db) {
         (202, &json!("invite")),
         "not registered yet: the invitation again"
     );
-    crate::lifecycle::wait_for_exactly(&server.outbox(), 2);
+    crate::mail::wait_for_exactly(&server.outbox(), 2);
 
     // A signed-in user disabled: sessions end; no link while disabled; enabled again.
     seed(&server, "acme", "ann@example.com", false);

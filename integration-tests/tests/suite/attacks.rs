@@ -6,10 +6,10 @@ use std::sync::Barrier;
 
 use serde_json::Value;
 
+use crate::apps::redeem;
 use crate::harness::*;
 use crate::on_both_backends;
 use crate::rp::{exchange, http, refresh, seed, sign_in, SecondFactor};
-use crate::session_end::redeem;
 
 fn statuses(results: &[u16]) -> (usize, usize) {
     (
@@ -79,7 +79,7 @@ fn an_enrollment_secret_belongs_to_the_sign_in_that_showed_it(db: Db) {
     // The notices, to the authentication email.
     let readable = |mail: &String| mail.replace("=\r\n", "").replace("\r\n ", " ");
     // One app linked, one notice.
-    let mails: Vec<String> = crate::lifecycle::wait_for_exactly(&server.outbox(), 1)
+    let mails: Vec<String> = crate::mail::wait_for_exactly(&server.outbox(), 1)
         .iter()
         .map(readable)
         .collect();
@@ -112,7 +112,7 @@ fn an_enrollment_secret_belongs_to_the_sign_in_that_showed_it(db: Db) {
         None,
     );
     assert_eq!(out.code, 0, "{}", out.stderr);
-    let mails: Vec<String> = crate::lifecycle::wait_for_exactly(&server.outbox(), 2)
+    let mails: Vec<String> = crate::mail::wait_for_exactly(&server.outbox(), 2)
         .iter()
         .map(readable)
         .collect();

@@ -6,10 +6,10 @@ use std::time::Duration;
 
 use diesel::{Connection, RunQueryDsl};
 
+use crate::apps::{authorize_url, crm_client, demo_tokens, redeem, sid_of};
 use crate::harness::*;
 use crate::on_both_backends;
 use crate::rp::{jwt_claims, op, seed, SecondFactor};
-use crate::session_end::{authorize_url, crm_client, demo_tokens, redeem, sid_of};
 
 /// `n` sessions of ann, each signed in at the demo app and at the CRM: their sids, sorted.
 fn sessions_in_both_apps(server: &TestServer, n: usize) -> Vec<String> {

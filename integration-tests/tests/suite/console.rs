@@ -83,16 +83,16 @@ fn enroll_by_mail(server: &TestServer, browser: &Browser, email: &str) -> String
         !asks.body.contains("<svg"),
         "no QR code without the mailbox"
     );
-    let before = crate::lifecycle::mails_in(&server.outbox()).len();
+    let before = crate::mail::mails_in(&server.outbox()).len();
     let sent = browser.post(&server.url("/login/relink"), &[("csrf", &asks.csrf())]);
     assert_eq!(sent.status, 200, "{}", sent.body);
-    let mails = crate::lifecycle::wait_for_mails(&server.outbox(), before + 1);
+    let mails = crate::mail::wait_for_mails(&server.outbox(), before + 1);
     let mail = mails
         .iter()
         .rev()
         .find(|m| m.contains(email) && m.contains("/relink?token"))
         .unwrap_or_else(|| panic!("the relink mail to {email}"));
-    let link = crate::lifecycle::link_in(mail, &server.base, "/relink");
+    let link = crate::mail::link_in(mail, &server.base, "/relink");
     let signed = sign_in(server, browser, &link, email, SecondFactor::Enroll, None);
     signed.activation_code.expect("the app was linked")
 }
@@ -573,7 +573,7 @@ fn each_ticket_is_audited_with_actor_address_and_reason(db: Db) {
         (ev.actor.as_str(), ev.reason.as_deref()),
         (actor.as_str(), Some("T-16"))
     );
-    let mails = crate::lifecycle::wait_for_mails(&server.outbox(), 1);
+    let mails = crate::mail::wait_for_mails(&server.outbox(), 1);
     assert!(mails.iter().any(|m| m.contains("new@example.com")));
     // The audit page shows them, with the actor, the address and the reason.
     let audit = browser.get(&server.url("/console/audit?account=acme"));

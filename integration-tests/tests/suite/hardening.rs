@@ -7,10 +7,10 @@ use std::net::TcpListener;
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
+use crate::apps::{redeem, sid_of, verified_logout};
 use crate::harness::*;
 use crate::on_both_backends;
 use crate::rp::{http, jwt_claims, seed, sign_in, SecondFactor};
-use crate::session_end::{redeem, sid_of, verified_logout};
 
 fn client_toml(id: &str, port: u16, extra: &str) -> String {
     let hash = hex::encode(<sha2::Sha256 as sha2::Digest>::digest(
@@ -41,7 +41,7 @@ fn logout_tokens_use_the_clients_id_token_algorithm(db: Db) {
     );
     seed(&server, "acme", "ann@example.com", false);
     let browser = Browser::new();
-    let url = crate::session_end::authorize_url(&server, "es-app", 8085);
+    let url = crate::apps::authorize_url(&server, "es-app", 8085);
     let signed = sign_in(
         &server,
         &browser,
@@ -268,8 +268,8 @@ fn a_registration_is_bound_to_its_browser(db: Db) {
         None,
     );
     assert_eq!(out.code, 0, "{}", out.stderr);
-    let mails = crate::lifecycle::wait_for_mails(&server.outbox(), 1);
-    let link = crate::lifecycle::link_in(&mails[0], &server.base, "/register");
+    let mails = crate::mail::wait_for_mails(&server.outbox(), 1);
+    let link = crate::mail::link_in(&mails[0], &server.base, "/register");
     let attacker = Browser::new();
     let form = attacker.get(&link);
     assert_eq!(form.status, 200);
@@ -287,7 +287,7 @@ fn a_registration_is_bound_to_its_browser(db: Db) {
     };
     // The victim: signed in as Ann at the demo app, and with a form cookie of its own.
     let victim = Browser::new();
-    let tokens = crate::session_end::demo_tokens(&server, &victim, SecondFactor::None);
+    let tokens = crate::apps::demo_tokens(&server, &victim, SecondFactor::None);
     victim.get(&server.url("/forgot"));
     assert_eq!(
         submit(&victim).status,
@@ -302,7 +302,7 @@ fn a_registration_is_bound_to_its_browser(db: Db) {
         .unwrap()
         .has_password());
     // In its own browser the form works; a browser that had a session loses it.
-    let ann_in_attacker = crate::session_end::demo_tokens(&server, &attacker, SecondFactor::None);
+    let ann_in_attacker = crate::apps::demo_tokens(&server, &attacker, SecondFactor::None);
     let done = submit(&attacker);
     assert_eq!(done.status, 303, "{}", done.body);
     let told = app.logout_tokens(Duration::from_secs(5), Duration::from_millis(500));

@@ -238,8 +238,8 @@ ui = {{ logo = "branding/demo-app.svg", accent_color = "#7a2e8e" }}
         None,
     );
     assert_eq!(invited.code, 0, "{}", invited.stderr);
-    let mails = crate::lifecycle::wait_for_mails(&server.outbox(), 1);
-    let register = crate::lifecycle::link_in(&mails[0], &server.base, "/register");
+    let mails = crate::mail::wait_for_mails(&server.outbox(), 1);
+    let register = crate::mail::link_in(&mails[0], &server.base, "/register");
     let dir = screenshot_dir();
     std::fs::remove_dir_all(&dir).ok();
     try_run_node(

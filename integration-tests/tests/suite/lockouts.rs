@@ -168,9 +168,9 @@ fn a_stranger_cannot_spend_a_users_forgot_password_budget(db: Db) {
     for _ in 0..6 {
         forgot(&server, &stranger, "ann@example.com");
     }
-    crate::lifecycle::wait_for_exactly(&server.outbox(), 3);
+    crate::mail::wait_for_exactly(&server.outbox(), 3);
     forgot(&server, &browser_at("198.51.100.20"), "ann@example.com");
-    let mails = crate::lifecycle::wait_for_exactly(&server.outbox(), 4);
+    let mails = crate::mail::wait_for_exactly(&server.outbox(), 4);
     assert!(mails[3].contains("To: ann@example.com"), "{}", mails[3]);
 }
 

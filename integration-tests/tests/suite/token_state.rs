@@ -6,10 +6,10 @@ use std::time::Duration;
 
 use serde_json::Value;
 
+use crate::apps::{crm_client, demo_tokens, redeem, refresh, sid_of, userinfo};
 use crate::harness::*;
 use crate::on_both_backends;
 use crate::rp::{http, jwt_claims, op, seed, SecondFactor};
-use crate::session_end::{crm_client, demo_tokens, redeem, refresh, sid_of, userinfo};
 
 pub const API_SECRET: &str = "resource-server-secret-0123456789abcdef";
 
@@ -271,7 +271,7 @@ fn a_client_revokes_its_own_tokens_and_nothing_else(db: Db) {
     let tokens = demo_tokens(&server, &browser, SecondFactor::None);
     let access = tokens["access_token"].as_str().unwrap();
     // The CRM signs in through the same session.
-    let sso = browser.get(&crate::session_end::authorize_url(&server, "crm", 8083));
+    let sso = browser.get(&crate::apps::authorize_url(&server, "crm", 8083));
     let crm = redeem(&server, "crm", 8083, &sso.location_param("code").unwrap());
     // Foreign, unknown and empty-handed revocations change nothing.
     for (client, token, hint) in [
