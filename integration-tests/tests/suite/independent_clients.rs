@@ -111,7 +111,7 @@ fn authlib_runs_the_flow_and_refreshes_with_the_original_scope(db: Db) {
     let server = TestServer::start_with(
         db,
         Options {
-            extra_toml: crate::token_state::api_client(),
+            extra_toml: crate::token::introspection::api_client(),
             ..Options::default()
         },
     );
@@ -127,7 +127,7 @@ fn authlib_runs_the_flow_and_refreshes_with_the_original_scope(db: Db) {
             ("EMAIL", "ann@example.com"),
             ("PASSWORD", PASSWORD),
             ("API_CLIENT_ID", "api"),
-            ("API_CLIENT_SECRET", crate::token_state::API_SECRET),
+            ("API_CLIENT_SECRET", crate::token::introspection::API_SECRET),
         ])
         .output()
         .expect("python3 is needed");

@@ -4,7 +4,9 @@
 
 use serde_json::json;
 
-use crate::admin_api::*;
+use crate::admin_api::{
+    admin_token, call, problem_type, server, token_response, HELPDESK_SECRET, READER_SECRET,
+};
 use crate::harness::*;
 use crate::on_both_backends;
 use crate::rp::{seed, sign_in, SecondFactor};

@@ -14,6 +14,9 @@ use crate::on_both_backends;
 use crate::rp::*;
 
 /// A user of `slug` (created with `name` when new) with the suite's password.
+mod audit_export;
+mod browser;
+
 pub(crate) fn person(server: &TestServer, slug: &str, email: &str) -> User {
     let idp = &server.rt.idp;
     if idp.account_by_slug(slug).is_err() {

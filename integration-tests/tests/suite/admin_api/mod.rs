@@ -11,6 +11,9 @@ use crate::harness::*;
 use crate::on_both_backends;
 use crate::rp::{http, seed, sign_in, SecondFactor};
 
+mod privacy;
+mod users;
+
 pub const HELPDESK_SECRET: &str = "helpdesk-secret-0123456789abcdef0123456789";
 pub const READER_SECRET: &str = "reader-secret-0123456789abcdef0123456789ab";
 

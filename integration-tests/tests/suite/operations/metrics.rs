@@ -2,7 +2,7 @@
 //! operations docs tell operators to do, through the real binary.
 
 use crate::harness::*;
-use crate::process::spawn_with;
+use crate::operations::process::spawn_with;
 use crate::rp::http;
 
 #[test]

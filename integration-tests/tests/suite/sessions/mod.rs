@@ -1,0 +1,3 @@
+//! Sessions and their end: back-channel logout delivery.
+
+mod backchannel_delivery;
