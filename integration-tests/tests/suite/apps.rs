@@ -118,3 +118,13 @@ pub fn verified_logout(server: &TestServer, token: &str, client: &str) -> Value 
     assert!(claims["events"]["http://schemas.openid.net/event/backchannel-logout"].is_object());
     claims
 }
+
+/// `[[clients]]` `id`: a confidential app (the demo secret) at `127.0.0.1:port`, with `extra` keys.
+pub fn client_toml(id: &str, port: u16, extra: &str) -> String {
+    let hash = hex::encode(<sha2::Sha256 as sha2::Digest>::digest(
+        DEMO_SECRET.as_bytes(),
+    ));
+    format!(
+        "\n[[clients]]\nclient_id = \"{id}\"\nname = \"{id}\"\nredirect_uris = [\"http://127.0.0.1:{port}/callback\"]\nsecret_sha256 = \"{hash}\"\n{extra}\n"
+    )
+}

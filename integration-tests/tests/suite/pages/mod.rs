@@ -4,3 +4,4 @@
 mod branding;
 mod hostile_input;
 mod languages;
+mod security_headers;

@@ -3,4 +3,6 @@
 
 mod authenticator;
 mod lockouts;
+mod mfa;
 mod mfa_reset;
+mod password;
