@@ -169,10 +169,9 @@ fn pkce_is_required_unless_a_client_opts_out(db: Db) {
     assert_eq!(res.status(), 200);
 }
 
-/// Sign-ins started per client address are limited (each stores a login flow): the table cannot
-/// be filled by one address. The limit is `[server] sign_ins_per_minute`; its default lets a
-/// company behind one NAT address sign in at the start of the day (400 within a minute here:
-/// the earlier fixed limit, 300 per 10 minutes, refused the 301st).
+/// Sign-ins started per client address are limited (each stores a login flow): the table cannot be
+/// filled by one address. The limit is `[server] sign_ins_per_minute`; its default lets a company
+/// behind one NAT address sign in at the start of the day (400 within a minute here).
 fn sign_ins_started_per_address_are_limited(db: Db) {
     let starts = |server: &TestServer, n: usize| -> Vec<u16> {
         let client = http();

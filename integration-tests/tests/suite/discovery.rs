@@ -80,8 +80,8 @@ fn discovery_and_jwks_are_complete(db: Db) {
     assert_eq!(kids, kids2);
 }
 
-/// RFC 9110 9.3.2: HEAD answers as GET does, without the body, for what caches and monitors
-/// ask about (it was a 404).
+/// RFC 9110 9.3.2: HEAD answers as GET does, without the body, for what caches and monitors ask
+/// about.
 #[test]
 fn discovery_jwks_and_health_answer_head() {
     let server = TestServer::start(Db::Sqlite);

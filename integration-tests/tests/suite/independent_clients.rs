@@ -100,12 +100,12 @@ pub fn ensure_python_packages() {
     });
 }
 
-/// Authlib (an independent OAuth/OIDC library) as the app: code + PKCE, the ID token verified
-/// with authlib.jose against the JWKS, two refreshes the way Authlib makes them (re-sending the
-/// original scope, `offline_access` included: before, that was refused and the user signed out
-/// five minutes later), userinfo; then Authlib as an API introspects the access token (RFC
-/// 7662), the app revokes its refresh token (RFC 7009) and the API learns at once that the
-/// access token is dead.
+/// Authlib (an independent OAuth/OIDC library) as the app: code + PKCE, the ID token verified with
+/// authlib.jose against the JWKS, two refreshes the way Authlib makes them (re-sending the original
+/// scope, `offline_access` included, which must not be refused: the user would be signed out five
+/// minutes later), userinfo; then Authlib as an API introspects the access token (RFC 7662), the
+/// app revokes its refresh token (RFC 7009) and the API learns at once that the access token is
+/// dead.
 fn authlib_runs_the_flow_and_refreshes_with_the_original_scope(db: Db) {
     ensure_python_packages();
     let server = TestServer::start_with(

@@ -117,7 +117,7 @@ fn a_help_desk_disconnects_a_lost_app(db: Db) {
         .collect();
     assert_eq!(disconnected.len(), 1, "{:?}", audit.body);
     assert_eq!(disconnected[0]["actor"], "client:helpdesk");
-    // UTF-8 kept (it was dropped when not ASCII), the bidi override taken out.
+    // UTF-8 kept (a note in any language reads as written), the bidi override taken out.
     assert_eq!(
         disconnected[0]["actor_note"],
         "agent Jos\u{e9} Smith, ticket T-42"

@@ -189,11 +189,10 @@ fn database_outage_gives_503_and_the_server_recovers_by_itself() {
     drop(db);
 }
 
-/// A body that never arrives in full (a slow-body attack: the headers promise 100 bytes, 12
-/// come) does not hold the connection for ever: the request is answered with an error and the
-/// connection closed once the body deadline passes (found by a review: no answer after 300 s,
-/// while incomplete headers got 408 after 5 s). Each such connection held a socket and a file
-/// descriptor; enough of them starve the process.
+/// A body that never arrives in full (a slow-body attack: the headers promise 100 bytes, 12 come)
+/// does not hold the connection for ever: the request is answered with an error and the connection
+/// closed once the body deadline passes, as incomplete headers are. Each such connection would hold
+/// a socket and a file descriptor; enough of them starve the process.
 #[test]
 fn a_body_that_never_arrives_is_cut_off() {
     let server = TestServer::start(Db::Sqlite);

@@ -244,9 +244,9 @@ impl SlowSmtp {
     }
 }
 
-/// Forgot-password answers at once, the same for a known and an unknown address: the lookup,
-/// the link and the mail happen after the answer. (Before, the answer waited for the mail to be
-/// sent, so a slow relay told who has an account.)
+/// Forgot-password answers at once, the same for a known and an unknown address: the lookup, the
+/// link and the mail happen after the answer. (An answer that waited for the mail would let a slow
+/// relay tell who has an account.)
 fn forgot_password_answers_at_once_for_every_address(db: Db) {
     let smtp = SlowSmtp::start(Duration::from_secs(3));
     let server = TestServer::start_with(

@@ -47,11 +47,10 @@ fn sids_told(tokens: &[String]) -> Vec<String> {
     sids
 }
 
-/// The CRM does not answer at all (it takes the connection and the request, then nothing):
-/// the demo app is told of every ended session while the CRM's first delivery still waits for
-/// its answer. (Before, a round's logouts were cut into four runs, each sent one after the
-/// other, so the demo app's logouts queued behind the CRM's waited for its time-out: the
-/// CRM's connection was closed before the demo app had them all.)
+/// The CRM does not answer at all (it takes the connection and the request, then nothing): the demo
+/// app is told of every ended session while the CRM's first delivery still waits for its answer.
+/// (Were a round's logouts sent in runs one after the other, the demo app's logouts queued behind
+/// the CRM's would wait for its time-out.)
 fn an_app_that_never_answers_does_not_hold_up_the_others(db: Db) {
     let demo = Recorder::start();
     let crm = SilentApp::start();
@@ -133,12 +132,11 @@ fn replicas(db: Db, options: Options) -> (TestServer, TestServer, tempfile::Temp
     (a, b, keys)
 }
 
-/// Two replicas deliver, and the CRM's address takes no connection (its packets are dropped):
-/// each CRM logout is claimed once and its failed attempt recorded within its claim's lease,
-/// and the demo app gets each of its logouts once, at once. (Before, a connect waited ureq's
-/// 30 s instead of the delivery's 5 s, so a round of 20 held its claims for up to 150 s: the
-/// other replica claimed them again after the 60 s lease, and the demo app's logouts waited
-/// behind the CRM's.)
+/// Two replicas deliver, and the CRM's address takes no connection (its packets are dropped): each
+/// CRM logout is claimed once and its failed attempt recorded within its claim's lease, and the
+/// demo app gets each of its logouts once, at once. (Were a connect allowed longer than the
+/// delivery's 5 s, a round of 20 would hold its claims past the 60 s lease: the other replica would
+/// claim them again, and the demo app's logouts would wait behind the CRM's.)
 fn every_round_ends_within_its_claims_lease(db: Db) {
     let demo = Recorder::start();
     let crm = UnreachableApp::start();
@@ -275,9 +273,9 @@ fn a_logout_answered_with_a_redirect_is_not_delivered(db: Db) {
     );
 }
 
-/// Only apps with a `backchannel_logout_uri` get an outbox row: "demo" here has none, so its
-/// grant is revoked and nothing is queued for it (before, a row was queued for it and the
-/// deliverer claimed and dropped it, two writes per ended session for nothing).
+/// Only apps with a `backchannel_logout_uri` get an outbox row: "demo" here has none, so its grant
+/// is revoked and nothing is queued for it (a row for it would only be claimed and dropped by the
+/// deliverer: two writes per ended session for nothing).
 fn only_apps_with_a_backchannel_endpoint_are_queued_a_logout(db: Db) {
     let crm = Recorder::start();
     let server = TestServer::start_with(

@@ -48,8 +48,8 @@ fn the_idle_window_ends_the_session(db: Db) {
 }
 
 /// A session nobody uses ends by itself at its idle expiry, at most `sweep_interval` late, and
-/// every app that holds a grant in it gets a back-channel logout token (before, an idle session
-/// was only refused at its next refresh; an app with its own session cookie never learnt).
+/// every app that holds a grant in it gets a back-channel logout token (an idle session refused
+/// only at its next refresh would leave an app with its own session cookie never knowing).
 fn an_idle_session_ends_by_itself_and_every_app_is_told(db: Db) {
     let demo = Recorder::start();
     let crm = Recorder::start();

@@ -57,11 +57,11 @@ fn fail(server: &TestServer, browser: &Browser, email: &str, n: usize) -> Vec<u1
         .collect()
 }
 
-/// The victim signs in from the browser they used before while an attacker keeps failing for
-/// their email from another address (past the lock there, past the growing delay for the email):
-/// the attacker is refused even the right password at theirs, a browser nobody vouched for waits
-/// out the delay, and the victim's known browser is never refused. (Before: 429 for the victim,
-/// the email locked for everyone.)
+/// The victim signs in from the browser they used before while an attacker keeps failing for their
+/// email from another address (past the lock there, past the growing delay for the email): the
+/// attacker is refused even the right password at theirs, a browser nobody vouched for waits out
+/// the delay, and the victim's known browser is never refused. (A hard lock per email alone would
+/// refuse the victim too: the email locked for everyone.)
 fn a_known_browser_signs_in_while_an_attacker_keeps_failing_elsewhere(db: Db) {
     let server = server(db);
     seed(&server, "acme", "ann@example.com", false);
@@ -106,10 +106,10 @@ fn a_known_browser_signs_in_while_an_attacker_keeps_failing_elsewhere(db: Db) {
     assert!(waits.headers.get("retry-after").is_some());
 }
 
-/// A store behind one address: an attacker there fails for fifty emails and for Bob's. Bob's
-/// known browser at the store still signs in; a browser there that signed in as nobody before
-/// (Carol's new laptop) waits out the address's lock, and Carol from anywhere else is not
-/// affected. (Before: Bob got 429 like everyone at the store.)
+/// A store behind one address: an attacker there fails for fifty emails and for Bob's. Bob's known
+/// browser at the store still signs in; a browser there that signed in as nobody before (Carol's
+/// new laptop) waits out the address's lock, and Carol from anywhere else is not affected. (A lock
+/// per address alone would refuse Bob like everyone at the store.)
 fn an_attacker_behind_a_shared_address_cannot_lock_out_its_known_browsers(db: Db) {
     let server = server(db);
     seed(&server, "acme", "bob@example.com", false);
@@ -160,9 +160,9 @@ fn forgot(server: &TestServer, browser: &Browser, email: &str) {
     assert_eq!(sent.status, 200, "{}", sent.body);
 }
 
-/// A stranger asking for Ann's reset link again and again from their address spends only their
-/// own budget there (three links an hour): Ann's own request, from her address, still mails her
-/// a link. (Before: the budget was per email, and Ann got nothing.)
+/// A stranger asking for Ann's reset link again and again from their address spends only their own
+/// budget there (three links an hour): Ann's own request, from her address, still mails her a link.
+/// (A budget per email alone would leave Ann nothing.)
 fn a_stranger_cannot_spend_a_users_forgot_password_budget(db: Db) {
     let server = server(db);
     seed(&server, "acme", "ann@example.com", false);
@@ -297,8 +297,8 @@ fn login_form(server: &TestServer, browser: &Browser) -> String {
     page.csrf()
 }
 
-/// 40 wrong passwords for one email at the same moment: exactly five are checked (401), the
-/// rest are refused without a check (429). Before, all 40 were checked.
+/// 40 wrong passwords for one email at the same moment: exactly five are checked (401), the rest
+/// are refused without a check (429): each attempt is reserved before its check.
 fn parallel_wrong_passwords_get_five_checks(db: Db) {
     let server = TestServer::start(db);
     seed(&server, "acme", "ann@example.com", false);
@@ -419,9 +419,9 @@ fn audited_address(server: &TestServer, headers: &[(&str, &str)]) -> Option<Stri
         .and_then(|e| e.ip)
 }
 
-/// The client address cannot be forged: forwarding headers from a peer that is not a trusted
-/// proxy are ignored (before, `realip_remote_addr()` believed anyone's); behind trusted proxies
-/// the right-most address they did not add themselves counts; `Forwarded` is never read.
+/// The client address cannot be forged: forwarding headers from a peer that is not a trusted proxy
+/// are ignored (anyone can write them); behind trusted proxies the right-most address they did not
+/// add themselves counts; `Forwarded` is never read.
 fn the_client_address_cannot_be_forged(db: Db) {
     let direct = TestServer::start(db);
     seed(&direct, "acme", "ann@example.com", false);
