@@ -1,5 +1,6 @@
-//! Signing in on the hosted pages: the second factor (`authenticator`, `mfa_reset`) and the
-//! lockouts.
+//! Signing in on the hosted pages: the password step (`password`), the second factor (`mfa`,
+//! the authenticator app's view in `authenticator`, relinking after a disconnect in
+//! `mfa_reset`), and the lockouts and throttles (`lockouts`).
 
 mod authenticator;
 mod lockouts;

@@ -1,5 +1,6 @@
-//! The token endpoint and what an API or a client does with a token afterwards: introspection
-//! and revocation.
+//! The token endpoint and what an API or a client does with a token afterwards: the grants
+//! (`grants`), client authentication (`client_auth`), signing keys (`keys`), CORS (`cors`),
+//! introspection and revocation (`introspection`, `revocation`).
 
 mod client_auth;
 mod cors;
