@@ -8,7 +8,7 @@
 // (no sideways scrolling), in English and in Spanish, with a screenshot at each width.
 // Staff granted a role before linking an app link one only through their mailbox: the password
 // leads to the page asking for the mailed link, which this walk reads from the file outbox.
-// Driven by the Rust test `console_browser::*`, which passes:
+// Driven by the Rust test `console::browser::*`, which passes:
 //   ISSUER, PASSWORD, SCREENSHOT_DIR, OUTBOX (the server's file outbox), SUPPORT, SUPPORT_ES, ADMIN, USER (ann, in acme), PLAIN,
 //   PLAIN_ES (users without a role), OTHER_ACCOUNT (an account the admin must not see)
 // Exit code 0 and a last line "OK" when every check held.

@@ -9,12 +9,11 @@ use std::time::Duration;
 
 use serde_json::Value;
 
+use crate::apps::{authorize_url, crm_client, redeem, sid_of, verified_logout};
 use crate::harness::*;
-use crate::languages::decoded;
-use crate::lifecycle::{link_in, wait_for_exactly};
+use crate::mail::{decoded, link_in, wait_for_exactly};
 use crate::on_both_backends;
 use crate::rp::{exchange, refresh, seed, sign_in, SecondFactor};
-use crate::session_end::{authorize_url, crm_client, redeem, sid_of, verified_logout};
 
 /// What Firefox on Linux sends.
 const FIREFOX: &str = "Mozilla/5.0 (X11; Linux x86_64; rv:120.0) Gecko/20100101 Firefox/120.0";

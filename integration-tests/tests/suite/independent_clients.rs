@@ -100,18 +100,18 @@ pub fn ensure_python_packages() {
     });
 }
 
-/// Authlib (an independent OAuth/OIDC library) as the app: code + PKCE, the ID token verified
-/// with authlib.jose against the JWKS, two refreshes the way Authlib makes them (re-sending the
-/// original scope, `offline_access` included: before, that was refused and the user signed out
-/// five minutes later), userinfo; then Authlib as an API introspects the access token (RFC
-/// 7662), the app revokes its refresh token (RFC 7009) and the API learns at once that the
-/// access token is dead.
+/// Authlib (an independent OAuth/OIDC library) as the app: code + PKCE, the ID token verified with
+/// authlib.jose against the JWKS, two refreshes the way Authlib makes them (re-sending the original
+/// scope, `offline_access` included, which must not be refused: the user would be signed out five
+/// minutes later), userinfo; then Authlib as an API introspects the access token (RFC 7662), the
+/// app revokes its refresh token (RFC 7009) and the API learns at once that the access token is
+/// dead.
 fn authlib_runs_the_flow_and_refreshes_with_the_original_scope(db: Db) {
     ensure_python_packages();
     let server = TestServer::start_with(
         db,
         Options {
-            extra_toml: crate::token_state::api_client(),
+            extra_toml: crate::token::introspection::api_client(),
             ..Options::default()
         },
     );
@@ -127,7 +127,7 @@ fn authlib_runs_the_flow_and_refreshes_with_the_original_scope(db: Db) {
             ("EMAIL", "ann@example.com"),
             ("PASSWORD", PASSWORD),
             ("API_CLIENT_ID", "api"),
-            ("API_CLIENT_SECRET", crate::token_state::API_SECRET),
+            ("API_CLIENT_SECRET", crate::token::introspection::API_SECRET),
         ])
         .output()
         .expect("python3 is needed");
@@ -238,8 +238,8 @@ ui = {{ logo = "branding/demo-app.svg", accent_color = "#7a2e8e" }}
         None,
     );
     assert_eq!(invited.code, 0, "{}", invited.stderr);
-    let mails = crate::lifecycle::wait_for_mails(&server.outbox(), 1);
-    let register = crate::lifecycle::link_in(&mails[0], &server.base, "/register");
+    let mails = crate::mail::wait_for_mails(&server.outbox(), 1);
+    let register = crate::mail::link_in(&mails[0], &server.base, "/register");
     let dir = screenshot_dir();
     std::fs::remove_dir_all(&dir).ok();
     try_run_node(

@@ -7,8 +7,7 @@ use base64::Engine;
 use idp_core::users::NewUser;
 use idp_core::{Actor, MfaPolicy};
 use openidconnect::core::{CoreClient, CoreProviderMetadata};
-use openidconnect::reqwest;
-use openidconnect::{ClientId, ClientSecret, IssuerUrl, RedirectUrl};
+use openidconnect::{reqwest, ClientId, ClientSecret, IssuerUrl, RedirectUrl};
 use serde_json::Value;
 
 use crate::harness::*;
@@ -241,3 +240,37 @@ pub fn signed_in_code(server: &TestServer, browser: &Browser) -> String {
     );
     signed.callback.location_param("code").unwrap()
 }
+
+/// A response header as text.
+pub fn header(res: &reqwest::blocking::Response, name: &str) -> Option<String> {
+    res.headers()
+        .get(name)
+        .map(|v| v.to_str().unwrap().to_string())
+}
+
+/// Signs `email` in at the demo app (no second factor) and redeems the code: the tokens.
+pub fn sign_in_tokens(server: &TestServer, browser: &Browser, email: &str) -> Value {
+    let signed = sign_in(
+        server,
+        browser,
+        &authorize_url(server, ""),
+        email,
+        SecondFactor::None,
+        None,
+    );
+    let (status, tokens) = exchange(server, &signed.callback.location_param("code").unwrap());
+    assert_eq!(status, 200, "{tokens}");
+    tokens
+}
+
+/// How many of these answers were checked and refused (401) and refused unchecked (429).
+pub fn statuses(results: &[u16]) -> (usize, usize) {
+    (
+        results.iter().filter(|s| **s == 401).count(),
+        results.iter().filter(|s| **s == 429).count(),
+    )
+}
+
+/// `[server] trusted_proxies` naming this machine, so a test may speak from any address with
+/// `X-Forwarded-For`.
+pub const TRUST_LOCALHOST: &str = "\n[server]\ntrusted_proxies = [\"127.0.0.1/32\", \"::1\"]\n";

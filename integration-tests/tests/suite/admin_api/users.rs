@@ -4,7 +4,9 @@
 
 use serde_json::json;
 
-use crate::admin_api::*;
+use crate::admin_api::{
+    admin_token, call, problem_type, server, token_response, HELPDESK_SECRET, READER_SECRET,
+};
 use crate::harness::*;
 use crate::on_both_backends;
 use crate::rp::{seed, sign_in, SecondFactor};
@@ -91,14 +93,14 @@ fn creations_repeat_safely_and_users_are_managed(db: Db) {
         (Some("cy@example.com"), Some("invited"))
     );
     let id = created.body["id"].as_str().unwrap().to_string();
-    let mails = crate::lifecycle::wait_for_exactly(&server.outbox(), 1);
+    let mails = crate::mail::wait_for_exactly(&server.outbox(), 1);
     assert!(
         mails[0].contains("/register?token="),
         "the registration link is mailed"
     );
     let repeat = call(&server, "POST", "/admin/v1/users", t, Some(user), None);
     assert_eq!((repeat.status, &repeat.body["id"]), (200, &json!(id)));
-    crate::lifecycle::wait_for_exactly(&server.outbox(), 1);
+    crate::mail::wait_for_exactly(&server.outbox(), 1);
     let with_password = call(
         &server,
         "POST",
@@ -157,7 +159,7 @@ fn creations_repeat_safely_and_users_are_managed(db: Db) {
         (202, &json!("invite")),
         "not registered yet: the invitation again"
     );
-    crate::lifecycle::wait_for_exactly(&server.outbox(), 2);
+    crate::mail::wait_for_exactly(&server.outbox(), 2);
 
     // A signed-in user disabled: sessions end; no link while disabled; enabled again.
     seed(&server, "acme", "ann@example.com", false);

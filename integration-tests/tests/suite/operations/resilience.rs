@@ -1,7 +1,8 @@
-//! Failure behaviour: when the database becomes unreachable the provider answers 503 (a friendly
-//! page, or JSON on API endpoints), /readyz says not ready, nothing panics, and it recovers by
-//! itself when the database is back. The outage is made with a TCP proxy the test controls, so
-//! the shared PostgreSQL server itself is never stopped.
+//! Failure behaviour and readiness: when the database becomes unreachable the provider answers
+//! 503 (a friendly page, or JSON on API endpoints), /readyz says not ready, nothing panics, and it
+//! recovers by itself when the database is back (the outage is made with a TCP proxy the test
+//! controls, so the shared PostgreSQL server itself is never stopped); a request body that never
+//! arrives is cut off; /readyz warns of a file outbox outside development.
 
 use std::io::{Read, Write};
 use std::net::{Shutdown, TcpListener, TcpStream};
@@ -188,11 +189,10 @@ fn database_outage_gives_503_and_the_server_recovers_by_itself() {
     drop(db);
 }
 
-/// A body that never arrives in full (a slow-body attack: the headers promise 100 bytes, 12
-/// come) does not hold the connection for ever: the request is answered with an error and the
-/// connection closed once the body deadline passes (found by a review: no answer after 300 s,
-/// while incomplete headers got 408 after 5 s). Each such connection held a socket and a file
-/// descriptor; enough of them starve the process.
+/// A body that never arrives in full (a slow-body attack: the headers promise 100 bytes, 12 come)
+/// does not hold the connection for ever: the request is answered with an error and the connection
+/// closed once the body deadline passes, as incomplete headers are. Each such connection would hold
+/// a socket and a file descriptor; enough of them starve the process.
 #[test]
 fn a_body_that_never_arrives_is_cut_off() {
     let server = TestServer::start(Db::Sqlite);
@@ -252,4 +252,32 @@ fn cut_off(addr: &str, what: &str, answers: &str, request: &[u8]) {
     let answer = String::from_utf8_lossy(&answer);
     assert!(answer.starts_with(answers), "{what}: {answer}");
     assert!(started.elapsed() < Duration::from_secs(30), "{what}");
+}
+
+/// With a public issuer, a file outbox is reported by /readyz (the service is ready, but its
+/// invitations and reset links reach nobody); on a development machine it is not.
+#[test]
+fn readyz_reports_a_file_outbox_outside_development() {
+    let public = TestServer::start_with(
+        Db::Sqlite,
+        Options {
+            issuer: Some("https://id.example.com".into()),
+            ..Options::default()
+        },
+    );
+    let res = crate::rp::http().get(public.url("/readyz")).send().unwrap();
+    assert_eq!(res.status(), 200);
+    let body = res.text().unwrap();
+    assert!(
+        body.starts_with("ready\n") && body.contains("warning: mail goes to the file outbox"),
+        "{body}"
+    );
+    let dev = TestServer::start(Db::Sqlite);
+    let body = crate::rp::http()
+        .get(dev.url("/readyz"))
+        .send()
+        .unwrap()
+        .text()
+        .unwrap();
+    assert_eq!(body, "ready\n");
 }

@@ -4,7 +4,7 @@
 //! the language of the page that caused it; discovery lists the languages.
 
 use crate::harness::*;
-use crate::lifecycle::{link_in, wait_for_exactly};
+use crate::mail::{decoded, link_in, wait_for_exactly};
 use crate::rp::{authorize_url, http, seed};
 
 /// `GET url` with an `Accept-Language`, following redirects on the server.
@@ -16,30 +16,6 @@ fn get_in(server: &TestServer, browser: &Browser, url: &str, accept: &str) -> Pa
 fn lang_of(page: &Page) -> &str {
     let at = page.body.find("<html lang=\"").expect("a lang attribute") + 12;
     &page.body[at..at + page.body[at..].find('"').unwrap()]
-}
-
-/// The decoded text of a quoted-printable mail body (what lettre uses for mostly-ASCII text).
-pub fn decoded(mail: &str) -> String {
-    let soft = mail.replace("=\r\n", "").replace("=\n", "");
-    let bytes = soft.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        let hex = bytes
-            .get(i + 1..i + 3)
-            .and_then(|h| u8::from_str_radix(std::str::from_utf8(h).ok()?, 16).ok());
-        match (bytes[i], hex) {
-            (b'=', Some(b)) => {
-                out.push(b);
-                i += 3;
-            }
-            (c, _) => {
-                out.push(c);
-                i += 1;
-            }
-        }
-    }
-    String::from_utf8_lossy(&out).into_owned()
 }
 
 #[test]

@@ -3,7 +3,7 @@
 //! reaches the enrollment page; only the link mailed to the user opens it, once.
 
 use crate::harness::*;
-use crate::lifecycle::{link_in, wait_for_mails};
+use crate::mail::{link_in, wait_for_mails};
 use crate::on_both_backends;
 use crate::rp::{seed, sign_in, SecondFactor};
 

@@ -1,15 +1,18 @@
-//! Back-channel logout that one app cannot stall: every delivery has a deadline (the name
-//! lookup and the connect too), each app's logouts go out apart from the others', and a round
-//! always ends within its claim's lease, so no other replica sends the same logouts again.
+//! Back-channel logout delivery: only apps with an endpoint are queued a logout, a failed one is
+//! retried (even after a restart) and one answered with a redirect is not delivered; one app
+//! cannot stall the others (every delivery has a deadline, the name lookup and the connect too,
+//! and each app's logouts go out apart), and a round always ends within its claim's lease, so no
+//! other replica sends the same logouts again.
 
 use std::time::Duration;
 
 use diesel::{Connection, RunQueryDsl};
 
+use super::metric;
+use crate::apps::{authorize_url, crm_client, demo_tokens, redeem, refresh, sid_of};
 use crate::harness::*;
 use crate::on_both_backends;
 use crate::rp::{jwt_claims, op, seed, SecondFactor};
-use crate::session_end::{authorize_url, crm_client, demo_tokens, redeem, sid_of};
 
 /// `n` sessions of ann, each signed in at the demo app and at the CRM: their sids, sorted.
 fn sessions_in_both_apps(server: &TestServer, n: usize) -> Vec<String> {
@@ -44,11 +47,10 @@ fn sids_told(tokens: &[String]) -> Vec<String> {
     sids
 }
 
-/// The CRM does not answer at all (it takes the connection and the request, then nothing):
-/// the demo app is told of every ended session while the CRM's first delivery still waits for
-/// its answer. (Before, a round's logouts were cut into four runs, each sent one after the
-/// other, so the demo app's logouts queued behind the CRM's waited for its time-out: the
-/// CRM's connection was closed before the demo app had them all.)
+/// The CRM does not answer at all (it takes the connection and the request, then nothing): the demo
+/// app is told of every ended session while the CRM's first delivery still waits for its answer.
+/// (Were a round's logouts sent in runs one after the other, the demo app's logouts queued behind
+/// the CRM's would wait for its time-out.)
 fn an_app_that_never_answers_does_not_hold_up_the_others(db: Db) {
     let demo = Recorder::start();
     let crm = SilentApp::start();
@@ -130,12 +132,11 @@ fn replicas(db: Db, options: Options) -> (TestServer, TestServer, tempfile::Temp
     (a, b, keys)
 }
 
-/// Two replicas deliver, and the CRM's address takes no connection (its packets are dropped):
-/// each CRM logout is claimed once and its failed attempt recorded within its claim's lease,
-/// and the demo app gets each of its logouts once, at once. (Before, a connect waited ureq's
-/// 30 s instead of the delivery's 5 s, so a round of 20 held its claims for up to 150 s: the
-/// other replica claimed them again after the 60 s lease, and the demo app's logouts waited
-/// behind the CRM's.)
+/// Two replicas deliver, and the CRM's address takes no connection (its packets are dropped): each
+/// CRM logout is claimed once and its failed attempt recorded within its claim's lease, and the
+/// demo app gets each of its logouts once, at once. (Were a connect allowed longer than the
+/// delivery's 5 s, a round of 20 would hold its claims past the 60 s lease: the other replica would
+/// claim them again, and the demo app's logouts would wait behind the CRM's.)
 fn every_round_ends_within_its_claims_lease(db: Db) {
     let demo = Recorder::start();
     let crm = UnreachableApp::start();
@@ -189,7 +190,128 @@ fn every_round_ends_within_its_claims_lease(db: Db) {
     );
 }
 
+/// An app that is down when its logout is due gets it later: the failure is retried with
+/// backoff from the durable outbox, by whichever server runs then (here a new one: the first
+/// was stopped meanwhile, as by a restart or a crash).
+fn a_failed_logout_is_retried_even_after_a_restart(db: Db) {
+    let app = Recorder::start_failing(1);
+    let server = TestServer::start_with(
+        db,
+        Options {
+            backchannel_logout_uri: Some(app.url.clone()),
+            ..Options::default()
+        },
+    );
+    seed(&server, "acme", "ann@example.com", false);
+    let browser = Browser::new();
+    let tokens = demo_tokens(&server, &browser, SecondFactor::None);
+    let confirm = browser.get(&server.url("/end_session"));
+    let out = browser.post(&server.url("/end_session"), &[("csrf", &confirm.csrf())]);
+    assert!(out.body.contains("signed out"), "{}", out.body);
+    let first = app.logout_tokens(Duration::from_secs(5), Duration::from_millis(500));
+    assert_eq!(first.len(), 1, "the first attempt (answered 503)");
+    let pending = server.rt.idp.outbox_counts().unwrap();
+    assert_eq!(pending.0, 1, "still pending: {pending:?}");
+    // Restart: another server on the same database picks it up when the retry is due (10 s).
+    let db_url = server.db_url.clone();
+    let keys = server.dir.path().join("keys");
+    let mut server = server;
+    server.stop();
+    let second = TestServer::start_on(
+        tempfile::tempdir().unwrap(),
+        &db_url,
+        Options {
+            backchannel_logout_uri: Some(app.url.clone()),
+            key_dir: Some(keys),
+            issuer: Some(server.base.clone()),
+            ..Options::default()
+        },
+    );
+    let retried = app.logout_tokens(Duration::from_secs(20), Duration::from_secs(2));
+    assert_eq!(retried.len(), 1, "delivered once by the new server");
+    assert_eq!(jwt_claims(&retried[0])["sid"], sid_of(&tokens));
+    assert_eq!(second.rt.idp.outbox_counts().unwrap(), (0, 1, 0));
+    assert_eq!(
+        metric(&second, "idp_backchannel_logouts_total{outcome=\"sent\"}"),
+        1.0
+    );
+}
+
+/// Back-Channel Logout 1.0 section 2.8: an app confirms a logout with 200 (or 204). A redirect
+/// (an endpoint behind the app's own sign-in, say) has not logged anyone out: it is a failure,
+/// retried, never recorded as delivered.
+fn a_logout_answered_with_a_redirect_is_not_delivered(db: Db) {
+    let app = Recorder::start_answering(
+        1,
+        b"HTTP/1.1 302 Found\r\nLocation: /login\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
+    );
+    let server = TestServer::start_with(
+        db,
+        Options {
+            backchannel_logout_uri: Some(app.url.clone()),
+            ..Options::default()
+        },
+    );
+    seed(&server, "acme", "ann@example.com", false);
+    let browser = Browser::new();
+    demo_tokens(&server, &browser, SecondFactor::None);
+    let confirm = browser.get(&server.url("/end_session"));
+    browser.post(&server.url("/end_session"), &[("csrf", &confirm.csrf())]);
+    let first = app.logout_tokens(Duration::from_secs(5), Duration::from_millis(500));
+    assert_eq!(first.len(), 1, "the first attempt (answered 302)");
+    assert_eq!(
+        server.rt.idp.outbox_counts().unwrap().0,
+        1,
+        "still pending after the redirect"
+    );
+    assert_eq!(
+        metric(
+            &server,
+            "idp_backchannel_logouts_total{outcome=\"retried\"}"
+        ),
+        1.0
+    );
+}
+
+/// Only apps with a `backchannel_logout_uri` get an outbox row: "demo" here has none, so its grant
+/// is revoked and nothing is queued for it (a row for it would only be claimed and dropped by the
+/// deliverer: two writes per ended session for nothing).
+fn only_apps_with_a_backchannel_endpoint_are_queued_a_logout(db: Db) {
+    let crm = Recorder::start();
+    let server = TestServer::start_with(
+        db,
+        Options {
+            extra_toml: crm_client(&crm.url),
+            ..Options::default()
+        },
+    );
+    seed(&server, "acme", "ann@example.com", false);
+    let browser = Browser::new();
+    let tokens = demo_tokens(&server, &browser, SecondFactor::None);
+    let sso = browser.get(&authorize_url(&server, "crm", 8083));
+    redeem(&server, "crm", 8083, &sso.location_param("code").unwrap());
+    let confirm = browser.get(&server.url("/end_session"));
+    let out = browser.post(&server.url("/end_session"), &[("csrf", &confirm.csrf())]);
+    assert!(out.body.contains("signed out"), "{}", out.body);
+    let told = crm.logout_tokens(Duration::from_secs(5), Duration::from_millis(500));
+    assert_eq!(told.len(), 1);
+    assert_eq!(jwt_claims(&told[0])["sid"], sid_of(&tokens));
+    assert_eq!(
+        server.rt.idp.outbox_counts().unwrap(),
+        (0, 1, 0),
+        "one row, the CRM's"
+    );
+    assert_eq!(
+        refresh(&server, "demo", &tokens).0,
+        400,
+        "demo's grant revoked"
+    );
+}
+
 on_both_backends!(
     an_app_that_never_answers_does_not_hold_up_the_others,
     every_round_ends_within_its_claims_lease,
+    a_failed_logout_is_retried_even_after_a_restart,
+    a_logout_answered_with_a_redirect_is_not_delivered,
+    only_apps_with_a_backchannel_endpoint_are_queued_a_logout,
 );

@@ -220,7 +220,7 @@ fn both_replicas_sweep_and_each_app_is_told_once_per_session() {
         .unwrap();
         let (s, tokens) = redeem(server, &code);
         assert_eq!(s, 200, "{tokens}");
-        sids.push(crate::session_end::sid_of(&tokens));
+        sids.push(crate::apps::sid_of(&tokens));
     }
     let told = app.logout_tokens(
         std::time::Duration::from_secs(15),

@@ -1,128 +1,17 @@
-//! A negative test for every protection of the token endpoint: single-use codes, PKCE, refresh
-//! rotation with reuse detection, client authentication and its lock, and the ES256 option.
+//! Client authentication at `/token`: enforced for confidential clients, answered as RFC 6749 and
+//! 7235 say, and locked per client *and* address after guesses (parallel ones included), so a
+//! stranger cannot stop an app's code exchanges.
+
+use std::sync::Barrier;
 
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
 use serde_json::Value;
 
+use crate::apps::redeem;
 use crate::harness::*;
 use crate::on_both_backends;
 use crate::rp::*;
-
-fn code_is_single_use_and_replay_revokes_tokens(db: Db) {
-    let server = TestServer::start(db);
-    seed(&server, "acme", "ann@example.com", false);
-    let browser = Browser::new();
-    let code = signed_in_code(&server, &browser);
-    let (status, first) = exchange(&server, &code);
-    assert_eq!(status, 200, "{first}");
-    let (status, again) = exchange(&server, &code);
-    assert_eq!(status, 400);
-    assert_eq!(again["error"], "invalid_grant");
-    let (status, r) = refresh(&server, first["refresh_token"].as_str().unwrap());
-    assert_eq!(
-        status, 400,
-        "the replay revoked the first redemption's tokens: {r}"
-    );
-    let res = http()
-        .get(server.url("/userinfo"))
-        .bearer_auth(first["access_token"].as_str().unwrap())
-        .send()
-        .unwrap();
-    assert_eq!(res.status(), 401, "and its access token");
-}
-
-fn pkce_verifier_is_checked(db: Db) {
-    let server = TestServer::start(db);
-    seed(&server, "acme", "ann@example.com", false);
-    let code = signed_in_code(&server, &Browser::new());
-    let (s, v, _) = token_call(
-        &server,
-        &[
-            ("grant_type", "authorization_code"),
-            ("code", &code),
-            ("redirect_uri", "http://127.0.0.1:8081/callback"),
-        ],
-    );
-    assert_eq!(
-        (s, v["error"].as_str()),
-        (400, Some("invalid_grant")),
-        "missing verifier"
-    );
-    let code = signed_in_code(&server, &Browser::new());
-    let (s, v, _) = token_call(
-        &server,
-        &[
-            ("grant_type", "authorization_code"),
-            ("code", &code),
-            ("redirect_uri", "http://127.0.0.1:8081/callback"),
-            ("code_verifier", &"a".repeat(43)),
-        ],
-    );
-    assert_eq!(
-        (s, v["error"].as_str()),
-        (400, Some("invalid_grant")),
-        "wrong verifier"
-    );
-    let code = signed_in_code(&server, &Browser::new());
-    let (s, v, _) = token_call(
-        &server,
-        &[
-            ("grant_type", "authorization_code"),
-            ("code", &code),
-            ("redirect_uri", "http://127.0.0.1:8081/callback/"),
-            ("code_verifier", VERIFIER),
-        ],
-    );
-    assert_eq!(
-        (s, v["error"].as_str()),
-        (400, Some("invalid_grant")),
-        "other redirect_uri"
-    );
-}
-
-fn refresh_reuse_revokes_the_chain(db: Db) {
-    let server = TestServer::start(db);
-    seed(&server, "acme", "ann@example.com", false);
-    let browser = Browser::new();
-    let (_, tokens) = exchange(&server, &signed_in_code(&server, &browser));
-    let r0 = tokens["refresh_token"].as_str().unwrap();
-    // RFC 6749 section 6: a scope beyond the grant is refused and does not spend the token...
-    let widen = [
-        ("grant_type", "refresh_token"),
-        ("refresh_token", r0),
-        ("scope", "openid email profile"),
-    ];
-    let (s, v, _) = token_call(&server, &widen);
-    assert_eq!(
-        (s, v["error"].as_str()),
-        (400, Some("invalid_scope")),
-        "{v}"
-    );
-    // ...and a narrower one applies to the tokens of that response.
-    let narrow = [
-        ("grant_type", "refresh_token"),
-        ("refresh_token", r0),
-        ("scope", "openid"),
-    ];
-    let (s, v, _) = token_call(&server, &narrow);
-    assert_eq!(s, 200, "the refused request left the token usable: {v}");
-    assert_eq!(v["scope"], "openid");
-    assert_eq!(
-        jwt_claims(v["access_token"].as_str().unwrap())["scope"],
-        "openid"
-    );
-    assert!(jwt_claims(v["id_token"].as_str().unwrap())["email"].is_null());
-    let r1 = v["refresh_token"].as_str().unwrap().to_string();
-    let (s, t2) = refresh(&server, &r1);
-    assert_eq!(s, 200, "{t2}");
-    let r2 = t2["refresh_token"].as_str().unwrap().to_string();
-    assert_ne!(r1, r2);
-    let (s, v) = refresh(&server, &r1);
-    assert_eq!((s, v["error"].as_str()), (400, Some("invalid_grant")));
-    let (s, _) = refresh(&server, &r2);
-    assert_eq!(s, 400, "reuse of an old token revoked the newest one too");
-}
 
 /// Guessing a client secret: 20 failures for a client from one address are answered 401; then
 /// that client is locked at that address: 429 with `Retry-After`, even for the right secret,
@@ -165,61 +54,6 @@ fn client_secret_guessing_locks_the_address(db: Db) {
     }
     let lock = server.rt.idp.client_auth_lock("demo", "127.0.0.1").unwrap();
     assert!(lock.is_some(), "the lock is shared state in the database");
-}
-
-/// The faster algorithm for access tokens (`tokens.access_token_alg = "ES256"`): the token names
-/// a published P-256 key, userinfo accepts it, and a changed signature is refused.
-fn es256_access_tokens_verify_against_the_jwks(db: Db) {
-    let server = TestServer::start_with(
-        db,
-        Options {
-            extra_toml: "\n[tokens]\naccess_token_alg = \"ES256\"\n".into(),
-            ..Options::default()
-        },
-    );
-    seed(&server, "acme", "ann@example.com", false);
-    let browser = Browser::new();
-    let (status, tokens) = exchange(&server, &signed_in_code(&server, &browser));
-    assert_eq!(status, 200, "{tokens}");
-    let access = tokens["access_token"].as_str().unwrap();
-    let header: Value = serde_json::from_slice(
-        &base64::Engine::decode(
-            &base64::engine::general_purpose::URL_SAFE_NO_PAD,
-            access.split('.').next().unwrap(),
-        )
-        .unwrap(),
-    )
-    .unwrap();
-    assert_eq!(header["alg"], "ES256");
-    assert_eq!(header["typ"], "at+jwt");
-    let jwks: Value = http()
-        .get(server.url("/jwks"))
-        .send()
-        .unwrap()
-        .json()
-        .unwrap();
-    assert!(jwks["keys"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .any(|k| k["kid"] == header["kid"] && k["crv"] == "P-256"));
-    let res = http()
-        .get(server.url("/userinfo"))
-        .bearer_auth(access)
-        .send()
-        .unwrap();
-    assert_eq!(res.status(), 200);
-    // A changed signature is refused.
-    let (signed, signature) = access.rsplit_once('.').unwrap();
-    let mut sig: Vec<char> = signature.chars().collect();
-    sig[10] = if sig[10] == 'A' { 'B' } else { 'A' };
-    let forged = format!("{signed}.{}", sig.into_iter().collect::<String>());
-    let res = http()
-        .get(server.url("/userinfo"))
-        .bearer_auth(&forged)
-        .send()
-        .unwrap();
-    assert_eq!(res.status(), 401);
 }
 
 fn client_authentication_is_enforced(db: Db) {
@@ -397,11 +231,106 @@ fn the_token_endpoint_answers_as_rfc_6749_and_7235_say() {
     assert_eq!(res.json::<Value>().unwrap()["error"], "invalid_request");
 }
 
+/// 40 wrong client secrets at once: 20 answered 401, the rest 429 unchecked.
+fn parallel_wrong_client_secrets_get_the_limit(db: Db) {
+    let server = TestServer::start(db);
+    const N: usize = 40;
+    let barrier = Barrier::new(N);
+    let results: Vec<u16> = std::thread::scope(|scope| {
+        let handles: Vec<_> = (0..N)
+            .map(|i| {
+                let (barrier, server) = (&barrier, &server);
+                scope.spawn(move || {
+                    let client = http();
+                    barrier.wait();
+                    client
+                        .post(server.url("/token"))
+                        .basic_auth("demo", Some(format!("guess-{i}")))
+                        .form(&[("grant_type", "refresh_token"), ("refresh_token", "x")])
+                        .send()
+                        .unwrap()
+                        .status()
+                        .as_u16()
+                })
+            })
+            .collect();
+        handles.into_iter().map(|h| h.join().unwrap()).collect()
+    });
+    assert_eq!(statuses(&results), (20, N - 20), "{results:?}");
+}
+
+/// A stranger sending wrong client secrets locks the client at their own address only: the
+/// app's code exchanges from its address go on.
+fn a_stranger_cannot_stop_an_apps_code_exchanges(db: Db) {
+    let server = TestServer::start_with(
+        db,
+        Options {
+            extra_toml: TRUST_LOCALHOST.into(),
+            ..Options::default()
+        },
+    );
+    seed(&server, "acme", "ann@example.com", false);
+    let from = |addr: &str, secret: &str| {
+        http()
+            .post(server.url("/token"))
+            .header("X-Forwarded-For", addr)
+            .basic_auth("demo", Some(secret))
+            .form(&[("grant_type", "refresh_token"), ("refresh_token", "x")])
+            .send()
+            .unwrap()
+            .status()
+            .as_u16()
+    };
+    let stranger: Vec<u16> = (0..25)
+        .map(|i| from("203.0.113.66", &format!("g{i}")))
+        .collect();
+    assert_eq!(statuses(&stranger), (20, 5));
+    assert_eq!(from("203.0.113.66", DEMO_SECRET), 429);
+    // The app itself, from its own address: a full code exchange.
+    let code = sign_in(
+        &server,
+        &Browser::new(),
+        &server.demo_authorize_url(),
+        "ann@example.com",
+        SecondFactor::None,
+        None,
+    )
+    .callback
+    .location_param("code")
+    .unwrap();
+    let res = http()
+        .post(server.url("/token"))
+        .header("X-Forwarded-For", "198.51.100.10")
+        .basic_auth("demo", Some(DEMO_SECRET))
+        .form(&[
+            ("grant_type", "authorization_code"),
+            ("code", code.as_str()),
+            ("redirect_uri", "http://127.0.0.1:8081/callback"),
+            ("code_verifier", VERIFIER),
+        ])
+        .send()
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    let tokens: Value = res.json().unwrap();
+    assert!(tokens["access_token"].is_string());
+    // (The other helpers send no forwarding header: the proxy's own address, not locked.)
+    let again = sign_in(
+        &server,
+        &Browser::new(),
+        &server.demo_authorize_url(),
+        "ann@example.com",
+        SecondFactor::None,
+        None,
+    )
+    .callback
+    .location_param("code")
+    .unwrap();
+    redeem(&server, "demo", 8081, &again);
+}
+
 on_both_backends!(
-    code_is_single_use_and_replay_revokes_tokens,
-    pkce_verifier_is_checked,
-    refresh_reuse_revokes_the_chain,
-    client_authentication_is_enforced,
     client_secret_guessing_locks_the_address,
-    es256_access_tokens_verify_against_the_jwks,
+    client_authentication_is_enforced,
+    parallel_wrong_client_secrets_get_the_limit,
+    a_stranger_cannot_stop_an_apps_code_exchanges,
 );
