@@ -73,6 +73,9 @@ thread_local! {
 
 /// Runs argon2 into `out` on this thread's kept working memory (grown when a hash needs more).
 /// Every block is written before it is read, so what an earlier hash left there is never used.
+/// Never inlined: the instruction budgets (`bench/budgets.sh`) leave exactly this call out of
+/// the sign-in steps they count.
+#[inline(never)]
 pub(super) fn hash_into(
     argon2: &Argon2<'_>,
     password: &[u8],
