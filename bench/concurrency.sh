@@ -43,27 +43,6 @@ refresh_ceiling() { # refreshes/s if both signatures of each ran on every core, 
   echo "scale=1; $(nproc) * 1000 / (2 * $one)" | bc
 }
 
-# /userinfo every 10 ms on one kept-alive connection until $2 exists; "p50 p99 max n" in ms.
-probe() {
-  python3 - "$BASE" "$1" "$2" <<'PY'
-import http.client, os, sys, time, urllib.parse
-base, token, stop = sys.argv[1], sys.argv[2], sys.argv[3]
-u = urllib.parse.urlparse(base)
-conn = http.client.HTTPConnection(u.hostname, u.port, timeout=10)
-lat = []
-while not os.path.exists(stop):
-    t0 = time.perf_counter()
-    conn.request("GET", "/userinfo", headers={"Authorization": "Bearer " + token})
-    r = conn.getresponse(); r.read()
-    if r.status != 200:
-        print(f"error: userinfo answered {r.status}", file=sys.stderr); sys.exit(1)
-    lat.append((time.perf_counter() - t0) * 1000)
-    time.sleep(max(0.0, 0.010 - (time.perf_counter() - t0)))
-lat.sort()
-q = lambda p: lat[min(len(lat) - 1, int(p * len(lat)))]
-print(f"{q(0.5):.2f} {q(0.99):.2f} {lat[-1]:.2f} {len(lat)}")
-PY
-}
 
 signins() { # $1 concurrency -> "rate userinfo-p50 p99 max n"
   local stop="$DIR/stop" out p
@@ -116,7 +95,7 @@ run_backend() {
     echo "| $BACKEND | $r | argon2id ceiling (one verification per core at once) | $ceiling/s | - |" >> "$RESULTS"
     for c in "${order[@]}"; do
       local rate p50 p99 max n pct
-      read -r rate p50 p99 max n <<< "$(signins "$c")"
+      read -r rate p50 p99 max n _ <<< "$(signins "$c")"
       [ -n "$n" ] || die "the sign-in load at $c failed"
       pct=$(echo "scale=1; 100 * $rate / $ceiling" | bc)
       echo "| $BACKEND | $r | sign-ins, $c concurrent browsers | $rate/s ($pct% of the ceiling) | userinfo p50 $p50 ms, p99 $p99 ms, max $max ms ($n probes) |" >> "$RESULTS"

@@ -146,28 +146,6 @@ wrk_read() {
   [ -n "$W_REQS" ] && [ -n "$W_RATE" ] || { cat "$1" >&2; die "cannot read wrk's output for \"$2\""; }
 }
 
-# /userinfo every 10 ms on one kept-alive connection until $2 exists; "p50 p99 max n cpu-ms".
-probe() {
-  python3 - "$BASE" "$1" "$2" <<'PY'
-import http.client, os, sys, time, urllib.parse
-base, token, stop = sys.argv[1], sys.argv[2], sys.argv[3]
-u = urllib.parse.urlparse(base)
-conn = http.client.HTTPConnection(u.hostname, u.port, timeout=10)
-lat = []
-while not os.path.exists(stop):
-    t0 = time.perf_counter()
-    conn.request("GET", "/userinfo", headers={"Authorization": "Bearer " + token})
-    r = conn.getresponse(); r.read()
-    if r.status != 200:
-        print(f"error: userinfo answered {r.status}", file=sys.stderr); sys.exit(1)
-    lat.append((time.perf_counter() - t0) * 1000)
-    time.sleep(max(0.0, 0.010 - (time.perf_counter() - t0)))
-lat.sort()
-q = lambda p: lat[min(len(lat) - 1, int(p * len(lat)))]
-t = os.times()
-print(f"{q(0.5):.2f} {q(0.99):.2f} {lat[-1]:.2f} {len(lat)} {(t.user + t.system) * 1000:.0f}")
-PY
-}
 
 # The ceiling on core 0: "per_s ms wall_per_s" of argon2id, RS256 or ES256: operations per
 # second of CPU time and CPU ms per operation (what core 0 does when the operation has it to
