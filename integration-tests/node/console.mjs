@@ -6,10 +6,8 @@
 // own account and cannot turn MFA off; a user without a role gets 403. Every console page is
 // checked by axe-core (WCAG 2.1 A and AA), for its `lang` and its one h1, and at 320 CSS px
 // (no sideways scrolling), in English and in Spanish, with a screenshot at each width.
-// Staff granted a role before linking an app link one only through their mailbox: the password
-// leads to the page asking for the mailed link, which this walk reads from the file outbox.
 // Driven by the Rust test `console::browser::*`, which passes:
-//   ISSUER, PASSWORD, SCREENSHOT_DIR, OUTBOX (the server's file outbox), SUPPORT, SUPPORT_ES, ADMIN, USER (ann, in acme), PLAIN,
+//   ISSUER, PASSWORD, SCREENSHOT_DIR, SUPPORT, SUPPORT_ES, ADMIN, USER (ann, in acme), PLAIN,
 //   PLAIN_ES (users without a role), OTHER_ACCOUNT (an account the admin must not see)
 // Exit code 0 and a last line "OK" when every check held.
 import { chromium } from 'playwright-core';
@@ -26,7 +24,6 @@ const env = (k) => {
 const issuer = env('ISSUER');
 const password = env('PASSWORD');
 const shots = env('SCREENSHOT_DIR');
-const outbox = env('OUTBOX');
 fs.mkdirSync(shots, { recursive: true });
 
 const browser = await chromium.launch({
@@ -81,59 +78,26 @@ const newTab = async () => {
 const text = async (tab, sel) => (await tab.locator(sel).first().innerText()).trim();
 const atConsole = (tab, p = '/console') => tab.waitForURL((u) => u.pathname === p, { timeout: 15000 });
 
-// The newest link to `pathname` mailed to `email`, from the file outbox (quoted-printable undone).
-const mailedLink = (email, pathname) => {
-  const mails = fs.readdirSync(outbox)
-    .map((f) => path.join(outbox, f))
-    .map((f) => ({ at: fs.statSync(f).mtimeMs, text: fs.readFileSync(f, 'utf8').replace(/=\r?\n/g, '').replace(/=3D/g, '=') }))
-    .filter((m) => m.text.includes(email) && m.text.includes(`${pathname}?token=`))
-    .sort((a, b) => b.at - a.at);
-  assert.ok(mails.length > 0, `a mail to ${email} with a ${pathname} link`);
-  const found = mails[0].text.match(new RegExp(`${issuer.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}${pathname}\\?token=[A-Za-z0-9_-]+`));
-  assert.ok(found, `the ${pathname} link in the mail to ${email}`);
-  return found[0];
-};
-
-const submitPassword = async (tab, email) => {
-  await tab.waitForSelector('input[name="password"]');
-  await tab.fill('input[name="email"]', email);
-  await tab.fill('input[name="password"]', password);
-  await tab.click('main button[type="submit"]');
-};
-
 // Signs in to the console from its sign-in page. `secret`: an app already linked (type a code
-// of the next step, the current one may be used already); none: expect the QR code and link one
-// (a role holder, through the link mailed when the role was granted: the password alone shows
-// no QR code). Returns the activation code of the app linked now, if any.
+// of the next step, the current one may be used already); none: expect the QR code and link one.
+// Returns the activation code of the app linked now, if any.
 const signIn = async (tab, email, secret) => {
   await tab.goto(`${issuer}/console`);
   await tab.waitForSelector('input[name="password"]');
   assert.match(await text(tab, 'p.sub'), words[lang].app, 'the sign-in page names the console');
-  await submitPassword(tab, email);
-  await tab.waitForSelector('input[name="code"], form[action="/login/relink"]');
+  await tab.fill('input[name="email"]', email);
+  await tab.fill('input[name="password"]', password);
+  await tab.click('main button[type="submit"]');
+  await tab.waitForSelector('input[name="code"]');
   let linked = null;
   if (secret) {
     assert.equal(await tab.locator('svg').count(), 0, 'no QR code once linked');
     await tab.fill('input[name="code"]', totp(secret, 1));
-    await tab.click('main button[type="submit"]');
   } else {
-    const byMail = await tab.locator('form[action="/login/relink"]').count() > 0;
-    if (byMail) {
-      assert.equal(await tab.locator('svg').count(), 0, 'no QR code without the mailbox');
-      await tab.goto(mailedLink(email, '/relink'));
-      await submitPassword(tab, email);
-    }
-    await tab.waitForSelector('#activation-code');
     linked = await text(tab, '#activation-code');
     await tab.fill('input[name="code"]', totp(linked));
-    await tab.click('main button[type="submit"]');
-    if (byMail) {
-      // The mailed link's sign-in belongs to no app: it ends on the user's own page; the
-      // console then reuses that session.
-      await tab.waitForURL((u) => u.pathname === '/account', { timeout: 15000 });
-      await tab.goto(`${issuer}/console`);
-    }
   }
+  await tab.click('main button[type="submit"]');
   await tab.waitForURL((u) => u.pathname.startsWith('/console') && !u.pathname.startsWith('/console/callback'), { timeout: 15000 });
   return linked;
 };

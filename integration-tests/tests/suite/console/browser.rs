@@ -174,7 +174,6 @@ fn a_real_browser_handles_the_tickets_in_the_console(db: Db) {
             ("ISSUER", &server.base),
             ("PASSWORD", PASSWORD),
             ("SCREENSHOT_DIR", shots.to_str().unwrap()),
-            ("OUTBOX", dir.path().join("outbox").to_str().unwrap()),
             ("SUPPORT", "help@example.com"),
             ("SUPPORT_ES", "ayuda@example.com"),
             ("ADMIN", "boss@example.com"),
