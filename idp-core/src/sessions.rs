@@ -277,8 +277,7 @@ impl Idp {
                     EndReason::MaxLifetime,
                     &listeners,
                 )?);
-                let sids: Vec<&str> = ended.iter().map(|e| e.sid.as_str()).collect();
-                audit::record_expiries(conn, now, &sids)?;
+                audit::record_expiries(conn, now, &ended)?;
                 Ok::<_, StoreError>((due.len(), ended))
             })?;
             report.ended += ended.len();

@@ -56,46 +56,63 @@ pub(crate) fn record(
     Ok(())
 }
 
-/// One `session.expired` event per session of `sids` (just ended by the sweeper), in one
-/// `INSERT … SELECT` that reads each session's user and account and its end reason from the
-/// rows themselves: the sweeper neither reads them into the process nor builds the events.
+/// One `session.expired` event per session the sweeper just ended, written from what the
+/// sweep already holds (user, account, reason), so the insert reads no other table.
 pub(crate) fn record_expiries(
     conn: &mut DbConnection,
     now: i64,
-    sids: &[&str],
+    ended: &[crate::model::EndedSession],
 ) -> Result<usize, StoreError> {
-    use super::schema::{sso_sessions as ss, users};
-    use diesel::sql_types::{BigInt, Nullable, Text};
-    let mut written = 0;
-    for chunk in sids.chunks(500) {
-        let rows = ss::table
-            .inner_join(users::table)
-            .filter(ss::id.eq_any(chunk))
-            .select((
-                now.into_sql::<BigInt>(),
-                crate::model::AuditAction::SessionExpired
-                    .as_str()
-                    .into_sql::<Text>(),
-                crate::model::Actor::System.render().into_sql::<Text>(),
-                users::account_id.nullable(),
-                ss::user_id.nullable(),
-                diesel::dsl::sql::<Nullable<Text>>(
-                    "'sid=' || sso_sessions.id || ' reason=' || sso_sessions.end_reason",
-                ),
-            ));
-        written += crate::on_backend!(&mut *conn, |c| diesel::insert_into(audit_events::table)
-            .values(rows)
-            .into_columns((
-                audit_events::at,
-                audit_events::action,
-                audit_events::actor,
-                audit_events::account_id,
-                audit_events::user_id,
-                audit_events::detail,
-            ))
-            .execute(c))?;
+    let action = crate::model::AuditAction::SessionExpired.as_str();
+    let actor = crate::model::Actor::System.render();
+    let detail =
+        |e: &crate::model::EndedSession| format!("sid={} reason={}", e.sid, e.reason.as_str());
+    match conn {
+        // One statement whatever the count: a column per array, unnested by the server (a
+        // multi-row VALUES of thousands of parameters costs more to parse than to insert).
+        DbConnection::Postgres(c) => {
+            use diesel::sql_types::{Array, BigInt, Nullable, Text};
+            Ok(diesel::sql_query(
+                "INSERT INTO audit_events (at, action, actor, account_id, user_id, detail) \
+                 SELECT $1, $2, $3, r.account_id, r.user_id, r.detail \
+                 FROM unnest($4, $5, $6) AS r(account_id, user_id, detail)",
+            )
+            .bind::<BigInt, _>(now)
+            .bind::<Text, _>(action)
+            .bind::<Text, _>(actor)
+            .bind::<Array<Nullable<Text>>, _>(
+                ended
+                    .iter()
+                    .map(|e| e.account_id.clone())
+                    .collect::<Vec<_>>(),
+            )
+            .bind::<Array<Text>, _>(ended.iter().map(|e| e.user_id.clone()).collect::<Vec<_>>())
+            .bind::<Array<Text>, _>(ended.iter().map(detail).collect::<Vec<_>>())
+            .execute(c)?)
+        }
+        DbConnection::Sqlite(c) => {
+            let rows: Vec<_> = ended
+                .iter()
+                .map(|e| {
+                    (
+                        audit_events::at.eq(now),
+                        audit_events::action.eq(action),
+                        audit_events::actor.eq(actor.as_str()),
+                        audit_events::account_id.eq(e.account_id.as_deref()),
+                        audit_events::user_id.eq(Some(e.user_id.as_str())),
+                        audit_events::detail.eq(Some(detail(e))),
+                    )
+                })
+                .collect();
+            let mut written = 0;
+            for chunk in rows.chunks(1000) {
+                written += diesel::insert_into(audit_events::table)
+                    .values(chunk)
+                    .execute(c)?;
+            }
+            Ok(written)
+        }
     }
-    Ok(written)
 }
 
 /// Which events a page of the log holds.

@@ -29,38 +29,77 @@ pub struct PendingLogout {
     pub attempts: i32,
 }
 
-/// Queues one logout per app of each ended session (in the ending transaction).
+/// Queues one logout per app of each ended session (in the ending transaction). A session and
+/// app already queued keep their row.
 pub(crate) fn enqueue(
     conn: &mut DbConnection,
     now: i64,
     ended: &[EndedSession],
 ) -> Result<usize, StoreError> {
-    let mut rows = Vec::new();
-    for e in ended {
-        for client in &e.clients {
-            rows.push((
-                // One row per (session, app): the id says which, so a second enqueue collides.
-                lo::id.eq(hash_token(&format!("{}\0{client}", e.sid))),
-                lo::session_id.eq(e.sid.clone()),
-                lo::user_id.eq(e.user_id.clone()),
-                lo::account_id.eq(e.account_id.clone()),
-                lo::client_id.eq(client.clone()),
-                lo::reason.eq(e.reason.as_str()),
-                lo::created_at.eq(now),
-                lo::attempts.eq(0),
-                lo::next_attempt_at.eq(now),
-            ));
+    let logouts: Vec<(&EndedSession, &String)> = ended
+        .iter()
+        .flat_map(|e| e.clients.iter().map(move |client| (e, client)))
+        .collect();
+    if logouts.is_empty() {
+        return Ok(0);
+    }
+    // One row per (session, app): the id says which, so a second enqueue collides.
+    let id = |e: &EndedSession, client: &str| hash_token(&format!("{}\0{client}", e.sid));
+    match conn {
+        // One statement whatever the count: a column per array, unnested by the server (a
+        // multi-row VALUES of thousands of parameters costs more to parse than to insert).
+        DbConnection::Postgres(c) => {
+            use diesel::sql_types::{Array, BigInt, Nullable, Text};
+            let column = |f: &dyn Fn(&EndedSession, &String) -> String| -> Vec<String> {
+                logouts.iter().map(|(e, client)| f(e, client)).collect()
+            };
+            let accounts: Vec<Option<String>> =
+                logouts.iter().map(|(e, _)| e.account_id.clone()).collect();
+            Ok(diesel::sql_query(
+                "INSERT INTO logout_outbox (id, session_id, user_id, account_id, client_id, reason, \
+                 created_at, attempts, next_attempt_at) \
+                 SELECT r.id, r.session_id, r.user_id, r.account_id, r.client_id, r.reason, $7, 0, $7 \
+                 FROM unnest($1, $2, $3, $4, $5, $6) \
+                 AS r(id, session_id, user_id, account_id, client_id, reason) \
+                 ON CONFLICT (session_id, client_id) DO NOTHING",
+            )
+            .bind::<Array<Text>, _>(column(&|e, client| id(e, client)))
+            .bind::<Array<Text>, _>(column(&|e, _| e.sid.clone()))
+            .bind::<Array<Text>, _>(column(&|e, _| e.user_id.clone()))
+            .bind::<Array<Nullable<Text>>, _>(accounts)
+            .bind::<Array<Text>, _>(column(&|_, client| client.clone()))
+            .bind::<Array<Text>, _>(column(&|e, _| e.reason.as_str().to_owned()))
+            .bind::<BigInt, _>(now)
+            .execute(c)?)
+        }
+        DbConnection::Sqlite(c) => {
+            let rows: Vec<_> = logouts
+                .iter()
+                .map(|(e, client)| {
+                    (
+                        lo::id.eq(id(e, client)),
+                        lo::session_id.eq(e.sid.as_str()),
+                        lo::user_id.eq(e.user_id.as_str()),
+                        lo::account_id.eq(e.account_id.as_deref()),
+                        lo::client_id.eq(client.as_str()),
+                        lo::reason.eq(e.reason.as_str()),
+                        lo::created_at.eq(now),
+                        lo::attempts.eq(0),
+                        lo::next_attempt_at.eq(now),
+                    )
+                })
+                .collect();
+            let mut queued = 0;
+            for chunk in rows.chunks(200) {
+                queued += diesel::insert_into(lo::table)
+                    .values(chunk)
+                    .on_conflict((lo::session_id, lo::client_id))
+                    .do_nothing()
+                    .execute(c)?;
+            }
+            Ok(queued)
         }
     }
-    let mut queued = 0;
-    for chunk in rows.chunks(200) {
-        queued += crate::on_backend!(&mut *conn, |c| diesel::insert_into(lo::table)
-            .values(chunk)
-            .on_conflict((lo::session_id, lo::client_id))
-            .do_nothing()
-            .execute(c))?;
-    }
-    Ok(queued)
 }
 
 /// Rows that may be claimed at `now`. (A macro: the PostgreSQL variant adds a locking clause.)

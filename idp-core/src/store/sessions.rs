@@ -4,6 +4,7 @@
 use std::collections::HashMap;
 
 use diesel::prelude::*;
+use diesel::sql_types::{Nullable, Text};
 
 pub(crate) use super::live::live;
 use super::live::{due as due_at, ended_before, slid_idle_expiry, unended_past};
@@ -105,21 +106,27 @@ pub(crate) fn end(
 ) -> Result<Vec<EndedSession>, StoreError> {
     let mut ended = Vec::new();
     for chunk in ids.chunks(500) {
-        let rows: Vec<(String, String)> = crate::on_backend!(&mut *conn, |c| diesel::update(
-            ss::table
-                .filter(ss::id.eq_any(chunk))
-                .filter(ss::ended_at.is_null()),
-        )
-        .set((
-            ss::ended_at.eq(Some(now)),
-            ss::end_reason.eq(Some(reason.as_str())),
-        ))
-        .returning((ss::id, ss::user_id))
-        .get_results(c))?;
+        // Each ended session with its user's account, read in the same statement (the logout
+        // and the audit event name the account).
+        let account = diesel::dsl::sql::<Nullable<Text>>(
+            "(SELECT users.account_id FROM users WHERE users.id = sso_sessions.user_id)",
+        );
+        let rows: Vec<(String, String, Option<String>)> =
+            crate::on_backend!(&mut *conn, |c| diesel::update(
+                ss::table
+                    .filter(ss::id.eq_any(chunk))
+                    .filter(ss::ended_at.is_null()),
+            )
+            .set((
+                ss::ended_at.eq(Some(now)),
+                ss::end_reason.eq(Some(reason.as_str())),
+            ))
+            .returning((ss::id, ss::user_id, account.clone()))
+            .get_results(c))?;
         if rows.is_empty() {
             continue;
         }
-        let sids: Vec<&str> = rows.iter().map(|(s, _)| s.as_str()).collect();
+        let sids: Vec<&str> = rows.iter().map(|(s, _, _)| s.as_str()).collect();
         grants::revoke_in_sessions(conn, now, &sids)?;
         let mut told: HashMap<String, Vec<String>> = HashMap::new();
         for (sid, client) in grants::holders(conn, &sids)? {
@@ -127,12 +134,10 @@ pub(crate) fn end(
                 told.entry(sid).or_default().push(client);
             }
         }
-        let user_ids: Vec<&str> = rows.iter().map(|(_, u)| u.as_str()).collect();
-        let accounts = super::users::account_ids(conn, &user_ids)?;
-        for (sid, user_id) in rows {
+        for (sid, user_id, account_id) in rows {
             ended.push(EndedSession {
                 clients: told.remove(&sid).unwrap_or_default(),
-                account_id: accounts.get(&user_id).cloned(),
+                account_id,
                 sid,
                 user_id,
                 reason,

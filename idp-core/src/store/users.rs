@@ -331,18 +331,6 @@ pub(crate) fn mark_email_verified(conn: &mut DbConnection, id: &str) -> Result<(
     Ok(())
 }
 
-/// The account id of each of these users, by user id.
-pub(crate) fn account_ids(
-    conn: &mut DbConnection,
-    user_ids: &[&str],
-) -> Result<std::collections::HashMap<String, String>, StoreError> {
-    let pairs: Vec<(String, String)> = u::table
-        .filter(u::id.eq_any(user_ids))
-        .select((u::id, u::account_id))
-        .load(conn)?;
-    Ok(pairs.into_iter().collect())
-}
-
 /// Which users a page holds (see `Idp::find_users`).
 #[derive(Debug, Clone, Default)]
 pub(crate) struct UserFilter<'a> {
