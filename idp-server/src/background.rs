@@ -2,7 +2,7 @@
 //! window or absolute lifetime passed are ended, at most `[session] sweep_interval` late), the
 //! back-channel deliverer (the outbox, at once when this replica ended a session, else polled
 //! every second, so logouts queued by another replica or a command are delivered too; one lane
-//! per app, so a slow app delays only its own logouts), and
+//! per app, so a slow app delays only its own logouts; paused while this replica sweeps), and
 //! housekeeping (signing keys reloaded every minute, expired rows purged every ten).
 
 use std::collections::HashSet;
@@ -17,20 +17,45 @@ use crate::web::AppState;
 
 /// Runs until the server stops (the caller aborts it).
 pub async fn run(state: AppState) {
-    let sweeper = actix_web::rt::spawn(sweep(state.clone()));
-    let deliverer = actix_web::rt::spawn(deliver(state.clone()));
+    let sweeping = Arc::new(AtomicBool::new(false));
+    let sweeper = actix_web::rt::spawn(sweep(state.clone(), sweeping.clone()));
+    let deliverer = actix_web::rt::spawn(deliver(state.clone(), sweeping));
     housekeeping(state).await;
     sweeper.abort();
     deliverer.abort();
 }
 
-async fn sweep(state: AppState) {
+/// Says "a pass runs" while it lives (however the pass ends).
+struct Sweeping(Arc<AtomicBool>);
+
+impl Sweeping {
+    fn start(flag: &Arc<AtomicBool>) -> Self {
+        flag.store(true, Ordering::SeqCst);
+        Sweeping(flag.clone())
+    }
+}
+
+impl Drop for Sweeping {
+    fn drop(&mut self) {
+        self.0.store(false, Ordering::SeqCst);
+    }
+}
+
+/// While a pass runs, this replica's deliverer starts no lane and its lanes stop after their
+/// round, so the pass has the database and the cores to itself (a first pass after a restart can
+/// end thousands of sessions); the logouts it queues, and any a lane left, go out as soon as it
+/// is done (it wakes the deliverer).
+async fn sweep(state: AppState, sweeping: Arc<AtomicBool>) {
     let mut tick = interval(state.config.sweep_interval);
     loop {
         tick.tick().await;
         let s = state.clone();
         let started = std::time::Instant::now();
-        match web::block(move || s.idp.sweep_expired_sessions()).await {
+        let pass = Sweeping::start(&sweeping);
+        let swept = web::block(move || s.idp.sweep_expired_sessions()).await;
+        drop(pass);
+        state.outbox.notify_one();
+        match swept {
             Ok(Ok(report)) => {
                 state.metrics.sweep_pass(started.elapsed().as_secs_f64());
                 if report.ended > 0 {
@@ -41,7 +66,6 @@ async fn sweep(state: AppState) {
                         ms = started.elapsed().as_millis() as u64,
                         "ended expired sessions"
                     );
-                    state.outbox.notify_one();
                 }
             }
             Ok(Err(e)) => tracing::warn!(error = %e, "session sweep failed; retried next tick"),
@@ -63,8 +87,9 @@ enum LaneError {
 
 /// This replica's delivery lanes: one thread per app with due logouts, running while it finds
 /// them (see `backchannel`), so an app that never answers holds up only its own lane.
-#[derive(Default)]
 struct Lanes {
+    /// Set while a sweeper pass runs (see [`sweep`]).
+    sweeping: Arc<AtomicBool>,
     deliverer: crate::backchannel::Deliverer,
     /// The apps whose lane runs now.
     running: Mutex<HashSet<String>>,
@@ -94,9 +119,14 @@ impl Drop for StopLanes {
     }
 }
 
-async fn deliver(state: AppState) {
+async fn deliver(state: AppState, sweeping: Arc<AtomicBool>) {
     let signal: Arc<tokio::sync::Notify> = state.outbox.clone();
-    let lanes = Arc::new(Lanes::default());
+    let lanes = Arc::new(Lanes {
+        sweeping,
+        deliverer: Default::default(),
+        running: Default::default(),
+        stopped: AtomicBool::new(false),
+    });
     let _stop = StopLanes(lanes.clone());
     loop {
         // Woken by this replica's own session ends, or once a second for everyone else's (the
@@ -116,7 +146,7 @@ async fn deliver(state: AppState) {
 
 /// Starts a lane for each app with due logouts whose lane is not running.
 fn start_lanes(state: &AppState, lanes: &Arc<Lanes>) -> Result<(), LaneError> {
-    if !state.idp.logouts_due()? {
+    if lanes.sweeping.load(Ordering::SeqCst) || !state.idp.logouts_due()? {
         return Ok(());
     }
     let keys = crate::keys::current(&state.keys).ok_or(LaneError::NoKeys)?;
@@ -134,7 +164,9 @@ fn start_lanes(state: &AppState, lanes: &Arc<Lanes>) -> Result<(), LaneError> {
         std::thread::Builder::new()
             .name("idp-backchannel-lane".into())
             .spawn(move || {
-                let go_on = || !lanes.stopped.load(Ordering::SeqCst);
+                let go_on = || {
+                    !lanes.stopped.load(Ordering::SeqCst) && !lanes.sweeping.load(Ordering::SeqCst)
+                };
                 let metrics = Some(&*state.metrics);
                 let lane = lanes.deliverer.lane(
                     &state.idp,
