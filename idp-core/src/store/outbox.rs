@@ -230,14 +230,21 @@ pub(crate) fn claim(
 /// attempt it counted: every claim increments `attempts`, so a row still at this claim's number
 /// and not yet released has not been claimed again since (by a replica that found the lease run
 /// out). An outcome recorded through it by a replica whose claim was taken over changes nothing.
+///
+/// "Neither delivered nor given up" is written as one `COALESCE`, not as the two `IS NULL` of the
+/// due indexes' predicate: PostgreSQL's generic plan of the prepared statement (from its sixth
+/// run), with the table's statistics still those of an empty outbox after a burst of 10,000
+/// logouts, used a due index and filtered its 10,000 rows by id (2.5 ms a delivery, 20 s for a
+/// sweeper pass's logouts); the row's own key is the only index that form can use.
 macro_rules! held {
     ($logout:expr) => {
         lo::table
             .filter(lo::id.eq(&$logout.id))
             .filter(lo::attempts.eq($logout.attempts))
             .filter(lo::claimed_until.is_not_null())
-            .filter(lo::delivered_at.is_null())
-            .filter(lo::failed_at.is_null())
+            .filter(diesel::dsl::sql::<diesel::sql_types::Bool>(
+                "COALESCE(logout_outbox.delivered_at, logout_outbox.failed_at) IS NULL",
+            ))
     };
 }
 
