@@ -141,6 +141,12 @@ fn the_sweeper_ends_expired_sessions_and_queues_their_logouts(db: &TestDb) {
         .filter(|e| e.action == "session.expired" && e.actor == "system")
         .collect();
     assert_eq!(expired.len(), 4);
+    assert!(
+        expired
+            .iter()
+            .all(|e| e.account_id.as_deref() == Some(u.account_id.as_str())),
+        "each names the user's account: {expired:?}"
+    );
     assert!(expired
         .iter()
         .any(|e| e.detail.as_deref() == Some(&format!("sid={} reason=max_lifetime", long.id))));
