@@ -124,3 +124,30 @@ t = os.times()
 print(f"{q(0.5):.2f} {q(0.99):.2f} {lat[-1]:.2f} {len(lat)} {(t.user + t.system) * 1000:.0f}")
 PY
 }
+
+# An app's back-channel logout endpoint on a free port, answering 200 to every POST (HTTP/1.1
+# keep-alive) as an app would; sets SINK_PORT and SINK_PID (the caller kills it).
+start_logout_sink() {
+  SINK_PORT=$(free_port)
+  python3 - "$SINK_PORT" <<'PY' &
+import asyncio, sys
+async def serve(reader, writer):  # HTTP/1.1 keep-alive: 200 with no body to every request
+    try:
+        while True:
+            head = await reader.readuntil(b"\r\n\r\n")
+            length = 0
+            for line in head.split(b"\r\n"):
+                if line.lower().startswith(b"content-length:"):
+                    length = int(line.split(b":", 1)[1])
+            await reader.readexactly(length)
+            writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n")
+            await writer.drain()
+    except (asyncio.IncompleteReadError, ConnectionError):
+        writer.close()
+async def main():
+    server = await asyncio.start_server(serve, "127.0.0.1", int(sys.argv[1]))
+    await server.serve_forever()
+asyncio.run(main())
+PY
+  SINK_PID=$!
+}

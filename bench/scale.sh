@@ -34,29 +34,8 @@ SINK_PID=""
 cleanup() { [ -n "$SERVER_PID" ] && kill "$SERVER_PID" 2>/dev/null; [ -n "$SINK_PID" ] && kill "$SINK_PID" 2>/dev/null; rm -rf "$WORK"; }
 trap cleanup EXIT
 
-# The demo app's back-channel logout endpoint: answers 200 to every POST, as an app would.
-SINK_PORT=$(free_port)
-python3 - "$SINK_PORT" <<'PY' &
-import asyncio, sys
-async def serve(reader, writer):  # HTTP/1.1 keep-alive: 200 with no body to every request
-    try:
-        while True:
-            head = await reader.readuntil(b"\r\n\r\n")
-            length = 0
-            for line in head.split(b"\r\n"):
-                if line.lower().startswith(b"content-length:"):
-                    length = int(line.split(b":", 1)[1])
-            await reader.readexactly(length)
-            writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n")
-            await writer.drain()
-    except (asyncio.IncompleteReadError, ConnectionError):
-        writer.close()
-async def main():
-    server = await asyncio.start_server(serve, "127.0.0.1", int(sys.argv[1]))
-    await server.serve_forever()
-asyncio.run(main())
-PY
-SINK_PID=$!
+# The demo app's back-channel logout endpoint (sets SINK_PORT, SINK_PID).
+start_logout_sink
 
 row() { echo "| $1 | $2 | $3 | $4 | $5 |" >> "$RESULTS"; }
 rss_mib() { awk '/VmRSS/ {printf "%.0f", $2/1024}' "/proc/$1/status"; }
