@@ -38,20 +38,7 @@ fn claims() -> AccessTokenClaims {
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_secs() as i64)
         .unwrap_or(0);
-    AccessTokenClaims {
-        iss: "http://127.0.0.1:8080".into(),
-        sub: "0123456789abcdef0123456789abcdef".into(),
-        aud: "demo".into(),
-        client_id: "demo".into(),
-        exp: now + 300,
-        iat: now,
-        jti: "fedcba9876543210fedcba9876543210".into(),
-        scope: "openid email profile".into(),
-        sid: "00112233445566778899aabbccddeeff".into(),
-        idle_exp: now + 1800,
-        auth_time: now,
-        gid: "ffeeddccbbaa99887766554433221100".into(),
-    }
+    AccessTokenClaims::sample("http://127.0.0.1:8080", now)
 }
 
 fn sign(keys: &Keyring, alg: SigningAlg, typ: &str) -> String {

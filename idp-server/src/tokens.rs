@@ -57,6 +57,28 @@ pub struct AccessTokenClaims {
     pub gid: String,
 }
 
+impl AccessTokenClaims {
+    /// Claims of a real access token's size and shape, for measuring signatures (the hidden
+    /// `ceiling` command that bench/pinned.sh runs, and the criterion benches).
+    #[doc(hidden)]
+    pub fn sample(issuer: &str, now: i64) -> Self {
+        AccessTokenClaims {
+            iss: issuer.to_string(),
+            sub: "0123456789abcdef0123456789abcdef".into(),
+            aud: "demo".into(),
+            client_id: "demo".into(),
+            exp: now + 300,
+            iat: now,
+            jti: "fedcba9876543210fedcba9876543210".into(),
+            scope: "openid email profile".into(),
+            sid: "00112233445566778899aabbccddeeff".into(),
+            idle_exp: now + 1800,
+            auth_time: now,
+            gid: "ffeeddccbbaa99887766554433221100".into(),
+        }
+    }
+}
+
 /// The access token of an admin client (client credentials grant, RFC 6749 4.4; JWT profile,
 /// RFC 9068): its audience is the admin API and nothing else, and it names no user or session,
 /// so it is useless at /userinfo, as a user's access token is useless at the admin API.

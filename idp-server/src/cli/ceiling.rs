@@ -77,24 +77,6 @@ fn rate(seconds: f64, mut op: impl FnMut() -> Result<(), CliError>) -> Result<Ra
     })
 }
 
-fn claims(issuer: &str) -> AccessTokenClaims {
-    let now = chrono::Utc::now().timestamp();
-    AccessTokenClaims {
-        iss: issuer.to_string(),
-        sub: "0123456789abcdef0123456789abcdef".into(),
-        aud: "demo".into(),
-        client_id: "demo".into(),
-        exp: now + 300,
-        iat: now,
-        jti: "fedcba9876543210fedcba9876543210".into(),
-        scope: "openid email profile".into(),
-        sid: "00112233445566778899aabbccddeeff".into(),
-        idle_exp: now + 1800,
-        auth_time: now,
-        gid: "ffeeddccbbaa99887766554433221100".into(),
-    }
-}
-
 pub fn run(args: &CeilingArgs, rt: &Runtime, out: &Output) -> Result<(), CliError> {
     let mut lines = Vec::new();
     let mut results = serde_json::Map::new();
@@ -124,7 +106,7 @@ pub fn run(args: &CeilingArgs, rt: &Runtime, out: &Output) -> Result<(), CliErro
         results.insert("argon2id".into(), r.json());
     }
     let keyring = keys::Keyring::load_or_create(&rt.idp, rt.publish_retired_for())?;
-    let claims = claims(&rt.config.issuer);
+    let claims = AccessTokenClaims::sample(&rt.config.issuer, chrono::Utc::now().timestamp());
     for alg in [SigningAlg::Rs256, SigningAlg::Es256] {
         if !wanted(alg.as_str()) {
             continue;
